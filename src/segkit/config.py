@@ -1,0 +1,381 @@
+"""Paths of the project and the run parameters of DESIGN.md (``reports.yml``).
+
+One place knows the paths (built from this file's location) and one place validates run
+parameters, so the CLI, the notebooks and the tests all agree on names, defaults and ranges.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import ConfigError, ParameterError
+
+__all__ = [
+    "PROJECT_ROOT",
+    "DATA_DIR",
+    "NOTEBOOKS_DIR",
+    "REPORTS_DIR",
+    "CDNOW_PATH",
+    "CANONICAL_COLUMNS",
+    "CRITERIA",
+    "STRATEGY_CRITERION",
+    "ENGINES",
+    "RunParams",
+    "Config",
+    "load_config",
+    "parse_columns",
+]
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+# src/segkit -> src -> project root (an editable or source install); an installed wheel has no
+# project root, so fall back to the working directory for data and notebooks.
+_candidate_root = PACKAGE_DIR.parent.parent
+PROJECT_ROOT = _candidate_root if (_candidate_root / "pyproject.toml").exists() else Path.cwd()
+DATA_DIR = PROJECT_ROOT / "data"
+NOTEBOOKS_DIR = PROJECT_ROOT / "notebooks"
+REPORTS_DIR = PROJECT_ROOT / "reports"
+CDNOW_PATH = DATA_DIR / "cdnow" / "cdnow_master.csv.gz"
+
+#: canonical column -> required?
+CANONICAL_COLUMNS: dict[str, bool] = {
+    "customer_id": True,
+    "date": True,
+    "amount": True,
+    "quantity": False,
+    "cost": False,
+    "order_id": False,
+}
+CRITERIA = ("revenue", "payments", "units", "margin")
+STRATEGY_CRITERION = {
+    "market-expansion": "units",
+    "working-capital": "revenue",
+    "dividends": "margin",
+    "activity": "payments",
+}
+ENGINES = ("duckdb", "polars", "pyspark")
+_NAME_RE = re.compile(r"^[a-z0-9_-]+$")
+_CURRENCY_RE = re.compile(r"^[A-Z]{3}$")
+
+
+@dataclasses.dataclass(frozen=True)
+class RunParams:
+    """Every parameter of one run (DESIGN.md, "Config"). Build with :meth:`from_mapping`.
+
+    Example
+    -------
+    >>> p = RunParams.from_mapping({"name": "demo", "data": "data/cdnow/cdnow_master.csv.gz"})
+    >>> p.criterion, p.vip_share
+    ('revenue', 0.2)
+    """
+
+    name: str
+    data: str
+    columns: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    criterion: str = "revenue"
+    strategy: str | None = None
+    as_of: str | None = None
+    holdout_months: int = 6
+    window_months: int = 6
+    vip_share: float = 0.2
+    good_share: float = 0.2
+    dropout_months: int = 2
+    rfm_bins: int = 5
+    k_range: tuple[int, int] = (2, 8)
+    seed: int = 0
+    overrides: str | None = None
+    filter: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    drop_duplicates: bool = False
+    max_bad_share: float = 0.01
+    currency: str = "USD"
+    title: str | None = None
+    engine: str = "duckdb"
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def from_mapping(
+        cls, raw: Mapping[str, Any], *, where: str = "run parameters", base_dir: Path | None = None
+    ) -> "RunParams":
+        """Validate ``raw`` (a run entry of ``reports.yml`` merged with ``defaults``).
+
+        Relative ``data`` and ``overrides`` paths are resolved against ``base_dir`` (the config
+        file's folder). Raises :class:`ConfigError` naming the key and the fix.
+        """
+        if not isinstance(raw, Mapping):
+            raise ConfigError(f"a run must be a mapping of parameters, got {type(raw).__name__}",
+                              where=where, fix="write each run as `- name: ...` followed by `data: ...`")
+        fields = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(raw) - fields)
+        if unknown:
+            raise ConfigError(
+                f"unknown parameter(s) {', '.join(map(repr, unknown))}",
+                where=where,
+                fix=f"remove them or use one of: {', '.join(sorted(fields))}",
+            )
+        for key in ("name", "data"):
+            if raw.get(key) in (None, ""):
+                raise ConfigError(f"the parameter {key!r} is required", where=where,
+                                  fix=f"add `{key}: ...` to the run")
+        values = dict(raw)
+        name = values["name"]
+        if not isinstance(name, str) or not _NAME_RE.match(name):
+            raise ConfigError(
+                f"run name {name!r} is not allowed (it becomes a folder name)",
+                where=f"{where}, key 'name'",
+                fix="use only lower-case letters, digits, '-' and '_', e.g. cdnow-revenue",
+            )
+        where = f"{where} (run {name!r})"
+        for key in ("data", "overrides"):
+            if values.get(key) is not None:
+                if not isinstance(values[key], (str, Path)):
+                    raise ConfigError(f"{key!r} must be a path", where=where, fix=f"write `{key}: path/to/file`")
+                path = Path(values[key]).expanduser()
+                if base_dir is not None and not path.is_absolute():
+                    path = base_dir / path
+                values[key] = str(path)
+
+        values["columns"] = _check_columns(values.get("columns") or {}, where)
+        values["filter"] = _check_filter(values.get("filter") or {}, where)
+
+        strategy = values.get("strategy")
+        if strategy is not None and strategy not in STRATEGY_CRITERION:
+            raise ConfigError(f"unknown strategy {strategy!r}", where=f"{where}, key 'strategy'",
+                              fix=f"use one of {', '.join(STRATEGY_CRITERION)}")
+        criterion = values.get("criterion")
+        if criterion is None:
+            criterion = STRATEGY_CRITERION[strategy] if strategy else "revenue"
+        if criterion not in CRITERIA:
+            raise ConfigError(f"unknown criterion {criterion!r}", where=f"{where}, key 'criterion'",
+                              fix=f"use one of {', '.join(CRITERIA)}")
+        if strategy and raw.get("criterion") and STRATEGY_CRITERION[strategy] != criterion:
+            raise ConfigError(
+                f"strategy {strategy!r} ranks by {STRATEGY_CRITERION[strategy]!r} but criterion is {criterion!r}",
+                where=where, fix="give only one of `strategy` and `criterion`, or make them agree")
+        values["criterion"] = criterion
+
+        if values.get("as_of") is not None:
+            values["as_of"] = _check_date(values["as_of"], f"{where}, key 'as_of'")
+        for key, lo, hi in (("holdout_months", 1, 120), ("window_months", 1, 120),
+                            ("dropout_months", 1, 120), ("rfm_bins", 2, 20), ("seed", 0, 2**32 - 1)):
+            if key in values:
+                values[key] = _check_int(values[key], key, lo, hi, where)
+        for key in ("vip_share", "good_share"):
+            if key in values:
+                values[key] = _check_share(values[key], key, where, open_interval=True)
+        if "max_bad_share" in values:
+            values["max_bad_share"] = _check_share(values["max_bad_share"], "max_bad_share", where,
+                                                   open_interval=False)
+        window = values.get("window_months", cls.window_months)
+        if values.get("dropout_months", cls.dropout_months) > window:
+            raise ConfigError("dropout_months cannot exceed window_months",
+                              where=f"{where}, key 'dropout_months'",
+                              fix=f"use a value from 1 to {window}")
+        if "k_range" in values:
+            values["k_range"] = _check_k_range(values["k_range"], where)
+        if "drop_duplicates" in values and not isinstance(values["drop_duplicates"], bool):
+            raise ConfigError("drop_duplicates must be true or false", where=f"{where}, key 'drop_duplicates'",
+                              fix="write `drop_duplicates: true` or `false`")
+        if "currency" in values:
+            cur = values["currency"]
+            if not isinstance(cur, str) or not _CURRENCY_RE.match(cur):
+                raise ConfigError(f"currency {cur!r} is not an ISO 4217 code", where=f"{where}, key 'currency'",
+                                  fix="use three capital letters such as USD, EUR, CZK or PLN")
+        if values.get("title") is not None and not isinstance(values["title"], str):
+            raise ConfigError("title must be text", where=f"{where}, key 'title'", fix="quote the title")
+        if values.get("engine", "duckdb") not in ENGINES:
+            raise ConfigError(f"unknown engine {values['engine']!r}", where=f"{where}, key 'engine'",
+                              fix=f"use one of {', '.join(ENGINES)}")
+        return cls(**values)
+
+    def replace(self, **changes: Any) -> "RunParams":
+        """A validated copy with ``changes`` applied."""
+        return RunParams.from_mapping({**self.to_dict(), **changes}, where=f"run {self.name!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON/YAML-ready values (what ``run.json`` records and notebooks receive)."""
+        out = dataclasses.asdict(self)
+        out["columns"] = dict(self.columns)
+        out["filter"] = dict(self.filter)
+        out["k_range"] = list(self.k_range)
+        return out
+
+    @property
+    def as_of_date(self) -> dt.date | None:
+        return dt.date.fromisoformat(self.as_of) if self.as_of else None
+
+    @property
+    def display_title(self) -> str:
+        return self.title or f"Customer segmentation: {self.name}"
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    """A parsed ``reports.yml``: where reports go and the runs to make."""
+
+    path: Path | None
+    out: Path
+    runs: tuple[RunParams, ...]
+
+    def select(self, names: list[str] | None) -> tuple[RunParams, ...]:
+        if not names:
+            return self.runs
+        known = {r.name for r in self.runs}
+        missing = [n for n in names if n not in known]
+        if missing:
+            raise ConfigError(f"no run named {', '.join(map(repr, missing))}", where=str(self.path),
+                              fix=f"use one of: {', '.join(sorted(known))}")
+        return tuple(r for r in self.runs if r.name in names)
+
+
+def load_config(path: str | Path, *, out: str | Path | None = None) -> Config:
+    """Read and validate a reports config; every mistake raises :class:`ConfigError`.
+
+    Example
+    -------
+    >>> cfg = load_config(PROJECT_ROOT / "reports.yml")  # doctest: +SKIP
+    >>> [r.name for r in cfg.runs]  # doctest: +SKIP
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file {str(path)!r} does not exist", where=str(path),
+                          fix="pass the path of a reports.yml (see README, 'Config')")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError("the config is not UTF-8 text", where=str(path), fix="save it as UTF-8") from exc
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        loc = f"{path}, line {mark.line + 1}, column {mark.column + 1}" if mark else str(path)
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(f"the config is not valid YAML ({problem})", where=loc,
+                          fix="check indentation and quoting near that line") from exc
+    if not isinstance(raw, dict):
+        raise ConfigError("the config must be a mapping with a `runs:` list", where=str(path),
+                          fix="start from the reports.yml shipped with segkit")
+    unknown = sorted(set(raw) - {"out", "defaults", "runs"})
+    if unknown:
+        raise ConfigError(f"unknown top-level key(s) {', '.join(map(repr, unknown))}", where=str(path),
+                          fix="use only `out`, `defaults` and `runs`")
+    defaults = raw.get("defaults") or {}
+    if not isinstance(defaults, dict):
+        raise ConfigError("`defaults` must be a mapping", where=f"{path}, key 'defaults'",
+                          fix="write e.g. `defaults: {holdout_months: 6}`")
+    for key in ("name",):
+        if key in defaults:
+            raise ConfigError(f"`{key}` cannot be a default", where=f"{path}, key 'defaults'",
+                              fix="give each run its own name")
+    runs_raw = raw.get("runs")
+    if not isinstance(runs_raw, list) or not runs_raw:
+        raise ConfigError("the config has no runs", where=f"{path}, key 'runs'",
+                          fix="add a list of runs, each with `name` and `data`")
+    base_dir = path.resolve().parent
+    runs: list[RunParams] = []
+    seen: set[str] = set()
+    for i, entry in enumerate(runs_raw, start=1):
+        where = f"{path}, runs[{i}]"
+        if not isinstance(entry, dict):
+            raise ConfigError("each run must be a mapping", where=where, fix="write `- name: ...` and `data: ...`")
+        params = RunParams.from_mapping({**defaults, **entry}, where=where, base_dir=base_dir)
+        if params.name in seen:
+            raise ConfigError(f"the run name {params.name!r} is used twice", where=where,
+                              fix="give every run a unique name (it is the report's folder)")
+        seen.add(params.name)
+        runs.append(params)
+    out_dir = Path(out) if out is not None else Path(raw.get("out") or "reports")
+    if out is None and not out_dir.is_absolute():
+        out_dir = base_dir / out_dir
+    return Config(path=path, out=out_dir, runs=tuple(runs))
+
+
+def parse_columns(pairs: list[str] | None) -> dict[str, str]:
+    """Turn CLI ``KEY=COLUMN`` pairs into a columns mapping."""
+    mapping: dict[str, str] = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip() or not value.strip():
+            raise ParameterError(f"--columns expects KEY=COLUMN, got {pair!r}", where="--columns",
+                                 fix="write e.g. --columns customer_id=CustomerID amount=Total")
+        mapping[key.strip()] = value.strip()
+    return _check_columns(mapping, "--columns")
+
+
+# ---------------------------------------------------------------------- checks
+def _check_columns(columns: Any, where: str) -> dict[str, str]:
+    if not isinstance(columns, Mapping):
+        raise ConfigError("`columns` must map canonical names to the file's column names",
+                          where=f"{where}, key 'columns'",
+                          fix="write e.g. `columns: {customer_id: CustomerID, date: InvoiceDate, amount: Total}`")
+    out: dict[str, str] = {}
+    for key, value in columns.items():
+        if not isinstance(key, str) or not isinstance(value, str) or not value:
+            raise ConfigError(f"column mapping {key!r}: {value!r} must map a name to a column name",
+                              where=f"{where}, key 'columns'", fix="quote the names")
+        out[key] = value
+    used = [v for v in out.values()]
+    dupes = sorted({v for v in used if used.count(v) > 1})
+    if dupes:
+        raise ConfigError(f"the file column(s) {', '.join(map(repr, dupes))} are mapped twice",
+                          where=f"{where}, key 'columns'", fix="map each file column to one name")
+    return out
+
+
+def _check_filter(flt: Any, where: str) -> dict[str, Any]:
+    if not isinstance(flt, Mapping):
+        raise ConfigError("`filter` must map attribute columns to values", where=f"{where}, key 'filter'",
+                          fix="write e.g. `filter: {region: EU}`")
+    out = {}
+    for key, value in flt.items():
+        ok = isinstance(value, (str, int, float, bool)) or (
+            isinstance(value, list) and value and all(isinstance(v, (str, int, float, bool)) for v in value))
+        if not isinstance(key, str) or not ok:
+            raise ConfigError(f"filter {key!r}: {value!r} must be a value or a list of values",
+                              where=f"{where}, key 'filter'", fix="write e.g. `filter: {region: EU}`")
+        out[key] = value
+    return out
+
+
+def _check_date(value: Any, where: str) -> str:
+    if isinstance(value, dt.datetime):
+        value = value.date()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    try:
+        return dt.date.fromisoformat(str(value)).isoformat()
+    except ValueError as exc:
+        raise ConfigError(f"{value!r} is not a date", where=where, fix="write it as YYYY-MM-DD") from exc
+
+
+def _check_int(value: Any, key: str, lo: int, hi: int, where: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+        raise ConfigError(f"{key} must be a whole number from {lo} to {hi}, got {value!r}",
+                          where=f"{where}, key {key!r}", fix=f"set {key} to a number in that range")
+    return value
+
+
+def _check_share(value: Any, key: str, where: str, *, open_interval: bool) -> float:
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if ok:
+        value = float(value)
+        ok = (0 < value < 1) if open_interval else (0 <= value < 1)
+    if not ok:
+        rng = "strictly between 0 and 1" if open_interval else "from 0 up to (not including) 1"
+        raise ConfigError(f"{key} must be a fraction {rng}, got {value!r}", where=f"{where}, key {key!r}",
+                          fix=f"write e.g. `{key}: 0.2` for 20%")
+    return value
+
+
+def _check_k_range(value: Any, where: str) -> tuple[int, int]:
+    if (isinstance(value, (list, tuple)) and len(value) == 2
+            and all(isinstance(v, int) and not isinstance(v, bool) for v in value)
+            and 2 <= value[0] <= value[1] <= 50):
+        return (int(value[0]), int(value[1]))
+    raise ConfigError(f"k_range must be two whole numbers [low, high] with 2 <= low <= high <= 50, got {value!r}",
+                      where=f"{where}, key 'k_range'", fix="write e.g. `k_range: [2, 8]`")
