@@ -1,0 +1,53 @@
+# segkit — run `make` for the list of targets.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+CONFIG ?= reports.yml
+JOBS   ?= 2
+PIP_FLAGS ?= --quiet --disable-pip-version-check
+
+.DEFAULT_GOAL := help
+.PHONY: help report test test-fast bench lab clean browser
+
+help: ## list the targets
+	@echo "segkit — decide how to split customers into groups, and prove the choice."
+	@echo
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install $(PIP_FLAGS) --upgrade pip
+
+# Reinstall when the package metadata changes.
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install $(PIP_FLAGS) -e .
+	@touch $@
+
+$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install $(PIP_FLAGS) -e '.[dev]'
+	@touch $(VENV)/.installed $@
+
+browser: ## install headless Chromium for the report tests (Debian/Ubuntu, as root)
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
+	  { if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	      (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+	      || echo "warning: could not install chromium; browser tests will be skipped"; \
+	    else echo "note: install chromium to run the browser tests (they are skipped without it)"; fi; }
+
+report: $(VENV)/.installed ## set up (first time) and publish the reports of $(CONFIG) into reports/
+	$(BIN)/segkit run $(CONFIG) --jobs $(JOBS)
+
+test: $(VENV)/.installed-dev browser ## set up (first time) and run the whole test suite
+	$(BIN)/python -m pytest -n $(JOBS) --dist loadgroup
+
+test-fast: $(VENV)/.installed-dev ## the suite without slow and browser tests
+	$(BIN)/python -m pytest -n $(JOBS) -m "not slow and not browser"
+
+bench: $(VENV)/.installed-dev ## benchmark table (ratios against baselines measured in the same run)
+	$(BIN)/python benchmarks/bench.py $(BENCH_ARGS)
+
+lab: $(VENV)/.installed-dev ## JupyterLab on notebooks/
+	$(BIN)/jupyter lab notebooks/
+
+clean: ## remove the virtualenv and caches (not the reports)
+	rm -rf $(VENV) .pytest_cache .hypothesis src/*.egg-info

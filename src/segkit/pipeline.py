@@ -1,0 +1,280 @@
+"""One run from data to every table the notebooks and exported files need.
+
+:func:`analyze` loads and cleans the data, computes the feature tables, fits the three schemes
+on the calibration period (and again one month earlier for stability), scores them on the
+holdout and chooses one. The :class:`Analysis` it returns is what every notebook reads, and
+:func:`write_run_files` exports it (``assignments.csv``, ``tiers_monthly.csv``, ``alerts.csv``,
+``scorecard.json``, ``run.json``).
+
+A run computes its analysis once: ``segkit run`` saves it into the staging folder
+(:meth:`Analysis.save`) and passes that folder to the notebooks as ``cache_dir``; a notebook opened
+by hand in JupyterLab computes it itself (a few seconds on the bundled data).
+
+Example
+-------
+>>> from segkit.config import RunParams, CDNOW_PATH
+>>> from segkit.pipeline import analyze
+>>> a = analyze(RunParams.from_mapping({"name": "demo", "data": str(CDNOW_PATH)}))  # doctest: +SKIP
+>>> a.scorecard["recommended"]  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+import json
+import pickle
+import time
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from . import __version__
+from .config import RunParams
+from .data import QualityReport, Transactions, load_transactions
+from .evaluate import (agreement, build_scorecard, recommend, recommended_segments, score_scheme)
+from .features import (Split, criterion_available, customer_features, customer_month, holdout_outcomes,
+                       split_periods)
+from .schemes import (KMeansSegmenter, PercentileTiers, RFMSegmenter, apply_overrides, lifecycle_stages,
+                      load_overrides)
+
+__all__ = ["Analysis", "analyze", "load_or_analyze", "write_run_files", "package_versions", "ASSIGNMENT_COLUMNS",
+           "SCHEMES"]
+
+SCHEMES = ("percentile_tiers", "rfm", "kmeans")
+ASSIGNMENT_COLUMNS = [
+    "customer_id", "percentile_tier", "rfm_r", "rfm_f", "rfm_m", "rfm_segment", "kmeans_cluster", "kmeans_name",
+    "lifecycle_stage", "override_tier", "override_reason", "recommended_segment",
+]
+_CACHE_FILE = "analysis.pkl"
+
+
+@dataclasses.dataclass
+class Analysis:
+    """Everything one run computed. Frames are small (one row per customer or per segment)."""
+
+    params: RunParams
+    data: dict[str, Any]
+    quality: QualityReport
+    split: Split
+    features: pd.DataFrame
+    monthly: pd.DataFrame
+    outcomes: pd.DataFrame
+    holdout_monthly: pd.DataFrame
+    schemes: dict[str, Any]
+    previous_tables: dict[str, pd.DataFrame]
+    scores: dict[str, dict[str, Any]]
+    recommendation: dict[str, Any]
+    assignments: pd.DataFrame
+    tiers_monthly: pd.DataFrame
+    alerts: pd.DataFrame
+    lifecycle: pd.DataFrame
+    overrides: pd.DataFrame
+    scorecard: dict[str, Any]
+    timings: dict[str, float]
+    started: str
+    finished: str
+
+    @property
+    def tables(self) -> dict[str, pd.DataFrame]:
+        """Each scheme's segment table (customer_id, segment, rank)."""
+        return {name: s.segment_table() for name, s in self.schemes.items()}
+
+    def save(self, folder: str | Path) -> Path:
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / _CACHE_FILE
+        tmp = path.with_suffix(".tmp")
+        with open(tmp, "wb") as fh:
+            pickle.dump({"key": cache_key(self.params, self.data["sha256"]), "analysis": self}, fh,
+                        protocol=pickle.HIGHEST_PROTOCOL)
+        tmp.replace(path)
+        return path
+
+    def run_info(self, notebook_seconds: dict[str, float] | None = None) -> dict[str, Any]:
+        """The content of ``run.json``."""
+        return {
+            "run": self.params.name,
+            "title": self.params.display_title,
+            "parameters": self.params.to_dict(),
+            "data": self.data,
+            "periods": self.split.to_dict(),
+            "packages": package_versions(),
+            "started": self.started,
+            "finished": self.finished,
+            "seconds": {k: round(v, 3) for k, v in self.timings.items()},
+            "seconds_per_notebook": {k: round(v, 3) for k, v in (notebook_seconds or {}).items()},
+        }
+
+
+def cache_key(params: RunParams, sha256: str) -> str:
+    payload = json.dumps({"params": params.to_dict(), "sha256": sha256, "version": __version__}, sort_keys=True)
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def load_or_analyze(params: RunParams, cache_dir: str | Path | None = None) -> Analysis:
+    """The run's analysis from ``cache_dir`` when it was saved there for these parameters, else computed.
+
+    Notebooks call this: under ``segkit run`` the analysis is computed once per run and shared by
+    the notebooks; opened by hand, a notebook computes it itself.
+    """
+    if cache_dir:
+        path = Path(cache_dir) / _CACHE_FILE
+        if path.exists():
+            with open(path, "rb") as fh:
+                saved = pickle.load(fh)  # written by segkit itself for this run (see Analysis.save)
+            analysis = saved["analysis"]
+            if analysis.params == params:
+                return analysis
+    return analyze(params)
+
+
+def package_versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {"python": __import__("platform").python_version(), "segkit": __version__}
+    for name in ("pandas", "numpy", "scikit-learn", "scipy", "duckdb", "ibis-framework", "pyarrow", "matplotlib",
+                 "seaborn", "papermill", "nbconvert"):
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:  # pragma: no cover - optional
+            out[name] = "not installed"
+    return out
+
+
+def analyze(params: RunParams, *, tx: Transactions | None = None, n_boot: int = 1000) -> Analysis:
+    """Run every step of one segmentation run and return the :class:`Analysis`.
+
+    Raises segkit errors (exit code 2) for bad data or parameters that do not fit the data.
+    """
+    started = dt.datetime.now(dt.timezone.utc)
+    timings: dict[str, float] = {}
+    clock = time.perf_counter()
+
+    def lap(name: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        timings[name] = now - clock
+        clock = now
+
+    if tx is None:
+        tx = load_transactions(params.data, params.columns, drop_duplicates=params.drop_duplicates,
+                               max_bad_share=params.max_bad_share, filter=params.filter, engine=params.engine)
+    criterion_available(tx, params.criterion)
+    split = split_periods(tx, as_of=params.as_of_date, holdout_months=params.holdout_months,
+                          window_months=params.window_months)
+    previous_split = split.shifted(-1)
+    lap("load")
+
+    features = customer_features(tx, split.as_of)
+    history_start = min(split.previous_window_months[0], previous_split.previous_window_months[0])
+    monthly = customer_month(tx, history_start, split.as_of)
+    outcomes = holdout_outcomes(tx, split, features["customer_id"])
+    holdout_monthly = customer_month(tx, split.holdout_start, split.holdout_end)
+    previous_features = customer_features(tx, previous_split.as_of)
+    lap("features")
+
+    customers = features["customer_id"]
+    schemes, previous = _fit_schemes(params, split, features, monthly, customers)
+    prev_schemes, _ = _fit_schemes(params, previous_split, previous_features,
+                                   monthly[monthly["month"] <= pd.Timestamp(previous_split.as_of)],
+                                   previous_features["customer_id"])
+    if hasattr(schemes["kmeans"], "match_labels"):
+        prev_schemes["kmeans"].match_labels(schemes["kmeans"].segment_table())
+    previous_tables = {name: s.segment_table() for name, s in prev_schemes.items()}
+    lap("schemes")
+
+    lifecycle = lifecycle_stages(monthly, split.as_of, customers=customers)
+    overrides = (load_overrides(params.overrides, known_customers=customers) if params.overrides
+                 else pd.DataFrame(columns=["customer_id", "tier", "reason"]))
+    tiers = schemes["percentile_tiers"]
+    applied = apply_overrides(tiers.segment_table(), overrides)
+    lap("lifecycle_overrides")
+
+    tables = {name: s.segment_table() for name, s in schemes.items()}
+    scores = {name: score_scheme(tables[name], outcomes, previous_tables.get(name), n_boot=n_boot,
+                                 seed=params.seed) for name in SCHEMES}
+    recommendation = recommend(scores, strategy=params.strategy)
+    scorecard = build_scorecard(params.name, split, scores, recommendation)
+    lap("evaluate")
+
+    assignments = _assignments(schemes, lifecycle, applied, tables, recommendation)
+    tiers_monthly = tiers.monthly_tiers_.copy()
+    alerts = tiers.alerts_.copy()
+    finished = dt.datetime.now(dt.timezone.utc)
+    return Analysis(
+        params=params, data=tx.data_info(), quality=tx.quality, split=split, features=features, monthly=monthly,
+        outcomes=outcomes, holdout_monthly=holdout_monthly, schemes=schemes, previous_tables=previous_tables,
+        scores=scores, recommendation=recommendation, assignments=assignments, tiers_monthly=tiers_monthly,
+        alerts=alerts, lifecycle=lifecycle, overrides=applied, scorecard=scorecard, timings=timings,
+        started=started.isoformat(timespec="seconds"), finished=finished.isoformat(timespec="seconds"),
+    )
+
+
+def _fit_schemes(params: RunParams, split: Split, features: pd.DataFrame, monthly: pd.DataFrame,
+                 customers: pd.Series) -> tuple[dict[str, Any], None]:
+    tiers = PercentileTiers(criterion=params.criterion, as_of=split.as_of, window_months=params.window_months,
+                            vip_share=params.vip_share, good_share=params.good_share,
+                            dropout_months=params.dropout_months).fit(monthly, customers=customers)
+    rfm = RFMSegmenter(bins=params.rfm_bins).fit(features)
+    kmeans = KMeansSegmenter(k_range=tuple(params.k_range), random_state=params.seed).fit(features)
+    return {"percentile_tiers": tiers, "rfm": rfm, "kmeans": kmeans}, None
+
+
+def _assignments(schemes: dict[str, Any], lifecycle: pd.DataFrame, applied: pd.DataFrame,
+                 tables: dict[str, pd.DataFrame], recommendation: dict[str, Any]) -> pd.DataFrame:
+    tiers = tables["percentile_tiers"].rename(columns={"segment": "percentile_tier"})[["customer_id", "percentile_tier"]]
+    rfm = schemes["rfm"].scores_[["customer_id", "rfm_r", "rfm_f", "rfm_m", "rfm_segment"]]
+    km = schemes["kmeans"].segment_table()
+    km = km.rename(columns={"cluster": "kmeans_cluster", "name": "kmeans_name"})[
+        ["customer_id", "kmeans_cluster", "kmeans_name"]]
+    out = tiers.merge(rfm, on="customer_id", how="left").merge(km, on="customer_id", how="left")
+    out = out.merge(lifecycle[["customer_id", "lifecycle_stage"]], on="customer_id", how="left")
+    ov = applied[["customer_id", "override_tier", "override_reason"]]
+    out = out.merge(ov, on="customer_id", how="left")
+    rec = recommended_segments(tables, recommendation.get("recommended"))
+    out = out.merge(rec.rename("recommended_segment"), left_on="customer_id", right_index=True, how="left")
+    if recommendation.get("recommended") == "percentile_tiers":
+        manual = out["override_tier"].notna() & (out["override_tier"] != "")
+        out.loc[manual, "recommended_segment"] = out.loc[manual, "override_tier"]
+    return out[ASSIGNMENT_COLUMNS].sort_values("customer_id", kind="stable").reset_index(drop=True)
+
+
+def write_run_files(analysis: Analysis, out_dir: str | Path, *,
+                    notebook_seconds: dict[str, float] | None = None) -> list[Path]:
+    """Write DESIGN.md's run files into ``out_dir``; returns their paths.
+
+    Text cells that a spreadsheet would read as a formula (starting with ``= + - @``, tab or CR)
+    are prefixed with ``'`` so a CRM import or a spreadsheet never executes them.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, frame in (("assignments.csv", analysis.assignments), ("tiers_monthly.csv", analysis.tiers_monthly),
+                        ("alerts.csv", analysis.alerts)):
+        path = out / name
+        _safe_csv(frame).to_csv(path, index=False, lineterminator="\n", float_format="%.6g")
+        written.append(path)
+    for name, payload in (("scorecard.json", analysis.scorecard),
+                          ("run.json", analysis.run_info(notebook_seconds))):
+        path = out / name
+        path.write_text(json.dumps(payload, indent=2, ensure_ascii=False, allow_nan=False, default=str) + "\n",
+                        encoding="utf-8")
+        written.append(path)
+    return written
+
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _safe_csv(frame: pd.DataFrame) -> pd.DataFrame:
+    frame = frame.copy()
+    for col in frame.columns:
+        if frame[col].dtype == object or pd.api.types.is_string_dtype(frame[col]):
+            s = frame[col]
+            mask = s.notna() & s.astype(str).str.startswith(_FORMULA_START)
+            if mask.any():
+                frame[col] = s.astype(object).where(~mask, "'" + s.astype(str))
+    return frame
