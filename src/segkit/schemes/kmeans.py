@@ -1,0 +1,234 @@
+"""k-means clusters on customer behaviour, named in plain language.
+
+Features (DESIGN.md): log1p of recency_days, frequency and monetary (negative net revenue clipped
+to 0 first), plus optional extra columns, standardized. The number of clusters is chosen on a
+seeded sample of at most ``sample_size`` customers by mean silhouette (Calinski-Harabasz and
+Davies-Bouldin are reported for every k too): the full silhouette grows with n squared (80 s at
+100k customers on a 2-core machine), a 10k sample takes about a second at any n.
+
+The chosen k is then fitted on all customers, started from the sample's best centres with one
+initialisation. On CDNOW (23,502 customers, k = 4) this reaches an inertia within 0.1% of
+``KMeans(n_init=10)`` at a fraction of the cost; ``MiniBatchKMeans`` is not used because in
+scikit-learn 1.9 it is slower, not faster, on large inputs (5M rows: 135 s vs 2 s per fit).
+
+Clusters are numbered 0..k-1 by descending mean monetary (0 = most valuable) and named from their
+profile ("recent, frequent, high spend"); :meth:`KMeansSegmenter.match_labels` renumbers a refit
+to agree with an earlier one (Hungarian matching) so cluster 0 keeps meaning the same group.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy.optimize import linear_sum_assignment
+from sklearn.cluster import KMeans
+from sklearn.metrics import calinski_harabasz_score, davies_bouldin_score, silhouette_score
+from sklearn.preprocessing import StandardScaler
+
+from ..errors import ParameterError
+from ._base import SchemeMixin
+
+__all__ = ["KMeansSegmenter", "kmeans_matrix"]
+
+BASE_FEATURES = ("recency_days", "frequency", "monetary")
+
+
+def kmeans_matrix(features: pd.DataFrame, extra: tuple[str, ...] = ()) -> np.ndarray:
+    """The unscaled feature matrix: log1p of recency, frequency, monetary (clipped at 0), extras."""
+    cols = [np.log1p(features["recency_days"].clip(lower=0).to_numpy(float)),
+            np.log1p(features["frequency"].clip(lower=0).to_numpy(float)),
+            np.log1p(features["monetary"].clip(lower=0).to_numpy(float))]
+    cols += [features[c].to_numpy(float) for c in extra]
+    return np.column_stack(cols)
+
+
+class KMeansSegmenter(SchemeMixin):
+    """k-means segmentation with k chosen by silhouette on a seeded sample.
+
+    Parameters
+    ----------
+    k_range : (low, high)
+    random_state : int
+        Seeds the sample, the initialisations and the stability resamples.
+    sample_size : int
+        At most this many customers for choosing k and for stability.
+    n_init_sweep : int
+        Initialisations per k on the sample.
+    extra_features : tuple of column names added to the three log features.
+    n_stability : int
+        Bootstrap resamples for the per-cluster Jaccard stability.
+
+    Attributes (after fit)
+    ----------------------
+    k_ : chosen number of clusters
+    k_scores_ : DataFrame k, silhouette, calinski_harabasz, davies_bouldin, inertia (on the sample)
+    clusters_ : Series customer_id -> cluster number (0 = highest mean monetary)
+    names_ : dict cluster -> plain-language name
+    stability_ : DataFrame cluster, name, jaccard (mean over resamples)
+    """
+
+    def __init__(self, k_range: tuple[int, int] = (2, 8), random_state: int = 0, sample_size: int = 10_000,
+                 n_init_sweep: int = 4, extra_features: tuple[str, ...] = (), n_stability: int = 5):
+        self.k_range = k_range
+        self.random_state = random_state
+        self.sample_size = sample_size
+        self.n_init_sweep = n_init_sweep
+        self.extra_features = extra_features
+        self.n_stability = n_stability
+
+    def fit(self, features: pd.DataFrame) -> "KMeansSegmenter":
+        lo, hi = (int(x) for x in self.k_range)
+        if not 2 <= lo <= hi:
+            raise ParameterError(f"k_range must satisfy 2 <= low <= high, got {self.k_range}", where="k_range",
+                                 fix="e.g. [2, 8]")
+        missing = set(BASE_FEATURES + tuple(self.extra_features)) - set(features.columns)
+        if missing:
+            raise ParameterError(f"the features lack {sorted(missing)}", where="KMeansSegmenter.fit",
+                                 fix="pass segkit.features.customer_features(...)")
+        f = features.sort_values("customer_id", kind="stable").reset_index(drop=True)
+        n = len(f)
+        if n <= lo:
+            raise ParameterError(f"k-means needs more customers than clusters: {n} customer(s), k from {lo}",
+                                 where="k_range", fix=f"use a k_range whose low end is below {n}, or more data")
+        hi = min(hi, n - 1)
+        rng = np.random.default_rng(self.random_state)
+        X_raw = kmeans_matrix(f, tuple(self.extra_features))
+        self.scaler_ = StandardScaler().fit(X_raw)
+        X = self.scaler_.transform(X_raw)
+        X = np.nan_to_num(X)  # a constant feature scales to 0/0
+        idx = np.sort(rng.choice(n, size=min(n, self.sample_size), replace=False))
+        S = X[idx]
+        distinct = len(np.unique(S.round(9), axis=0))
+        rows, models = [], {}
+        for k in range(lo, hi + 1):
+            if k >= distinct:
+                break
+            km = KMeans(n_clusters=k, n_init=self.n_init_sweep, random_state=self._seed(rng)).fit(S)
+            labels = km.labels_
+            rows.append({"k": k, "silhouette": float(silhouette_score(S, labels)),
+                         "calinski_harabasz": float(calinski_harabasz_score(S, labels)),
+                         "davies_bouldin": float(davies_bouldin_score(S, labels)), "inertia": float(km.inertia_)})
+            models[k] = km
+        if not rows:
+            raise ParameterError(f"the customers have only {distinct} distinct behaviour profile(s); "
+                                 f"k-means cannot form {lo} clusters", where="k_range",
+                                 fix="lower k_range or use more varied data")
+        self.k_scores_ = pd.DataFrame(rows)
+        best = self.k_scores_.sort_values(["silhouette", "k"], ascending=[False, True]).iloc[0]
+        self.k_ = int(best["k"])
+        final = KMeans(n_clusters=self.k_, init=models[self.k_].cluster_centers_, n_init=1,
+                       random_state=self._seed(rng)).fit(X)
+        raw_labels = final.labels_
+        # number clusters by descending mean monetary (0 = most valuable)
+        means = pd.Series(f["monetary"].to_numpy(float)).groupby(raw_labels).mean()
+        order = means.sort_values(ascending=False, kind="stable").index.to_numpy()
+        remap = np.empty(self.k_, dtype=np.int64)
+        remap[order] = np.arange(self.k_)
+        self.centers_ = final.cluster_centers_[order]
+        self.inertia_ = float(final.inertia_)
+        self._X = X
+        self._features = f
+        self._set_clusters(f["customer_id"].astype(str).to_numpy(), remap[raw_labels])
+        self.stability_ = self._stability(S, rng)
+        return self
+
+    @staticmethod
+    def _seed(rng: np.random.Generator) -> int:
+        return int(rng.integers(0, 2**31 - 1))
+
+    def _set_clusters(self, ids: np.ndarray, clusters: np.ndarray) -> None:
+        self.clusters_ = pd.Series(clusters, index=ids, name="cluster")
+        self.names_ = self._name_clusters(clusters)
+        self.segments_ = [self.names_[c] for c in range(self.k_)]
+        self.labels_ = pd.Series([self.names_[c] for c in clusters], index=ids)
+
+    def _name_clusters(self, clusters: np.ndarray) -> dict[int, str]:
+        f = self._features
+        overall = {c: f[c].median() for c in BASE_FEATURES}
+        q = {c: (f[c].quantile(0.33), f[c].quantile(0.67)) for c in BASE_FEATURES}
+        names = {}
+        for c in range(self.k_):
+            g = f[clusters == c]
+            rec, freq, mon = g["recency_days"].median(), g["frequency"].median(), g["monetary"].median()
+            r = "recent" if rec <= q["recency_days"][0] else ("lapsed" if rec > q["recency_days"][1] else
+                                                             "fading")
+            fr = "frequent" if freq > q["frequency"][1] else ("one-time" if freq <= 1 else "occasional")
+            m = "high spend" if mon > q["monetary"][1] else ("low spend" if mon <= q["monetary"][0] else
+                                                           "mid spend")
+            names[c] = f"{r}, {fr}, {m}"
+        del overall
+        seen: dict[str, int] = {}
+        for c in range(self.k_):  # keep names unique: the more valuable cluster keeps the plain name
+            base = names[c]
+            seen[base] = seen.get(base, 0) + 1
+            if seen[base] > 1:
+                names[c] = f"{base} ({seen[base]})"
+        return names
+
+    def _stability(self, S: np.ndarray, rng: np.random.Generator) -> pd.DataFrame:
+        """Mean Jaccard of each cluster with its best match across bootstrap refits (on the sample)."""
+        ref = self._assign(S)
+        scores = np.zeros((self.n_stability, self.k_))
+        for b in range(self.n_stability):
+            boot = rng.choice(len(S), size=len(S), replace=True)
+            km = KMeans(n_clusters=self.k_, n_init=1, init=self.centers_, random_state=self._seed(rng)).fit(S[boot])
+            new = km.predict(S)
+            for c in range(self.k_):
+                a = ref == c
+                best = 0.0
+                for d in range(self.k_):
+                    bmask = new == d
+                    union = np.count_nonzero(a | bmask)
+                    if union:
+                        best = max(best, np.count_nonzero(a & bmask) / union)
+                scores[b, c] = best
+        return pd.DataFrame({"cluster": range(self.k_), "name": [self.names_[c] for c in range(self.k_)],
+                             "jaccard": scores.mean(axis=0).round(4)})
+
+    def _assign(self, X: np.ndarray) -> np.ndarray:
+        d = ((X[:, None, :] - self.centers_[None, :, :]) ** 2).sum(axis=2)
+        return d.argmin(axis=1)
+
+    def match_labels(self, previous: pd.DataFrame) -> "KMeansSegmenter":
+        """Renumber clusters to agree with ``previous`` (a segment table with a ``cluster`` column).
+
+        The overlap between old and new clusters on the customers both fits share is maximised
+        with the Hungarian method; clusters without a counterpart keep the remaining numbers.
+        """
+        self._check_fitted()
+        prev = previous.set_index("customer_id")["cluster"]
+        common = self.clusters_.index.intersection(prev.index)
+        if len(common) == 0:
+            return self
+        k_prev = int(prev.max()) + 1
+        size = max(self.k_, k_prev)
+        overlap = np.zeros((size, size))
+        np.add.at(overlap, (self.clusters_[common].to_numpy(), prev[common].to_numpy().astype(int)), 1)
+        rows, cols = linear_sum_assignment(-overlap)
+        mapping = {int(r): int(c) for r, c in zip(rows, cols) if r < self.k_}
+        compact = {t: i for i, t in enumerate(sorted(mapping.values()))}  # keep numbers 0..k-1
+        final = np.array([compact[mapping[r]] for r in range(self.k_)])
+        centers = np.empty_like(self.centers_)
+        centers[final] = self.centers_
+        self.centers_ = centers
+        jaccard = np.empty(self.k_)
+        jaccard[final] = self.stability_["jaccard"].to_numpy()
+        self._set_clusters(self.clusters_.index.to_numpy(), final[self.clusters_.to_numpy()])
+        self.stability_ = pd.DataFrame({"cluster": range(self.k_), "name": self.segments_, "jaccard": jaccard})
+        return self
+
+    def segment_table(self) -> pd.DataFrame:
+        """``customer_id, segment, rank`` plus ``cluster`` (number) and ``name``."""
+        table = super().segment_table()
+        table["cluster"] = self.clusters_.reindex(table["customer_id"]).to_numpy()
+        table["name"] = table["segment"]
+        table["rank"] = table["cluster"] + 1
+        return table
+
+    def profile(self) -> pd.DataFrame:
+        """Per cluster in original units: customers, share, mean recency/frequency/monetary, stability."""
+        self._check_fitted()
+        prof = self._profile(self._features, ["recency_days", "frequency", "monetary", "avg_order_value",
+                                              "tenure_days"])
+        prof.insert(1, "cluster", range(self.k_))
+        return prof.merge(self.stability_[["cluster", "jaccard"]], on="cluster", how="left")

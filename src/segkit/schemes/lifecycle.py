@@ -1,0 +1,60 @@
+"""Relationship stages from the customer x month table: new, growing, steady, declining, lapsed, lost.
+
+Rules, checked in this order at ``as_of`` (all parameters in months):
+1. **new** — the first purchase falls in the last ``new_months`` months;
+2. **lost** — no purchase in the last ``lost_months`` months;
+3. **lapsed** — no purchase in the last ``lapsed_months`` months (but one within ``lost_months``);
+4. **growing** / **declining** — net revenue of the last ``compare_months`` months against the
+   ``compare_months`` before: at least ``growth_ratio`` times as much is growing, at most
+   ``1 / growth_ratio`` times is declining;
+5. **steady** — everything else.
+
+Example
+-------
+>>> import pandas as pd
+>>> m = pd.DataFrame({"customer_id": ["a", "a", "b"], "month": pd.to_datetime(["2024-01-01", "2024-06-01",
+...     "2024-06-01"]), "revenue": [10.0, 30.0, 5.0], "purchases": [1, 1, 1]})
+>>> lifecycle_stages(m, "2024-06-30")["lifecycle_stage"].tolist()
+['growing', 'new']
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+
+from ..errors import ParameterError
+
+__all__ = ["lifecycle_stages", "LIFECYCLE_STAGES"]
+
+LIFECYCLE_STAGES = ["new", "growing", "steady", "declining", "lapsed", "lost"]
+
+
+def lifecycle_stages(monthly: pd.DataFrame, as_of: dt.date | str, customers: pd.Series | None = None, *,
+                     new_months: int = 3, lapsed_months: int = 3, lost_months: int = 6, compare_months: int = 3,
+                     growth_ratio: float = 1.25) -> pd.DataFrame:
+    """Stage of every customer at ``as_of``; ``customers`` limits and orders the rows."""
+    if not 1 <= lapsed_months < lost_months:
+        raise ParameterError("lapsed_months must be at least 1 and below lost_months", where="lifecycle",
+                             fix="e.g. lapsed_months=3, lost_months=6")
+    if growth_ratio <= 1:
+        raise ParameterError("growth_ratio must be above 1", where="lifecycle", fix="e.g. 1.25")
+    as_of_m = pd.Timestamp(pd.Timestamp(as_of).year, pd.Timestamp(as_of).month, 1)
+    m = monthly[pd.to_datetime(monthly["month"]) <= as_of_m]
+    m = m.assign(age=((as_of_m.year - m["month"].dt.year) * 12 + as_of_m.month - m["month"].dt.month))
+    paid = m[m["purchases"] > 0] if "purchases" in m else m[m["revenue"] > 0]
+    first = paid.groupby("customer_id")["age"].max()   # months since the first purchase month
+    last = paid.groupby("customer_id")["age"].min()    # months since the last purchase month
+    recent = m[m["age"] < compare_months].groupby("customer_id")["revenue"].sum()
+    before = m[(m["age"] >= compare_months) & (m["age"] < 2 * compare_months)].groupby("customer_id")["revenue"].sum()
+    ids = pd.Index(sorted(set(customers.astype(str)) if customers is not None else set(first.index)))
+    first, last = first.reindex(ids), last.reindex(ids)
+    recent, before = recent.reindex(ids).fillna(0.0), before.reindex(ids).fillna(0.0)
+    stage = np.select(
+        [first < new_months, last.isna() | (last >= lost_months), last >= lapsed_months,
+         recent >= growth_ratio * before.clip(lower=0) + (before <= 0) * 1e-12,
+         recent <= before / growth_ratio],
+        ["new", "lost", "lapsed", "growing", "declining"], default="steady")
+    return pd.DataFrame({"customer_id": ids.astype(str), "lifecycle_stage": stage})

@@ -1,0 +1,84 @@
+"""Human exceptions: strategic or reference customers placed in a tier by hand, with a reason.
+
+The overrides file is a CSV with the columns ``customer_id, tier, reason``. Every placement must
+name a known customer and a known tier and give a reason; anything else is reported (never
+silently ignored). The result keeps the computed tier next to the manual one.
+
+Example
+-------
+>>> import pandas as pd
+>>> table = pd.DataFrame({"customer_id": ["a", "b"], "segment": ["GOOD", "REGULAR"], "rank": [2, 3]})
+>>> ov = pd.DataFrame({"customer_id": ["b"], "tier": ["VIP"], "reason": ["market leader"]})
+>>> apply_overrides(table, ov)["tier"].tolist()
+['GOOD', 'VIP']
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from ..errors import OverridesError
+from .tiers import TIERS
+
+__all__ = ["load_overrides", "apply_overrides", "OVERRIDE_COLUMNS"]
+
+OVERRIDE_COLUMNS = ("customer_id", "tier", "reason")
+
+
+def load_overrides(path: str | Path, known_customers: pd.Series | list[str] | None = None,
+                   tiers: tuple[str, ...] | list[str] = tuple(TIERS)) -> pd.DataFrame:
+    """Read and check an overrides CSV; returns ``customer_id, tier, reason`` (tiers upper-case)."""
+    path = Path(path)
+    where = str(path)
+    if not path.is_file():
+        raise OverridesError(f"the overrides file {where!r} does not exist", where=where,
+                             fix="check the `overrides:` path (relative to the config file)")
+    try:
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig", skipinitialspace=True)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise OverridesError(f"the overrides file cannot be read ({str(exc).splitlines()[0]})", where=where,
+                             fix="save it as a UTF-8 CSV with the header customer_id,tier,reason") from exc
+    frame.columns = [c.strip().lower() for c in frame.columns]
+    missing = [c for c in OVERRIDE_COLUMNS if c not in frame.columns]
+    if missing:
+        raise OverridesError(f"the overrides file lacks the column(s) {', '.join(missing)}",
+                             where=f"{where}; its columns are {', '.join(frame.columns)}",
+                             fix="use the header customer_id,tier,reason")
+    frame = frame[list(OVERRIDE_COLUMNS)].apply(lambda s: s.str.strip())
+    frame["tier"] = frame["tier"].str.upper()
+    problems = []
+    line = frame.index + 2  # header is line 1
+    for col in OVERRIDE_COLUMNS:
+        empty = frame[col] == ""
+        if empty.any():
+            problems.append(f"empty {col} on line(s) {', '.join(map(str, line[empty][:10]))}")
+    bad_tier = ~frame["tier"].isin(tiers) & (frame["tier"] != "")
+    if bad_tier.any():
+        problems.append("unknown tier(s) " + ", ".join(f"{t!r} (line {n})" for t, n in
+                                                     zip(frame.loc[bad_tier, "tier"][:10], line[bad_tier][:10]))
+                        + f"; allowed: {', '.join(tiers)}")
+    dup = frame["customer_id"].duplicated(keep=False) & (frame["customer_id"] != "")
+    if dup.any():
+        problems.append("customer(s) listed twice: " + ", ".join(sorted(set(frame.loc[dup, "customer_id"]))[:10]))
+    if known_customers is not None:
+        known = set(pd.Series(known_customers, dtype=str))
+        unknown = ~frame["customer_id"].isin(known) & (frame["customer_id"] != "")
+        if unknown.any():
+            problems.append("customer id(s) not among the customers with a purchase in calibration: "
+                            + ", ".join(f"{c!r} (line {n})" for c, n in
+                                        zip(frame.loc[unknown, "customer_id"][:10], line[unknown][:10])))
+    if problems:
+        raise OverridesError("the overrides file has " + "; ".join(problems), where=where,
+                             fix="correct those lines (ids are compared as text: keep leading zeros)")
+    return frame.sort_values("customer_id", kind="stable").reset_index(drop=True)
+
+
+def apply_overrides(table: pd.DataFrame, overrides: pd.DataFrame) -> pd.DataFrame:
+    """Computed and manual tier side by side: customer_id, computed_tier, override_tier, override_reason, tier."""
+    out = table[["customer_id", "segment"]].rename(columns={"segment": "computed_tier"})
+    ov = overrides.rename(columns={"tier": "override_tier", "reason": "override_reason"})
+    out = out.merge(ov[["customer_id", "override_tier", "override_reason"]], on="customer_id", how="left")
+    out["tier"] = out["override_tier"].where(out["override_tier"].notna(), out["computed_tier"])
+    return out.sort_values("customer_id", kind="stable").reset_index(drop=True)

@@ -1,0 +1,198 @@
+"""RFM: recency, frequency and monetary scores with named segments.
+
+Scores (DESIGN.md): 1..bins, higher is better (a recent purchase gets a high R). A customer's score
+is ``floor((r - 1) * bins / n) + 1`` where ``r`` is the *minimum* rank of its value among the ``n``
+customers (ties share the lowest rank). So equal values always get equal scores, scores never
+decrease as the value improves, and without ties every score holds n / bins customers (+-1). Ties
+make bins uneven instead of silently merging them; ``bin_sizes_`` shows by how much, and
+``cut_points_`` shows each score's actual value range.
+
+Example
+-------
+>>> import pandas as pd
+>>> f = pd.DataFrame({"customer_id": list("abcdefghij"), "recency_days": range(10),
+...                   "frequency": [1] * 10, "monetary": range(10, 20)})
+>>> RFMSegmenter(bins=5).fit(f).scores_["rfm_r"].tolist()
+[5, 5, 4, 4, 3, 3, 2, 2, 1, 1]
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from ..errors import ParameterError, SegkitError
+from ._base import SchemeMixin
+
+__all__ = ["RFMSegmenter", "load_segment_map", "rfm_scores", "DEFAULT_MAP"]
+
+DEFAULT_MAP = "rfm_segments.yml"
+_DIMENSIONS = {"rfm_r": ("recency_days", -1), "rfm_f": ("frequency", 1), "rfm_m": ("monetary", 1)}
+
+
+def rfm_scores(values: pd.Series | np.ndarray, bins: int, higher_is_better: bool = True) -> np.ndarray:
+    """Tie-aware quantile scores 1..bins (see the module docstring).
+
+    >>> rfm_scores(pd.Series([1, 2, 2, 3]), 2).tolist()
+    [1, 1, 1, 2]
+    """
+    v = pd.Series(np.asarray(values, dtype=float))
+    n = len(v)
+    if n == 0:
+        return np.array([], dtype=np.int64)
+    rank = (v if higher_is_better else -v).rank(method="min").to_numpy()
+    return (np.floor((rank - 1) * bins / n).astype(np.int64) + 1).clip(1, bins)
+
+
+class SegmentMap:
+    """Named regions of the (r, fm) square; see ``rfm_segments.yml``."""
+
+    def __init__(self, segments: list[dict], source: str):
+        self.segments = segments
+        self.source = source
+
+    @property
+    def names(self) -> list[str]:
+        return [s["name"] for s in self.segments]
+
+    def cells(self, bins: int) -> pd.DataFrame:
+        """Every (R, F, M) score cell with the segment it falls in; raises when coverage fails."""
+        grid = np.array(np.meshgrid(*(np.arange(1, bins + 1),) * 3, indexing="ij")).reshape(3, -1).T
+        rows, missing, twice = [], [], []
+        for r_, f_, m_ in grid:
+            r = Fraction(int(r_) - 1, bins - 1)
+            fm = Fraction(int(f_) + int(m_) - 2, 2 * (bins - 1))
+            hits = [s["name"] for s in self.segments if any(_inside(r, reg["r"]) and _inside(fm, reg["fm"])
+                                                            for reg in s["regions"])]
+            if not hits:
+                missing.append((int(r_), int(f_), int(m_)))
+            elif len(hits) > 1:
+                twice.append(((int(r_), int(f_), int(m_)), hits))
+            else:
+                rows.append((int(r_), int(f_), int(m_), hits[0]))
+        if missing or twice:
+            parts = []
+            if missing:
+                parts.append(f"{len(missing)} score cell(s) (R, F, M) belong to no segment, e.g. {missing[:6]}")
+            if twice:
+                parts.append(f"{len(twice)} cell(s) belong to several segments, e.g. "
+                             + "; ".join(f"{c}: {', '.join(h)}" for c, h in twice[:4]))
+            raise SegkitError(" and ".join(parts), where=f"RFM segment map {self.source} with {bins} bins",
+                              fix="adjust the regions so that they cover the (r, fm) square exactly once")
+        return pd.DataFrame(rows, columns=["rfm_r", "rfm_f", "rfm_m", "rfm_segment"])
+
+
+def _inside(x: Fraction, interval: list) -> bool:
+    lo, hi = (Fraction(str(b)) for b in interval)
+    return lo <= x < hi or (hi == 1 and x == 1)
+
+
+def load_segment_map(path: str | Path | None = None) -> SegmentMap:
+    """Read and check a segment map (default: the one shipped with segkit)."""
+    if path is None:
+        text = resources.files("segkit.schemes").joinpath(DEFAULT_MAP).read_text(encoding="utf-8")
+        source = f"segkit default ({DEFAULT_MAP})"
+    else:
+        p = Path(path)
+        if not p.is_file():
+            raise SegkitError(f"the RFM segment map {str(p)!r} does not exist", where=str(p),
+                              fix="check the path, or leave it out to use the default map")
+        text, source = p.read_text(encoding="utf-8"), str(p)
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise SegkitError("the RFM segment map is not valid YAML", where=source,
+                          fix="check indentation and brackets") from exc
+    segments = raw.get("segments") if isinstance(raw, dict) else None
+    if not isinstance(segments, list) or not segments:
+        raise SegkitError("the RFM segment map has no `segments:` list", where=source,
+                          fix="start from segkit's rfm_segments.yml")
+    names = set()
+    for i, seg in enumerate(segments, 1):
+        ok = isinstance(seg, dict) and isinstance(seg.get("name"), str) and isinstance(seg.get("regions"), list)
+        ok = ok and all(isinstance(r, dict) and {"r", "fm"} <= set(r) and all(
+            isinstance(r[k], list) and len(r[k]) == 2 and 0 <= float(r[k][0]) < float(r[k][1]) <= 1
+            for k in ("r", "fm")) for r in seg["regions"])
+        if not ok:
+            raise SegkitError(f"segment #{i} is malformed", where=source,
+                              fix="write `- name: ...` with `regions: [{r: [low, high], fm: [low, high]}]`, "
+                                  "bounds between 0 and 1")
+        if seg["name"] in names:
+            raise SegkitError(f"segment name {seg['name']!r} is used twice", where=source,
+                              fix="give each segment a unique name")
+        names.add(seg["name"])
+    return SegmentMap(segments, source)
+
+
+class RFMSegmenter(SchemeMixin):
+    """RFM scores at as_of and named segments.
+
+    Parameters
+    ----------
+    bins : int
+        Scores run 1..bins (2..20; the default map needs at least 2).
+    segment_map : path or None
+        A YAML map like segkit's ``rfm_segments.yml``; None uses the default.
+
+    Attributes (after fit)
+    ----------------------
+    scores_ : DataFrame customer_id, rfm_r, rfm_f, rfm_m, rfm_segment
+    cut_points_ : DataFrame dimension, score, customers, min, max (the value range of each score)
+    bin_sizes_ : DataFrame dimension, score, customers, ideal, difference (how ties moved sizes)
+    cells_ : DataFrame of every score cell and its segment
+    """
+
+    def __init__(self, bins: int = 5, segment_map: str | Path | None = None):
+        self.bins = bins
+        self.segment_map = segment_map
+
+    def fit(self, features: pd.DataFrame) -> "RFMSegmenter":
+        if not isinstance(self.bins, (int, np.integer)) or not 2 <= self.bins <= 20:
+            raise ParameterError(f"rfm_bins must be a whole number from 2 to 20, got {self.bins!r}",
+                                 where="rfm_bins", fix="use e.g. 5")
+        missing = {"customer_id", "recency_days", "frequency", "monetary"} - set(features.columns)
+        if missing:
+            raise ParameterError(f"the features lack {sorted(missing)}", where="RFMSegmenter.fit",
+                                 fix="pass segkit.features.customer_features(...)")
+        if features.empty:
+            raise ParameterError("no customers to score", where="RFMSegmenter.fit", fix="check the calibration period")
+        smap = load_segment_map(self.segment_map)
+        self.cells_ = smap.cells(self.bins)
+        f = features.sort_values("customer_id", kind="stable")
+        scores = pd.DataFrame({"customer_id": f["customer_id"].astype(str).to_numpy()})
+        cuts, sizes = [], []
+        n = len(f)
+        for col, (source, sign) in _DIMENSIONS.items():
+            values = f[source].to_numpy(dtype=float)
+            scores[col] = rfm_scores(values, self.bins, higher_is_better=sign > 0)
+            g = pd.DataFrame({"score": scores[col], "v": values}).groupby("score")["v"].agg(["size", "min", "max"])
+            g = g.reindex(range(1, self.bins + 1))
+            for s, row in g.iterrows():
+                cuts.append({"dimension": col[-1].upper(), "feature": source, "score": s,
+                             "customers": int(0 if pd.isna(row["size"]) else row["size"]),
+                             "min": None if pd.isna(row["min"]) else float(row["min"]),
+                             "max": None if pd.isna(row["max"]) else float(row["max"])})
+                size = int(0 if pd.isna(row["size"]) else row["size"])
+                sizes.append({"dimension": col[-1].upper(), "score": s, "customers": size,
+                              "ideal": round(n / self.bins, 1), "difference": round(size - n / self.bins, 1)})
+        scores = scores.merge(self.cells_, on=["rfm_r", "rfm_f", "rfm_m"], how="left")
+        self.scores_ = scores
+        self.cut_points_ = pd.DataFrame(cuts)
+        self.bin_sizes_ = pd.DataFrame(sizes)
+        self.segments_ = smap.names
+        self.descriptions_ = {s["name"]: s.get("description", "") for s in smap.segments}
+        self.labels_ = pd.Series(scores["rfm_segment"].to_numpy(), index=scores["customer_id"].to_numpy())
+        self._features = f
+        return self
+
+    def profile(self) -> pd.DataFrame:
+        """Per segment: customers, share, mean recency, frequency, monetary and the description."""
+        self._check_fitted()
+        prof = self._profile(self._features, ["recency_days", "frequency", "monetary"])
+        prof["description"] = prof["segment"].map(self.descriptions_)
+        return prof

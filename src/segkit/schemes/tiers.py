@@ -1,0 +1,291 @@
+"""Percentile tiers: VIP / GOOD / REGULAR by one criterion, month by month.
+
+The practitioners' rule (DESIGN.md, "Monthly tiers"): each calendar month of the window, rank
+the customers whose criterion value that month is > 0 (value descending, ties by customer_id);
+the first ceil(vip_share * n) are VIP; of the rest the first ceil(good_share * rest) are GOOD;
+the others REGULAR. The *window tier* merges the months: VIP if VIP in any window month; else GOOD
+if GOOD in any window month or VIP in any month of the previous window (a former VIP is demoted,
+not dropped); else REGULAR if it paid in the window; else INACTIVE. A VIP with no payment in the
+last ``dropout_months`` of calibration is a *dropout*: someone should call them.
+
+Variants: ``period_total`` ranks the window total once (simpler; misses the one-month big buyer
+who then leaves, and never flags dropouts); ``abc`` is the classic Pareto split on the cumulative
+share of the window total (A = first 80% of the value, B = next 15%, C = the rest).
+
+Example
+-------
+>>> import pandas as pd
+>>> monthly = pd.DataFrame({"customer_id": ["a", "b", "c", "d", "e"],
+...                         "month": pd.to_datetime(["2024-06-01"] * 5),
+...                         "revenue": [50.0, 40, 30, 20, 10], "purchases": [1] * 5})
+>>> t = PercentileTiers(as_of="2024-06-30", window_months=1).fit(monthly)
+>>> t.segment_table()["segment"].tolist()
+['VIP', 'GOOD', 'REGULAR', 'REGULAR', 'REGULAR']
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from fractions import Fraction
+
+import numpy as np
+import pandas as pd
+
+from ..config import CRITERIA
+from ..errors import ParameterError
+from ._base import SchemeMixin
+
+__all__ = ["PercentileTiers", "TIERS", "exact_ceil"]
+
+TIERS = ["VIP", "GOOD", "REGULAR", "INACTIVE"]
+_VARIANTS = ("monthly_union", "period_total", "abc")
+
+
+def exact_ceil(share: float, n: int | np.ndarray) -> int | np.ndarray:
+    """ceil(share * n) computed exactly: the share is taken as the decimal it was written as.
+
+    Floating point gives ceil(0.2 * 15) = ceil(3.0000000000000004) = 4; this gives 3.
+
+    >>> exact_ceil(0.2, 15), exact_ceil(0.2, 16), exact_ceil(0.2, 0)
+    (3, 4, 0)
+    """
+    f = Fraction(str(share)).limit_denominator(10**9)
+    n = np.asarray(n, dtype=np.int64)
+    out = -((-f.numerator * n) // f.denominator)
+    return int(out) if out.ndim == 0 else out
+
+
+def _month_key(m: pd.Series) -> pd.Series:
+    return pd.to_datetime(m).dt.strftime("%Y-%m")
+
+
+def _window(as_of: dt.date, months: int) -> list[pd.Timestamp]:
+    last = pd.Timestamp(as_of.year, as_of.month, 1)
+    return [last - pd.DateOffset(months=i) for i in range(months - 1, -1, -1)]
+
+
+class PercentileTiers(SchemeMixin):
+    """Monthly percentile tiers merged over a window, with dropout alerts.
+
+    Parameters
+    ----------
+    criterion : {"revenue", "payments", "units", "margin"}
+        The column of the customer x month table to rank by.
+    as_of : date or "YYYY-MM-DD"
+        Last day of calibration; the window is the ``window_months`` calendar months ending with
+        as_of's month. Default: the last month in the data.
+    window_months, vip_share, good_share, dropout_months
+        DESIGN.md's parameters.
+    variant : {"monthly_union", "period_total", "abc"}
+    abc_shares : (A, B, C) shares of the value for the ``abc`` variant.
+
+    Attributes (after fit)
+    ----------------------
+    labels_ : Series customer_id -> window tier
+    monthly_tiers_ : DataFrame customer_id, month (YYYY-MM), value, monthly_tier (window months)
+    alerts_ : DataFrame customer_id, last_vip_month, last_payment, value_at_risk
+    movements_ : DataFrame per window month: vip, entered, left (VIP list changes)
+    boundary_ : DataFrame per window month and cut: threshold value, ties across the cut, customers
+        within 5% of the threshold
+    """
+
+    def __init__(self, criterion: str = "revenue", as_of: dt.date | str | None = None, window_months: int = 6,
+                 vip_share: float = 0.2, good_share: float = 0.2, dropout_months: int = 2,
+                 variant: str = "monthly_union", abc_shares: tuple[float, float, float] = (0.8, 0.15, 0.05)):
+        self.criterion = criterion
+        self.as_of = as_of
+        self.window_months = window_months
+        self.vip_share = vip_share
+        self.good_share = good_share
+        self.dropout_months = dropout_months
+        self.variant = variant
+        self.abc_shares = abc_shares
+
+    # ------------------------------------------------------------------ fit
+    def _validate(self, monthly: pd.DataFrame) -> dt.date:
+        if self.criterion not in CRITERIA:
+            raise ParameterError(f"unknown criterion {self.criterion!r}", where="criterion",
+                                 fix=f"use one of {', '.join(CRITERIA)}")
+        if self.variant not in _VARIANTS:
+            raise ParameterError(f"unknown variant {self.variant!r}", where="variant",
+                                 fix=f"use one of {', '.join(_VARIANTS)}")
+        for name in ("vip_share", "good_share"):
+            v = getattr(self, name)
+            if not 0 < v < 1:
+                raise ParameterError(f"{name} must be strictly between 0 and 1, got {v}", where=name,
+                                     fix="e.g. 0.2 for 20%")
+        if not 1 <= self.dropout_months <= self.window_months:
+            raise ParameterError("dropout_months must be from 1 to window_months", where="dropout_months",
+                                 fix=f"use 1..{self.window_months}")
+        missing = {"customer_id", "month", self.criterion} - set(monthly.columns)
+        if missing:
+            raise ParameterError(f"the customer x month table lacks {sorted(missing)}", where="PercentileTiers.fit",
+                                 fix="pass segkit.features.customer_month(...)")
+        if self.as_of is not None:
+            return pd.Timestamp(self.as_of).date()
+        if monthly.empty:
+            raise ParameterError("no transactions to rank", where="PercentileTiers.fit",
+                                 fix="check the calibration period")
+        last = pd.Timestamp(monthly["month"].max())
+        return (last + pd.offsets.MonthEnd(0)).date()
+
+    def _rank_months(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """Monthly tiers for the rows of ``frame`` (value > 0), exact DESIGN.md arithmetic."""
+        frame = frame[frame["value"] > 0].sort_values(["month", "value", "customer_id"],
+                                                      ascending=[True, False, True], kind="stable")
+        pos = frame.groupby("month", sort=False).cumcount().to_numpy()
+        n = frame.groupby("month", sort=False)["value"].transform("size").to_numpy()
+        vip = exact_ceil(self.vip_share, n)
+        good = exact_ceil(self.good_share, n - vip)
+        tier = np.where(pos < vip, "VIP", np.where(pos < vip + good, "GOOD", "REGULAR"))
+        return frame.assign(monthly_tier=tier, _pos=pos, _n=n, _vip=vip, _good=good)
+
+    def fit(self, monthly: pd.DataFrame, customers: pd.Series | pd.DataFrame | None = None) -> "PercentileTiers":
+        """Learn the tiers from a customer x month table (segkit.features.customer_month).
+
+        ``customers``: the customers to label (a Series of ids, or the per-customer features frame,
+        whose ``last_purchase`` then fills the alerts' ``last_payment``). Default: every customer in
+        ``monthly`` up to as_of.
+        """
+        as_of = self._validate(monthly)
+        self.as_of_ = as_of
+        window = _window(as_of, self.window_months)
+        previous = [m - pd.DateOffset(months=self.window_months) for m in window]
+        self.window_ = [m.strftime("%Y-%m") for m in window]
+        data = monthly[pd.to_datetime(monthly["month"]) <= pd.Timestamp(as_of)]
+        data = data.assign(month=pd.to_datetime(data["month"]), value=data[self.criterion].astype(float))
+        paid_col = "purchases" if "purchases" in data else self.criterion
+        last_purchase = None
+        if isinstance(customers, pd.DataFrame):
+            if "last_purchase" in customers:
+                last_purchase = customers.set_index("customer_id")["last_purchase"]
+            customers = customers["customer_id"]
+        ids = pd.Index(sorted(set(customers.astype(str)) if customers is not None else set(data["customer_id"])),
+                       name="customer_id")
+
+        in_window = data[data["month"].isin(window)]
+        ranked = self._rank_months(in_window[["customer_id", "month", "value"]])
+        self.monthly_tiers_ = (ranked.assign(month=_month_key(ranked["month"]))
+                               [["customer_id", "month", "value", "monthly_tier"]]
+                               .sort_values(["month", "customer_id"], kind="stable").reset_index(drop=True))
+        self.boundary_ = self._boundaries(ranked)
+        paid = in_window.loc[in_window[paid_col] > 0, "customer_id"]
+        totals = in_window.groupby("customer_id")["value"].sum()
+
+        if self.variant == "monthly_union":
+            vip = set(ranked.loc[ranked["monthly_tier"] == "VIP", "customer_id"])
+            good = set(ranked.loc[ranked["monthly_tier"] == "GOOD", "customer_id"])
+            prev = self._rank_months(data.loc[data["month"].isin(previous), ["customer_id", "month", "value"]])
+            former_vip = set(prev.loc[prev["monthly_tier"] == "VIP", "customer_id"])
+            labels = pd.Series("INACTIVE", index=ids, dtype=object)
+            labels[ids.isin(set(paid))] = "REGULAR"
+            labels[ids.isin(good | former_vip)] = "GOOD"
+            labels[ids.isin(vip)] = "VIP"
+        elif self.variant == "period_total":
+            total = totals[totals > 0].rename("value").reset_index().assign(month=pd.Timestamp(window[-1]))
+            one = self._rank_months(total).set_index("customer_id")["monthly_tier"]
+            labels = pd.Series("INACTIVE", index=ids, dtype=object)
+            labels[ids.isin(set(paid))] = "REGULAR"
+            common = one.index.intersection(ids)
+            labels[common] = one[common]
+        else:
+            labels = self._abc(totals, ids, set(paid))
+        self.labels_ = labels.astype(str)
+        self.segments_ = list(TIERS)
+        self.alerts_ = self._alerts(ranked, in_window, window, last_purchase) if self.variant == "monthly_union" \
+            else pd.DataFrame(columns=["customer_id", "last_vip_month", "last_payment", "value_at_risk"])
+        self.movements_ = self._movements(ranked, window)
+        self.window_totals_ = totals
+        return self
+
+    def _abc(self, totals: pd.Series, ids: pd.Index, paid: set) -> pd.Series:
+        a, b, _ = self.abc_shares
+        pos = totals[totals > 0].sort_index().sort_values(ascending=False, kind="stable")
+        before = (pos.cumsum() - pos) / pos.sum()  # share of value held by customers ranked above
+        cls = np.where(before < a, "VIP", np.where(before < a + b, "GOOD", "REGULAR"))
+        labels = pd.Series("INACTIVE", index=ids, dtype=object)
+        labels[ids.isin(paid)] = "REGULAR"
+        s = pd.Series(cls, index=pos.index)
+        common = s.index.intersection(ids)
+        labels[common] = s[common]
+        return labels
+
+    def _alerts(self, ranked: pd.DataFrame, in_window: pd.DataFrame, window: list[pd.Timestamp],
+                last_purchase: pd.Series | None) -> pd.DataFrame:
+        recent = window[-self.dropout_months:]
+        paid_col = "purchases" if "purchases" in in_window else "value"
+        paid_recent = set(in_window.loc[in_window["month"].isin(recent) & (in_window[paid_col] > 0), "customer_id"])
+        vips = ranked[ranked["monthly_tier"] == "VIP"]
+        dropped = vips[~vips["customer_id"].isin(paid_recent)]
+        if dropped.empty:
+            return pd.DataFrame({"customer_id": pd.Series(dtype=str), "last_vip_month": pd.Series(dtype=str),
+                                 "last_payment": pd.Series(dtype=str), "value_at_risk": pd.Series(dtype=float)})
+        last_vip = dropped.groupby("customer_id")["month"].max()
+        paid_rows = in_window[in_window[paid_col] > 0]
+        last_paid_month = paid_rows.groupby("customer_id")["month"].max()
+        out = pd.DataFrame({"last_vip_month": last_vip.dt.strftime("%Y-%m")})
+        if last_purchase is not None:
+            lp = pd.to_datetime(last_purchase.reindex(out.index))
+            out["last_payment"] = lp.dt.strftime("%Y-%m-%d")
+        else:  # only months are known: the last month with a payment
+            out["last_payment"] = last_paid_month.reindex(out.index).dt.strftime("%Y-%m")
+        out["value_at_risk"] = in_window.groupby("customer_id")["value"].sum().reindex(out.index).round(6)
+        out = out.reset_index().rename(columns={"index": "customer_id"})
+        return out[["customer_id", "last_vip_month", "last_payment", "value_at_risk"]].sort_values(
+            ["value_at_risk", "customer_id"], ascending=[False, True], kind="stable").reset_index(drop=True)
+
+    def _movements(self, ranked: pd.DataFrame, window: list[pd.Timestamp]) -> pd.DataFrame:
+        rows, before = [], None
+        for m in window:
+            now = set(ranked.loc[(ranked["month"] == m) & (ranked["monthly_tier"] == "VIP"), "customer_id"])
+            rows.append({"month": m.strftime("%Y-%m"), "vip": len(now),
+                         "entered": len(now - before) if before is not None else None,
+                         "left": len(before - now) if before is not None else None})
+            before = now
+        return pd.DataFrame(rows)
+
+    def _boundaries(self, ranked: pd.DataFrame) -> pd.DataFrame:
+        rows = []
+        for month, g in ranked.groupby("month", sort=True):
+            values = g["value"].to_numpy()
+            vip, good = int(g["_vip"].iloc[0]), int(g["_good"].iloc[0])
+            for cut, k in (("VIP/GOOD", vip), ("GOOD/REGULAR", vip + good)):
+                if k == 0 or k >= len(values):
+                    continue
+                threshold = values[k - 1]
+                ties = int((values == threshold).sum())
+                near = int((np.abs(values - threshold) <= 0.05 * abs(threshold)).sum())
+                rows.append({"month": month.strftime("%Y-%m"), "cut": cut, "customers": len(values),
+                             "above_cut": k, "threshold": float(threshold), "tied_at_threshold": ties,
+                             "ties_split_by_customer_id": bool(ties > 1 and values[k] == threshold),
+                             "within_5pct": near})
+        return pd.DataFrame(rows)
+
+    # ------------------------------------------------------------------ outputs
+    def vip_table(self) -> pd.DataFrame:
+        """The half-year VIP table: customer x window month, monthly tier ('' when not paying)."""
+        self._check_fitted()
+        mt = self.monthly_tiers_
+        vip_ids = mt.loc[mt["monthly_tier"] == "VIP", "customer_id"].unique()
+        table = mt[mt["customer_id"].isin(vip_ids)].pivot(index="customer_id", columns="month",
+                                                          values="monthly_tier")
+        return table.reindex(columns=self.window_).fillna("").sort_index()
+
+    def profile(self, features: pd.DataFrame | None = None) -> pd.DataFrame:
+        """Per tier: customers, share, window value (sum and mean) and, with features, behaviour."""
+        self._check_fitted()
+        table = self.segment_table()
+        table["window_value"] = table["customer_id"].map(self.window_totals_).fillna(0.0).values
+        prof = table.groupby("segment").agg(customers=("customer_id", "size"),
+                                            window_value=("window_value", "sum"))
+        prof = prof.reindex(self.segments_).fillna(0)
+        prof["customers"] = prof["customers"].astype("int64")
+        prof["share"] = prof["customers"] / max(len(table), 1)
+        prof["value_share"] = prof["window_value"] / max(prof["window_value"].sum(), 1e-12)
+        prof["rank"] = range(1, len(self.segments_) + 1)
+        prof = prof.reset_index().rename(columns={"index": "segment"})
+        if features is not None:
+            extra = self._profile(features, ["recency_days", "frequency", "monetary"])
+            prof = prof.merge(extra.drop(columns=["rank", "customers", "share"]), on="segment", how="left")
+        return prof[["segment", "rank", "customers", "share", "window_value", "value_share",
+                     *[c for c in prof.columns if c in ("recency_days", "frequency", "monetary")]]]
