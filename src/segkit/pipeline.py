@@ -177,12 +177,13 @@ def analyze(params: RunParams, *, tx: Transactions | None = None, n_boot: int = 
     lap("features")
 
     customers = features["customer_id"]
-    schemes, previous = _fit_schemes(params, split, features, monthly, customers)
-    prev_schemes, _ = _fit_schemes(params, previous_split, previous_features,
-                                   monthly[monthly["month"] <= pd.Timestamp(previous_split.as_of)],
-                                   previous_features["customer_id"])
-    if hasattr(schemes["kmeans"], "match_labels"):
-        prev_schemes["kmeans"].match_labels(schemes["kmeans"].segment_table())
+    schemes = _fit_schemes(params, split, features, monthly)
+    # The same schemes one month earlier, for stability; k-means keeps the k chosen now and its
+    # clusters are renumbered to match, so "cluster 0" means the same group in both fits.
+    prev_schemes = _fit_schemes(params, previous_split, previous_features,
+                                monthly[monthly["month"] <= pd.Timestamp(previous_split.as_of)],
+                                k_range=(schemes["kmeans"].k_, schemes["kmeans"].k_))
+    prev_schemes["kmeans"].match_labels(schemes["kmeans"].segment_table())
     previous_tables = {name: s.segment_table() for name, s in prev_schemes.items()}
     lap("schemes")
 
@@ -214,13 +215,13 @@ def analyze(params: RunParams, *, tx: Transactions | None = None, n_boot: int = 
 
 
 def _fit_schemes(params: RunParams, split: Split, features: pd.DataFrame, monthly: pd.DataFrame,
-                 customers: pd.Series) -> tuple[dict[str, Any], None]:
+                 k_range: tuple[int, int] | None = None) -> dict[str, Any]:
     tiers = PercentileTiers(criterion=params.criterion, as_of=split.as_of, window_months=params.window_months,
                             vip_share=params.vip_share, good_share=params.good_share,
-                            dropout_months=params.dropout_months).fit(monthly, customers=customers)
+                            dropout_months=params.dropout_months).fit(monthly, customers=features)
     rfm = RFMSegmenter(bins=params.rfm_bins).fit(features)
-    kmeans = KMeansSegmenter(k_range=tuple(params.k_range), random_state=params.seed).fit(features)
-    return {"percentile_tiers": tiers, "rfm": rfm, "kmeans": kmeans}, None
+    kmeans = KMeansSegmenter(k_range=k_range or tuple(params.k_range), random_state=params.seed).fit(features)
+    return {"percentile_tiers": tiers, "rfm": rfm, "kmeans": kmeans}
 
 
 def _assignments(schemes: dict[str, Any], lifecycle: pd.DataFrame, applied: pd.DataFrame,
