@@ -1,0 +1,237 @@
+"""Publishing runs into the output folder so that readers never see a half-written report.
+
+Layout of ``<out>/``::
+
+    index.html, index.json        every run with its status (rewritten atomically)
+    <name>          -> .published/<name>-<id>    a symlink, swapped atomically with os.replace
+    .published/<name>-<id>/        the files of one complete run
+    .staging/<name>-<id>/          a run being written (removed or promoted, never read)
+    _failed/<name>/                the executed notebooks of the last failed attempt
+    .segkit.lock                   held (flock) by the run that publishes into this folder
+
+A run is written into ``.staging`` and promoted only when complete; the symlink swap is a single
+rename, so a crash at any moment leaves either the old or the new report in place, never a mix.
+Leftovers of a crash (staging folders, unreferenced published folders) are removed by the next run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import fcntl
+import html
+import json
+import os
+import re
+import secrets
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError, LockedError
+
+__all__ = ["OutputFolder", "write_index"]
+
+_SAFE_NAME = re.compile(r"^[a-z0-9_-]+$")
+_LOCK = ".segkit.lock"
+_STAGING = ".staging"
+_PUBLISHED = ".published"
+_FAILED = "_failed"
+
+
+class OutputFolder:
+    """The output folder of ``segkit run``/``segkit segment`` and its publishing protocol."""
+
+    def __init__(self, root: str | Path):
+        self.root = Path(root)
+
+    # ------------------------------------------------------------------ locking
+    @contextlib.contextmanager
+    def locked(self) -> Iterator["OutputFolder"]:
+        """Hold the folder's lock; another holder makes this raise :class:`LockedError` at once.
+
+        The lock is an ``flock`` on ``.segkit.lock``: the kernel releases it when the holder exits
+        for any reason (even SIGKILL), so a stale lock cannot block later runs.
+        """
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(f"cannot create the output folder ({exc.strerror})", where=str(self.root),
+                              fix="choose a folder you can write to with --out or `out:`") from exc
+        path = self.root / _LOCK
+        fh = open(path, "a+", encoding="utf-8")
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            fh.seek(0)
+            holder = fh.read().strip() or "another process"
+            fh.close()
+            raise LockedError(f"another segkit run is publishing into this folder ({holder})", where=str(self.root),
+                              fix="wait for it to finish, or use a different --out folder") from None
+        fh.seek(0)
+        fh.truncate()
+        fh.write(f"pid {os.getpid()}, started {dt.datetime.now().isoformat(timespec='seconds')}")
+        fh.flush()
+        try:
+            self.clean_leftovers()
+            yield self
+        finally:
+            with contextlib.suppress(OSError):
+                fh.seek(0)
+                fh.truncate()
+            fcntl.flock(fh, fcntl.LOCK_UN)
+            fh.close()
+
+    def clean_leftovers(self) -> None:
+        """Remove what interrupted runs left: staging folders and unreferenced published folders."""
+        shutil.rmtree(self.root / _STAGING, ignore_errors=True)
+        published = self.root / _PUBLISHED
+        if published.is_dir():
+            live = {os.path.realpath(p) for p in self.root.iterdir() if p.is_symlink()}
+            for d in published.iterdir():
+                if os.path.realpath(d) not in live:
+                    shutil.rmtree(d, ignore_errors=True)
+
+    # ------------------------------------------------------------------ runs
+    def _inside(self, name: str) -> Path:
+        """``<out>/<name>``, refusing names that could point anywhere else."""
+        if not _SAFE_NAME.match(name or ""):
+            raise ConfigError(f"run name {name!r} would write outside the output folder", where=str(self.root),
+                              fix="use only lower-case letters, digits, '-' and '_'")
+        return self.root / name
+
+    def staging(self, name: str) -> Path:
+        """A fresh, empty folder for writing run ``name``."""
+        self._inside(name)
+        path = self.root / _STAGING / f"{name}-{secrets.token_hex(4)}"
+        path.mkdir(parents=True)
+        return path
+
+    def publish(self, name: str, staged: Path) -> Path:
+        """Promote a complete staging folder: ``<out>/<name>`` now shows it, atomically."""
+        self._inside(name)
+        published = self.root / _PUBLISHED
+        published.mkdir(exist_ok=True)
+        final = published / staged.name
+        os.replace(staged, final)
+        link = self.root / name
+        old = os.path.realpath(link) if link.is_symlink() else None
+        if link.exists() and not link.is_symlink():
+            # a folder from an older layout or made by hand: move it aside, then link
+            aside = published / f"{name}-previous-{secrets.token_hex(4)}"
+            os.replace(link, aside)
+            old = str(aside)
+        tmp = self.root / f".{name}.link-{secrets.token_hex(4)}"
+        os.symlink(os.path.relpath(final, self.root), tmp)
+        os.replace(tmp, link)  # the atomic moment
+        if old and os.path.realpath(old) != os.path.realpath(final):
+            shutil.rmtree(old, ignore_errors=True)
+        return link
+
+    def keep_failed(self, name: str, staged: Path) -> Path:
+        """Keep a failed attempt's executed notebooks in ``_failed/<name>/`` (replacing an older one)."""
+        self._inside(name)
+        failed_root = self.root / _FAILED
+        failed_root.mkdir(exist_ok=True)
+        target = failed_root / name
+        tmp = failed_root / f".{name}-{secrets.token_hex(4)}"
+        os.replace(staged, tmp)
+        if target.exists():
+            old = failed_root / f".{name}-old-{secrets.token_hex(4)}"
+            os.replace(target, old)
+            os.replace(tmp, target)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, target)
+        return target
+
+    def clear_failed(self, name: str) -> None:
+        shutil.rmtree(self.root / _FAILED / name, ignore_errors=True)
+
+    def discard(self, staged: Path) -> None:
+        shutil.rmtree(staged, ignore_errors=True)
+
+    # ------------------------------------------------------------------ index
+    def read_index(self) -> dict[str, Any]:
+        path = self.root / "index.json"
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            return data if isinstance(data, dict) and isinstance(data.get("runs"), dict) else {"runs": {}}
+        except (OSError, ValueError):
+            return {"runs": {}}
+
+    def update_index(self, entries: dict[str, dict[str, Any]]) -> None:
+        index = self.read_index()
+        for name, entry in entries.items():
+            previous = index["runs"].get(name, {})
+            if entry.get("status") != "published" and previous.get("status") == "published":
+                entry = {**entry, "last_published": {k: previous.get(k) for k in
+                                                     ("generated", "recommended", "data_last_date", "sha256")}}
+            elif entry.get("status") != "published" and previous.get("last_published"):
+                entry = {**entry, "last_published": previous["last_published"]}
+            index["runs"][name] = entry
+        # forget runs whose folder is gone and that never failed
+        index["runs"] = {k: v for k, v in sorted(index["runs"].items())
+                         if (self.root / k).exists() or v.get("status") != "published"}
+        _atomic_write(self.root / "index.json", json.dumps(index, indent=2, ensure_ascii=False) + "\n")
+        write_index(self.root, index)
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+_STATUS_LABEL = {"published": "Published", "failed": "Failed", "bad-input": "Bad input"}
+
+
+def write_index(root: Path, index: dict[str, Any]) -> Path:
+    """``<out>/index.html``: every run, its status, recommendation, data date and links (all escaped)."""
+    e = html.escape
+    rows = []
+    for name, run in index["runs"].items():
+        status = run.get("status", "unknown")
+        links = ""
+        if (root / name / "report.html").exists():
+            links = (f'<a href="{e(name)}/report.html">Report</a>'
+                     + "".join(f' · <a href="{e(name)}/{e(nb)}.html">{e(nb[3:].replace("_", " "))}</a>'
+                               for nb in run.get("notebooks", [])))
+        detail = ""
+        if status != "published":
+            detail = f'<div class="err">{e(run.get("message", ""))}</div>'
+            if run.get("last_published"):
+                lp = run["last_published"]
+                detail += (f'<div class="muted">Still showing the report of {e(str(lp.get("generated") or ""))}.'
+                           "</div>")
+        rows.append(
+            f'<tr class="{e(status)}"><td><strong>{e(name)}</strong><div class="muted">{e(run.get("title") or "")}'
+            f'</div></td><td><span class="badge {e(status)}">{e(_STATUS_LABEL.get(status, status))}</span>{detail}</td>'
+            f'<td>{e(run.get("recommended_label") or run.get("recommended") or "–")}</td>'
+            f'<td>{e(run.get("data_last_date") or "–")}</td><td><code>{e((run.get("sha256") or "")[:12])}</code></td>'
+            f'<td>{e(run.get("generated") or "–")}</td><td>{links}</td></tr>')
+    body = "\n".join(rows) or '<tr><td colspan="7">No runs yet.</td></tr>'
+    page = f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>segkit reports</title>
+<style>
+body{{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:2rem auto;max-width:1200px;color:#1f2933;padding:0 1rem}}
+h1{{font-size:1.6rem;margin-bottom:.2rem}} .muted{{color:#616e7c;font-size:.85rem}}
+table{{border-collapse:collapse;width:100%;margin-top:1rem}} th,td{{text-align:left;padding:.55rem .6rem;border-bottom:1px solid #e4e7eb;vertical-align:top}}
+th{{background:#f5f7fa;font-size:.85rem;text-transform:uppercase;letter-spacing:.03em;color:#52606d}}
+.badge{{display:inline-block;padding:.1rem .5rem;border-radius:1rem;font-size:.8rem;font-weight:600}}
+.badge.published{{background:#e3f9e5;color:#207227}} .badge.failed,.badge.bad-input{{background:#ffe3e3;color:#a61b1b}}
+.err{{color:#a61b1b;font-size:.85rem;margin-top:.3rem;white-space:pre-wrap}} a{{color:#0b69a3}} code{{font-size:.8rem}}
+</style></head><body>
+<h1>Customer segmentation reports</h1>
+<div class="muted">Generated by segkit. Each report compares percentile tiers, RFM and k-means on the same customers
+and recommends one.</div>
+<table><thead><tr><th>Run</th><th>Status</th><th>Recommended</th><th>Data up to</th><th>Data hash</th><th>Generated</th><th>Open</th></tr></thead>
+<tbody>
+{body}
+</tbody></table></body></html>
+"""
+    path = root / "index.html"
+    _atomic_write(path, page)
+    return path
