@@ -206,7 +206,7 @@ def analyze(params: RunParams, *, tx: Transactions | None = None, n_boot: int = 
     alerts = tiers.alerts_.copy()
     finished = dt.datetime.now(dt.timezone.utc)
     return Analysis(
-        params=params, data=tx.data_info(), quality=tx.quality, split=split, features=features, monthly=monthly,
+        params=params, data={**tx.data_info(), "has": sorted(tx.has)}, quality=tx.quality, split=split, features=features, monthly=monthly,
         outcomes=outcomes, holdout_monthly=holdout_monthly, schemes=schemes, previous_tables=previous_tables,
         scores=scores, recommendation=recommendation, assignments=assignments, tiers_monthly=tiers_monthly,
         alerts=alerts, lifecycle=lifecycle, overrides=applied, scorecard=scorecard, timings=timings,

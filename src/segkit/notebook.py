@@ -1,0 +1,203 @@
+"""What the notebooks call: open a run, and turn its numbers into plain-language text and tables.
+
+Notebooks stay thin: each cell calls one function here or in :mod:`segkit.plots`. Text that
+depends on the data (every sentence with a number in it) is built here so it can be tested.
+"""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from .config import RunParams
+from .evaluate import (SCHEME_NAMES, agreement, capture_curve, holdout_curves, migration_matrix, persistence,
+                       union_vs_period_total, vip_sensitivity)
+from .features import gini
+from .pipeline import Analysis, load_or_analyze, package_versions
+from .schemes import PercentileTiers
+
+__all__ = ["open_run", "money", "pct", "headline_html", "reasons_markdown", "scorecard_table", "who_to_call",
+           "provenance_markdown", "quality_table", "data_summary_markdown", "comparison_extras",
+           "overrides_table", "lifecycle_table"]
+
+
+def open_run(cache_dir: str = "", **parameters: Any) -> Analysis:
+    """Validate the notebook's parameters and return the run's analysis (computed or cached)."""
+    from . import plots
+
+    plots.set_style()
+    params = RunParams.from_mapping(parameters, where="notebook parameters", base_dir=Path.cwd())
+    return load_or_analyze(params, cache_dir or None)
+
+
+# ---------------------------------------------------------------- formatting
+def money(x: float, currency: str) -> str:
+    a = abs(x)
+    if a >= 1e6:
+        return f"{x / 1e6:,.2f}M {currency}"
+    if a >= 1e4:
+        return f"{x / 1e3:,.0f}k {currency}"
+    return f"{x:,.0f} {currency}"
+
+
+def pct(x: float, digits: int = 0) -> str:
+    return f"{100 * x:.{digits}f}%"
+
+
+def _e(x: Any) -> str:
+    return html.escape(str(x))
+
+
+# ---------------------------------------------------------------- data profile
+def data_summary_markdown(a: Analysis) -> str:
+    q = a.quality
+    g = gini(a.features["monetary"])
+    return (f"segkit read **{q.rows_read:,} rows** from `{Path(a.data['path']).name}` and used **{q.rows_used:,}** "
+            f"({q.rows_dropped:,} dropped, reasons below). They describe **{q.customers:,} customers** from "
+            f"{q.first_date} to {q.last_date}. Calibration runs to **{a.split.as_of}**; the schemes are scored on "
+            f"{a.split.holdout_start} .. {a.split.holdout_end}. Revenue is concentrated: the Gini coefficient of "
+            f"customers' net revenue in calibration is **{g:.2f}** (0 = everyone spends the same, 1 = one customer "
+            "spends everything).")
+
+
+def quality_table(a: Analysis) -> pd.DataFrame:
+    frame = a.quality.to_frame()
+    frame["share_of_rows"] = frame["share_of_rows"].map(lambda v: "" if pd.isna(v) else pct(v, 2))
+    return frame.rename(columns={"finding": "What", "count": "Rows", "share_of_rows": "Share", "action": "Action",
+                                 "examples": "Examples"})
+
+
+# ---------------------------------------------------------------- comparison
+def headline_html(a: Analysis) -> str:
+    """The recommendation and three key numbers, for the top of the management report."""
+    sc, rec = a.scorecard, a.scorecard["recommended"]
+    m = sc["schemes"][rec]["metrics"]
+    top = sc["schemes"][rec]["segments"][0]
+    name = SCHEME_NAMES.get(rec, rec)
+    verdict = ("a clear winner" if sc.get("clear_winner") else
+               "no scheme is clearly better, so the simplest of the best is recommended")
+    alerts = a.alerts
+    at_risk = float(alerts["value_at_risk"].sum()) if len(alerts) else 0.0
+    cur = a.params.currency
+    kpis = [
+        (pct(m["top_segment_holdout_revenue_share"]), f"of the next {len(a.split.holdout_month_starts)} months' "
+         f"revenue came from the top segment '{_e(top['label'])}' ({pct(m['top_segment_share'])} of customers)"),
+        (f"{m['top_segment_lift']:.1f}×", "revenue per customer in the top segment compared with the average"),
+        (f"{len(alerts):,}", f"VIPs stopped paying: {money(at_risk, cur)} of window value at risk — call them"),
+    ]
+    cards = "".join(f'<div class="segkit-kpi"><div class="v">{v}</div><div class="l">{label}</div></div>'
+                    for v, label in kpis)
+    return (f'<div class="segkit-headline"><h2>Recommendation: use {_e(name)}</h2>'
+            f"<p>Compared on the same {len(a.features):,} customers and tested on what they bought afterwards, "
+            f"{_e(name)} is recommended ({_e(verdict)}).</p></div><div class=\"segkit-kpis\">{cards}</div>")
+
+
+def reasons_markdown(a: Analysis) -> str:
+    return "\n".join(f"- {r}" for r in a.scorecard["reasons"])
+
+
+def scorecard_table(a: Analysis) -> pd.DataFrame:
+    """One row per scheme: the contract metrics with their 95% intervals, readable."""
+    rows = []
+    for name, s in a.scorecard["schemes"].items():
+        m, ci = s["metrics"], s["ci95"]
+
+        def with_ci(key, fmt):
+            v = m[key]
+            if v is None:
+                return "–"
+            lo_hi = ci.get(key)
+            return fmt(v) + (f" ({fmt(lo_hi[0])}–{fmt(lo_hi[1])})" if lo_hi else "")
+
+        rows.append({
+            "Scheme": SCHEME_NAMES.get(name, name) + (" ★" if name == a.scorecard["recommended"] else ""),
+            "Segments": m["n_segments"],
+            "Smallest segment": pct(m["min_segment_share"], 1),
+            "Top segment size": pct(m["top_segment_share"], 1),
+            "Top segment's share of next revenue": with_ci("top_segment_holdout_revenue_share", lambda v: pct(v, 1)),
+            "Lift": with_ci("top_segment_lift", lambda v: f"{v:.2f}"),
+            "Spearman": with_ci("holdout_spearman", lambda v: f"{v:.3f}"),
+            "AUC (buys again)": with_ci("holdout_activity_auc", lambda v: f"{v:.3f}"),
+            "Stability (ARI)": "–" if m["stability_ari"] is None else f"{m['stability_ari']:.2f}",
+            "Score": f"{a.scorecard['score'][name]:.3f}",
+        })
+    return pd.DataFrame(rows).set_index("Scheme")
+
+
+def who_to_call(a: Analysis, n: int = 25) -> pd.DataFrame:
+    """The VIP dropouts with the most value at risk."""
+    al = a.alerts.head(n).copy()
+    al["value_at_risk"] = al["value_at_risk"].map(lambda v: money(v, a.params.currency))
+    return al.rename(columns={"customer_id": "Customer", "last_vip_month": "Last VIP month",
+                              "last_payment": "Last payment", "value_at_risk": "Value in window"}).set_index("Customer")
+
+
+def comparison_extras(a: Analysis) -> dict[str, Any]:
+    """Curves, movement, agreement and sensitivity for 05_compare (computed from the analysis)."""
+    tables = a.tables
+    curves = {n: capture_curve(t, a.outcomes) for n, t in tables.items()}
+    tiers = tables["percentile_tiers"]
+    hold = holdout_curves(tiers, a.holdout_monthly)
+    mig = migration_matrix(a.previous_tables["percentile_tiers"], tiers)
+    pers = {n: persistence(a.previous_tables[n], tables[n]) for n in tables}
+    agree = agreement(tables, monetary=a.features.set_index("customer_id")["monetary"], outcomes=a.outcomes)
+    p = a.params
+
+    def fit(criterion: str, share: float) -> set:
+        t = PercentileTiers(criterion=criterion, as_of=a.split.as_of, window_months=p.window_months,
+                            vip_share=share, good_share=p.good_share, dropout_months=p.dropout_months)
+        t.fit(a.monthly, customers=a.features)
+        return set(t.labels_[t.labels_ == "VIP"].index)
+
+    available = [c for c in ("revenue", "payments", "units", "margin")
+                 if c in ("revenue", "payments") or {"units": "quantity", "margin": "cost"}[c] in a.data.get("has", [])]
+    sens = vip_sensitivity(fit, available, [0.1, 0.15, 0.2, 0.25, 0.3], base_criterion=p.criterion,
+                           base_share=p.vip_share)
+    period = PercentileTiers(criterion=p.criterion, as_of=a.split.as_of, window_months=p.window_months,
+                             vip_share=p.vip_share, good_share=p.good_share, variant="period_total")
+    period.fit(a.monthly, customers=a.features)
+    uvp = union_vs_period_total(tiers, period.segment_table(), a.outcomes, a.alerts)
+    return {"capture": curves, "holdout": hold, "migration": mig, "persistence": pers, "agreement": agree,
+            "sensitivity": sens, "union_vs_period": uvp}
+
+
+def union_vs_period_markdown(a: Analysis, uvp: dict[str, Any]) -> str:
+    cur = a.params.currency
+    return (f"Ranking each month separately and merging the months finds **{uvp['union_vip']:,} VIPs**; ranking the "
+            f"{a.params.window_months}-month total once finds **{uvp['period_total_vip']:,}**. The period total misses "
+            f"**{uvp['missed_by_period_total']:,}** customers who were VIP in at least one month; they went on to spend "
+            f"**{money(uvp['missed_holdout_revenue'], cur)}** in the holdout. It also raises no alert for the "
+            f"**{uvp['dropouts_flagged_by_union']:,}** VIPs who stopped paying ({money(uvp['dropout_value_at_risk'], cur)} "
+            f"of window value); {uvp['dropouts_not_vip_in_period_total']:,} of them are not even VIP in the period-total "
+            "ranking.")
+
+
+def overrides_table(a: Analysis) -> pd.DataFrame:
+    ov = a.overrides
+    ov = ov[ov["override_tier"].notna()]
+    return ov.rename(columns={"customer_id": "Customer", "computed_tier": "Computed tier",
+                              "override_tier": "Placed in", "override_reason": "Reason"})[
+        ["Customer", "Computed tier", "Placed in", "Reason"]].set_index("Customer")
+
+
+def lifecycle_table(a: Analysis) -> pd.DataFrame:
+    from .schemes import LIFECYCLE_STAGES
+
+    counts = a.lifecycle["lifecycle_stage"].value_counts().reindex(LIFECYCLE_STAGES, fill_value=0)
+    return pd.DataFrame({"Customers": counts, "Share": (counts / max(counts.sum(), 1)).map(pct)})
+
+
+def provenance_markdown(a: Analysis) -> str:
+    """Data hash, parameters and package versions: what makes the report reproducible."""
+    params = {k: v for k, v in a.params.to_dict().items() if v not in (None, {}, [])}
+    lines = [f"- **Data**: `{Path(a.data['path']).name}`, SHA-256 `{a.data['sha256']}`, "
+             f"{a.data['rows_read']:,} rows read, {a.data['rows_used']:,} used, {a.data['customers']:,} customers",
+             f"- **Periods**: calibration {a.split.calibration_start} .. {a.split.as_of}, holdout "
+             f"{a.split.holdout_start} .. {a.split.holdout_end}",
+             "- **Parameters**: " + ", ".join(f"`{k}={v}`" for k, v in params.items() if k != "data"),
+             "- **Packages**: " + ", ".join(f"{k} {v}" for k, v in package_versions().items()),
+             f"- **Computed**: {a.started} (UTC)"]
+    return "\n".join(lines)

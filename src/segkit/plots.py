@@ -1,0 +1,270 @@
+"""Figures for the notebooks and reports, in one visual style.
+
+Every function takes ``ax=None`` (or returns its own figure when it needs several panels),
+draws, labels the axes with units and currency, and returns the matplotlib object. None of them
+calls ``show()`` or ``savefig()``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import matplotlib
+import matplotlib.pyplot as plt
+import matplotlib.ticker as mticker
+import numpy as np
+import pandas as pd
+import seaborn as sns
+
+__all__ = [
+    "set_style", "TIER_COLORS", "SCHEME_COLORS", "segment_colors", "pareto_curve", "monthly_activity",
+    "tier_counts_by_month", "vip_movements", "rfm_score_bars", "rfm_heatmap", "segment_sizes", "k_choice",
+    "cluster_profiles", "capture_curves", "holdout_curves", "metric_intervals", "migration_heatmap",
+    "agreement_heatmap", "money_formatter",
+]
+
+TIER_COLORS = {"VIP": "#0b4f6c", "GOOD": "#2a9d8f", "REGULAR": "#e9c46a", "INACTIVE": "#c9ced6"}
+SCHEME_COLORS = {"percentile_tiers": "#0b4f6c", "rfm": "#e76f51", "kmeans": "#7b5ea7", "oracle": "#9aa5b1",
+                 "random": "#c9ced6"}
+SCHEME_LABELS = {"percentile_tiers": "Percentile tiers", "rfm": "RFM", "kmeans": "k-means"}
+_SEQ = "crest"
+
+
+def set_style() -> None:
+    """segkit's figure style: white background, readable sizes, one palette."""
+    sns.set_theme(style="whitegrid", context="notebook", font_scale=1.0)
+    plt.rcParams.update({
+        "figure.figsize": (9, 4.6), "figure.dpi": 100, "savefig.dpi": 110, "axes.titlesize": 13,
+        "axes.titleweight": "bold", "axes.labelsize": 11, "axes.spines.top": False, "axes.spines.right": False,
+        "legend.frameon": False, "figure.autolayout": False, "figure.constrained_layout.use": True,
+    })
+
+
+def segment_colors(labels: list[str]) -> dict[str, str]:
+    """Colours for segments in rank order: tiers keep their own colours, others a sequential ramp."""
+    if all(label in TIER_COLORS for label in labels):
+        return {label: TIER_COLORS[label] for label in labels}
+    ramp = sns.color_palette(_SEQ, n_colors=max(len(labels), 2))[::-1]
+    return {label: matplotlib.colors.to_hex(ramp[i]) for i, label in enumerate(labels)}
+
+
+def money_formatter(currency: str) -> mticker.FuncFormatter:
+    def fmt(x, _pos=None):
+        a = abs(x)
+        if a >= 1e6:
+            return f"{x / 1e6:.1f}M {currency}"
+        if a >= 1e3:
+            return f"{x / 1e3:.0f}k {currency}"
+        return f"{x:.0f} {currency}"
+    return mticker.FuncFormatter(fmt)
+
+
+def _ax(ax):
+    if ax is None:
+        _, ax = plt.subplots()
+    return ax
+
+
+def _pct(ax, axis="y"):
+    (ax.yaxis if axis == "y" else ax.xaxis).set_major_formatter(mticker.PercentFormatter(1.0))
+
+
+# ---------------------------------------------------------------- data profile
+def pareto_curve(features: pd.DataFrame, gini: float, ax=None):
+    """Cumulative share of net revenue held by the top x% of customers."""
+    ax = _ax(ax)
+    v = np.sort(features["monetary"].clip(lower=0).to_numpy())[::-1]
+    x = np.arange(1, len(v) + 1) / len(v)
+    y = np.cumsum(v) / v.sum() if v.sum() > 0 else np.zeros_like(x)
+    ax.plot(np.r_[0, x], np.r_[0, y], color=TIER_COLORS["VIP"], lw=2.5, label="customers ranked by revenue")
+    ax.plot([0, 1], [0, 1], color="#9aa5b1", ls="--", label="every customer equal")
+    i20 = max(int(np.ceil(0.2 * len(v))) - 1, 0)
+    ax.scatter([x[i20]], [y[i20]], color=TIER_COLORS["VIP"], zorder=3)
+    ax.annotate(f"top 20% hold {y[i20]:.0%}", (x[i20], y[i20]), xytext=(12, -18), textcoords="offset points")
+    ax.set(xlabel="Share of customers (best first)", ylabel="Share of net revenue",
+           title=f"Revenue concentration (Gini {gini:.2f})", xlim=(0, 1), ylim=(0, 1.02))
+    _pct(ax, "x"), _pct(ax, "y")
+    ax.legend(loc="lower right")
+    return ax
+
+
+def monthly_activity(monthly: pd.DataFrame, currency: str, ax=None):
+    """Active (paying) customers and net revenue per month."""
+    ax = _ax(ax)
+    g = monthly.groupby("month").agg(customers=("purchases", lambda s: int((s > 0).sum())),
+                                     revenue=("revenue", "sum"))
+    ax.bar(g.index, g["revenue"], width=20, color=TIER_COLORS["GOOD"], alpha=0.85, label="net revenue")
+    ax.yaxis.set_major_formatter(money_formatter(currency))
+    ax.set(ylabel=f"Net revenue ({currency})", xlabel="Month", title="Revenue and paying customers per month")
+    ax2 = ax.twinx()
+    ax2.plot(g.index, g["customers"], color=TIER_COLORS["VIP"], marker="o", lw=2, label="paying customers")
+    ax2.set_ylabel("Paying customers")
+    ax2.grid(False)
+    ax2.spines["right"].set_visible(True)
+    h1, l1 = ax.get_legend_handles_labels()
+    h2, l2 = ax2.get_legend_handles_labels()
+    ax.legend(h1 + h2, l1 + l2, loc="upper right")
+    return ax
+
+
+# ---------------------------------------------------------------- tiers
+def tier_counts_by_month(monthly_tiers: pd.DataFrame, ax=None):
+    """Customers per monthly tier in each window month (stacked)."""
+    ax = _ax(ax)
+    t = monthly_tiers.groupby(["month", "monthly_tier"]).size().unstack(fill_value=0)
+    t = t.reindex(columns=[c for c in ("VIP", "GOOD", "REGULAR") if c in t.columns])
+    bottom = np.zeros(len(t))
+    for col in t.columns:
+        ax.bar(t.index, t[col], bottom=bottom, color=TIER_COLORS[col], label=col)
+        bottom += t[col].to_numpy()
+    ax.set(xlabel="Month", ylabel="Paying customers", title="Monthly tiers: who paid, by tier")
+    ax.legend(ncols=3, loc="upper left")
+    return ax
+
+
+def vip_movements(movements: pd.DataFrame, ax=None):
+    """VIPs per month, with how many entered and left the VIP list."""
+    ax = _ax(ax)
+    m = movements.fillna(0)
+    x = np.arange(len(m))
+    ax.bar(x - 0.2, m["entered"], width=0.4, color=TIER_COLORS["GOOD"], label="entered VIP")
+    ax.bar(x + 0.2, -m["left"], width=0.4, color="#e76f51", label="left VIP")
+    ax.plot(x, m["vip"], color=TIER_COLORS["VIP"], marker="o", lw=2, label="VIPs that month")
+    ax.axhline(0, color="#52606d", lw=0.8)
+    ax.set_xticks(x, m["month"])
+    ax.set(xlabel="Month", ylabel="Customers", title="The monthly VIP list changes every month")
+    ax.legend(loc="upper left", ncols=3)
+    return ax
+
+
+# ---------------------------------------------------------------- RFM
+def rfm_score_bars(bin_sizes: pd.DataFrame):
+    """Customers per score for R, F and M: ties make bins uneven."""
+    fig, axes = plt.subplots(1, 3, figsize=(11, 3.6), sharey=True)
+    for ax, dim in zip(axes, ("R", "F", "M")):
+        d = bin_sizes[bin_sizes["dimension"] == dim]
+        ax.bar(d["score"].astype(str), d["customers"], color=TIER_COLORS["VIP"])
+        ax.axhline(d["ideal"].iloc[0], color="#e76f51", ls="--", lw=1.2, label="equal split")
+        ax.set(title={"R": "Recency", "F": "Frequency", "M": "Monetary"}[dim], xlabel=f"{dim} score (5 = best)")
+    axes[0].set_ylabel("Customers")
+    axes[0].legend(loc="upper left")
+    return fig
+
+
+def rfm_heatmap(scores: pd.DataFrame, features: pd.DataFrame, currency: str, ax=None):
+    """Mean net revenue per customer in each R x F cell."""
+    ax = _ax(ax)
+    d = scores.merge(features[["customer_id", "monetary"]], on="customer_id")
+    grid = d.pivot_table(index="rfm_r", columns="rfm_f", values="monetary", aggfunc="mean").sort_index(ascending=False)
+    sns.heatmap(grid, ax=ax, cmap=_SEQ, annot=True, fmt=".0f", cbar_kws={"label": f"Mean net revenue ({currency})"})
+    ax.set(xlabel="Frequency score", ylabel="Recency score", title="Mean revenue per customer by R and F score")
+    return ax
+
+
+def segment_sizes(profile: pd.DataFrame, value_col: str | None = None, currency: str = "", ax=None):
+    """Customers per segment (rank order), optionally with a value column on the bars' labels."""
+    ax = _ax(ax)
+    colors = segment_colors(profile["segment"].tolist())
+    ax.barh(profile["segment"][::-1], profile["customers"][::-1], color=[colors[s] for s in profile["segment"][::-1]])
+    for i, (c, s) in enumerate(zip(profile["customers"][::-1], profile["share"][::-1])):
+        ax.text(c, i, f"  {c:,} ({s:.0%})", va="center", fontsize=9)
+    ax.set(xlabel="Customers", title="Customers per segment (most valuable at the top)")
+    ax.set_xlim(0, profile["customers"].max() * 1.25)
+    return ax
+
+
+# ---------------------------------------------------------------- k-means
+def k_choice(k_scores: pd.DataFrame, chosen: int):
+    """Silhouette (higher better), Calinski-Harabasz (higher better), Davies-Bouldin (lower better)."""
+    fig, axes = plt.subplots(1, 3, figsize=(11, 3.4))
+    for ax, (col, title) in zip(axes, (("silhouette", "Silhouette (higher is better)"),
+                                       ("calinski_harabasz", "Calinski-Harabasz (higher is better)"),
+                                       ("davies_bouldin", "Davies-Bouldin (lower is better)"))):
+        ax.plot(k_scores["k"], k_scores[col], marker="o", color=SCHEME_COLORS["kmeans"])
+        ax.axvline(chosen, color="#e76f51", ls="--", lw=1.2)
+        ax.set(title=title, xlabel="Number of clusters k")
+        ax.xaxis.set_major_locator(mticker.MaxNLocator(integer=True))
+    return fig
+
+
+def cluster_profiles(profile: pd.DataFrame, currency: str):
+    """Mean recency, frequency and monetary per cluster, in original units."""
+    fig, axes = plt.subplots(1, 3, figsize=(11, 3.8), sharey=True)
+    colors = segment_colors(profile["segment"].tolist())
+    for ax, (col, label) in zip(axes, (("recency_days", "Days since last purchase"),
+                                       ("frequency", "Purchases"), ("monetary", f"Net revenue ({currency})"))):
+        ax.barh(profile["segment"][::-1], profile[col][::-1], color=[colors[s] for s in profile["segment"][::-1]])
+        ax.set(xlabel=label)
+    axes[0].set_title("Recency"), axes[1].set_title("Frequency"), axes[2].set_title("Monetary")
+    return fig
+
+
+# ---------------------------------------------------------------- comparison
+def capture_curves(curves: Mapping[str, pd.DataFrame], ax=None):
+    """Share of next months' revenue captured by the top x% of customers, per scheme."""
+    ax = _ax(ax)
+    first = next(iter(curves.values()))
+    ax.plot(first["share_of_customers"], first["oracle"], color=SCHEME_COLORS["oracle"], ls=":", lw=2,
+            label="perfect foresight")
+    for name, c in curves.items():
+        ax.plot(c["share_of_customers"], c["scheme"], color=SCHEME_COLORS.get(name), lw=2.5,
+                label=SCHEME_LABELS.get(name, name))
+    ax.plot([0, 1], [0, 1], color=SCHEME_COLORS["random"], ls="--", label="random order")
+    ax.axvline(0.2, color="#9aa5b1", lw=0.8)
+    ax.set(xlabel="Share of customers, best segment first", ylabel="Share of holdout revenue captured",
+           title="How much of the next months' revenue each scheme's top customers bring", xlim=(0, 1), ylim=(0, 1.02))
+    _pct(ax, "x"), _pct(ax, "y")
+    ax.legend(loc="lower right")
+    return ax
+
+
+def holdout_curves(curves: pd.DataFrame, title: str, ax=None):
+    """Share of each segment's customers buying in each holdout month."""
+    ax = _ax(ax)
+    order = curves.drop_duplicates("segment").sort_values("rank")["segment"].tolist()
+    colors = segment_colors(order)
+    for seg in order:
+        d = curves[curves["segment"] == seg]
+        ax.plot(d["month"], d["share_buying"], marker="o", lw=2, color=colors[seg], label=seg)
+    ax.set(xlabel="Holdout month", ylabel="Share of the segment buying", title=title)
+    _pct(ax)
+    ax.legend(loc="upper right", ncols=2 if len(order) > 5 else 1, fontsize=8)
+    return ax
+
+
+def metric_intervals(scorecard: dict, metrics: tuple[str, ...] = ("holdout_spearman", "holdout_activity_auc",
+                                                                 "top_segment_holdout_revenue_share")):
+    """Point estimates and 95% intervals of the holdout metrics, scheme by scheme."""
+    labels = {"holdout_spearman": "Spearman: rank vs next revenue", "holdout_activity_auc": "AUC: who buys again",
+              "top_segment_holdout_revenue_share": "Top segment's share of next revenue",
+              "top_segment_lift": "Top segment lift"}
+    fig, axes = plt.subplots(1, len(metrics), figsize=(11, 3.2))
+    names = list(scorecard["schemes"])
+    for ax, m in zip(np.atleast_1d(axes), metrics):
+        for i, n in enumerate(names):
+            s = scorecard["schemes"][n]
+            v = s["metrics"][m]
+            lo, hi = s["ci95"].get(m, [v, v])
+            ax.errorbar(v, i, xerr=[[v - lo], [hi - v]], fmt="o", color=SCHEME_COLORS.get(n), capsize=4, ms=7)
+        ax.set_yticks(range(len(names)), [SCHEME_LABELS.get(n, n) for n in names])
+        ax.set_title(labels.get(m, m), fontsize=11)
+        ax.invert_yaxis()
+    return fig
+
+
+def migration_heatmap(matrix: pd.DataFrame, title: str, ax=None):
+    """Row shares: where the customers of each earlier segment are now."""
+    ax = _ax(ax)
+    shares = matrix.div(matrix.sum(axis=1).replace(0, 1), axis=0)
+    sns.heatmap(shares, ax=ax, cmap=_SEQ, annot=True, fmt=".0%", vmin=0, vmax=1, cbar=False)
+    ax.set(xlabel="Segment now", ylabel="Segment one month earlier", title=title)
+    return ax
+
+
+def agreement_heatmap(ari: pd.DataFrame, ax=None):
+    """Adjusted Rand index between every pair of schemes."""
+    ax = _ax(ax)
+    d = ari.rename(index=SCHEME_LABELS, columns=SCHEME_LABELS)
+    sns.heatmap(d, ax=ax, cmap=_SEQ, annot=True, fmt=".2f", vmin=0, vmax=1, cbar=False, square=True)
+    ax.set(title="How much the schemes agree (adjusted Rand index)")
+    return ax
