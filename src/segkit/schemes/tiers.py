@@ -202,7 +202,8 @@ class PercentileTiers(SchemeMixin):
         a, b, _ = self.abc_shares
         pos = totals[totals > 0].sort_index().sort_values(ascending=False, kind="stable")
         before = (pos.cumsum() - pos) / pos.sum()  # share of value held by customers ranked above
-        cls = np.where(before < a, "VIP", np.where(before < a + b, "GOOD", "REGULAR"))
+        eps = 1e-9  # shares are decimals: 0.8 + 0.15 must equal 0.95
+        cls = np.where(before < a - eps, "VIP", np.where(before < a + b - eps, "GOOD", "REGULAR"))
         labels = pd.Series("INACTIVE", index=ids, dtype=object)
         labels[ids.isin(paid)] = "REGULAR"
         s = pd.Series(cls, index=pos.index)

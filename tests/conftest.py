@@ -1,0 +1,62 @@
+"""Shared fixtures: the bundled CDNOW data loaded once, a published CDNOW run, small CSV builders."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+from segkit.config import CDNOW_PATH, PROJECT_ROOT  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def cdnow_tx():
+    from segkit.data import load_transactions
+
+    return load_transactions(CDNOW_PATH)
+
+
+@pytest.fixture(scope="session")
+def cdnow_analysis():
+    from segkit.config import RunParams
+    from segkit.pipeline import analyze
+
+    return analyze(RunParams.from_mapping({"name": "cdnow-test", "data": str(CDNOW_PATH)}), n_boot=200)
+
+
+@pytest.fixture(scope="session")
+def published_run(tmp_path_factory):
+    """`segkit run` on CDNOW with every notebook, published into a temporary folder (once per worker)."""
+    from segkit.cli import main
+
+    root = tmp_path_factory.mktemp("published")
+    config = root / "reports.yml"
+    config.write_text(
+        "out: out\nruns:\n"
+        f"  - name: cdnow-revenue\n    data: {CDNOW_PATH}\n    strategy: working-capital\n"
+        f"    overrides: {root / 'overrides.csv'}\n    title: 'CDNOW <b>test</b> report'\n"
+    )
+    (root / "overrides.csv").write_text("customer_id,tier,reason\n00042,VIP,reference customer <script>x</script>\n")
+    assert main(["run", str(config)]) == 0
+    return root / "out" / "cdnow-revenue"
+
+
+@pytest.fixture()
+def write_csv(tmp_path):
+    """Write text to a CSV file in tmp_path and return its path."""
+    def _write(text: str, name: str = "tx.csv", encoding: str = "utf-8") -> Path:
+        path = tmp_path / name
+        path.write_bytes(text.encode(encoding))
+        return path
+    return _write
+
+
+def chromium_path() -> str | None:
+    return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+__all__ = ["PROJECT_ROOT", "chromium_path"]

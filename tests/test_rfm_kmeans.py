@@ -1,0 +1,141 @@
+"""RFM scores and segment map; k-means choice, numbering, determinism; lifecycle; overrides."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from segkit.errors import OverridesError, ParameterError, SegkitError
+from segkit.schemes import (KMeansSegmenter, RFMSegmenter, apply_overrides, lifecycle_stages, load_overrides,
+                            load_segment_map)
+from segkit.schemes.rfm import rfm_scores
+
+
+def test_rfm_scores_hand_checked():
+    # ten distinct values, five bins: two per score, best values get 5
+    assert rfm_scores(np.arange(10), 5).tolist() == [1, 1, 2, 2, 3, 3, 4, 4, 5, 5]
+    # recency: lower is better
+    assert rfm_scores(np.arange(10), 5, higher_is_better=False).tolist() == [5, 5, 4, 4, 3, 3, 2, 2, 1, 1]
+    # ties share the lowest rank's score: six customers with one purchase all get score 1
+    assert rfm_scores(np.array([1, 1, 1, 1, 1, 1, 2, 3, 4, 5]), 5).tolist() == [1, 1, 1, 1, 1, 1, 4, 4, 5, 5]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(min_value=0, max_value=30), min_size=1, max_size=200), st.integers(2, 10))
+def test_property_scores_equal_for_ties_monotone_and_balanced(values, bins):
+    v = np.array(values, dtype=float)
+    s = rfm_scores(v, bins)
+    assert s.min() >= 1 and s.max() <= bins
+    for value in np.unique(v):
+        assert len(set(s[v == value])) == 1                     # equal values, equal scores
+    order = np.argsort(v, kind="stable")
+    assert np.all(np.diff(s[order]) >= 0)                       # monotone in the value
+    if len(np.unique(v)) == len(v):                             # no ties: n/bins each (+-1)
+        counts = np.bincount(s, minlength=bins + 1)[1:]
+        assert counts.max() - counts.min() <= 1
+
+
+@pytest.mark.parametrize("bins", [2, 3, 4, 5, 6, 7, 10])
+def test_default_map_covers_every_cell_once(bins):
+    cells = load_segment_map().cells(bins)
+    assert len(cells) == bins**3
+    assert cells[["rfm_r", "rfm_f", "rfm_m"]].drop_duplicates().shape[0] == bins**3
+
+
+def test_map_with_a_gap_or_overlap_names_the_cells(tmp_path):
+    gap = tmp_path / "gap.yml"
+    gap.write_text("segments:\n  - name: Top\n    regions: [{r: [0.5, 1], fm: [0, 1]}]\n")
+    with pytest.raises(SegkitError, match=r"belong to no segment, e.g. \[\(1, 1, 1\)"):
+        load_segment_map(gap).cells(5)
+    both = tmp_path / "both.yml"
+    both.write_text("segments:\n  - name: A\n    regions: [{r: [0, 1], fm: [0, 1]}]\n"
+                    "  - name: B\n    regions: [{r: [0.5, 1], fm: [0, 1]}]\n")
+    with pytest.raises(SegkitError, match="several segments"):
+        load_segment_map(both).cells(5)
+
+
+def test_rfm_on_cdnow_matches_an_independent_computation(cdnow_analysis):
+    f = cdnow_analysis.features
+    r = cdnow_analysis.schemes["rfm"]
+    scores = r.scores_.set_index("customer_id")
+    # independent: pandas rank(method="min") for monetary, bins of n/5
+    n = len(f)
+    ranks = f.set_index("customer_id")["monetary"].rank(method="min")
+    expected = ((ranks - 1) * 5 // n + 1).astype(int)
+    assert (scores["rfm_m"] == expected.reindex(scores.index)).all()
+    sizes = r.bin_sizes_.query("dimension == 'M'")["customers"].tolist()
+    assert sizes == expected.value_counts().reindex(range(1, 6), fill_value=0).tolist()
+    assert sum(sizes) == n
+    assert scores["rfm_segment"].notna().all()
+    print(r.cut_points_.to_string())  # visible with -s: the actual thresholds
+
+
+def features_frame(seed=0, n=600):
+    rng = np.random.default_rng(seed)
+    groups = rng.integers(0, 3, n)
+    return pd.DataFrame({
+        "customer_id": [f"c{i:04d}" for i in range(n)],
+        "recency_days": np.choose(groups, [rng.integers(1, 20, n), rng.integers(100, 200, n), rng.integers(300, 365, n)]),
+        "frequency": np.choose(groups, [rng.integers(8, 15, n), rng.integers(2, 4, n), np.ones(n, int)]),
+        "monetary": np.choose(groups, [rng.normal(900, 50, n), rng.normal(150, 20, n), rng.normal(20, 5, n)]),
+    })
+
+
+def test_kmeans_finds_planted_groups_and_numbers_them_by_spend():
+    f = features_frame()
+    k = KMeansSegmenter(k_range=(2, 6), random_state=3).fit(f)
+    assert k.k_ == 3
+    prof = k.profile()
+    assert prof["monetary"].is_monotonic_decreasing                      # cluster 0 = highest spend
+    assert len(set(k.names_.values())) == k.k_                          # unique names
+    assert set(k.k_scores_.columns) >= {"k", "silhouette", "calinski_harabasz", "davies_bouldin", "inertia"}
+    assert (k.stability_["jaccard"] > 0.9).all()
+
+
+def test_kmeans_is_deterministic_for_a_seed_and_relabels_to_match():
+    f = features_frame(1)
+    a = KMeansSegmenter(k_range=(3, 3), random_state=5).fit(f).segment_table()
+    b = KMeansSegmenter(k_range=(3, 3), random_state=5).fit(f.sample(frac=1, random_state=2)).segment_table()
+    pd.testing.assert_frame_equal(a, b)
+    other = KMeansSegmenter(k_range=(3, 3), random_state=9).fit(f)
+    other.match_labels(a)
+    assert (other.segment_table()["cluster"].to_numpy() == a["cluster"].to_numpy()).mean() > 0.95
+
+
+def test_kmeans_refuses_more_clusters_than_customers():
+    with pytest.raises(ParameterError, match="more customers than clusters"):
+        KMeansSegmenter(k_range=(4, 6)).fit(features_frame(n=3))
+
+
+def test_lifecycle_rules_hand_checked():
+    m = pd.DataFrame([
+        ("new", "2024-06", 10.0), ("lost", "2023-10", 10.0), ("lapsed", "2024-02", 10.0),
+        ("grow", "2024-01", 10.0), ("grow", "2024-05", 30.0), ("decl", "2024-01", 30.0), ("decl", "2024-06", 5.0),
+        ("steady", "2024-02", 10.0), ("steady", "2024-05", 10.0), ("steady", "2023-01", 1.0),
+    ], columns=["customer_id", "month", "revenue"])
+    m["month"] = pd.to_datetime(m["month"] + "-01")
+    m["purchases"] = 1
+    m.loc[m["customer_id"].isin(["grow", "decl"]), "customer_id"] = m["customer_id"]
+    out = lifecycle_stages(m, "2024-06-30", lapsed_months=3, lost_months=6).set_index("customer_id")["lifecycle_stage"]
+    assert out.to_dict() == {"decl": "declining", "grow": "growing", "lapsed": "lapsed", "lost": "lost",
+                             "new": "new", "steady": "steady"}
+
+
+def test_overrides_are_checked_and_applied(tmp_path):
+    path = tmp_path / "ov.csv"
+    path.write_text("customer_id,tier,reason\n 007 ,vip,market leader\n")
+    ov = load_overrides(path, known_customers=["007", "008"])
+    assert ov.to_dict("records") == [{"customer_id": "007", "tier": "VIP", "reason": "market leader"}]
+    table = pd.DataFrame({"customer_id": ["007", "008"], "segment": ["REGULAR", "GOOD"], "rank": [3, 2]})
+    applied = apply_overrides(table, ov).set_index("customer_id")
+    assert applied.loc["007", "tier"] == "VIP" and applied.loc["007", "computed_tier"] == "REGULAR"
+    assert applied.loc["008", "tier"] == "GOOD"
+    bad = tmp_path / "bad.csv"
+    bad.write_text("customer_id,tier,reason\n7,PLATINUM,x\n999,VIP,\n")
+    with pytest.raises(OverridesError) as err:
+        load_overrides(bad, known_customers=["007"])
+    msg = str(err.value)
+    assert "PLATINUM" in msg and "line 2" in msg and "'7'" in msg and "empty reason" in msg

@@ -1,0 +1,145 @@
+"""Percentile tiers: every rule of DESIGN.md on small hand-checked cases, plus properties."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from segkit.errors import ParameterError
+from segkit.schemes import PercentileTiers, exact_ceil
+
+
+def monthly(rows):
+    """rows: (customer, 'YYYY-MM', value) -> a customer x month table."""
+    df = pd.DataFrame(rows, columns=["customer_id", "month", "revenue"])
+    df["month"] = pd.to_datetime(df["month"] + "-01")
+    df["purchases"] = (df["revenue"] > 0).astype(int)
+    return df
+
+
+def test_exact_ceil_is_exact_where_floats_are_not():
+    assert math.ceil((0.1 + 0.2) * 10) == 4  # the floating-point trap the rule must avoid
+    assert exact_ceil(0.1 + 0.2, 10) == 3
+    assert exact_ceil(0.2, 15) == 3
+    assert exact_ceil(0.2, 16) == 4
+    assert exact_ceil(0.1, 30) == 3
+    assert exact_ceil(0.2, 1) == 1
+    assert exact_ceil(0.3, np.array([10, 11, 0])).tolist() == [3, 4, 0]
+
+
+def test_twenty_percent_of_fifteen_is_three_vip_and_then_good_of_the_rest():
+    rows = [(f"c{i:02d}", "2024-06", float(100 - i)) for i in range(15)]
+    t = PercentileTiers(as_of="2024-06-30", window_months=1, dropout_months=1).fit(monthly(rows))
+    mt = t.monthly_tiers_.set_index("customer_id")["monthly_tier"]
+    assert (mt == "VIP").sum() == 3            # ceil(0.2 * 15) = 3
+    assert (mt == "GOOD").sum() == 3           # ceil(0.2 * 12) = 3 (2.4 -> 3)
+    assert (mt == "REGULAR").sum() == 9
+    assert mt[["c00", "c01", "c02"]].eq("VIP").all()
+    assert mt[["c03", "c04", "c05"]].eq("GOOD").all()
+
+
+def test_ties_are_broken_by_customer_id_ascending():
+    rows = [("b", "2024-06", 50.0), ("a", "2024-06", 50.0), ("c", "2024-06", 10.0), ("d", "2024-06", 5.0),
+            ("e", "2024-06", 1.0)]
+    t = PercentileTiers(as_of="2024-06-30", window_months=1, dropout_months=1).fit(monthly(rows))
+    mt = t.monthly_tiers_.set_index("customer_id")["monthly_tier"]
+    assert mt["a"] == "VIP" and mt["b"] == "GOOD"  # one VIP of 5; 'a' < 'b'
+    boundary = t.boundary_.set_index("cut").loc["VIP/GOOD"]
+    assert boundary["tied_at_threshold"] == 2 and bool(boundary["ties_split_by_customer_id"])
+
+
+def test_zero_and_negative_values_are_not_ranked():
+    rows = [("a", "2024-06", 10.0), ("b", "2024-06", 0.0), ("c", "2024-06", -5.0)]
+    t = PercentileTiers(as_of="2024-06-30", window_months=1, dropout_months=1).fit(monthly(rows))
+    assert t.monthly_tiers_["customer_id"].tolist() == ["a"]
+
+
+def test_window_tier_union_former_vip_demotion_and_inactive():
+    rows = [
+        # previous window (Jan-Mar), window (Apr-Jun), 3-month windows
+        ("former", "2024-01", 1000.0),                     # VIP in the previous window only
+        ("vip_once", "2024-05", 900.0),                    # VIP in one window month
+        ("steady", "2024-04", 100.0), ("steady", "2024-05", 100.0), ("steady", "2024-06", 100.0),
+        *[(f"s{i}", m, 1.0) for i in range(8) for m in ("2024-01", "2024-04", "2024-05", "2024-06")],
+        ("gone", "2024-01", 0.5),                          # paid only in the previous window, never VIP
+    ]
+    t = PercentileTiers(as_of="2024-06-30", window_months=3, dropout_months=1).fit(monthly(rows))
+    tier = t.labels_
+    assert tier["vip_once"] == "VIP"
+    assert tier["former"] == "GOOD"        # former VIP demoted, not dropped
+    assert tier["gone"] == "INACTIVE"
+    assert tier["steady"] == "VIP"
+    assert set(t.segments_) == {"VIP", "GOOD", "REGULAR", "INACTIVE"}
+    table = t.segment_table()
+    assert table["rank"].tolist() == table["segment"].map({"VIP": 1, "GOOD": 2, "REGULAR": 3, "INACTIVE": 4}).tolist()
+    assert table["customer_id"].is_monotonic_increasing
+
+
+def test_dropout_alert_timing_and_value_at_risk():
+    rows = [("big", "2024-04", 500.0), ("big", "2024-05", 400.0),       # VIP, silent in June
+            ("late", "2024-04", 450.0), ("late", "2024-06", 10.0),       # VIP, paid in June: no alert
+            *[(f"s{i}", m, 5.0) for i in range(8) for m in ("2024-04", "2024-05", "2024-06")]]
+    t = PercentileTiers(as_of="2024-06-30", window_months=3, dropout_months=1).fit(monthly(rows))
+    alerts = t.alerts_.set_index("customer_id")
+    assert list(alerts.index) == ["big"]
+    assert alerts.loc["big", "last_vip_month"] == "2024-05"
+    assert alerts.loc["big", "value_at_risk"] == pytest.approx(900.0)
+    two = PercentileTiers(as_of="2024-06-30", window_months=3, dropout_months=2).fit(monthly(rows))
+    assert two.alerts_.empty  # 'big' paid in May, inside the last two months
+
+
+def test_period_total_misses_the_one_month_big_buyer():
+    # spike: 150 in April only; four regulars pay 60-63 every month (180-189 over the window)
+    rows = [("spike", "2024-04", 150.0),
+            *[(f"r{i}", m, 60.0 + i) for i in range(4) for m in ("2024-04", "2024-05", "2024-06")]]
+    union = PercentileTiers(as_of="2024-06-30", window_months=3).fit(monthly(rows))
+    total = PercentileTiers(as_of="2024-06-30", window_months=3, variant="period_total").fit(monthly(rows))
+    assert union.labels_["spike"] == "VIP"            # the top of April (1 VIP of 5)
+    assert total.labels_["spike"] == "REGULAR"        # last of 5 totals: ceil(.2*5)=1 VIP, ceil(.2*4)=1 GOOD
+    assert total.labels_["r3"] == "VIP" and total.labels_["r2"] == "GOOD"
+    assert total.alerts_.empty                          # the period total never flags dropouts
+    assert union.alerts_["customer_id"].tolist() == ["spike"]
+
+
+def test_abc_classes_follow_cumulative_share():
+    rows = [("a", "2024-06", 80.0), ("b", "2024-06", 15.0), ("c", "2024-06", 5.0)]
+    t = PercentileTiers(as_of="2024-06-30", window_months=1, dropout_months=1, variant="abc").fit(monthly(rows))
+    assert t.labels_.to_dict() == {"a": "VIP", "b": "GOOD", "c": "REGULAR"}
+
+
+def test_bad_parameters_raise_clear_errors():
+    m = monthly([("a", "2024-06", 1.0)])
+    with pytest.raises(ParameterError, match="vip_share"):
+        PercentileTiers(vip_share=1.5).fit(m)
+    with pytest.raises(ParameterError, match="criterion"):
+        PercentileTiers(criterion="profit").fit(m)
+    with pytest.raises(ParameterError, match="lacks"):
+        PercentileTiers(criterion="units").fit(m)
+
+
+@settings(max_examples=40, deadline=None)
+@given(values=st.lists(st.integers(min_value=0, max_value=50), min_size=1, max_size=60),
+       vip=st.sampled_from([0.1, 0.2, 0.25, 0.3]), good=st.sampled_from([0.1, 0.2, 0.5]))
+def test_property_monthly_counts_follow_the_exact_rule(values, vip, good):
+    rows = [(f"c{i:03d}", "2024-06", float(v)) for i, v in enumerate(values)]
+    t = PercentileTiers(as_of="2024-06-30", window_months=1, dropout_months=1, vip_share=vip, good_share=good).fit(monthly(rows))
+    mt = t.monthly_tiers_
+    n = sum(v > 0 for v in values)
+    from fractions import Fraction
+    exp_vip = -(-Fraction(str(vip)) * n // 1) if n else 0
+    exp_good = -(-Fraction(str(good)) * (n - exp_vip) // 1) if n else 0
+    assert (mt["monthly_tier"] == "VIP").sum() == exp_vip
+    assert (mt["monthly_tier"] == "GOOD").sum() == exp_good
+    # sorted by value descending, ties by id: every VIP value >= every GOOD value >= every REGULAR value
+    order = {"VIP": 0, "GOOD": 1, "REGULAR": 2}
+    ranked = mt.assign(o=mt["monthly_tier"].map(order)).sort_values(["o"])
+    assert ranked.groupby("o")["value"].min().is_monotonic_decreasing or len(ranked) < 2
+    # each customer exactly one window tier; row order does not matter
+    shuffled = monthly(rows).sample(frac=1, random_state=1)
+    again = PercentileTiers(as_of="2024-06-30", window_months=1, dropout_months=1, vip_share=vip, good_share=good).fit(shuffled)
+    pd.testing.assert_series_equal(t.labels_.sort_index(), again.labels_.sort_index())
