@@ -278,8 +278,9 @@ def load_transactions(
             values = value if isinstance(value, list) else [value]
             matches = matches & col.isin([str(v) for v in values])
         kept = clean.filter(matches)
-        quality.dropped["filtered_out"] = int(con.execute(clean.count())) - int(con.execute(kept.count()))
-        if quality.dropped["filtered_out"] == quality.rows_read - quality.rows_dropped:
+        before, after = int(con.execute(clean.count())), int(con.execute(kept.count()))
+        quality.dropped["filtered_out"] = before - after
+        if after == 0 and before > 0:
             seen = con.execute(clean.select(*filter).distinct().limit(10))
             raise DataError(
                 f"no rows match the filter {filter}",
@@ -611,18 +612,18 @@ def _pick_date_layout(values: list[str]) -> str:
 
 
 def _pick_number_layout(values: list[str]) -> str:
-    if not values:
+    """plain, thousands-comma ("1,234.50") or decimal-comma ("1.234,50", "2,5"), decided from the values."""
+    with_comma = [v for v in values if "," in v]
+    if not with_comma:
         return "plain"
-    counts = {name: sum(1 for v in values if rx.match(v)) for name, rx in _NUMBER_LAYOUTS.items()}
-    plain = counts["plain"]
-    best = max(("decimal-comma", "thousands-comma", "decimal-comma-thousands-dot"), key=lambda k: counts[k])
-    # "1.234" is plain or thousands-dot; prefer plain unless the comma layouts clearly dominate
-    if counts[best] > 0 and counts[best] + (plain if best == "decimal-comma-thousands-dot" else 0) > plain:
-        if best == "decimal-comma-thousands-dot" and counts["decimal-comma"] == 0 and \
-                not any("," in v for v in values):
-            return "plain"
-        return "decimal-comma" if best == "decimal-comma-thousands-dot" else best
-    return "plain"
+    us = any(re.fullmatch(r"[+-]?\d{1,3}(,\d{3})+\.\d+", v) for v in with_comma)
+    eu = any(re.fullmatch(r"[+-]?\d+,(\d{1,2}|\d{4,})", v) or re.fullmatch(r"[+-]?\d{1,3}(\.\d{3})+,\d+", v)
+             for v in with_comma)
+    if eu and not us:
+        return "decimal-comma"
+    if all(re.fullmatch(r"[+-]?\d{1,3}(,\d{3})+(\.\d+)?", v) for v in with_comma):
+        return "thousands-comma"
+    return "decimal-comma"
 
 
 def _number(col: ir.Value, layout: str) -> ir.FloatingValue:

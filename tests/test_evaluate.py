@@ -1,0 +1,149 @@
+"""Evaluation metrics against independent computations; bootstrap; recommendation rule."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.stats import spearmanr
+from sklearn.metrics import adjusted_rand_score, roc_auc_score
+
+from segkit.evaluate import (build_scorecard, capture_curve, migration_matrix, recommend, score_scheme,
+                             union_vs_period_total)
+
+
+def case(ranks, revenue, bought=None, labels=None):
+    ids = [f"c{i:03d}" for i in range(len(ranks))]
+    labels = labels or [f"S{r}" for r in ranks]
+    table = pd.DataFrame({"customer_id": ids, "segment": labels, "rank": ranks})
+    bought = bought if bought is not None else [r > 0 for r in revenue]
+    outcomes = pd.DataFrame({"customer_id": ids, "holdout_revenue": revenue, "bought": bought})
+    return table, outcomes
+
+
+def test_metrics_by_hand():
+    # 2 top customers of 5 (40%); holdout revenue 10, 5 | 0, 5, 0 -> top share 15/20 = 75%, lift 1.875
+    table, outcomes = case([1, 1, 2, 2, 2], [10.0, 5.0, 0.0, 5.0, 0.0])
+    m = score_scheme(table, outcomes, n_boot=0)["metrics"]
+    assert m["n_segments"] == 2
+    assert m["top_segment_share"] == pytest.approx(0.4)
+    assert m["min_segment_share"] == pytest.approx(0.4)
+    assert m["top_segment_holdout_revenue_share"] == pytest.approx(0.75)
+    assert m["top_segment_lift"] == pytest.approx(1.875)
+    # AUC by hand: positives (bought) c0,c1 (rank 1) and c3 (rank 2); negatives c2,c4 (rank 2)
+    # pairs: (c0,c2) 1, (c0,c4) 1, (c1,c2) 1, (c1,c4) 1, (c3,c2) .5, (c3,c4) .5 -> 5/6
+    assert m["holdout_activity_auc"] == pytest.approx(5 / 6)
+    assert m["stability_ari"] is None
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_spearman_and_auc_match_scipy_and_sklearn_on_random_ties(seed):
+    rng = np.random.default_rng(seed)
+    ranks = rng.integers(1, 5, 300).tolist()
+    revenue = np.where(rng.random(300) < 0.4, 0.0, rng.gamma(2, 50, 300) / np.array(ranks)).round(0)
+    table, outcomes = case(ranks, revenue.tolist())
+    m = score_scheme(table, outcomes, n_boot=0)["metrics"]
+    assert m["holdout_spearman"] == pytest.approx(spearmanr(-np.array(ranks), revenue).statistic, abs=1e-9)
+    assert m["holdout_activity_auc"] == pytest.approx(roc_auc_score(revenue > 0, -np.array(ranks)), abs=1e-9)
+
+
+def test_stability_ari_matches_sklearn_on_common_customers():
+    table, outcomes = case([1, 1, 2, 2, 3, 3], [1.0] * 6)
+    prev = table.copy()
+    prev["segment"] = ["S1", "S2", "S2", "S2", "S3", "S1"]
+    prev = prev.iloc[1:]  # one customer is new
+    m = score_scheme(table, outcomes, prev, n_boot=0)["metrics"]
+    assert m["stability_ari"] == pytest.approx(adjusted_rand_score(table["segment"][1:], prev["segment"]))
+
+
+def test_degenerate_cases_give_defined_numbers_never_nan():
+    table, outcomes = case([1, 1, 1], [0.0, 0.0, 0.0])
+    s = score_scheme(table, outcomes, n_boot=50)
+    m = s["metrics"]
+    assert m["holdout_spearman"] == 0.0 and m["holdout_activity_auc"] == 0.5
+    assert m["top_segment_holdout_revenue_share"] == 0.0
+    json.dumps(s["metrics"], allow_nan=False)
+    json.dumps(s["ci95"], allow_nan=False)
+
+
+def test_bootstrap_is_reproducible_and_contains_the_estimate():
+    rng = np.random.default_rng(0)
+    ranks = rng.integers(1, 4, 500).tolist()
+    table, outcomes = case(ranks, (rng.gamma(1, 30, 500) * (rng.random(500) < 0.5)).tolist())
+    a = score_scheme(table, outcomes, n_boot=300, seed=11)
+    b = score_scheme(table, outcomes, n_boot=300, seed=11)
+    assert a["ci95"] == b["ci95"]
+    for key, (lo, hi) in a["ci95"].items():
+        assert lo <= a["metrics"][key] <= hi
+        assert hi - lo > 0
+
+
+def test_capture_curve_spreads_a_segment_evenly():
+    table, outcomes = case([1, 1, 2, 2], [30.0, 10.0, 0.0, 0.0])
+    c = capture_curve(table, outcomes, points=5).set_index("share_of_customers")
+    assert c.loc[0.5, "scheme"] == pytest.approx(1.0)
+    assert c.loc[0.25, "scheme"] == pytest.approx(0.5)   # half of the top segment, half its revenue
+    assert c.loc[0.25, "oracle"] == pytest.approx(0.75)
+
+
+def test_migration_matrix_counts():
+    prev = pd.DataFrame({"customer_id": ["a", "b", "c"], "segment": ["VIP", "VIP", "GOOD"], "rank": [1, 1, 2]})
+    now = pd.DataFrame({"customer_id": ["a", "b", "c"], "segment": ["VIP", "GOOD", "GOOD"], "rank": [1, 2, 2]})
+    m = migration_matrix(prev, now)
+    assert m.loc["VIP", "VIP"] == 1 and m.loc["VIP", "GOOD"] == 1 and m.loc["GOOD", "GOOD"] == 1
+
+
+def _scores_for(quality):
+    """Three schemes on the same 2,000 customers; quality decides how well each ranks revenue."""
+    rng = np.random.default_rng(42)
+    n = 2000
+    value = rng.gamma(1.0, 100, n)
+    out = {}
+    for name, q in quality.items():
+        noisy = q * value + (1 - q) * rng.permutation(value)
+        ranks = (pd.Series(noisy).rank(ascending=False, pct=True) * 4).clip(upper=3.999).astype(int) + 1
+        table, outcomes = case(ranks.tolist(), value.tolist(), bought=(value > 60).tolist())
+        out[name] = score_scheme(table, outcomes, table, n_boot=300, seed=3)
+    return out
+
+
+def test_a_clearly_better_scheme_is_recommended():
+    scores = _scores_for({"percentile_tiers": 0.3, "rfm": 0.95, "kmeans": 0.3})
+    rec = recommend(scores)
+    assert rec["recommended"] == "rfm" and rec["clear_winner"] is True
+    assert any("more than chance" in r for r in rec["reasons"])
+
+
+def test_tied_schemes_give_no_clear_winner_and_the_simplest():
+    scores = _scores_for({"percentile_tiers": 0.8, "rfm": 0.8, "kmeans": 0.8})
+    # identical quality but different noise draws: nothing separates them
+    rec = recommend(scores)
+    assert rec["clear_winner"] is False
+    assert rec["recommended"] == "percentile_tiers" or rec["recommended"] in rec["tied_with_best"] + [rec["best_score"]]
+    assert any(r.startswith("No clear winner") for r in rec["reasons"])
+
+
+def test_scorecard_shape_and_json_safety(cdnow_analysis):
+    sc = cdnow_analysis.scorecard
+    assert set(sc) >= {"run", "calibration", "holdout", "schemes", "recommended", "reasons"}
+    assert set(sc["schemes"]) == {"percentile_tiers", "rfm", "kmeans"}
+    for s in sc["schemes"].values():
+        assert set(s) == {"segments", "metrics", "ci95"}
+        assert set(s["metrics"]) == {"n_segments", "min_segment_share", "top_segment_share",
+                                     "top_segment_holdout_revenue_share", "top_segment_lift", "holdout_spearman",
+                                     "holdout_activity_auc", "stability_ari"}
+        assert [seg["rank"] for seg in s["segments"]] == sorted(seg["rank"] for seg in s["segments"])
+        assert sum(seg["share"] for seg in s["segments"]) == pytest.approx(1.0, abs=1e-5)
+    json.dumps(sc, allow_nan=False)
+
+
+def test_union_vs_period_total_counts():
+    union = pd.DataFrame({"customer_id": ["a", "b", "c"], "segment": ["VIP", "VIP", "GOOD"]})
+    period = pd.DataFrame({"customer_id": ["a", "b", "c"], "segment": ["VIP", "REGULAR", "VIP"]})
+    outcomes = pd.DataFrame({"customer_id": ["a", "b", "c"], "holdout_revenue": [1.0, 7.0, 2.0]})
+    alerts = pd.DataFrame({"customer_id": ["b"], "value_at_risk": [50.0]})
+    r = union_vs_period_total(union, period, outcomes, alerts)
+    assert r["missed_by_period_total"] == 1 and r["missed_holdout_revenue"] == 7.0
+    assert r["dropouts_not_vip_in_period_total"] == 1 and r["only_period_total"] == 1
