@@ -67,8 +67,9 @@ def test_report_html_is_self_contained_and_plain(published_run):
     assert html.count("data:image/png;base64") >= 5
     assert 'class="highlight' not in html and "nb.open_run(" not in html  # no code cells rendered
     assert "<script>x</script>" not in html and "&lt;script&gt;x&lt;/script&gt;" in html  # override reason escaped
+    text = re.sub(r"data:image/[^\"']+", "", html)  # base64 figures can contain any letters
     for bad in ("Traceback", "NaN", ">nan<", " nan ", "Error:"):
-        assert bad not in html, bad
+        assert bad not in text, bad
     assert "SHA-256" in html and json.loads((published_run / "run.json").read_text())["data"]["sha256"] in html
 
 
