@@ -1,0 +1,183 @@
+"""Synthetic B2B transactions with planted customer types, for tests, examples and benchmarks.
+
+Every customer gets a planted *type* whose behaviour is known, so tests can check that the
+schemes recover it:
+
+- ``steady_vip``  high spend nearly every month;
+- ``vip_dropout`` a steady VIP that stops paying entirely from ``stop_month`` on;
+- ``growing``     ("potential") activity and spend rise over time;
+- ``seasonal``    buys only in the same three months of every year;
+- ``one_off``     a single purchase month;
+- ``decliner``    activity and spend fall over time;
+- ``regular``     the mass of small, irregular customers.
+
+Everything is vectorized with one seeded numpy Generator: the same seed gives the same data, and
+10 million rows take seconds, not minutes.
+
+Example
+-------
+>>> tx, truth = make_transactions(n_customers=200, months=12, seed=1)
+>>> sorted(truth["type"].unique())[:3]
+['decliner', 'growing', 'one_off']
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["make_transactions", "write_transactions", "TYPES", "DEFAULT_MIX"]
+
+TYPES = ("steady_vip", "vip_dropout", "growing", "seasonal", "one_off", "decliner", "regular")
+DEFAULT_MIX = {"steady_vip": 0.05, "vip_dropout": 0.03, "growing": 0.08, "seasonal": 0.08, "one_off": 0.2,
+               "decliner": 0.08, "regular": 0.48}
+REGIONS = ("EU", "NA", "APAC")
+INDUSTRIES = ("manufacturing", "retail", "construction", "healthcare", "logistics")
+SIZES = ("small", "medium", "large")
+
+
+def make_transactions(n_customers: int = 2000, months: int = 24, start: str = "2023-01-01", seed: int = 0,
+                      mix: dict[str, float] | None = None, return_rate: float = 0.02,
+                      orders_per_month: float = 1.5) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Generate (transactions, truth).
+
+    ``transactions``: customer_id, date (datetime64), order_id (int; a return repeats its order's id),
+    quantity, amount, cost, region, industry, size.
+    ``truth``: customer_id, type, stop_month (vip_dropout: first month without payments, YYYY-MM),
+    first_month, level (typical monthly spend).
+    """
+    rng = np.random.default_rng(seed)
+    mix = dict(mix or DEFAULT_MIX)
+    shares = np.array([mix.get(t, 0.0) for t in TYPES], dtype=float)
+    shares = shares / shares.sum()
+    n, M = int(n_customers), int(months)
+    ctype = rng.choice(len(TYPES), size=n, p=shares)
+    ids = np.array([f"C{i:06d}" for i in range(n)])
+    t = np.arange(M)[None, :] / max(M - 1, 1)                         # 0..1 through the period
+    vip = np.isin(ctype, [0, 1])
+    level = np.where(vip, rng.lognormal(9.0, 0.2, n), rng.lognormal(5.6, 0.7, n))  # ~8,000 vs ~350 a month
+    p = np.full((n, M), 0.35)
+    scale = np.ones((n, M))
+    p[ctype == 0] = 0.95
+    stop = np.full(n, -1)
+    drop = ctype == 1
+    stop[drop] = rng.integers(M // 2, max(M - 1, M // 2 + 1), drop.sum())
+    p[drop] = np.where(np.arange(M)[None, :] < stop[drop, None], 0.95, 0.0)
+    grow = ctype == 2
+    p[grow] = 0.2 + 0.75 * t
+    scale[grow] = 0.3 + 1.7 * t
+    seas = ctype == 3
+    season = rng.integers(0, 12, n)
+    month_of_year = (pd.Timestamp(start).month - 1 + np.arange(M)) % 12
+    in_season = ((month_of_year[None, :] - season[:, None]) % 12) < 3
+    p[seas] = np.where(in_season[seas], 0.85, 0.0)
+    one = ctype == 4
+    one_month = rng.integers(0, M, n)
+    p[one] = 0.0
+    dec = ctype == 5
+    p[dec] = 0.9 - 0.75 * t
+    scale[dec] = 1.6 - 1.4 * t
+    active = rng.random((n, M)) < p
+    active[one, one_month[one]] = True
+    # orders per active customer-month, then one row per order
+    cust, month = np.nonzero(active)
+    n_orders = 1 + rng.poisson(orders_per_month - 1 if orders_per_month > 1 else 0, cust.size)
+    cust = np.repeat(cust, n_orders)
+    month = np.repeat(month, n_orders)
+    rows = cust.size
+    month_start = pd.Timestamp(start).to_period("M").to_timestamp() + pd.to_timedelta(0, unit="D")
+    starts = pd.date_range(month_start, periods=M + 1, freq="MS")
+    days_in = (starts[1:] - starts[:-1]).days.to_numpy()
+    day = (rng.random(rows) * days_in[month]).astype(int)
+    dates = starts[:-1].to_numpy()[month] + day.astype("timedelta64[D]")
+    per_order = level[cust] * scale[cust, month] / np.repeat(n_orders, n_orders) * rng.lognormal(0, 0.35, rows)
+    unit_price = np.where(vip[cust], 120.0, 40.0) * rng.uniform(0.8, 1.2, rows)
+    quantity = np.maximum(1, np.round(per_order / unit_price)).astype(np.int64)
+    amount = np.round(quantity * unit_price, 2)
+    margin_rate = rng.uniform(0.15, 0.4, n)
+    cost = np.round(amount * (1 - margin_rate[cust]), 2)
+    order_no = np.arange(rows)
+    # returns: a share of orders come back partly, a few days later
+    ret = rng.random(rows) < return_rate
+    r_idx = np.flatnonzero(ret)
+    r_frac = rng.uniform(0.2, 1.0, r_idx.size)
+    r_qty = np.maximum(1, np.round(quantity[r_idx] * r_frac)).astype(np.int64)
+    r_amount = -np.round(r_qty * unit_price[r_idx], 2)
+    r_cost = -np.round(-r_amount * (1 - margin_rate[cust[r_idx]]), 2)
+    r_dates = dates[r_idx] + rng.integers(1, 10, r_idx.size).astype("timedelta64[D]")
+    region = rng.choice(len(REGIONS), n, p=[0.5, 0.3, 0.2])
+    industry = rng.integers(0, len(INDUSTRIES), n)
+    size = np.where(vip, 2, rng.choice(3, n, p=[0.6, 0.3, 0.1]))
+    all_cust = np.concatenate([cust, cust[r_idx]])
+    frame = pd.DataFrame({
+        "customer_id": ids[all_cust],
+        "date": np.concatenate([dates, r_dates]).astype("datetime64[ns]"),
+        "order_id": np.concatenate([order_no, order_no[r_idx]]),
+        "quantity": np.concatenate([quantity, -r_qty]),
+        "amount": np.concatenate([amount, r_amount]),
+        "cost": np.concatenate([cost, r_cost]),
+        "region": np.array(REGIONS)[region[all_cust]],
+        "industry": np.array(INDUSTRIES)[industry[all_cust]],
+        "size": np.array(SIZES)[size[all_cust]],
+    })
+    order = np.lexsort((frame["order_id"].to_numpy(), frame["date"].to_numpy()))
+    frame = frame.take(order).reset_index(drop=True)
+    first_active = np.where(active.any(axis=1), active.argmax(axis=1), -1)
+    month_labels = pd.period_range(pd.Timestamp(start), periods=M, freq="M").strftime("%Y-%m").to_numpy()
+    truth = pd.DataFrame({
+        "customer_id": ids,
+        "type": np.array(TYPES)[ctype],
+        "stop_month": np.where(stop >= 0, month_labels[np.clip(stop, 0, M - 1)], None),
+        "first_month": np.where(first_active >= 0, month_labels[np.clip(first_active, 0, M - 1)], None),
+        "level": level.round(2),
+        "region": np.array(REGIONS)[region],
+    })
+    return frame, truth
+
+
+def write_transactions(frame: pd.DataFrame, path: str | Path) -> Path:
+    """Write to CSV (``.csv``/``.csv.gz``) or Parquet (``.parquet``) with pyarrow (fast, streaming)."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    if "date" in table.column_names and pa.types.is_timestamp(table.schema.field("date").type):
+        table = table.set_column(table.column_names.index("date"), "date", table["date"].cast(pa.date32()))
+    if path.suffix == ".parquet":
+        pq.write_table(table, path)
+    elif path.name.endswith(".gz"):
+        import gzip
+
+        with gzip.GzipFile(path, "wb", mtime=0) as fh:  # mtime 0: the same data gives the same bytes
+            pacsv.write_csv(table, fh)
+    else:
+        pacsv.write_csv(table, path)
+    return path
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m segkit.datasets",
+                                     description="Write synthetic B2B transactions with planted customer types.")
+    parser.add_argument("--customers", type=int, default=2000)
+    parser.add_argument("--months", type=int, default=24)
+    parser.add_argument("--start", default="2023-01-01")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", required=True, help="file to write (.csv, .csv.gz or .parquet)")
+    parser.add_argument("--truth", help="also write the planted truth to this CSV")
+    args = parser.parse_args(argv)
+    frame, truth = make_transactions(args.customers, args.months, args.start, args.seed)
+    write_transactions(frame, args.out)
+    if args.truth:
+        truth.to_csv(args.truth, index=False)
+    print(f"{len(frame):,} rows for {args.customers:,} customers written to {args.out}")
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())
