@@ -197,7 +197,9 @@ def execute_run(params: RunParams, out_root: str | Path, notebooks: list[str]) -
         start = time.perf_counter()
         try:
             pm.execute_notebook(str(nb), str(target), parameters=parameters, kernel_name="python3",
-                                progress_bar=False, log_output=False, cwd=str(nb.parent))
+                                progress_bar=False, log_output=False, cwd=str(nb.parent),
+                                # the kernel's own start-up warnings are noise for a scheduler's log
+                                extra_arguments=["--IPKernelApp.log_level=ERROR"])
         except pm.PapermillExecutionError as exc:
             shutil.rmtree(cache, ignore_errors=True)
             kept = folder.keep_failed(params.name, staged)
