@@ -256,7 +256,9 @@ def write_run_files(analysis: Analysis, out_dir: str | Path, *,
     for name, frame in (("assignments.csv", analysis.assignments), ("tiers_monthly.csv", analysis.tiers_monthly),
                         ("alerts.csv", analysis.alerts)):
         path = out / name
-        _safe_csv(frame).to_csv(path, index=False, lineterminator="\n", float_format="%.6g")
+        # floats keep every digit (values are rounded to 6 decimals upstream): the files must
+        # reproduce every figure of the reports exactly
+        _safe_csv(frame).to_csv(path, index=False, lineterminator="\n")
         written.append(path)
     for name, payload in (("scorecard.json", analysis.scorecard),
                           ("run.json", analysis.run_info(notebook_seconds))):
