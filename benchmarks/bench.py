@@ -1,120 +1,795 @@
-"""segkit benchmark: per-customer features from a CSV file, against baselines measured in the same run.
+"""segkit benchmark: segkit against hand-written baselines, all measured in the same run.
 
-Each case runs in a fresh Python process (so import and cache effects are the same for all) and is
-repeated; the table shows the median wall time, the peak resident memory of the child, and the
-ratio to the hand-written DuckDB query on the same file. Usage:
+Parts (``--parts``; all by default, ``--quick`` skips ``run``):
 
-    python benchmarks/bench.py [--sizes 1M,10M] [--repeat 3] [--quick]
+- ``features``  per-customer features (RFM and behaviour) from a CSV: segkit on its default engine
+  and on every other installed engine, against a hand-written DuckDB SQL query, a hand-written
+  Polars lazy query, a straightforward pandas implementation and pymc-marketing ``rfm_summary``
+  (only when that package happens to be installed);
+- ``tiers``     customer x month revenue with VIP/GOOD/REGULAR per month over the last 6 months:
+  segkit (``customer_month`` + ``PercentileTiers``) against DuckDB SQL with a window function,
+  Polars and pandas, all with DESIGN.md's exact ceil;
+- ``segment``   end-to-end ``segkit segment FILE --out DIR`` (default engine);
+- ``run``       ``segkit run reports.yml --jobs 2`` into a temporary folder, against the floor of
+  starting the notebook kernels: papermill executing trivial notebooks, as many per run and as many
+  runs as the config has, two at a time.
+
+Every case runs in a fresh Python process and is repeated; the table shows the median of the
+timed work (after imports), the median wall time of the whole process, the peak resident memory
+of the process and its children, and ratios to the baselines measured in the same run. Every case
+also prints a check of its result (customers and purchases, or a hash of the VIP list) so the
+table shows when implementations disagree. Synthetic files are generated in chunks in parallel
+and cached under ``benchmarks/.data/``; results go to ``benchmarks/.data/last_run.json``.
+
+Usage::
+
+    python benchmarks/bench.py                      # 1M and 10M rows, 3 repeats, all parts
+    python benchmarks/bench.py --huge               # also 100M rows
+    python benchmarks/bench.py --sizes 100M --parts features,segment
+    python benchmarks/bench.py --quick              # 100k rows, 1 repeat, no `segkit run` (CI smoke test)
 """
 
 from __future__ import annotations
 
 import argparse
+import concurrent.futures as cf
+import datetime as dt
+import importlib.metadata
+import importlib.util
 import json
+import math
+import multiprocessing
+import os
+import platform
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
+from dataclasses import dataclass, field
+from fractions import Fraction
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
 DATA = HERE / ".data"
 
-CASES = {
-    "segkit features (DuckDB via Ibis)": """
-from segkit.data import load_transactions
-from segkit.features import customer_features, split_periods
-tx = load_transactions(PATH)
-f = customer_features(tx, tx.last_date)
-print(len(f))
-""",
-    "hand-written DuckDB SQL": """
-import duckdb
-con = duckdb.connect()
-df = con.sql(f'''SELECT customer_id, max(date) AS last, count(DISTINCT CASE WHEN amount > 0 THEN order_id END) AS f,
-                 sum(amount) AS m, sum(quantity) AS units FROM read_csv('{PATH}', header=true)
-                 WHERE amount <> 0 GROUP BY customer_id''').df()
-print(len(df))
-""",
-    "pandas read_csv + groupby": """
-import pandas as pd
-d = pd.read_csv(PATH, dtype={"customer_id": str}, parse_dates=["date"])
-d = d[d["amount"] != 0]
-g = d.groupby("customer_id").agg(last=("date", "max"), m=("amount", "sum"), units=("quantity", "sum"))
-g["f"] = d[d["amount"] > 0].groupby("customer_id")["order_id"].nunique()
-print(len(g))
-""",
-    "pymc-marketing rfm_summary": """
-import pandas as pd
-from pymc_marketing.clv.utils import rfm_summary
-d = pd.read_csv(PATH, dtype={"customer_id": str}, parse_dates=["date"])
-print(len(rfm_summary(d, "customer_id", "date", "amount")))
-""",
-}
-
-RUNNER = """
-import resource, sys, time
-PATH = sys.argv[1]
-t = time.perf_counter()
-exec(compile(sys.stdin.read(), "case", "exec"))
-print("SECONDS", time.perf_counter() - t)
-print("PEAK_MB", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
-"""
+# ------------------------------------------------------------------ synthetic data
+SEED = 1
+START = dt.date(2023, 1, 1)
+MONTHS = 24
+ROWS_PER_CUSTOMER = 12.8      # what segkit.datasets.make_transactions gives with the default mix
+CHUNK_ROWS = 2_000_000        # rows per generated chunk (about 0.5 GB of pandas at most per worker)
+AS_OF = dt.date(2024, 12, 31)  # last day of the generated months (returns may spill a few days past it)
+WINDOW_MONTHS = 6
+VIP_SHARE, GOOD_SHARE = 0.2, 0.2
+PARTS = ("features", "tiers", "segment", "run")
 
 
-def dataset(rows: int) -> Path:
-    path = DATA / f"b2b_{rows}.csv"
-    if not path.exists():
-        from segkit.datasets import make_transactions, write_transactions
+def first_of_month(day: dt.date, months: int = 0) -> dt.date:
+    """The first day of the month ``months`` after ``day``'s month."""
+    index = day.year * 12 + day.month - 1 + months
+    return dt.date(index // 12, index % 12 + 1, 1)
 
-        customers = max(rows // 13, 100)  # ~13 rows per customer over 24 months
-        frame, _ = make_transactions(n_customers=customers, months=24, seed=1)
-        write_transactions(frame, path)
+
+def parse_size(text: str) -> int:
+    """'100k' -> 100_000, '1M' -> 1_000_000, '2.5M', '100M', '1000' -> rows."""
+    t = text.strip().lower()
+    scale = {"k": 1_000, "m": 1_000_000, "g": 1_000_000_000, "b": 1_000_000_000}.get(t[-1:], 1)
+    number = t[:-1] if scale != 1 else t
+    try:
+        rows = int(round(float(number) * scale))
+    except ValueError:
+        raise SystemExit(f"error: --sizes: {text!r} is not a row count (use e.g. 100k, 1M, 10M)") from None
+    if rows < 1000:
+        raise SystemExit(f"error: --sizes: {text!r} is too small (at least 1000 rows)")
+    return rows
+
+
+def _chunk(args: tuple[int, int, int, int, str]) -> str:
+    """Generate chunk ``index`` (exactly ``want`` rows) and write it as CSV; returns the path.
+
+    Chunks share the calendar but not customers or orders: chunk k holds customers
+    k*customers_per_chunk ... and orders k*10^8 ..., so a file of many chunks reads as one business.
+    """
+    index, want, customers, customers_per_chunk, out = args
+    import numpy as np
+    import pandas as pd
+
+    from segkit.datasets import make_transactions, write_transactions
+
+    frame, _ = make_transactions(n_customers=customers, months=MONTHS, start=START.isoformat(), seed=SEED + index)
+    if len(frame) < want:  # the surplus below makes this practically impossible; fail loudly if it happens
+        raise RuntimeError(f"chunk {index}: generated {len(frame)} rows, wanted {want}")
+    rng = np.random.default_rng(SEED + 10_000 + index)
+    keep = np.sort(rng.choice(len(frame), size=want, replace=False))  # thin evenly, keep date order
+    frame = frame.take(keep).reset_index(drop=True)
+    local = pd.Categorical(frame["customer_id"], categories=[f"C{i:06d}" for i in range(customers)]).codes
+    offset = index * customers_per_chunk
+    new_ids = np.array([f"C{offset + i:09d}" for i in range(customers)])
+    frame["customer_id"] = new_ids[local]
+    frame["order_id"] = frame["order_id"] + index * 100_000_000
+    write_transactions(frame, out)
+    return out
+
+
+def dataset(rows: int, workers: int = 2) -> Path:
+    """The cached synthetic file with exactly ``rows`` rows, generated in parallel chunks when missing.
+
+    Never holds more than one chunk per worker in memory, so 100M rows need no more than ~10M do.
+    """
+    path = DATA / f"b2b_{rows}_seed{SEED}.csv"
+    if path.exists():
+        return path
+    DATA.mkdir(parents=True, exist_ok=True)
+    parts_dir = Path(tempfile.mkdtemp(prefix=f".parts-{rows}-", dir=DATA))
+    n_chunks = math.ceil(rows / CHUNK_ROWS)
+    per_chunk = math.ceil(rows / n_chunks)
+    customers_per_chunk = math.ceil(per_chunk / ROWS_PER_CUSTOMER * 1.08) + 20  # surplus, thinned to `want`
+    jobs = []
+    for k in range(n_chunks):
+        want = min(per_chunk, rows - k * per_chunk)
+        jobs.append((k, want, customers_per_chunk, customers_per_chunk, str(parts_dir / f"part-{k:05d}.csv")))
+    started = time.perf_counter()
+    print(f"generating {rows:,} rows in {n_chunks} chunk(s) -> {path.relative_to(ROOT)} ...", file=sys.stderr,
+          flush=True)
+    tmp = path.with_name(path.name + f".{os.getpid()}.partial")
+    try:
+        with open(tmp, "wb") as out:
+            if n_chunks == 1:
+                parts = map(_chunk, jobs)
+                pool = None
+            else:
+                pool = cf.ProcessPoolExecutor(max_workers=min(workers, n_chunks),
+                                              mp_context=multiprocessing.get_context("spawn"))
+                parts = pool.map(_chunk, jobs)  # in order: concatenation keeps chunk order
+            try:
+                for k, part in enumerate(parts):
+                    with open(part, "rb") as fh:
+                        if k:
+                            fh.readline()  # every chunk has a header; keep the first only
+                        shutil.copyfileobj(fh, out, 16 << 20)
+                    os.unlink(part)
+            finally:
+                if pool is not None:
+                    pool.shutdown(cancel_futures=True)
+        os.replace(tmp, path)  # atomic: a half-written file is never taken for a cached one
+    finally:
+        tmp.unlink(missing_ok=True)
+        shutil.rmtree(parts_dir, ignore_errors=True)
+    print(f"  {rows:,} rows generated in {time.perf_counter() - started:.1f} s", file=sys.stderr, flush=True)
     return path
 
 
-def run_case(code: str, path: Path) -> tuple[float, float] | None:
-    proc = subprocess.run([sys.executable, "-c", RUNNER, str(path)], input=code, capture_output=True, text=True)
-    if proc.returncode != 0:
-        return None
-    out = dict(line.split(" ", 1) for line in proc.stdout.splitlines() if line.startswith(("SECONDS", "PEAK_MB")))
-    return float(out["SECONDS"]), float(out["PEAK_MB"])
+# ------------------------------------------------------------------ the cases
+@dataclass
+class Case:
+    name: str
+    part: str
+    kind: str              # "segkit", "engine" (a hand-written engine query), "pandas", "other"
+    code: str = ""         # python run in a fresh process (setup, then WORK marker, then the timed work)
+    argv: list[str] = field(default_factory=list)  # or: a command (wall time only)
+    needs: tuple[str, ...] = ()  # importable modules the case needs
+    check: str | None = None     # untimed code that sets CHECK from RESULT (default: by part)
 
 
+# A child runs SETUP (imports), then times WORK, then CHECK (untimed) and prints its markers.
+RUNNER = r"""
+import json, sys, time
+PATH = sys.argv[1]
+A = json.loads(sys.argv[2])
+{setup}
+_t0 = time.perf_counter()
+{work}
+_seconds = time.perf_counter() - _t0
+{check}
+print("WORK_SECONDS", _seconds)
+print("CHECK", CHECK)
+"""
+
+_FEATURE_CHECK = """
+import pandas as _pd
+_r = _pd.DataFrame(RESULT)
+CHECK = f"customers={len(_r)} purchases={int(_r['frequency'].sum())} net={float(_r['monetary'].sum()):.0f}"
+"""
+
+_TIER_CHECK = """
+import hashlib as _h, pandas as _pd
+_r = _pd.DataFrame(RESULT)
+_m = _pd.to_datetime(_r['month'].astype(str).str.slice(0, 7) + '-01').dt.strftime('%Y-%m')
+_v = sorted((_m + '|' + _r['customer_id'].astype(str))[_r['monthly_tier'].astype(str).eq('VIP').to_numpy()])
+_n = _r['monthly_tier'].astype(str).value_counts()
+CHECK = (f"rows={len(_r)} VIP={_n.get('VIP', 0)} GOOD={_n.get('GOOD', 0)} "
+         f"vip_hash={_h.sha1(chr(10).join(_v).encode()).hexdigest()[:8]}")
+"""
+
+
+def _segkit_engines() -> tuple[str, list[str]]:
+    """segkit's default engine and the other engines whose Python package is installed."""
+    import inspect
+
+    from segkit.data import load_transactions
+    from segkit.engines import ENGINES
+
+    default = inspect.signature(load_transactions).parameters["engine"].default
+    others = [e for e in ENGINES if e != default and importable(_ENGINE_MODULE.get(e, e))]
+    return default, others
+
+
+_ENGINE_MODULE = {"duckdb": "duckdb", "polars": "polars", "pyspark": "pyspark"}
+
+
+def importable(module: str) -> bool:
+    return importlib.util.find_spec(module) is not None
+
+
+def feature_cases() -> list[Case]:
+    default, others = _segkit_engines()
+    cases = []
+    for engine in [default, *others]:
+        kw = "" if engine == default else f"engine={engine!r}"
+        label = f"segkit (default engine: {engine})" if engine == default else f"segkit engine={engine}"
+        cases.append(Case(label, "features", "segkit", needs=(_ENGINE_MODULE.get(engine, engine),), code=f"""
+import datetime as dt
+from segkit.data import load_transactions
+from segkit.features import customer_features
+##WORK
+tx = load_transactions(PATH, {kw})
+RESULT = customer_features(tx, dt.date.fromisoformat(A["as_of"]))
+"""))
+    cases.append(Case("hand-written DuckDB SQL", "features", "engine", needs=("duckdb",), code="""
+import duckdb
+##WORK
+con = duckdb.connect()
+RESULT = con.sql(f'''
+  SELECT customer_id,
+         min(date) FILTER (WHERE amount > 0) AS first_purchase,
+         max(date) FILTER (WHERE amount > 0) AS last_purchase,
+         count(DISTINCT order_id) FILTER (WHERE amount > 0) AS frequency,
+         round(sum(amount), 6) AS monetary,
+         round(sum(amount) FILTER (WHERE amount > 0), 6) AS gross_revenue,
+         round(coalesce(-sum(amount) FILTER (WHERE amount < 0), 0), 6) AS returns_value,
+         round(sum(CASE WHEN amount < 0 THEN -abs(quantity) ELSE abs(quantity) END), 6) AS units,
+         round(sum(amount) - sum(CASE WHEN amount < 0 THEN -abs(cost) ELSE abs(cost) END), 6) AS margin,
+         count(DISTINCT date_trunc('month', date)) FILTER (WHERE amount > 0) AS active_months,
+         date_diff('day', max(date) FILTER (WHERE amount > 0), DATE '{A["as_of"]}') AS recency_days,
+         date_diff('day', min(date) FILTER (WHERE amount > 0), DATE '{A["as_of"]}') AS tenure_days,
+         round(gross_revenue / frequency, 6) AS avg_order_value,
+         round(frequency / active_months, 6) AS purchases_per_active_month
+  FROM read_csv('{PATH}', header = true, types = {{'customer_id': 'VARCHAR'}})
+  WHERE amount <> 0 AND customer_id IS NOT NULL AND date IS NOT NULL AND date <= DATE '{A["as_of"]}'
+  GROUP BY customer_id
+  HAVING count(*) FILTER (WHERE amount > 0) > 0
+  ORDER BY customer_id''').df()
+"""))
+    cases.append(Case("hand-written Polars lazy", "features", "engine", needs=("polars",), code="""
+import datetime as dt
+import polars as pl
+##WORK
+as_of = dt.date.fromisoformat(A["as_of"])
+buy = pl.col("amount") > 0
+sign = pl.when(pl.col("amount") < 0).then(-1).otherwise(1)
+RESULT = (
+    pl.scan_csv(PATH, schema_overrides={"customer_id": pl.String}, try_parse_dates=True)
+    .filter((pl.col("amount") != 0) & pl.col("customer_id").is_not_null() & pl.col("date").is_not_null()
+            & (pl.col("date") <= as_of))
+    .group_by("customer_id")
+    .agg(first_purchase=pl.col("date").filter(buy).min(),
+         last_purchase=pl.col("date").filter(buy).max(),
+         frequency=pl.col("order_id").filter(buy).n_unique(),
+         monetary=pl.col("amount").sum().round(6),
+         gross_revenue=pl.col("amount").filter(buy).sum().round(6),
+         returns_value=(-pl.col("amount").filter(~buy).sum()).round(6),
+         units=(sign * pl.col("quantity").abs()).sum().round(6),
+         margin=(pl.col("amount").sum() - (sign * pl.col("cost").abs()).sum()).round(6),
+         active_months=pl.col("date").filter(buy).dt.truncate("1mo").n_unique())
+    .filter(pl.col("frequency") > 0)
+    .with_columns(recency_days=(pl.lit(as_of) - pl.col("last_purchase")).dt.total_days(),
+                  tenure_days=(pl.lit(as_of) - pl.col("first_purchase")).dt.total_days(),
+                  avg_order_value=(pl.col("gross_revenue") / pl.col("frequency")).round(6),
+                  purchases_per_active_month=(pl.col("frequency") / pl.col("active_months")).round(6))
+    .sort("customer_id")
+    .collect()
+    .to_pandas())
+"""))
+    cases.append(Case("pandas read_csv + groupby", "features", "pandas", code="""
+import numpy as np
+import pandas as pd
+##WORK
+as_of = pd.Timestamp(A["as_of"])
+d = pd.read_csv(PATH, usecols=["customer_id", "date", "order_id", "quantity", "amount", "cost"],
+                dtype={"customer_id": str}, parse_dates=["date"])
+d = d[(d["amount"] != 0) & d["customer_id"].notna() & d["date"].notna() & (d["date"] <= as_of)]
+buy = d["amount"] > 0
+sign = np.where(d["amount"] < 0, -1, 1)
+d = d.assign(pdate=d["date"].where(buy), porder=d["order_id"].where(buy),
+             pmonth=d["date"].dt.to_period("M").dt.start_time.where(buy),
+             gross=d["amount"].where(buy, 0.0), ret=(-d["amount"]).where(~buy, 0.0),
+             units=sign * d["quantity"].abs(), cost_signed=sign * d["cost"].abs())
+g = d.groupby("customer_id", sort=True).agg(
+    first_purchase=("pdate", "min"), last_purchase=("pdate", "max"), frequency=("porder", "nunique"),
+    monetary=("amount", "sum"), gross_revenue=("gross", "sum"), returns_value=("ret", "sum"),
+    units=("units", "sum"), cost=("cost_signed", "sum"), active_months=("pmonth", "nunique"))
+g = g[g["frequency"] > 0]
+g["margin"] = g["monetary"] - g.pop("cost")
+g["recency_days"] = (as_of - g["last_purchase"]).dt.days
+g["tenure_days"] = (as_of - g["first_purchase"]).dt.days
+g["avg_order_value"] = g["gross_revenue"] / g["frequency"]
+g["purchases_per_active_month"] = g["frequency"] / g["active_months"]
+RESULT = g.round(6).reset_index()
+"""))
+    cases.append(Case("pymc-marketing rfm_summary", "features", "other", needs=("pymc_marketing",), code="""
+import pandas as pd
+from pymc_marketing.clv.utils import rfm_summary
+##WORK
+d = pd.read_csv(PATH, usecols=["customer_id", "date", "amount"], dtype={"customer_id": str}, parse_dates=["date"])
+d = d[d["amount"] > 0]
+RESULT = rfm_summary(d, "customer_id", "date", "amount", observation_period_end=A["as_of"], time_unit="D")
+""", check="CHECK = f'customers={len(RESULT)} (frequency there = repeat purchase days)'"))
+    return cases
+
+
+def tier_cases() -> list[Case]:
+    default, others = _segkit_engines()
+    cases = []
+    for engine in [default, *others]:
+        kw = "" if engine == default else f"engine={engine!r}"
+        label = f"segkit (default engine: {engine})" if engine == default else f"segkit engine={engine}"
+        cases.append(Case(label, "tiers", "segkit", needs=(_ENGINE_MODULE.get(engine, engine),), code=f"""
+import datetime as dt
+from segkit.data import load_transactions
+from segkit.features import customer_month
+from segkit.schemes import PercentileTiers
+##WORK
+tx = load_transactions(PATH, {kw})
+monthly = customer_month(tx, dt.date.fromisoformat(A["window_start"]), dt.date.fromisoformat(A["as_of"]))
+tiers = PercentileTiers(criterion="revenue", as_of=A["as_of"], window_months=A["window_months"],
+                        vip_share=A["vip_share"], good_share=A["good_share"]).fit(monthly)
+RESULT = tiers.monthly_tiers_
+"""))
+    cases.append(Case("hand-written DuckDB SQL (window fn)", "tiers", "engine", needs=("duckdb",), code="""
+import duckdb
+##WORK
+vp, vq, gp, gq = A["vip_frac"] + A["good_frac"]
+con = duckdb.connect()
+RESULT = con.sql(f'''
+  WITH monthly AS (
+    SELECT customer_id, date_trunc('month', date) AS month, round(sum(amount), 6) AS value
+    FROM read_csv('{PATH}', header = true, types = {{'customer_id': 'VARCHAR'}})
+    WHERE amount <> 0 AND customer_id IS NOT NULL
+      AND date BETWEEN DATE '{A["window_start"]}' AND DATE '{A["as_of"]}'
+    GROUP BY ALL HAVING value > 0),
+  ranked AS (
+    SELECT *, row_number() OVER (PARTITION BY month ORDER BY value DESC, customer_id) - 1 AS pos,
+              count(*) OVER (PARTITION BY month) AS n
+    FROM monthly),
+  cuts AS (SELECT *, (n * {vp} + {vq} - 1) // {vq} AS vip FROM ranked)  -- exact ceil(share * n)
+  SELECT customer_id, strftime(month, '%Y-%m') AS month, value,
+         CASE WHEN pos < vip THEN 'VIP'
+              WHEN pos < vip + ((n - vip) * {gp} + {gq} - 1) // {gq} THEN 'GOOD'
+              ELSE 'REGULAR' END AS monthly_tier
+  FROM cuts ORDER BY month, customer_id''').df()
+"""))
+    cases.append(Case("hand-written Polars lazy", "tiers", "engine", needs=("polars",), code="""
+import datetime as dt
+import polars as pl
+##WORK
+vp, vq, gp, gq = A["vip_frac"] + A["good_frac"]
+n = pl.len().over("month")
+pos = pl.int_range(pl.len()).over("month")
+vip = (n * vp + vq - 1) // vq
+good = ((n - vip) * gp + gq - 1) // gq
+RESULT = (
+    pl.scan_csv(PATH, schema_overrides={"customer_id": pl.String}, try_parse_dates=True)
+    .filter((pl.col("amount") != 0) & pl.col("customer_id").is_not_null()
+            & pl.col("date").is_between(dt.date.fromisoformat(A["window_start"]), dt.date.fromisoformat(A["as_of"])))
+    .group_by("customer_id", month=pl.col("date").dt.truncate("1mo"))
+    .agg(value=pl.col("amount").sum().round(6))
+    .filter(pl.col("value") > 0)
+    .sort(["month", "value", "customer_id"], descending=[False, True, False])
+    .with_columns(monthly_tier=pl.when(pos < vip).then(pl.lit("VIP"))
+                  .when(pos < vip + good).then(pl.lit("GOOD")).otherwise(pl.lit("REGULAR")))
+    .with_columns(month=pl.col("month").dt.strftime("%Y-%m"))
+    .sort(["month", "customer_id"])
+    .collect()
+    .to_pandas())
+"""))
+    cases.append(Case("pandas groupby + rank", "tiers", "pandas", code="""
+import numpy as np
+import pandas as pd
+##WORK
+vp, vq, gp, gq = A["vip_frac"] + A["good_frac"]
+d = pd.read_csv(PATH, usecols=["customer_id", "date", "amount"], dtype={"customer_id": str}, parse_dates=["date"])
+d = d[(d["amount"] != 0) & d["customer_id"].notna()
+      & d["date"].between(pd.Timestamp(A["window_start"]), pd.Timestamp(A["as_of"]))]
+m = (d.groupby(["customer_id", d["date"].dt.to_period("M").rename("month")])["amount"].sum().round(6)
+     .rename("value").reset_index())
+m = m[m["value"] > 0].sort_values(["month", "value", "customer_id"], ascending=[True, False, True])
+pos = m.groupby("month").cumcount().to_numpy()
+n = m.groupby("month")["value"].transform("size").to_numpy()
+vip = (n * vp + vq - 1) // vq
+good = ((n - vip) * gp + gq - 1) // gq
+m["monthly_tier"] = np.where(pos < vip, "VIP", np.where(pos < vip + good, "GOOD", "REGULAR"))
+m["month"] = m["month"].dt.strftime("%Y-%m")
+RESULT = m.sort_values(["month", "customer_id"]).reset_index(drop=True)
+"""))
+    return cases
+
+
+def segkit_command() -> list[str]:
+    script = Path(sys.executable).parent / "segkit"
+    return [str(script)] if script.exists() else [sys.executable, "-m", "segkit"]
+
+
+# ------------------------------------------------------------------ measuring
+@dataclass
+class Measure:
+    work: float | None       # timed work inside the process (None for commands)
+    wall: float              # the whole process, start to exit
+    peak_mb: float           # max RSS of the process (and of any child it waited for)
+    check: str = ""
+
+
+def _child_code(case: Case) -> str:
+    setup, work = case.code.split("##WORK", 1)
+    check = case.check or (_TIER_CHECK if case.part == "tiers" else _FEATURE_CHECK)
+    return RUNNER.format(setup=setup.strip(), work=work.strip(), check=check.strip())
+
+
+def spawn(argv: list[str], cwd: Path = ROOT, timeout: float | None = None) -> tuple[int, float, float, str, str]:
+    """Run ``argv``; returns (exit code, wall seconds, peak RSS MB, stdout, stderr)."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        env = {**os.environ, "MPLBACKEND": "Agg"}
+        started = time.perf_counter()
+        proc = subprocess.Popen(argv, stdout=out, stderr=err, cwd=cwd, env=env)
+        # wait4 (not wait) so the kernel hands us the child's peak RSS; the child's own children that it
+        # waited for are included (Linux reports the max over the process and its reaped descendants)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - started
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        return (proc.returncode, wall, usage.ru_maxrss / 1024, out.read().decode(errors="replace"),
+                err.read().decode(errors="replace"))
+
+
+def measure(case: Case, path: Path, args: dict) -> Measure:
+    if case.argv:
+        code, wall, peak, _, err = spawn([a.replace("{PATH}", str(path)) for a in case.argv])
+        if code != 0:
+            raise RuntimeError(_last_line(err) or f"exit code {code}")
+        return Measure(None, wall, peak)
+    code, wall, peak, out, err = spawn([sys.executable, "-c", _child_code(case), str(path), json.dumps(args)])
+    if code != 0:
+        raise RuntimeError(_last_line(err) or f"exit code {code}")
+    marks = dict(line.split(" ", 1) for line in out.splitlines() if line.startswith(("WORK_SECONDS ", "CHECK ")))
+    return Measure(float(marks["WORK_SECONDS"]), wall, peak, marks.get("CHECK", "").strip())
+
+
+def _last_line(text: str) -> str:
+    lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip()]
+    return lines[-1][:160] if lines else ""
+
+
+@dataclass
+class Row:
+    part: str
+    size: str
+    case: str
+    kind: str
+    status: str = "ok"           # ok | not installed | failed
+    work: float | None = None    # median seconds
+    wall: float | None = None    # median seconds
+    peak_mb: float | None = None  # max over repeats
+    runs: list[dict] = field(default_factory=list)
+    check: str = ""
+    error: str = ""
+    ratios: dict[str, float] = field(default_factory=dict)
+    best_baseline: str = ""      # the fastest hand-written engine query of the same part and size
+
+
+def run_case(case: Case, path: Path, size: str, args: dict, repeat: int) -> Row:
+    row = Row(case.part, size, case.name, case.kind)
+    missing = [m for m in case.needs if not importable(m)]
+    if missing:
+        row.status = "not installed"
+        row.error = ", ".join(missing)
+        return row
+    print(f"  {case.part:<9} {size:>5}  {case.name} ...", end="", file=sys.stderr, flush=True)
+    measures = []
+    for _ in range(repeat):
+        try:
+            measures.append(measure(case, path, args))
+        except Exception as exc:  # keep going: one broken case must not hide the others
+            row.status, row.error = "failed", str(exc)
+            print(f" failed: {exc}", file=sys.stderr, flush=True)
+            return row
+        print(f" {measures[-1].work or measures[-1].wall:.2f}s", end="", file=sys.stderr, flush=True)
+    print(file=sys.stderr, flush=True)
+    row.runs = [{"work": m.work, "wall": m.wall, "peak_mb": m.peak_mb} for m in measures]
+    row.work = statistics.median(m.work for m in measures) if measures[0].work is not None else None
+    row.wall = statistics.median(m.wall for m in measures)
+    row.peak_mb = max(m.peak_mb for m in measures)
+    checks = {m.check for m in measures}
+    row.check = checks.pop() if len(checks) == 1 else "differs between repeats: " + " / ".join(sorted(checks))
+    return row
+
+
+def add_ratios(rows: list[Row]) -> None:
+    """Ratios of work time against the baselines of the same part and size."""
+    ok = [r for r in rows if r.status == "ok" and r.work is not None]
+    duck = next((r for r in ok if r.case.startswith("hand-written DuckDB")), None)
+    pandas = next((r for r in ok if r.kind == "pandas"), None)
+    engines = [r for r in ok if r.kind == "engine"]
+    best = min(engines, key=lambda r: r.work) if engines else None
+    for r in ok:
+        if duck:
+            r.ratios["duckdb_sql"] = r.work / duck.work
+        if pandas:
+            r.ratios["pandas"] = r.work / pandas.work
+        if best:
+            r.ratios["best_hand_written"] = r.work / best.work
+            r.best_baseline = best.case
+
+
+# ------------------------------------------------------------------ segkit run vs the kernel floor
+FLOOR_SCRIPT = r"""
+import concurrent.futures as cf, json, multiprocessing, sys, time
+import nbformat, papermill as pm
+
+def one_run(args):
+    notebooks, out = args
+    for nb in notebooks:
+        pm.execute_notebook(nb, nb + f".{out}.out.ipynb", parameters={"run": out}, kernel_name="python3",
+                            progress_bar=False, log_output=False, extra_arguments=["--IPKernelApp.log_level=ERROR"])
+    return out
+
+if __name__ == "__main__":
+    folder, runs, per_run, jobs = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+    paths = []
+    for i in range(per_run):
+        nb = nbformat.v4.new_notebook()
+        params = nbformat.v4.new_code_cell("run = ''")
+        params.metadata["tags"] = ["parameters"]
+        nb.cells = [nbformat.v4.new_markdown_cell("A trivial notebook: the cost of starting a kernel."), params,
+                    nbformat.v4.new_code_cell("x = 1")]
+        nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+        path = f"{folder}/{i:02d}_trivial.ipynb"
+        nbformat.write(nb, path)
+        paths.append(path)
+    t0 = time.perf_counter()
+    if jobs == 1 or runs == 1:
+        for r in range(runs):
+            one_run((paths, f"r{r}"))
+    else:
+        ctx = multiprocessing.get_context("spawn")  # like `segkit run`
+        with cf.ProcessPoolExecutor(max_workers=min(jobs, runs), mp_context=ctx) as pool:
+            list(pool.map(one_run, [(paths, f"r{r}") for r in range(runs)]))
+    print("WORK_SECONDS", time.perf_counter() - t0)
+"""
+
+
+def run_part(repeat: int, jobs: int, config: Path) -> list[Row]:
+    """`segkit run CONFIG --jobs N` into a temporary folder against papermill on trivial notebooks."""
+    from segkit.cli import notebook_paths
+    from segkit.config import load_config
+
+    runs = len(load_config(str(config)).runs)
+    per_run = len(notebook_paths())
+    size = f"{runs}x{per_run}"
+    rows = []
+    label = f"segkit run {config.name} --jobs {jobs} ({runs} runs x {per_run} notebooks)"
+    floor_label = f"kernel floor: papermill, {runs} x {per_run} trivial notebooks, {jobs} at a time"
+    segkit_row, floor_row = Row("run", size, label, "segkit"), Row("run", size, floor_label, "floor")
+    for target in (floor_row, segkit_row):
+        print(f"  run       {size:>5}  {target.case} ...", end="", file=sys.stderr, flush=True)
+        for _ in range(repeat):
+            with tempfile.TemporaryDirectory(prefix="segkit-bench-") as tmp:
+                if target is floor_row:
+                    argv = [sys.executable, "-c", FLOOR_SCRIPT, tmp, str(runs), str(per_run), str(jobs)]
+                else:
+                    argv = [*segkit_command(), "run", str(config), "--jobs", str(jobs), "--out", tmp]
+                code, wall, peak, _, err = spawn(argv)
+            if code != 0:
+                target.status, target.error = "failed", _last_line(err) or f"exit code {code}"
+                print(f" failed: {target.error}", file=sys.stderr, flush=True)
+                break
+            target.runs.append({"wall": wall, "peak_mb": peak})
+            print(f" {wall:.1f}s", end="", file=sys.stderr, flush=True)
+        print(file=sys.stderr, flush=True)
+        if target.status == "ok":
+            target.wall = statistics.median(r["wall"] for r in target.runs)
+            target.peak_mb = max(r["peak_mb"] for r in target.runs)
+        rows.append(target)
+    if segkit_row.status == floor_row.status == "ok":
+        segkit_row.ratios["kernel_floor"] = segkit_row.wall / floor_row.wall
+    return rows
+
+
+# ------------------------------------------------------------------ reporting
+def machine() -> dict:
+    pages = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    cpu = ""
+    try:
+        cpu = next((ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
+                    if ln.startswith("model name")), "")
+    except OSError:
+        pass
+    versions = {}
+    for dist in ("segkit", "pandas", "numpy", "pyarrow", "duckdb", "ibis-framework", "polars", "pyspark",
+                 "scikit-learn", "papermill", "pymc-marketing"):
+        try:
+            versions[dist] = importlib.metadata.version(dist)
+        except importlib.metadata.PackageNotFoundError:
+            pass
+    commit = subprocess.run(["git", "describe", "--always", "--dirty"], cwd=ROOT, capture_output=True, text=True)
+    return {
+        "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "cores": os.cpu_count(),
+        "affinity": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
+        "ram_gib": round(pages / 2**30, 1),
+        "cpu": cpu,
+        "os": platform.platform(),
+        "python": platform.python_version(),
+        "load_average": [round(x, 2) for x in os.getloadavg()],
+        "segkit_commit": commit.stdout.strip() if commit.returncode == 0 else None,
+        "packages": versions,
+    }
+
+
+def _fmt(x: float | None, digits: int = 2) -> str:
+    return "–" if x is None else f"{x:.{digits}f}"
+
+
+def _ratio(r: Row, key: str) -> str:
+    return f"{r.ratios[key]:.2f}x" if key in r.ratios else "–"
+
+
+TITLES = {"features": "Per-customer features (RFM + behaviour) from CSV",
+          "tiers": "Monthly tiers: customer x month revenue + VIP/GOOD/REGULAR, last 6 months",
+          "segment": "End to end: `segkit segment FILE --out DIR`",
+          "run": "`segkit run` of the default config vs starting the notebook kernels"}
+
+
+def print_table(info: dict, sizes: dict[str, dict], rows: list[Row], repeat: int, run_repeat: int) -> list[str]:
+    lines = [
+        f"segkit benchmark, {info['date']}",
+        f"machine: {info['cores']} cores, {info['ram_gib']} GiB RAM, {info['cpu'] or 'cpu ?'}; "
+        f"Python {info['python']}; load average at start {', '.join(map(str, info['load_average']))}",
+        "packages: " + ", ".join(f"{k} {v}" for k, v in info["packages"].items())
+        + (f"; segkit at {info['segkit_commit']}" if info.get("segkit_commit") else ""),
+        "data: " + "; ".join(f"{s}: {d['rows']:,} rows, {d['mb']:,.0f} MB CSV" for s, d in sizes.items()),
+        f"work = median seconds of {repeat} fresh process(es) after imports; process = whole process; "
+        "peak = max RSS; ratios on work",
+    ]
+    for part in PARTS:
+        part_rows = [r for r in rows if r.part == part]
+        if not part_rows:
+            continue
+        lines += ["", f"## {TITLES[part]}", ""]
+        if part in ("features", "tiers"):
+            lines += ["| rows | case | work s | process s | peak MB | vs DuckDB SQL | vs pandas | vs best hand-written |"
+                      " check |",
+                      "|---|---|---:|---:|---:|---:|---:|---:|---|"]
+            for r in part_rows:
+                if r.status != "ok":
+                    lines.append(f"| {r.size} | {r.case} | {r.status} | | | | | | {r.error} |")
+                    continue
+                lines.append(f"| {r.size} | {r.case} | {_fmt(r.work)} | {_fmt(r.wall)} | {_fmt(r.peak_mb, 0)} | "
+                             f"{_ratio(r, 'duckdb_sql')} | {_ratio(r, 'pandas')} | {_ratio(r, 'best_hand_written')} | "
+                             f"{r.check} |")
+        elif part == "segment":
+            lines += ["| rows | case | process s | peak MB |", "|---|---|---:|---:|"]
+            for r in part_rows:
+                lines.append(f"| {r.size} | {r.case} | {_fmt(r.wall) if r.status == 'ok' else r.status} | "
+                             f"{_fmt(r.peak_mb, 0) if r.status == 'ok' else r.error} |")
+        else:
+            lines += [f"| case | process s (median of {run_repeat}) | peak MB | vs kernel floor |",
+                      "|---|---:|---:|---:|"]
+            for r in part_rows:
+                lines.append(f"| {r.case} | {_fmt(r.wall, 1) if r.status == 'ok' else r.status} | "
+                             f"{_fmt(r.peak_mb, 0) if r.status == 'ok' else r.error} | {_ratio(r, 'kernel_floor')} |")
+    lines += ["", "Targets (issue 6):"] + targets(rows)
+    print("\n".join(lines), flush=True)
+    return lines
+
+
+def targets(rows: list[Row]) -> list[str]:
+    out = []
+    for r in rows:
+        if r.part == "features" and r.kind == "segkit" and "best_hand_written" in r.ratios:
+            verdict = "meets" if r.ratios["best_hand_written"] <= 1.3 else "misses"
+            out.append(f"- features {r.size}, {r.case}: {r.ratios['best_hand_written']:.2f}x the best hand-written "
+                       f"engine query ({r.best_baseline}); target <= 1.3x: {verdict}")
+        if r.part == "features" and r.kind == "other":
+            seg = next((s for s in rows if s.part == "features" and s.size == r.size and s.kind == "segkit"
+                        and s.status == "ok" and s.case.startswith("segkit (default")), None)
+            if seg and r.status == "ok":
+                speed = r.work / seg.work
+                out.append(f"- features {r.size}: segkit is {speed:.1f}x faster than {r.case}; target >= 5x at 10M: "
+                           f"{'meets' if speed >= 5 else 'misses'}")
+        if r.part == "run" and "kernel_floor" in r.ratios:
+            verdict = "meets" if r.ratios["kernel_floor"] <= 1.5 else "misses"
+            out.append(f"- {r.case}: {r.ratios['kernel_floor']:.2f}x the kernel floor; target <= 1.5x: {verdict}")
+        if r.part == "segment":
+            out.append(f"- segkit segment {r.size}: " + (f"{r.wall:.1f} s, peak {r.peak_mb:,.0f} MB" if r.status == "ok"
+                                                         else f"{r.status}: {r.error}"))
+    return out or ["- (no target measured in this run)"]
+
+
+# ------------------------------------------------------------------ main
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--sizes", default="1M,10M", help="comma-separated row counts such as 100k,1M,10M")
-    p.add_argument("--repeat", type=int, default=3)
-    p.add_argument("--quick", action="store_true", help="100k rows, one repeat (a smoke test)")
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--sizes", default="1M,10M", help="comma-separated row counts, e.g. 100k,1M,10M,100M "
+                                                     "(default 1M,10M)")
+    p.add_argument("--huge", action="store_true", help="add 100M rows to --sizes")
+    p.add_argument("--repeat", type=int, default=3, help="fresh processes per case; the table shows medians")
+    p.add_argument("--parts", default=",".join(PARTS), help=f"comma-separated subset of {','.join(PARTS)}")
+    p.add_argument("--run-repeat", type=int, default=1,
+                   help="repeats of the slow `segkit run` part (minutes each; default 1)")
+    p.add_argument("--segment-repeat", type=int, help="repeats of `segkit segment` (default: --repeat)")
+    p.add_argument("--jobs", type=int, default=2, help="--jobs of `segkit run` and of its floor (default 2)")
+    p.add_argument("--config", default=str(ROOT / "reports.yml"), help="config for the `segkit run` part")
+    p.add_argument("--quick", action="store_true",
+                   help="smoke test: 100k rows, one repeat, no `segkit run` part (about a minute)")
+    p.add_argument("--json", default=str(DATA / "last_run.json"), help="where to save the results")
     args = p.parse_args(argv)
-    sizes = ["100k"] if args.quick else args.sizes.split(",")
+
+    sizes = ["100k"] if args.quick else [s for s in args.sizes.split(",") if s.strip()]
+    if args.huge and "100M" not in sizes:
+        sizes.append("100M")
     repeat = 1 if args.quick else args.repeat
-    DATA.mkdir(exist_ok=True)
-    results = []
+    parts = [x.strip() for x in args.parts.split(",") if x.strip()]
+    unknown = set(parts) - set(PARTS)
+    if unknown or repeat < 1 or args.run_repeat < 1:
+        p.error(f"unknown part(s) {sorted(unknown)}" if unknown else "repeats must be at least 1")
+    if args.quick:
+        parts = [x for x in parts if x != "run"]
+    seg_repeat = 1 if args.quick else (args.segment_repeat or repeat)
+
+    os.chdir(ROOT)
+    info = machine()
+    case_args = {
+        "as_of": AS_OF.isoformat(),
+        "window_start": first_of_month(AS_OF, -(WINDOW_MONTHS - 1)).isoformat(),
+        "window_months": WINDOW_MONTHS, "vip_share": VIP_SHARE, "good_share": GOOD_SHARE,
+        "vip_frac": list(Fraction(str(VIP_SHARE)).as_integer_ratio()),
+        "good_frac": list(Fraction(str(GOOD_SHARE)).as_integer_ratio()),
+    }
+    cases = (feature_cases() if "features" in parts else []) + (tier_cases() if "tiers" in parts else [])
+    rows: list[Row] = []
+    size_info: dict[str, dict] = {}
     for size in sizes:
-        rows = int(float(size.lower().rstrip("km")) * (1_000_000 if size.lower().endswith("m") else 1_000))
-        path = dataset(rows)
-        base = None
-        print(f"\n{size} rows ({path.stat().st_size / 1e6:.0f} MB CSV), median of {repeat}:")
-        print(f"  {'case':<36} {'seconds':>9} {'peak MB':>9} {'vs DuckDB SQL':>14}")
-        timings = {}
-        for name, code in CASES.items():
-            runs = [run_case(code, path) for _ in range(repeat)]
-            if any(r is None for r in runs):
-                print(f"  {name:<36} {'(not available)':>34}")
-                continue
-            sec = statistics.median(r[0] for r in runs)
-            mb = max(r[1] for r in runs)
-            timings[name] = (sec, mb)
-        base = timings.get("hand-written DuckDB SQL", (None,))[0]
-        for name, (sec, mb) in timings.items():
-            ratio = f"{sec / base:.2f}x" if base else "–"
-            print(f"  {name:<36} {sec:>9.2f} {mb:>9.0f} {ratio:>14}")
-            results.append({"size": size, "case": name, "seconds": sec, "peak_mb": mb,
-                            "ratio_to_duckdb_sql": sec / base if base else None})
-    (DATA / "last_run.json").write_text(json.dumps({"when": time.strftime("%Y-%m-%d %H:%M"), "results": results},
-                                                   indent=1))
-    return 0
+        n = parse_size(size)
+        path = dataset(n)
+        size_info[size] = {"rows": n, "mb": path.stat().st_size / 1e6, "path": str(path.relative_to(ROOT))}
+        size_rows = [run_case(c, path, size, case_args, repeat) for c in cases]
+        for part in ("features", "tiers"):
+            add_ratios([r for r in size_rows if r.part == part])
+        rows += size_rows
+        if "segment" in parts:
+            with tempfile.TemporaryDirectory(prefix="segkit-bench-") as tmp:
+                seg = Case("segkit segment (default engine)", "segment", "segkit",
+                           argv=[*segkit_command(), "segment", "{PATH}", "--out", tmp])
+                rows.append(run_case(seg, path, size, case_args, seg_repeat))
+    if "run" in parts:
+        rows += run_part(args.run_repeat, args.jobs, Path(args.config))
+
+    lines = print_table(info, size_info, rows, repeat, args.run_repeat)
+    result = {"machine": info, "args": {"sizes": sizes, "repeat": repeat, "parts": parts,
+                                        "run_repeat": args.run_repeat, "segment_repeat": seg_repeat,
+                                        "jobs": args.jobs, "quick": args.quick},
+              "data": size_info, "case_parameters": case_args,
+              "results": [r.__dict__ for r in rows], "table": lines}
+    out = Path(args.json)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".tmp")
+    tmp.write_text(json.dumps(result, indent=1, default=str))
+    os.replace(tmp, out)
+    print(f"\nresults saved to {out}", flush=True)
+    return 1 if any(r.status == "failed" for r in rows) else 0
 
 
 if __name__ == "__main__":
