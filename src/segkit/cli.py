@@ -103,6 +103,9 @@ def _filter_arg(pairs: list[str] | None) -> dict[str, str]:
 def cmd_validate(args: argparse.Namespace) -> int:
     from .data import load_transactions
 
+    if not 0 <= args.max_bad_share < 1:
+        raise ParameterError(f"--max-bad-share must be a fraction from 0 up to (not including) 1, got "
+                             f"{args.max_bad_share:g}", where="--max-bad-share", fix="write e.g. --max-bad-share 0.05")
     tx = load_transactions(args.data, parse_columns(args.columns), max_bad_share=args.max_bad_share,
                            drop_duplicates=args.drop_duplicates, filter=_filter_arg(args.filter))
     print(tx.quality)

@@ -250,11 +250,17 @@ def load_config(path: str | Path, *, out: str | Path | None = None) -> Config:
     except UnicodeDecodeError as exc:
         raise ConfigError("the config is not UTF-8 text", where=str(path), fix="save it as UTF-8") from exc
     try:
-        raw = yaml.safe_load(text)
+        raw = yaml.load(text, Loader=_ConfigLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         loc = f"{path}, line {mark.line + 1}, column {mark.column + 1}" if mark else str(path)
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        if isinstance(exc, _DuplicateKey):
+            raise ConfigError(f"the config gives the key {exc.key!r} twice in one mapping", where=loc,
+                              fix="keep one of them (YAML would silently use the last)") from exc
+        if isinstance(exc, yaml.constructor.ConstructorError) and "constructor for the tag" in problem:
+            raise ConfigError(f"the config uses a YAML tag segkit does not load ({problem.split('tag ')[-1]})",
+                              where=loc, fix="remove the `!!...` tag: a config holds plain values only") from exc
         raise ConfigError(f"the config is not valid YAML ({problem})", where=loc,
                           fix="check indentation and quoting near that line") from exc
     if not isinstance(raw, dict):
@@ -293,6 +299,32 @@ def load_config(path: str | Path, *, out: str | Path | None = None) -> Config:
     if out is None and not out_dir.is_absolute():
         out_dir = base_dir / out_dir
     return Config(path=path, out=out_dir, runs=tuple(runs))
+
+
+class _DuplicateKey(yaml.constructor.ConstructorError):
+    def __init__(self, key: Any, mark: Any):
+        super().__init__(None, None, f"duplicate key {key!r}", mark)
+        self.key = key
+
+
+class _ConfigLoader(yaml.SafeLoader):
+    """Safe YAML (no Python objects) that refuses duplicate keys and keeps dates as text.
+
+    Dates stay text so that ``as_of: 2024-02-30`` reaches the date check (a clear message)
+    instead of failing inside the YAML parser.
+    """
+
+    def construct_mapping(self, node: Any, deep: bool = False) -> dict[Any, Any]:
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if isinstance(key, str) and key in seen:
+                raise _DuplicateKey(key, key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+_ConfigLoader.add_constructor("tag:yaml.org,2002:timestamp", yaml.SafeLoader.construct_yaml_str)
 
 
 def parse_columns(pairs: list[str] | None) -> dict[str, str]:

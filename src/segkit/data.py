@@ -428,6 +428,11 @@ def _read_csv(con: Any, paths: list[str], label: str) -> tuple[ir.Table, dict[st
     if encoding not in ("utf-8", "utf-8-sig"):
         files = [_transcode(p, encoding) for p in paths]
     text = head.decode(encoding if encoding != "utf-8" else "utf-8", errors="replace")
+    # binary content without NUL bytes still decodes (as Latin-1, say): control characters give it away
+    controls = sum(1 for c in text[:8192] if (c < " " and c not in "\t\r\n") or "\x7f" <= c <= "\x9f" or c == "\ufffd")
+    if controls > 0.05 * len(text[:8192]):
+        raise DataError("the file is binary, not text", where=label,
+                        fix="export the transactions as CSV, Parquet or Excel")
     first_line = text.lstrip("\ufeff").splitlines()[0] if text.strip() else ""
     if not first_line.strip():
         raise DataError("the file has no header line", where=label,
@@ -536,6 +541,12 @@ def _map_columns(raw: ir.Table, columns: dict[str, str], filter: dict[str, Any],
         found = by_lower.get(key)
         if found is not None:
             mapping[key] = found
+        elif required and len(available) == 1:
+            raise DataError(
+                f"the file was read as one column ({available[0][:60]!r}): its delimiter is not one segkit "
+                "recognises (comma, semicolon, tab or pipe)",
+                where=label, fix="export it with commas, semicolons or tabs between the columns",
+            )
         elif required:
             raise DataError(
                 f"the file has no {key!r} column",

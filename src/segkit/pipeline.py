@@ -34,6 +34,7 @@ import pandas as pd
 from . import __version__
 from .config import RunParams
 from .data import QualityReport, Transactions, load_transactions
+from .errors import DataError, ParameterError
 from .evaluate import (agreement, build_scorecard, recommend, recommended_segments, score_scheme)
 from .features import (Split, criterion_available, customer_features, customer_month, holdout_outcomes,
                        split_periods)
@@ -163,8 +164,11 @@ def analyze(params: RunParams, *, tx: Transactions | None = None, n_boot: int = 
         tx = load_transactions(params.data, params.columns, drop_duplicates=params.drop_duplicates,
                                max_bad_share=params.max_bad_share, filter=params.filter, engine=params.engine)
     criterion_available(tx, params.criterion)
-    split = split_periods(tx, as_of=params.as_of_date, holdout_months=params.holdout_months,
-                          window_months=params.window_months)
+    try:
+        split = split_periods(tx, as_of=params.as_of_date, holdout_months=params.holdout_months,
+                              window_months=params.window_months)
+    except ParameterError as exc:  # name the data the periods were measured on
+        raise ParameterError(exc.what, where=f"key {exc.where!r} with the data {tx.path}", fix=exc.fix) from exc
     previous_split = split.shifted(-1)
     lap("load")
 
@@ -177,6 +181,7 @@ def analyze(params: RunParams, *, tx: Transactions | None = None, n_boot: int = 
     lap("features")
 
     customers = features["customer_id"]
+    _check_enough_customers(params, tx, split, len(features))
     schemes = _fit_schemes(params, split, features, monthly)
     # The same schemes one month earlier, for stability; k-means keeps the k chosen now and its
     # clusters are renumbered to match, so "cluster 0" means the same group in both fits.
@@ -212,6 +217,22 @@ def analyze(params: RunParams, *, tx: Transactions | None = None, n_boot: int = 
         alerts=alerts, lifecycle=lifecycle, overrides=applied, scorecard=scorecard, timings=timings,
         started=started.isoformat(timespec="seconds"), finished=finished.isoformat(timespec="seconds"),
     )
+
+
+def _check_enough_customers(params: RunParams, tx: Transactions, split: Split, n: int) -> None:
+    """Stop with a plain message when calibration has too few buying customers to segment."""
+    period = f"{split.calibration_start} .. {split.as_of}"
+    if n == 0:
+        raise DataError(f"no customer has a purchase (amount > 0) in the calibration period {period}",
+                        where=f"{tx.path}, column {params.columns.get('amount', 'amount')!r}",
+                        fix="check that sales are positive and returns negative, or choose a later as_of")
+    low = params.k_range[0]
+    if n <= low:
+        raise ParameterError(f"only {n} customer(s) bought in the calibration period {period}; k-means needs "
+                             f"more customers than clusters (k_range starts at {low})",
+                             where=f"{tx.path}; key 'k_range'",
+                             fix=("lower k_range" if n > 2 else "segment a file with at least 3 customers")
+                             + " (the other schemes need several customers too)")
 
 
 def _fit_schemes(params: RunParams, split: Split, features: pd.DataFrame, monthly: pd.DataFrame,
