@@ -441,6 +441,11 @@ def recommend(scores: Mapping[str, Mapping[str, Any]], *, strategy: str | None =
             "differences": {n: [round(v, 6) for v in diffs[n]] for n in diffs}, "table": table}
 
 
+_WEIGHT_LABELS = {"holdout_spearman": "ranking matches later spending (Spearman)",
+                  "holdout_activity_auc": "finds who buys again (AUC)",
+                  "capture": "top segment captures revenue", "stability_ari": "stable from month to month (ARI)"}
+
+
 def _pct(x: float) -> str:
     return f"{100 * x:.0f}%"
 
@@ -482,8 +487,9 @@ def _reasons(scores, chosen, best, clear, tied, diffs, point, weights, strategy)
                    "to month." if m["stability_ari"] >= 0.5 else
                    f"Fitted one month earlier, {name} agrees with itself only to an adjusted Rand index of "
                    f"{m['stability_ari']:.2f}: expect customers to move between segments from month to month.")
-    w = ", ".join(f"{k.replace('holdout_', '').replace('_', ' ')} {v:.0%}" for k, v in weights.items())
-    out.append(f"Weights used ({'strategy ' + strategy if strategy else 'default'}): {w}.")
+    w = ", ".join(f"{_WEIGHT_LABELS.get(k, k)} {v:.0%}" for k, v in weights.items())
+    out.append(f"How the comparison weighs the evidence ({'strategy ' + strategy if strategy else 'default weights'}): "
+               f"{w}.")
     return out
 
 

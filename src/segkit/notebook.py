@@ -21,7 +21,7 @@ from .schemes import PercentileTiers
 
 __all__ = ["open_run", "money", "pct", "headline_html", "reasons_markdown", "scorecard_table", "who_to_call",
            "provenance_markdown", "quality_table", "data_summary_markdown", "comparison_extras",
-           "overrides_table", "lifecycle_table"]
+           "overrides_table", "lifecycle_table", "lifecycle_by_tier", "disagreement_table"]
 
 
 def open_run(cache_dir: str = "", **parameters: Any) -> Analysis:
@@ -30,6 +30,8 @@ def open_run(cache_dir: str = "", **parameters: Any) -> Analysis:
 
     _inline_figures()
     plots.set_style()
+    # tables show whole texts (override reasons, stage meanings): a cut-off reason is a lost reason
+    pd.set_option("display.max_colwidth", None)
     params = RunParams.from_mapping(parameters, where="notebook parameters", base_dir=Path.cwd())
     return load_or_analyze(params, cache_dir or None)
 
@@ -183,7 +185,8 @@ def union_vs_period_markdown(a: Analysis, uvp: dict[str, Any]) -> str:
             f"**{uvp['missed_by_period_total']:,}** customers who were VIP in at least one month; they went on to spend "
             f"**{money(uvp['missed_holdout_revenue'], cur)}** in the holdout. It also raises no alert for the "
             f"**{uvp['dropouts_flagged_by_union']:,}** VIPs who stopped paying ({money(uvp['dropout_value_at_risk'], cur)} "
-            f"of window value); {uvp['dropouts_not_vip_in_period_total']:,} of them are not even VIP in the period-total "
+            f"of window value); {uvp['dropouts_not_vip_in_period_total']:,} of them "
+            f"{'is' if uvp['dropouts_not_vip_in_period_total'] == 1 else 'are'} not even VIP in the period-total "
             "ranking.")
 
 
@@ -195,11 +198,61 @@ def overrides_table(a: Analysis) -> pd.DataFrame:
         ["Customer", "Computed tier", "Placed in", "Reason"]].set_index("Customer")
 
 
+#: what each relationship stage means (the rules of segkit.schemes.lifecycle, default parameters)
+LIFECYCLE_MEANING = {
+    "new": "first purchase in the last 3 months",
+    "growing": "bought in the last 3 months, at least 25% more than in the 3 months before",
+    "steady": "bought in the last 3 months, about as much as before",
+    "declining": "bought in the last 3 months, at least 20% less than in the 3 months before",
+    "lapsed": "no purchase for 3 to 5 months",
+    "lost": "no purchase for 6 months or more",
+}
+
+
 def lifecycle_table(a: Analysis) -> pd.DataFrame:
+    """Customers per relationship stage at the cut-off, with what the stage means."""
     from .schemes import LIFECYCLE_STAGES
 
     counts = a.lifecycle["lifecycle_stage"].value_counts().reindex(LIFECYCLE_STAGES, fill_value=0)
-    return pd.DataFrame({"Customers": counts, "Share": (counts / max(counts.sum(), 1)).map(pct)})
+    out = pd.DataFrame({"Customers": counts, "Share": (counts / max(counts.sum(), 1)).map(pct),
+                        "Meaning": [LIFECYCLE_MEANING[s] for s in LIFECYCLE_STAGES]})
+    out.index.name = "Stage"
+    return out
+
+
+def lifecycle_by_tier(a: Analysis) -> pd.DataFrame:
+    """Customers by percentile tier (rows, rank order) and relationship stage (columns)."""
+    from .schemes import LIFECYCLE_STAGES
+
+    t = a.assignments
+    out = pd.crosstab(t["percentile_tier"], t["lifecycle_stage"])
+    tiers = [s for s in a.schemes["percentile_tiers"].segments_ if s in out.index]
+    out = out.reindex(index=tiers, columns=LIFECYCLE_STAGES, fill_value=0)
+    out.index.name, out.columns.name = "Tier", None
+    return out
+
+
+def disagreement_table(a: Analysis, agree: dict[str, Any]) -> pd.DataFrame:
+    """Where two schemes disagree on who is top: customers and their revenue before and after the cut-off."""
+    cur = a.params.currency
+
+    def label(text: str) -> str:
+        for key, name in SCHEME_NAMES.items():
+            text = text.replace(key, name)
+        return text
+
+    d = agree["top_disagreement"]
+    rows = []
+    for r in d.itertuples(index=False):
+        both = r.not_top_of == ""
+        rows.append({
+            "In the top segment of": label(r.top_of),
+            "But not in the top segment of": "– (both agree)" if both else label(r.not_top_of),
+            "Customers": f"{r.customers:,}",
+            f"Revenue up to the cut-off ({cur})": f"{r.calibration_revenue:,.0f}",
+            f"Revenue after the cut-off ({cur})": f"{r.holdout_revenue:,.0f}",
+        })
+    return pd.DataFrame(rows).set_index("In the top segment of")
 
 
 def provenance_markdown(a: Analysis) -> str:

@@ -28,6 +28,7 @@ SCHEME_COLORS = {"percentile_tiers": "#0b4f6c", "rfm": "#e76f51", "kmeans": "#7b
                  "random": "#c9ced6"}
 SCHEME_LABELS = {"percentile_tiers": "Percentile tiers", "rfm": "RFM", "kmeans": "k-means"}
 _SEQ = "crest"
+_HEAT = "Blues"  # heatmaps: 0 is white, so empty cells do not look like data
 
 
 def set_style() -> None:
@@ -156,7 +157,7 @@ def rfm_heatmap(scores: pd.DataFrame, features: pd.DataFrame, currency: str, ax=
     ax = _ax(ax)
     d = scores.merge(features[["customer_id", "monetary"]], on="customer_id")
     grid = d.pivot_table(index="rfm_r", columns="rfm_f", values="monetary", aggfunc="mean").sort_index(ascending=False)
-    sns.heatmap(grid, ax=ax, cmap=_SEQ, annot=True, fmt=".0f", cbar_kws={"label": f"Mean net revenue ({currency})"})
+    sns.heatmap(grid, ax=ax, cmap=_HEAT, annot=True, fmt=".0f", cbar_kws={"label": f"Mean net revenue ({currency})"})
     ax.set(xlabel="Frequency score", ylabel="Recency score", title="Mean revenue per customer by R and F score")
     return ax
 
@@ -248,6 +249,8 @@ def metric_intervals(scorecard: dict, metrics: tuple[str, ...] = ("holdout_spear
             ax.errorbar(v, i, xerr=[[v - lo], [hi - v]], fmt="o", color=SCHEME_COLORS.get(n), capsize=4, ms=7)
         ax.set_yticks(range(len(names)), [SCHEME_LABELS.get(n, n) for n in names])
         ax.set_title(labels.get(m, m), fontsize=11)
+        if m.endswith("_share"):
+            _pct(ax, "x")
         ax.invert_yaxis()
     return fig
 
@@ -256,7 +259,7 @@ def migration_heatmap(matrix: pd.DataFrame, title: str, ax=None):
     """Row shares: where the customers of each earlier segment are now."""
     ax = _ax(ax)
     shares = matrix.div(matrix.sum(axis=1).replace(0, 1), axis=0)
-    sns.heatmap(shares, ax=ax, cmap=_SEQ, annot=True, fmt=".0%", vmin=0, vmax=1, cbar=False)
+    sns.heatmap(shares, ax=ax, cmap=_HEAT, annot=True, fmt=".0%", vmin=0, vmax=1, cbar=False)
     ax.set(xlabel="Segment now", ylabel="Segment one month earlier", title=title)
     return ax
 
@@ -265,6 +268,6 @@ def agreement_heatmap(ari: pd.DataFrame, ax=None):
     """Adjusted Rand index between every pair of schemes."""
     ax = _ax(ax)
     d = ari.rename(index=SCHEME_LABELS, columns=SCHEME_LABELS)
-    sns.heatmap(d, ax=ax, cmap=_SEQ, annot=True, fmt=".2f", vmin=0, vmax=1, cbar=False, square=True)
+    sns.heatmap(d, ax=ax, cmap=_HEAT, annot=True, fmt=".2f", vmin=0, vmax=1, cbar=False, square=True)
     ax.set(title="How much the schemes agree (adjusted Rand index)")
     return ax
