@@ -21,7 +21,6 @@ import difflib
 import glob as globmod
 import gzip
 import hashlib
-import itertools
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -33,7 +32,7 @@ import pandas as pd
 
 from .config import CANONICAL_COLUMNS
 from .errors import DataError
-from .engines import connect
+from .engines import backref, connect, engine_name, materialize, read_csv_text
 
 __all__ = ["Transactions", "QualityReport", "load_transactions", "DROP_REASONS"]
 
@@ -71,6 +70,8 @@ _NUMBER_LAYOUTS = {
     "decimal-comma": re.compile(r"^[+-]?\d+,\d+$"),
     "decimal-comma-thousands-dot": re.compile(r"^[+-]?\d{1,3}(\.\d{3})+(,\d+)?$"),
 }
+#: parse-time columns kept in the staged table (raw text only on rows cleaning drops, for examples)
+_HELPERS = ("_reason", "_raw_date", "_raw_amount", "_raw_quantity", "_raw_cost")
 _CURRENCY_NOISE = "[\\s\u00a0\u202f'$€£¥]|(?:[A-Z]{3}$)|(?:^[A-Z]{3})|(?:Kč$)|(?:zł$)"
 
 
@@ -257,7 +258,10 @@ def load_transactions(
     columns = dict(columns or {})
     filter = dict(filter or {})
     today = today or dt.date.today()
+    if con is None and isinstance(source, ir.Table):
+        con = ibis.get_backend(source)  # a table in a warehouse or on Spark is worked on where it is
     con = con if con is not None else connect(engine)
+    engine = engine_name(con)
     label, raw, sha, detected = _read_raw(con, source, engine)
     mapping = _map_columns(raw, columns, filter, label)
     has = frozenset(k for k in ("quantity", "cost", "order_id") if k in mapping)
@@ -265,20 +269,28 @@ def load_transactions(
 
     sample = _sample(con, raw, mapping)
     layouts = _detect_layouts(sample, raw, mapping, label, detected)
-    parsed = _parse(raw, mapping, layouts, attributes)
+    parsed = _parse(raw, mapping, layouts, attributes, con)
+    try:
+        # The one pass over the source: counts, examples, duplicates and features all read this
+        # parsed table, never the file again.
+        stage = materialize(con, parsed)
+    except Exception as exc:
+        msg = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
+        raise DataError(f"the file cannot be read to the end ({msg})", where=label,
+                        fix="check for a truncated export, stray quotes or a wrong delimiter") from exc
 
     quality = QualityReport(source=label, detected=detected)
-    _count_and_check(con, parsed, quality, mapping, max_bad_share, label, today)
+    _count_and_check(con, stage, quality, mapping, max_bad_share, label, today)
 
-    clean = parsed.filter(parsed._reason.isnull())
+    clean = stage.filter(stage._reason.isnull()).drop(*_HELPERS)
     if filter:
         matches = ibis.literal(True)
         for key, value in filter.items():
-            col = clean[key]
             values = value if isinstance(value, list) else [value]
-            matches = matches & col.isin([str(v) for v in values])
-        kept = clean.filter(matches)
-        before, after = int(con.execute(clean.count())), int(con.execute(kept.count()))
+            matches = matches & clean[key].isin([str(v) for v in values])
+        counts = con.execute(clean.aggregate(before=ibis._.count(),
+                                             after=matches.cast("int64").sum())).iloc[0]
+        before, after = int(counts["before"]), int(_int(counts["after"]))
         quality.dropped["filtered_out"] = before - after
         if after == 0 and before > 0:
             seen = con.execute(clean.select(*filter).distinct().limit(10))
@@ -287,46 +299,54 @@ def load_transactions(
                 where=f"{label}, column(s) {', '.join(filter)}",
                 fix=f"use values that occur in the data, e.g. {seen.to_dict('records')[:5]}",
             )
-        clean = kept
-    clean = clean.drop("_reason", "_raw_date", "_raw_amount", "_raw_quantity", "_raw_cost")
+        clean = clean.filter(matches)
 
-    dup_count = int(con.execute(clean.count())) - int(con.execute(clean.distinct().count()))
+    # exact duplicates: one group-by over all columns gives the count (rows minus distinct rows)
+    groups = clean.group_by(clean.columns).aggregate(_n=ibis._.count())
+    dup_count = int(_int(con.execute(groups.aggregate(extra=(groups._n - 1).sum())).iloc[0, 0]))
     quality.kept["exact_duplicates"] = dup_count
     if drop_duplicates:
         quality.kept.pop("exact_duplicates")
         quality.dropped["duplicates_dropped"] = dup_count
-        clean = clean.distinct()
     if dup_count:
-        dup = (clean.group_by(clean.columns).aggregate(_n=ibis._.count()).filter(ibis._._n > 1)
-               .order_by("customer_id", "date").limit(_EXAMPLES))
+        dup = groups.filter(groups._n > 1).order_by("customer_id", "date").limit(_EXAMPLES)
         quality.examples["exact_duplicates" if not drop_duplicates else "duplicates_dropped"] = [
             f"customer {r['customer_id']} on {r['date']:%Y-%m-%d} amount {r['amount']:g} x{r['_n']}"
             for r in con.execute(dup).to_dict("records")]
+        if drop_duplicates:
+            clean = materialize(con, clean.distinct())
+    table = clean
 
-    table = _materialize(con, clean, engine)
-    summary = con.execute(table.aggregate(
-        n=ibis._.count(), customers=ibis._.customer_id.nunique(),
-        first=ibis._.date.min(), last=ibis._.date.max()))
-    quality.rows_used = int(summary["n"].iloc[0])
+    # rows used, customers, dates and customers with net <= 0 from one per-customer aggregate
+    per_customer = table.group_by("customer_id").aggregate(
+        _rows=ibis._.count(), net=ibis._.amount.sum().round(6), _first=ibis._.date.min(), _last=ibis._.date.max())
+    summary = con.execute(per_customer.aggregate(
+        n=per_customer._rows.sum(), customers=per_customer.count(), first=per_customer._first.min(),
+        last=per_customer._last.max(), nonpositive=(per_customer.net <= 0).cast("int64").sum())).iloc[0]
+    quality.rows_used = int(_int(summary["n"]))
     if quality.rows_used == 0:
         raise DataError(
             "no usable rows are left after cleaning",
             where=label,
             fix="check the column mapping (--columns) and the findings printed by `segkit validate`",
         )
-    quality.customers = int(summary["customers"].iloc[0])
-    quality.first_date = pd.Timestamp(summary["first"].iloc[0]).date().isoformat()
-    quality.last_date = pd.Timestamp(summary["last"].iloc[0]).date().isoformat()
-    net = table.group_by("customer_id").aggregate(net=table.amount.sum())
-    nonpos = net.filter(net.net <= 0)
-    quality.customers_nonpositive_net = int(con.execute(nonpos.count()))
+    quality.customers = int(summary["customers"])
+    quality.first_date = pd.Timestamp(summary["first"]).date().isoformat()
+    quality.last_date = pd.Timestamp(summary["last"]).date().isoformat()
+    quality.customers_nonpositive_net = int(_int(summary["nonpositive"]))
     if quality.customers_nonpositive_net:
+        nonpos = per_customer.filter(per_customer.net <= 0).select("customer_id", "net")
         quality.examples["customers_nonpositive_net"] = [
             f"{r.customer_id} (net {r.net:g})"
             for r in con.execute(nonpos.order_by("customer_id").limit(_EXAMPLES)).itertuples()]
     assert quality.rows_read == quality.rows_used + quality.rows_dropped, "row accounting broke"
     return Transactions(table=table, con=con, quality=quality, path=label, sha256=sha, has=has,
                         attributes=attributes, engine=engine)
+
+
+def _int(value: Any) -> int:
+    """A count from an aggregate; SUM over no rows is NULL (None or NaN, by engine)."""
+    return 0 if value is None or pd.isna(value) else int(value)
 
 
 # ------------------------------------------------------------------ raw reading
@@ -439,9 +459,7 @@ def _read_csv(con: Any, paths: list[str], label: str) -> tuple[ir.Table, dict[st
                         fix="export it with column names on the first line")
     delim = _sniff_delimiter(text)
     detected["delimiter"] = {"\t": "tab", ",": "comma", ";": "semicolon", "|": "pipe"}.get(delim, repr(delim))
-    raw = con.read_csv(files if len(files) > 1 else files[0], all_varchar=True, header=True, delim=delim,
-                       quote='"', escape='"', null_padding=True, ignore_errors=False,
-                       strict_mode=False)
+    raw = read_csv_text(con, files, delim)
     return raw, detected
 
 
@@ -458,7 +476,9 @@ def _sniff_encoding(head: bytes) -> str:
             return "utf-8"
     from charset_normalizer import from_bytes
 
-    best = from_bytes(head).best()
+    # Only the single-byte code pages of European exports: left free, the guesser picks exotic
+    # ones (cp775, hp_roman8) for Latin-1 text and mangles every accented customer id.
+    best = from_bytes(head, cp_isolation=["cp1252", "cp1250", "latin_1", "iso8859_2", "iso8859_15"]).best()
     return (best.encoding if best else "latin-1").replace("_", "-")
 
 
@@ -641,60 +661,89 @@ def _number(col: ir.Value, layout: str) -> ir.FloatingValue:
     if layout == "native":
         value = col.cast("float64")
     else:
-        text = col.cast("string").strip().re_replace(_CURRENCY_NOISE, "")
+        raw = col.cast("string").strip()
+        text = raw.re_replace(_CURRENCY_NOISE, "")
         if layout == "thousands-comma":
             text = text.re_replace(",", "")
         elif layout == "decimal-comma":
             text = text.re_replace(r"\.", "").re_replace(",", ".")
         value = text.try_cast("float64")
-    # NaN and infinities are not amounts
+        if layout == "plain":
+            # Most plain values are numbers already: a direct cast reads them without the regex
+            # (COALESCE evaluates its second argument only where the first is NULL). Where the
+            # direct cast succeeds the regex would have removed nothing, so the value is the same.
+            value = ibis.coalesce(col.cast("string").try_cast("float64"), value)
+    return value
+
+
+def _finite(value: ir.FloatingValue) -> ir.FloatingValue:
+    """NaN and infinities are not amounts (applied to a computed column, so it is parsed once)."""
     return ibis.cases((value.isnan() | value.isinf(), ibis.null("float64")), else_=value)
 
 
-def _date(col: ir.Value, layout: str) -> ir.DateValue:
+def _date(col: ir.Value, layout: str, con: Any) -> ir.DateValue:
     if layout == "native":
         return col.cast("date")
     pattern, repl = _DATE_LAYOUTS[layout]
-    return col.cast("string").re_replace(pattern, repl).try_cast("date")
+    repl = re.sub(r"\\(\d)", lambda m: backref(int(m.group(1)), con), repl)
+    text = col.cast("string")
+    value = text.re_replace(pattern, repl).try_cast("date")
+    if layout == "YYYY-MM-DD":
+        # ISO text casts directly (the regex only drops a time part): skip the regex where it does
+        value = ibis.coalesce(text.try_cast("date"), value)
+    return value
 
 
 def _blank(col: ir.Value) -> ir.BooleanValue:
     return col.isnull() | (col.cast("string").strip().length() == 0)
 
 
+def _unless_parsed(value: ir.Value, test: ir.BooleanValue) -> ir.BooleanValue:
+    """``test`` where ``value`` is NULL, else False: the text is looked at only on failed rows."""
+    return ibis.cases((value.isnull(), test), else_=False)
+
+
+def _text(col: ir.Value) -> ir.StringValue:
+    """Stripped text, NULL when empty."""
+    return col.cast("string").strip().nullif("")
+
+
 def _parse(raw: ir.Table, mapping: dict[str, str], layouts: dict[str, str],
-           attributes: tuple[str, ...]) -> ir.Table:
-    cid_raw = raw[mapping["customer_id"]].cast("string").strip()
-    cid = ibis.cases((cid_raw.length() == 0, ibis.null("string")), else_=cid_raw)
-    date = _date(raw[mapping["date"]], layouts["date"])
+           attributes: tuple[str, ...], con: Any) -> ir.Table:
+    cid = _text(raw[mapping["customer_id"]])
+    date = _date(raw[mapping["date"]], layouts["date"], con)
     amount = _number(raw[mapping["amount"]], layouts["amount"])
     cols: dict[str, Any] = {"customer_id": cid, "date": date, "amount": amount}
     for key in ("quantity", "cost"):
         cols[key] = _number(raw[mapping[key]], layouts[key]) if key in mapping else ibis.null("float64")
     if "order_id" in mapping:
-        oid = raw[mapping["order_id"]].cast("string").strip()
-        cols["order_id"] = ibis.cases((oid.length() == 0, ibis.null("string")), else_=oid)
+        cols["order_id"] = _text(raw[mapping["order_id"]])
     else:
         cols["order_id"] = ibis.null("string")
     for key in attributes:
-        val = raw[mapping[key]].cast("string").strip()
-        cols[key] = ibis.cases((val.length() == 0, ibis.null("string")), else_=val)
+        cols[key] = _text(raw[mapping[key]])
     cols["_raw_date"] = raw[mapping["date"]].cast("string")
     cols["_raw_amount"] = raw[mapping["amount"]].cast("string")
     cols["_raw_quantity"] = raw[mapping["quantity"]].cast("string") if "quantity" in mapping else ibis.null("string")
     cols["_raw_cost"] = raw[mapping["cost"]].cast("string") if "cost" in mapping else ibis.null("string")
     t = raw.select(**cols)
+    t = t.mutate(**{k: _finite(t[k]) for k in ("amount", "quantity", "cost")})
     reason = ibis.cases(
         (t.customer_id.isnull(), "missing_customer_id"),
-        (_blank(t._raw_date), "missing_date"),
+        (_unless_parsed(t.date, _blank(t._raw_date)), "missing_date"),  # blank text never parses
         (t.date.isnull(), "unparseable_date"),
         (t.amount.isnull(), "unparseable_amount"),
-        (t.quantity.isnull() & ~_blank(t._raw_quantity), "unparseable_quantity"),
-        (t.cost.isnull() & ~_blank(t._raw_cost), "unparseable_cost"),
+        (_unless_parsed(t.quantity, ~_blank(t._raw_quantity)), "unparseable_quantity"),
+        (_unless_parsed(t.cost, ~_blank(t._raw_cost)), "unparseable_cost"),
         (t.amount == 0, "zero_amount"),
         else_=ibis.null("string"),
     )
-    return t.mutate(_reason=reason)
+    t = t.mutate(_reason=reason)
+    # Raw text is kept only on rows cleaning drops (every unreadable value is on such a row): the
+    # examples need it, and the staged table stays the size of the clean data.
+    dropped = t._reason.notnull()
+    return t.mutate(**{c: ibis.cases((dropped, t[c]), else_=ibis.null("string"))
+                       for c in ("_raw_date", "_raw_amount", "_raw_quantity", "_raw_cost")})
 
 
 def _count_and_check(con: Any, parsed: ir.Table, quality: QualityReport, mapping: dict[str, str],
@@ -711,20 +760,15 @@ def _count_and_check(con: Any, parsed: ir.Table, quality: QualityReport, mapping
         "returns": (valid & (t.amount < 0)).sum(),
         "future_dates": (valid & (t.date > ibis.literal(today))).sum(),
     }
-    try:
-        counts = con.execute(t.aggregate(**agg)).iloc[0]
-    except Exception as exc:
-        msg = str(exc).strip().splitlines()[0][:300]
-        raise DataError(f"the file cannot be read to the end ({msg})", where=label,
-                        fix="check for a truncated export, stray quotes or a wrong delimiter") from exc
+    counts = con.execute(t.aggregate(**agg)).iloc[0]
     quality.rows_read = int(counts["rows_read"])
     if quality.rows_read == 0:
         raise DataError("the file has a header but no rows", where=label,
                         fix="export the transactions again; only the column names are there")
-    quality.dropped = {r: int(counts[f"drop_{r}"] or 0) for r in DROP_REASONS}
-    quality.unparseable = {k: int(counts[f"bad_{k}"] or 0) for k in ("date", "amount", "quantity", "cost")
+    quality.dropped = {r: _int(counts[f"drop_{r}"]) for r in DROP_REASONS}
+    quality.unparseable = {k: _int(counts[f"bad_{k}"]) for k in ("date", "amount", "quantity", "cost")
                            if k in mapping}
-    quality.kept = {"returns": int(counts["returns"] or 0), "future_dates": int(counts["future_dates"] or 0)}
+    quality.kept = {"returns": _int(counts["returns"]), "future_dates": _int(counts["future_dates"])}
 
     def examples(cond: ir.BooleanValue, raw_col: str, key: str) -> list[str]:
         rows = con.execute(t.filter(cond).select("customer_id", raw_col).limit(_EXAMPLES))
@@ -773,12 +817,3 @@ def _count_and_check(con: Any, parsed: ir.Table, quality: QualityReport, mapping
                                             for r in rows.itertuples()]
         quality.warnings.append(f"{quality.kept['future_dates']:,} rows are dated after today ({today}); "
                                 "check the date format or the export")
-
-
-def _materialize(con: Any, expr: ir.Table, engine: str) -> ir.Table:
-    """Compute the clean table once in the engine so later queries do not re-parse the file."""
-    name = f"segkit_tx_{next(_counter)}"
-    return con.create_table(name, expr, temp=engine == "duckdb")
-
-
-_counter = itertools.count()

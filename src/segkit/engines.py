@@ -1,25 +1,37 @@
 """Where the feature work runs: an Ibis connection to DuckDB (default), Polars or PySpark.
 
-The rest of segkit writes Ibis expressions once; this module only opens the backend. A user with
-data in a warehouse passes their own Ibis connection or table instead.
+The rest of segkit writes Ibis expressions once; this module opens the backend and holds the few
+places where backends differ (reading a text file as strings, keeping a computed table, regex
+back-references), so every per-backend branch lives here. A user with data in a warehouse passes
+their own Ibis table instead; its backend is used as is.
 """
 
 from __future__ import annotations
 
+import atexit
+import itertools
 import os
+import shutil
+import tempfile
 from typing import Any
 
 import ibis
+import ibis.expr.types as ir
 
 from .errors import ParameterError
 
-__all__ = ["connect", "ENGINES"]
+__all__ = ["connect", "ENGINES", "read_csv_text", "materialize", "backref", "engine_name"]
 
 ENGINES = ("duckdb", "polars", "pyspark")
+_counter = itertools.count()
 
 
 def connect(engine: str = "duckdb", **options: Any) -> Any:
     """Open an Ibis backend by name.
+
+    DuckDB gets a private spill folder (``SET temp_directory``) so tables and aggregations larger
+    than its memory limit (80% of RAM unless ``SEGKIT_MEMORY_LIMIT`` says otherwise, e.g. ``4GB``)
+    go to disk instead of failing; the folder is removed when Python exits.
 
     Example
     -------
@@ -32,6 +44,13 @@ def connect(engine: str = "duckdb", **options: Any) -> Any:
         threads = os.environ.get("SEGKIT_THREADS")
         if threads:
             con.raw_sql(f"SET threads = {int(threads)}")
+        if "temp_directory" not in options:
+            spill = tempfile.mkdtemp(prefix="segkit-duckdb-")
+            atexit.register(shutil.rmtree, spill, ignore_errors=True)
+            con.raw_sql(f"SET temp_directory = '{spill}'")
+        limit = os.environ.get("SEGKIT_MEMORY_LIMIT")
+        if limit:
+            con.raw_sql(f"SET memory_limit = '{limit}'")
         return con
     if engine == "polars":
         return ibis.polars.connect(**options)
@@ -43,6 +62,56 @@ def connect(engine: str = "duckdb", **options: Any) -> Any:
                                  fix="pip install 'segkit[spark]' (and Java 17)") from exc
         session = (SparkSession.builder.master(options.pop("master", "local[2]"))
                    .appName("segkit").config("spark.sql.session.timeZone", "UTC")
-                   .config("spark.ui.enabled", "false").getOrCreate())
+                   .config("spark.ui.enabled", "false")
+                   .config("spark.sql.shuffle.partitions", options.pop("shuffle_partitions", "4"))
+                   .getOrCreate())
         return ibis.pyspark.connect(session, **options)
     raise ParameterError(f"unknown engine {engine!r}", where="engine", fix=f"use one of {', '.join(ENGINES)}")
+
+
+def engine_name(con: Any) -> str:
+    """The backend's name (``duckdb``, ``polars``, ``pyspark``, or a warehouse's)."""
+    return str(getattr(con, "name", "duckdb"))
+
+
+def read_csv_text(con: Any, files: list[str], delim: str) -> ir.Table:
+    """Open delimited text files with every column as a string (parsing is segkit's, not the reader's).
+
+    Empty fields become NULL on every backend; the first line is the header.
+    """
+    name = engine_name(con)
+    source = files if len(files) > 1 else files[0]
+    if name == "polars":
+        return con.read_csv(source, separator=delim, has_header=True, infer_schema=False, quote_char='"',
+                            truncate_ragged_lines=True)
+    if name == "pyspark":
+        return con.read_csv(files, header=True, inferSchema=False, sep=delim, quote='"', escape='"',
+                            mode="PERMISSIVE")
+    return con.read_csv(source, all_varchar=True, header=True, delim=delim, quote='"', escape='"',
+                        null_padding=True, ignore_errors=False, strict_mode=False)
+
+
+def materialize(con: Any, expr: ir.Table) -> ir.Table:
+    """Compute ``expr`` once and keep the result in the engine, so later queries do not recompute it.
+
+    DuckDB: a temporary table (spills to the connection's temp_directory when large); Polars: an
+    in-memory DataFrame; PySpark: a cached temporary view (Ibis' PySpark backend has no
+    temporary tables, and a saved table would be written to the warehouse folder).
+    """
+    table_name = f"segkit_tx_{next(_counter)}"
+    name = engine_name(con)
+    if name == "pyspark":
+        frame = con._session.sql(con.compile(expr)).cache()
+        frame.count()  # fill the cache now: one pass over the source
+        frame.createOrReplaceTempView(table_name)
+        return con.table(table_name)
+    if name == "duckdb":
+        return con.create_table(table_name, expr, temp=True)
+    if name == "polars":
+        return con.create_table(table_name, expr.to_polars())
+    return con.create_table(table_name, expr)  # a warehouse: a real table in the user's database
+
+
+def backref(group: int, con: Any) -> str:
+    """A regex replacement's reference to capture ``group``: ``\\1`` in DuckDB/SQL, ``$1`` in Polars and Spark."""
+    return f"${group}" if engine_name(con) in ("polars", "pyspark") else f"\\{group}"
