@@ -42,10 +42,12 @@ import multiprocessing
 import os
 import platform
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -186,6 +188,36 @@ _seconds = time.perf_counter() - _t0
 {check}
 print("WORK_SECONDS", _seconds)
 print("CHECK", CHECK)
+print("LIVE_CHILDREN_PEAK_MB", _children_peak_mb())
+"""
+
+# Helper processes still alive at the end (the JVM behind PySpark) are not in the rusage the parent
+# gets from wait4, so the child adds their own peaks (VmHWM) to its report.
+CHILDREN_PEAK = r"""
+def _children_peak_mb():
+    import os
+    total, me = 0, str(os.getpid())
+    parents = {}
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/stat") as fh:
+                parents[pid] = fh.read().rsplit(")", 1)[1].split()[1]
+        except OSError:
+            pass
+    family, grew = {me}, True
+    while grew:
+        grew = False
+        for pid, ppid in parents.items():
+            if ppid in family and pid not in family:
+                family.add(pid)
+                grew = True
+    for pid in family - {me}:
+        try:
+            with open(f"/proc/{pid}/status") as fh:
+                total += next((int(ln.split()[1]) for ln in fh if ln.startswith("VmHWM:")), 0)
+        except OSError:
+            pass
+    return total / 1024
 """
 
 _FEATURE_CHECK = """
@@ -427,27 +459,49 @@ def segkit_command() -> list[str]:
 class Measure:
     work: float | None       # timed work inside the process (None for commands)
     wall: float              # the whole process, start to exit
-    peak_mb: float           # max RSS of the process (and of any child it waited for)
+    peak_mb: float           # max RSS of the process and its children (a sum of peaks: an upper bound)
     check: str = ""
 
 
 def _child_code(case: Case) -> str:
     setup, work = case.code.split("##WORK", 1)
     check = case.check or (_TIER_CHECK if case.part == "tiers" else _FEATURE_CHECK)
-    return RUNNER.format(setup=setup.strip(), work=work.strip(), check=check.strip())
+    return CHILDREN_PEAK + RUNNER.format(setup=setup.strip(), work=work.strip(), check=check.strip())
 
 
-def spawn(argv: list[str], cwd: Path = ROOT, timeout: float | None = None) -> tuple[int, float, float, str, str]:
-    """Run ``argv``; returns (exit code, wall seconds, peak RSS MB, stdout, stderr)."""
+TIMEOUT = 1800.0  # seconds one process may take before it is killed (--timeout)
+
+
+def spawn(argv: list[str], cwd: Path = ROOT) -> tuple[int, float, float, str, str]:
+    """Run ``argv``; returns (exit code, wall seconds, peak RSS MB, stdout, stderr).
+
+    The child gets its own process group so a timeout also stops what it started (kernels, a JVM).
+    """
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         env = {**os.environ, "MPLBACKEND": "Agg"}
         started = time.perf_counter()
-        proc = subprocess.Popen(argv, stdout=out, stderr=err, cwd=cwd, env=env)
-        # wait4 (not wait) so the kernel hands us the child's peak RSS; the child's own children that it
-        # waited for are included (Linux reports the max over the process and its reaped descendants)
-        _, status, usage = os.wait4(proc.pid, 0)
+        proc = subprocess.Popen(argv, stdout=out, stderr=err, cwd=cwd, env=env, start_new_session=True)
+        expired = threading.Event()
+
+        def _kill() -> None:
+            expired.set()
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+        timer = threading.Timer(TIMEOUT, _kill)
+        timer.start()
+        try:
+            # wait4 (not wait) so the kernel hands us the child's peak RSS; the child's own children that
+            # it waited for are included (Linux reports the max over the process and its reaped descendants)
+            _, status, usage = os.wait4(proc.pid, 0)
+        finally:
+            timer.cancel()
         wall = time.perf_counter() - started
         proc.returncode = os.waitstatus_to_exitcode(status)
+        if expired.is_set():
+            raise TimeoutError(f"timeout: killed after {TIMEOUT:.0f} s (--timeout)")
         out.seek(0)
         err.seek(0)
         return (proc.returncode, wall, usage.ru_maxrss / 1024, out.read().decode(errors="replace"),
@@ -463,7 +517,9 @@ def measure(case: Case, path: Path, args: dict) -> Measure:
     code, wall, peak, out, err = spawn([sys.executable, "-c", _child_code(case), str(path), json.dumps(args)])
     if code != 0:
         raise RuntimeError(_last_line(err) or f"exit code {code}")
-    marks = dict(line.split(" ", 1) for line in out.splitlines() if line.startswith(("WORK_SECONDS ", "CHECK ")))
+    marks = dict(line.split(" ", 1) for line in out.splitlines()
+                 if line.startswith(("WORK_SECONDS ", "CHECK ", "LIVE_CHILDREN_PEAK_MB ")))
+    peak += float(marks.get("LIVE_CHILDREN_PEAK_MB", 0))
     return Measure(float(marks["WORK_SECONDS"]), wall, peak, marks.get("CHECK", "").strip())
 
 
@@ -479,6 +535,8 @@ class Row:
     case: str
     kind: str
     status: str = "ok"           # ok | not installed | failed
+    repeats: int = 0             # processes measured (fewer than --repeat when the budget ran out)
+    requested: int = 0
     work: float | None = None    # median seconds
     wall: float | None = None    # median seconds
     peak_mb: float | None = None  # max over repeats
@@ -489,16 +547,23 @@ class Row:
     best_baseline: str = ""      # the fastest hand-written engine query of the same part and size
 
 
+BUDGET = 300.0  # seconds of repeats per case: later repeats are skipped past it (--budget)
+
+
 def run_case(case: Case, path: Path, size: str, args: dict, repeat: int) -> Row:
-    row = Row(case.part, size, case.name, case.kind)
+    row = Row(case.part, size, case.name, case.kind, requested=repeat)
     missing = [m for m in case.needs if not importable(m)]
     if missing:
         row.status = "not installed"
         row.error = ", ".join(missing)
         return row
     print(f"  {case.part:<9} {size:>5}  {case.name} ...", end="", file=sys.stderr, flush=True)
-    measures = []
+    measures: list[Measure] = []
+    started = time.perf_counter()
     for _ in range(repeat):
+        if measures and time.perf_counter() - started > BUDGET:
+            print(" (budget spent: fewer repeats)", end="", file=sys.stderr)
+            break
         try:
             measures.append(measure(case, path, args))
         except Exception as exc:  # keep going: one broken case must not hide the others
@@ -508,6 +573,7 @@ def run_case(case: Case, path: Path, size: str, args: dict, repeat: int) -> Row:
         print(f" {measures[-1].work or measures[-1].wall:.2f}s", end="", file=sys.stderr, flush=True)
     print(file=sys.stderr, flush=True)
     row.runs = [{"work": m.work, "wall": m.wall, "peak_mb": m.peak_mb} for m in measures]
+    row.repeats = len(measures)
     row.work = statistics.median(m.work for m in measures) if measures[0].work is not None else None
     row.wall = statistics.median(m.wall for m in measures)
     row.peak_mb = max(m.peak_mb for m in measures)
@@ -590,7 +656,10 @@ def run_part(repeat: int, jobs: int, config: Path) -> list[Row]:
                     argv = [sys.executable, "-c", FLOOR_SCRIPT, tmp, str(runs), str(per_run), str(jobs)]
                 else:
                     argv = [*segkit_command(), "run", str(config), "--jobs", str(jobs), "--out", tmp]
-                code, wall, peak, _, err = spawn(argv)
+                try:
+                    code, wall, peak, _, err = spawn(argv)
+                except TimeoutError as exc:
+                    code, err = -9, str(exc)
             if code != 0:
                 target.status, target.error = "failed", _last_line(err) or f"exit code {code}"
                 print(f" failed: {target.error}", file=sys.stderr, flush=True)
@@ -642,6 +711,10 @@ def _fmt(x: float | None, digits: int = 2) -> str:
     return "–" if x is None else f"{x:.{digits}f}"
 
 
+def _name(r: Row) -> str:
+    return r.case + (f" (n={r.repeats})" if 0 < r.repeats < r.requested else "")
+
+
 def _ratio(r: Row, key: str) -> str:
     return f"{r.ratios[key]:.2f}x" if key in r.ratios else "–"
 
@@ -676,16 +749,16 @@ def print_table(info: dict, sizes: dict[str, dict], rows: list[Row], repeat: int
                 if r.status != "ok":
                     lines.append(f"| {r.size} | {r.case} | {r.status} | | | | | | {r.error} |")
                     continue
-                lines.append(f"| {r.size} | {r.case} | {_fmt(r.work)} | {_fmt(r.wall)} | {_fmt(r.peak_mb, 0)} | "
+                lines.append(f"| {r.size} | {_name(r)} | {_fmt(r.work)} | {_fmt(r.wall)} | {_fmt(r.peak_mb, 0)} | "
                              f"{_ratio(r, 'duckdb_sql')} | {_ratio(r, 'pandas')} | {_ratio(r, 'best_hand_written')} | "
                              f"{r.check} |")
         elif part == "segment":
             lines += ["| rows | case | process s | peak MB |", "|---|---|---:|---:|"]
             for r in part_rows:
-                lines.append(f"| {r.size} | {r.case} | {_fmt(r.wall) if r.status == 'ok' else r.status} | "
+                lines.append(f"| {r.size} | {_name(r)} | {_fmt(r.wall) if r.status == 'ok' else r.status} | "
                              f"{_fmt(r.peak_mb, 0) if r.status == 'ok' else r.error} |")
         else:
-            lines += [f"| case | process s (median of {run_repeat}) | peak MB | vs kernel floor |",
+            lines += [f"| case | process s (median of {run_repeat}) | largest process MB | vs kernel floor |",
                       "|---|---:|---:|---:|"]
             for r in part_rows:
                 lines.append(f"| {r.case} | {_fmt(r.wall, 1) if r.status == 'ok' else r.status} | "
@@ -733,9 +806,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--jobs", type=int, default=2, help="--jobs of `segkit run` and of its floor (default 2)")
     p.add_argument("--config", default=str(ROOT / "reports.yml"), help="config for the `segkit run` part")
     p.add_argument("--quick", action="store_true",
-                   help="smoke test: 100k rows, one repeat, no `segkit run` part (about a minute)")
+                   help="smoke test: 100k rows, one repeat, no `segkit run` part, `segkit segment` "
+                        "with --k-range 2 3 (about a minute)")
+    p.add_argument("--budget", type=float, default=BUDGET,
+                   help=f"seconds of repeats per case; past it a case stops repeating (default {BUDGET:.0f})")
+    p.add_argument("--timeout", type=float, default=TIMEOUT,
+                   help=f"seconds before one process is killed and its case marked failed (default {TIMEOUT:.0f})")
     p.add_argument("--json", default=str(DATA / "last_run.json"), help="where to save the results")
     args = p.parse_args(argv)
+    global BUDGET, TIMEOUT
+    BUDGET, TIMEOUT = args.budget, args.timeout
 
     sizes = ["100k"] if args.quick else [s for s in args.sizes.split(",") if s.strip()]
     if args.huge and "100M" not in sizes:
@@ -771,8 +851,10 @@ def main(argv: list[str] | None = None) -> int:
         rows += size_rows
         if "segment" in parts:
             with tempfile.TemporaryDirectory(prefix="segkit-bench-") as tmp:
-                seg = Case("segkit segment (default engine)", "segment", "segkit",
-                           argv=[*segkit_command(), "segment", "{PATH}", "--out", tmp])
+                # the smoke test sweeps fewer k so CI stays around a minute; the table says so
+                extra = ["--k-range", "2", "3"] if args.quick else []
+                seg = Case("segkit segment (default engine" + (", --k-range 2 3)" if extra else ")"), "segment",
+                           "segkit", argv=[*segkit_command(), "segment", "{PATH}", "--out", tmp, *extra])
                 rows.append(run_case(seg, path, size, case_args, seg_repeat))
     if "run" in parts:
         rows += run_part(args.run_repeat, args.jobs, Path(args.config))
