@@ -182,6 +182,7 @@ def analyze(params: RunParams, *, tx: Transactions | None = None, n_boot: int = 
 
     customers = features["customer_id"]
     _check_enough_customers(params, tx, split, len(features))
+    _check_holdout_has_purchases(params, tx, split, holdout_monthly)
     schemes = _fit_schemes(params, split, features, monthly)
     # The same schemes one month earlier, for stability; k-means keeps the k chosen now and its
     # clusters are renumbered to match, so "cluster 0" means the same group in both fits.
@@ -233,6 +234,19 @@ def _check_enough_customers(params: RunParams, tx: Transactions, split: Split, n
                              where=f"{tx.path}; key 'k_range'",
                              fix=("lower k_range" if n > 2 else "segment a file with at least 3 customers")
                              + " (the other schemes need several customers too)")
+
+
+def _check_holdout_has_purchases(params: RunParams, tx: Transactions, split: Split,
+                                 holdout_monthly: pd.DataFrame) -> None:
+    """A holdout without a single purchase scores nothing (typically one mistyped future date)."""
+    if int(holdout_monthly["purchases"].sum()) > 0:
+        return
+    future = tx.quality.examples.get("future_dates", [])
+    hint = f"; rows dated after today: {', '.join(future)}" if future else ""
+    raise DataError(f"there is no purchase in the holdout {split.holdout_start} .. {split.holdout_end} "
+                    f"(the data runs {tx.quality.first_date} .. {tx.quality.last_date}{hint})",
+                    where=f"{tx.path}; keys 'as_of' / 'holdout_months'",
+                    fix="correct mistyped dates, or set as_of so that the holdout covers months with sales")
 
 
 def _fit_schemes(params: RunParams, split: Split, features: pd.DataFrame, monthly: pd.DataFrame,

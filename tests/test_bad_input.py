@@ -1,0 +1,505 @@
+"""The bad-input catalog: every kind of broken file, config or argument, through the real CLI.
+
+Each :class:`Case` builds its input in a temporary folder, runs ``segkit validate``, ``segment``
+or ``run`` (``segkit.cli.main``) and states the exit code and the fragments of the one ``error:``
+message (what and where). User mistakes exit 2, print exactly one message and no traceback, and
+change nothing: the previously published report (``run``) or the previous run files (``segment``)
+stay byte-identical. Inputs segkit accepts exit 0 and the test checks what was read.
+
+``ROWS`` is the README table "What segkit does with bad input": every case names its row, every
+row has a case (or a test elsewhere, ``ELSEWHERE``), and the README must show exactly these rows.
+``python -m tests.test_bad_input`` prints the table.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import gzip
+import json
+import os
+import re
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from segkit.cli import main
+from segkit.config import PROJECT_ROOT
+from segkit.publish import OutputFolder
+from tests.test_cli import small_csv, snapshot, tiny_notebooks
+
+# ====================================================================== the README table
+ROWS: dict[str, tuple[str, str]] = {
+    "file": ("file missing, empty, header-only, binary, damaged `.gz`, a folder",
+             "stops, exit 2, names the file and the fix"),
+    "columns": ("a required column missing or misnamed",
+                "stops, exit 2, lists the file's columns and suggests `--columns customer_id=<closest match>`"),
+    "delimiter": ("a delimiter other than comma, semicolon, tab or pipe (the file reads as one column)",
+                  "stops, exit 2, names the file and the delimiters segkit reads"),
+    "formats": ("semicolon/tab delimiters, UTF-8 with BOM, Latin-1/cp1250, `1.234,56`, `1,234.56`, `$`/`€`",
+                "detected and read"),
+    "bad_few": ("unreadable dates or amounts ≤ `max_bad_share` of rows", "dropped, counted, examples shown"),
+    "bad_many": ("unreadable dates or amounts above `max_bad_share`",
+                 "stops, exit 2, names the column and example values"),
+    "dropped": ("amount 0, missing customer id or date", "dropped and counted"),
+    "kept": ("returns (negative amounts), exact duplicate rows, future dates",
+             "kept and counted (duplicates dropped with `drop_duplicates: true`)"),
+    "nothing": ("nothing usable: every amount 0, only returns, a filter that matches nothing",
+                "stops, exit 2, names the file and the column"),
+    "customers": ("fewer customers than k-means clusters (a single customer, `k_range` above the customers)",
+                  "stops, exit 2, says how many customers bought and names `k_range`"),
+    "history": ("too little history for the holdout, `as_of` outside the data, a holdout without purchases (a "
+                "mistyped future date), a criterion without its column",
+                "stops, exit 2, says which dates the data covers or which column is missing"),
+    "config": ("invalid YAML, unknown keys, unsafe or duplicate run names, shares outside (0, 1), negative "
+               "months, bad `k_range`", "stops before any work, exit 2, names the key"),
+    "yaml": ("YAML tags such as `!!python/object`, a key given twice",
+             "refused (YAML is loaded safely), exit 2, names the line"),
+    "arguments": ("bad command-line values (`--columns`, `--max-bad-share`, `--jobs`, `--only`)",
+                  "stops, exit 2, names the option"),
+    "overrides": ("overrides with unknown customers or tiers, empty reasons, duplicates",
+                  "stops, exit 2, names the lines"),
+    "notebook": ("a notebook raises",
+                 "that run is not published; its executed notebook goes to `<out>/_failed/<name>/`; other runs "
+                 "publish; exit 1"),
+    "killed": ("a run is killed (even SIGKILL)", "the published report stays byte-identical; the next run cleans up"),
+    "lock": ("two runs on one output folder", "the second refuses at once, naming the holder"),
+    "formula": ("text that looks like a spreadsheet formula (`=`, `+`, `-`, `@`) in exported CSV cells",
+                "prefixed with `'`"),
+}
+#: rows proven by a test outside this catalog (file, test function)
+ELSEWHERE = {"killed": ("tests/test_cli.py", "test_sigkill_at_any_moment_leaves_the_published_report_intact")}
+
+
+def readme_table() -> str:
+    lines = ["| problem | behaviour |", "|---|---|"]
+    lines += [f"| {problem} | {behaviour} |" for problem, behaviour in ROWS.values()]
+    return "\n".join(lines)
+
+
+# ====================================================================== the context a case builds in
+@dataclasses.dataclass
+class Ctx:
+    tmp: Path
+    small: Path            # a good 150-customer, 18-month file
+    ref: pd.DataFrame      # the same rows as pandas read them
+    out: Path              # a copy of a published output folder (run cases)
+    seg: Path              # a folder holding earlier `segment` files (segment cases)
+    notebooks: Path        # the tiny notebooks
+
+    def write(self, name: str, content: str | bytes, encoding: str = "utf-8") -> str:
+        path = self.tmp / name
+        path.write_bytes(content if isinstance(content, bytes) else content.encode(encoding))
+        return str(path)
+
+    def frame(self, frame: pd.DataFrame, name: str, **kw) -> str:
+        path = self.tmp / name
+        frame.to_csv(path, index=False, **kw)
+        return str(path)
+
+    def validate(self, data: str, *args: str) -> list[str]:
+        return ["validate", data, *args]
+
+    def segment(self, data: str, *args: str) -> list[str]:
+        return ["segment", data, "--out", str(self.seg), "--holdout-months", "3", "--k-range", "2", "3", *args]
+
+    def run(self, run_text: str = "", data: str | None = None, top: str = "", name: str = "small",
+            k_range: str = "[2, 3]") -> list[str]:
+        config = self.tmp / "reports.yml"
+        config.write_text(f"out: {self.out}\n{top}runs:\n  - name: {name}\n    data: {data or self.small}\n"
+                          f"    holdout_months: 3\n    k_range: {k_range}\n{run_text}", encoding="utf-8")
+        return ["run", str(config), "--notebooks", str(self.notebooks)]
+
+    def config(self, text: str) -> list[str]:
+        config = self.tmp / "reports.yml"
+        config.write_text(f"out: {self.out}\n{text}", encoding="utf-8")
+        return ["run", str(config), "--notebooks", str(self.notebooks)]
+
+    def rows(self, extra: list[tuple]) -> pd.DataFrame:
+        add = pd.DataFrame(extra, columns=["customer_id", "date", "amount", "quantity"]).astype(str)
+        return pd.concat([self.ref.astype(str), add], ignore_index=True)
+
+
+@dataclasses.dataclass(frozen=True)
+class Case:
+    id: str
+    row: str                                   # key of ROWS
+    build: Callable[[Ctx], list[str]]          # makes the input, returns the command line
+    code: int
+    fragments: tuple[str, ...] = ()            # in the one error message (what and where)
+    check: Callable[[Ctx, str], None] | None = None   # exit 0: what was read (gets stdout)
+    hold_lock: bool = False
+
+
+# ====================================================================== checks for accepted input
+def _run_json(ctx: Ctx) -> dict:
+    return json.loads((ctx.seg / "run.json").read_text(encoding="utf-8"))
+
+
+def _read_as(ids: list[str] | None = None, scale: float = 1.0, detected: dict | None = None):
+    """Exit 0: every row read, ids as written, window-month values equal the reference sums."""
+    def check(ctx: Ctx, stdout: str) -> None:
+        run = _run_json(ctx)
+        assert run["data"]["rows_used"] == len(ctx.ref) and run["data"]["issues"]["rows_dropped"] == 0
+        for key, value in (detected or {}).items():
+            assert run["data"]["issues"]["detected"][key] == value, run["data"]["issues"]["detected"]
+        expected_ids = ids if ids is not None else list(ctx.ref["customer_id"])
+        got = pd.read_csv(ctx.seg / "assignments.csv", dtype=str, keep_default_na=False)["customer_id"]
+        mapping = dict(zip(ctx.ref["customer_id"], expected_ids))
+        assert set(got) <= set(expected_ids) and len(got) > 100
+        monthly = pd.read_csv(ctx.seg / "tiers_monthly.csv", dtype={"customer_id": str}, keep_default_na=False)
+        ref = ctx.ref.assign(customer_id=ctx.ref["customer_id"].map(mapping),
+                             month=pd.to_datetime(ctx.ref["date"]).dt.strftime("%Y-%m"))
+        sums = ref.groupby(["customer_id", "month"])["amount"].sum() * scale
+        merged = monthly.assign(month=pd.to_datetime(monthly["month"]).dt.strftime("%Y-%m"))
+        expect = sums.reindex(pd.MultiIndex.from_frame(merged[["customer_id", "month"]])).to_numpy()
+        assert len(merged) > 50
+        assert merged["value"].to_numpy() == pytest.approx(expect, rel=1e-5)
+    return check
+
+
+def _issues(rows_used_delta: int, dropped: dict | None = None, kept: dict | None = None, example: str = ""):
+    def check(ctx: Ctx, stdout: str) -> None:
+        issues = _run_json(ctx)["data"]["issues"]
+        assert issues["rows_used"] == len(ctx.ref) + rows_used_delta
+        assert issues["rows_read"] == issues["rows_used"] + issues["rows_dropped"]
+        for key, n in (dropped or {}).items():
+            assert issues["dropped"][key] == n, issues["dropped"]
+        for key, n in (kept or {}).items():
+            assert issues["kept"][key] == n, issues["kept"]
+        assert example in json.dumps(issues["examples"])
+    return check
+
+
+def _validate_shows(*texts: str):
+    def check(ctx: Ctx, stdout: str) -> None:
+        for t in texts:
+            assert t in stdout, (t, stdout)
+    return check
+
+
+def _formulas_neutralised(ctx: Ctx, stdout: str) -> None:
+    got = pd.read_csv(ctx.seg / "assignments.csv", dtype=str, keep_default_na=False)["customer_id"]
+    for raw in ("=1+2", "+33", "-7", "@SUM(A1)"):
+        assert "'" + raw in set(got) and raw not in set(got)
+
+
+# ====================================================================== builders
+def _with_ids(ctx: Ctx, fmt: str) -> tuple[pd.DataFrame, list[str]]:
+    ids = [fmt.format(c) for c in ctx.ref["customer_id"]]
+    return ctx.ref.assign(customer_id=ids), ids
+
+
+def _latin1(ctx):
+    frame, _ = _with_ids(ctx, "{}-José Müller")
+    return ctx.segment(ctx.frame(frame, "latin1.csv", encoding="latin-1"))
+
+
+def _cp1250(ctx):
+    frame, _ = _with_ids(ctx, "{}-Žluťoučký kůň, s.r.o.")
+    return ctx.segment(ctx.frame(frame, "cp1250.csv", encoding="cp1250", sep=";"))
+
+
+def _bom(ctx):
+    return ctx.segment(ctx.frame(ctx.ref, "bom.csv", encoding="utf-8-sig"))
+
+
+def _eu_numbers(ctx):
+    def eu(x: float) -> str:  # 12345.6 -> '12.345,60'
+        return f"{x:,.2f}".replace(",", " ").replace(".", ",").replace(" ", ".")
+    frame = ctx.ref.assign(amount=(ctx.ref["amount"] * 100).map(eu),
+                           date=pd.to_datetime(ctx.ref["date"]).dt.strftime("%d.%m.%Y"))
+    return ctx.segment(ctx.frame(frame, "eu.csv", sep=";"))
+
+
+def _us_thousands(ctx):
+    frame = ctx.ref.assign(amount=(ctx.ref["amount"] * 100).map(lambda x: f"${x:,.2f}"))
+    return ctx.segment(ctx.frame(frame, "us.csv"))
+
+
+def _tab(ctx):
+    return ctx.segment(ctx.frame(ctx.ref, "tab.tsv", sep="\t"))
+
+
+def _replace(ctx: Ctx, column: str, value: str, n: int) -> pd.DataFrame:
+    frame = ctx.ref.astype(str).copy()
+    frame.loc[frame.index[5:5 + n], column] = value
+    return frame
+
+
+def _truncated_gzip(ctx):
+    blob = gzip.compress(ctx.small.read_bytes())
+    return ctx.segment(ctx.write("cut.csv.gz", blob[: len(blob) // 2]))
+
+
+def _overrides(text: str):
+    def build(ctx):
+        path = ctx.write("overrides.csv", text)
+        return ctx.run(f"    overrides: {path}\n")
+    return build
+
+
+def _customers(ctx: Ctx, n: int) -> str:
+    keep = sorted(ctx.ref["customer_id"].unique())[:n]
+    return ctx.frame(ctx.ref[ctx.ref["customer_id"].isin(keep)], f"first{n}.csv")
+
+
+HDR = "customer_id,date,amount,quantity\n"
+
+CASES: list[Case] = [
+    # ---- the file itself
+    Case("missing-file", "file", lambda c: c.validate(str(c.tmp / "nope.csv")), 2, ("does not exist", "nope.csv")),
+    Case("missing-file-run", "file", lambda c: c.run(data=str(c.tmp / "gone.csv")), 2,
+         ("does not exist", "gone.csv", "key 'data'")),
+    Case("empty-file", "file", lambda c: c.validate(c.write("empty.csv", b"")), 2, ("empty (0 bytes)", "empty.csv")),
+    Case("header-only", "file", lambda c: c.validate(c.write("header.csv", HDR)), 2, ("header but no rows", "header.csv")),
+    Case("header-only-run", "file", lambda c: c.run(data=c.write("header.csv", HDR)), 2,
+         ("run 'small'", "header but no rows", "header.csv")),
+    Case("blank-lines", "file", lambda c: c.validate(c.write("blank.csv", "\n\n\n")), 2, ("no header line", "blank.csv")),
+    Case("binary-nul", "file", lambda c: c.validate(c.write("bin.csv", bytes(range(256)) * 8)), 2,
+         ("binary", "bin.csv")),
+    Case("binary-no-nul", "file", lambda c: c.segment(c.write("noise.csv", bytes(range(1, 256)) * 12)), 2,
+         ("binary", "noise.csv")),
+    Case("truncated-gzip", "file", _truncated_gzip, 2, (".gz file is damaged", "cut.csv.gz")),
+    Case("not-gzip", "file", lambda c: c.validate(c.write("plain.csv.gz", HDR + "1,2024-01-01,5,1\n")), 2,
+         ("damaged or not gzip", "plain.csv.gz")),
+    Case("corrupt-parquet", "file", lambda c: c.validate(c.write("x.parquet", b"PAR1 not really")), 2,
+         ("cannot be read as PARQUET", "x.parquet")),
+    Case("folder-as-data", "file", lambda c: c.validate(str(c.tmp)), 2, ("is a folder",)),
+    # ---- columns and delimiters
+    Case("missing-column", "columns", lambda c: c.validate(c.write("nodate.csv", "customer_id,amount\n1,5\n")), 2,
+         ("no 'date' column", "nodate.csv", "'customer_id', 'amount'")),
+    Case("misnamed-column", "columns",
+         lambda c: c.validate(c.write("cust.csv", "CustID,date,amount\n1,2024-01-01,5\n"),
+                              "--columns", "customer_id=CustomerID"), 2,
+         ("'CustomerID' (mapped to 'customer_id') is not in the file", "cust.csv", "--columns customer_id=CustID")),
+    Case("unmapped-column-run", "columns",
+         lambda c: c.run(data=c.write("cust2.csv", "cust_id,date,amount\n1,2024-01-01,5\n")), 2,
+         ("no 'customer_id' column", "cust2.csv", "customer_id=cust_id")),
+    Case("space-delimiter", "delimiter",
+         lambda c: c.validate(c.write("space.csv", "customer_id date amount\n1 2024-01-01 5\n")), 2,
+         ("read as one column", "comma, semicolon, tab or pipe", "space.csv")),
+    Case("colon-delimiter", "delimiter",
+         lambda c: c.segment(c.write("colon.csv", "customer_id:date:amount\n1:2024-01-01:5\n")), 2,
+         ("read as one column", "colon.csv")),
+    # ---- layouts segkit reads
+    Case("latin-1", "formats", _latin1, 0,
+         check=lambda c, o: _read_as([f"{i}-José Müller" for i in c.ref["customer_id"]])(c, o)),
+    Case("cp1250-semicolon", "formats", _cp1250, 0,
+         check=lambda c, o: _read_as([f"{i}-Žluťoučký kůň, s.r.o." for i in c.ref["customer_id"]],
+                                     detected={"delimiter": "semicolon"})(c, o)),
+    Case("utf8-bom", "formats", _bom, 0, check=_read_as(detected={"encoding": "utf-8-sig"})),
+    Case("european-decimals", "formats", _eu_numbers, 0,
+         check=_read_as(scale=100, detected={"amount_format": "decimal-comma", "date_format": "DD.MM.YYYY"})),
+    Case("thousands-and-dollar", "formats", _us_thousands, 0,
+         check=_read_as(scale=100, detected={"amount_format": "thousands-comma"})),
+    Case("tab-delimiter", "formats", _tab, 0, check=_read_as(detected={"delimiter": "tab"})),
+    # ---- unreadable values
+    Case("bad-dates-few", "bad_few", lambda c: c.segment(c.frame(_replace(c, "date", "31.02.2024", 3), "bd.csv")), 0,
+         check=_issues(-3, dropped={"unparseable_date": 3}, example="31.02.2024")),
+    Case("bad-amounts-few", "bad_few", lambda c: c.segment(c.frame(_replace(c, "amount", "n/a", 2), "ba.csv")), 0,
+         check=_issues(-2, dropped={"unparseable_amount": 2}, example="n/a")),
+    Case("bad-dates-few-validate", "bad_few",
+         lambda c: c.validate(c.frame(_replace(c, "date", "2024-13-45", 4), "bdv.csv")), 0,
+         check=_validate_shows("Date that cannot be read", "2024-13-45", "rows dropped                4")),
+    Case("bad-dates-many", "bad_many", lambda c: c.segment(c.frame(_replace(c, "date", "31.02.2024", 30), "bd2.csv")), 2,
+         ("30 of 1,374", "'date' column", "31.02.2024", "max_bad_share", "bd2.csv")),
+    Case("bad-amounts-many-run", "bad_many", lambda c: c.run(data=c.frame(_replace(c, "amount", "n/a", 40), "ba2.csv")),
+         2, ("run 'small'", "'amount' column", "'n/a'", "ba2.csv")),
+    Case("bad-amounts-many-validate", "bad_many",
+         lambda c: c.validate(c.frame(_replace(c, "amount", "1,2,3", 20), "ba3.csv"), "--max-bad-share", "0.005"),
+         2, ("'amount' column", "'1,2,3'", "max_bad_share 0.5%")),
+    # ---- rows dropped or kept
+    Case("zero-missing-rows", "dropped",
+         lambda c: c.segment(c.frame(c.rows([("00001", "2023-05-03", "0", "1"), ("", "2023-05-03", "5", "1"),
+                                              ("00002", "", "5", "1")]), "drop.csv")), 0,
+         check=_issues(0, dropped={"zero_amount": 1, "missing_customer_id": 1, "missing_date": 1})),
+    Case("returns-and-duplicates", "kept",
+         lambda c: c.segment(c.frame(c.rows([("00001", "2023-05-03", "-5", "1"), tuple(c.ref.astype(str).iloc[0]),
+                                              tuple(c.ref.astype(str).iloc[1])]), "kept2.csv")), 0,
+         check=_issues(3, kept={"returns": 1, "exact_duplicates": 2}, example="-5")),
+    Case("drop-duplicates", "kept",
+         lambda c: c.segment(c.frame(c.rows([tuple(c.ref.astype(str).iloc[0])]), "dd.csv"), "--drop-duplicates"), 0,
+         check=_issues(0, dropped={"duplicates_dropped": 1})),
+    Case("future-dates-validate", "kept",
+         lambda c: c.validate(c.write("future.csv", HDR + "1,2024-01-01,5,1\n2,2099-01-01,5,1\n")), 0,
+         check=_validate_shows("Date after today", "2099-01-01", "rows used                   2")),
+    # ---- nothing usable
+    Case("all-zero", "nothing", lambda c: c.validate(c.frame(c.ref.assign(amount=0), "zero.csv")), 2,
+         ("no usable rows", "zero.csv")),
+    Case("all-returns", "nothing", lambda c: c.segment(c.frame(c.ref.assign(amount=-c.ref["amount"]), "ret.csv")), 2,
+         ("no customer has a purchase", "ret.csv", "column 'amount'")),
+    Case("filter-matches-nothing", "nothing",
+         lambda c: c.validate(c.frame(c.ref.assign(region="EU"), "reg.csv"), "--filter", "region=APAC"), 2,
+         ("no rows match the filter", "reg.csv", "region")),
+    # ---- too few customers
+    Case("single-customer", "customers", lambda c: c.segment(_customers(c, 1)), 2,
+         ("only 1 customer(s)", "first1.csv", "k_range")),
+    Case("k-above-customers-run", "customers", lambda c: c.run(data=_customers(c, 5), k_range="[6, 8]"),
+         2, ("only 5 customer(s)", "k_range starts at", "first5.csv")),
+    # ---- periods
+    Case("holdout-too-long", "history", lambda c: c.segment(str(c.small), "--holdout-months", "18"), 2,
+         ("covers 18 month(s)", "holdout_months", "small.csv")),
+    Case("as-of-before-data", "history", lambda c: c.segment(str(c.small), "--as-of", "2019-12-31"), 2,
+         ("before the first transaction", "'as_of'", "small.csv")),
+    Case("as-of-after-data-run", "history", lambda c: c.run("    as_of: 2030-01-01\n"), 2,
+         ("run 'small'", "leaves no data after it", "as_of")),
+    Case("as-of-leaves-short-holdout", "history", lambda c: c.segment(str(c.small), "--as-of", "2024-05-01"), 2,
+         ("runs past the end of the data", "as_of / holdout_months")),
+    Case("future-typo-empties-holdout", "history",
+         lambda c: c.segment(c.frame(c.rows([("00003", "2099-01-15", "5", "1")]), "typo.csv")), 2,
+         ("no purchase in the holdout", "2099-01-15", "typo.csv")),
+    Case("margin-without-cost", "history", lambda c: c.segment(str(c.small), "--criterion", "margin"), 2,
+         ("needs a 'cost' column", "small.csv")),
+    # ---- the config
+    Case("invalid-yaml", "config", lambda c: c.config("runs: [\n"), 2, ("not valid YAML", "reports.yml, line")),
+    Case("unknown-key", "config", lambda c: c.run("    colour: red\n"), 2, ("unknown parameter(s) 'colour'", "runs[1]")),
+    Case("unknown-top-key", "config", lambda c: c.run(top="jobs: 2\n"), 2, ("unknown top-level key(s) 'jobs'",)),
+    Case("unsafe-name", "config", lambda c: c.run(name="../escape"), 2, ("'../escape' is not allowed", "key 'name'")),
+    Case("unsafe-name-segment", "config", lambda c: c.segment(str(c.small), "--name", "/etc/x"), 2,
+         ("'/etc/x' is not allowed", "key 'name'")),
+    Case("duplicate-name", "config",
+         lambda c: c.config(f"runs:\n  - {{name: a, data: {c.small}}}\n  - {{name: a, data: {c.small}}}\n"), 2,
+         ("'a' is used twice", "runs[2]")),
+    Case("vip-share-above-1", "config", lambda c: c.run("    vip_share: 1.5\n"), 2, ("vip_share", "strictly between 0 and 1")),
+    Case("good-share-zero", "config", lambda c: c.segment(str(c.small), "--good-share", "0"), 2,
+         ("good_share", "strictly between 0 and 1")),
+    Case("max-bad-share-above-1", "config", lambda c: c.run("    max_bad_share: 1.5\n"), 2, ("max_bad_share",)),
+    Case("negative-holdout", "config", lambda c: c.run("    holdout_months: -1\n"), 2, ("holdout_months",)),
+    Case("negative-window-segment", "config", lambda c: c.segment(str(c.small), "--window-months", "-6"), 2,
+         ("window_months", "from 1 to 120")),
+    Case("k-range-reversed", "config", lambda c: c.run(k_range="[8, 2]"), 2, ("k_range", "low <= high")),
+    Case("bad-date-in-config", "config", lambda c: c.run("    as_of: 2024-02-30\n"), 2, ("'2024-02-30' is not a date", "as_of")),
+    # ---- YAML safety
+    Case("python-object-tag", "yaml",
+         lambda c: c.config(f"runs:\n  - name: a\n    data: !!python/object/apply:os.system ['touch {c.tmp}/pwned']\n"),
+         2, ("YAML tag", "python/object/apply", "line 4")),
+    # ctx.run writes holdout_months: 3 already
+    Case("duplicate-key", "yaml", lambda c: c.run("    holdout_months: 4\n"), 2, ("'holdout_months' twice", "line 7")),
+    # ---- arguments
+    Case("bad-columns-arg", "arguments", lambda c: c.validate(str(c.small), "--columns", "customer_id"), 2,
+         ("--columns expects KEY=COLUMN",)),
+    Case("bad-max-bad-share-arg", "arguments", lambda c: c.validate(str(c.small), "--max-bad-share", "2"), 2,
+         ("--max-bad-share",)),
+    Case("jobs-zero", "arguments", lambda c: c.run() + ["--jobs", "0"], 2, ("--jobs must be at least 1",)),
+    Case("only-unknown-run", "arguments", lambda c: c.run() + ["--only", "nosuch"], 2, ("no run named 'nosuch'",)),
+    # ---- overrides
+    Case("overrides-unknown-customer", "overrides", _overrides("customer_id,tier,reason\n99999,VIP,strategic\n"), 2,
+         ("'99999' (line 2)", "overrides.csv")),
+    Case("overrides-unknown-tier", "overrides", _overrides("customer_id,tier,reason\n00001,PLATINUM,strategic\n"), 2,
+         ("unknown tier(s) 'PLATINUM' (line 2)", "overrides.csv")),
+    Case("overrides-empty-reason", "overrides", _overrides("customer_id,tier,reason\n00001,VIP,\n"), 2,
+         ("empty reason on line(s) 2",)),
+    Case("overrides-duplicate", "overrides", _overrides("customer_id,tier,reason\n00001,VIP,a\n00001,GOOD,b\n"), 2,
+         ("listed twice: 00001",)),
+    Case("overrides-missing-file", "overrides", lambda c: c.run(f"    overrides: {c.tmp / 'none.csv'}\n"), 2,
+         ("overrides file", "none.csv", "does not exist")),
+    # ---- execution and concurrency
+    Case("notebook-raises", "notebook",
+         lambda c: c.run()[:-1] + [str(tiny_notebooks(c.tmp / "broken", broken=True))], 1,
+         ("run 'small'", "01_tiny", "planted failure", "last good report stays published")),
+    Case("second-run-locked", "lock", lambda c: c.run(), 2, ("another segkit run", f"pid {os.getpid()}"),
+         hold_lock=True),
+    # ---- spreadsheet formulas
+    Case("formula-ids", "formula",
+         lambda c: c.segment(c.frame(c.ref.assign(customer_id=c.ref["customer_id"].replace(
+             {"00001": "=1+2", "00002": "+33", "00003": "-7", "00004": "@SUM(A1)"})), "formula.csv")), 0,
+         check=_formulas_neutralised),
+]
+
+
+# ====================================================================== the published folder
+@pytest.fixture(scope="module")
+def published(tmp_path_factory):
+    """A previously published output folder (tiny notebooks), copied for each case."""
+    root = tmp_path_factory.mktemp("published")
+    small = small_csv(root / "small.csv")
+    nbs = tiny_notebooks(root / "nb")
+    config = root / "reports.yml"
+    config.write_text(f"out: {root / 'out'}\nruns:\n  - name: small\n    data: {small}\n    holdout_months: 3\n"
+                      "    k_range: [2, 3]\n")
+    assert main(["run", str(config), "--notebooks", str(nbs)]) == 0
+    return root
+
+
+def _listing(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_bad_input(case: Case, published: Path, tmp_path: Path, capsys):
+    data = tmp_path / "data"
+    data.mkdir()
+    shutil.copy(published / "small.csv", data / "small.csv")
+    out = tmp_path / "out"
+    shutil.copytree(published / "out", out, symlinks=True)
+    seg = tmp_path / "seg"
+    seg.mkdir()
+    for name in ("assignments.csv", "tiers_monthly.csv", "alerts.csv", "scorecard.json", "run.json"):
+        (seg / name).write_text(f"earlier {name}\n")
+    ctx = Ctx(tmp=data, small=data / "small.csv", ref=pd.read_csv(data / "small.csv", dtype={"customer_id": str}),
+              out=out, seg=seg, notebooks=published / "nb")
+    argv = case.build(ctx)
+    before_run, before_seg, before_data = snapshot(out / "small"), snapshot(seg), snapshot(data)
+    before_top = _listing(out)
+    capsys.readouterr()
+    if case.hold_lock:
+        with OutputFolder(out).locked():
+            code = main(argv)
+    else:
+        code = main(argv)
+    captured = capsys.readouterr()
+    err = captured.err
+    assert "Traceback" not in err and "Traceback" not in captured.out
+    assert code == case.code, err
+    assert snapshot(data) == before_data, "the input was modified"
+    if case.code == 0:
+        assert "error:" not in err
+        assert case.check is not None
+        case.check(ctx, captured.out)
+        return
+    assert err.count("error:") == 1, err
+    message = err[err.index("error:"):]
+    for fragment in case.fragments:
+        assert fragment in message, (fragment, message)
+    if case.code == 2:
+        assert "Where:" in message and "Fix:" in message
+    # nothing published or changed
+    assert snapshot(out / "small") == before_run
+    assert snapshot(seg) == before_seg and _listing(seg) == sorted(before_seg)
+    allowed_new = {"_failed"} if case.row == "notebook" else set()
+    assert set(_listing(out)) - set(before_top) <= allowed_new
+    assert not list((out / ".staging").glob("*")) if (out / ".staging").exists() else True
+    assert not (data / "pwned").exists()
+    if argv[0] == "run" and (out / "index.json").exists():
+        index = json.loads((out / "index.json").read_text())
+        status = index["runs"].get("small", {}).get("status")
+        assert status in ("published", "bad-input", "failed")
+        if status != "published":
+            assert index["runs"]["small"]["last_published"]["sha256"]  # still points at the good report
+
+
+def test_the_catalog_is_large_and_covers_every_readme_row():
+    assert len(CASES) >= 30
+    assert len({c.id for c in CASES}) == len(CASES)
+    assert {c.row for c in CASES} <= set(ROWS)
+    for row in ROWS:
+        covered = [c.id for c in CASES if c.row == row]
+        if not covered:
+            file, test = ELSEWHERE[row]
+            assert f"def {test}(" in (PROJECT_ROOT / file).read_text(), (row, file, test)
+    user_mistakes = [c for c in CASES if c.code == 2]
+    assert len(user_mistakes) >= 30 and all(c.fragments for c in user_mistakes)
+
+
+def test_readme_table_is_the_catalog():
+    readme = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## What segkit does with bad input", 1)[1].split("\n## ", 1)[0]
+    table = "\n".join(ln for ln in section.splitlines() if ln.startswith("|"))
+    assert table == readme_table(), "README table differs: paste the output of `python -m tests.test_bad_input`"
+
+
+if __name__ == "__main__":  # print the README table
+    print(readme_table())
