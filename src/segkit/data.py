@@ -301,29 +301,32 @@ def load_transactions(
             )
         clean = clean.filter(matches)
 
-    # exact duplicates: one group-by over all columns gives the count (rows minus distinct rows)
+    # One group-by over all columns finds exact duplicates; a per-customer table built from it
+    # gives rows used, duplicates, customers, dates and net revenue without another pass.
     groups = clean.group_by(clean.columns).aggregate(_n=ibis._.count())
-    dup_count = int(_int(con.execute(groups.aggregate(extra=(groups._n - 1).sum())).iloc[0, 0]))
+    weight = (groups._n > 0).cast("int64") if drop_duplicates else groups._n  # rows a distinct row stands for
+    per_customer = materialize(con, groups.group_by("customer_id").aggregate(
+        _rows=weight.sum(), _extra=(groups._n - 1).sum(), net=(groups.amount * weight).sum().round(6),
+        _first=groups.date.min(), _last=groups.date.max()))
+    summary = con.execute(per_customer.aggregate(
+        n=per_customer._rows.sum(), extra=per_customer._extra.sum(), customers=per_customer.count(),
+        first=per_customer._first.min(), last=per_customer._last.max(),
+        nonpositive=(per_customer.net <= 0).cast("int64").sum())).iloc[0]
+    dup_count = _int(summary["extra"])
     quality.kept["exact_duplicates"] = dup_count
     if drop_duplicates:
         quality.kept.pop("exact_duplicates")
         quality.dropped["duplicates_dropped"] = dup_count
     if dup_count:
-        dup = groups.filter(groups._n > 1).order_by("customer_id", "date").limit(_EXAMPLES)
+        dup = groups.filter(groups._n > 1).order_by("customer_id", "date", "amount").limit(_EXAMPLES)
         quality.examples["exact_duplicates" if not drop_duplicates else "duplicates_dropped"] = [
             f"customer {r['customer_id']} on {r['date']:%Y-%m-%d} amount {r['amount']:g} x{r['_n']}"
             for r in con.execute(dup).to_dict("records")]
         if drop_duplicates:
-            clean = materialize(con, clean.distinct())
+            clean = materialize(con, groups.drop("_n"))
     table = clean
 
-    # rows used, customers, dates and customers with net <= 0 from one per-customer aggregate
-    per_customer = table.group_by("customer_id").aggregate(
-        _rows=ibis._.count(), net=ibis._.amount.sum().round(6), _first=ibis._.date.min(), _last=ibis._.date.max())
-    summary = con.execute(per_customer.aggregate(
-        n=per_customer._rows.sum(), customers=per_customer.count(), first=per_customer._first.min(),
-        last=per_customer._last.max(), nonpositive=(per_customer.net <= 0).cast("int64").sum())).iloc[0]
-    quality.rows_used = int(_int(summary["n"]))
+    quality.rows_used = _int(summary["n"])
     if quality.rows_used == 0:
         raise DataError(
             "no usable rows are left after cleaning",
@@ -333,7 +336,7 @@ def load_transactions(
     quality.customers = int(summary["customers"])
     quality.first_date = pd.Timestamp(summary["first"]).date().isoformat()
     quality.last_date = pd.Timestamp(summary["last"]).date().isoformat()
-    quality.customers_nonpositive_net = int(_int(summary["nonpositive"]))
+    quality.customers_nonpositive_net = _int(summary["nonpositive"])
     if quality.customers_nonpositive_net:
         nonpos = per_customer.filter(per_customer.net <= 0).select("customer_id", "net")
         quality.examples["customers_nonpositive_net"] = [
@@ -771,7 +774,8 @@ def _count_and_check(con: Any, parsed: ir.Table, quality: QualityReport, mapping
     quality.kept = {"returns": _int(counts["returns"]), "future_dates": _int(counts["future_dates"])}
 
     def examples(cond: ir.BooleanValue, raw_col: str, key: str) -> list[str]:
-        rows = con.execute(t.filter(cond).select("customer_id", raw_col).limit(_EXAMPLES))
+        rows = con.execute(t.filter(cond).select("customer_id", raw_col)
+                           .order_by(ibis.asc("customer_id", nulls_first=False), raw_col).limit(_EXAMPLES))
         return [f"{r[raw_col]!r} (customer {r['customer_id']})" for _, r in rows.iterrows()]
 
     for key, raw_col in (("date", "_raw_date"), ("amount", "_raw_amount"), ("quantity", "_raw_quantity"),
@@ -801,7 +805,9 @@ def _count_and_check(con: Any, parsed: ir.Table, quality: QualityReport, mapping
         ("zero_amount", t._reason == "zero_amount", "_raw_amount"),
     ):
         if quality.dropped.get(reason):
-            rows = con.execute(t.filter(cond).select("customer_id", "_raw_date", "_raw_amount").limit(_EXAMPLES))
+            rows = con.execute(t.filter(cond).select("customer_id", "_raw_date", "_raw_amount")
+                               .order_by(ibis.asc("customer_id", nulls_first=False), "_raw_date", "_raw_amount")
+                               .limit(_EXAMPLES))
             quality.examples[reason] = [
                 f"customer {r['customer_id'] if isinstance(r['customer_id'], str) else '(none)'}, "
                 f"date {r['_raw_date']!r}, amount {r['_raw_amount']!r}" for r in rows.to_dict("records")]

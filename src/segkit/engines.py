@@ -48,6 +48,9 @@ def connect(engine: str = "duckdb", **options: Any) -> Any:
             spill = tempfile.mkdtemp(prefix="segkit-duckdb-")
             atexit.register(shutil.rmtree, spill, ignore_errors=True)
             con.raw_sql(f"SET temp_directory = '{spill}'")
+        # Row order is never relied on (every result is sorted or aggregated); without it DuckDB
+        # writes tables in parallel and needs less memory for large ones.
+        con.raw_sql("SET preserve_insertion_order = false")
         limit = os.environ.get("SEGKIT_MEMORY_LIMIT")
         if limit:
             con.raw_sql(f"SET memory_limit = '{limit}'")
