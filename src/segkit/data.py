@@ -32,7 +32,7 @@ import pandas as pd
 
 from .config import CANONICAL_COLUMNS
 from .errors import DataError
-from .engines import backref, connect, engine_name, materialize, read_csv_text
+from .engines import casts_text_to_date, connect, engine_name, materialize, read_csv_text
 
 __all__ = ["Transactions", "QualityReport", "load_transactions", "DROP_REASONS"]
 
@@ -462,8 +462,19 @@ def _read_csv(con: Any, paths: list[str], label: str) -> tuple[ir.Table, dict[st
                         fix="export it with column names on the first line")
     delim = _sniff_delimiter(text)
     detected["delimiter"] = {"\t": "tab", ",": "comma", ";": "semicolon", "|": "pipe"}.get(delim, repr(delim))
-    raw = read_csv_text(con, files, delim)
+    # a line break inside a quoted value (an address, a hostile id) needs the serial CSV reader
+    raw = read_csv_text(con, files, delim, quoted_newlines=any(map(_has_quoted_newline, files)))
     return raw, detected
+
+
+def _has_quoted_newline(path: str) -> bool:
+    """True when a quoted value spans lines (a line with an odd number of quotes); quick without quotes."""
+    opener = gzip.open if path.lower().endswith(".gz") else open
+    with opener(path, "rb") as fh:
+        if not any(b'"' in block for block in iter(lambda: fh.read(1 << 22), b"")):
+            return False
+    with opener(path, "rb") as fh:
+        return any(line.count(b'"') % 2 for line in fh)
 
 
 def _sniff_encoding(head: bytes) -> str:
@@ -685,16 +696,33 @@ def _finite(value: ir.FloatingValue) -> ir.FloatingValue:
 
 
 def _date(col: ir.Value, layout: str, con: Any) -> ir.DateValue:
+    """Text in ``layout`` to a date, NULL when it is not a real calendar day.
+
+    Portable: the layout's regex extracts year, month and day, which are checked (month 1-12, the
+    month's length, leap years) before ``ibis.date`` builds the value, so every engine reads the
+    same text as the same date. Engines that can TRY_CAST text to a date read ISO text that way
+    first (no regex); a value that cast accepts is one the regex reads the same.
+    """
     if layout == "native":
         return col.cast("date")
     pattern, repl = _DATE_LAYOUTS[layout]
-    repl = re.sub(r"\\(\d)", lambda m: backref(int(m.group(1)), con), repl)
+    year, month, day = (int(g) for g in re.findall(r"\\(\d)", repl))
     text = col.cast("string")
-    value = text.re_replace(pattern, repl).try_cast("date")
-    if layout == "YYYY-MM-DD":
-        # ISO text casts directly (the regex only drops a time part): skip the regex where it does
-        value = ibis.coalesce(text.try_cast("date"), value)
+    parts = [text.re_extract(pattern, g).nullif("").try_cast("int64") for g in (year, month, day)]
+    value = _ymd(*parts)
+    if layout == "YYYY-MM-DD" and casts_text_to_date(con):
+        value = ibis.coalesce(ibis.cases((text.like("____-__-__%"), text.try_cast("date")),
+                                         else_=ibis.null("date")), value)
     return value
+
+
+def _ymd(y: ir.IntegerValue, m: ir.IntegerValue, d: ir.IntegerValue) -> ir.DateValue:
+    leap = ((y % 4 == 0) & (y % 100 != 0)) | (y % 400 == 0)
+    days = ibis.cases((m == 2, ibis.cases((leap, 29), else_=28)), (m.isin([4, 6, 9, 11]), 30), else_=31)
+    ok = (y >= 1) & (m >= 1) & (m <= 12) & (d >= 1) & (d <= days)
+    # every engine gets a valid date to build (some evaluate both branches, some raise on bad dates)
+    safe = [ibis.cases((ok, v), else_=1).cast("int32") for v in (y, m, d)]
+    return ibis.cases((ok, ibis.date(*safe)), else_=ibis.null("date"))
 
 
 def _blank(col: ir.Value) -> ir.BooleanValue:

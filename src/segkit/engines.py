@@ -1,8 +1,8 @@
 """Where the feature work runs: an Ibis connection to DuckDB (default), Polars or PySpark.
 
 The rest of segkit writes Ibis expressions once; this module opens the backend and holds the few
-places where backends differ (reading a text file as strings, keeping a computed table, regex
-back-references), so every per-backend branch lives here. A user with data in a warehouse passes
+places where backends differ (reading a text file as strings, keeping a computed table, casting
+text to dates), so every per-backend branch lives here. A user with data in a warehouse passes
 their own Ibis table instead; its backend is used as is.
 """
 
@@ -20,7 +20,7 @@ import ibis.expr.types as ir
 
 from .errors import ParameterError
 
-__all__ = ["connect", "ENGINES", "read_csv_text", "materialize", "backref", "engine_name"]
+__all__ = ["connect", "ENGINES", "read_csv_text", "materialize", "casts_text_to_date", "engine_name"]
 
 ENGINES = ("duckdb", "polars", "pyspark")
 _counter = itertools.count()
@@ -65,9 +65,10 @@ def connect(engine: str = "duckdb", **options: Any) -> Any:
                                  fix="pip install 'segkit[spark]' (and Java 17)") from exc
         session = (SparkSession.builder.master(options.pop("master", "local[2]"))
                    .appName("segkit").config("spark.sql.session.timeZone", "UTC")
-                   .config("spark.ui.enabled", "false")
+                   .config("spark.ui.enabled", "false").config("spark.ui.showConsoleProgress", "false")
                    .config("spark.sql.shuffle.partitions", options.pop("shuffle_partitions", "4"))
                    .getOrCreate())
+        session.sparkContext.setLogLevel("ERROR")
         return ibis.pyspark.connect(session, **options)
     raise ParameterError(f"unknown engine {engine!r}", where="engine", fix=f"use one of {', '.join(ENGINES)}")
 
@@ -77,10 +78,11 @@ def engine_name(con: Any) -> str:
     return str(getattr(con, "name", "duckdb"))
 
 
-def read_csv_text(con: Any, files: list[str], delim: str) -> ir.Table:
+def read_csv_text(con: Any, files: list[str], delim: str, quoted_newlines: bool = False) -> ir.Table:
     """Open delimited text files with every column as a string (parsing is segkit's, not the reader's).
 
-    Empty fields become NULL on every backend; the first line is the header.
+    Empty fields become NULL on every backend; the first line is the header. ``quoted_newlines``:
+    some values hold line breaks (DuckDB's parallel scanner cannot pad short rows then).
     """
     name = engine_name(con)
     source = files if len(files) > 1 else files[0]
@@ -90,8 +92,9 @@ def read_csv_text(con: Any, files: list[str], delim: str) -> ir.Table:
     if name == "pyspark":
         return con.read_csv(files, header=True, inferSchema=False, sep=delim, quote='"', escape='"',
                             mode="PERMISSIVE")
+    extra = {"parallel": False} if quoted_newlines else {}
     return con.read_csv(source, all_varchar=True, header=True, delim=delim, quote='"', escape='"',
-                        null_padding=True, ignore_errors=False, strict_mode=False)
+                        null_padding=True, ignore_errors=False, strict_mode=False, **extra)
 
 
 def materialize(con: Any, expr: ir.Table) -> ir.Table:
@@ -115,6 +118,6 @@ def materialize(con: Any, expr: ir.Table) -> ir.Table:
     return con.create_table(table_name, expr)  # a warehouse: a real table in the user's database
 
 
-def backref(group: int, con: Any) -> str:
-    """A regex replacement's reference to capture ``group``: ``\\1`` in DuckDB/SQL, ``$1`` in Polars and Spark."""
-    return f"${group}" if engine_name(con) in ("polars", "pyspark") else f"\\{group}"
+def casts_text_to_date(con: Any) -> bool:
+    """Whether the backend can TRY_CAST text to a date (Ibis' Polars backend cannot)."""
+    return engine_name(con) != "polars"

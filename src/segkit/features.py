@@ -196,10 +196,19 @@ def _signed(col: ir.NumericValue, amount: ir.NumericValue) -> ir.NumericValue:
     return ibis.cases((amount < 0, -col.abs()), else_=col.abs())
 
 
+def _distinct(col: ir.Value, where: ir.BooleanValue) -> ir.IntegerValue:
+    """Distinct non-NULL values of ``col`` on rows where ``where`` holds.
+
+    NULLs are excluded explicitly: SQL engines skip them in COUNT(DISTINCT), but Ibis' Polars
+    backend counts NULL as a value.
+    """
+    return col.nunique(where=where & col.notnull())
+
+
 def _measures(t: ir.Table, has: frozenset[str]) -> dict[str, ir.Value]:
     purchase = t.amount > 0
     if "order_id" in has:
-        payments = ibis.cases((purchase, t.order_id), else_=ibis.null("string")).nunique()
+        payments = _distinct(t.order_id, purchase)
     else:
         payments = purchase.cast("int64").sum()
     units = _signed(t.quantity.fill_null(0), t.amount).sum() if "quantity" in has else ibis.literal(0.0)
@@ -258,9 +267,9 @@ def customer_features(tx: Transactions, as_of: dt.date, start: dt.date | None = 
     purchase = t.amount > 0
     pdate = ibis.cases((purchase, t.date), else_=ibis.null("date"))
     if "order_id" in tx.has:
-        frequency = ibis.cases((purchase, t.order_id), else_=ibis.null("string")).nunique()
+        frequency = _distinct(t.order_id, purchase)
     else:
-        frequency = pdate.nunique()
+        frequency = _distinct(t.date, purchase)
     m = _measures(t, tx.has)
     agg = dict(
         first_purchase=pdate.min(),
@@ -271,7 +280,7 @@ def customer_features(tx: Transactions, as_of: dt.date, start: dt.date | None = 
         returns_value=ibis.cases((purchase, 0.0), else_=-t.amount).sum().round(_ROUND),
         units=m["units"],
         margin=m["margin"],
-        active_months=ibis.cases((purchase, t.date.truncate("M")), else_=ibis.null("date")).nunique(),
+        active_months=_distinct(t.date.truncate("M"), purchase),
     )
     for attr in tx.attributes:
         agg[attr] = t[attr].argmax(t.date)
