@@ -62,6 +62,7 @@ def _parser() -> argparse.ArgumentParser:
     val.add_argument("--max-bad-share", type=float, default=0.01)
     val.add_argument("--drop-duplicates", action="store_true")
     val.add_argument("--filter", nargs="+", metavar="KEY=VALUE")
+    val.add_argument("--engine", default="duckdb", help="where the data is read: duckdb (default), polars, pyspark")
 
     seg = sub.add_parser("segment", help="segment a file and write the run files (no notebooks)")
     seg.add_argument("data")
@@ -84,7 +85,7 @@ def _parser() -> argparse.ArgumentParser:
     seg.add_argument("--drop-duplicates", action="store_true", default=None)
     seg.add_argument("--max-bad-share", type=float)
     seg.add_argument("--currency")
-    seg.add_argument("--engine")
+    seg.add_argument("--engine", help="where features are computed: duckdb (default), polars, pyspark")
     return p
 
 
@@ -107,7 +108,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
         raise ParameterError(f"--max-bad-share must be a fraction from 0 up to (not including) 1, got "
                              f"{args.max_bad_share:g}", where="--max-bad-share", fix="write e.g. --max-bad-share 0.05")
     tx = load_transactions(args.data, parse_columns(args.columns), max_bad_share=args.max_bad_share,
-                           drop_duplicates=args.drop_duplicates, filter=_filter_arg(args.filter))
+                           drop_duplicates=args.drop_duplicates, filter=_filter_arg(args.filter),
+                           engine=args.engine)
     print(tx.quality)
     print(f"\nUsable: {tx.quality.rows_used:,} rows of {tx.quality.customers:,} customers.")
     return EXIT_OK
