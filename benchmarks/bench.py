@@ -174,6 +174,7 @@ class Case:
     argv: list[str] = field(default_factory=list)  # or: a command (wall time only)
     needs: tuple[str, ...] = ()  # importable modules the case needs
     check: str | None = None     # untimed code that sets CHECK from RESULT (default: by part)
+    engine: str = ""             # the segkit engine a segkit case runs on
 
 
 # A child runs SETUP (imports), then times WORK, then CHECK (untimed) and prints its markers.
@@ -262,7 +263,8 @@ def feature_cases() -> list[Case]:
     for engine in [default, *others]:
         kw = "" if engine == default else f"engine={engine!r}"
         label = f"segkit (default engine: {engine})" if engine == default else f"segkit engine={engine}"
-        cases.append(Case(label, "features", "segkit", needs=(_ENGINE_MODULE.get(engine, engine),), code=f"""
+        cases.append(Case(label, "features", "segkit", needs=(_ENGINE_MODULE.get(engine, engine),), engine=engine,
+                          code=f"""
 import datetime as dt
 from segkit.data import load_transactions
 from segkit.features import customer_features
@@ -356,7 +358,7 @@ import pandas as pd
 from pymc_marketing.clv.utils import rfm_summary
 ##WORK
 d = pd.read_csv(PATH, usecols=["customer_id", "date", "amount"], dtype={"customer_id": str}, parse_dates=["date"])
-d = d[d["amount"] > 0]
+d = d[(d["amount"] > 0) & (d["date"] <= pd.Timestamp(A["as_of"]))]
 RESULT = rfm_summary(d, "customer_id", "date", "amount", observation_period_end=A["as_of"], time_unit="D")
 """, check="CHECK = f'customers={len(RESULT)} (frequency there = repeat purchase days)'"))
     return cases
@@ -368,7 +370,8 @@ def tier_cases() -> list[Case]:
     for engine in [default, *others]:
         kw = "" if engine == default else f"engine={engine!r}"
         label = f"segkit (default engine: {engine})" if engine == default else f"segkit engine={engine}"
-        cases.append(Case(label, "tiers", "segkit", needs=(_ENGINE_MODULE.get(engine, engine),), code=f"""
+        cases.append(Case(label, "tiers", "segkit", needs=(_ENGINE_MODULE.get(engine, engine),), engine=engine,
+                          code=f"""
 import datetime as dt
 from segkit.data import load_transactions
 from segkit.features import customer_month
@@ -534,7 +537,7 @@ class Row:
     size: str
     case: str
     kind: str
-    status: str = "ok"           # ok | not installed | failed
+    status: str = "ok"           # ok | not installed | skipped | failed
     repeats: int = 0             # processes measured (fewer than --repeat when the budget ran out)
     requested: int = 0
     work: float | None = None    # median seconds
@@ -550,8 +553,11 @@ class Row:
 BUDGET = 300.0  # seconds of repeats per case: later repeats are skipped past it (--budget)
 
 
-def run_case(case: Case, path: Path, size: str, args: dict, repeat: int) -> Row:
+def run_case(case: Case, path: Path, size: str, args: dict, repeat: int, skip: str = "") -> Row:
     row = Row(case.part, size, case.name, case.kind, requested=repeat)
+    if skip:
+        row.status, row.error = "skipped", skip
+        return row
     missing = [m for m in case.needs if not importable(m)]
     if missing:
         row.status = "not installed"
@@ -652,8 +658,10 @@ def run_part(repeat: int, jobs: int, config: Path) -> list[Row]:
         print(f"  run       {size:>5}  {target.case} ...", end="", file=sys.stderr, flush=True)
         for _ in range(repeat):
             with tempfile.TemporaryDirectory(prefix="segkit-bench-") as tmp:
-                if target is floor_row:
-                    argv = [sys.executable, "-c", FLOOR_SCRIPT, tmp, str(runs), str(per_run), str(jobs)]
+                if target is floor_row:  # a file, not -c: spawned workers re-import the main module
+                    script = Path(tmp) / "floor.py"
+                    script.write_text(FLOOR_SCRIPT)
+                    argv = [sys.executable, str(script), tmp, str(runs), str(per_run), str(jobs)]
                 else:
                     argv = [*segkit_command(), "run", str(config), "--jobs", str(jobs), "--out", tmp]
                 try:
@@ -792,6 +800,22 @@ def targets(rows: list[Row]) -> list[str]:
 
 
 # ------------------------------------------------------------------ main
+def _skip(case: Case, engines: set[str] | None, quick: bool) -> str:
+    """Why a segkit engine is left out of this run ('' when it runs)."""
+    if not case.engine:
+        return ""
+    if engines is not None:
+        return "" if case.engine in engines else "not in --engines"
+    if quick and case.engine == "pyspark":
+        return "--quick leaves Spark out (a JVM start and a job per step); add --engines duckdb,polars,pyspark"
+    return ""
+
+
+def _set_limits(budget: float, timeout: float) -> None:
+    global BUDGET, TIMEOUT
+    BUDGET, TIMEOUT = budget, timeout
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -808,14 +832,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--quick", action="store_true",
                    help="smoke test: 100k rows, one repeat, no `segkit run` part, `segkit segment` "
                         "with --k-range 2 3 (about a minute)")
+    p.add_argument("--engines", help="segkit engines to measure, e.g. duckdb,polars (default: every installed "
+                                     "engine; --quick leaves out pyspark)")
     p.add_argument("--budget", type=float, default=BUDGET,
                    help=f"seconds of repeats per case; past it a case stops repeating (default {BUDGET:.0f})")
     p.add_argument("--timeout", type=float, default=TIMEOUT,
                    help=f"seconds before one process is killed and its case marked failed (default {TIMEOUT:.0f})")
     p.add_argument("--json", default=str(DATA / "last_run.json"), help="where to save the results")
     args = p.parse_args(argv)
-    global BUDGET, TIMEOUT
-    BUDGET, TIMEOUT = args.budget, args.timeout
+    _set_limits(args.budget, args.timeout)
 
     sizes = ["100k"] if args.quick else [s for s in args.sizes.split(",") if s.strip()]
     if args.huge and "100M" not in sizes:
@@ -828,6 +853,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.quick:
         parts = [x for x in parts if x != "run"]
     seg_repeat = 1 if args.quick else (args.segment_repeat or repeat)
+    engines = {e.strip() for e in args.engines.split(",") if e.strip()} if args.engines else None
 
     os.chdir(ROOT)
     info = machine()
@@ -845,7 +871,7 @@ def main(argv: list[str] | None = None) -> int:
         n = parse_size(size)
         path = dataset(n)
         size_info[size] = {"rows": n, "mb": path.stat().st_size / 1e6, "path": str(path.relative_to(ROOT))}
-        size_rows = [run_case(c, path, size, case_args, repeat) for c in cases]
+        size_rows = [run_case(c, path, size, case_args, repeat, skip=_skip(c, engines, args.quick)) for c in cases]
         for part in ("features", "tiers"):
             add_ratios([r for r in size_rows if r.part == part])
         rows += size_rows
