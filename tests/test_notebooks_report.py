@@ -74,6 +74,19 @@ def test_report_html_is_self_contained_and_plain(published_run):
 
 
 @pytest.mark.slow
+def test_analyst_pages_show_no_code_and_no_missing_numbers(published_run):
+    pages = sorted(published_run.glob("0[0-9]_*.html"))
+    assert [p.stem for p in pages] == [p.stem for p in NOTEBOOKS]
+    for page in pages:
+        html = page.read_text()
+        text = re.sub(r"data:image/[^\"']+", "", html)
+        for bad in ("Traceback", "NaN", ">nan<", " nan ", "Error:", "None</td>"):
+            assert bad not in text, (page.name, bad)
+        assert "nb.open_run(" not in html and 'class="highlight' not in html, page.name
+        assert html.count("data:image/png;base64") >= 1, page.name
+
+
+@pytest.mark.slow
 @pytest.mark.browser
 def test_report_in_headless_chromium(published_run):
     chromium = chromium_path()

@@ -21,7 +21,9 @@ from .schemes import PercentileTiers
 
 __all__ = ["open_run", "money", "pct", "headline_html", "reasons_markdown", "scorecard_table", "who_to_call",
            "provenance_markdown", "quality_table", "data_summary_markdown", "comparison_extras",
-           "overrides_table", "lifecycle_table", "lifecycle_by_tier", "disagreement_table"]
+           "overrides_table", "lifecycle_table", "lifecycle_by_tier", "disagreement_table",
+           "tier_profile_table", "vip_movements_table", "boundary_table",
+           "rfm_cut_points_table", "segment_profile_table"]
 
 
 def open_run(cache_dir: str = "", **parameters: Any) -> Analysis:
@@ -176,6 +178,88 @@ def comparison_extras(a: Analysis) -> dict[str, Any]:
     uvp = union_vs_period_total(tiers, period.segment_table(), a.outcomes, a.alerts)
     return {"capture": curves, "holdout": hold, "migration": mig, "persistence": pers, "agreement": agree,
             "sensitivity": sens, "union_vs_period": uvp}
+
+
+def tier_profile_table(a: Analysis) -> pd.DataFrame:
+    """Window tiers: customers, shares, window value and average behaviour, readable."""
+    cur = a.params.currency
+    p = a.schemes["percentile_tiers"].profile(a.features)
+    crit = a.params.criterion
+    value_label = f"Window {crit} ({cur})" if crit in ("revenue", "margin") else f"Window {crit}"
+    out = pd.DataFrame({
+        "Tier": p["segment"], "Customers": p["customers"].map("{:,}".format), "Share": p["share"].map(pct),
+        value_label: p["window_value"].map("{:,.0f}".format), f"Share of window {crit}": p["value_share"].map(pct),
+        "Days since last purchase": p["recency_days"].map("{:,.0f}".format),
+        "Purchases": p["frequency"].map("{:,.1f}".format),
+        f"Net revenue ({cur})": p["monetary"].map("{:,.0f}".format),
+    })
+    return out.set_index("Tier")
+
+
+def vip_movements_table(a: Analysis) -> pd.DataFrame:
+    """VIPs per window month and how many entered and left the list ('–' for the first month)."""
+    m = a.schemes["percentile_tiers"].movements_
+    out = pd.DataFrame({"Month": m["month"], "VIPs": m["vip"].map("{:,}".format),
+                        "Entered VIP": m["entered"].map(lambda v: "–" if pd.isna(v) else f"{int(v):,}"),
+                        "Left VIP": m["left"].map(lambda v: "–" if pd.isna(v) else f"{int(v):,}")})
+    return out.set_index("Month")
+
+
+def boundary_table(a: Analysis) -> pd.DataFrame:
+    """Cut points per month: threshold, ties at it and customers within 5% of it."""
+    b = a.schemes["percentile_tiers"].boundary_
+    if b.empty:
+        return pd.DataFrame(columns=["Month", "Cut"]).set_index("Month")
+    out = pd.DataFrame({
+        "Month": b["month"], "Cut": b["cut"], "Paying customers": b["customers"].map("{:,}".format),
+        "Above the cut": b["above_cut"].map("{:,}".format), "Threshold": b["threshold"].map("{:,.2f}".format),
+        "Tied at the threshold": b["tied_at_threshold"],
+        "Tie split by customer id": b["ties_split_by_customer_id"].map({True: "yes", False: "no"}),
+        "Within 5% of the threshold": b["within_5pct"],
+    })
+    return out.set_index("Month")
+
+
+def rfm_cut_points_table(a: Analysis) -> pd.DataFrame:
+    """The value range behind every R, F and M score, and its customers; empty scores say so."""
+    cur = a.params.currency
+    c = a.schemes["rfm"].cut_points_
+    units = {"R": "days since last purchase", "F": "purchases", "M": f"net revenue, {cur}"}
+
+    def cell(row) -> str:
+        if not row["customers"]:
+            return "no customers (ties moved them to a neighbouring score)"
+        fmt = "{:,.2f}" if row["dimension"] == "M" else "{:,.0f}"
+        lo, hi = fmt.format(row["min"]), fmt.format(row["max"])
+        return f"{lo} ({row['customers']:,} customers)" if lo == hi else f"{lo} to {hi} ({row['customers']:,} customers)"
+
+    out = c.assign(text=c.apply(cell, axis=1)).pivot(index="score", columns="dimension", values="text")
+    out = out.reindex(columns=["R", "F", "M"]).rename(columns={d: f"{d} ({u})" for d, u in units.items()})
+    out.index.name = "Score"
+    return out.sort_index(ascending=False)
+
+
+def segment_profile_table(profile: pd.DataFrame, currency: str) -> pd.DataFrame:
+    """A scheme's ``profile()`` for readers: plain column names, rounded, '–' for empty segments."""
+    names = {"customers": "Customers", "share": "Share", "recency_days": "Days since last purchase",
+             "frequency": "Purchases", "monetary": f"Net revenue ({currency})",
+             "avg_order_value": f"Average order ({currency})", "tenure_days": "Days since first purchase",
+             "jaccard": "Stability (Jaccard)", "description": "Description", "cluster": "Cluster"}
+    p = profile.set_index("segment").drop(columns=["rank"], errors="ignore")
+    out = pd.DataFrame(index=p.index)
+    for col in p.columns:
+        v = p[col]
+        if col == "share":
+            out[names[col]] = v.map(lambda x: "–" if pd.isna(x) else pct(x, 1))
+        elif col in ("customers", "cluster"):
+            out[names[col]] = v.map(lambda x: "–" if pd.isna(x) else f"{int(x):,}")
+        elif pd.api.types.is_numeric_dtype(v):
+            digits = 2 if col == "jaccard" else (1 if col == "frequency" else 0)
+            out[names.get(col, col)] = v.map(lambda x, d=digits: "–" if pd.isna(x) else f"{x:,.{d}f}")
+        else:
+            out[names.get(col, col)] = v.fillna("")
+    out.index.name = "Segment"
+    return out
 
 
 def union_vs_period_markdown(a: Analysis, uvp: dict[str, Any]) -> str:

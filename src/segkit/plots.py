@@ -119,6 +119,7 @@ def tier_counts_by_month(monthly_tiers: pd.DataFrame, ax=None):
         ax.bar(t.index, t[col], bottom=bottom, color=TIER_COLORS[col], label=col)
         bottom += t[col].to_numpy()
     ax.set(xlabel="Month", ylabel="Paying customers", title="Monthly tiers: who paid, by tier")
+    ax.set_ylim(0, max(bottom.max(), 1) * 1.18)  # headroom: the legend never covers a bar
     ax.legend(ncols=3, loc="upper left")
     return ax
 
@@ -134,6 +135,8 @@ def vip_movements(movements: pd.DataFrame, ax=None):
     ax.axhline(0, color="#52606d", lw=0.8)
     ax.set_xticks(x, m["month"])
     ax.set(xlabel="Month", ylabel="Customers", title="The monthly VIP list changes every month")
+    lo, hi = ax.get_ylim()
+    ax.set_ylim(lo, hi + 0.3 * (hi - lo))  # headroom for the legend above the line
     ax.legend(loc="upper left", ncols=3)
     return ax
 
