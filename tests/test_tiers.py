@@ -143,3 +143,42 @@ def test_property_monthly_counts_follow_the_exact_rule(values, vip, good):
     shuffled = monthly(rows).sample(frac=1, random_state=1)
     again = PercentileTiers(as_of="2024-06-30", window_months=1, dropout_months=1, vip_share=vip, good_share=good).fit(shuffled)
     pd.testing.assert_series_equal(t.labels_.sort_index(), again.labels_.sort_index())
+
+
+def test_cdnow_window_tiers_match_an_independent_pandas_computation(cdnow_analysis, capsys):
+    """DESIGN.md's rule computed from the raw CSV with plain pandas and integer arithmetic."""
+    from segkit.config import CDNOW_PATH
+    from segkit.pipeline import segment_summary
+
+    raw = pd.read_csv(CDNOW_PATH, dtype={"customer_id": str}, parse_dates=["date"])
+    raw = raw[raw["amount"] != 0]
+    raw["month"] = raw["date"].dt.strftime("%Y-%m")
+    monthly_rev = raw.groupby(["customer_id", "month"])["amount"].sum().reset_index()
+
+    def vip_good(months):
+        vip, good = set(), set()
+        for m in months:
+            d = monthly_rev[(monthly_rev["month"] == m) & (monthly_rev["amount"] > 0)]
+            d = d.sort_values(["amount", "customer_id"], ascending=[False, True])
+            n = len(d)
+            n_vip = (n * 2 + 9) // 10                 # ceil(0.2 n) in integers
+            n_good = ((n - n_vip) * 2 + 9) // 10
+            ids = d["customer_id"].tolist()
+            vip |= set(ids[:n_vip])
+            good |= set(ids[n_vip:n_vip + n_good])
+        return vip, good
+
+    window = [f"1997-{m:02d}" for m in range(7, 13)]
+    vip, good = vip_good(window)
+    former, _ = vip_good([f"1997-{m:02d}" for m in range(1, 7)])
+    paid = set(raw[(raw["month"].isin(window)) & (raw["amount"] > 0)]["customer_id"])
+    a = cdnow_analysis.assignments.set_index("customer_id")["percentile_tier"]
+    expected = pd.Series("INACTIVE", index=a.index)
+    expected[expected.index.isin(paid)] = "REGULAR"
+    expected[expected.index.isin(good | former)] = "GOOD"
+    expected[expected.index.isin(vip)] = "VIP"
+    assert (a == expected).all()
+    assert a.value_counts()["VIP"] == len(vip & set(a.index))
+    summary = segment_summary(cdnow_analysis)
+    print(summary)  # visible with -s: sizes and cut points of every scheme
+    assert f"VIP {len(vip):,}" in summary and "kmeans k=" in summary and "rfm M (monetary)" in summary

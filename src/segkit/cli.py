@@ -116,7 +116,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_segment(args: argparse.Namespace) -> int:
-    from .pipeline import analyze, write_run_files
+    from .pipeline import analyze, segment_summary, write_run_files
 
     out = Path(args.out)
     raw: dict[str, Any] = {"name": args.name or _safe_name(out.resolve().name), "data": args.data}
@@ -145,6 +145,7 @@ def cmd_segment(args: argparse.Namespace) -> int:
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     rec = analysis.scorecard["recommended"]
+    print(segment_summary(analysis))
     print(f"{params.name}: {len(analysis.assignments):,} customers segmented; recommended scheme: {rec}; "
           f"{len(analysis.alerts):,} VIP dropout alert(s). Files in {out}/")
     return EXIT_OK

@@ -41,8 +41,8 @@ from .features import (Split, criterion_available, customer_features, customer_m
 from .schemes import (KMeansSegmenter, PercentileTiers, RFMSegmenter, apply_overrides, lifecycle_stages,
                       load_overrides)
 
-__all__ = ["Analysis", "analyze", "load_or_analyze", "write_run_files", "package_versions", "ASSIGNMENT_COLUMNS",
-           "SCHEMES"]
+__all__ = ["Analysis", "analyze", "load_or_analyze", "write_run_files", "package_versions", "segment_summary",
+           "ASSIGNMENT_COLUMNS", "SCHEMES"]
 
 SCHEMES = ("percentile_tiers", "rfm", "kmeans")
 ASSIGNMENT_COLUMNS = [
@@ -276,6 +276,46 @@ def _assignments(schemes: dict[str, Any], lifecycle: pd.DataFrame, applied: pd.D
         manual = out["override_tier"].notna() & (out["override_tier"] != "")
         out.loc[manual, "recommended_segment"] = out.loc[manual, "override_tier"]
     return out[ASSIGNMENT_COLUMNS].sort_values("customer_id", kind="stable").reset_index(drop=True)
+
+
+def segment_summary(analysis: Analysis) -> str:
+    """Segment sizes and cut points of every scheme, as plain text (``segkit segment`` prints it).
+
+    Percentile tiers: customers per window tier and each window month's VIP and GOOD thresholds;
+    RFM: customers per named segment and the value range of every score; k-means: the chosen k and
+    each cluster's size and mean recency, frequency and monetary.
+    """
+    lines = []
+    total = len(analysis.assignments)
+    for name, scheme in analysis.schemes.items():
+        table = scheme.segment_table()
+        sizes = table.groupby(["rank", "segment"]).size()
+        lines.append(f"{name}: " + ", ".join(f"{seg} {n:,} ({n / total:.1%})" for (_, seg), n in sizes.items()))
+    tiers = analysis.schemes["percentile_tiers"]
+    if not tiers.boundary_.empty:
+        b = tiers.boundary_.pivot(index="month", columns="cut", values="threshold")
+        lines.append(f"percentile_tiers thresholds ({analysis.params.criterion}, value of the last customer above "
+                     "the cut): " + "; ".join(
+                         f"{m} VIP >= {_num(row.get('VIP/GOOD'))}, GOOD >= {_num(row.get('GOOD/REGULAR'))}"
+                         for m, row in b.iterrows()))
+    cuts = analysis.schemes["rfm"].cut_points_
+    for dim, g in cuts.groupby("dimension", sort=False):
+        lines.append(f"rfm {dim} ({g['feature'].iloc[0]}): " + ", ".join(
+            f"{int(r.score)}: " + ("empty" if not r.customers else f"{_num(r.min)}..{_num(r.max)} ({r.customers:,})")
+            for r in g.itertuples()))
+    km = analysis.schemes["kmeans"]
+    prof = km.profile()
+    lines.append(f"kmeans k={km.k_}: " + "; ".join(
+        f"{int(r.cluster)} {r.segment}: {r.customers:,}, recency {r.recency_days:.0f} d, frequency "
+        f"{r.frequency:.1f}, monetary {r.monetary:.2f}" for r in prof.itertuples()))
+    return "\n".join(lines)
+
+
+def _num(x: float | None) -> str:
+    """A number with at most two decimals and no trailing zeros ('-' when missing)."""
+    if x is None or pd.isna(x):
+        return "-"
+    return f"{x:,.2f}".rstrip("0").rstrip(".")
 
 
 def write_run_files(analysis: Analysis, out_dir: str | Path, *,
