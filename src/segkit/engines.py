@@ -102,7 +102,8 @@ def materialize(con: Any, expr: ir.Table) -> ir.Table:
 
     DuckDB: a temporary table (spills to the connection's temp_directory when large); Polars: an
     in-memory DataFrame; PySpark: a cached temporary view (Ibis' PySpark backend has no
-    temporary tables, and a saved table would be written to the warehouse folder).
+    temporary tables, and a saved table would be written to the warehouse folder); any other
+    backend: ``Table.cache()``.
     """
     table_name = f"segkit_tx_{next(_counter)}"
     name = engine_name(con)
@@ -115,7 +116,9 @@ def materialize(con: Any, expr: ir.Table) -> ir.Table:
         return con.create_table(table_name, expr, temp=True)
     if name == "polars":
         return con.create_table(table_name, expr.to_polars())
-    return con.create_table(table_name, expr)  # a warehouse: a real table in the user's database
+    # another backend (a warehouse): Ibis' cache, a temporary table where the backend has them;
+    # segkit never creates a permanent table in the user's database
+    return expr.cache()
 
 
 def casts_text_to_date(con: Any) -> bool:
