@@ -124,7 +124,7 @@ class RunParams:
                                   fix=f"add `{key}: ...` to the run")
         values = dict(raw)
         name = values["name"]
-        if not isinstance(name, str) or not _NAME_RE.match(name):
+        if not isinstance(name, str) or not _NAME_RE.fullmatch(name):
             raise ConfigError(
                 f"run name {name!r} is not allowed (it becomes a folder name)",
                 where=f"{where}, key 'name'",

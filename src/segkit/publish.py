@@ -96,7 +96,7 @@ class OutputFolder:
     # ------------------------------------------------------------------ runs
     def _inside(self, name: str) -> Path:
         """``<out>/<name>``, refusing names that could point anywhere else."""
-        if not _SAFE_NAME.match(name or ""):
+        if not _SAFE_NAME.fullmatch(name or ""):
             raise ConfigError(f"run name {name!r} would write outside the output folder", where=str(self.root),
                               fix="use only lower-case letters, digits, '-' and '_'")
         return self.root / name
