@@ -740,7 +740,8 @@ def print_table(info: dict, sizes: dict[str, dict], rows: list[Row], repeat: int
         f"Python {info['python']}; load average at start {', '.join(map(str, info['load_average']))}",
         "packages: " + ", ".join(f"{k} {v}" for k, v in info["packages"].items())
         + (f"; segkit at {info['segkit_commit']}" if info.get("segkit_commit") else ""),
-        "data: " + "; ".join(f"{s}: {d['rows']:,} rows, {d['mb']:,.0f} MB CSV" for s, d in sizes.items()),
+        "data: " + ("; ".join(f"{s}: {d['rows']:,} rows, {d['mb']:,.0f} MB CSV" for s, d in sizes.items())
+                    or "none (only the `segkit run` part)"),
         f"work = median seconds of {repeat} fresh process(es) after imports; process = whole process; "
         "peak = max RSS; ratios on work",
     ]
@@ -867,7 +868,7 @@ def main(argv: list[str] | None = None) -> int:
     cases = (feature_cases() if "features" in parts else []) + (tier_cases() if "tiers" in parts else [])
     rows: list[Row] = []
     size_info: dict[str, dict] = {}
-    for size in sizes:
+    for size in sizes if set(parts) - {"run"} else []:
         n = parse_size(size)
         path = dataset(n)
         size_info[size] = {"rows": n, "mb": path.stat().st_size / 1e6, "path": str(path.relative_to(ROOT))}
