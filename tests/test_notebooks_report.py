@@ -130,8 +130,17 @@ def test_scorecard_numbers_recomputed_from_exported_files(published_run):
         assert m["holdout_activity_auc"] == pytest.approx(roc_auc_score(bought, -rank), abs=1e-6)
         assert m["n_segments"] == len(segs)
         counts = a[col].value_counts()
+        assert m["min_segment_share"] == pytest.approx(counts.min() / len(a), abs=1e-6)
         for s in segs:
-            assert s["customers"] == counts[s["label"]]
+            member = (a[col] == s["label"]).to_numpy()
+            assert s["customers"] == counts[s["label"]] == member.sum()
+            assert s["share"] == pytest.approx(member.mean(), abs=1e-6)
+            assert s["holdout_revenue"] == pytest.approx(rev[member].sum(), abs=1e-4)
+            assert s["holdout_revenue_share"] == pytest.approx(rev[member].sum() / rev.sum(), abs=1e-6)
+            assert s["retention"] == pytest.approx(bought[member].mean(), abs=1e-6)
+            assert s["revenue_per_customer"] == pytest.approx(rev[member].mean(), abs=1e-4)
+        for key, (lo, hi) in sc["schemes"][scheme]["ci95"].items():
+            assert lo <= m[key] <= hi, (scheme, key)
     assert sc["recommended"] in columns
     rec_col = columns[sc["recommended"]]
     manual = a["override_tier"].notna()
@@ -140,3 +149,24 @@ def test_scorecard_numbers_recomputed_from_exported_files(published_run):
     else:
         assert (a["recommended_segment"] == a[rec_col]).all()
     assert a.loc[a["customer_id"] == "00042", "override_tier"].item() == "VIP"
+
+
+@pytest.mark.slow
+def test_stability_ari_recomputed_from_two_exported_runs(published_run, tmp_path):
+    """stability_ari of the rule-based schemes = ARI between this run's assignments and those of a run
+    made one month earlier with `segkit segment --as-of` (k-means keeps this run's k, so it is not re-derived)."""
+    from sklearn.metrics import adjusted_rand_score
+
+    from segkit.cli import main
+
+    sc = json.loads((published_run / "scorecard.json").read_text())
+    assert sc["calibration"]["end"] == "1997-12-31"
+    earlier = tmp_path / "earlier"
+    assert main(["segment", str(CDNOW_PATH), "--out", str(earlier), "--as-of", "1997-11-30",
+                 "--strategy", "working-capital"]) == 0
+    now = pd.read_csv(published_run / "assignments.csv", dtype=str).set_index("customer_id")
+    before = pd.read_csv(earlier / "assignments.csv", dtype=str).set_index("customer_id")
+    common = now.index.intersection(before.index)
+    for scheme, col in (("percentile_tiers", "percentile_tier"), ("rfm", "rfm_segment")):
+        ari = adjusted_rand_score(now.loc[common, col], before.loc[common, col])
+        assert sc["schemes"][scheme]["metrics"]["stability_ari"] == pytest.approx(ari, abs=1e-6), scheme
