@@ -695,25 +695,33 @@ def _finite(value: ir.FloatingValue) -> ir.FloatingValue:
     return ibis.cases((value.isnan() | value.isinf(), ibis.null("float64")), else_=value)
 
 
-def _date(col: ir.Value, layout: str, con: Any) -> ir.DateValue:
-    """Text in ``layout`` to a date, NULL when it is not a real calendar day.
+def _date_parts(col: ir.Value, layout: str, con: Any) -> dict[str, ir.Value]:
+    """Columns from which :func:`_date_from_parts` builds the date (two steps, so each is computed once).
 
     Portable: the layout's regex extracts year, month and day, which are checked (month 1-12, the
     month's length, leap years) before ``ibis.date`` builds the value, so every engine reads the
     same text as the same date. Engines that can TRY_CAST text to a date read ISO text that way
-    first (no regex); a value that cast accepts is one the regex reads the same.
+    first, and the regex runs only where that cast failed (CASE evaluates lazily).
     """
     if layout == "native":
-        return col.cast("date")
+        return {"_fast_date": col.cast("date")}
     pattern, repl = _DATE_LAYOUTS[layout]
     year, month, day = (int(g) for g in re.findall(r"\\(\d)", repl))
     text = col.cast("string")
-    parts = [text.re_extract(pattern, g).nullif("").try_cast("int64") for g in (year, month, day)]
-    value = _ymd(*parts)
+    fast = ibis.null("date")
     if layout == "YYYY-MM-DD" and casts_text_to_date(con):
-        value = ibis.coalesce(ibis.cases((text.like("____-__-__%"), text.try_cast("date")),
-                                         else_=ibis.null("date")), value)
-    return value
+        fast = ibis.cases((text.like("____-__-__%"), text.try_cast("date")), else_=ibis.null("date"))
+    parts = {"_fast_date": fast}
+    for name, group in (("_y", year), ("_m", month), ("_d", day)):
+        part = text.re_extract(pattern, group).nullif("").try_cast("int64")
+        parts[name] = ibis.cases((fast.isnull(), part), else_=ibis.null("int64"))
+    return parts
+
+
+def _date_from_parts(t: ir.Table) -> ir.DateValue:
+    if "_y" not in t.columns:
+        return t._fast_date
+    return ibis.coalesce(t._fast_date, _ymd(t._y, t._m, t._d))
 
 
 def _ymd(y: ir.IntegerValue, m: ir.IntegerValue, d: ir.IntegerValue) -> ir.DateValue:
@@ -742,9 +750,9 @@ def _text(col: ir.Value) -> ir.StringValue:
 def _parse(raw: ir.Table, mapping: dict[str, str], layouts: dict[str, str],
            attributes: tuple[str, ...], con: Any) -> ir.Table:
     cid = _text(raw[mapping["customer_id"]])
-    date = _date(raw[mapping["date"]], layouts["date"], con)
+    date_parts = _date_parts(raw[mapping["date"]], layouts["date"], con)
     amount = _number(raw[mapping["amount"]], layouts["amount"])
-    cols: dict[str, Any] = {"customer_id": cid, "date": date, "amount": amount}
+    cols: dict[str, Any] = {"customer_id": cid, **date_parts, "amount": amount}
     for key in ("quantity", "cost"):
         cols[key] = _number(raw[mapping[key]], layouts[key]) if key in mapping else ibis.null("float64")
     if "order_id" in mapping:
@@ -758,7 +766,8 @@ def _parse(raw: ir.Table, mapping: dict[str, str], layouts: dict[str, str],
     cols["_raw_quantity"] = raw[mapping["quantity"]].cast("string") if "quantity" in mapping else ibis.null("string")
     cols["_raw_cost"] = raw[mapping["cost"]].cast("string") if "cost" in mapping else ibis.null("string")
     t = raw.select(**cols)
-    t = t.mutate(**{k: _finite(t[k]) for k in ("amount", "quantity", "cost")})
+    t = t.mutate(date=_date_from_parts(t), **{k: _finite(t[k]) for k in ("amount", "quantity", "cost")})
+    t = t.drop(*(c for c in date_parts))
     reason = ibis.cases(
         (t.customer_id.isnull(), "missing_customer_id"),
         (_unless_parsed(t.date, _blank(t._raw_date)), "missing_date"),  # blank text never parses
