@@ -170,3 +170,43 @@ def test_stability_ari_recomputed_from_two_exported_runs(published_run, tmp_path
     for scheme, col in (("percentile_tiers", "percentile_tier"), ("rfm", "rfm_segment")):
         ari = adjusted_rand_score(now.loc[common, col], before.loc[common, col])
         assert sc["schemes"][scheme]["metrics"]["stability_ari"] == pytest.approx(ari, abs=1e-6), scheme
+
+
+@pytest.mark.slow
+def test_notebooks_run_top_to_bottom_with_their_own_defaults(tmp_path):
+    """What an analyst gets from "restart and run all" in JupyterLab: no injected parameters, cwd notebooks/.
+
+    05_compare computes its analysis itself from the defaults; the other four receive the same analysis
+    through ``cache_dir`` (only to save time: it is keyed on the very parameters of their defaults).
+    """
+    import papermill as pm
+
+    from segkit.notebook import open_run
+
+    defaults = pm.inspect_notebook(str(NOTEBOOKS[0]))
+    values = {k: eval(v["default"]) for k, v in defaults.items()}  # noqa: S307 - our own literal defaults
+    for path in NOTEBOOKS[1:]:
+        other = {k: eval(v["default"]) for k, v in pm.inspect_notebook(str(path)).items()}  # noqa: S307
+        assert other == values, path.stem
+    first = tmp_path / NOTEBOOKS[-1].name
+    pm.execute_notebook(str(NOTEBOOKS[-1]), str(first), cwd=str(NOTEBOOKS_DIR), kernel_name="python3",
+                        progress_bar=False)
+    import os
+
+    cwd = os.getcwd()
+    try:
+        os.chdir(NOTEBOOKS_DIR)
+        analysis = open_run(**values)
+    finally:
+        os.chdir(cwd)
+    cache = tmp_path / "cache"
+    analysis.save(cache)
+    for path in NOTEBOOKS[:-1]:
+        pm.execute_notebook(str(path), str(tmp_path / path.name), cwd=str(NOTEBOOKS_DIR), kernel_name="python3",
+                            parameters={"cache_dir": str(cache)}, progress_bar=False)
+    for path in NOTEBOOKS:
+        nb = nbformat.read(str(tmp_path / path.name), as_version=4)
+        assert not [o for c in nb.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
+    html = "".join(str(o.get("data", {})) for c in nbformat.read(str(first), as_version=4).cells
+                   for o in c.get("outputs", []))
+    assert "Recommendation: use" in html
