@@ -13,6 +13,7 @@ import itertools
 import os
 import shutil
 import tempfile
+import weakref
 from typing import Any
 
 import ibis
@@ -24,6 +25,7 @@ __all__ = ["connect", "ENGINES", "read_csv_text", "materialize", "casts_text_to_
 
 ENGINES = ("duckdb", "polars", "pyspark")
 _counter = itertools.count()
+_OWNED: "weakref.WeakSet[Any]" = weakref.WeakSet()  # DuckDB connections segkit opened (in-memory)
 
 
 def connect(engine: str = "duckdb", **options: Any) -> Any:
@@ -41,6 +43,8 @@ def connect(engine: str = "duckdb", **options: Any) -> Any:
     """
     if engine == "duckdb":
         con = ibis.duckdb.connect(**options)
+        if options.get("database", ":memory:") == ":memory:":
+            _OWNED.add(con)
         threads = os.environ.get("SEGKIT_THREADS")
         if threads:
             con.raw_sql(f"SET threads = {int(threads)}")
@@ -113,7 +117,9 @@ def materialize(con: Any, expr: ir.Table) -> ir.Table:
         frame.createOrReplaceTempView(table_name)
         return con.table(table_name)
     if name == "duckdb":
-        return con.create_table(table_name, expr, temp=True)
+        # In segkit's own in-memory database a plain table (faster to write than a temporary one;
+        # both spill to temp_directory); in a user's database a temporary table, never a permanent one.
+        return con.create_table(table_name, expr, temp=con not in _OWNED)
     if name == "polars":
         return con.create_table(table_name, expr.to_polars())
     # another backend (a warehouse): Ibis' cache, a temporary table where the backend has them;
