@@ -190,3 +190,36 @@ def test_sigkill_at_any_moment_leaves_the_published_report_intact(project):
     assert not list((root / "out").glob(".staging/*"))
     live = {os.path.realpath(published)}
     assert {os.path.realpath(p) for p in (root / "out" / ".published").iterdir()} == live
+
+
+@pytest.mark.slow
+def test_progress_bar_on_a_terminal_counts_runs_and_notebooks_and_is_quiet_otherwise(project):
+    import pty
+
+    root, config = project
+    config.write_text(config.read_text() + config.read_text().split("runs:\n", 1)[1].replace("name: small",
+                                                                                         "name: small-2"))
+    nbs = tiny_notebooks(root / "nb")
+    (nbs / "02_tiny.ipynb").write_bytes((nbs / "01_tiny.ipynb").read_bytes())
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([*SEGKIT, "run", str(config), "--notebooks", str(nbs), "--jobs", "2"],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=slave)
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            data = os.read(master, 4096)
+        except OSError:
+            break
+        if not data:
+            break
+        chunks.append(data)
+    assert proc.wait() == 0
+    os.close(master)
+    shown = b"".join(chunks).decode(errors="replace")
+    assert "segkit run" in shown and "6/6" in shown  # 2 runs x (analysis + 2 notebooks)
+    assert "small: published" in shown and "small-2: published" in shown
+    quiet = subprocess.run([*SEGKIT, "run", str(config), "--notebooks", str(nbs), "--jobs", "2"],
+                           capture_output=True, text=True)
+    assert quiet.returncode == 0 and "step" not in quiet.stderr and "\r" not in quiet.stderr
+    assert "small: published" in quiet.stderr

@@ -167,11 +167,18 @@ def notebook_paths(folder: str | Path | None = None) -> list[Path]:
     return paths
 
 
-def execute_run(params: RunParams, out_root: str | Path, notebooks: list[str]) -> dict[str, Any]:
+def execute_run(params: RunParams, out_root: str | Path, notebooks: list[str], progress: Any = None) -> dict[str, Any]:
     """Analyze, execute the notebooks, render HTML and publish one run. Never raises for run errors.
 
     Returns the run's index entry (``status`` is ``published``, ``failed`` or ``bad-input``).
+    ``progress`` (a queue, or anything with ``put``) receives ``(run, step)`` after the analysis and
+    after each notebook, for the progress bar.
     """
+    def step(what: str) -> None:
+        if progress is not None:
+            with contextlib.suppress(Exception):  # a progress bar must never fail a run
+                progress.put((params.name, what))
+
     import papermill as pm
 
     from .pipeline import analyze, write_run_files
@@ -194,6 +201,7 @@ def execute_run(params: RunParams, out_root: str | Path, notebooks: list[str]) -
                 f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc(), "exit_code": EXIT_FAILED}
     cache = staged / ".cache"
     analysis.save(cache)
+    step("analysis")
     nb_dir = staged / "notebooks"
     nb_dir.mkdir()
     seconds: dict[str, float] = {}
@@ -223,6 +231,7 @@ def execute_run(params: RunParams, out_root: str | Path, notebooks: list[str]) -
                     "message": f"run {params.name!r}: notebook {nb.stem} could not run: {type(exc).__name__}: "
                                f"{exc}. Kept in {kept}; the last good report stays published."}
         seconds[nb.stem] = time.perf_counter() - start
+        step(nb.stem)
         render_notebook_html(target, staged / f"{nb.stem}.html", management=False,
                              title=f"{params.display_title} — {nb.stem}")
         if nb.stem == MANAGEMENT_NOTEBOOK:
@@ -273,29 +282,36 @@ def cmd_run(args: argparse.Namespace) -> int:
     folder = OutputFolder(config.out)
     results: dict[str, dict[str, Any]] = {}
     with folder.locked():
-        interactive = sys.stderr.isatty()
-        bar = None
-        if interactive:
-            from tqdm import tqdm
-
-            bar = tqdm(total=len(runs), unit="run", desc="segkit run", file=sys.stderr)
+        bar = _progress_bar(len(runs) * (len(notebooks) + 1))
         try:
             if args.jobs == 1 or len(runs) == 1:
                 for r in runs:
-                    results[r.name] = execute_run(r, config.out, notebooks)
+                    results[r.name] = execute_run(r, config.out, notebooks, progress=bar and _BarSteps(bar))
                     _report_progress(r.name, results[r.name], bar)
             else:
                 ctx = multiprocessing.get_context("spawn")
-                with cf.ProcessPoolExecutor(max_workers=min(args.jobs, len(runs)), mp_context=ctx) as pool:
-                    futures = {pool.submit(execute_run, r, config.out, notebooks): r.name for r in runs}
-                    for fut in cf.as_completed(futures):
-                        name = futures[fut]
-                        try:
-                            results[name] = fut.result()
-                        except Exception as exc:  # a worker died (killed, out of memory)
-                            results[name] = {"status": "failed", "exit_code": EXIT_FAILED,
-                                             "message": f"run {name!r}: worker stopped: {type(exc).__name__}: {exc}"}
-                        _report_progress(name, results[name], bar)
+                # workers report steps through a managed queue (only when a bar shows them)
+                manager = ctx.Manager() if bar is not None else None
+                queue = manager.Queue() if manager is not None else None
+                try:
+                    with cf.ProcessPoolExecutor(max_workers=min(args.jobs, len(runs)), mp_context=ctx) as pool:
+                        futures = {pool.submit(execute_run, r, config.out, notebooks, queue): r.name for r in runs}
+                        pending = set(futures)
+                        while pending:
+                            done, pending = cf.wait(pending, timeout=0.25, return_when=cf.FIRST_COMPLETED)
+                            _drain(queue, bar)
+                            for fut in done:
+                                name = futures[fut]
+                                try:
+                                    results[name] = fut.result()
+                                except Exception as exc:  # a worker died (killed, out of memory)
+                                    results[name] = {"status": "failed", "exit_code": EXIT_FAILED,
+                                                     "message": f"run {name!r}: worker stopped: "
+                                                                f"{type(exc).__name__}: {exc}"}
+                                _report_progress(name, results[name], bar)
+                finally:
+                    if manager is not None:
+                        manager.shutdown()
         finally:
             if bar is not None:
                 bar.close()
@@ -315,12 +331,45 @@ def cmd_run(args: argparse.Namespace) -> int:
     return EXIT_BAD_INPUT if any(v["status"] == "bad-input" for v in failed.values()) else EXIT_FAILED
 
 
+def _progress_bar(total: int) -> Any:
+    """A tqdm bar of runs x (analysis + notebooks) on a terminal; None (plain log lines) otherwise."""
+    if not sys.stderr.isatty():
+        return None
+    from tqdm import tqdm
+
+    # a terminal that reports no size (a bare pty, some schedulers' consoles) would hide the bar
+    size = shutil.get_terminal_size((100, 20))
+    return tqdm(total=total, unit="step", desc="segkit run", file=sys.stderr, ncols=min(size.columns or 100, 120),
+                nrows=size.lines or 20)
+
+
+class _BarSteps:
+    """``put`` for the sequential case: advance the bar directly."""
+
+    def __init__(self, bar: Any):
+        self.bar = bar
+
+    def put(self, item: tuple[str, str]) -> None:
+        self.bar.update(1)
+        self.bar.set_postfix_str(f"{item[0]}: {item[1]}"[:60])
+
+
+def _drain(queue: Any, bar: Any) -> None:
+    if queue is None or bar is None:
+        return
+    steps = _BarSteps(bar)
+    while True:
+        try:
+            steps.put(queue.get_nowait())
+        except Exception:  # queue.Empty, or the manager is gone
+            return
+
+
 def _report_progress(name: str, result: dict[str, Any], bar: Any) -> None:
     line = f"{name}: {result['status']}" + (f" (recommended: {result.get('recommended_label')})"
                                             if result["status"] == "published" else "")
     if bar is not None:
-        bar.update(1)
-        bar.set_postfix_str(line[:60])
+        bar.write(line, file=sys.stderr)
     else:
         print(line, file=sys.stderr, flush=True)
 
