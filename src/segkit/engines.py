@@ -4,6 +4,11 @@ The rest of segkit writes Ibis expressions once; this module opens the backend a
 places where backends differ (reading a text file as strings, keeping a computed table, casting
 text to dates), so every per-backend branch lives here. A user with data in a warehouse passes
 their own Ibis table instead; its backend is used as is.
+
+DuckDB is the default by measurement: ``load_transactions`` + ``customer_features`` on a 1M-row
+synthetic CSV (77k customers, 24 months), fresh processes, median of 3 on the shared 2-core
+machine (2026-11-27): DuckDB 5.7 s, peak 513 MB; Polars 6.2 s, peak 788 MB (Ibis' Polars backend
+cannot TRY_CAST text to a date, so every date goes through the portable regex parser).
 """
 
 from __future__ import annotations
@@ -55,6 +60,7 @@ def connect(engine: str = "duckdb", **options: Any) -> Any:
         # Row order is never relied on (every result is sorted or aggregated); without it DuckDB
         # writes tables in parallel and needs less memory for large ones.
         con.raw_sql("SET preserve_insertion_order = false")
+        con.raw_sql("SET enable_progress_bar = false")  # no bars in CLI output and notebook logs
         limit = os.environ.get("SEGKIT_MEMORY_LIMIT")
         if limit:
             con.raw_sql(f"SET memory_limit = '{limit}'")
