@@ -142,3 +142,26 @@ def _small_csv(tmp_path):
     path.write_text("customer_id,date,amount\n001,2024-01-05,10\n002,2024-01-06,5\n002,2024-02-01,0\n"
                     "001,2024-02-03,-2.5\n")
     return path
+
+
+def test_validate_prints_the_same_report_on_every_engine(messy_file, capsys):
+    from segkit.cli import main
+
+    printed = {}
+    for engine in ("duckdb", "polars"):
+        assert main(["validate", str(messy_file), "--max-bad-share", "0.05", "--engine", engine]) == 0
+        printed[engine] = capsys.readouterr().out
+    assert printed["polars"] == printed["duckdb"] and "Exact duplicate row" in printed["duckdb"]
+    assert main(["validate", str(messy_file), "--engine", "spark"]) == 2
+    assert "unknown engine 'spark'" in capsys.readouterr().err
+
+
+def test_duckdb_spills_to_a_private_folder_under_a_memory_limit(monkeypatch, tmp_path):
+    from segkit.engines import connect
+
+    monkeypatch.setenv("SEGKIT_MEMORY_LIMIT", "64MB")
+    con = connect("duckdb")
+    folder, limit = con.con.sql("SELECT current_setting('temp_directory'), current_setting('memory_limit')").fetchall()[0]
+    assert "segkit-duckdb-" in folder and limit.replace(" ", "").upper().startswith(("61", "64"))
+    tx = load_transactions(_small_csv(tmp_path), con=con)
+    assert tx.quality.rows_used == 3
