@@ -19,8 +19,14 @@ def test_rfm_scores_hand_checked():
     assert rfm_scores(np.arange(10), 5).tolist() == [1, 1, 2, 2, 3, 3, 4, 4, 5, 5]
     # recency: lower is better
     assert rfm_scores(np.arange(10), 5, higher_is_better=False).tolist() == [5, 5, 4, 4, 3, 3, 2, 2, 1, 1]
-    # ties share the lowest rank's score: six customers with one purchase all get score 1
+    # the tie at the worst value takes the lowest score: six customers with one purchase all get 1
     assert rfm_scores(np.array([1, 1, 1, 1, 1, 1, 2, 3, 4, 5]), 5).tolist() == [1, 1, 1, 1, 1, 1, 4, 4, 5, 5]
+    # the tie at the best value takes the highest: most customers buy every one of 12 months -> all 5
+    assert rfm_scores(np.array([2, 3, 4, 5, 12, 12, 12, 12, 12, 12]), 5).tolist() == [1, 1, 2, 2, 5, 5, 5, 5, 5, 5]
+    # a tie in the middle takes its average rank: ranks 4..7 -> 5.5 -> floor(4.5 * 5 / 10) + 1 = 3
+    assert rfm_scores(np.array([1, 2, 3, 7, 7, 7, 7, 8, 9, 10]), 5).tolist() == [1, 1, 2, 3, 3, 3, 3, 4, 5, 5]
+    # everybody equal: one middle score
+    assert set(rfm_scores(np.array([4, 4, 4, 4, 4]), 5)) == {3}
 
 
 @settings(max_examples=60, deadline=None)
@@ -33,6 +39,8 @@ def test_property_scores_equal_for_ties_monotone_and_balanced(values, bins):
         assert len(set(s[v == value])) == 1                     # equal values, equal scores
     order = np.argsort(v, kind="stable")
     assert np.all(np.diff(s[order]) >= 0)                       # monotone in the value
+    if v.min() < v.max() and len(v) >= bins:                    # the extremes keep the extreme scores
+        assert set(s[v == v.min()]) == {1} and set(s[v == v.max()]) == {bins}
     if len(np.unique(v)) == len(v):                             # no ties: n/bins each (+-1)
         counts = np.bincount(s, minlength=bins + 1)[1:]
         assert counts.max() - counts.min() <= 1
@@ -61,9 +69,16 @@ def test_rfm_on_cdnow_matches_an_independent_computation(cdnow_analysis):
     f = cdnow_analysis.features
     r = cdnow_analysis.schemes["rfm"]
     scores = r.scores_.set_index("customer_id")
-    # independent: pandas rank(method="min") for monetary, bins of n/5
+    # independent: the rank of each monetary value (ties: worst value lowest rank, best value highest,
+    # others average) computed by counting, bins of n/5
     n = len(f)
-    ranks = f.set_index("customer_id")["monetary"].rank(method="min")
+    m = f.set_index("customer_id")["monetary"]
+    counts = m.value_counts().sort_index()
+    below = counts.cumsum() - counts                       # customers with a strictly lower value
+    rank_of = below + (counts + 1) / 2                     # average rank
+    rank_of.iloc[0] = 1                                    # worst value: lowest rank
+    rank_of.iloc[-1] = n                                   # best value: highest rank
+    ranks = m.map(rank_of)
     expected = ((ranks - 1) * 5 // n + 1).astype(int)
     assert (scores["rfm_m"] == expected.reindex(scores.index)).all()
     sizes = r.bin_sizes_.query("dimension == 'M'")["customers"].tolist()

@@ -1,11 +1,14 @@
 """RFM: recency, frequency and monetary scores with named segments.
 
 Scores (DESIGN.md): 1..bins, higher is better (a recent purchase gets a high R). A customer's score
-is ``floor((r - 1) * bins / n) + 1`` where ``r`` is the *minimum* rank of its value among the ``n``
-customers (ties share the lowest rank). So equal values always get equal scores, scores never
-decrease as the value improves, and without ties every score holds n / bins customers (+-1). Ties
-make bins uneven instead of silently merging them; ``bin_sizes_`` shows by how much, and
-``cut_points_`` shows each score's actual value range.
+is ``floor((r - 1) * bins / n) + 1`` where ``r`` is the rank of its value among the ``n`` customers
+(1 = worst). Customers with equal values share one rank: the group holding the *worst* value takes
+its lowest rank (so the many one-time buyers all get F = 1), the group holding the *best* value its
+highest rank (so when most customers buy every month, they all get F = 5, not 1), and any other
+group its middle (average) rank. So equal values always get equal scores, scores never decrease as
+the value improves, and without ties every score holds n / bins customers (+-1). Ties make bins
+uneven instead of silently merging them; ``bin_sizes_`` shows by how much, and ``cut_points_``
+shows each score's actual value range.
 
 Example
 -------
@@ -45,7 +48,10 @@ def rfm_scores(values: pd.Series | np.ndarray, bins: int, higher_is_better: bool
     n = len(v)
     if n == 0:
         return np.array([], dtype=np.int64)
-    rank = (v if higher_is_better else -v).rank(method="min").to_numpy()
+    x = v if higher_is_better else -v
+    lowest, highest = x.min(), x.max()
+    rank = np.where((x == lowest) & (x != highest), x.rank(method="min"),
+                    np.where((x == highest) & (x != lowest), x.rank(method="max"), x.rank(method="average")))
     return (np.floor((rank - 1) * bins / n).astype(np.int64) + 1).clip(1, bins)
 
 
