@@ -89,7 +89,8 @@ class KMeansSegmenter(SchemeMixin):
         n = len(f)
         if n <= lo:
             raise ParameterError(f"k-means needs more customers than clusters: {n} customer(s), k from {lo}",
-                                 where="k_range", fix=f"use a k_range whose low end is below {n}, or more data")
+                                 where="k_range", fix=(f"use a k_range whose low end is below {n}" if n > 2 else
+                                                       "segment data with at least 3 customers"))
         hi = min(hi, n - 1)
         rng = np.random.default_rng(self.random_state)
         X_raw = kmeans_matrix(f, tuple(self.extra_features))
