@@ -6,9 +6,11 @@ text to dates), so every per-backend branch lives here. A user with data in a wa
 their own Ibis table instead; its backend is used as is.
 
 DuckDB is the default by measurement: ``load_transactions`` + ``customer_features`` on a 1M-row
-synthetic CSV (77k customers, 24 months), fresh processes, median of 3 on the shared 2-core
-machine (2026-11-27): DuckDB 5.7 s, peak 513 MB; Polars 6.2 s, peak 788 MB (Ibis' Polars backend
-cannot TRY_CAST text to a date, so every date goes through the portable regex parser).
+synthetic CSV (77k customers, 24 months), fresh processes, median of 3, three interleaved rounds
+on the shared 2-core machine (2026-11-27): DuckDB 5.7 / 7.9 / 4.7 s, Polars 6.2 / 7.5 / 4.8 s
+(a tie within the machine's noise), peak RSS DuckDB 480-513 MB, Polars 790 MB. DuckDB wins on
+memory: its staged table spills to disk, while Ibis' Polars backend holds the whole parsed table
+in RAM (and cannot TRY_CAST text to a date, so every date goes through the regex parser).
 """
 
 from __future__ import annotations
