@@ -860,7 +860,7 @@ def _count_and_check(con: Any, parsed: ir.Table, quality: QualityReport, mapping
                                .limit(_EXAMPLES))
             quality.examples[reason] = [
                 f"customer {r['customer_id'] if isinstance(r['customer_id'], str) else '(none)'}, "
-                f"date {r['_raw_date']!r}, amount {r['_raw_amount']!r}" for r in rows.to_dict("records")]
+                f"date {_shown(r['_raw_date'])}, amount {_shown(r['_raw_amount'])}" for r in rows.to_dict("records")]
     if quality.kept["returns"]:
         rows = con.execute(t.filter(valid & (t.amount < 0)).select("customer_id", "date", "amount")
                            .order_by("customer_id", "date").limit(_EXAMPLES))
@@ -873,3 +873,8 @@ def _count_and_check(con: Any, parsed: ir.Table, quality: QualityReport, mapping
                                             for r in rows.itertuples()]
         quality.warnings.append(f"{quality.kept['future_dates']:,} rows are dated after today ({today}); "
                                 "check the date format or the export")
+
+
+def _shown(raw: Any) -> str:
+    """A raw cell as the examples show it: quoted text, or (empty) for a missing value."""
+    return repr(raw) if isinstance(raw, str) else "(empty)"
