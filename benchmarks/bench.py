@@ -26,6 +26,7 @@ Usage::
     python benchmarks/bench.py                      # 1M and 10M rows, 3 repeats, all parts
     python benchmarks/bench.py --huge               # also 100M rows
     python benchmarks/bench.py --sizes 100M --parts features,segment
+    python benchmarks/bench.py --engines duckdb,polars --budget 60   # leave Spark out, fewer slow repeats
     python benchmarks/bench.py --quick              # 100k rows, 1 repeat, no `segkit run` (CI smoke test)
 """
 
