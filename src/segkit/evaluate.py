@@ -146,14 +146,34 @@ class _Stats:
 
 
 def _bootstrap_weights(n: int, n_boot: int, seed: int):
-    """Yield chunks of Poisson(1) weights; identical for the same (n, n_boot, seed)."""
+    """Yield chunks of Poisson(1) weights; identical for the same (n, n_boot, seed).
+
+    Every scheme of a run asks for the same weights, so the last set is kept when it is small
+    (at most ``_KEEP_BYTES``): drawing them costs about a third of scoring a scheme.
+    """
+    key = (n, n_boot, seed)
+    if _kept.get("key") == key:
+        yield from _kept["chunks"]
+        return
     rng = np.random.default_rng(seed)
     chunk = max(1, min(n_boot, _CHUNK_CELLS // max(n, 1)))
-    done = 0
+    keep = n * n_boot * 8 <= _KEEP_BYTES
+    chunks, done = [], 0
     while done < n_boot:
         b = min(chunk, n_boot - done)
-        yield rng.poisson(1.0, size=(b, n)).astype(np.float64)
+        W = rng.poisson(1.0, size=(b, n)).astype(np.float64)
+        W.flags.writeable = False  # shared between schemes: nobody may change it
+        if keep:
+            chunks.append(W)
+        yield W
         done += b
+    if keep:
+        _kept.clear()
+        _kept.update(key=key, chunks=chunks)
+
+
+_KEEP_BYTES = 256 * 2**20
+_kept: dict[str, Any] = {}
 
 
 def point_metrics(table: pd.DataFrame, outcomes: pd.DataFrame, previous: pd.DataFrame | None = None) -> dict:
