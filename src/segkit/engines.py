@@ -16,6 +16,7 @@ in RAM (and cannot TRY_CAST text to a date, so every date goes through the regex
 from __future__ import annotations
 
 import atexit
+import contextlib
 import itertools
 import os
 import shutil
@@ -62,7 +63,10 @@ def connect(engine: str = "duckdb", **options: Any) -> Any:
         # Row order is never relied on (every result is sorted or aggregated); without it DuckDB
         # writes tables in parallel and needs less memory for large ones.
         con.raw_sql("SET preserve_insertion_order = false")
-        con.raw_sql("SET enable_progress_bar = false")  # no bars in CLI output and notebook logs
+        # no bars in CLI output and notebook logs; inside a Jupyter kernel DuckDB refuses to touch the
+        # setting without ipywidgets (and shows no bar there anyway), so a refusal is fine
+        with contextlib.suppress(Exception):
+            con.raw_sql("SET enable_progress_bar = false")
         limit = os.environ.get("SEGKIT_MEMORY_LIMIT")
         if limit:
             con.raw_sql(f"SET memory_limit = '{limit}'")
