@@ -212,8 +212,8 @@ def execute_run(params: RunParams, out_root: str | Path, notebooks: list[str], p
         try:
             pm.execute_notebook(str(nb), str(target), parameters=parameters, kernel_name="python3",
                                 progress_bar=False, log_output=False, cwd=str(nb.parent),
-                                # the kernel's own start-up warnings are noise for a scheduler's log
-                                extra_arguments=["--IPKernelApp.log_level=ERROR"])
+                                # the kernel's own start-up warnings and shutdown interrupts are noise in a scheduler's log
+                                extra_arguments=["--IPKernelApp.log_level=CRITICAL"])
         except pm.PapermillExecutionError as exc:
             shutil.rmtree(cache, ignore_errors=True)
             kept = folder.keep_failed(params.name, staged)
