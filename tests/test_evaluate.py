@@ -80,6 +80,24 @@ def test_bootstrap_is_reproducible_and_contains_the_estimate():
         assert hi - lo > 0
 
 
+def test_shared_bootstrap_weights_give_the_same_intervals_and_are_replayed():
+    from segkit.evaluate import BootstrapWeights
+
+    rng = np.random.default_rng(1)
+    table, outcomes = case(rng.integers(1, 4, 400).tolist(), (rng.gamma(1, 30, 400)).tolist())
+    shared = BootstrapWeights.for_customers(400, 200, 5)
+    first = score_scheme(table, outcomes, n_boot=200, seed=5, weights=shared)
+    kept = list(shared)                                   # kept after the first pass, not drawn again
+    assert all(a is b for a, b in zip(kept, shared))
+    assert not kept[0].flags.writeable
+    again = score_scheme(table, outcomes, n_boot=200, seed=5, weights=shared)
+    fresh = score_scheme(table, outcomes, n_boot=200, seed=5)
+    assert first["ci95"] == again["ci95"] == fresh["ci95"]
+    # weights for another seed are not used for this one
+    other = score_scheme(table, outcomes, n_boot=200, seed=6, weights=shared)
+    assert other["ci95"] == score_scheme(table, outcomes, n_boot=200, seed=6)["ci95"]
+
+
 def test_capture_curve_spreads_a_segment_evenly():
     table, outcomes = case([1, 1, 2, 2], [30.0, 10.0, 0.0, 0.0])
     c = capture_curve(table, outcomes, points=5).set_index("share_of_customers")

@@ -35,6 +35,7 @@ __all__ = [
     "HOLDOUT_METRICS",
     "METRICS",
     "score_scheme",
+    "BootstrapWeights",
     "point_metrics",
     "capture_curve",
     "holdout_curves",
@@ -145,35 +146,45 @@ class _Stats:
                 "top_segment_share": top_share}
 
 
-def _bootstrap_weights(n: int, n_boot: int, seed: int):
-    """Yield chunks of Poisson(1) weights; identical for the same (n, n_boot, seed).
+class BootstrapWeights:
+    """Poisson(1) weights for ``n`` customers and ``n_boot`` resamples; identical for the same seed.
 
-    Every scheme of a run asks for the same weights, so the last set is kept when it is small
-    (at most ``_KEEP_BYTES``): drawing them costs about a third of scoring a scheme.
+    Iterating yields chunks (resamples x customers). Every scheme of a run is scored on the same
+    resamples, so a run makes one of these and passes it to :func:`score_scheme` for each scheme:
+    the chunks are kept after the first pass when they are small (at most ``keep_bytes``), since
+    drawing them costs about a third of scoring a scheme; larger sets are drawn again, identically.
     """
-    key = (n, n_boot, seed)
-    if _kept.get("key") == key:
-        yield from _kept["chunks"]
-        return
-    rng = np.random.default_rng(seed)
-    chunk = max(1, min(n_boot, _CHUNK_CELLS // max(n, 1)))
-    keep = n * n_boot * 8 <= _KEEP_BYTES
-    chunks, done = [], 0
-    while done < n_boot:
-        b = min(chunk, n_boot - done)
-        W = rng.poisson(1.0, size=(b, n)).astype(np.float64)
-        W.flags.writeable = False  # shared between schemes: nobody may change it
-        if keep:
-            chunks.append(W)
-        yield W
-        done += b
-    if keep:
-        _kept.clear()
-        _kept.update(key=key, chunks=chunks)
 
+    def __init__(self, n: int, n_boot: int, seed: int, keep_bytes: int = 256 * 2**20):
+        self.n, self.n_boot, self.seed = n, n_boot, seed
+        self._keep = n * n_boot * 8 <= keep_bytes
+        self._chunks: list[np.ndarray] | None = None
 
-_KEEP_BYTES = 256 * 2**20
-_kept: dict[str, Any] = {}
+    @classmethod
+    def for_customers(cls, n_customers: int, n_boot: int, seed: int) -> "BootstrapWeights":
+        """The weights :func:`score_scheme` draws for ``n_customers`` (large runs use a subsample)."""
+        return cls(min(n_customers, _MAX_BOOT_CUSTOMERS), n_boot, seed)
+
+    def matches(self, n: int, n_boot: int, seed: int) -> bool:
+        return (self.n, self.n_boot, self.seed) == (n, n_boot, seed)
+
+    def __iter__(self):
+        if self._chunks is not None:
+            yield from self._chunks
+            return
+        rng = np.random.default_rng(self.seed)
+        chunk = max(1, min(self.n_boot, _CHUNK_CELLS // max(self.n, 1)))
+        chunks, done = [], 0
+        while done < self.n_boot:
+            b = min(chunk, self.n_boot - done)
+            W = rng.poisson(1.0, size=(b, self.n)).astype(np.float64)
+            W.flags.writeable = False  # shared between schemes: nobody may change it
+            if self._keep:
+                chunks.append(W)
+            yield W
+            done += b
+        if self._keep:
+            self._chunks = chunks
 
 
 def point_metrics(table: pd.DataFrame, outcomes: pd.DataFrame, previous: pd.DataFrame | None = None) -> dict:
@@ -182,11 +193,12 @@ def point_metrics(table: pd.DataFrame, outcomes: pd.DataFrame, previous: pd.Data
 
 
 def score_scheme(table: pd.DataFrame, outcomes: pd.DataFrame, previous: pd.DataFrame | None = None, *,
-                 n_boot: int = 1000, seed: int = 0) -> dict[str, Any]:
+                 n_boot: int = 1000, seed: int = 0, weights: BootstrapWeights | None = None) -> dict[str, Any]:
     """Segments, metrics and bootstrap 95% intervals of one scheme on the holdout.
 
     Returns ``{"segments": [...], "metrics": {...}, "ci95": {...}, "boot": {metric: array}}``;
     ``boot`` holds the per-resample values (used for paired comparisons, not exported).
+    ``weights``: a :class:`BootstrapWeights` shared by the schemes of a run (drawn here when absent).
 
     Example
     -------
@@ -233,7 +245,9 @@ def score_scheme(table: pd.DataFrame, outcomes: pd.DataFrame, previous: pd.DataF
             idx = np.sort(rng.choice(n, size=_MAX_BOOT_CUSTOMERS, replace=False))
             scale = math.sqrt(_MAX_BOOT_CUSTOMERS / n)
             stats = _Stats(rank[idx], stats.revenue[idx], stats.bought[idx].astype(bool))
-        parts = [stats.metrics(W) for W in _bootstrap_weights(len(idx), n_boot, seed)]
+        if weights is None or not weights.matches(len(idx), n_boot, seed):
+            weights = BootstrapWeights(len(idx), n_boot, seed)
+        parts = [stats.metrics(W) for W in weights]
         for key in HOLDOUT_METRICS:
             values = np.concatenate([p[key] for p in parts])
             centre = metrics[key]

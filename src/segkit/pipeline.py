@@ -35,7 +35,7 @@ from . import __version__
 from .config import RunParams
 from .data import QualityReport, Transactions, load_transactions
 from .errors import DataError, ParameterError
-from .evaluate import (agreement, build_scorecard, recommend, recommended_segments, score_scheme)
+from .evaluate import (BootstrapWeights, agreement, build_scorecard, recommend, recommended_segments, score_scheme)
 from .features import (Split, criterion_available, customer_features, customer_month, holdout_outcomes,
                        split_periods)
 from .schemes import (KMeansSegmenter, PercentileTiers, RFMSegmenter, apply_overrides, lifecycle_stages,
@@ -201,8 +201,9 @@ def analyze(params: RunParams, *, tx: Transactions | None = None, n_boot: int = 
     lap("lifecycle_overrides")
 
     tables = {name: s.segment_table() for name, s in schemes.items()}
+    weights = BootstrapWeights.for_customers(len(customers), n_boot, params.seed)  # the same resamples for all
     scores = {name: score_scheme(tables[name], outcomes, previous_tables.get(name), n_boot=n_boot,
-                                 seed=params.seed) for name in SCHEMES}
+                                 seed=params.seed, weights=weights) for name in SCHEMES}
     recommendation = recommend(scores, strategy=params.strategy)
     scorecard = build_scorecard(params.name, split, scores, recommendation)
     lap("evaluate")
