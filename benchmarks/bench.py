@@ -258,21 +258,23 @@ def importable(module: str) -> bool:
     return importlib.util.find_spec(module) is not None
 
 
-def feature_cases() -> list[Case]:
+def _segkit_cases(part: str, imports: str, body: str) -> list[Case]:
+    """One case per installed engine (the default first): ``body`` runs after loading PATH into ``tx``."""
     default, others = _segkit_engines()
     cases = []
     for engine in [default, *others]:
         kw = "" if engine == default else f"engine={engine!r}"
         label = f"segkit (default engine: {engine})" if engine == default else f"segkit engine={engine}"
-        cases.append(Case(label, "features", "segkit", needs=(_ENGINE_MODULE.get(engine, engine),), engine=engine,
-                          code=f"""
-import datetime as dt
-from segkit.data import load_transactions
-from segkit.features import customer_features
-##WORK
-tx = load_transactions(PATH, {kw})
-RESULT = customer_features(tx, dt.date.fromisoformat(A["as_of"]))
-"""))
+        code = f"import datetime as dt\nfrom segkit.data import load_transactions\n{imports}\n##WORK\n" \
+               f"tx = load_transactions(PATH, {kw})\n{body}"
+        cases.append(Case(label, part, "segkit", needs=(_ENGINE_MODULE.get(engine, engine),), engine=engine,
+                          code=code))
+    return cases
+
+
+def feature_cases() -> list[Case]:
+    cases = _segkit_cases("features", "from segkit.features import customer_features",
+                          'RESULT = customer_features(tx, dt.date.fromisoformat(A["as_of"]))\n')
     cases.append(Case("hand-written DuckDB SQL", "features", "engine", needs=("duckdb",), code="""
 import duckdb
 ##WORK
@@ -366,24 +368,13 @@ RESULT = rfm_summary(d, "customer_id", "date", "amount", observation_period_end=
 
 
 def tier_cases() -> list[Case]:
-    default, others = _segkit_engines()
-    cases = []
-    for engine in [default, *others]:
-        kw = "" if engine == default else f"engine={engine!r}"
-        label = f"segkit (default engine: {engine})" if engine == default else f"segkit engine={engine}"
-        cases.append(Case(label, "tiers", "segkit", needs=(_ENGINE_MODULE.get(engine, engine),), engine=engine,
-                          code=f"""
-import datetime as dt
-from segkit.data import load_transactions
-from segkit.features import customer_month
-from segkit.schemes import PercentileTiers
-##WORK
-tx = load_transactions(PATH, {kw})
+    cases = _segkit_cases("tiers", "from segkit.features import customer_month\nfrom segkit.schemes import PercentileTiers",
+                          """
 monthly = customer_month(tx, dt.date.fromisoformat(A["window_start"]), dt.date.fromisoformat(A["as_of"]))
 tiers = PercentileTiers(criterion="revenue", as_of=A["as_of"], window_months=A["window_months"],
                         vip_share=A["vip_share"], good_share=A["good_share"]).fit(monthly)
 RESULT = tiers.monthly_tiers_
-"""))
+""")
     cases.append(Case("hand-written DuckDB SQL (window fn)", "tiers", "engine", needs=("duckdb",), code="""
 import duckdb
 ##WORK
