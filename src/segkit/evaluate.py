@@ -58,7 +58,7 @@ HOLDOUT_METRICS = ("top_segment_holdout_revenue_share", "top_segment_lift", "hol
                    "holdout_activity_auc")
 SIMPLICITY = ("percentile_tiers", "rfm", "kmeans")  # simplest, rule-based first
 SCHEME_NAMES = {"percentile_tiers": "percentile tiers", "rfm": "RFM", "kmeans": "k-means"}
-_MAX_BOOT_CUSTOMERS = 500_000
+_MAX_BOOT_CUSTOMERS = 100_000
 _CHUNK_CELLS = 8_000_000  # resamples x customers handled at once (memory ~ 100 MB)
 
 #: weights of the recommendation score per strategy (see :func:`recommend`)
@@ -151,13 +151,14 @@ class BootstrapWeights:
 
     Iterating yields chunks (resamples x customers). Every scheme of a run is scored on the same
     resamples, so a run makes one of these and passes it to :func:`score_scheme` for each scheme:
-    the chunks are kept after the first pass when they are small (at most ``keep_bytes``), since
-    drawing them costs about a third of scoring a scheme; larger sets are drawn again, identically.
+    the chunks are kept after the first pass (as one byte per weight: a Poisson(1) draw never
+    comes near 255) when they fit in ``keep_bytes``, since drawing them costs about a third of
+    scoring a scheme; larger sets are drawn again, identically.
     """
 
     def __init__(self, n: int, n_boot: int, seed: int, keep_bytes: int = 256 * 2**20):
         self.n, self.n_boot, self.seed = n, n_boot, seed
-        self._keep = n * n_boot * 8 <= keep_bytes
+        self._keep = n * n_boot <= keep_bytes
         self._chunks: list[np.ndarray] | None = None
 
     @classmethod
@@ -170,18 +171,20 @@ class BootstrapWeights:
 
     def __iter__(self):
         if self._chunks is not None:
-            yield from self._chunks
+            for kept in self._chunks:
+                yield kept.astype(np.float64)
             return
         rng = np.random.default_rng(self.seed)
         chunk = max(1, min(self.n_boot, _CHUNK_CELLS // max(self.n, 1)))
         chunks, done = [], 0
         while done < self.n_boot:
             b = min(chunk, self.n_boot - done)
-            W = rng.poisson(1.0, size=(b, self.n)).astype(np.float64)
-            W.flags.writeable = False  # shared between schemes: nobody may change it
+            draws = rng.poisson(1.0, size=(b, self.n))
             if self._keep:
-                chunks.append(W)
-            yield W
+                kept = draws.astype(np.uint8)
+                kept.flags.writeable = False
+                chunks.append(kept)
+            yield draws.astype(np.float64)
             done += b
         if self._keep:
             self._chunks = chunks
@@ -261,12 +264,13 @@ def score_scheme(table: pd.DataFrame, outcomes: pd.DataFrame, previous: pd.DataF
 
 def stability_ari(table: pd.DataFrame, previous: pd.DataFrame) -> float:
     """Adjusted Rand index between the segments of the same customers in two fits."""
-    a = table.set_index(table["customer_id"].astype(str))["segment"]
-    b = previous.set_index(previous["customer_id"].astype(str))["segment"]
-    common = a.index.intersection(b.index)
-    if len(common) < 2:
+    a = pd.DataFrame({"customer_id": table["customer_id"].astype(str), "a": table["segment"].astype(str)})
+    b = pd.DataFrame({"customer_id": previous["customer_id"].astype(str), "b": previous["segment"].astype(str)})
+    both = a.merge(b, on="customer_id", how="inner")
+    if len(both) < 2:
         return 0.0
-    return float(adjusted_rand_score(a[common].astype(str), b[common].astype(str)))
+    # integer codes: the same index, without sorting hundreds of thousands of strings
+    return float(adjusted_rand_score(pd.factorize(both["a"])[0], pd.factorize(both["b"])[0]))
 
 
 # ====================================================================== curves and movement

@@ -2,9 +2,31 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from ..errors import SegkitError
+
+
+def isin(ids: pd.Index | pd.Series, members: Iterable[str] | pd.Series | pd.Index) -> np.ndarray:
+    """Boolean mask: which of the string ``ids`` are among ``members`` (missing ids: False).
+
+    pandas' Arrow-backed strings build one Python object per value for ``isin`` and ``set()``
+    (16 s for 800k customers); this stays in Arrow and takes milliseconds.
+    """
+    left = pa.array(np.asarray(ids, dtype=object) if not _is_arrow(ids) else ids, type=pa.large_string())
+    if isinstance(members, (set, frozenset)):
+        members = list(members)
+    right = pa.array(members if _is_arrow(members) else np.asarray(members, dtype=object), type=pa.large_string())
+    return pc.fill_null(pc.is_in(left, value_set=right), False).to_numpy(zero_copy_only=False)
+
+
+def _is_arrow(values: object) -> bool:
+    return isinstance(values, (pd.Series, pd.Index)) and isinstance(values.dtype, pd.StringDtype)
 
 
 class NotFittedError(SegkitError, AttributeError):

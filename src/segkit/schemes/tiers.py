@@ -33,7 +33,7 @@ import pandas as pd
 
 from ..config import CRITERIA
 from ..errors import ParameterError
-from ._base import SchemeMixin
+from ._base import SchemeMixin, isin
 
 __all__ = ["PercentileTiers", "TIERS", "exact_ceil"]
 
@@ -160,8 +160,8 @@ class PercentileTiers(SchemeMixin):
             if "last_purchase" in customers:
                 last_purchase = customers.set_index("customer_id")["last_purchase"]
             customers = customers["customer_id"]
-        ids = pd.Index(sorted(set(customers.astype(str)) if customers is not None else set(data["customer_id"])),
-                       name="customer_id")
+        source = customers.astype(str) if customers is not None else data["customer_id"]
+        ids = pd.Index(pd.unique(source.dropna()), name="customer_id").sort_values()
 
         in_window = data[data["month"].isin(window)]
         ranked = self._rank_months(in_window[["customer_id", "month", "value"]])
@@ -173,23 +173,23 @@ class PercentileTiers(SchemeMixin):
         totals = in_window.groupby("customer_id")["value"].sum()
 
         if self.variant == "monthly_union":
-            vip = set(ranked.loc[ranked["monthly_tier"] == "VIP", "customer_id"])
-            good = set(ranked.loc[ranked["monthly_tier"] == "GOOD", "customer_id"])
+            vip = ranked.loc[ranked["monthly_tier"] == "VIP", "customer_id"]
+            good = ranked.loc[ranked["monthly_tier"] == "GOOD", "customer_id"]
             prev = self._rank_months(data.loc[data["month"].isin(previous), ["customer_id", "month", "value"]])
-            former_vip = set(prev.loc[prev["monthly_tier"] == "VIP", "customer_id"])
+            former_vip = prev.loc[prev["monthly_tier"] == "VIP", "customer_id"]
             labels = pd.Series("INACTIVE", index=ids, dtype=object)
-            labels[ids.isin(set(paid))] = "REGULAR"
-            labels[ids.isin(good | former_vip)] = "GOOD"
-            labels[ids.isin(vip)] = "VIP"
+            labels[isin(ids, paid)] = "REGULAR"
+            labels[isin(ids, good) | isin(ids, former_vip)] = "GOOD"
+            labels[isin(ids, vip)] = "VIP"
         elif self.variant == "period_total":
             total = totals[totals > 0].rename("value").reset_index().assign(month=pd.Timestamp(window[-1]))
             one = self._rank_months(total).set_index("customer_id")["monthly_tier"]
             labels = pd.Series("INACTIVE", index=ids, dtype=object)
-            labels[ids.isin(set(paid))] = "REGULAR"
+            labels[isin(ids, paid)] = "REGULAR"
             common = one.index.intersection(ids)
             labels[common] = one[common]
         else:
-            labels = self._abc(totals, ids, set(paid))
+            labels = self._abc(totals, ids, paid)
         self.labels_ = labels.astype(str)
         self.segments_ = list(TIERS)
         self.alerts_ = self._alerts(ranked, in_window, window, last_purchase) if self.variant == "monthly_union" \
@@ -198,14 +198,14 @@ class PercentileTiers(SchemeMixin):
         self.window_totals_ = totals
         return self
 
-    def _abc(self, totals: pd.Series, ids: pd.Index, paid: set) -> pd.Series:
+    def _abc(self, totals: pd.Series, ids: pd.Index, paid: pd.Series) -> pd.Series:
         a, b, _ = self.abc_shares
         pos = totals[totals > 0].sort_index().sort_values(ascending=False, kind="stable")
         before = (pos.cumsum() - pos) / pos.sum()  # share of value held by customers ranked above
         eps = 1e-9  # shares are decimals: 0.8 + 0.15 must equal 0.95
         cls = np.where(before < a - eps, "VIP", np.where(before < a + b - eps, "GOOD", "REGULAR"))
         labels = pd.Series("INACTIVE", index=ids, dtype=object)
-        labels[ids.isin(paid)] = "REGULAR"
+        labels[isin(ids, paid)] = "REGULAR"
         s = pd.Series(cls, index=pos.index)
         common = s.index.intersection(ids)
         labels[common] = s[common]
@@ -215,9 +215,9 @@ class PercentileTiers(SchemeMixin):
                 last_purchase: pd.Series | None) -> pd.DataFrame:
         recent = window[-self.dropout_months:]
         paid_col = "purchases" if "purchases" in in_window else "value"
-        paid_recent = set(in_window.loc[in_window["month"].isin(recent) & (in_window[paid_col] > 0), "customer_id"])
+        paid_recent = in_window.loc[in_window["month"].isin(recent) & (in_window[paid_col] > 0), "customer_id"]
         vips = ranked[ranked["monthly_tier"] == "VIP"]
-        dropped = vips[~vips["customer_id"].isin(paid_recent)]
+        dropped = vips[~isin(vips["customer_id"], paid_recent)]
         if dropped.empty:
             return pd.DataFrame({"customer_id": pd.Series(dtype=str), "last_vip_month": pd.Series(dtype=str),
                                  "last_payment": pd.Series(dtype=str), "value_at_risk": pd.Series(dtype=float)})
@@ -238,10 +238,10 @@ class PercentileTiers(SchemeMixin):
     def _movements(self, ranked: pd.DataFrame, window: list[pd.Timestamp]) -> pd.DataFrame:
         rows, before = [], None
         for m in window:
-            now = set(ranked.loc[(ranked["month"] == m) & (ranked["monthly_tier"] == "VIP"), "customer_id"])
+            now = ranked.loc[(ranked["month"] == m) & (ranked["monthly_tier"] == "VIP"), "customer_id"]
             rows.append({"month": m.strftime("%Y-%m"), "vip": len(now),
-                         "entered": len(now - before) if before is not None else None,
-                         "left": len(before - now) if before is not None else None})
+                         "entered": int((~isin(now, before)).sum()) if before is not None else None,
+                         "left": int((~isin(before, now)).sum()) if before is not None else None})
             before = now
         return pd.DataFrame(rows)
 
@@ -268,7 +268,7 @@ class PercentileTiers(SchemeMixin):
         self._check_fitted()
         mt = self.monthly_tiers_
         vip_ids = mt.loc[mt["monthly_tier"] == "VIP", "customer_id"].unique()
-        table = mt[mt["customer_id"].isin(vip_ids)].pivot(index="customer_id", columns="month",
+        table = mt[isin(mt["customer_id"], vip_ids)].pivot(index="customer_id", columns="month",
                                                           values="monthly_tier")
         return table.reindex(columns=self.window_).fillna("").sort_index()
 
