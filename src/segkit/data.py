@@ -22,7 +22,8 @@ import glob as globmod
 import gzip
 import hashlib
 import re
-from collections.abc import Mapping
+import threading
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -263,18 +264,30 @@ def load_transactions(
         con = ibis.get_backend(source)  # a table in a warehouse or on Spark is worked on where it is
     con = con if con is not None else connect(engine)
     engine = engine_name(con)
-    label, raw, sha, detected = _read_raw(con, source, engine)
+    label, raw, sha, detected, serial = _read_raw(con, source, engine)
     mapping = _map_columns(raw, columns, filter, label)
     has = frozenset(k for k in ("quantity", "cost", "order_id") if k in mapping)
     attributes = tuple(k for k in mapping if k not in CANONICAL_COLUMNS)
 
-    sample = _sample(con, raw, mapping)
-    layouts = _detect_layouts(sample, raw, mapping, label, detected)
-    parsed = _parse(raw, mapping, layouts, attributes, con)
-    try:
+    def stage_from(raw: ir.Table) -> ir.Table:
+        sample = _sample(con, raw, mapping)
+        layouts = _detect_layouts(sample, raw, mapping, label, detected)
         # The one pass over the source: counts, examples, duplicates and features all read this
         # parsed table, never the file again.
-        stage = materialize(con, parsed)
+        return materialize(con, _parse(raw, mapping, layouts, attributes, con))
+
+    try:
+        try:
+            stage = stage_from(raw)
+        except Exception as exc:
+            # A line break inside a quoted value (an address, a hostile id): DuckDB's parallel
+            # scanner says so and the serial one reads it. Asking the reader costs nothing on the
+            # usual file; scanning every file for such quotes first cost 2.4 s per 10M rows.
+            if serial is None or "quoted new lines" not in str(exc):
+                raise
+            stage = stage_from(serial())
+    except DataError:
+        raise
     except Exception as exc:
         msg = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
         raise DataError(f"the file cannot be read to the end ({msg})", where=label,
@@ -344,7 +357,7 @@ def load_transactions(
             f"{r.customer_id} (net {r.net:g})"
             for r in con.execute(nonpos.order_by("customer_id").limit(_EXAMPLES)).itertuples()]
     assert quality.rows_read == quality.rows_used + quality.rows_dropped, "row accounting broke"
-    return Transactions(table=table, con=con, quality=quality, path=label, sha256=sha, has=has,
+    return Transactions(table=table, con=con, quality=quality, path=label, sha256=sha(), has=has,
                         attributes=attributes, engine=engine)
 
 
@@ -354,8 +367,14 @@ def _int(value: Any) -> int:
 
 
 # ------------------------------------------------------------------ raw reading
-def _read_raw(con: Any, source: Any, engine: str) -> tuple[str, ir.Table, str, dict[str, str]]:
-    """Open the source as an Ibis table of raw values; returns (label, table, sha256, detected)."""
+def _read_raw(con: Any, source: Any, engine: str) -> tuple[
+        str, ir.Table, Callable[[], str], dict[str, str], Callable[[], ir.Table] | None]:
+    """Open the source as an Ibis table of raw values.
+
+    Returns (label, table, sha256, detected, serial): ``sha256()`` gives the data hash (computed
+    in a background thread while the engine reads); ``serial()``, when not None, opens the same
+    CSV with the serial reader for values that span lines.
+    """
     detected: dict[str, str] = {}
     if isinstance(source, pd.DataFrame):
         if source.empty:
@@ -363,9 +382,9 @@ def _read_raw(con: Any, source: Any, engine: str) -> tuple[str, ir.Table, str, d
         digest = hashlib.sha256(pd.util.hash_pandas_object(source, index=False).values.tobytes()).hexdigest()
         frame = source.copy()
         frame.columns = [str(c) for c in frame.columns]
-        return "DataFrame", ibis.memtable(frame), digest, detected
+        return "DataFrame", ibis.memtable(frame), lambda: digest, detected, None
     if isinstance(source, ir.Table):
-        return "Ibis table", source, "", detected
+        return "Ibis table", source, lambda: "", detected, None
     path_text = str(source)
     paths = sorted(globmod.glob(path_text)) if any(ch in path_text for ch in "*?[") else [path_text]
     if not paths:
@@ -383,11 +402,11 @@ def _read_raw(con: Any, source: Any, engine: str) -> tuple[str, ir.Table, str, d
             raise DataError(f"the data file {p!r} is empty (0 bytes)", where=p,
                             fix="export the transactions again; the file has no content")
     label = path_text
-    sha = _sha256(paths)
     kind = _kind(paths[0])
     if any(_kind(p) != kind for p in paths):
         raise DataError("the files matched by the pattern are of different kinds", where=label,
                         fix="match only CSV files or only Parquet files")
+    serial = None
     try:
         if kind == "parquet":
             raw = con.read_parquet(paths if len(paths) > 1 else paths[0])
@@ -404,7 +423,7 @@ def _read_raw(con: Any, source: Any, engine: str) -> tuple[str, ir.Table, str, d
             raw = ibis.memtable(frame)
             detected["format"] = "excel (first sheet)"
         else:
-            raw, detected = _read_csv(con, paths, label)
+            raw, detected, serial = _read_csv(con, paths, label)
     except DataError:
         raise
     except Exception as exc:  # engine errors for malformed files
@@ -413,7 +432,32 @@ def _read_raw(con: Any, source: Any, engine: str) -> tuple[str, ir.Table, str, d
                         fix="check that it is a complete, uncorrupted export with a header line") from exc
     if not raw.columns:
         raise DataError("the file has no columns", where=label, fix="export it with a header line")
-    return label, raw, sha, detected
+    return label, raw, _in_background(_sha256, paths), detected, serial
+
+
+def _in_background(func: Callable[..., str], *args: Any) -> Callable[[], str]:
+    """Start ``func(*args)`` in a daemon thread; the returned callable waits for its result.
+
+    Hashing a large file releases the GIL, so it overlaps with the engine's parsing.
+    """
+    result: dict[str, Any] = {}
+
+    def work() -> None:
+        try:
+            result["value"] = func(*args)
+        except BaseException as exc:  # re-raised in the caller's thread
+            result["error"] = exc
+
+    thread = threading.Thread(target=work, name="segkit-sha256", daemon=True)
+    thread.start()
+
+    def wait() -> str:
+        thread.join()
+        if "error" in result:
+            raise result["error"]
+        return result["value"]
+
+    return wait
 
 
 def _kind(path: str) -> str:
@@ -440,7 +484,7 @@ def _head_bytes(path: str, n: int = 65536) -> bytes:
         return fh.read(n)
 
 
-def _read_csv(con: Any, paths: list[str], label: str) -> tuple[ir.Table, dict[str, str]]:
+def _read_csv(con: Any, paths: list[str], label: str) -> tuple[ir.Table, dict[str, str], Callable[[], ir.Table]]:
     detected: dict[str, str] = {"format": "csv"}
     head = _head_bytes(paths[0])
     if b"\x00" in head[:8192] and not head.startswith((b"\xff\xfe", b"\xfe\xff")):
@@ -463,31 +507,10 @@ def _read_csv(con: Any, paths: list[str], label: str) -> tuple[ir.Table, dict[st
                         fix="export it with column names on the first line")
     delim = _sniff_delimiter(text)
     detected["delimiter"] = {"\t": "tab", ",": "comma", ";": "semicolon", "|": "pipe"}.get(delim, repr(delim))
-    # a line break inside a quoted value (an address, a hostile id) needs the serial CSV reader
-    raw = read_csv_text(con, files, delim, quoted_newlines=any(map(_has_quoted_newline, files)))
-    return raw, detected
-
-
-def _has_quoted_newline(path: str) -> bool:
-    """True when a quoted value spans lines (a line with an odd number of quotes).
-
-    Every line has an even number of quotes exactly when the running count of quotes is even at
-    every line break (and at the end of the file), so one vectorized pass over 4 MB blocks
-    decides it (a per-line Python loop cost 0.4 s per million rows).
-    """
-    opener = gzip.open if path.lower().endswith(".gz") else open
-    odd = 0  # parity of the quotes seen so far
-    with opener(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 22), b""):
-            if not odd and b'"' not in block:
-                continue
-            data = np.frombuffer(block, dtype=np.uint8)
-            quotes = np.flatnonzero(data == 34)
-            before = np.searchsorted(quotes, np.flatnonzero(data == 10))  # quotes before each line break
-            if ((before + odd) & 1).any():
-                return True
-            odd = (odd + len(quotes)) & 1
-    return bool(odd)
+    # a line break inside a quoted value (an address, a hostile id) needs the serial CSV reader,
+    # which load_transactions asks for when the parallel one meets such a value
+    return (read_csv_text(con, files, delim), detected,
+            lambda: read_csv_text(con, files, delim, quoted_newlines=True))
 
 
 def _sniff_encoding(head: bytes) -> str:
