@@ -154,3 +154,25 @@ def test_overrides_are_checked_and_applied(tmp_path):
         load_overrides(bad, known_customers=["007"])
     msg = str(err.value)
     assert "PLATINUM" in msg and "line 2" in msg and "'7'" in msg and "empty reason" in msg
+
+
+@pytest.mark.parametrize("source", ["cdnow", "synthetic"])
+def test_final_fit_on_all_customers_is_within_one_percent_of_ten_restarts(source, cdnow_tx):
+    """Issue 6: the final fit (one start from the sample's best centres) keeps inertia within 1% of n_init=10."""
+    import datetime as dt
+
+    from sklearn.cluster import KMeans
+
+    from segkit.data import load_transactions
+    from segkit.datasets import make_transactions
+    from segkit.features import customer_features
+
+    if source == "cdnow":
+        features = customer_features(cdnow_tx, dt.date(1997, 12, 31))
+    else:
+        frame, _ = make_transactions(n_customers=30_000, months=18, seed=3)
+        features = customer_features(load_transactions(frame), dt.date.fromisoformat(str(frame["date"].max())[:10]))
+    km = KMeansSegmenter(random_state=0).fit(features)
+    assert len(features) > km.sample_size  # the sweep ran on a sample, the final fit on everyone
+    reference = KMeans(n_clusters=km.k_, n_init=10, random_state=0).fit(km._X).inertia_
+    assert km.inertia_ <= 1.01 * reference, (km.k_, km.inertia_, reference)
