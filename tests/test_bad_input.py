@@ -38,6 +38,8 @@ ROWS: dict[str, tuple[str, str]] = {
                 "stops, exit 2, lists the file's columns and suggests `--columns customer_id=<closest match>`"),
     "delimiter": ("a delimiter other than comma, semicolon, tab or pipe (the file reads as one column)",
                   "stops, exit 2, names the file and the delimiters segkit reads"),
+    "database": ("a database URL without a table or with a password in it, a database that cannot be reached, "
+                 "a missing table", "stops, exit 2, names the URL (password masked) and the table"),
     "formats": ("semicolon/tab delimiters, UTF-8 with BOM, Latin-1/cp1250, `1.234,56`, `1,234.56`, `$`/`€`",
                 "detected and read"),
     "bad_few": ("unreadable dates or amounts ≤ `max_bad_share` of rows", "dropped, counted, examples shown"),
@@ -93,6 +95,15 @@ class Ctx:
         path = self.tmp / name
         path.write_bytes(content if isinstance(content, bytes) else content.encode(encoding))
         return str(path)
+
+    def database(self, name: str = "wh.duckdb") -> str:
+        """A DuckDB database file holding the small file as table ``sales``; returns its URL."""
+        import duckdb
+
+        path = self.tmp / name
+        with duckdb.connect(str(path)) as con:
+            con.execute(f"CREATE OR REPLACE TABLE sales AS SELECT * FROM read_csv('{self.small}')")
+        return f"duckdb:///{path}"
 
     def frame(self, frame: pd.DataFrame, name: str, **kw) -> str:
         path = self.tmp / name
@@ -254,6 +265,19 @@ CASES: list[Case] = [
     Case("missing-file-run", "file", lambda c: c.run(data=str(c.tmp / "gone.csv")), 2,
          ("does not exist", "gone.csv", "key 'data'")),
     Case("empty-file", "file", lambda c: c.validate(c.write("empty.csv", b"")), 2, ("empty (0 bytes)", "empty.csv")),
+    # ---- a database instead of a file
+    Case("db-without-table", "database", lambda c: c.validate(c.database()), 2, ("needs the table", "wh.duckdb", "--table")),
+    Case("db-without-table-run", "database", lambda c: c.run(data=c.database()), 2, ("needs the table", "key 'table'")),
+    Case("db-missing-table", "database", lambda c: c.segment(c.database(), "--table", "orders"), 2,
+         ("no table 'orders'", "wh.duckdb")),
+    Case("db-password", "database", lambda c: c.validate("postgres://ana:s3cret@db.example/finance", "--table", "sales"),
+         2, ("contains a password", "postgres://ana:***@db.example/finance", "PGPASSWORD")),
+    Case("db-unreachable", "database", lambda c: c.validate(f"duckdb:///{c.tmp}/no/such/dir/wh.duckdb", "--table", "sales"),
+         2, ("cannot connect to the database", "no/such/dir")),
+    Case("db-unknown-backend", "database", lambda c: c.validate("nosuchdb://host/db", "--table", "sales"), 2,
+         ("cannot connect", "nosuchdb://host/db")),
+    Case("table-with-a-file", "database", lambda c: c.validate(str(c.small), "--table", "sales"), 2,
+         ("applies only", "connection URL")),
     Case("header-only", "file", lambda c: c.validate(c.write("header.csv", HDR)), 2, ("header but no rows", "header.csv")),
     Case("header-only-run", "file", lambda c: c.run(data=c.write("header.csv", HDR)), 2,
          ("run 'small'", "header but no rows", "header.csv")),

@@ -165,3 +165,41 @@ def test_duckdb_spills_to_a_private_folder_under_a_memory_limit(monkeypatch, tmp
     assert "segkit-duckdb-" in folder and limit.replace(" ", "").upper().startswith(("61", "64"))
     tx = load_transactions(_small_csv(tmp_path), con=con)
     assert tx.quality.rows_used == 3
+
+
+def test_a_table_in_a_database_gives_the_same_run_as_its_csv(tmp_path):
+    """A warehouse table named by a connection URL: `segment` and `run` read it where it is, same results."""
+    import json
+
+    import duckdb
+
+    from segkit.cli import main
+    from tests.test_cli import small_csv, tiny_notebooks
+
+    csv = small_csv(tmp_path / "small.csv", customers=300)
+    db = tmp_path / "warehouse.duckdb"
+    with duckdb.connect(str(db)) as con:
+        con.execute("CREATE SCHEMA finance")
+        con.execute(f"CREATE TABLE finance.sales AS SELECT customer_id AS cust, date AS day, amount AS net, quantity "
+                    f"FROM read_csv('{csv}', types={{'customer_id': 'VARCHAR'}})")
+    url = f"duckdb:///{db}"
+    common = ["--holdout-months", "3", "--k-range", "2", "4"]
+    assert main(["segment", str(csv), "--out", str(tmp_path / "from_csv"), *common]) == 0
+    assert main(["segment", url, "--table", "finance.sales", "--out", str(tmp_path / "from_db"), *common,
+                 "--columns", "customer_id=cust", "date=day", "amount=net"]) == 0
+    for name in ("assignments.csv", "tiers_monthly.csv", "alerts.csv"):
+        assert (tmp_path / "from_csv" / name).read_bytes() == (tmp_path / "from_db" / name).read_bytes(), name
+    info = json.loads((tmp_path / "from_db" / "run.json").read_text())
+    assert info["data"]["path"] == f"{url}, table finance.sales" and info["parameters"]["table"] == "finance.sales"
+    assert info["data"]["rows_read"] == json.loads((tmp_path / "from_csv" / "run.json").read_text())["data"]["rows_read"]
+    # the database is only read: no table is left behind
+    with duckdb.connect(str(db), read_only=True) as con:
+        assert con.execute("SELECT table_schema || '.' || table_name FROM information_schema.tables").fetchall() == [
+            ("finance.sales",)]
+    config = tmp_path / "reports.yml"
+    config.write_text(f"out: {tmp_path / 'out'}\nruns:\n  - name: warehouse\n    data: {url}\n    table: finance.sales\n"
+                      "    columns: {customer_id: cust, date: day, amount: net}\n    holdout_months: 3\n"
+                      "    k_range: [2, 4]\n")
+    assert main(["run", str(config), "--notebooks", str(tiny_notebooks(tmp_path / "nbs"))]) == 0
+    assert (tmp_path / "out" / "warehouse" / "assignments.csv").read_bytes() == \
+        (tmp_path / "from_csv" / "assignments.csv").read_bytes()

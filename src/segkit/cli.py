@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
-from .config import NOTEBOOKS_DIR, PROJECT_ROOT, RunParams, load_config, parse_columns
+from .config import NOTEBOOKS_DIR, PROJECT_ROOT, RunParams, is_connection_url, load_config, parse_columns
 from .errors import ConfigError, ParameterError, RunFailed, SegkitError
 
 __all__ = ["main", "execute_run", "notebook_paths"]
@@ -57,12 +57,13 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--notebooks", help=argparse.SUPPRESS)
 
     val = sub.add_parser("validate", help="print the data-quality report of a transactions file")
-    val.add_argument("data", help="CSV, Parquet (or glob), or Excel file")
+    val.add_argument("data", help="CSV, Parquet (or glob), or Excel file, or a database URL with --table")
     val.add_argument("--columns", nargs="+", metavar="KEY=COLUMN", help="map canonical names to the file's columns")
     val.add_argument("--max-bad-share", type=float, default=0.01)
     val.add_argument("--drop-duplicates", action="store_true")
     val.add_argument("--filter", nargs="+", metavar="KEY=VALUE")
     val.add_argument("--engine", default="duckdb", help="where the data is read: duckdb (default), polars, pyspark")
+    val.add_argument("--table", help="with a database URL as DATA (e.g. duckdb:///wh.duckdb): the table to read")
 
     seg = sub.add_parser("segment", help="segment a file and write the run files (no notebooks)")
     seg.add_argument("data")
@@ -86,6 +87,7 @@ def _parser() -> argparse.ArgumentParser:
     seg.add_argument("--max-bad-share", type=float)
     seg.add_argument("--currency")
     seg.add_argument("--engine", help="where features are computed: duckdb (default), polars, pyspark")
+    seg.add_argument("--table", help="with a database URL as DATA (e.g. duckdb:///wh.duckdb): the table to read")
     return p
 
 
@@ -109,7 +111,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
                              f"{args.max_bad_share:g}", where="--max-bad-share", fix="write e.g. --max-bad-share 0.05")
     tx = load_transactions(args.data, parse_columns(args.columns), max_bad_share=args.max_bad_share,
                            drop_duplicates=args.drop_duplicates, filter=_filter_arg(args.filter),
-                           engine=args.engine)
+                           engine=args.engine, table=args.table)
     print(tx.quality)
     print(f"\nUsable: {tx.quality.rows_used:,} rows of {tx.quality.customers:,} customers.")
     return EXIT_OK
@@ -126,7 +128,7 @@ def cmd_segment(args: argparse.Namespace) -> int:
         raw["filter"] = _filter_arg(args.filter)
     for key in ("as_of", "criterion", "strategy", "holdout_months", "window_months", "vip_share", "good_share",
                 "dropout_months", "rfm_bins", "seed", "overrides", "drop_duplicates", "max_bad_share", "currency",
-                "engine"):
+                "engine", "table"):
         value = getattr(args, key)
         if value is not None:
             raw[key] = value
@@ -271,7 +273,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     config = load_config(args.config, out=args.out)
     runs = config.select(args.only)
     for r in runs:  # fail before any work when a run's files are missing
-        if not any(ch in r.data for ch in "*?[") and not Path(r.data).exists():
+        if not is_connection_url(r.data) and not any(ch in r.data for ch in "*?[") and not Path(r.data).exists():
             raise ConfigError(f"the data file {r.data!r} of run {r.name!r} does not exist",
                               where=f"{config.path}, run {r.name!r}, key 'data'",
                               fix="check the path (relative paths are relative to the config file)")

@@ -31,6 +31,8 @@ __all__ = [
     "Config",
     "load_config",
     "parse_columns",
+    "is_connection_url",
+    "check_connection",
 ]
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -61,6 +63,36 @@ STRATEGY_CRITERION = {
 }
 ENGINES = ("duckdb", "polars", "pyspark")
 _NAME_RE = re.compile(r"^[a-z0-9_-]+$")
+_URL_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+
+
+def is_connection_url(data: Any) -> bool:
+    """Whether ``data`` is an Ibis connection URL (``duckdb:///wh.duckdb``, ``postgres://host/db``), not a path."""
+    return isinstance(data, str) and bool(_URL_RE.match(data))
+
+
+def check_connection(data: str, table: str | None, where: str) -> None:
+    """A connection URL needs a table and must not hold a password (run.json and reports show ``data``)."""
+    from urllib.parse import urlsplit
+
+    if not is_connection_url(data):
+        if table is not None:
+            raise ConfigError("'table' applies only when 'data' is a connection URL", where=f"{where}, key 'table'",
+                              fix="remove `table:` for a file, or give `data: <backend>://...` (see README)")
+        return
+    if not isinstance(table, str) or not table.strip():
+        raise ConfigError("a connection URL in 'data' needs the table to read", where=f"{where}, key 'table'",
+                          fix="add `table: sales` (or `table: schema.sales`); on the command line --table sales")
+    try:
+        password = urlsplit(data).password
+    except ValueError as exc:
+        raise ConfigError(f"the connection URL cannot be read ({exc})", where=f"{where}, key 'data'",
+                          fix="write it as backend://user@host/database") from exc
+    if password:
+        raise ConfigError("the connection URL contains a password, which run.json and the reports would show",
+                          where=f"{where}, key 'data'",
+                          fix="remove it from the URL and let the driver read it from the environment "
+                              "(e.g. PGPASSWORD) or its password file")
 _CURRENCY_RE = re.compile(r"^[A-Z]{3}$")
 
 
@@ -96,6 +128,7 @@ class RunParams:
     currency: str = "USD"
     title: str | None = None
     engine: str = "duckdb"
+    table: str | None = None
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -131,7 +164,10 @@ class RunParams:
                 fix="use only lower-case letters, digits, '-' and '_', e.g. cdnow-revenue",
             )
         where = f"{where} (run {name!r})"
+        check_connection(values["data"], values.get("table"), where)
         for key in ("data", "overrides"):
+            if key == "data" and is_connection_url(values[key]):
+                continue  # a database, not a file
             if values.get(key) is not None:
                 if not isinstance(values[key], (str, Path)):
                     raise ConfigError(f"{key!r} must be a path", where=where, fix=f"write `{key}: path/to/file`")

@@ -32,8 +32,8 @@ import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
 
-from .config import CANONICAL_COLUMNS
-from .errors import DataError
+from .config import CANONICAL_COLUMNS, check_connection, is_connection_url
+from .errors import ConfigError, DataError
 from .engines import casts_text_to_date, connect, engine_name, materialize, read_csv_text
 
 __all__ = ["Transactions", "QualityReport", "load_transactions", "DROP_REASONS"]
@@ -232,6 +232,7 @@ def load_transactions(
     engine: str = "duckdb",
     con: Any = None,
     today: dt.date | None = None,
+    table: str | None = None,
 ) -> Transactions:
     """Read ``source``, map ``columns`` (canonical name -> source column), clean, and report.
 
@@ -239,7 +240,8 @@ def load_transactions(
     ----------
     source
         A CSV/TSV (optionally .gz), Parquet file or glob of Parquet/CSV files, an Excel workbook,
-        a pandas DataFrame, or an Ibis table already in an engine.
+        a pandas DataFrame, an Ibis table already in an engine, or an Ibis connection URL
+        (``duckdb:///warehouse.duckdb``, ``postgres://analyst@db/finance``, ...) with ``table``.
     columns
         Canonical names (``customer_id, date, amount`` and optional ``quantity, cost, order_id``)
         and attribute names mapped to the source's column names. Unmapped canonical names are
@@ -248,6 +250,9 @@ def load_transactions(
         DESIGN.md's cleaning parameters.
     engine, con
         Where the work runs; ``con`` reuses an Ibis connection.
+    table
+        With a connection URL: the table to read (``sales`` or ``schema.sales``); the work runs
+        in that database.
     today
         The date after which dates count as "in the future" (default: the real today).
 
@@ -260,11 +265,15 @@ def load_transactions(
     columns = dict(columns or {})
     filter = dict(filter or {})
     today = today or dt.date.today()
+    url_label = None
+    if isinstance(source, (str, Path)) and (is_connection_url(str(source)) or table is not None):
+        url_label, source = _open_table(str(source), table)
     if con is None and isinstance(source, ir.Table):
         con = ibis.get_backend(source)  # a table in a warehouse or on Spark is worked on where it is
     con = con if con is not None else connect(engine)
     engine = engine_name(con)
     label, raw, sha, detected, serial = _read_raw(con, source, engine)
+    label = url_label or label
     mapping = _map_columns(raw, columns, filter, label)
     has = frozenset(k for k in ("quantity", "cost", "order_id") if k in mapping)
     attributes = tuple(k for k in mapping if k not in CANONICAL_COLUMNS)
@@ -359,6 +368,32 @@ def load_transactions(
     assert quality.rows_read == quality.rows_used + quality.rows_dropped, "row accounting broke"
     return Transactions(table=table, con=con, quality=quality, path=label, sha256=sha(), has=has,
                         attributes=attributes, engine=engine)
+
+
+def _open_table(url: str, table: str | None) -> tuple[str, ir.Table]:
+    """Connect to ``url`` with Ibis and open ``table`` there; returns (label, table)."""
+    try:
+        check_connection(url, table, "data")
+    except ConfigError as exc:
+        shown = re.sub(r"(://[^/:@]*:)[^/@]*@", r"\1***@", url)  # never echo a password
+        raise DataError(exc.what, where=shown if table is None else f"{shown}, table {table!r}", fix=exc.fix) from exc
+    assert table is not None
+    label = f"{url}, table {table}"
+    try:
+        con = ibis.connect(url)
+    except Exception as exc:  # unknown scheme, missing driver, unreachable server, missing file
+        msg = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
+        raise DataError(f"cannot connect to the database ({msg})", where=url,
+                        fix="check the URL (backend://user@host/database), that the backend's Ibis extra is "
+                            "installed (pip install 'ibis-framework[postgres]', ...) and that the server is reachable"
+                        ) from exc
+    schema, _, name = table.rpartition(".")
+    try:
+        return label, con.table(name, database=schema or None)
+    except Exception as exc:
+        raise DataError(f"the database has no table {table!r}", where=label,
+                        fix="check the table name; write schema.table for a table outside the default schema"
+                        ) from exc
 
 
 def _int(value: Any) -> int:

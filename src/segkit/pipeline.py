@@ -162,7 +162,8 @@ def analyze(params: RunParams, *, tx: Transactions | None = None, n_boot: int = 
 
     if tx is None:
         tx = load_transactions(params.data, params.columns, drop_duplicates=params.drop_duplicates,
-                               max_bad_share=params.max_bad_share, filter=params.filter, engine=params.engine)
+                               max_bad_share=params.max_bad_share, filter=params.filter, engine=params.engine,
+                               table=params.table)
     criterion_available(tx, params.criterion)
     try:
         split = split_periods(tx, as_of=params.as_of_date, holdout_months=params.holdout_months,
