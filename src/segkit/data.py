@@ -34,7 +34,7 @@ import pandas as pd
 
 from .config import CANONICAL_COLUMNS, check_connection, is_connection_url
 from .errors import ConfigError, DataError
-from .engines import casts_text_to_date, connect, engine_name, materialize, read_csv_text
+from .engines import casts_text_to_date, connect, engine_name, materialize, read_csv_text, release
 
 __all__ = ["Transactions", "QualityReport", "load_transactions", "DROP_REASONS"]
 
@@ -202,6 +202,10 @@ class Transactions:
     @property
     def last_date(self) -> dt.date:
         return dt.date.fromisoformat(self.quality.last_date)
+
+    def close(self) -> None:
+        """Free the engine's copy of the data when segkit opened the engine (DuckDB); ``table`` is unusable after."""
+        release(self.con)
 
     def to_pandas(self) -> pd.DataFrame:
         """The clean rows as pandas (small data only: tests, examples)."""

@@ -30,7 +30,7 @@ import ibis.expr.types as ir
 
 from .errors import ParameterError
 
-__all__ = ["connect", "ENGINES", "read_csv_text", "materialize", "casts_text_to_date", "engine_name"]
+__all__ = ["connect", "ENGINES", "read_csv_text", "materialize", "casts_text_to_date", "engine_name", "release"]
 
 ENGINES = ("duckdb", "polars", "pyspark")
 _counter = itertools.count()
@@ -41,7 +41,7 @@ def connect(engine: str = "duckdb", **options: Any) -> Any:
     """Open an Ibis backend by name.
 
     DuckDB gets a private spill folder (``SET temp_directory``) so tables and aggregations larger
-    than its memory limit (80% of RAM unless ``SEGKIT_MEMORY_LIMIT`` says otherwise, e.g. ``4GB``)
+    than its memory limit (40% of RAM unless ``SEGKIT_MEMORY_LIMIT`` says otherwise, e.g. ``4GB``)
     go to disk instead of failing; the folder is removed when Python exits.
 
     Example
@@ -68,9 +68,7 @@ def connect(engine: str = "duckdb", **options: Any) -> Any:
         # setting without ipywidgets (and shows no bar there anyway), so a refusal is fine
         with contextlib.suppress(Exception):
             con.raw_sql("SET enable_progress_bar = false")
-        limit = os.environ.get("SEGKIT_MEMORY_LIMIT")
-        if limit:
-            con.raw_sql(f"SET memory_limit = '{limit}'")
+        con.raw_sql(f"SET memory_limit = '{os.environ.get('SEGKIT_MEMORY_LIMIT') or _default_memory_limit()}'")
         return con
     if engine == "polars":
         return ibis.polars.connect(**options)
@@ -88,6 +86,16 @@ def connect(engine: str = "duckdb", **options: Any) -> Any:
         session.sparkContext.setLogLevel("ERROR")
         return ibis.pyspark.connect(session, **options)
     raise ParameterError(f"unknown engine {engine!r}", where="engine", fix=f"use one of {', '.join(ENGINES)}")
+
+
+def _default_memory_limit() -> str:
+    """40% of the machine's RAM: DuckDB's own default (80%) left too little for the per-customer
+    pandas frames that exist at the same time, and a 100M-row run was killed by the kernel."""
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):  # pragma: no cover - not POSIX
+        return "4GB"
+    return f"{max(256, int(total * 0.4) >> 20)}MB"
 
 
 def engine_name(con: Any) -> str:
@@ -143,3 +151,16 @@ def materialize(con: Any, expr: ir.Table) -> ir.Table:
 def casts_text_to_date(con: Any) -> bool:
     """Whether the backend can TRY_CAST text to a date (Ibis' Polars backend cannot)."""
     return engine_name(con) != "polars"
+
+
+def release(con: Any) -> bool:
+    """Close a DuckDB connection segkit opened itself, returning its memory; True when closed.
+
+    A run needs the engine only until the per-customer tables are computed; at 100M rows DuckDB's
+    buffers hold gigabytes the scheme fitting needs. Connections the user passed in stay open.
+    """
+    if con in _OWNED:
+        _OWNED.discard(con)
+        con.disconnect()
+        return True
+    return False

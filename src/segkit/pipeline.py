@@ -160,6 +160,7 @@ def analyze(params: RunParams, *, tx: Transactions | None = None, n_boot: int = 
         timings[name] = now - clock
         clock = now
 
+    own_tx = tx is None  # loaded here: closed as soon as the per-customer tables are computed
     if tx is None:
         tx = load_transactions(params.data, params.columns, drop_duplicates=params.drop_duplicates,
                                max_bad_share=params.max_bad_share, filter=params.filter, engine=params.engine,
@@ -179,6 +180,9 @@ def analyze(params: RunParams, *, tx: Transactions | None = None, n_boot: int = 
     outcomes = holdout_outcomes(tx, split, features["customer_id"])
     holdout_monthly = customer_month(tx, split.holdout_start, split.holdout_end)
     previous_features = customer_features(tx, previous_split.as_of)
+    data_info = {**tx.data_info(), "has": sorted(tx.has)}
+    if own_tx:
+        tx.close()  # everything below works on per-customer pandas frames; DuckDB's buffers go back
     lap("features")
 
     customers = features["customer_id"]
@@ -214,7 +218,7 @@ def analyze(params: RunParams, *, tx: Transactions | None = None, n_boot: int = 
     alerts = tiers.alerts_.copy()
     finished = dt.datetime.now(dt.timezone.utc)
     return Analysis(
-        params=params, data={**tx.data_info(), "has": sorted(tx.has)}, quality=tx.quality, split=split, features=features, monthly=monthly,
+        params=params, data=data_info, quality=tx.quality, split=split, features=features, monthly=monthly,
         outcomes=outcomes, holdout_monthly=holdout_monthly, schemes=schemes, previous_tables=previous_tables,
         scores=scores, recommendation=recommendation, assignments=assignments, tiers_monthly=tiers_monthly,
         alerts=alerts, lifecycle=lifecycle, overrides=applied, scorecard=scorecard, timings=timings,

@@ -18,11 +18,25 @@ def isin(ids: pd.Index | pd.Series, members: Iterable[str] | pd.Series | pd.Inde
     pandas' Arrow-backed strings build one Python object per value for ``isin`` and ``set()``
     (16 s for 800k customers); this stays in Arrow and takes milliseconds.
     """
+    if _is_categorical(members):  # only the categories that occur
+        cat = members.array if isinstance(members, (pd.Series, pd.Index)) else members
+        codes = np.asarray(cat.codes)
+        members = cat.categories[np.unique(codes[codes >= 0])]
+    if _is_categorical(ids):  # decide per category, then look up each row's code
+        cat = ids.array if isinstance(ids, (pd.Series, pd.Index)) else ids
+        codes = np.asarray(cat.codes)
+        per_category = isin(cat.categories, members)
+        return np.where(codes >= 0, per_category[np.maximum(codes, 0)], False) if len(per_category) else \
+            np.zeros(len(codes), dtype=bool)
     left = pa.array(np.asarray(ids, dtype=object) if not _is_arrow(ids) else ids, type=pa.large_string())
     if isinstance(members, (set, frozenset)):
         members = list(members)
     right = pa.array(members if _is_arrow(members) else np.asarray(members, dtype=object), type=pa.large_string())
     return pc.fill_null(pc.is_in(left, value_set=right), False).to_numpy(zero_copy_only=False)
+
+
+def _is_categorical(values: object) -> bool:
+    return isinstance(getattr(values, "dtype", None), pd.CategoricalDtype)
 
 
 def _is_arrow(values: object) -> bool:

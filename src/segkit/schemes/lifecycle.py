@@ -42,16 +42,38 @@ def lifecycle_stages(monthly: pd.DataFrame, as_of: dt.date | str, customers: pd.
     if growth_ratio <= 1:
         raise ParameterError("growth_ratio must be above 1", where="lifecycle", fix="e.g. 1.25")
     as_of_m = pd.Timestamp(pd.Timestamp(as_of).year, pd.Timestamp(as_of).month, 1)
-    m = monthly[pd.to_datetime(monthly["month"]) <= as_of_m]
-    m = m.assign(age=((as_of_m.year - m["month"].dt.year) * 12 + as_of_m.month - m["month"].dt.month))
-    paid = m[m["purchases"] > 0] if "purchases" in m else m[m["revenue"] > 0]
-    first = paid.groupby("customer_id")["age"].max()   # months since the first purchase month
-    last = paid.groupby("customer_id")["age"].min()    # months since the last purchase month
-    recent = m[m["age"] < compare_months].groupby("customer_id")["revenue"].sum()
-    before = m[(m["age"] >= compare_months) & (m["age"] < 2 * compare_months)].groupby("customer_id")["revenue"].sum()
-    ids = pd.Index(sorted(set(customers.astype(str)) if customers is not None else set(first.index)))
-    first, last = first.reindex(ids), last.reindex(ids)
-    recent, before = recent.reindex(ids).fillna(0.0), before.reindex(ids).fillna(0.0)
+    paid_col = "purchases" if "purchases" in monthly else "revenue"
+    m = monthly.loc[pd.to_datetime(monthly["month"]) <= as_of_m, ["customer_id", "month", "revenue", paid_col]]
+    month = pd.to_datetime(m["month"])
+    age = ((as_of_m.year - month.dt.year) * 12 + as_of_m.month - month.dt.month).to_numpy()
+    # one factorization of the ids; every per-customer figure is a group-by on its integer codes
+    codes, uniques = pd.factorize(m["customer_id"])
+    revenue = m["revenue"].to_numpy(float)
+    paid = m[paid_col].to_numpy() > 0
+    k = len(uniques)
+
+    def per_customer(values: np.ndarray, where: np.ndarray, how: str, fill: float) -> np.ndarray:
+        g = pd.Series(values[where]).groupby(codes[where]).agg(how)
+        out = np.full(k, fill, dtype=float)
+        out[g.index.to_numpy()] = g.to_numpy()
+        return out
+
+    first = per_customer(age, paid, "max", np.nan)     # months since the first purchase month
+    last = per_customer(age, paid, "min", np.nan)      # months since the last purchase month
+    recent = per_customer(revenue, age < compare_months, "sum", 0.0)
+    before = per_customer(revenue, (age >= compare_months) & (age < 2 * compare_months), "sum", 0.0)
+    known = pd.Index(uniques).astype(str)
+    if customers is not None:
+        ids = pd.Index(pd.unique(customers.astype(str))).sort_values()
+    else:
+        ids = known[~np.isnan(first)].sort_values()
+    at = known.get_indexer(ids)
+
+    def take(values: np.ndarray, fill: float) -> pd.Series:
+        return pd.Series(np.where(at >= 0, values[np.maximum(at, 0)] if k else fill, fill), index=ids)
+
+    first, last = take(first, np.nan), take(last, np.nan)
+    recent, before = take(recent, 0.0), take(before, 0.0)
     stage = np.select(
         [first < new_months, last.isna() | (last >= lost_months), last >= lapsed_months,
          recent >= growth_ratio * before.clip(lower=0) + (before <= 0) * 1e-12,
