@@ -25,7 +25,6 @@ import weakref
 from typing import Any
 
 import ibis
-import ibis.backends.duckdb  # noqa: F401  - the default backend, loaded with segkit (0.4 s) rather than at first use
 import ibis.expr.types as ir
 
 from .errors import ParameterError
