@@ -167,6 +167,36 @@ def test_duckdb_spills_to_a_private_folder_under_a_memory_limit(monkeypatch, tmp
     assert tx.quality.rows_used == 3
 
 
+def test_duckdb_takes_40_percent_of_ram_unless_told_otherwise(monkeypatch):
+    import os
+
+    from segkit.engines import connect
+
+    monkeypatch.delenv("SEGKIT_MEMORY_LIMIT", raising=False)
+    limit = connect("duckdb").con.sql("SELECT current_setting('memory_limit')").fetchall()[0][0]  # '8.9 GiB'
+    value, unit = limit.split()
+    ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    assert abs(float(value) * {"MiB": 2**20, "GiB": 2**30}[unit] / ram - 0.4) < 0.01, limit
+
+
+def test_analyze_frees_the_engine_it_opened_and_keeps_one_it_was_given():
+    from segkit.config import CDNOW_PATH, RunParams
+    from segkit.pipeline import analyze
+
+    params = RunParams.from_mapping({"name": "x", "data": str(CDNOW_PATH)})
+    given = load_transactions(CDNOW_PATH)
+    analyze(params, tx=given, n_boot=0)
+    assert len(given.to_pandas()) == given.quality.rows_used  # the caller's table still works
+    given.close()
+    with pytest.raises(Exception):
+        given.to_pandas()  # closed: DuckDB's memory is back
+    import ibis
+
+    caller = load_transactions(CDNOW_PATH, con=ibis.duckdb.connect())  # the user's own connection
+    caller.close()
+    assert len(caller.to_pandas()) == caller.quality.rows_used  # segkit never closes what it did not open
+
+
 def test_a_table_in_a_database_gives_the_same_run_as_its_csv(tmp_path):
     """A warehouse table named by a connection URL: `segment` and `run` read it where it is, same results."""
     import json

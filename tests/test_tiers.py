@@ -182,3 +182,19 @@ def test_cdnow_window_tiers_match_an_independent_pandas_computation(cdnow_analys
     summary = segment_summary(cdnow_analysis)
     print(summary)  # visible with -s: sizes and cut points of every scheme
     assert f"VIP {len(vip):,}" in summary and "kmeans k=" in summary and "rfm M (monetary)" in summary
+
+
+def test_isin_matches_python_membership_for_text_categorical_and_missing_ids():
+    from segkit.schemes._base import isin
+
+    ids = ["b", "a", None, "c", "a"]
+    members = ["a", "z"]
+    expected = [False, True, False, False, True]
+    text = pd.Series(ids, dtype="str")
+    cat = pd.Series(pd.Categorical(ids, categories=["a", "b", "c", "d"]))
+    for left in (text, cat, pd.Index(ids, dtype=object)):
+        for right in (members, set(members), pd.Series(members, dtype="str"),
+                      pd.Series(pd.Categorical(members + ["a"], categories=["a", "d", "z"]))):
+            assert isin(left, right).tolist() == expected, (left.dtype, type(right))
+    assert isin(cat, pd.Series(pd.Categorical([], categories=["a"]))).tolist() == [False] * 5
+    assert isin(pd.Series([], dtype="str"), members).tolist() == []

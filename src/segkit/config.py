@@ -64,6 +64,7 @@ STRATEGY_CRITERION = {
 ENGINES = ("duckdb", "polars", "pyspark")
 _NAME_RE = re.compile(r"^[a-z0-9_-]+$")
 _URL_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+_CURRENCY_RE = re.compile(r"^[A-Z]{3}$")
 
 
 def is_connection_url(data: Any) -> bool:
@@ -93,7 +94,6 @@ def check_connection(data: str, table: str | None, where: str) -> None:
                           where=f"{where}, key 'data'",
                           fix="remove it from the URL and let the driver read it from the environment "
                               "(e.g. PGPASSWORD) or its password file")
-_CURRENCY_RE = re.compile(r"^[A-Z]{3}$")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -29,7 +29,6 @@ from typing import Any
 
 import ibis
 import ibis.expr.types as ir
-import numpy as np
 import pandas as pd
 
 from .config import CANONICAL_COLUMNS, check_connection, is_connection_url

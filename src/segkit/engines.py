@@ -94,7 +94,7 @@ def _default_memory_limit() -> str:
         total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     except (ValueError, OSError, AttributeError):  # pragma: no cover - not POSIX
         return "4GB"
-    return f"{max(256, int(total * 0.4) >> 20)}MB"
+    return f"{max(256, int(total * 0.4) >> 20)}MiB"  # DuckDB reads MB as 10^6 bytes
 
 
 def engine_name(con: Any) -> str:
@@ -152,8 +152,8 @@ def casts_text_to_date(con: Any) -> bool:
     return engine_name(con) != "polars"
 
 
-def release(con: Any) -> bool:
-    """Close a DuckDB connection segkit opened itself, returning its memory; True when closed.
+def release(con: Any) -> None:
+    """Close a DuckDB connection segkit opened itself, returning its memory.
 
     A run needs the engine only until the per-customer tables are computed; at 100M rows DuckDB's
     buffers hold gigabytes the scheme fitting needs. Connections the user passed in stay open.
@@ -161,5 +161,3 @@ def release(con: Any) -> bool:
     if con in _OWNED:
         _OWNED.discard(con)
         con.disconnect()
-        return True
-    return False

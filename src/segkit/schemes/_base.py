@@ -25,9 +25,7 @@ def isin(ids: pd.Index | pd.Series, members: Iterable[str] | pd.Series | pd.Inde
     if _is_categorical(ids):  # decide per category, then look up each row's code
         cat = ids.array if isinstance(ids, (pd.Series, pd.Index)) else ids
         codes = np.asarray(cat.codes)
-        per_category = isin(cat.categories, members)
-        return np.where(codes >= 0, per_category[np.maximum(codes, 0)], False) if len(per_category) else \
-            np.zeros(len(codes), dtype=bool)
+        return np.append(isin(cat.categories, members), False)[codes]  # code -1 (missing) -> False
     left = pa.array(np.asarray(ids, dtype=object) if not _is_arrow(ids) else ids, type=pa.large_string())
     if isinstance(members, (set, frozenset)):
         members = list(members)

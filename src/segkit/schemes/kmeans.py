@@ -9,8 +9,9 @@ squared (80 s at 100k customers on a 2-core machine; 1.5-2.2 s per k at 10k and 
 distance chunks; 0.25-0.35 s per k at 4k).
 
 The chosen k is then fitted on all customers, started from the sample's best centres with one
-initialisation. On CDNOW (23,502 customers, k = 4) this reaches an inertia within 0.1% of
-``KMeans(n_init=10)`` at a fraction of the cost; ``MiniBatchKMeans`` is not used because in
+initialisation. Its inertia stays within 1% of ``KMeans(n_init=10)`` on all customers (ratio
+1.0000 on CDNOW and on 30k synthetic customers; ``tests/test_rfm_kmeans.py``) at a fraction of the
+cost; ``MiniBatchKMeans`` is not used because in
 scikit-learn 1.9 it is slower, not faster, on large inputs (5M rows: 135 s vs 2 s per fit).
 
 Clusters are numbered 0..k-1 by descending mean monetary (0 = most valuable) and named from their

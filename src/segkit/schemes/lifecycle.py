@@ -69,8 +69,8 @@ def lifecycle_stages(monthly: pd.DataFrame, as_of: dt.date | str, customers: pd.
         ids = known[~np.isnan(first)].sort_values()
     at = known.get_indexer(ids)
 
-    def take(values: np.ndarray, fill: float) -> pd.Series:
-        return pd.Series(np.where(at >= 0, values[np.maximum(at, 0)] if k else fill, fill), index=ids)
+    def take(values: np.ndarray, fill: float) -> pd.Series:  # position -1 (no transactions) -> fill
+        return pd.Series(np.append(values, fill)[at], index=ids)
 
     first, last = take(first, np.nan), take(last, np.nan)
     recent, before = take(recent, 0.0), take(before, 0.0)
