@@ -54,6 +54,8 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
+from segkit.atomic import atomic_open, atomic_write  # the one write-then-rename helper of the project
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 DATA = HERE / ".data"
@@ -137,9 +139,9 @@ def dataset(rows: int, workers: int = 2) -> Path:
     started = time.perf_counter()
     print(f"generating {rows:,} rows in {n_chunks} chunk(s) -> {path.relative_to(ROOT)} ...", file=sys.stderr,
           flush=True)
-    tmp = path.with_name(path.name + f".{os.getpid()}.partial")
     try:
-        with open(tmp, "wb") as out:
+        # atomic: a half-written file is never taken for a cached one
+        with atomic_open(path, "wb") as out:
             if n_chunks == 1:
                 parts = map(_chunk, jobs)
                 pool = None
@@ -157,9 +159,7 @@ def dataset(rows: int, workers: int = 2) -> Path:
             finally:
                 if pool is not None:
                     pool.shutdown(cancel_futures=True)
-        os.replace(tmp, path)  # atomic: a half-written file is never taken for a cached one
     finally:
-        tmp.unlink(missing_ok=True)
         shutil.rmtree(parts_dir, ignore_errors=True)
     print(f"  {rows:,} rows generated in {time.perf_counter() - started:.1f} s", file=sys.stderr, flush=True)
     return path
@@ -464,10 +464,10 @@ def _child_code(case: Case) -> str:
     return CHILDREN_PEAK + RUNNER.format(setup=setup.strip(), work=work.strip(), check=check.strip())
 
 
-TIMEOUT = 1800.0  # seconds one process may take before it is killed (--timeout)
+DEFAULT_TIMEOUT = 1800.0  # seconds one process may take before it is killed (--timeout)
 
 
-def spawn(argv: list[str], cwd: Path = ROOT) -> tuple[int, float, float, str, str]:
+def spawn(argv: list[str], timeout: float, cwd: Path = ROOT) -> tuple[int, float, float, str, str]:
     """Run ``argv``; returns (exit code, wall seconds, peak RSS MB, stdout, stderr).
 
     The child gets its own process group so a timeout also stops what it started (kernels, a JVM).
@@ -485,7 +485,7 @@ def spawn(argv: list[str], cwd: Path = ROOT) -> tuple[int, float, float, str, st
             except ProcessLookupError:
                 pass
 
-        timer = threading.Timer(TIMEOUT, _kill)
+        timer = threading.Timer(timeout, _kill)
         timer.start()
         try:
             # wait4 (not wait) so the kernel hands us the child's peak RSS; the child's own children that
@@ -496,20 +496,20 @@ def spawn(argv: list[str], cwd: Path = ROOT) -> tuple[int, float, float, str, st
         wall = time.perf_counter() - started
         proc.returncode = os.waitstatus_to_exitcode(status)
         if expired.is_set():
-            raise TimeoutError(f"timeout: killed after {TIMEOUT:.0f} s (--timeout)")
+            raise TimeoutError(f"timeout: killed after {timeout:.0f} s (--timeout)")
         out.seek(0)
         err.seek(0)
         return (proc.returncode, wall, usage.ru_maxrss / 1024, out.read().decode(errors="replace"),
                 err.read().decode(errors="replace"))
 
 
-def measure(case: Case, path: Path, args: dict) -> Measure:
+def measure(case: Case, path: Path, args: dict, timeout: float) -> Measure:
     if case.argv:
-        code, wall, peak, _, err = spawn([a.replace("{PATH}", str(path)) for a in case.argv])
+        code, wall, peak, _, err = spawn([a.replace("{PATH}", str(path)) for a in case.argv], timeout)
         if code != 0:
             raise RuntimeError(_last_line(err) or f"exit code {code}")
         return Measure(None, wall, peak)
-    code, wall, peak, out, err = spawn([sys.executable, "-c", _child_code(case), str(path), json.dumps(args)])
+    code, wall, peak, out, err = spawn([sys.executable, "-c", _child_code(case), str(path), json.dumps(args)], timeout)
     if code != 0:
         raise RuntimeError(_last_line(err) or f"exit code {code}")
     marks = dict(line.split(" ", 1) for line in out.splitlines()
@@ -542,10 +542,18 @@ class Row:
     best_baseline: str = ""      # the fastest hand-written engine query of the same part and size
 
 
-BUDGET = 300.0  # seconds of repeats per case: later repeats are skipped past it (--budget)
+DEFAULT_BUDGET = 300.0  # seconds of repeats per case: later repeats are skipped past it (--budget)
 
 
-def run_case(case: Case, path: Path, size: str, args: dict, repeat: int, skip: str = "") -> Row:
+@dataclass(frozen=True)
+class Limits:
+    """How long a case may take: ``budget`` seconds of repeats, ``timeout`` seconds per process."""
+
+    budget: float = DEFAULT_BUDGET
+    timeout: float = DEFAULT_TIMEOUT
+
+
+def run_case(case: Case, path: Path, size: str, args: dict, repeat: int, limits: Limits, skip: str = "") -> Row:
     row = Row(case.part, size, case.name, case.kind, requested=repeat)
     if skip:
         row.status, row.error = "skipped", skip
@@ -559,11 +567,11 @@ def run_case(case: Case, path: Path, size: str, args: dict, repeat: int, skip: s
     measures: list[Measure] = []
     started = time.perf_counter()
     for _ in range(repeat):
-        if measures and time.perf_counter() - started > BUDGET:
+        if measures and time.perf_counter() - started > limits.budget:
             print(" (budget spent: fewer repeats)", end="", file=sys.stderr)
             break
         try:
-            measures.append(measure(case, path, args))
+            measures.append(measure(case, path, args, limits.timeout))
         except Exception as exc:  # keep going: one broken case must not hide the others
             row.status, row.error = "failed", str(exc)
             print(f" failed: {exc}", file=sys.stderr, flush=True)
@@ -634,9 +642,9 @@ if __name__ == "__main__":
 """
 
 
-def run_part(repeat: int, jobs: int, config: Path) -> list[Row]:
+def run_part(repeat: int, jobs: int, config: Path, timeout: float) -> list[Row]:
     """`segkit run CONFIG --jobs N` into a temporary folder against papermill on trivial notebooks."""
-    from segkit.cli import notebook_paths
+    from segkit.runner import notebook_paths
     from segkit.config import load_config
 
     runs = len(load_config(str(config)).runs)
@@ -657,7 +665,7 @@ def run_part(repeat: int, jobs: int, config: Path) -> list[Row]:
                 else:
                     argv = [*segkit_command(), "run", str(config), "--jobs", str(jobs), "--out", tmp]
                 try:
-                    code, wall, peak, _, err = spawn(argv)
+                    code, wall, peak, _, err = spawn(argv, timeout)
                 except TimeoutError as exc:
                     code, err = -9, str(exc)
             if code != 0:
@@ -804,11 +812,6 @@ def _skip(case: Case, engines: set[str] | None, quick: bool) -> str:
     return ""
 
 
-def _set_limits(budget: float, timeout: float) -> None:
-    global BUDGET, TIMEOUT
-    BUDGET, TIMEOUT = budget, timeout
-
-
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -827,13 +830,14 @@ def main(argv: list[str] | None = None) -> int:
                         "with --k-range 2 3 (about a minute)")
     p.add_argument("--engines", help="segkit engines to measure, e.g. duckdb,polars (default: every installed "
                                      "engine; --quick leaves out pyspark)")
-    p.add_argument("--budget", type=float, default=BUDGET,
-                   help=f"seconds of repeats per case; past it a case stops repeating (default {BUDGET:.0f})")
-    p.add_argument("--timeout", type=float, default=TIMEOUT,
-                   help=f"seconds before one process is killed and its case marked failed (default {TIMEOUT:.0f})")
+    p.add_argument("--budget", type=float, default=DEFAULT_BUDGET,
+                   help=f"seconds of repeats per case; past it a case stops repeating (default {DEFAULT_BUDGET:.0f})")
+    p.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT,
+                   help=f"seconds before one process is killed and its case marked failed "
+                        f"(default {DEFAULT_TIMEOUT:.0f})")
     p.add_argument("--json", default=str(DATA / "last_run.json"), help="where to save the results")
     args = p.parse_args(argv)
-    _set_limits(args.budget, args.timeout)
+    limits = Limits(budget=args.budget, timeout=args.timeout)
 
     sizes = ["100k"] if args.quick else [s for s in args.sizes.split(",") if s.strip()]
     if args.huge and "100M" not in sizes:
@@ -864,7 +868,7 @@ def main(argv: list[str] | None = None) -> int:
         n = parse_size(size)
         path = dataset(n)
         size_info[size] = {"rows": n, "mb": path.stat().st_size / 1e6, "path": str(path.relative_to(ROOT))}
-        size_rows = [run_case(c, path, size, case_args, repeat, skip=_skip(c, engines, args.quick)) for c in cases]
+        size_rows = [run_case(c, path, size, case_args, repeat, limits, skip=_skip(c, engines, args.quick)) for c in cases]
         for part in ("features", "tiers"):
             add_ratios([r for r in size_rows if r.part == part])
         rows += size_rows
@@ -874,9 +878,9 @@ def main(argv: list[str] | None = None) -> int:
                 extra = ["--k-range", "2", "3"] if args.quick else []
                 seg = Case("segkit segment (default engine" + (", --k-range 2 3)" if extra else ")"), "segment",
                            "segkit", argv=[*segkit_command(), "segment", "{PATH}", "--out", tmp, *extra])
-                rows.append(run_case(seg, path, size, case_args, seg_repeat))
+                rows.append(run_case(seg, path, size, case_args, seg_repeat, limits))
     if "run" in parts:
-        rows += run_part(args.run_repeat, args.jobs, Path(args.config))
+        rows += run_part(args.run_repeat, args.jobs, Path(args.config), limits.timeout)
 
     lines = print_table(info, size_info, rows, repeat, args.run_repeat)
     result = {"machine": info, "args": {"sizes": sizes, "repeat": repeat, "parts": parts,
@@ -886,9 +890,7 @@ def main(argv: list[str] | None = None) -> int:
               "results": [r.__dict__ for r in rows], "table": lines}
     out = Path(args.json)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp")
-    tmp.write_text(json.dumps(result, indent=1, default=str))
-    os.replace(tmp, out)
+    atomic_write(out, json.dumps(result, indent=1, default=str))
     print(f"\nresults saved to {out}", flush=True)
     return 1 if any(r.status == "failed" for r in rows) else 0
 

@@ -1,4 +1,4 @@
-"""Paths of the project and the run parameters of DESIGN.md (``reports.yml``).
+"""Paths of the project and the run parameters (the keys of a run in ``reports.yml``).
 
 One place knows the paths (built from this file's location) and one place validates run
 parameters, so the CLI, the notebooks and the tests all agree on names, defaults and ranges.
@@ -36,10 +36,31 @@ __all__ = [
 ]
 
 PACKAGE_DIR = Path(__file__).resolve().parent
-# src/segkit -> src -> project root (an editable or source install); an installed wheel has no
-# project root, so fall back to the working directory for data and notebooks.
-_candidate_root = PACKAGE_DIR.parent.parent
-PROJECT_ROOT = _candidate_root if (_candidate_root / "pyproject.toml").exists() else Path.cwd()
+
+
+def _project_root(package_dir: Path) -> Path:
+    """The folder segkit's data and notebooks are read from, found from the package's own location.
+
+    In a checkout (a source or editable install) that is the repository: src/segkit -> src -> root,
+    recognised by its ``pyproject.toml`` naming segkit. An installed wheel has no repository, so it is
+    the package folder itself (where package data lives). Never the working folder: what segkit
+    reads must not depend on where a scheduler happens to start it; a config's relative paths are
+    resolved against the config file instead.
+
+    Example
+    -------
+    >>> _project_root(Path("/nowhere/site-packages/segkit")).as_posix()
+    '/nowhere/site-packages/segkit'
+    """
+    candidate = package_dir.parent.parent
+    try:
+        pyproject = (candidate / "pyproject.toml").read_text(encoding="utf-8")
+    except OSError:
+        return package_dir
+    return candidate if re.search(r'^name\s*=\s*"segkit"', pyproject, re.M) else package_dir
+
+
+PROJECT_ROOT = _project_root(PACKAGE_DIR)
 DATA_DIR = PROJECT_ROOT / "data"
 NOTEBOOKS_DIR = PROJECT_ROOT / "notebooks"
 REPORTS_DIR = PROJECT_ROOT / "reports"
@@ -98,7 +119,11 @@ def check_connection(data: str, table: str | None, where: str) -> None:
 
 @dataclasses.dataclass(frozen=True)
 class RunParams:
-    """Every parameter of one run (DESIGN.md, "Config"). Build with :meth:`from_mapping`.
+    """Every parameter of one run (the keys of a run in ``reports.yml``). Build with :meth:`from_mapping`.
+
+    This is the one list of run parameters: the command line's options
+    (:func:`segkit.cli.run_param_options`) are generated from its fields, and a test checks the
+    notebooks' parameters cells against it.
 
     Example
     -------

@@ -17,23 +17,23 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import itertools
 import os
 import shutil
 import tempfile
-import weakref
+import uuid
 from typing import Any
 
 import ibis
 import ibis.expr.types as ir
 
+from .config import ENGINES
 from .errors import ParameterError
 
 __all__ = ["connect", "ENGINES", "read_csv_text", "materialize", "casts_text_to_date", "engine_name", "release"]
 
-ENGINES = ("duckdb", "polars", "pyspark")
-_counter = itertools.count()
-_OWNED: "weakref.WeakSet[Any]" = weakref.WeakSet()  # DuckDB connections segkit opened (in-memory)
+#: set on the in-memory DuckDB connections segkit opens itself: those it may write plain tables
+#: into and close (the connection carries it, so no module keeps a registry of connections)
+_OWNED_MARK = "_segkit_owned"
 
 
 def connect(engine: str = "duckdb", **options: Any) -> Any:
@@ -52,7 +52,7 @@ def connect(engine: str = "duckdb", **options: Any) -> Any:
     if engine == "duckdb":
         con = ibis.duckdb.connect(**options)
         if options.get("database", ":memory:") == ":memory:":
-            _OWNED.add(con)
+            setattr(con, _OWNED_MARK, True)
         threads = os.environ.get("SEGKIT_THREADS")
         if threads:
             con.raw_sql(f"SET threads = {int(threads)}")
@@ -129,7 +129,7 @@ def materialize(con: Any, expr: ir.Table) -> ir.Table:
     temporary tables, and a saved table would be written to the warehouse folder); any other
     backend: ``Table.cache()``.
     """
-    table_name = f"segkit_tx_{next(_counter)}"
+    table_name = f"segkit_tx_{uuid.uuid4().hex[:12]}"  # unique without a process-wide counter
     name = engine_name(con)
     if name == "pyspark":
         frame = con._session.sql(con.compile(expr)).cache()
@@ -139,7 +139,7 @@ def materialize(con: Any, expr: ir.Table) -> ir.Table:
     if name == "duckdb":
         # In segkit's own in-memory database a plain table (faster to write than a temporary one;
         # both spill to temp_directory); in a user's database a temporary table, never a permanent one.
-        return con.create_table(table_name, expr, temp=con not in _OWNED)
+        return con.create_table(table_name, expr, temp=not _owned(con))
     if name == "polars":
         return con.create_table(table_name, expr.to_polars())
     # another backend (a warehouse): Ibis' cache, a temporary table where the backend has them;
@@ -158,6 +158,10 @@ def release(con: Any) -> None:
     A run needs the engine only until the per-customer tables are computed; at 100M rows DuckDB's
     buffers hold gigabytes the scheme fitting needs. Connections the user passed in stay open.
     """
-    if con in _OWNED:
-        _OWNED.discard(con)
+    if _owned(con):
+        setattr(con, _OWNED_MARK, False)
         con.disconnect()
+
+
+def _owned(con: Any) -> bool:
+    return bool(getattr(con, _OWNED_MARK, False))

@@ -6,7 +6,9 @@ depends on the data (every sentence with a number in it) is built here so it can
 
 from __future__ import annotations
 
+import dataclasses
 import html
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +21,7 @@ from .features import gini
 from .pipeline import Analysis, load_or_analyze, package_versions
 from .schemes import PercentileTiers
 
-__all__ = ["open_run", "money", "pct", "headline_html", "reasons_markdown", "scorecard_table", "who_to_call",
+__all__ = ["open_run", "setup", "money", "pct", "headline_html", "reasons_markdown", "scorecard_table", "who_to_call",
            "provenance_markdown", "quality_table", "data_summary_markdown", "comparison_extras",
            "overrides_table", "lifecycle_table", "lifecycle_by_tier", "disagreement_table",
            "tier_profile_table", "vip_movements_table", "boundary_table",
@@ -27,26 +29,54 @@ __all__ = ["open_run", "money", "pct", "headline_html", "reasons_markdown", "sco
 
 
 def open_run(cache_dir: str = "", **parameters: Any) -> Analysis:
-    """Validate the notebook's parameters and return the run's analysis (computed or cached)."""
-    from . import plots
+    """Validate run parameters and return the run's analysis (computed, or read from ``cache_dir``).
 
-    _inline_figures()
-    plots.set_style()
-    # tables show whole texts (override reasons, stage meanings): a cut-off reason is a lost reason
-    pd.set_option("display.max_colwidth", None)
+    Changes no process-wide setting (see :func:`setup` for the notebooks' display options).
+    """
     params = RunParams.from_mapping(parameters, where="notebook parameters", base_dir=Path.cwd())
     return load_or_analyze(params, cache_dir or None)
 
 
-def _inline_figures() -> None:
-    """Show figures inline in a kernel even when MPLBACKEND says otherwise (e.g. Agg in CI)."""
+def setup(namespace: Mapping[str, Any]) -> Analysis:
+    """The notebooks' setup cell: ``analysis = nb.setup(globals())`` after the parameters cell.
+
+    Reads every :class:`RunParams` field the parameters cell defines (and ``cache_dir``) from
+    ``namespace``; fields it leaves out keep their defaults. Inside a Jupyter kernel (the notebook's
+    own process) it also sets the display options the pages rely on: inline figures, segkit's
+    figure style, and whole texts in tables. Anywhere else it changes no global setting.
+
+    Example
+    -------
+    >>> from segkit.config import CDNOW_PATH
+    >>> a = setup({"name": "demo", "data": str(CDNOW_PATH), "cache_dir": ""})  # doctest: +SKIP
+    """
+    fields = {f.name for f in dataclasses.fields(RunParams)}
+    parameters = {k: v for k, v in namespace.items() if k in fields}
+    if _in_kernel():
+        _kernel_display_options()
+    return open_run(str(namespace.get("cache_dir") or ""), **parameters)
+
+
+def _in_kernel() -> bool:
     try:
         from IPython import get_ipython
     except ImportError:  # pragma: no cover - IPython comes with ipykernel
-        return
+        return False
     shell = get_ipython()
-    if shell is not None and type(shell).__name__ == "ZMQInteractiveShell":
-        shell.run_line_magic("matplotlib", "inline")
+    return shell is not None and type(shell).__name__ == "ZMQInteractiveShell"
+
+
+def _kernel_display_options() -> None:
+    """Display settings of a notebook kernel (process-wide, so only ever called inside one)."""
+    from IPython import get_ipython
+
+    from . import plots
+
+    # figures inline even when MPLBACKEND says otherwise (e.g. Agg in CI)
+    get_ipython().run_line_magic("matplotlib", "inline")
+    plots.set_style()
+    # tables show whole texts (override reasons, stage meanings): a cut-off reason is a lost reason
+    pd.set_option("display.max_colwidth", None)
 
 
 # ---------------------------------------------------------------- formatting

@@ -32,6 +32,7 @@ from typing import Any
 import pandas as pd
 
 from . import __version__
+from .atomic import atomic_open, atomic_write
 from .config import RunParams
 from .data import QualityReport, Transactions, load_transactions
 from .errors import DataError, ParameterError
@@ -87,11 +88,9 @@ class Analysis:
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / _CACHE_FILE
-        tmp = path.with_suffix(".tmp")
-        with open(tmp, "wb") as fh:
+        with atomic_open(path, "wb") as fh:
             pickle.dump({"key": cache_key(self.params, self.data["sha256"]), "analysis": self}, fh,
                         protocol=pickle.HIGHEST_PROTOCOL)
-        tmp.replace(path)
         return path
 
     def run_info(self, notebook_seconds: dict[str, float] | None = None) -> dict[str, Any]:
@@ -339,13 +338,13 @@ def write_run_files(analysis: Analysis, out_dir: str | Path, *,
         path = out / name
         # floats keep every digit (values are rounded to 6 decimals upstream): the files must
         # reproduce every figure of the reports exactly
-        _safe_csv(frame).to_csv(path, index=False, lineterminator="\n")
+        with atomic_open(path, "w") as fh:
+            _safe_csv(frame).to_csv(fh, index=False, lineterminator="\n")
         written.append(path)
     for name, payload in (("scorecard.json", analysis.scorecard),
                           ("run.json", analysis.run_info(notebook_seconds))):
         path = out / name
-        path.write_text(json.dumps(payload, indent=2, ensure_ascii=False, allow_nan=False, default=str) + "\n",
-                        encoding="utf-8")
+        atomic_write(path, json.dumps(payload, indent=2, ensure_ascii=False, allow_nan=False, default=str) + "\n")
         written.append(path)
     return written
 

@@ -1,23 +1,32 @@
 """Publishing runs into the output folder so that readers never see a half-written report.
 
-Layout of ``<out>/``::
+Layout of ``<out>/`` (``segkit run``)::
 
-    index.html, index.json        every run with its status (rewritten atomically)
-    <name>          -> .published/<name>-<id>    a symlink, swapped atomically with os.replace
-    .published/<name>-<id>/        the files of one complete run
+    index.html, index.json         every run with its status (rewritten atomically)
+    <name>/                        the files of one complete run: a real folder, so ``<out>`` can be
+                                   copied (``cp -r``), zipped or synced to a web server or a share as is
     .staging/<name>-<id>/          a run being written (removed or promoted, never read)
+    .previous/<name>-<id>/         a replaced run folder, removed right after the swap
     _failed/<name>/                the executed notebooks of the last failed attempt
     .segkit.lock                   held (flock) by the run that publishes into this folder
 
-A run is written into ``.staging`` and promoted only when complete; the symlink swap is a single
-rename, so a crash at any moment leaves either the old or the new report in place, never a mix.
-Leftovers of a crash (staging folders, unreferenced published folders) are removed by the next run.
+A run is written into ``.staging`` and promoted only when complete. On Linux the promotion is one
+``renameat2(RENAME_EXCHANGE)``, which swaps the new folder and the published one atomically; elsewhere
+it is two renames (the published folder moves to ``.previous``, then the new one into place), and a
+crash between them is repaired by the next run, which moves the previous folder back. Either way a
+failed or interrupted run never damages the previously published report. Leftovers of a crash are
+removed by the next run. Folders published as symlinks into ``.published/`` (segkit 0.1) are
+replaced by real folders the next time their run is published.
+
+``segkit segment`` publishes into a folder of files (:meth:`OutputFolder.publish_files`): the same
+lock and staging, then each file is renamed into place, ``run.json`` (the record of a complete run)
+last.
 """
 
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
+import ctypes
 import fcntl
 import html
 import json
@@ -25,18 +34,22 @@ import os
 import re
 import secrets
 import shutil
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from .atomic import atomic_write
 from .errors import ConfigError, LockedError
+from .reproducible import timestamp
 
 __all__ = ["OutputFolder", "write_index"]
 
 _SAFE_NAME = re.compile(r"^[a-z0-9_-]+$")
 _LOCK = ".segkit.lock"
 _STAGING = ".staging"
-_PUBLISHED = ".published"
+_PREVIOUS = ".previous"
+_LEGACY = ".published"  # segkit 0.1 kept runs here behind symlinks
 _FAILED = "_failed"
 
 
@@ -71,7 +84,7 @@ class OutputFolder:
                               fix="wait for it to finish, or use a different --out folder") from None
         fh.seek(0)
         fh.truncate()
-        fh.write(f"pid {os.getpid()}, started {dt.datetime.now().isoformat(timespec='seconds')}")
+        fh.write(f"pid {os.getpid()}, started {timestamp()}")
         fh.flush()
         try:
             self.clean_leftovers()
@@ -84,14 +97,25 @@ class OutputFolder:
             fh.close()
 
     def clean_leftovers(self) -> None:
-        """Remove what interrupted runs left: staging folders and unreferenced published folders."""
+        """Repair what interrupted runs left: staging folders, a run folder caught between two renames,
+        and (segkit 0.1 layout) published folders no symlink points to."""
         shutil.rmtree(self.root / _STAGING, ignore_errors=True)
-        published = self.root / _PUBLISHED
-        if published.is_dir():
-            live = {os.path.realpath(p) for p in self.root.iterdir() if p.is_symlink()}
-            for d in published.iterdir():
-                if os.path.realpath(d) not in live:
+        previous = self.root / _PREVIOUS
+        if previous.is_dir():
+            for d in sorted(previous.iterdir()):
+                live = self.root / d.name.rsplit("-", 1)[0]
+                if not live.exists() and not live.is_symlink():
+                    os.replace(d, live)  # the swap was interrupted: the previous report comes back
+                else:
                     shutil.rmtree(d, ignore_errors=True)
+            _remove_if_empty(previous)
+        legacy = self.root / _LEGACY
+        if legacy.is_dir():
+            live_links = {os.path.realpath(p) for p in self.root.iterdir() if p.is_symlink()}
+            for d in legacy.iterdir():
+                if os.path.realpath(d) not in live_links:
+                    shutil.rmtree(d, ignore_errors=True)
+            _remove_if_empty(legacy)
 
     # ------------------------------------------------------------------ runs
     def _inside(self, name: str) -> Path:
@@ -109,25 +133,46 @@ class OutputFolder:
         return path
 
     def publish(self, name: str, staged: Path) -> Path:
-        """Promote a complete staging folder: ``<out>/<name>`` now shows it, atomically."""
-        self._inside(name)
-        published = self.root / _PUBLISHED
-        published.mkdir(exist_ok=True)
-        final = published / staged.name
+        """Promote a complete staging folder: ``<out>/<name>`` is now that folder, atomically."""
+        final = self._inside(name)
+        aside = None
+        if final.is_symlink():  # segkit 0.1 layout: keep its target until the new folder is in place
+            target = os.path.realpath(final)
+            if os.path.isdir(target):
+                aside = self._aside(name)
+                os.replace(target, aside)
+            final.unlink()
+        elif final.exists():
+            if _exchange(staged, final):  # one atomic step; ``staged`` now holds the old report
+                shutil.rmtree(staged, ignore_errors=True)
+                _remove_if_empty(staged.parent)
+                return final
+            aside = self._aside(name)
+            os.replace(final, aside)
         os.replace(staged, final)
-        link = self.root / name
-        old = os.path.realpath(link) if link.is_symlink() else None
-        if link.exists() and not link.is_symlink():
-            # a folder from an older layout or made by hand: move it aside, then link
-            aside = published / f"{name}-previous-{secrets.token_hex(4)}"
-            os.replace(link, aside)
-            old = str(aside)
-        tmp = self.root / f".{name}.link-{secrets.token_hex(4)}"
-        os.symlink(os.path.relpath(final, self.root), tmp)
-        os.replace(tmp, link)  # the atomic moment
-        if old and os.path.realpath(old) != os.path.realpath(final):
-            shutil.rmtree(old, ignore_errors=True)
-        return link
+        if aside is not None:
+            shutil.rmtree(aside, ignore_errors=True)
+            _remove_if_empty(aside.parent)
+        _remove_if_empty(staged.parent)
+        return final
+
+    def publish_files(self, staged: Path) -> list[Path]:
+        """Move each file of ``staged`` into ``<out>/`` itself (``run.json`` last); returns their paths.
+
+        Used by ``segkit segment``, whose ``--out`` is a folder of run files that may hold other files
+        too: each file is replaced atomically, and ``run.json`` appears only when the rest is in place.
+        """
+        moved = []
+        for path in sorted(staged.iterdir(), key=lambda p: (p.name == "run.json", p.name)):
+            os.replace(path, self.root / path.name)
+            moved.append(self.root / path.name)
+        self.discard(staged)
+        return moved
+
+    def _aside(self, name: str) -> Path:
+        previous = self.root / _PREVIOUS
+        previous.mkdir(exist_ok=True)
+        return previous / f"{name}-{secrets.token_hex(4)}"
 
     def keep_failed(self, name: str, staged: Path) -> Path:
         """Keep a failed attempt's executed notebooks in ``_failed/<name>/`` (replacing an older one)."""
@@ -151,6 +196,7 @@ class OutputFolder:
 
     def discard(self, staged: Path) -> None:
         shutil.rmtree(staged, ignore_errors=True)
+        _remove_if_empty(staged.parent)
 
     # ------------------------------------------------------------------ index
     def read_index(self) -> dict[str, Any]:
@@ -174,14 +220,31 @@ class OutputFolder:
         # forget runs whose folder is gone and that never failed
         index["runs"] = {k: v for k, v in sorted(index["runs"].items())
                          if (self.root / k).exists() or v.get("status") != "published"}
-        _atomic_write(self.root / "index.json", json.dumps(index, indent=2, ensure_ascii=False) + "\n")
+        atomic_write(self.root / "index.json", json.dumps(index, indent=2, ensure_ascii=False) + "\n")
         write_index(self.root, index)
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+def _remove_if_empty(folder: Path) -> None:
+    with contextlib.suppress(OSError):
+        folder.rmdir()
+
+
+_RENAME_EXCHANGE = 2
+_AT_FDCWD = -100
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two folders in one atomic step (Linux ``renameat2``); False where that is not available."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
+    except (OSError, AttributeError):  # a C library without it (musl before 1.2.3)
+        return False
+    renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    renameat2.restype = ctypes.c_int
+    # a file system without exchange support answers EINVAL: the caller falls back to two renames
+    return renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) == 0
 
 
 _STATUS_LABEL = {"published": "Published", "failed": "Failed", "bad-input": "Bad input"}
@@ -232,6 +295,4 @@ and recommends one.</div>
 {body}
 </tbody></table></body></html>
 """
-    path = root / "index.html"
-    _atomic_write(path, page)
-    return path
+    return atomic_write(root / "index.html", page)

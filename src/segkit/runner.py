@@ -1,0 +1,350 @@
+"""Run and publish: the one path from run parameters to a published folder.
+
+``segkit run`` calls :func:`run_all` (each run: analysis, notebooks executed by papermill, HTML
+pages, run files, then one atomic publish); ``segkit segment`` calls :func:`segment` (analysis and
+run files only). Both stage their files in the output folder and publish them through
+:class:`segkit.publish.OutputFolder` under its lock, and both stamp the analysis the same way, so
+``SOURCE_DATE_EPOCH`` (see :mod:`segkit.reproducible`) makes either command's files reproducible.
+
+Example
+-------
+>>> from segkit.config import CDNOW_PATH, RunParams
+>>> params = RunParams.from_mapping({"name": "demo", "data": str(CDNOW_PATH)})
+>>> segment(params, "out/demo")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import contextlib
+import dataclasses
+import multiprocessing
+import os
+import shutil
+import sys
+import time
+import traceback
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from .config import NOTEBOOKS_DIR, Config, RunParams, is_connection_url
+from .errors import ConfigError, SegkitError
+from .reproducible import duration, source_date_epoch, timestamp
+
+__all__ = ["run_all", "execute_run", "segment", "notebook_paths", "check_inputs", "stamp", "tidy_executed_notebook",
+           "MANAGEMENT_NOTEBOOK", "EXIT_OK", "EXIT_FAILED"]
+
+EXIT_OK, EXIT_FAILED = 0, 1
+MANAGEMENT_NOTEBOOK = "05_compare"
+#: the id of papermill's injected-parameters cell (papermill draws a random one each run)
+_INJECTED_ID = "injected-parameters"
+_KEPT = "\x00kept\x00"  # stands for the failed attempt's folder in a message until it is known
+
+
+# ====================================================================== inputs
+def notebook_paths(folder: str | Path | None = None) -> list[Path]:
+    """The notebooks a run executes: ``NN_*.ipynb`` in ``folder``, ``$SEGKIT_NOTEBOOKS`` or segkit's own."""
+    folder = Path(folder or os.environ.get("SEGKIT_NOTEBOOKS") or NOTEBOOKS_DIR)
+    paths = sorted(folder.glob("[0-9][0-9]_*.ipynb"))
+    if not paths:
+        raise ConfigError("no notebooks to run", where=str(folder),
+                          fix="run segkit from the project folder, or restore notebooks/0N_*.ipynb")
+    return paths
+
+
+def check_inputs(config: Config, runs: Sequence[RunParams]) -> None:
+    """Fail before any work when a run's data or overrides file is missing."""
+    for r in runs:
+        if not is_connection_url(r.data) and not any(ch in r.data for ch in "*?[") and not Path(r.data).exists():
+            raise ConfigError(f"the data file {r.data!r} of run {r.name!r} does not exist",
+                              where=f"{config.path}, run {r.name!r}, key 'data'",
+                              fix="check the path (relative paths are relative to the config file)")
+        if r.overrides and not Path(r.overrides).exists():
+            raise ConfigError(f"the overrides file {r.overrides!r} of run {r.name!r} does not exist",
+                              where=f"{config.path}, run {r.name!r}, key 'overrides'", fix="check the path")
+
+
+def stamp(analysis: Any) -> Any:
+    """The analysis as it is published: under ``SOURCE_DATE_EPOCH`` its start and end times are that
+    moment and its step timings 0, so the report's "Computed" line and ``run.json`` reproduce."""
+    if source_date_epoch() is None:
+        return analysis
+    moment = timestamp()
+    return dataclasses.replace(analysis, started=moment, finished=moment,
+                               timings={k: 0.0 for k in analysis.timings})
+
+
+# ====================================================================== segment
+def segment(params: RunParams, out: str | Path) -> Any:
+    """Analyze one run and publish its run files into ``out`` (no notebooks); returns the analysis."""
+    from .pipeline import analyze, write_run_files
+    from .publish import OutputFolder
+
+    source_date_epoch()  # a malformed SOURCE_DATE_EPOCH stops the command before any work
+    analysis = stamp(analyze(params))
+    folder = OutputFolder(out)
+    with folder.locked():
+        staged = folder.staging(params.name)
+        try:
+            write_run_files(analysis, staged)
+            folder.publish_files(staged)
+        finally:
+            folder.discard(staged)
+    return analysis
+
+
+# ====================================================================== one run with notebooks
+def execute_run(params: RunParams, out_root: str | Path, notebooks: Sequence[str],
+                progress: Any = None) -> dict[str, Any]:
+    """Analyze, execute the notebooks, render HTML and publish one run. Never raises for run errors.
+
+    Returns the run's index entry (``status`` is ``published``, ``failed`` or ``bad-input``).
+    ``progress`` (a queue, or anything with ``put``) receives ``(run, step)`` after the analysis and
+    after each notebook, for the progress bar. The caller holds the output folder's lock.
+    """
+    from .publish import OutputFolder
+
+    def step(what: str) -> None:
+        if progress is not None:
+            with contextlib.suppress(Exception):  # a progress bar must never fail a run
+                progress.put((params.name, what))
+
+    folder = OutputFolder(out_root)
+    entry: dict[str, Any] = {"title": params.display_title, "generated": timestamp()}
+    staged = folder.staging(params.name)
+    analysis, failure = _analyze(params)
+    if failure is not None:
+        folder.discard(staged)
+        return {**entry, **failure}
+    cache = staged / ".cache"
+    analysis.save(cache)
+    step("analysis")
+    seconds: dict[str, float] = {}
+    failure = _run_notebooks(params, notebooks, staged, cache, seconds, step)
+    shutil.rmtree(cache, ignore_errors=True)
+    if failure is not None:
+        kept = folder.keep_failed(params.name, staged)
+        return {**entry, **failure, "message": failure["message"].replace(_KEPT, str(kept))}
+    return {**entry, **_publish(folder, params, analysis, staged, seconds, notebooks)}
+
+
+def _analyze(params: RunParams) -> tuple[Any, dict[str, Any] | None]:
+    from .pipeline import analyze
+
+    try:
+        return stamp(analyze(params)), None
+    except SegkitError as exc:
+        return None, {"status": "bad-input", "message": f"run {params.name!r}: {exc.message}",
+                      "exit_code": exc.exit_code}
+    except Exception as exc:  # a bug: keep its traceback for the maintainer
+        return None, {"status": "failed", "message": f"run {params.name!r}: analysis crashed: "
+                      f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc(), "exit_code": EXIT_FAILED}
+
+
+def _run_notebooks(params: RunParams, notebooks: Sequence[str], staged: Path, cache: Path,
+                   seconds: dict[str, float], step: Any) -> dict[str, Any] | None:
+    """Execute and render each notebook into ``staged``; the failure entry of the first that fails.
+
+    A failure's message holds ``_KEPT`` where the folder the failed attempt is kept in belongs.
+    """
+    from .report import render_notebook_html
+
+    nb_dir = staged / "notebooks"
+    nb_dir.mkdir()
+    parameters = {**params.to_dict(), "cache_dir": str(cache)}
+    for nb in map(Path, notebooks):
+        target = nb_dir / nb.name
+        start = time.perf_counter()
+        failure = _execute_notebook(params, nb, target, parameters)
+        if failure is not None:
+            return failure
+        seconds[nb.stem] = time.perf_counter() - start
+        tidy_executed_notebook(target)
+        step(nb.stem)
+        render_notebook_html(target, staged / f"{nb.stem}.html", management=False,
+                             title=f"{params.display_title} — {nb.stem}")
+        if nb.stem == MANAGEMENT_NOTEBOOK:
+            render_notebook_html(target, staged / "report.html", management=True, title=params.display_title)
+    return None
+
+
+def _execute_notebook(params: RunParams, nb: Path, target: Path, parameters: dict[str, Any]) -> dict[str, Any] | None:
+    import papermill as pm
+
+    base = {"status": "failed", "exit_code": EXIT_FAILED, "notebook": nb.stem}
+    try:
+        pm.execute_notebook(str(nb), str(target), parameters=parameters, kernel_name="python3",
+                            progress_bar=False, log_output=False, cwd=str(nb.parent),
+                            # the kernel's own start-up warnings and shutdown interrupts are noise in a scheduler's log
+                            extra_arguments=["--IPKernelApp.log_level=CRITICAL"])
+    except pm.PapermillExecutionError as exc:
+        first_line = _failing_cell_line(target, exc.exec_count)
+        return {**base, "cell": exc.exec_count,
+                "message": (f"run {params.name!r}: notebook {nb.stem}, cell {exc.exec_count}"
+                            f"{' (' + first_line + ')' if first_line else ''}: {exc.ename}: {exc.evalue}. "
+                            f"The executed notebook is in {_KEPT}/notebooks/{nb.name}; "
+                            "the last good report stays published.")}
+    except Exception as exc:  # the kernel died, the notebook is unreadable, ...
+        return {**base, "message": f"run {params.name!r}: notebook {nb.stem} could not run: {type(exc).__name__}: "
+                                   f"{exc}. Kept in {_KEPT}; the last good report stays published."}
+    return None
+
+
+def _failing_cell_line(path: Path, exec_count: int | None) -> str:
+    with contextlib.suppress(Exception):
+        import nbformat
+
+        nb = nbformat.read(str(path), as_version=4)
+        for cell in nb.cells:
+            if cell.get("cell_type") == "code" and cell.get("execution_count") == exec_count:
+                lines = [ln for ln in cell.source.splitlines() if ln.strip() and not ln.startswith("#")]
+                return lines[0][:80] if lines else ""
+    return ""
+
+
+def tidy_executed_notebook(path: str | Path) -> Path:
+    """Make an executed notebook reproducible: no clock times, no staging path, stable ids.
+
+    papermill and nbclient record when each cell ran, papermill gives its injected-parameters cell
+    a random id, and the injected ``cache_dir`` names the run's staging folder (gone once
+    published). Outputs are left as they are. The cache path becomes ``""``, which is also what a
+    reader re-running the notebook by hand wants (the notebook then computes the analysis itself).
+    """
+    import nbformat
+
+    path = Path(path)
+    nb = nbformat.read(str(path), as_version=4)
+    pm_meta = nb.metadata.get("papermill", {})
+    for key in ("start_time", "end_time", "duration"):
+        pm_meta.pop(key, None)
+    pm_meta["output_path"] = f"notebooks/{path.name}"
+    if "cache_dir" in pm_meta.get("parameters", {}):
+        pm_meta["parameters"]["cache_dir"] = ""
+    for cell in nb.cells:
+        cell.metadata.pop("execution", None)
+        for key in ("start_time", "end_time", "duration"):
+            cell.metadata.get("papermill", {}).pop(key, None)
+        if "injected-parameters" in cell.metadata.get("tags", []):
+            cell["id"] = _INJECTED_ID
+            cell.source = "\n".join('cache_dir = ""' if line.startswith("cache_dir = ") else line
+                                    for line in cell.source.split("\n"))
+    nbformat.write(nb, str(path))
+    return path
+
+
+def _publish(folder: Any, params: RunParams, analysis: Any, staged: Path, seconds: dict[str, float],
+             notebooks: Sequence[str]) -> dict[str, Any]:
+    from .evaluate import SCHEME_NAMES
+    from .pipeline import write_run_files
+
+    write_run_files(analysis, staged, notebook_seconds={k: duration(v) for k, v in seconds.items()})
+    folder.publish(params.name, staged)
+    folder.clear_failed(params.name)
+    rec = analysis.scorecard["recommended"]
+    return {"status": "published", "exit_code": EXIT_OK, "recommended": rec,
+            "recommended_label": SCHEME_NAMES.get(rec, rec) + ("" if analysis.scorecard.get("clear_winner")
+                                                                 else " (no clear winner)"),
+            "data_last_date": analysis.data.get("last_date"), "sha256": analysis.data.get("sha256"),
+            "notebooks": [Path(n).stem for n in notebooks], "seconds": round(duration(sum(seconds.values())), 2),
+            "message": ""}
+
+
+# ====================================================================== every run of a config
+def run_all(runs: Sequence[RunParams], out: str | Path, notebooks: Sequence[str], jobs: int = 1) -> dict[str, dict]:
+    """Execute ``runs`` (``jobs`` at a time) and publish each; returns every run's index entry.
+
+    Holds the output folder's lock throughout and rewrites ``index.html``/``index.json`` at the end,
+    also after an interruption (the runs finished by then are listed).
+    """
+    from .publish import OutputFolder
+
+    source_date_epoch()  # a malformed SOURCE_DATE_EPOCH stops the command before any work
+    folder = OutputFolder(out)
+    results: dict[str, dict[str, Any]] = {}
+    with folder.locked():
+        bar = _progress_bar(len(runs) * (len(notebooks) + 1))
+        try:
+            if jobs == 1 or len(runs) == 1:
+                for r in runs:
+                    results[r.name] = execute_run(r, out, notebooks, progress=bar and _BarSteps(bar))
+                    _report_progress(r.name, results[r.name], bar)
+            else:
+                _run_parallel(runs, out, notebooks, jobs, bar, results)
+        finally:
+            if bar is not None:
+                bar.close()
+            if results:
+                folder.update_index({k: {kk: vv for kk, vv in v.items() if kk != "traceback"}
+                                     for k, v in results.items()})
+    return results
+
+
+def _run_parallel(runs: Sequence[RunParams], out: str | Path, notebooks: Sequence[str], jobs: int, bar: Any,
+                  results: dict[str, dict[str, Any]]) -> None:
+    ctx = multiprocessing.get_context("spawn")
+    # workers report steps through a managed queue (only when a bar shows them)
+    manager = ctx.Manager() if bar is not None else None
+    queue = manager.Queue() if manager is not None else None
+    try:
+        with cf.ProcessPoolExecutor(max_workers=min(jobs, len(runs)), mp_context=ctx) as pool:
+            futures = {pool.submit(execute_run, r, out, notebooks, queue): r.name for r in runs}
+            pending = set(futures)
+            while pending:
+                done, pending = cf.wait(pending, timeout=0.25, return_when=cf.FIRST_COMPLETED)
+                _drain(queue, bar)
+                for fut in done:
+                    name = futures[fut]
+                    try:
+                        results[name] = fut.result()
+                    except Exception as exc:  # a worker died (killed, out of memory)
+                        results[name] = {"status": "failed", "exit_code": EXIT_FAILED, "generated": timestamp(),
+                                         "message": f"run {name!r}: worker stopped: {type(exc).__name__}: {exc}"}
+                    _report_progress(name, results[name], bar)
+    finally:
+        if manager is not None:
+            manager.shutdown()
+
+
+# ====================================================================== progress
+def _progress_bar(total: int) -> Any:
+    """A tqdm bar of runs x (analysis + notebooks) on a terminal; None (plain log lines) otherwise."""
+    if not sys.stderr.isatty():
+        return None
+    from tqdm import tqdm
+
+    # a terminal that reports no size (a bare pty, some schedulers' consoles) would hide the bar
+    size = shutil.get_terminal_size((100, 20))
+    return tqdm(total=total, unit="step", desc="segkit run", file=sys.stderr, ncols=min(size.columns or 100, 120),
+                nrows=size.lines or 20)
+
+
+class _BarSteps:
+    """``put`` for the sequential case: advance the bar directly."""
+
+    def __init__(self, bar: Any):
+        self.bar = bar
+
+    def put(self, item: tuple[str, str]) -> None:
+        self.bar.update(1)
+        self.bar.set_postfix_str(f"{item[0]}: {item[1]}"[:60])
+
+
+def _drain(queue: Any, bar: Any) -> None:
+    if queue is None or bar is None:
+        return
+    steps = _BarSteps(bar)
+    while True:
+        try:
+            steps.put(queue.get_nowait())
+        except Exception:  # queue.Empty, or the manager is gone
+            return
+
+
+def _report_progress(name: str, result: dict[str, Any], bar: Any) -> None:
+    line = f"{name}: {result['status']}" + (f" (recommended: {result.get('recommended_label')})"
+                                            if result["status"] == "published" else "")
+    if bar is not None:
+        bar.write(line, file=sys.stderr)
+    else:
+        print(line, file=sys.stderr, flush=True)
