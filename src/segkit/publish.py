@@ -154,6 +154,7 @@ class OutputFolder:
             shutil.rmtree(aside, ignore_errors=True)
             _remove_if_empty(aside.parent)
         _remove_if_empty(staged.parent)
+        _remove_if_empty(self.root / _LEGACY)
         return final
 
     def publish_files(self, staged: Path) -> list[Path]:
