@@ -7,7 +7,7 @@ JOBS   ?= 2
 PIP_FLAGS ?= --quiet --disable-pip-version-check
 
 .DEFAULT_GOAL := help
-.PHONY: help report test test-fast bench lab clean browser
+.PHONY: help report test test-fast test-notebooks bench lab clean browser
 
 help: ## list the targets
 	@echo "segkit — decide how to split customers into groups, and prove the choice."
@@ -42,6 +42,9 @@ test: $(VENV)/.installed-dev browser ## set up (first time) and run the whole te
 
 test-fast: $(VENV)/.installed-dev ## the suite without slow and browser tests
 	$(BIN)/python -m pytest -n $(JOBS) -m "not slow and not browser"
+
+test-notebooks: $(VENV)/.installed-dev ## the notebooks run top to bottom as in JupyterLab (nbval)
+	$(BIN)/python -m pytest --nbval-lax -p no:xdist -o addopts= notebooks/
 
 bench: $(VENV)/.installed-dev ## benchmark table (ratios against baselines measured in the same run)
 	$(BIN)/python benchmarks/bench.py $(BENCH_ARGS)
