@@ -61,11 +61,12 @@ class OutputFolder:
 
     # ------------------------------------------------------------------ locking
     @contextlib.contextmanager
-    def locked(self) -> Iterator["OutputFolder"]:
+    def locked(self, *, repair: bool = True) -> Iterator["OutputFolder"]:
         """Hold the folder's lock; another holder makes this raise :class:`LockedError` at once.
 
         The lock is an ``flock`` on ``.segkit.lock``: the kernel releases it when the holder exits
-        for any reason (even SIGKILL), so a stale lock cannot block later runs.
+        for any reason (even SIGKILL), so a stale lock cannot block later runs. With ``repair``
+        (``segkit run``'s folders) :meth:`clean_leftovers` runs first.
         """
         try:
             self.root.mkdir(parents=True, exist_ok=True)
@@ -87,7 +88,8 @@ class OutputFolder:
         fh.write(f"pid {os.getpid()}, started {timestamp()}")
         fh.flush()
         try:
-            self.clean_leftovers()
+            if repair:  # not in a folder of run files (segment), which may hold the user's own folders
+                self.clean_leftovers()
             yield self
         finally:
             with contextlib.suppress(OSError):

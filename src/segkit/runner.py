@@ -84,7 +84,7 @@ def segment(params: RunParams, out: str | Path) -> Any:
     source_date_epoch()  # a malformed SOURCE_DATE_EPOCH stops the command before any work
     analysis = stamp(analyze(params))
     folder = OutputFolder(out)
-    with folder.locked():
+    with folder.locked(repair=False):
         staged = folder.staging(params.name)
         try:
             write_run_files(analysis, staged)
