@@ -185,6 +185,7 @@ class OutputFolder:
         target = failed_root / name
         tmp = failed_root / f".{name}-{secrets.token_hex(4)}"
         os.replace(staged, tmp)
+        _remove_if_empty(staged.parent)
         if target.exists():
             old = failed_root / f".{name}-old-{secrets.token_hex(4)}"
             os.replace(target, old)
