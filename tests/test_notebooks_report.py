@@ -197,6 +197,7 @@ def test_parameters_cells_are_the_run_parameters_with_their_defaults():
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("nbval")  # its own worker group: it does not need the published run
 def test_notebooks_run_all_with_nbval():
     """What an analyst gets from "restart and run all" in JupyterLab, checked by nbval: every notebook
     with its own defaults (no injected parameters, each computes its analysis), cwd ``notebooks/``.
