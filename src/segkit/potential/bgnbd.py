@@ -1,0 +1,153 @@
+"""BG/NBD model of repeat purchases (Fader, Hardie & Lee 2005, "Counting your customers the easy way").
+
+While alive, a customer buys at a Poisson rate λ (gamma-distributed across customers with shape
+``r`` and rate ``alpha``); after every purchase it drops out for good with probability p
+(beta-distributed with ``a``, ``b``). A customer is summarised by ``x`` (repeat purchases after the
+first), ``t_x`` (time of the last purchase, counted from the first) and ``T`` (time from the first
+purchase to the end of calibration), all in one time unit.
+
+The likelihood is evaluated on *grouped* data: each distinct ``(x, t_x, T)`` triple once, with the
+number of customers who share it as its weight. Millions of customers collapse to a few hundred
+thousand triples at most (daily resolution), so the fit costs seconds whatever the customer count.
+Everything is computed in log space (``gammaln``, ``betaln``, ``logaddexp``) so large ``x`` or
+long calibration periods cannot overflow.
+
+Example
+-------
+>>> import numpy as np
+>>> x, t_x, T = np.array([0, 2, 5]), np.array([0.0, 10.0, 30.0]), np.array([39.0, 39.0, 39.0])
+>>> params = BGNBDParams(r=0.243, alpha=4.414, a=0.793, b=2.426)
+>>> np.round(p_alive(params, x, t_x, T), 3)
+array([1.   , 0.267, 0.706])
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+from scipy import optimize, special
+
+__all__ = ["BGNBDParams", "log_likelihood", "fit_bgnbd", "p_alive", "expected_purchases"]
+
+#: parameters are searched in log space between these bounds; an optimum on a bound means the data
+#: do not identify the model (e.g. nobody ever drops out or everybody does), not a real estimate
+LOG_BOUNDS = (-9.0, 9.0)
+
+
+@dataclasses.dataclass(frozen=True)
+class BGNBDParams:
+    """Fitted BG/NBD parameters (``alpha`` is in the time unit of the data)."""
+
+    r: float
+    alpha: float
+    a: float
+    b: float
+
+    def as_array(self) -> np.ndarray:
+        return np.array([self.r, self.alpha, self.a, self.b], dtype=float)
+
+
+def log_likelihood(params: BGNBDParams, x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> np.ndarray:
+    """Log-likelihood of each ``(x, t_x, T)`` (FHL 2005, equation 6), one value per row.
+
+    Examples
+    --------
+    >>> p = BGNBDParams(1.0, 1.0, 1.0, 1.0)
+    >>> float(np.round(log_likelihood(p, np.array([0]), np.array([0.0]), np.array([1.0]))[0], 6))
+    -0.693147
+    """
+    r, alpha, a, b = params.as_array()
+    x = np.asarray(x, dtype=float)
+    common = special.gammaln(r + x) - special.gammaln(r) + r * np.log(alpha) - special.betaln(a, b)
+    alive = special.betaln(a, b + x) - (r + x) * np.log(alpha + T)
+    repeat = x > 0
+    # The dropped-out branch exists only after a repeat purchase; b + x - 1 > 0 only there.
+    dropped = np.full_like(alive, -np.inf)
+    xr = x[repeat]
+    dropped[repeat] = (np.log(a) - np.log(b + xr - 1) + special.betaln(a, b + xr)
+                       - (r + xr) * np.log(alpha + np.asarray(t_x, dtype=float)[repeat]))
+    return common + np.logaddexp(alive, dropped)
+
+
+def _objective(theta: np.ndarray, x: np.ndarray, t_x: np.ndarray, T: np.ndarray, w: np.ndarray) -> float:
+    ll = log_likelihood(BGNBDParams(*np.exp(theta)), x, t_x, T)
+    value = -float(np.dot(w, ll)) / w.sum()
+    return value if np.isfinite(value) else 1e300
+
+
+@dataclasses.dataclass(frozen=True)
+class BGNBDFit:
+    """Outcome of :func:`fit_bgnbd`: the parameters, the total log-likelihood and whether it converged."""
+
+    params: BGNBDParams
+    log_likelihood: float
+    converged: bool
+    at_bound: tuple[str, ...]
+    message: str
+    iterations: int
+
+
+def fit_bgnbd(x: np.ndarray, t_x: np.ndarray, T: np.ndarray, weights: np.ndarray | None = None) -> BGNBDFit:
+    """Maximum-likelihood fit on (grouped) customer summaries; ``weights`` = customers per row.
+
+    Examples
+    --------
+    >>> x, t_x, T = np.array([0, 1, 3, 0]), np.array([0.0, 5.0, 20.0, 0.0]), np.full(4, 30.0)
+    >>> fit = fit_bgnbd(x, t_x, T, weights=np.array([50, 20, 10, 5]))
+    >>> fit.converged
+    True
+    """
+    x = np.asarray(x, dtype=float)
+    t_x, T = np.asarray(t_x, dtype=float), np.asarray(T, dtype=float)
+    w = np.ones_like(x) if weights is None else np.asarray(weights, dtype=float)
+    # Start from λ's scale matching the observed purchase rate; r, a, b start at 1.
+    rate = max(float(np.dot(w, x) / np.dot(w, T)), 1e-6)
+    start = np.log([1.0, 1.0 / rate, 1.0, 1.0])
+    start = np.clip(start, LOG_BOUNDS[0] + 1, LOG_BOUNDS[1] - 1)
+    res = optimize.minimize(_objective, start, args=(x, t_x, T, w), method="L-BFGS-B",
+                            bounds=[LOG_BOUNDS] * 4, options={"maxiter": 500, "ftol": 1e-13, "gtol": 1e-8})
+    names = ("r", "alpha", "a", "b")
+    at_bound = tuple(n for n, v in zip(names, res.x) if min(v - LOG_BOUNDS[0], LOG_BOUNDS[1] - v) < 1e-3)
+    params = BGNBDParams(*np.exp(res.x))
+    return BGNBDFit(params=params, log_likelihood=-float(res.fun) * float(w.sum()), converged=bool(res.success),
+                    at_bound=at_bound, message=str(res.message), iterations=int(res.nit))
+
+
+def _log_dropout_odds(params: BGNBDParams, x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> np.ndarray:
+    """log of a/(b+x-1) ((α+T)/(α+t_x))^(r+x) for x > 0; -inf (no dropout possible yet) for x = 0."""
+    r, alpha, a, b = params.as_array()
+    x = np.asarray(x, dtype=float)
+    out = np.full(x.shape, -np.inf)
+    m = x > 0
+    xm = x[m]
+    out[m] = (np.log(a) - np.log(b + xm - 1)
+              + (r + xm) * (np.log(alpha + np.asarray(T, float)[m]) - np.log(alpha + np.asarray(t_x, float)[m])))
+    return out
+
+
+def p_alive(params: BGNBDParams, x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> np.ndarray:
+    """Probability that each customer is still alive at the end of calibration (FHL 2008 note)."""
+    return special.expit(-_log_dropout_odds(params, x, t_x, T))
+
+
+def expected_purchases(params: BGNBDParams, x: np.ndarray, t_x: np.ndarray, T: np.ndarray,
+                       horizon: float) -> np.ndarray:
+    """Expected repeat purchases in the next ``horizon`` time units (FHL 2005, equation 10).
+
+    Examples
+    --------
+    >>> p = BGNBDParams(r=0.243, alpha=4.414, a=0.793, b=2.426)
+    >>> float(np.round(expected_purchases(p, np.array([2]), np.array([30.43]), np.array([38.86]), 39.0)[0], 3))
+    1.226
+    """
+    r, alpha, a, b = params.as_array()
+    x = np.asarray(x, dtype=float)
+    T = np.asarray(T, dtype=float)
+    z = horizon / (alpha + T + horizon)
+    with np.errstate(over="ignore", invalid="ignore"):
+        hyp = special.hyp2f1(r + x, b + x, a + b + x - 1, z)
+        # ((α+T)/(α+T+t))^(r+x) * 2F1(...) in log space: the hypergeometric grows where the power shrinks.
+        tail = np.exp((r + x) * np.log1p(-z) + np.log(hyp))
+    scale = (a + b + x - 1) / (a - 1)
+    return scale * (1.0 - tail) * p_alive(params, x, t_x, T)
