@@ -16,8 +16,8 @@ Example
 >>> import ibis
 >>> t = ibis.memtable({"customer_id": ["a", "b", "c"], "x": [4, 4, 0], "span_days": [40, 200, 0],
 ...                    "age_days": [300, 210, 100], "p_alive": [0.2, 0.9, 1.0]})
->>> dropout_alerts(t).to_pandas().sort_values("customer_id")["rule"].tolist()
-['p_alive+gap', None, None]
+>>> dropout_alerts(t).to_pandas().sort_values("customer_id")["rule"].fillna("-").tolist()
+['p_alive+gap', '-', '-']
 """
 
 from __future__ import annotations

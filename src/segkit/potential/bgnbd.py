@@ -28,11 +28,16 @@ import dataclasses
 import numpy as np
 from scipy import optimize, special
 
+from ..errors import ParameterError
+
 __all__ = ["BGNBDParams", "log_likelihood", "fit_bgnbd", "p_alive", "expected_purchases"]
 
 #: parameters are searched in log space between these bounds; an optimum on a bound means the data
 #: do not identify the model (e.g. nobody ever drops out or everybody does), not a real estimate
 LOG_BOUNDS = (-9.0, 9.0)
+#: most cells of the (distinct x) by (distinct T) grid the fit builds (~80 MB per array; whole days
+#: keep it small: 10 years of days by 1,000 distinct repeat counts is 3.7M cells)
+GRID_LIMIT = 10_000_000
 
 
 @dataclasses.dataclass(frozen=True)
@@ -71,48 +76,56 @@ def log_likelihood(params: BGNBDParams, x: np.ndarray, t_x: np.ndarray, T: np.nd
 
 
 class _Grouped:
-    """The data of a fit, with each distinct x, t_x and T kept once.
+    """The data of a fit, reduced to tables over distinct values.
 
-    Every term of the likelihood depends on x alone, on T alone or on t_x alone, except the final
-    log-sum-exp: computing the terms on the few hundred distinct values and gathering them by index
-    makes one evaluation cost a few passes over the rows instead of special functions on each row.
+    The likelihood's terms depend on (x, T) or on (x, t_x) only, apart from the final log-sum-exp
+    per row. They are computed on the small grids of distinct values (a few hundred x by a few
+    hundred T) and gathered by index, and the gradient's row sums are folded back onto the grids with
+    ``bincount``: one evaluation is about a dozen passes over the rows.
     """
 
     def __init__(self, x: np.ndarray, t_x: np.ndarray, T: np.ndarray, w: np.ndarray):
-        self.ux, self.ix = np.unique(np.asarray(x, dtype=float), return_inverse=True)
-        self.ut, self.it = np.unique(np.asarray(t_x, dtype=float), return_inverse=True)
-        self.uT, self.iT = np.unique(np.asarray(T, dtype=float), return_inverse=True)
+        self.ux, ix = np.unique(np.asarray(x, dtype=float), return_inverse=True)
+        self.ut, it = np.unique(np.asarray(t_x, dtype=float), return_inverse=True)
+        self.uT, iT = np.unique(np.asarray(T, dtype=float), return_inverse=True)
+        cells = len(self.ux) * max(len(self.uT), len(self.ut))
+        if cells > GRID_LIMIT:
+            raise ParameterError(
+                f"{len(self.ux)} distinct x by {len(self.uT)} distinct T make a grid of {cells:,} cells",
+                where="fit_bgnbd", fix="measure t_x and T on a grid (whole days divided by the time unit)")
         self.w = np.asarray(w, dtype=float)
         self.total = float(self.w.sum())
-        self.wx = np.bincount(self.ix, weights=self.w, minlength=len(self.ux))  # customers per distinct x
+        self.k2 = ix * len(self.uT) + iT  # flat index into the (x, T) grid
+        self.k3 = ix * len(self.ut) + it  # flat index into the (x, t_x) grid
+        self.W2 = np.bincount(self.k2, weights=self.w, minlength=len(self.ux) * len(self.uT))
+        self.wx = np.bincount(ix, weights=self.w, minlength=len(self.ux))  # customers per distinct x
 
     def value_and_grad(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
         """Mean negative log-likelihood and its gradient in log parameters (FHL 2005, eq. 6)."""
         r, alpha, a, b = np.exp(theta)
-        ux, dg = self.ux, special.digamma
+        ux, dg, nx = self.ux, special.digamma, len(self.ux)
         rep = ux > 0
         bx1 = np.where(rep, b + ux - 1, 1.0)  # only used where x > 0
         la_T, la_t = np.log(alpha + self.uT), np.log(alpha + self.ut)
         base = special.betaln(a, b + ux)
-        A2 = base[self.ix] - (r + ux)[self.ix] * la_T[self.iT]
-        A3 = np.where(rep, np.log(a) - np.log(bx1) + base, -np.inf)[self.ix] - (r + ux)[self.ix] * la_t[self.it]
-        L = np.logaddexp(A2, A3)
-        w3 = np.exp(A3 - L)  # posterior weight of "dropped out after the last purchase"
-        w2 = 1.0 - w3
+        A2 = base[:, None] - np.outer(r + ux, la_T)
+        A3 = np.where(rep, np.log(a) - np.log(bx1) + base, -np.inf)[:, None] - np.outer(r + ux, la_t)
+        d = A3.ravel()[self.k3] - A2.ravel()[self.k2]  # -inf where x = 0
+        # log(e^A2 + e^A3) - A2, without np.logaddexp, which costs ~6x an exp per element
+        softplus = np.maximum(d, 0.0) + np.log1p(np.exp(-np.abs(d)))
+        ww3 = self.w * special.expit(d)  # customers x posterior weight of "dropped out after the last purchase"
         common = special.gammaln(r + ux) - special.gammaln(r) + r * np.log(alpha) - special.betaln(a, b)
-        ll = float(np.dot(self.wx, common) + np.dot(self.w, L))
-        ww2, ww3 = self.w * w2, self.w * w3
-        rx = (r + ux)[self.ix]
-        d_r = (np.dot(self.wx, dg(r + ux) - dg(r) + np.log(alpha))
-               - np.dot(ww2, la_T[self.iT]) - np.dot(ww3, la_t[self.it]))
-        d_alpha = (self.total * r / alpha - np.dot(ww2 * rx, (1.0 / (alpha + self.uT))[self.iT])
-                   - np.dot(ww3 * rx, (1.0 / (alpha + self.ut))[self.it]))
-        w3x = np.bincount(self.ix, weights=ww3, minlength=len(ux))
+        ll = float(np.dot(self.wx, common) + np.dot(self.W2, A2.ravel()) + np.dot(self.w, softplus))
+        S3 = np.bincount(self.k3, weights=ww3, minlength=A3.size).reshape(A3.shape)
+        S2 = self.W2.reshape(A2.shape) - np.bincount(self.k2, weights=ww3, minlength=A2.size).reshape(A2.shape)
+        w3x = S3.sum(axis=1)
+        d_r = np.dot(self.wx, dg(r + ux) - dg(r) + np.log(alpha)) - (S2 @ la_T).sum() - (S3 @ la_t).sum()
+        d_alpha = (self.total * r / alpha - np.dot(r + ux, S2 @ (1.0 / (alpha + self.uT)))
+                   - np.dot(r + ux, S3 @ (1.0 / (alpha + self.ut))))
         d_a = np.dot(self.wx, dg(a + b) - dg(a + b + ux)) + w3x.sum() / a
-        d_b = (np.dot(self.wx, dg(a + b) - dg(b) + dg(b + ux) - dg(a + b + ux))
-               - np.dot(w3x[rep], 1.0 / bx1[rep]))
+        d_b = np.dot(self.wx, dg(a + b) - dg(b) + dg(b + ux) - dg(a + b + ux)) - np.dot(w3x[rep], 1.0 / bx1[rep])
         grad = np.array([d_r * r, d_alpha * alpha, d_a * a, d_b * b])
-        if not np.isfinite(ll) or not np.all(np.isfinite(grad)):
+        if not np.isfinite(ll) or not np.all(np.isfinite(grad)) or nx == 0:
             return 1e300, np.zeros(4)
         return -ll / self.total, -grad / self.total
 

@@ -162,7 +162,7 @@ def predict_grouped(params: bgnbd.BGNBDParams, x: np.ndarray, t_x: np.ndarray, T
     >>> p = bgnbd.BGNBDParams(r=0.243, alpha=4.414, a=0.793, b=2.426)
     >>> alive, buys = predict_grouped(p, np.array([0, 2]), np.array([0.0, 30.43]), np.array([38.86] * 2), 39.0)
     >>> np.round(buys, 3)
-    array([0.198, 1.226])
+    array([0.195, 1.226])
     """
     alive, buys = np.empty(len(x)), np.empty(len(x))
     for lo in range(0, len(x), batch_rows):
