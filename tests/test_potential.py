@@ -346,3 +346,15 @@ def test_benchmark_runs_small():
 def test_docstring_examples(module):
     result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.failed == 0
+
+
+def test_bundled_master_holdout_purchases_within_ten_percent():
+    """The default CDNOW split (calibration to 1997-12-31, 6 months of holdout): predicted vs actual."""
+    tx = load_transactions(Path(SAMPLE).with_name("cdnow_master.csv.gz"), today=TODAY)
+    as_of, end = dt.date(1997, 12, 31), dt.date(1998, 6, 30)
+    m = fit_potential(tx, as_of)
+    assert m.fitted and m.value_fitted and m.customers == 23502
+    predicted = predict_potential(tx, m, horizon_days=(end - as_of).days).to_pandas().expected_purchases.sum()
+    t = tx.table
+    actual = t.filter(t.date > as_of, t.date <= end).select("customer_id", "date").distinct().count().execute()
+    assert abs(predicted / actual - 1) < 0.10, (predicted, actual)

@@ -76,7 +76,10 @@ def peer_headroom(table: ir.Table, value: str, attributes: Sequence[str], *, min
     # The finest level whose group is big enough; level 0 (everyone) always qualifies.
     level = ibis.cases(*[(sizes[k] >= min_peers, k) for k in levels if k], else_=0)
     t = t.mutate(peer_level=level, **{f"_n{k}": sizes[k] for k in levels}, **{f"_q{k}": quartiles[k] for k in levels})
-    pick = lambda prefix: ibis.cases(*[(t.peer_level == k, t[f"{prefix}{k}"]) for k in levels])  # noqa: E731
+
+    def pick(prefix: str) -> ir.Value:
+        return ibis.cases(*[(t.peer_level == k, t[f"{prefix}{k}"]) for k in levels])
+
     t = t.mutate(peer_group=ibis.cases(*[(t.peer_level == k, _label(t, attrs[:k])) for k in levels]),
                  peer_size=pick("_n").cast("int64"), peer_upper_quartile=pick("_q"))
     t = t.mutate(peer_headroom=ibis.greatest(t.peer_upper_quartile - t[value], 0.0))
