@@ -55,7 +55,7 @@ def peer_headroom(table: ir.Table, value: str, attributes: Sequence[str], *, min
     """``id_column, value, attributes…, peer_level, peer_group, peer_size, peer_upper_quartile, peer_headroom``.
 
     ``peer_level`` = how many attributes (from the left) defined the group used (0 = everyone).
-    An Ibis expression: group sizes and quartiles are window aggregates in the engine.
+    An Ibis expression: group sizes and quartiles are group-by aggregates joined back in the engine.
     """
     missing = [c for c in (id_column, value, *attributes) if c not in table.columns]
     if missing:
@@ -66,16 +66,20 @@ def peer_headroom(table: ir.Table, value: str, attributes: Sequence[str], *, min
                              where="peer_headroom", fix="use min_peers >= 1 and 0 < quantile < 1")
     attrs = list(attributes)
     t = table.select(id_column, value, *[table[a].cast("string").fill_null(MISSING).name(a) for a in attrs])
-    v = t[value].cast("float64")
+    base = t
+    v = base[value].cast("float64")
     levels = range(len(attrs), -1, -1)
-    sizes, quartiles = {}, {}
+    # Group-by + join rather than window aggregates: portable to engines without windows (Polars).
     for k in levels:
-        window = ibis.window(group_by=[t[a] for a in attrs[:k]]) if k else ibis.window()
-        sizes[k] = v.count().over(window)
-        quartiles[k] = v.quantile(quantile).over(window)
+        stats = {f"_n{k}": v.count(), f"_q{k}": v.quantile(quantile)}
+        if k:
+            t = t.join(base.group_by(attrs[:k]).aggregate(**stats), attrs[:k])
+        else:
+            t = t.cross_join(base.aggregate(**stats))
+    sizes = {k: t[f"_n{k}"] for k in levels}
     # The finest level whose group is big enough; level 0 (everyone) always qualifies.
     level = ibis.cases(*[(sizes[k] >= min_peers, k) for k in levels if k], else_=0)
-    t = t.mutate(peer_level=level, **{f"_n{k}": sizes[k] for k in levels}, **{f"_q{k}": quartiles[k] for k in levels})
+    t = t.mutate(peer_level=level)
 
     def pick(prefix: str) -> ir.Value:
         return ibis.cases(*[(t.peer_level == k, t[f"{prefix}{k}"]) for k in levels])

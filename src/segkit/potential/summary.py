@@ -69,16 +69,21 @@ def purchase_summary(tx: Transactions, as_of: dt.date, *, criterion: str = "reve
     one_payment = criterion == "payments" and key == "order_id"
     purchases = t.group_by(["customer_id", key]).aggregate(
         day=t.date.min(), value=t._value.max() if one_payment else t._value.sum())
-    # The first purchase (earliest day; ties between orders broken by order id) is not a repeat.
-    order = ibis.row_number().over(group_by="customer_id", order_by=["day", key])
-    purchases = purchases.mutate(_n=order)
-    repeat = purchases._n > 0
+    # The first purchase (earliest day; between orders of that day the smallest order id) is not a
+    # repeat. Found with arg_min rather than a window: Ibis' Polars backend has no window functions.
+    order_key = purchases.day.cast("string")
+    if key == "order_id":
+        order_key = order_key.concat(ibis.literal(" "), purchases.order_id)
     per_customer = purchases.group_by("customer_id").aggregate(
         x=(purchases.count() - 1).cast("int64"),
         first_purchase=purchases.day.min(),
         last_purchase=purchases.day.max(),
-        repeat_value=purchases.value.mean(where=repeat),
+        _total=purchases.value.sum(),
+        _first_value=purchases.value.argmin(order_key),
     )
+    repeat_value = ibis.cases((per_customer.x > 0, (per_customer._total - per_customer._first_value) / per_customer.x),
+                              else_=ibis.null("float64"))
+    per_customer = per_customer.mutate(repeat_value=repeat_value).drop("_total", "_first_value")
     as_of_day = ibis.literal(as_of).epoch_days()
     return per_customer.mutate(
         span_days=(per_customer.last_purchase.epoch_days() - per_customer.first_purchase.epoch_days()).cast("int64"),
