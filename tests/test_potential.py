@@ -176,6 +176,29 @@ def test_bgnbd_recovers_simulated_parameters():
     np.testing.assert_allclose(fit.params.as_array(), truth.as_array(), rtol=0.08)
 
 
+def test_expected_purchases_direct_formula_and_heavy_buyers():
+    """FHL 2005 eq. 10 as printed (direct hypergeometric) where it is finite; finite beyond it."""
+    from scipy import special
+
+    p = BGNBDParams(r=0.6, alpha=3.0, a=1.4, b=4.0)
+    rng = np.random.default_rng(2)
+    x = rng.integers(0, 30, 500).astype(float)
+    T = rng.uniform(5, 80, 500)
+    t_x = np.where(x > 0, T * rng.uniform(0, 1, 500), 0.0)
+    h = 26.0
+    z = h / (p.alpha + T + h)
+    printed = ((p.a + p.b + x - 1) / (p.a - 1)
+               * (1 - ((p.alpha + T) / (p.alpha + T + h)) ** (p.r + x) * special.hyp2f1(p.r + x, p.b + x, p.a + p.b + x - 1, z))
+               * bgnbd.p_alive(p, x, t_x, T))
+    np.testing.assert_allclose(bgnbd.expected_purchases(p, x, t_x, T, h), printed, rtol=1e-9)
+    # A daily buyer (700 purchase days in 104 weeks, still buying): the printed form overflows
+    heavy = bgnbd.expected_purchases(p, np.array([700.0] * 3), np.array([104.0] * 3), np.array([104.0] * 3),
+                                     np.array([4.0, 26.0, 104.0]))
+    assert np.all(np.isfinite(heavy)) and np.all(np.diff(heavy) > 0)
+    # below its own rate (it may still drop out after any purchase), but of that order
+    assert 0.7 * 700 / 104 * 26 < heavy[1] < 700 / 104 * 26
+
+
 def test_p_alive_rules():
     p = BGNBDParams(r=0.243, alpha=4.414, a=0.793, b=2.426)
     alive = bgnbd.p_alive(p, np.array([0, 3, 3, 3]), np.array([0.0, 38.0, 20.0, 5.0]), np.full(4, 39.0))

@@ -200,9 +200,10 @@ def expected_purchases(params: BGNBDParams, x: np.ndarray, t_x: np.ndarray, T: n
     x = np.asarray(x, dtype=float)
     T = np.asarray(T, dtype=float)
     z = horizon / (alpha + T + horizon)
-    with np.errstate(over="ignore", invalid="ignore"):
-        hyp = special.hyp2f1(r + x, b + x, a + b + x - 1, z)
-        # ((α+T)/(α+T+t))^(r+x) * 2F1(...) in log space: the hypergeometric grows where the power shrinks.
-        tail = np.exp((r + x) * np.log1p(-z) + np.log(hyp))
+    # ((α+T)/(α+T+t))^(r+x) 2F1(r+x, b+x; a+b+x-1; z) = (1-z)^(r+x) 2F1(...). Euler's transformation
+    # 2F1(A, B; C; z) = (1-z)^(C-A-B) 2F1(C-A, C-B; C; z) turns it into (1-z)^(a-1) 2F1(a+b-1-r, a-1;
+    # a+b+x-1; z): small upper parameters whatever x, where the direct series overflows for a
+    # customer with hundreds of purchases.
+    tail = (1.0 - z) ** (a - 1) * special.hyp2f1(a + b - 1 - r, a - 1, a + b + x - 1, z)
     scale = (a + b + x - 1) / (a - 1)
     return scale * (1.0 - tail) * p_alive(params, x, t_x, T)
