@@ -396,3 +396,12 @@ def test_same_results_on_polars(sample):
     np.testing.assert_allclose(results[0].peer_headroom, results[1].peer_headroom, rtol=1e-3, atol=1e-6)
     np.testing.assert_allclose(results[0].p_alive, results[1].p_alive, rtol=1e-4)
     assert (results[0].peer_group == results[1].peer_group).all()
+
+
+def test_calibration_start_is_kept_for_predictions(sample):
+    start = dt.date(1997, 2, 1)
+    m = fit_potential(sample, AS_OF, start=start)
+    s = purchase_summary(sample, AS_OF, start=start).to_pandas()
+    assert m.customers == len(s) < 2349 and m.to_dict()["start"] == "1997-02-01"
+    pred = predict_potential(sample, m, horizon_days=91).to_pandas()
+    assert sorted(pred.customer_id) == sorted(s.customer_id)

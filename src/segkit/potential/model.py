@@ -64,6 +64,7 @@ class PotentialModel:
     time_unit_days: float
     customers: int
     repeat_buyers: int
+    start: dt.date | None = None
     value_buyers: int = 0
     fitted: bool = False
     reason: str = ""
@@ -77,6 +78,7 @@ class PotentialModel:
         """JSON-ready: parameters, counts, reasons and fit diagnostics."""
         out = dataclasses.asdict(self)
         out["as_of"] = self.as_of.isoformat()
+        out["start"] = self.start.isoformat() if self.start else None
         for key in ("purchases", "value"):
             if out[key] is not None:
                 out[key] = {k: float(v) for k, v in out[key].items()}
@@ -137,12 +139,34 @@ def fit_potential(tx: Transactions, as_of: dt.date, *, criterion: str = "revenue
                   min_repeat_share: float = MIN_REPEAT_SHARE) -> PotentialModel:
     """Fit BG/NBD and Gamma-Gamma on the calibration period [start, as_of]; never raises on the data.
 
-    ``time_unit_days`` sets the unit of ``alpha`` (7 = weeks, as in the published tables).
+    Parameters
+    ----------
+    tx
+        Loaded transactions (:func:`segkit.data.load_transactions`).
+    as_of
+        Last day of calibration; ``start`` its first day (default: the first transaction).
+    criterion
+        ``revenue``, ``margin``, ``units`` or ``payments``: what the value model predicts per purchase.
+    time_unit_days
+        The unit of time of ``alpha`` (7 = weeks, as in the published tables). Predictions do not
+        depend on it beyond the optimiser's tolerance.
+    min_repeat_buyers, min_repeat_share
+        Below these the model is not fitted (see :data:`MIN_REPEAT_BUYERS`).
+
+    Returns
+    -------
+    PotentialModel
+        ``fitted``/``reason`` and ``value_fitted``/``value_reason`` say what could be fitted.
+
+    Raises
+    ------
+    ParameterError
+        Unknown criterion, a criterion the data lack a column for, or a non-positive time unit.
     """
     _check(criterion, time_unit_days)
     summary = purchase_summary(tx, as_of, criterion=criterion, start=start)
     counts = grouped_counts(summary)
-    model = PotentialModel(criterion=criterion, as_of=as_of, time_unit_days=float(time_unit_days),
+    model = PotentialModel(criterion=criterion, as_of=as_of, time_unit_days=float(time_unit_days), start=start,
                            customers=int(counts.n.sum()), repeat_buyers=int(counts.n[counts.x > 0].sum()))
     if model.customers == 0:
         model.reason = f"no customer made a purchase up to {as_of}"
@@ -172,13 +196,25 @@ def predict_grouped(params: bgnbd.BGNBDParams, x: np.ndarray, t_x: np.ndarray, T
     return alive, buys
 
 
-def predict_potential(tx: Transactions, model: PotentialModel, horizon_days: int,
-                      start: dt.date | None = None) -> ir.Table:
+def predict_potential(tx: Transactions, model: PotentialModel, horizon_days: int) -> ir.Table:
     """Per customer: summary columns plus ``p_alive, expected_purchases, expected_value, predicted_value``.
 
-    Columns a model part could not give are NULL. An Ibis expression in ``tx``'s engine.
+    Parameters
+    ----------
+    tx
+        The transactions the model was fitted on (the same calibration period is summarised).
+    model
+        From :func:`fit_potential`.
+    horizon_days
+        Length of the forecast period after ``model.as_of`` (e.g. the holdout's days).
+
+    Returns
+    -------
+    ibis.expr.types.Table
+        One row per calibration customer, in ``tx``'s engine; ``expected_value`` is the expected
+        criterion value of one purchase. Columns a model part could not give are NULL.
     """
-    summary = purchase_summary(tx, model.as_of, criterion=model.criterion, start=start)
+    summary = purchase_summary(tx, model.as_of, criterion=model.criterion, start=model.start)
     if not model.fitted:
         null = ibis.null("float64")
         return summary.mutate(p_alive=null, expected_purchases=null, expected_value=null, predicted_value=null)

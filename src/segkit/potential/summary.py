@@ -57,7 +57,25 @@ def purchase_summary(tx: Transactions, as_of: dt.date, *, criterion: str = "reve
                      start: dt.date | None = None) -> ir.Table:
     """One row per customer with a purchase in [start, as_of]: ``x, span_days, age_days, repeat_value``.
 
-    Also ``first_purchase`` and ``last_purchase`` (dates). An Ibis expression: nothing runs yet.
+    Parameters
+    ----------
+    tx
+        Loaded transactions.
+    as_of, start
+        Last and first day of the period (``start`` None: from the first transaction).
+    criterion
+        Which value a purchase carries (see the module docstring).
+
+    Returns
+    -------
+    ibis.expr.types.Table
+        ``customer_id, x, first_purchase, last_purchase, repeat_value, span_days, age_days``; an
+        Ibis expression, nothing runs yet.
+
+    Raises
+    ------
+    ParameterError
+        Unknown criterion, or one whose column the data lack (``margin`` without cost).
     """
     criterion_available(tx, criterion)
     t = tx.table.filter(tx.table.amount > 0, tx.table.date <= ibis.literal(as_of))
