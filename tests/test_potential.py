@@ -17,7 +17,7 @@ import ibis
 import numpy as np
 import pandas as pd
 import pytest
-from scipy import integrate, optimize, stats
+from scipy import integrate, optimize, special, stats
 
 from segkit.data import load_transactions
 from segkit.errors import ParameterError
@@ -166,6 +166,22 @@ def test_gamma_gamma_conditional_mean_is_posterior_mean():
     assert got == pytest.approx(expected, rel=1e-7)
 
 
+def test_gamma_gamma_recovers_simulated_parameters_grouped_or_not():
+    rng = np.random.default_rng(4)
+    p, q, g = 4.0, 3.0, 20.0
+    nu = rng.gamma(q, 1 / g, 20_000)
+    x = rng.integers(1, 8, 20_000)
+    m = np.round(rng.gamma(p * x, 1 / (nu * x)), 1)  # rounded so that equal means occur and group
+    fit = fit_gamma_gamma(x, m)
+    assert fit.converged and not fit.at_bound
+    np.testing.assert_allclose([fit.params.p, fit.params.q, fit.params.gamma], [p, q, g], rtol=0.1)
+    grouped = pd.DataFrame({"x": x, "m": m}).groupby(["x", "m"]).size().reset_index(name="n")
+    assert len(grouped) < 20_000
+    again = fit_gamma_gamma(grouped.x, grouped.m, grouped.n).params
+    np.testing.assert_allclose([again.p, again.q, again.gamma], [fit.params.p, fit.params.q, fit.params.gamma],
+                               rtol=1e-4)
+
+
 def test_bgnbd_recovers_simulated_parameters():
     truth = BGNBDParams(r=0.5, alpha=6.0, a=1.2, b=3.0)
     s = bench.simulate_summaries(200_000, truth, seed=11)
@@ -178,8 +194,6 @@ def test_bgnbd_recovers_simulated_parameters():
 
 def test_expected_purchases_direct_formula_and_heavy_buyers():
     """FHL 2005 eq. 10 as printed (direct hypergeometric) where it is finite; finite beyond it."""
-    from scipy import special
-
     p = BGNBDParams(r=0.6, alpha=3.0, a=1.4, b=4.0)
     rng = np.random.default_rng(2)
     x = rng.integers(0, 30, 500).astype(float)
@@ -187,8 +201,9 @@ def test_expected_purchases_direct_formula_and_heavy_buyers():
     t_x = np.where(x > 0, T * rng.uniform(0, 1, 500), 0.0)
     h = 26.0
     z = h / (p.alpha + T + h)
+    hyp = special.hyp2f1(p.r + x, p.b + x, p.a + p.b + x - 1, z)
     printed = ((p.a + p.b + x - 1) / (p.a - 1)
-               * (1 - ((p.alpha + T) / (p.alpha + T + h)) ** (p.r + x) * special.hyp2f1(p.r + x, p.b + x, p.a + p.b + x - 1, z))
+               * (1 - ((p.alpha + T) / (p.alpha + T + h)) ** (p.r + x) * hyp)
                * bgnbd.p_alive(p, x, t_x, T))
     np.testing.assert_allclose(bgnbd.expected_purchases(p, x, t_x, T, h), printed, rtol=1e-9)
     # A daily buyer (700 purchase days in 104 weeks, still buying): the printed form overflows
