@@ -420,3 +420,12 @@ def test_calibration_start_is_kept_for_predictions(sample):
     assert m.customers == len(s) < 2349 and m.to_dict()["start"] == "1997-02-01"
     pred = predict_potential(sample, m, horizon_days=91).to_pandas()
     assert sorted(pred.customer_id) == sorted(s.customer_id)
+
+
+def test_time_unit_only_rescales_alpha(sample):
+    weeks, days = fit_potential(sample, AS_OF, time_unit_days=7), fit_potential(sample, AS_OF, time_unit_days=1)
+    assert days.purchases.alpha == pytest.approx(7 * weeks.purchases.alpha, rel=1e-3)
+    assert days.purchases.r == pytest.approx(weeks.purchases.r, rel=1e-3)
+    a = predict_potential(sample, weeks, 273).to_pandas().set_index("customer_id").sort_index()
+    b = predict_potential(sample, days, 273).to_pandas().set_index("customer_id").sort_index()
+    np.testing.assert_allclose(a.expected_purchases, b.expected_purchases, rtol=2e-3)
