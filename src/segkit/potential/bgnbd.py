@@ -7,8 +7,9 @@ first), ``t_x`` (time of the last purchase, counted from the first) and ``T`` (t
 purchase to the end of calibration), all in one time unit.
 
 The likelihood is evaluated on *grouped* data: each distinct ``(x, t_x, T)`` triple once, with the
-number of customers who share it as its weight. Millions of customers collapse to a few hundred
-thousand triples at most (daily resolution), so the fit costs seconds whatever the customer count.
+number of customers who share it as its weight. With times in whole days millions of customers
+collapse to far fewer triples (8M simulated customers over 18 months: 867,176), so the fit costs
+seconds whatever the customer count.
 Everything is computed in log space (``gammaln``, ``betaln``, ``logaddexp``) so large ``x`` or
 long calibration periods cannot overflow.
 
@@ -30,7 +31,7 @@ from scipy import optimize, special
 
 from ..errors import ParameterError
 
-__all__ = ["BGNBDParams", "log_likelihood", "fit_bgnbd", "p_alive", "expected_purchases"]
+__all__ = ["BGNBDParams", "BGNBDFit", "log_likelihood", "fit_bgnbd", "p_alive", "expected_purchases"]
 
 #: parameters are searched in log space between these bounds; an optimum on a bound means the data
 #: do not identify the model (e.g. nobody ever drops out or everybody does), not a real estimate
