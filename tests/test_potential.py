@@ -166,6 +166,7 @@ def test_gamma_gamma_conditional_mean_is_posterior_mean():
     assert got == pytest.approx(expected, rel=1e-7)
 
 
+@pytest.mark.slow
 def test_gamma_gamma_recovers_simulated_parameters_grouped_or_not():
     rng = np.random.default_rng(4)
     p, q, g = 4.0, 3.0, 20.0
@@ -386,6 +387,7 @@ def test_docstring_examples(module):
     assert result.failed == 0
 
 
+@pytest.mark.slow
 def test_bundled_master_holdout_purchases_within_ten_percent():
     """The default CDNOW split (calibration to 1997-12-31, 6 months of holdout): predicted vs actual."""
     tx = load_transactions(Path(SAMPLE).with_name("cdnow_master.csv.gz"), today=TODAY)
@@ -398,6 +400,7 @@ def test_bundled_master_holdout_purchases_within_ten_percent():
     assert abs(predicted / actual - 1) < 0.10, (predicted, actual)
 
 
+@pytest.mark.slow
 def test_same_results_on_polars(sample):
     """No window functions: the whole path runs on Ibis' Polars backend and agrees with DuckDB."""
     polars_tx = load_transactions(SAMPLE, engine="polars", today=TODAY)
