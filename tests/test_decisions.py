@@ -127,7 +127,8 @@ def test_good_targets_gap_to_the_latest_vip_threshold():
                        "month": ["2024-06"] * 4 + ["2024-05", "2024-05"],
                        "value": [100.0, 90.0, 80.0, 50.0, 999.0, 500.0],
                        "monthly_tier": ["VIP", "VIP", "GOOD", "REGULAR", "VIP", "VIP"]})
-    tiers = pd.DataFrame({"customer_id": ["v1", "v2", "g1", "g2", "g3"], "tier": ["VIP", "VIP", "GOOD", "GOOD", "GOOD"]})
+    tiers = pd.DataFrame({"customer_id": ["v1", "v2", "g1", "g2", "g3"],
+                          "tier": ["VIP", "VIP", "GOOD", "GOOD", "GOOD"]})
     t = good_targets(mt, tiers).set_index("customer_id")
     assert set(t["vip_threshold"]) == {90.0} and list(t.index) == ["g1", "g2", "g3"]
     assert t.loc["g1", ["gap", "near_target"]].tolist() == [10.0, True]    # 10 <= 0.25 * 90
@@ -147,7 +148,8 @@ def _erosion_case() -> tuple[pd.DataFrame, pd.DataFrame]:
         for month, m in zip(WINDOW, ms):
             rows.append((cid, month, 100.0))
             margins.append(float(m))
-    mt = pd.DataFrame({"customer_id": ["down", "flat", "edge", "notvip"], "month": ["2024-03", "2024-06", "2024-05", "2024-06"],
+    mt = pd.DataFrame({"customer_id": ["down", "flat", "edge", "notvip"],
+                       "month": ["2024-03", "2024-06", "2024-05", "2024-06"],
                        "monthly_tier": ["VIP", "VIP", "VIP", "GOOD"]})
     return _history(rows, margins), mt
 
@@ -230,7 +232,8 @@ def test_stage_transitions_and_check():
     assert m.to_numpy().sum() == 4 and m.loc["exploration", "awareness"] == 1 and m.loc["awareness", "awareness"] == 1
     assert m.loc["commitment", "dissolution"] == 1 and m.loc["(new)", "exploration"] == 1
     stages = pd.DataFrame({"customer_id": list("abcdef"),
-                           "stage": ["expansion", "commitment", "commitment", "awareness", "dissolution", "dissolution"]})
+                           "stage": ["expansion", "commitment", "commitment", "awareness", "dissolution",
+                                     "dissolution"]})
     out = pd.DataFrame({"customer_id": list("abcdef"), "bought": [True, True, False, False, False, True]})
     table, ordered = stage_check(stages, out, min_customers=1)
     assert table["stage"].tolist() == ["expansion", "commitment", "awareness", "dissolution"]
@@ -369,3 +372,15 @@ def test_b2b_returns_stages_actions_and_mix(b2b):
                    .rename(columns={"monetary": "revenue"}), "size")
     assert mix["customers"].sum() == len(b2b["feats"])
     assert np.allclose(mix.groupby("size")["customer_share"].sum(), 1.0)
+
+
+# ================================================================== docstring examples
+@pytest.mark.parametrize("name", ["policy", "payback", "capacity", "erosion", "maintenance", "stages", "actions",
+                                  "mix"])
+def test_docstring_examples(name):
+    import doctest
+    import importlib
+
+    module = importlib.import_module(f"segkit.decisions.{name}")
+    result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.failed == 0 and result.attempted > 0

@@ -24,7 +24,8 @@ Example
 ...     "2024-05-01", "2024-06-01"]), "revenue": [100.0] * 4, "margin": [30.0, 30.0, 20.0, 20.0],
 ...     "purchases": [1] * 4})
 >>> mt = pd.DataFrame({"customer_id": ["a"], "month": ["2024-06"], "monthly_tier": ["VIP"]})
->>> margin_erosion(m, mt, window=["2024-03", "2024-04", "2024-05", "2024-06"])[["drop_pp", "value_at_risk"]].values.tolist()
+>>> e = margin_erosion(m, mt, window=["2024-03", "2024-04", "2024-05", "2024-06"])
+>>> e[["drop_pp", "value_at_risk"]].values.tolist()
 [[10.0, 20.0]]
 """
 

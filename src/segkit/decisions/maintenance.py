@@ -64,7 +64,8 @@ def customer_returns(tx: Transactions, start: dt.date | None = None, end: dt.dat
 
 
 def high_maintenance(returns: pd.DataFrame, *, low_revenue_quantile: float = LOW_REVENUE_QUANTILE,
-                     min_return_share: float = MIN_RETURN_SHARE, min_return_lines: int = MIN_RETURN_LINES) -> pd.DataFrame:
+                     min_return_share: float = MIN_RETURN_SHARE,
+                     min_return_lines: int = MIN_RETURN_LINES) -> pd.DataFrame:
     """The low-revenue, return-heavy customers with their figures, most returns first.
 
     ``returns``: :func:`customer_returns`. Adds ``net_revenue`` and ``return_share`` (returns_value /

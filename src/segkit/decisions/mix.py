@@ -36,7 +36,8 @@ def tier_mix(table: pd.DataFrame, attribute: str) -> pd.DataFrame:
                              fix="map the attribute column (`columns: {region: ...}`) and pass tier and revenue")
     t = table.assign(**{attribute: table[attribute].astype(object).where(table[attribute].notna(), "(missing)")
                         .astype(str)})
-    out = t.groupby([attribute, "tier"]).agg(customers=("customer_id", "size"), revenue=("revenue", "sum")).reset_index()
+    out = t.groupby([attribute, "tier"]).agg(customers=("customer_id", "size"),
+                                             revenue=("revenue", "sum")).reset_index()
     by_value = out.groupby(attribute)
     out["customer_share"] = (out["customers"] / by_value["customers"].transform("sum")).round(6)
     total = by_value["revenue"].transform("sum")

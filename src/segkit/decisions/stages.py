@@ -44,7 +44,8 @@ import numpy as np
 import pandas as pd
 
 __all__ = ["relationship_stages", "stage_transitions", "stage_check", "STAGES", "STAGE_ORDER",
-           "LIFECYCLE_TO_STAGE", "CHECK_MIN_CUSTOMERS", "EXPLORATION_MONTHS", "QUIET_MIN_MONTHS", "QUIET_FACTOR", "COMPARE_MONTHS",
+           "LIFECYCLE_TO_STAGE", "CHECK_MIN_CUSTOMERS", "EXPLORATION_MONTHS", "QUIET_MIN_MONTHS", "QUIET_FACTOR",
+           "COMPARE_MONTHS",
            "DECLINE_RATIO", "GROWTH_RATIO", "COMMITMENT_TENURE_MONTHS", "COMMITMENT_MIN_ACTIVE"]
 
 STAGES = ["exploration", "awareness", "expansion", "commitment", "dissolution"]
@@ -86,7 +87,8 @@ def _per_customer(monthly: pd.DataFrame, as_of: dt.date | str) -> pd.DataFrame:
     return out
 
 
-def relationship_stages(monthly: pd.DataFrame, as_of: dt.date | str, customers: pd.Series | None = None) -> pd.DataFrame:
+def relationship_stages(monthly: pd.DataFrame, as_of: dt.date | str,
+                        customers: pd.Series | None = None) -> pd.DataFrame:
     """Stage of every customer at ``as_of``; ``customers`` limits the rows (default: all buyers so far).
 
     Returns ``customer_id, stage, first, last, active, usual_gap, recent, before`` sorted by customer_id.
