@@ -8,11 +8,13 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st_
 
 from segkit.config import DATA_DIR
 from segkit.decisions import (ACTIONS, ALERT_COLUMNS, DEFAULT_POLICY_YAML, Policy, capacity_check, contact_list,
                               customer_returns, default_policy, erosion_alerts, good_targets, high_maintenance,
-                              margin_erosion, payback, relationship_stages, stage_check, stage_transitions,
+                              margin_erosion, payback, relationship_stages, stage_check, stage_transitions, STAGES,
                               tier_change, tier_mix)
 from segkit.errors import ConfigError
 
@@ -134,6 +136,8 @@ def test_good_targets_gap_to_the_latest_vip_threshold():
     assert t.loc["g1", ["gap", "near_target"]].tolist() == [10.0, True]    # 10 <= 0.25 * 90
     assert t.loc["g2", ["gap", "near_target"]].tolist() == [40.0, False]
     assert t.loc["g3", ["last_value", "gap"]].tolist() == [0.0, 90.0]      # bought nothing in June
+    fixed = good_targets(mt, tiers, threshold=200.0).set_index("customer_id")
+    assert fixed["gap"].tolist() == [120.0, 150.0, 200.0] and not fixed["near_target"].any()
 
 
 # ================================================================== erosion
@@ -222,6 +226,21 @@ def test_stages_on_hand_made_histories_with_edges():
         "never": "dissolution",         # listed but never bought
     }
     assert st.set_index("customer_id").loc["quarterly", "usual_gap"] == 3.0
+
+
+@settings(max_examples=40, deadline=None)
+@given(st_.lists(st_.tuples(st_.sampled_from("abcdef"), st_.integers(0, 14), st_.floats(-50, 500)), max_size=40),
+       st_.randoms(use_true_random=False))
+def test_stages_one_per_customer_whatever_the_row_order(rows, rnd):
+    frame = pd.DataFrame(rows, columns=["customer_id", "age", "revenue"]).drop_duplicates(["customer_id", "age"])
+    frame["month"] = [pd.Timestamp("2024-12-01") - pd.DateOffset(months=int(a)) for a in frame["age"]]
+    frame["purchases"] = (frame["revenue"] > 0).astype(int)
+    ids = pd.Series(list("abcdefg"))
+    st = relationship_stages(frame, "2024-12-31", ids)
+    assert st["customer_id"].tolist() == list("abcdefg") and set(st["stage"]) <= set(STAGES)
+    assert st.loc[6, "stage"] == "dissolution"  # g never bought
+    shuffled = frame.sample(frac=1.0, random_state=rnd.randint(0, 999))
+    pd.testing.assert_frame_equal(relationship_stages(shuffled, "2024-12-31", ids), st)
 
 
 def test_stage_transitions_and_check():

@@ -9,7 +9,7 @@ the best customers of the tier below (GOOD for VIP) are *next in line* to fill t
 **Targets.** A GOOD customer becomes VIP next month if its value that month reaches the VIP
 threshold: the lowest value that was still VIP in the latest window month (the same figure as the
 ``VIP/GOOD`` threshold of the tiers' boundary table; ties at the threshold go by customer_id). The
-*gap* is that threshold minus the customer's value in the latest window month (at least 0). A
+*gap* is that threshold (or the policy's fixed ``target_threshold`` when given) minus the customer's value in the latest window month (at least 0). A
 customer is *near* the target when the gap is at most :data:`NEAR_TARGET_SHARE` of the threshold.
 
 Example
@@ -84,7 +84,7 @@ def capacity_check(values: pd.DataFrame, capacity: int | None, *, tier: str = "V
     return CapacityCheck(tier, n, capacity, overflow, free, queue[cols].reset_index(drop=True))
 
 
-def good_targets(monthly_tiers: pd.DataFrame, tiers: pd.DataFrame, *,
+def good_targets(monthly_tiers: pd.DataFrame, tiers: pd.DataFrame, *, threshold: float | None = None,
                  near_share: float = NEAR_TARGET_SHARE) -> pd.DataFrame:
     """For every GOOD customer: the value it needs next month to become VIP, and the gap.
 
@@ -92,6 +92,7 @@ def good_targets(monthly_tiers: pd.DataFrame, tiers: pd.DataFrame, *,
     ----------
     monthly_tiers : DataFrame ``customer_id, month, value, monthly_tier`` (the tiers' monthly table).
     tiers : DataFrame ``customer_id, tier`` (window tiers).
+    threshold : a fixed VIP target (the policy's ``target_threshold``) instead of the latest month's.
 
     Returns
     -------
@@ -110,10 +111,11 @@ def good_targets(monthly_tiers: pd.DataFrame, tiers: pd.DataFrame, *,
         return pd.DataFrame(columns=cols)
     month = str(monthly_tiers["month"].max())
     latest = monthly_tiers[monthly_tiers["month"].astype(str) == month]
-    vip_values = latest.loc[latest["monthly_tier"] == "VIP", "value"]
-    if vip_values.empty:
-        return pd.DataFrame(columns=cols)
-    threshold = float(vip_values.min())
+    if threshold is None:
+        vip_values = latest.loc[latest["monthly_tier"] == "VIP", "value"]
+        if vip_values.empty:
+            return pd.DataFrame(columns=cols)
+        threshold = float(vip_values.min())
     good = tiers.loc[tiers["tier"] == "GOOD", ["customer_id"]].astype(str)
     last = latest.assign(customer_id=latest["customer_id"].astype(str)).set_index("customer_id")["value"]
     out = good.assign(month=month, last_value=good["customer_id"].map(last).fillna(0.0).astype(float),
