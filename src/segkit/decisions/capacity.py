@@ -9,8 +9,9 @@ the best customers of the tier below (GOOD for VIP) are *next in line* to fill t
 **Targets.** A GOOD customer becomes VIP next month if its value that month reaches the VIP
 threshold: the lowest value that was still VIP in the latest window month (the same figure as the
 ``VIP/GOOD`` threshold of the tiers' boundary table; ties at the threshold go by customer_id). The
-*gap* is that threshold (or the policy's fixed ``target_threshold`` when given) minus the customer's value in the latest window month (at least 0). A
-customer is *near* the target when the gap is at most :data:`NEAR_TARGET_SHARE` of the threshold.
+*gap* is that threshold (or the policy's fixed ``target_threshold`` when given) minus the
+customer's value in the latest window month (at least 0). A customer is *near* the target when the
+gap is at most :data:`NEAR_TARGET_SHARE` of the threshold.
 
 Example
 -------
