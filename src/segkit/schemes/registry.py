@@ -85,9 +85,10 @@ class SchemeInputs:
 
 @runtime_checkable
 class Scheme(Protocol):
-    """The protocol every registered scheme class follows (same signatures for all)."""
+    """The protocol every registered scheme class follows (same signatures for all).
 
-    segments_: list[str]
+    After ``fit`` a scheme also has ``segments_``: its labels in rank order (rank 1 first).
+    """
 
     @classmethod
     def from_params(cls, params: "RunParams") -> "Scheme": ...
