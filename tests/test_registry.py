@@ -162,6 +162,7 @@ def test_a_registered_scheme_is_fitted_scored_and_exported(tmp_path):
 # ---------------------------------------------------------------- a plug-in, end to end
 def install_toy_plugin(root: Path) -> Path:
     """What `pip install` of a package declaring the entry point leaves on the path."""
+    root.mkdir(parents=True)
     (root / "toy_halves.py").write_text(textwrap.dedent(TOY_MODULE))
     dist = root / "toy_halves-0.1.dist-info"
     dist.mkdir()

@@ -359,8 +359,8 @@ def comparison(a: Analysis) -> dict[str, Any]:
     tiers = tables["percentile_tiers"]
 
     def tiers_fit(**changes: Any) -> PercentileTiers:
-        settings = dict(criterion=p.criterion, window_months=p.window_months, vip_share=p.vip_share,
-                        good_share=p.good_share, dropout_months=p.dropout_months, **changes)
+        settings = {"criterion": p.criterion, "window_months": p.window_months, "vip_share": p.vip_share,
+                    "good_share": p.good_share, "dropout_months": p.dropout_months, **changes}
         return PercentileTiers(**settings).fit_monthly(a.monthly, customers=a.features, as_of=a.split.as_of)
 
     def vips(criterion: str, share: float) -> set:

@@ -184,6 +184,18 @@ class PercentileTiers(SchemeMixin):
         totals = in_window.groupby("customer_id", observed=True)["value"].sum()
         totals.index = totals.index.astype(str)
 
+        labels = self._window_labels(ranked, data, previous, window, ids, paid, totals)
+        self.labels_ = labels.astype(str)
+        self.segments_ = list(TIERS)
+        self.alerts_ = self._alerts(ranked, in_window, window, last_purchase) if self.variant == "monthly_union" \
+            else pd.DataFrame(columns=["customer_id", "last_vip_month", "last_payment", "value_at_risk"])
+        self.movements_ = self._movements(ranked, window)
+        self.window_totals_ = totals
+        return self
+
+    def _window_labels(self, ranked: pd.DataFrame, data: pd.DataFrame, previous: list[pd.Timestamp],
+                       window: list[pd.Timestamp], ids: pd.Index, paid: pd.Series, totals: pd.Series) -> pd.Series:
+        """The window tier of every customer in ``ids``, by the variant's rule."""
         if self.variant == "monthly_union":
             vip = ranked.loc[ranked["monthly_tier"] == "VIP", "customer_id"]
             good = ranked.loc[ranked["monthly_tier"] == "GOOD", "customer_id"]
@@ -202,13 +214,7 @@ class PercentileTiers(SchemeMixin):
             labels[common] = one[common]
         else:
             labels = self._abc(totals, ids, paid)
-        self.labels_ = labels.astype(str)
-        self.segments_ = list(TIERS)
-        self.alerts_ = self._alerts(ranked, in_window, window, last_purchase) if self.variant == "monthly_union" \
-            else pd.DataFrame(columns=["customer_id", "last_vip_month", "last_payment", "value_at_risk"])
-        self.movements_ = self._movements(ranked, window)
-        self.window_totals_ = totals
-        return self
+        return labels
 
     def _abc(self, totals: pd.Series, ids: pd.Index, paid: pd.Series) -> pd.Series:
         a, b, _ = self.abc_shares
