@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 
 import pandas as pd
-import pytest
 
 from segkit import calendar as cal
 from segkit.schemes import lifecycle

@@ -27,7 +27,6 @@ datetime.date(1997, 12, 31)
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
 import ibis
 import ibis.expr.types as ir
