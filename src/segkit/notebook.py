@@ -225,12 +225,13 @@ def segment_profile_table(profile: pd.DataFrame, currency: str) -> pd.DataFrame:
     names = {"customers": "Customers", "share": "Share", "recency_days": "Days since last purchase",
              "frequency": "Purchases", "monetary": f"Net revenue ({currency})",
              "avg_order_value": f"Average order ({currency})", "tenure_days": "Days since first purchase",
-             "jaccard": "Stability (Jaccard)", "description": "Description", "cluster": "Cluster"}
+             "jaccard": "Stability (Jaccard)", "description": "Description", "cluster": "Cluster",
+             "window_value": "Value in the window", "value_share": "Share of the window value"}
     p = profile.set_index("segment").drop(columns=["rank"], errors="ignore")
     out = pd.DataFrame(index=p.index)
     for col in p.columns:
         v = p[col]
-        if col == "share":
+        if col in ("share", "value_share"):
             out[names[col]] = v.map(lambda x: "–" if pd.isna(x) else pct(x, 1))
         elif col in ("customers", "cluster"):
             out[names[col]] = v.map(lambda x: "–" if pd.isna(x) else f"{int(x):,}")
