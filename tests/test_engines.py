@@ -74,7 +74,7 @@ def outcome(engine: str, path) -> dict:
     }
     cm = result["customer_month"]
     for criterion in CRITERIA:
-        tiers = PercentileTiers(criterion=criterion, as_of=split.as_of, window_months=3).fit(cm)
+        tiers = PercentileTiers(criterion=criterion, as_of=split.as_of, window_months=3).fit_monthly(cm)
         result[f"monthly_tiers_{criterion}"] = tiers.monthly_tiers_.reset_index(drop=True)
         result[f"tiers_{criterion}"] = tiers.labels_.sort_index()
     return result
