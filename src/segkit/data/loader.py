@@ -77,65 +77,44 @@ class Transactions:
         }
 
 
-def load_transactions(
-    source: str | Path | pd.DataFrame | ir.Table,
-    columns: Mapping[str, str] | None = None,
-    *,
-    drop_duplicates: bool = False,
-    max_bad_share: float = 0.01,
-    filter: Mapping[str, Any] | None = None,
-    engine: str = "duckdb",
-    con: Any = None,
-    today: dt.date | None = None,
-    table: str | None = None,
-) -> Transactions:
+def load_transactions(source: str | Path | pd.DataFrame | ir.Table, columns: Mapping[str, str] | None = None, *,
+                      drop_duplicates: bool = False, max_bad_share: float = 0.01,
+                      filter: Mapping[str, Any] | None = None, engine: str = "duckdb", con: Any = None,
+                      today: dt.date | None = None, table: str | None = None) -> Transactions:
     """Read ``source``, map ``columns`` (canonical name -> source column), clean, and report.
 
     Parameters
     ----------
     source
-        A CSV/TSV (optionally .gz), Parquet file or glob of Parquet/CSV files, an Excel workbook,
-        a pandas DataFrame, an Ibis table already in an engine, or an Ibis connection URL
-        (``duckdb:///warehouse.duckdb``, ``postgres://analyst@db/finance``, ...) with ``table``.
+        A CSV/TSV (optionally .gz), Parquet file or glob of Parquet/CSV files, an Excel workbook, a pandas
+        DataFrame, an Ibis table already in an engine, or an Ibis connection URL (``duckdb:///w.duckdb``,
+        ``postgres://analyst@db/finance``, ...) with ``table`` (``sales`` or ``schema.sales``).
     columns
-        Canonical names (``customer_id, date, amount`` and optional ``quantity, cost, order_id``)
-        and attribute names mapped to the source's column names. Unmapped canonical names are
-        looked up by their own name (case-insensitively).
-    drop_duplicates
-        Keep one copy of each exact duplicate row (equal in every column of the source row).
-    max_bad_share
-        The largest share of rows whose date, amount, quantity or cost may be unreadable (they are
-        dropped); above it loading stops.
-    filter
-        Attribute equality (``{"region": "EU"}`` or a list of values); other rows are dropped and counted.
-    engine, con
-        Where the work runs; ``con`` reuses an Ibis connection.
-    table
-        With a connection URL: the table to read (``sales`` or ``schema.sales``); the work runs
-        in that database.
-    today
-        The date after which dates count as "in the future" (default: the real today).
+        Canonical names (``customer_id, date, amount``; optional ``quantity, cost, order_id``) and
+        attribute names mapped to the source's columns; unmapped canonical names are looked up by
+        their own name (case-insensitively).
+    drop_duplicates, max_bad_share, filter
+        Keep one copy of each exact duplicate (equal in every column of the source row); the largest
+        share of unreadable values that are dropped rather than stopping; attribute equality.
+    engine, con, today
+        Where the work runs (``con`` reuses an Ibis connection); the date after which dates count as
+        "in the future" (default: the real today).
 
     Raises
     ------
     DataError
-        The file cannot be read, a column is missing, too many values cannot be parsed, or
-        nothing usable is left. The message names the file, the column, examples and the fix.
+        The source cannot be read, a column is missing, too many values cannot be parsed, or nothing
+        usable is left; the message names the file, the column, examples and the fix.
 
     Examples
     --------
     >>> frame = pd.DataFrame({"customer_id": ["1", "1", "2"], "date": ["2024-01-05"] * 3, "amount": ["10", "10", "0"]})
-    >>> tx = load_transactions(frame)
-    >>> tx.quality.rows_used, tx.quality.kept["exact_duplicates"], tx.quality.dropped["zero_amount"]
+    >>> q = load_transactions(frame).quality
+    >>> q.rows_used, q.kept["exact_duplicates"], q.dropped["zero_amount"]
     (2, 1, 1)
     """
     columns, filter, today = dict(columns or {}), dict(filter or {}), today or dt.date.today()
-    label = None
-    if isinstance(source, (str, Path)) and (is_connection_url(str(source)) or table is not None):
-        label, source = open_table(str(source), table)
-    if con is None and isinstance(source, ir.Table):
-        con = ibis.get_backend(source)  # a table in a warehouse or on Spark is worked on where it is
-    con = con if con is not None else connect(engine)
+    label, source, con = _where(source, table, con, engine)
     read_label, raw, sha, detected, serial = read_raw(con, source)
     label = label or read_label
     mapping = map_columns(raw, columns, filter, label)
@@ -154,6 +133,16 @@ def load_transactions(
     return Transactions(table=clean, con=con, quality=quality, path=label, sha256=sha(),
                         has=frozenset(k for k in ("quantity", "cost", "order_id") if k in mapping),
                         attributes=attributes, engine=engine_name(con))
+
+
+def _where(source: Any, table: str | None, con: Any, engine: str) -> tuple[str | None, Any, Any]:
+    """(label of a database table or None, the source, the connection the work runs on)."""
+    label = None
+    if isinstance(source, (str, Path)) and (is_connection_url(str(source)) or table is not None):
+        label, source = open_table(str(source), table)
+    if con is None and isinstance(source, ir.Table):
+        con = ibis.get_backend(source)  # a table in a warehouse or on Spark is worked on where it is
+    return label, source, con if con is not None else connect(engine)
 
 
 def _stage(con: Any, raw: ir.Table, serial: Callable[[], ir.Table] | None, mapping: dict[str, str],

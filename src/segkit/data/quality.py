@@ -30,11 +30,11 @@ LABELS = {
     "unparseable_quantity": "Quantity that cannot be read",
     "unparseable_cost": "Cost that cannot be read",
     "zero_amount": "Amount exactly 0",
-    "duplicates_dropped": "Exact duplicate row, equal in every column (drop_duplicates: true)",
+    "duplicates_dropped": "Exact duplicate row (every column equal)",
     "filtered_out": "Outside the run's filter",
     "returns": "Return (amount < 0): lowers net revenue",
-    "exact_duplicates": "Exact duplicate row, equal in every column (kept as a repeat purchase)",
-    "same_customer_time_amount": "Same customer, time and amount, other columns differ (kept)",
+    "exact_duplicates": "Exact duplicate row (every column equal), kept",
+    "same_customer_time_amount": "Same customer, time and amount (kept)",
     "future_dates": "Date after today",
 }
 #: where the money of dropped rows was, as the coverage sentence says it
@@ -108,13 +108,14 @@ class QualityReport:
         covered = self.coverage()
         if covered is None:
             return "The share of the file's net amount the analysis covers is unknown (the amounts sum to 0)."
-        parts = [f"{share:.1%} was {_WHERE[key]}" for key in self.dropped if key in _WHERE
+        parts = [f"{share:.1%} {_WHERE[key]}" for key in self.dropped if key in _WHERE
                  if self.dropped[key] and isinstance(share := self.money(key)[2], float) and round(share, 3)]
         text = f"The analysis covers {covered:.1%} of the net amount in the file"
-        text += ("; " + ", ".join(parts)) if parts else ""
+        text += ("; " + ", ".join(parts).replace(" ", " was ", 1)) if parts else ""
         unread = self.dropped.get("unparseable_amount", 0)
         if unread:
-            text += f"; {unread:,} row{'s' if unread != 1 else ''} whose amount cannot be read are not counted"
+            text += (f"; {unread:,} dropped row{'s' if unread != 1 else ''} whose amount cannot be read "
+                     f"{'are' if unread != 1 else 'is'} not counted")
         return text + "."
 
     def to_dict(self) -> dict[str, Any]:
@@ -158,8 +159,12 @@ class QualityReport:
                              "; ".join(self.examples.get(key, []))))
         rows.append(("Customers whose net revenue is <= 0", self.customers_nonpositive_net, None, None, None, None,
                      "kept (customers)", "; ".join(self.examples.get("customers_nonpositive_net", []))))
-        return pd.DataFrame(rows, columns=["finding", "count", "share_of_rows", "customers", "net_amount",
-                                           "share_of_net_amount", "action", "examples"])
+        frame = pd.DataFrame(rows, columns=["finding", "count", "share_of_rows", "customers", "net_amount",
+                                            "share_of_net_amount", "action", "examples"])
+        # numbers, "unknown" and blanks side by side: object columns, so counts stay integers
+        for col, i in (("customers", 3), ("net_amount", 4), ("share_of_net_amount", 5)):
+            frame[col] = pd.Series([r[i] for r in rows], dtype=object)
+        return frame
 
     def __str__(self) -> str:
         covered = self.coverage()
