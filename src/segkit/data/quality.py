@@ -33,7 +33,7 @@ LABELS = {
     "duplicates_dropped": "Exact duplicate row (every column equal)",
     "filtered_out": "Outside the run's filter",
     "returns": "Return (amount < 0): lowers net revenue",
-    "exact_duplicates": "Exact duplicate row (every column equal), kept",
+    "exact_duplicates": "Exact duplicate row (every column equal)",
     "same_customer_time_amount": "Same customer, time and amount (kept)",
     "future_dates": "Date after today",
 }
