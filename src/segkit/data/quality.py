@@ -94,9 +94,13 @@ class QualityReport:
         return self.share_of_net(self.net_amount_used)
 
     def money(self, key: str) -> tuple[Any, Any, Any]:
-        """(customers, net amount, share of the file's net amount) of a finding; ``"unknown"`` where not known."""
+        """(customers, net amount, share of the file's net amount) of a finding; ``"unknown"`` where not known.
+
+        Findings without money (future dates, returns) give empty strings: the frame's cells then
+        show nothing, in a notebook table as in the text.
+        """
         if key not in self.detail:
-            return None, None, None
+            return "", "", ""
         d = self.detail[key]
         net = d.get("net_amount")
         share = self.share_of_net(net)
@@ -124,7 +128,7 @@ class QualityReport:
             out = {}
             for key, rows in keys.items():
                 customers, net, share = self.money(key)
-                if net is not None:
+                if key in self.detail:
                     out[key] = {"rows": rows, "customers": customers, "net_amount": net, "share_of_net_amount": share}
             return out
 
@@ -157,7 +161,7 @@ class QualityReport:
             for key, count in findings.items():
                 rows.append((LABELS.get(key, key), count, count / n, *self.money(key), action,
                              "; ".join(self.examples.get(key, []))))
-        rows.append(("Customers whose net revenue is <= 0", self.customers_nonpositive_net, None, None, None, None,
+        rows.append(("Customers whose net revenue is <= 0", self.customers_nonpositive_net, None, "", "", "",
                      "kept (customers)", "; ".join(self.examples.get("customers_nonpositive_net", []))))
         frame = pd.DataFrame(rows, columns=["finding", "count", "share_of_rows", "customers", "net_amount",
                                             "share_of_net_amount", "action", "examples"])
