@@ -75,7 +75,7 @@ def data_summary_markdown(a: Analysis) -> str:
             f"{q.first_date} to {q.last_date}. Calibration runs to **{a.split.as_of}**; the schemes are scored on "
             f"{a.split.holdout_start} .. {a.split.holdout_end}. Revenue is concentrated: the Gini coefficient of "
             f"customers' net revenue in calibration is **{g:.2f}** (0 = everyone spends the same, 1 = one customer "
-            "spends everything).")
+            f"spends everything). {q.coverage_sentence()}")
 
 
 def quality_table(a: Analysis) -> pd.DataFrame:
