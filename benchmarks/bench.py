@@ -372,7 +372,7 @@ def tier_cases() -> list[Case]:
                           """
 monthly = customer_month(tx, dt.date.fromisoformat(A["window_start"]), dt.date.fromisoformat(A["as_of"]))
 tiers = PercentileTiers(criterion="revenue", as_of=A["as_of"], window_months=A["window_months"],
-                        vip_share=A["vip_share"], good_share=A["good_share"]).fit(monthly)
+                        vip_share=A["vip_share"], good_share=A["good_share"]).fit_monthly(monthly)
 RESULT = tiers.monthly_tiers_
 """)
     cases.append(Case("hand-written DuckDB SQL (window fn)", "tiers", "engine", needs=("duckdb",), code="""

@@ -46,8 +46,13 @@ ROWS: dict[str, tuple[str, str]] = {
     "bad_many": ("unreadable dates or amounts above `max_bad_share`",
                  "stops, exit 2, names the column and example values"),
     "dropped": ("amount 0, missing customer id or date", "dropped and counted"),
-    "kept": ("returns (negative amounts), exact duplicate rows, future dates",
-             "kept and counted (duplicates dropped with `drop_duplicates: true`)"),
+    "kept": ("returns (negative amounts), exact duplicate rows (equal in every column), future dates",
+             "kept and counted (exact duplicates dropped with `drop_duplicates: true`, one copy of each kept)"),
+    "lines": ("rows equal in customer, time and amount that differ in another column (two products at one price "
+              "on one invoice)", "kept and counted as \"same customer, time and amount\", never dropped as duplicates"),
+    "money": ("dropped rows that carry money (no customer id, filtered out, duplicates dropped)",
+              "each reason reports rows, customers and net amount with its share of the file's net amount "
+              "(`unknown` where the amount cannot be read); the report says how much of it the analysis covers"),
     "nothing": ("nothing usable: every amount 0, only returns, a filter that matches nothing",
                 "stops, exit 2, names the file and the column"),
     "customers": ("fewer customers than k-means clusters (a single customer, `k_range` above the customers)",
@@ -182,6 +187,29 @@ def _issues(rows_used_delta: int, dropped: dict | None = None, kept: dict | None
             assert issues["kept"][key] == n, issues["kept"]
         assert example in json.dumps(issues["examples"])
     return check
+
+
+def _money(reason: str, customers, net, coverage: float):
+    """Exit 0: run.json gives the reason's customers and net amount, and the share the analysis covers."""
+    def check(ctx: Ctx, stdout: str) -> None:
+        issues = _run_json(ctx)["data"]["issues"]
+        total = float(ctx.ref["amount"].sum())
+        detail = issues["dropped_detail"][reason]
+        assert (detail["customers"], detail["net_amount"]) == (customers, net), detail
+        if net == "unknown":
+            assert detail["share_of_net_amount"] == "unknown"
+        else:
+            assert detail["share_of_net_amount"] == pytest.approx(net / (total + net), abs=1e-6)
+        expected = coverage if coverage >= 0 else total / (total + float(net))
+        assert issues["coverage"] == pytest.approx(expected, abs=1e-6)
+    return check
+
+
+def _lines(ctx: Ctx, extra_line: str, exact: bool) -> pd.DataFrame:
+    """The small file with a product column; row 0 repeated with ``extra_line`` as its product."""
+    frame = ctx.ref.astype(str).assign(product="MUG")
+    copy = frame.iloc[[0]].assign(product=extra_line if not exact else "MUG")
+    return pd.concat([frame, copy], ignore_index=True)
 
 
 def _validate_shows(*texts: str):
@@ -347,6 +375,25 @@ CASES: list[Case] = [
     Case("drop-duplicates", "kept",
          lambda c: c.segment(c.frame(c.rows([tuple(c.ref.astype(str).iloc[0])]), "dd.csv"), "--drop-duplicates"), 0,
          check=_issues(0, dropped={"duplicates_dropped": 1})),
+    Case("product-lines-drop-duplicates", "lines",
+         lambda c: c.segment(c.frame(_lines(c, "CUP", exact=False), "lines.csv"), "--drop-duplicates"), 0,
+         check=_issues(1, dropped={"duplicates_dropped": 0}, kept={"same_customer_time_amount": 1})),
+    Case("product-lines-validate", "lines",
+         lambda c: c.validate(c.frame(_lines(c, "CUP", exact=False), "lines2.csv")), 0,
+         check=_validate_shows("Same customer, time and amount (kept)", "2 different rows")),
+    Case("true-duplicate-with-product", "kept",
+         lambda c: c.segment(c.frame(_lines(c, "", exact=True), "dup.csv"), "--drop-duplicates"), 0,
+         check=_issues(0, dropped={"duplicates_dropped": 1}, kept={"same_customer_time_amount": 0})),
+    Case("money-without-customer-id", "money",
+         lambda c: c.segment(c.frame(c.rows([("", "2023-05-03", "150.25", "1"), ("", "2023-06-03", "49.75", "1")]),
+                                     "noid.csv")), 0,
+         check=_money("missing_customer_id", "unknown", 200.0, -1)),
+    Case("money-unreadable-amount", "money",
+         lambda c: c.segment(c.frame(_replace(c, "amount", "n/a", 1), "na.csv")), 0,
+         check=_money("unparseable_amount", 1, "unknown", 1.0)),   # unreadable money is not in the total either
+    Case("money-validate", "money",
+         lambda c: c.validate(c.frame(c.rows([("", "2023-05-03", "150.25", "1")]), "noid2.csv")), 0,
+         check=_validate_shows("net amount read", "net amount used", "of the net amount read", "150.25", "unknown")),
     Case("future-dates-validate", "kept",
          lambda c: c.validate(c.write("future.csv", HDR + "1,2024-01-01,5,1\n2,2099-01-01,5,1\n")), 0,
          check=_validate_shows("Date after today", "2099-01-01", "rows used                   2")),

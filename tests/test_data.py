@@ -165,3 +165,96 @@ def test_a_line_break_inside_a_quoted_value_is_read_wherever_it_is(tmp_path, whe
     assert tx.quality.rows_read == tx.quality.rows_used == 200_000
     ids = tx.con.execute(tx.table.filter(tx.table.amount == 12.5).select("customer_id"))["customer_id"].tolist()
     assert ids == ["Acme\nBranch, Inc"]
+
+
+# ---------------------------------------------------------------- duplicates on the full source row
+LINES = """customer_id,date,order_id,quantity,amount,product,description
+C1,2024-01-05,INV1,1,9.99,MUG-RED,Red mug
+C1,2024-01-05,INV1,1,9.99,MUG-BLUE,Blue mug
+C1,2024-01-05,INV1,2,25.00,PLATE,Plate
+C2,2024-01-06,INV2,1,12.00,BOWL,Bowl
+"""
+
+
+@pytest.mark.parametrize("drop", [False, True])
+def test_product_lines_on_one_invoice_are_not_duplicates(write_csv, drop):
+    """Two different products at the same price on one invoice: equal only in the mapped columns."""
+    tx = load_transactions(write_csv(LINES), {"order_id": "order_id", "quantity": "quantity"}, drop_duplicates=drop)
+    q = tx.quality
+    exact = q.dropped["duplicates_dropped"] if drop else q.kept["exact_duplicates"]
+    assert exact == 0 and q.kept["same_customer_time_amount"] == 1
+    assert q.rows_used == 4 and tx.to_pandas()["amount"].sum() == pytest.approx(9.99 * 2 + 25 + 12)
+    assert q.detail["same_customer_time_amount"] == {"customers": 1, "net_amount": 9.99}
+    assert "customer C1 on 2024-01-05 amount 9.99: 2 different rows" in q.examples["same_customer_time_amount"]
+    assert "Same customer, time and amount (kept)" in str(q)
+
+
+def test_true_duplicates_are_counted_and_dropped_exactly(write_csv):
+    text = LINES + "C1,2024-01-05,INV1,1,9.99,MUG-RED,Red mug\n" * 2 + "C2,2024-01-06,INV2,1,12.00,BOWL,Bowl\n"
+    frame = pd.read_csv(io.StringIO(text), dtype=str)
+    repeated = frame[frame.duplicated()]                      # pandas: equal in every column
+    kept = load_transactions(write_csv(text)).quality
+    assert kept.kept["exact_duplicates"] == len(repeated) == 3
+    assert kept.kept["same_customer_time_amount"] == 1       # the blue mug beside the red ones
+    assert kept.detail["exact_duplicates"] == {"customers": 2, "net_amount": round(repeated["amount"].astype(float).sum(), 2)}
+    tx = load_transactions(write_csv(text), drop_duplicates=True)
+    q = tx.quality
+    assert q.dropped["duplicates_dropped"] == 3 and q.rows_used == len(frame) - 3
+    assert sorted(tx.to_pandas()["amount"]) == sorted(frame.drop_duplicates()["amount"].astype(float))
+    assert q.net_amount_used == pytest.approx(kept.net_amount_used - repeated["amount"].astype(float).sum())
+
+
+def test_exact_duplicates_compare_mapped_columns_as_read(write_csv):
+    """Spaces around an id and '10.50' vs '10.5' are the same value once read; an unmapped column still counts."""
+    text = "customer_id,date,amount,note\n 007 ,2024-01-05,10.50,a\n007,2024-01-05,10.5,a\n007,2024-01-05,10.5,b\n"
+    q = load_transactions(write_csv(text)).quality
+    assert q.kept["exact_duplicates"] == 1 and q.kept["same_customer_time_amount"] == 1
+
+
+# ---------------------------------------------------------------- money behind every drop
+MONEY = """customer_id;date;amount;product
+A1;05.01.2024;100,00;x
+;05.01.2024;40,00;x
+;06.01.2024;10,00;y
+A2;;25,50;x
+A3;07.01.2024;n/a;x
+A4;08.01.2024;0,00;x
+A5;09.01.2024;-20,00;x
+A1;10.01.2024;50,00;x
+"""
+
+
+def test_money_behind_every_drop(write_csv):
+    q = load_transactions(write_csv(MONEY), max_bad_share=0.5).quality
+    total = 100 + 40 + 10 + 25.5 + 0 - 20 + 50            # every readable amount in the file
+    assert q.net_amount_read == pytest.approx(total) and q.net_amount_used == pytest.approx(130)
+    assert q.coverage() == pytest.approx(130 / total, abs=1e-6)
+    assert q.detail["missing_customer_id"] == {"customers": None, "net_amount": 50.0}
+    assert q.detail["missing_date"] == {"customers": 1, "net_amount": 25.5}
+    assert q.money("unparseable_amount") == (1, "unknown", "unknown")
+    assert q.money("missing_customer_id") == ("unknown", 50.0, round(50 / total, 6))
+    issues = q.to_dict()
+    assert issues["dropped_detail"]["missing_customer_id"] == {
+        "rows": 2, "customers": "unknown", "net_amount": 50.0, "share_of_net_amount": round(50 / total, 6)}
+    assert issues["dropped_detail"]["unparseable_amount"]["net_amount"] == "unknown"
+    assert issues["coverage"] == round(130 / total, 6)
+    # what was read, plus what was dropped where readable, is the whole file
+    dropped = [q.detail[key]["net_amount"] for key in q.dropped if q.detail[key]["net_amount"] is not None]
+    assert q.net_amount_used + sum(dropped) == pytest.approx(total)
+    sentence = q.coverage_sentence()
+    assert sentence == (f"The analysis covers {130 / total:.1%} of the net amount in the file; "
+                        f"{50 / total:.1%} was in rows without a customer id, {25.5 / total:.1%} in rows "
+                        "without a date; 1 dropped row whose amount cannot be read is not counted.")
+    text = str(q)
+    assert "unknown" in text and "net amount read" in text and f"{130 / total:.1%}" in text
+    frame = q.to_frame().set_index("finding")
+    assert frame.loc["Missing customer id", "net_amount"] == 50.0
+    assert frame.loc["Amount that cannot be read (or empty)", "net_amount"] == "unknown"
+
+
+def test_money_outside_the_filter(write_csv):
+    text = "customer_id,date,amount,region\n1,2024-01-01,5,EU\n2,2024-01-01,7,US\n3,2024-01-02,8,US\n"
+    q = load_transactions(write_csv(text), filter={"region": "EU"}).quality
+    assert q.detail["filtered_out"] == {"customers": 2, "net_amount": 15.0}
+    assert q.coverage() == pytest.approx(0.25)
+    assert "15.0%" not in q.coverage_sentence() and "75.0% was outside the run's filter" in q.coverage_sentence()

@@ -57,7 +57,7 @@ def test_tiers_recover_the_planted_vips_and_dropouts(synthetic):
     split = split_periods(loaded, holdout_months=6)
     features = customer_features(loaded, split.as_of)
     monthly = customer_month(loaded, split.previous_window_months[0], split.as_of)
-    tiers = PercentileTiers(criterion="revenue", as_of=split.as_of).fit(monthly, customers=features)
+    tiers = PercentileTiers(criterion="revenue", as_of=split.as_of).fit_monthly(monthly, customers=features)
     t = truth.set_index("customer_id")
     steady = t.index[t["type"] == "steady_vip"]
     assert (tiers.labels_.reindex(steady) == "VIP").mean() >= 0.9

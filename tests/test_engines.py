@@ -1,6 +1,6 @@
 """One feature layer, several engines: DuckDB, Polars and PySpark give identical results.
 
-The same messy file (returns, missing ids, zero amounts, unreadable values, exact duplicates, ties,
+The same messy file (returns, missing ids, zero amounts, unreadable values, exact duplicates, product lines, ties,
 ids with spaces and leading zeros) is loaded on every engine, in two layouts (comma + ISO dates +
 plain amounts; semicolon + day-first dates + decimal-comma amounts). The data-quality report, the
 per-customer features, the customer x month table (every criterion), the holdout outcomes and the
@@ -35,11 +35,15 @@ def messy_frame(seed: int = 7) -> pd.DataFrame:
     df.loc[pick[15:30], "amount"] = 0.0                          # zero amounts
     df.loc[pick[30:40], "customer_id"] = "  " + df.loc[pick[30:40], "customer_id"] + " "  # spaces around
     df = df.astype({"date": "datetime64[ns]"})
+    df["product"] = rng.choice(["MUG", "CUP", "PLATE"], size=n)  # a column segkit is not told about
     ties = pd.DataFrame({                                        # equal monthly values: ties by customer_id
         "customer_id": [f"9{i:03d}" for i in range(6)], "date": pd.Timestamp("2023-10-15"),  # in the window
-        "order_id": range(10**6, 10**6 + 6), "quantity": 2, "amount": 777.25, "cost": 400.0, "region": "EU"})
+        "order_id": range(10**6, 10**6 + 6), "quantity": 2, "amount": 777.25, "cost": 400.0, "region": "EU",
+        "product": "MUG"})
     dups = df.iloc[pick[40:55]]                                  # exact duplicate rows
-    return pd.concat([df, ties, dups], ignore_index=True).sample(frac=1, random_state=seed).reset_index(drop=True)
+    lines = df.iloc[pick[55:65]].assign(product="BOWL")          # another product line, same price, same order
+    return (pd.concat([df, ties, dups, lines], ignore_index=True).sample(frac=1, random_state=seed)
+            .reset_index(drop=True))
 
 
 def write_layout(df: pd.DataFrame, path, layout: str) -> None:
@@ -74,7 +78,7 @@ def outcome(engine: str, path) -> dict:
     }
     cm = result["customer_month"]
     for criterion in CRITERIA:
-        tiers = PercentileTiers(criterion=criterion, as_of=split.as_of, window_months=3).fit(cm)
+        tiers = PercentileTiers(criterion=criterion, as_of=split.as_of, window_months=3).fit_monthly(cm)
         result[f"monthly_tiers_{criterion}"] = tiers.monthly_tiers_.reset_index(drop=True)
         result[f"tiers_{criterion}"] = tiers.labels_.sort_index()
     return result
@@ -109,6 +113,8 @@ def test_the_messy_file_exercises_every_rule(duckdb_outcome):
     assert q["dropped"]["unparseable_amount"] == 2 and q["dropped"]["unparseable_date"] == 2
     assert q["dropped"]["missing_date"] == 1
     assert q["kept"]["returns"] > 0 and q["kept"]["exact_duplicates"] >= 10
+    assert q["kept"]["same_customer_time_amount"] >= 8          # the planted product lines, never duplicates
+    assert q["dropped_detail"]["missing_customer_id"]["net_amount"] != 0
     assert q["rows_read"] == q["rows_used"] + q["rows_dropped"]
     ranked = duckdb_outcome["monthly_tiers_revenue"]
     tied = ranked[ranked["customer_id"].str.startswith("9")]

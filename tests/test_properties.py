@@ -115,3 +115,26 @@ def test_too_little_history_is_a_segkit_error():
     params = RunParams.from_mapping({"name": "short", "data": "x.csv", "holdout_months": 2})
     with pytest.raises(SegkitError, match="holdout"):
         analyze(params, tx=load_transactions(table), n_boot=50)
+
+
+LINE = st.tuples(st.sampled_from(["0001", "0002", "0003"]), st.sampled_from(["2023-01-05", "2023-02-10"]),
+                 st.sampled_from(["10", "-3.5", "7.25", "1000"]), st.sampled_from(["MUG", "CUP", "PLATE"]))
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(rows=st.lists(LINE, min_size=1, max_size=30))
+def test_drop_duplicates_removes_exactly_the_rows_repeated_in_every_column(rows):
+    """Net revenue changes by the duplicated rows' amounts and by nothing else (product lines stay)."""
+    frame = pd.DataFrame(rows, columns=["customer_id", "date", "amount", "product"])
+    repeated = frame[frame.duplicated()]                                 # pandas: equal in every column
+    alike = int(frame.duplicated(["customer_id", "date", "amount"]).sum()) - len(repeated)
+    kept = load_transactions(frame)
+    dropped = load_transactions(frame, drop_duplicates=True)
+    amounts = repeated["amount"].astype(float)
+    change = kept.to_pandas()["amount"].sum() - dropped.to_pandas()["amount"].sum()
+    assert abs(change) <= amounts.abs().sum() + 1e-9
+    assert change == pytest.approx(amounts.sum(), abs=1e-9)
+    assert kept.quality.kept["exact_duplicates"] == dropped.quality.dropped["duplicates_dropped"] == len(repeated)
+    assert kept.quality.kept["same_customer_time_amount"] == dropped.quality.kept["same_customer_time_amount"] == alike
+    assert dropped.quality.rows_used == len(frame) - len(repeated) == len(frame.drop_duplicates())
+    event(f"duplicates: {len(repeated) > 0}, product lines: {alike > 0}")

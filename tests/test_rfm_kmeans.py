@@ -101,7 +101,7 @@ def features_frame(seed=0, n=600):
 
 def test_kmeans_finds_planted_groups_and_numbers_them_by_spend():
     f = features_frame()
-    k = KMeansSegmenter(k_range=(2, 6), random_state=3).fit(f)
+    k = KMeansSegmenter(k_range=(2, 6), random_state=3).fit_features(f)
     assert k.k_ == 3
     prof = k.profile()
     assert prof["monetary"].is_monotonic_decreasing                      # cluster 0 = highest spend
@@ -112,17 +112,17 @@ def test_kmeans_finds_planted_groups_and_numbers_them_by_spend():
 
 def test_kmeans_is_deterministic_for_a_seed_and_relabels_to_match():
     f = features_frame(1)
-    a = KMeansSegmenter(k_range=(3, 3), random_state=5).fit(f).segment_table()
-    b = KMeansSegmenter(k_range=(3, 3), random_state=5).fit(f.sample(frac=1, random_state=2)).segment_table()
+    a = KMeansSegmenter(k_range=(3, 3), random_state=5).fit_features(f).segment_table()
+    b = KMeansSegmenter(k_range=(3, 3), random_state=5).fit_features(f.sample(frac=1, random_state=2)).segment_table()
     pd.testing.assert_frame_equal(a, b)
-    other = KMeansSegmenter(k_range=(3, 3), random_state=9).fit(f)
+    other = KMeansSegmenter(k_range=(3, 3), random_state=9).fit_features(f)
     other.match_labels(a)
     assert (other.segment_table()["cluster"].to_numpy() == a["cluster"].to_numpy()).mean() > 0.95
 
 
 def test_kmeans_refuses_more_clusters_than_customers():
     with pytest.raises(ParameterError, match="more customers than clusters"):
-        KMeansSegmenter(k_range=(4, 6)).fit(features_frame(n=3))
+        KMeansSegmenter(k_range=(4, 6)).fit_features(features_frame(n=3))
 
 
 def test_lifecycle_rules_hand_checked():
@@ -172,7 +172,7 @@ def test_final_fit_on_all_customers_is_within_one_percent_of_ten_restarts(source
     else:
         frame, _ = make_transactions(n_customers=30_000, months=18, seed=3)
         features = customer_features(load_transactions(frame), dt.date.fromisoformat(str(frame["date"].max())[:10]))
-    km = KMeansSegmenter(random_state=0).fit(features)
+    km = KMeansSegmenter(random_state=0).fit_features(features)
     assert len(features) > km.sample_size  # the sweep ran on a sample, the final fit on everyone
     reference = KMeans(n_clusters=km.k_, n_init=10, random_state=0).fit(km._X).inertia_
     assert km.inertia_ <= 1.01 * reference, (km.k_, km.inertia_, reference)

@@ -10,7 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from segkit.errors import ParameterError
+from segkit.config import RunParams
+from segkit.errors import ConfigError, ParameterError
 from segkit.schemes import PercentileTiers, exact_ceil
 
 
@@ -34,7 +35,7 @@ def test_exact_ceil_is_exact_where_floats_are_not():
 
 def test_twenty_percent_of_fifteen_is_three_vip_and_then_good_of_the_rest():
     rows = [(f"c{i:02d}", "2024-06", float(100 - i)) for i in range(15)]
-    t = PercentileTiers(as_of="2024-06-30", window_months=1, dropout_months=1).fit(monthly(rows))
+    t = PercentileTiers(as_of="2024-06-30", window_months=1, dropout_months=1).fit_monthly(monthly(rows))
     mt = t.monthly_tiers_.set_index("customer_id")["monthly_tier"]
     assert (mt == "VIP").sum() == 3            # ceil(0.2 * 15) = 3
     assert (mt == "GOOD").sum() == 3           # ceil(0.2 * 12) = 3 (2.4 -> 3)
@@ -46,7 +47,7 @@ def test_twenty_percent_of_fifteen_is_three_vip_and_then_good_of_the_rest():
 def test_ties_are_broken_by_customer_id_ascending():
     rows = [("b", "2024-06", 50.0), ("a", "2024-06", 50.0), ("c", "2024-06", 10.0), ("d", "2024-06", 5.0),
             ("e", "2024-06", 1.0)]
-    t = PercentileTiers(as_of="2024-06-30", window_months=1, dropout_months=1).fit(monthly(rows))
+    t = PercentileTiers(as_of="2024-06-30", window_months=1, dropout_months=1).fit_monthly(monthly(rows))
     mt = t.monthly_tiers_.set_index("customer_id")["monthly_tier"]
     assert mt["a"] == "VIP" and mt["b"] == "GOOD"  # one VIP of 5; 'a' < 'b'
     boundary = t.boundary_.set_index("cut").loc["VIP/GOOD"]
@@ -55,7 +56,7 @@ def test_ties_are_broken_by_customer_id_ascending():
 
 def test_zero_and_negative_values_are_not_ranked():
     rows = [("a", "2024-06", 10.0), ("b", "2024-06", 0.0), ("c", "2024-06", -5.0)]
-    t = PercentileTiers(as_of="2024-06-30", window_months=1, dropout_months=1).fit(monthly(rows))
+    t = PercentileTiers(as_of="2024-06-30", window_months=1, dropout_months=1).fit_monthly(monthly(rows))
     assert t.monthly_tiers_["customer_id"].tolist() == ["a"]
 
 
@@ -68,7 +69,7 @@ def test_window_tier_union_former_vip_demotion_and_inactive():
         *[(f"s{i}", m, 1.0) for i in range(8) for m in ("2024-01", "2024-04", "2024-05", "2024-06")],
         ("gone", "2024-01", 0.5),                          # paid only in the previous window, never VIP
     ]
-    t = PercentileTiers(as_of="2024-06-30", window_months=3, dropout_months=1).fit(monthly(rows))
+    t = PercentileTiers(as_of="2024-06-30", window_months=3, dropout_months=1).fit_monthly(monthly(rows))
     tier = t.labels_
     assert tier["vip_once"] == "VIP"
     assert tier["former"] == "GOOD"        # former VIP demoted, not dropped
@@ -84,12 +85,12 @@ def test_dropout_alert_timing_and_value_at_risk():
     rows = [("big", "2024-04", 500.0), ("big", "2024-05", 400.0),       # VIP, silent in June
             ("late", "2024-04", 450.0), ("late", "2024-06", 10.0),       # VIP, paid in June: no alert
             *[(f"s{i}", m, 5.0) for i in range(8) for m in ("2024-04", "2024-05", "2024-06")]]
-    t = PercentileTiers(as_of="2024-06-30", window_months=3, dropout_months=1).fit(monthly(rows))
+    t = PercentileTiers(as_of="2024-06-30", window_months=3, dropout_months=1).fit_monthly(monthly(rows))
     alerts = t.alerts_.set_index("customer_id")
     assert list(alerts.index) == ["big"]
     assert alerts.loc["big", "last_vip_month"] == "2024-05"
     assert alerts.loc["big", "value_at_risk"] == pytest.approx(900.0)
-    two = PercentileTiers(as_of="2024-06-30", window_months=3, dropout_months=2).fit(monthly(rows))
+    two = PercentileTiers(as_of="2024-06-30", window_months=3, dropout_months=2).fit_monthly(monthly(rows))
     assert two.alerts_.empty  # 'big' paid in May, inside the last two months
 
 
@@ -97,8 +98,8 @@ def test_period_total_misses_the_one_month_big_buyer():
     # spike: 150 in April only; four regulars pay 60-63 every month (180-189 over the window)
     rows = [("spike", "2024-04", 150.0),
             *[(f"r{i}", m, 60.0 + i) for i in range(4) for m in ("2024-04", "2024-05", "2024-06")]]
-    union = PercentileTiers(as_of="2024-06-30", window_months=3).fit(monthly(rows))
-    total = PercentileTiers(as_of="2024-06-30", window_months=3, variant="period_total").fit(monthly(rows))
+    union = PercentileTiers(as_of="2024-06-30", window_months=3).fit_monthly(monthly(rows))
+    total = PercentileTiers(as_of="2024-06-30", window_months=3, variant="period_total").fit_monthly(monthly(rows))
     assert union.labels_["spike"] == "VIP"            # the top of April (1 VIP of 5)
     assert total.labels_["spike"] == "REGULAR"        # last of 5 totals: ceil(.2*5)=1 VIP, ceil(.2*4)=1 GOOD
     assert total.labels_["r3"] == "VIP" and total.labels_["r2"] == "GOOD"
@@ -108,18 +109,41 @@ def test_period_total_misses_the_one_month_big_buyer():
 
 def test_abc_classes_follow_cumulative_share():
     rows = [("a", "2024-06", 80.0), ("b", "2024-06", 15.0), ("c", "2024-06", 5.0)]
-    t = PercentileTiers(as_of="2024-06-30", window_months=1, dropout_months=1, variant="abc").fit(monthly(rows))
+    t = PercentileTiers(as_of="2024-06-30", window_months=1, dropout_months=1, variant="abc").fit_monthly(monthly(rows))
     assert t.labels_.to_dict() == {"a": "VIP", "b": "GOOD", "c": "REGULAR"}
 
 
 def test_bad_parameters_raise_clear_errors():
+    """Shares and criteria are checked once, where parameters come in (RunParams); the estimator
+    still refuses a table without the criterion's column."""
+    with pytest.raises(ConfigError, match="vip_share"):
+        RunParams.from_mapping({"name": "t", "data": "x.csv", "vip_share": 1.5})
+    with pytest.raises(ConfigError, match="criterion"):
+        RunParams.from_mapping({"name": "t", "data": "x.csv", "criterion": "profit"})
+    with pytest.raises(ConfigError, match="dropout_months"):
+        RunParams.from_mapping({"name": "t", "data": "x.csv", "dropout_months": 7, "window_months": 6})
     m = monthly([("a", "2024-06", 1.0)])
-    with pytest.raises(ParameterError, match="vip_share"):
-        PercentileTiers(vip_share=1.5).fit(m)
     with pytest.raises(ParameterError, match="criterion"):
-        PercentileTiers(criterion="profit").fit(m)
+        PercentileTiers(criterion="profit").fit_monthly(m)
     with pytest.raises(ParameterError, match="lacks"):
-        PercentileTiers(criterion="units").fit(m)
+        PercentileTiers(criterion="units").fit_monthly(m)
+
+
+def test_the_run_parameters_build_the_tiers_and_fit_reads_the_cut_off_from_the_split():
+    from segkit.calendar import make_split
+    from segkit.schemes import SchemeInputs
+
+    rows = [("a", "2024-05", 50.0), ("b", "2024-05", 40.0), ("c", "2024-06", 30.0), ("d", "2024-07", 99.0)]
+    params = RunParams.from_mapping({"name": "t", "data": "x.csv", "window_months": 2, "vip_share": 0.5,
+                                     "dropout_months": 1})
+    split = make_split(pd.Timestamp("2024-01-01").date(), pd.Timestamp("2024-06-30").date(), holdout_months=1,
+                       window_months=2)
+    t = PercentileTiers.from_params(params).fit(SchemeInputs(features=None, monthly=monthly(rows), split=split,
+                                                             params=params))
+    # July is after the cut-off: d is not a customer yet; in May a is VIP (1 of 2), in June c (1 of 1)
+    assert t.labels_.to_dict() == {"a": "VIP", "b": "GOOD", "c": "VIP"}
+    assert t.window_ == ["2024-05", "2024-06"]
+    assert t.alerts_["customer_id"].tolist() == ["a"]  # VIP in May, nothing in June
 
 
 @settings(max_examples=40, deadline=None)
@@ -127,7 +151,7 @@ def test_bad_parameters_raise_clear_errors():
        vip=st.sampled_from([0.1, 0.2, 0.25, 0.3]), good=st.sampled_from([0.1, 0.2, 0.5]))
 def test_property_monthly_counts_follow_the_exact_rule(values, vip, good):
     rows = [(f"c{i:03d}", "2024-06", float(v)) for i, v in enumerate(values)]
-    t = PercentileTiers(as_of="2024-06-30", window_months=1, dropout_months=1, vip_share=vip, good_share=good).fit(monthly(rows))
+    t = PercentileTiers(as_of="2024-06-30", window_months=1, dropout_months=1, vip_share=vip, good_share=good).fit_monthly(monthly(rows))
     mt = t.monthly_tiers_
     n = sum(v > 0 for v in values)
     from fractions import Fraction
@@ -141,7 +165,7 @@ def test_property_monthly_counts_follow_the_exact_rule(values, vip, good):
     assert ranked.groupby("o")["value"].min().is_monotonic_decreasing or len(ranked) < 2
     # each customer exactly one window tier; row order does not matter
     shuffled = monthly(rows).sample(frac=1, random_state=1)
-    again = PercentileTiers(as_of="2024-06-30", window_months=1, dropout_months=1, vip_share=vip, good_share=good).fit(shuffled)
+    again = PercentileTiers(as_of="2024-06-30", window_months=1, dropout_months=1, vip_share=vip, good_share=good).fit_monthly(shuffled)
     pd.testing.assert_series_equal(t.labels_.sort_index(), again.labels_.sort_index())
 
 

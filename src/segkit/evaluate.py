@@ -31,6 +31,8 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 
+from .schemes import registry  # names and tie-break ranks only: scoring needs nothing but segment tables
+
 __all__ = [
     "HOLDOUT_METRICS",
     "METRICS",
@@ -56,8 +58,10 @@ METRICS = ("n_segments", "min_segment_share", "top_segment_share", "top_segment_
            "top_segment_lift", "holdout_spearman", "holdout_activity_auc", "stability_ari")
 HOLDOUT_METRICS = ("top_segment_holdout_revenue_share", "top_segment_lift", "holdout_spearman",
                    "holdout_activity_auc")
-SIMPLICITY = ("percentile_tiers", "rfm", "kmeans")  # simplest, rule-based first
-SCHEME_NAMES = {"percentile_tiers": "percentile tiers", "rfm": "RFM", "kmeans": "k-means"}
+#: scheme names in tie-break order, simplest first (the registry's ranks; always current)
+SIMPLICITY = registry.LiveSequence(registry.names)
+#: scheme name -> how a sentence names it ("percentile tiers"); always current
+SCHEME_NAMES = registry.LiveMapping(lambda: {s.name: s.noun for s in registry.schemes()})
 _MAX_BOOT_CUSTOMERS = 100_000
 _CHUNK_CELLS = 8_000_000  # resamples x customers handled at once (memory ~ 100 MB)
 

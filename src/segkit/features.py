@@ -26,16 +26,14 @@ datetime.date(1997, 12, 31)
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
-from typing import Any
 
 import ibis
 import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
 
-from .config import CRITERIA
+from .calendar import Split, add_months, month_end, month_start, shift_date, split_dates
 from .data import Transactions
 from .errors import ParameterError
 
@@ -51,8 +49,13 @@ __all__ = [
     "customer_features",
     "holdout_outcomes",
     "criterion_available",
+    "available_criteria",
+    "CRITERION_COLUMN",
     "FEATURE_COLUMNS",
 ]
+
+#: the optional column each criterion needs (revenue and payments need only the required columns)
+CRITERION_COLUMN = {"revenue": None, "payments": None, "units": "quantity", "margin": "cost"}
 
 _ROUND = 6
 
@@ -74,112 +77,18 @@ FEATURE_COLUMNS = (
 )
 
 
-# ================================================================== calendar helpers
-def month_start(day: dt.date) -> dt.date:
-    return dt.date(day.year, day.month, 1)
-
-
-def add_months(day: dt.date, months: int) -> dt.date:
-    """The first day of the month ``months`` after ``day``'s month."""
-    index = day.year * 12 + (day.month - 1) + months
-    return dt.date(index // 12, index % 12 + 1, 1)
-
-
-def month_end(day: dt.date) -> dt.date:
-    return add_months(day, 1) - dt.timedelta(days=1)
-
-
-@dataclasses.dataclass(frozen=True)
-class Split:
-    """Calibration and holdout periods (inclusive dates) and the tier window's months."""
-
-    calibration_start: dt.date
-    as_of: dt.date
-    holdout_start: dt.date
-    holdout_end: dt.date
-    window_months: tuple[dt.date, ...]
-    previous_window_months: tuple[dt.date, ...]
-
-    @property
-    def calibration_end(self) -> dt.date:
-        return self.as_of
-
-    @property
-    def holdout_month_starts(self) -> tuple[dt.date, ...]:
-        months, m = [], month_start(self.holdout_start)
-        while m <= self.holdout_end:
-            months.append(m)
-            m = add_months(m, 1)
-        return tuple(months)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "calibration": {"start": self.calibration_start.isoformat(), "end": self.as_of.isoformat()},
-            "holdout": {"start": self.holdout_start.isoformat(), "end": self.holdout_end.isoformat()},
-            "window": [m.strftime("%Y-%m") for m in self.window_months],
-        }
-
-    def shifted(self, months: int) -> "Split":
-        """The same layout with ``as_of`` moved by ``months`` (negative: earlier), e.g. for stability."""
-        return _make_split(self.calibration_start, shift_date(self.as_of, months),
-                           len(self.holdout_month_starts), len(self.window_months))
-
-
-def shift_date(day: dt.date, months: int) -> dt.date:
-    """``day`` moved by whole months; a month's last day stays a month's last day."""
-    target = add_months(day, months)
-    if day == month_end(day):
-        return month_end(target)
-    return min(target.replace(day=day.day) if day.day <= month_end(target).day else month_end(target),
-               month_end(target))
-
-
-def _make_split(first: dt.date, as_of: dt.date, holdout_months: int, window_months: int) -> Split:
-    last_cal_month = month_start(as_of)
-    window = tuple(add_months(last_cal_month, -i) for i in range(window_months - 1, -1, -1))
-    previous = tuple(add_months(m, -window_months) for m in window)
-    return Split(first, as_of, as_of + dt.timedelta(days=1), shift_date(as_of, holdout_months), window, previous)
-
-
 def split_periods(
     tx: Transactions, *, as_of: dt.date | str | None = None, holdout_months: int = 6, window_months: int = 6,
     require_holdout: bool = True,
 ) -> Split:
     """Calibration = data up to ``as_of``; holdout = the ``holdout_months`` after it.
 
-    Without ``as_of`` the holdout ends with the last complete month of data (a month is complete
-    when the data reaches its last day). Raises :class:`ParameterError` when the data cannot hold
-    the requested periods.
+    The periods of the data in ``tx`` (see :func:`segkit.calendar.split_dates`): without ``as_of``
+    the holdout ends with the last complete month of data. Raises :class:`ParameterError` when the
+    data cannot hold the requested periods.
     """
-    first, last = tx.first_date, tx.last_date
-    if as_of is None:
-        last_complete = month_start(last) if last == month_end(last) else add_months(last, -1)
-        as_of = add_months(last_complete, -(holdout_months - 1)) - dt.timedelta(days=1)
-        if as_of < first:
-            months = (last.year - first.year) * 12 + last.month - first.month + 1
-            raise ParameterError(
-                f"the data covers {months} month(s) ({first} .. {last}); a {holdout_months}-month holdout "
-                "leaves no calibration data",
-                where="holdout_months",
-                fix=f"lower holdout_months (at most {max(months - 2, 1)} here) or load more history",
-            )
-    elif isinstance(as_of, str):
-        as_of = dt.date.fromisoformat(as_of)
-    if as_of < first:
-        raise ParameterError(f"as_of {as_of} is before the first transaction ({first})", where="as_of",
-                             fix=f"choose a date between {first} and {last}")
-    if as_of >= last:
-        raise ParameterError(f"as_of {as_of} leaves no data after it (the data ends {last})", where="as_of",
-                             fix=f"choose an earlier as_of (the holdout needs {holdout_months} months after it)")
-    split = _make_split(first, as_of, holdout_months, window_months)
-    if require_holdout and split.holdout_end > last:
-        raise ParameterError(
-            f"the holdout {split.holdout_start} .. {split.holdout_end} runs past the end of the data ({last})",
-            where="as_of / holdout_months",
-            fix="choose an earlier as_of or fewer holdout_months, or leave as_of empty to use the latest "
-                "complete months",
-        )
-    return split
+    return split_dates(tx.first_date, tx.last_date, as_of=as_of, holdout_months=holdout_months,
+                       window_months=window_months, require_holdout=require_holdout)
 
 
 # ================================================================== expressions
@@ -221,11 +130,22 @@ def _measures(t: ir.Table, has: frozenset[str]) -> dict[str, ir.Value]:
     }
 
 
+def available_criteria(has: frozenset[str] | set[str] | list[str]) -> list[str]:
+    """The criteria the data can rank by, given the optional columns it ``has``.
+
+    >>> available_criteria({"quantity"})
+    ['revenue', 'payments', 'units']
+    """
+    return [c for c, need in CRITERION_COLUMN.items() if need is None or need in has]
+
+
 def criterion_available(tx: Transactions, criterion: str) -> None:
-    """Raise :class:`ParameterError` when the data lacks the column a criterion needs."""
-    if criterion not in CRITERIA:
-        raise ParameterError(f"unknown criterion {criterion!r}", where="criterion", fix=f"use one of {CRITERIA}")
-    need = {"units": "quantity", "margin": "cost"}.get(criterion)
+    """Raise :class:`ParameterError` when the data lacks the column a criterion needs.
+
+    The criterion itself is one of :data:`CRITERION_COLUMN`'s keys: :class:`segkit.config.RunParams`
+    checked it when the parameters came in.
+    """
+    need = CRITERION_COLUMN[criterion]
     if need and need not in tx.has:
         raise ParameterError(
             f"the criterion {criterion!r} needs a {need!r} column, which {tx.path} does not have",

@@ -15,17 +15,16 @@ from typing import Any
 import pandas as pd
 
 from .config import RunParams
-from .evaluate import (SCHEME_NAMES, agreement, capture_curve, holdout_curves, migration_matrix, persistence,
-                       union_vs_period_total, vip_sensitivity)
+from .evaluate import SCHEME_NAMES
 from .features import gini
 from .pipeline import Analysis, load_or_analyze, package_versions
-from .schemes import PercentileTiers
+from .schemes import lifecycle, registry
 
 __all__ = ["open_run", "setup", "money", "pct", "headline_html", "reasons_markdown", "scorecard_table", "who_to_call",
            "provenance_markdown", "quality_table", "data_summary_markdown", "comparison_extras",
            "overrides_table", "lifecycle_table", "lifecycle_by_tier", "disagreement_table",
            "tier_profile_table", "vip_movements_table", "boundary_table",
-           "rfm_cut_points_table", "segment_profile_table"]
+           "rfm_cut_points_table", "segment_profile_table", "scheme_sections", "LIFECYCLE_MEANING"]
 
 
 def open_run(cache_dir: str = "", **parameters: Any) -> Analysis:
@@ -106,7 +105,7 @@ def data_summary_markdown(a: Analysis) -> str:
             f"{q.first_date} to {q.last_date}. Calibration runs to **{a.split.as_of}**; the schemes are scored on "
             f"{a.split.holdout_start} .. {a.split.holdout_end}. Revenue is concentrated: the Gini coefficient of "
             f"customers' net revenue in calibration is **{g:.2f}** (0 = everyone spends the same, 1 = one customer "
-            "spends everything).")
+            f"spends everything). {q.coverage_sentence()}")
 
 
 def quality_table(a: Analysis) -> pd.DataFrame:
@@ -182,38 +181,20 @@ def who_to_call(a: Analysis, n: int = 25) -> pd.DataFrame:
 
 
 def comparison_extras(a: Analysis) -> dict[str, Any]:
-    """Curves, movement, agreement and sensitivity for 05_compare (computed from the analysis)."""
-    tables = a.tables
-    curves = {n: capture_curve(t, a.outcomes) for n, t in tables.items()}
-    tiers = tables["percentile_tiers"]
-    hold = holdout_curves(tiers, a.holdout_monthly)
-    mig = migration_matrix(a.previous_tables["percentile_tiers"], tiers)
-    pers = {n: persistence(a.previous_tables[n], tables[n]) for n in tables}
-    agree = agreement(tables, monetary=a.features.set_index("customer_id")["monetary"], outcomes=a.outcomes)
-    p = a.params
+    """Curves, movement, agreement and sensitivity for the comparison pages (computed by the pipeline)."""
+    return a.comparison()
 
-    def fit(criterion: str, share: float) -> set:
-        t = PercentileTiers(criterion=criterion, as_of=a.split.as_of, window_months=p.window_months,
-                            vip_share=share, good_share=p.good_share, dropout_months=p.dropout_months)
-        t.fit(a.monthly, customers=a.features)
-        return set(t.labels_[t.labels_ == "VIP"].index)
 
-    available = [c for c in ("revenue", "payments", "units", "margin")
-                 if c in ("revenue", "payments") or {"units": "quantity", "margin": "cost"}[c] in a.data.get("has", [])]
-    sens = vip_sensitivity(fit, available, [0.1, 0.15, 0.2, 0.25, 0.3], base_criterion=p.criterion,
-                           base_share=p.vip_share)
-    period = PercentileTiers(criterion=p.criterion, as_of=a.split.as_of, window_months=p.window_months,
-                             vip_share=p.vip_share, good_share=p.good_share, variant="period_total")
-    period.fit(a.monthly, customers=a.features)
-    uvp = union_vs_period_total(tiers, period.segment_table(), a.outcomes, a.alerts)
-    return {"capture": curves, "holdout": hold, "migration": mig, "persistence": pers, "agreement": agree,
-            "sensitivity": sens, "union_vs_period": uvp}
+def scheme_sections(a: Analysis) -> list[tuple[str, pd.DataFrame]]:
+    """Every registered scheme's segments, in tie-break order: (heading, readable profile table)."""
+    return [(spec.label, segment_profile_table(a.schemes[spec.name].profile(), a.params.currency))
+            for spec in registry.schemes() if spec.name in a.schemes]
 
 
 def tier_profile_table(a: Analysis) -> pd.DataFrame:
     """Window tiers: customers, shares, window value and average behaviour, readable."""
     cur = a.params.currency
-    p = a.schemes["percentile_tiers"].profile(a.features)
+    p = a.schemes["percentile_tiers"].profile()
     crit = a.params.criterion
     value_label = f"Window {crit} ({cur})" if crit in ("revenue", "margin") else f"Window {crit}"
     out = pd.DataFrame({
@@ -274,12 +255,13 @@ def segment_profile_table(profile: pd.DataFrame, currency: str) -> pd.DataFrame:
     names = {"customers": "Customers", "share": "Share", "recency_days": "Days since last purchase",
              "frequency": "Purchases", "monetary": f"Net revenue ({currency})",
              "avg_order_value": f"Average order ({currency})", "tenure_days": "Days since first purchase",
-             "jaccard": "Stability (Jaccard)", "description": "Description", "cluster": "Cluster"}
+             "jaccard": "Stability (Jaccard)", "description": "Description", "cluster": "Cluster",
+             "window_value": "Value in the window", "value_share": "Share of the window value"}
     p = profile.set_index("segment").drop(columns=["rank"], errors="ignore")
     out = pd.DataFrame(index=p.index)
     for col in p.columns:
         v = p[col]
-        if col == "share":
+        if col in ("share", "value_share"):
             out[names[col]] = v.map(lambda x: "–" if pd.isna(x) else pct(x, 1))
         elif col in ("customers", "cluster"):
             out[names[col]] = v.map(lambda x: "–" if pd.isna(x) else f"{int(x):,}")
@@ -312,15 +294,22 @@ def overrides_table(a: Analysis) -> pd.DataFrame:
         ["Customer", "Computed tier", "Placed in", "Reason"]].set_index("Customer")
 
 
+def _lifecycle_meaning() -> dict[str, str]:
+    """What each relationship stage means, in words built from the lifecycle module's thresholds."""
+    recent = f"bought in the last {lifecycle.COMPARE_MONTHS} months"
+    more, less = lifecycle.GROWTH_RATIO - 1, 1 - 1 / lifecycle.GROWTH_RATIO
+    return {
+        "new": f"first purchase in the last {lifecycle.NEW_MONTHS} months",
+        "growing": f"{recent}, at least {pct(more)} more than in the {lifecycle.COMPARE_MONTHS} months before",
+        "steady": f"{recent}, about as much as before",
+        "declining": f"{recent}, at least {pct(less)} less than in the {lifecycle.COMPARE_MONTHS} months before",
+        "lapsed": f"no purchase for {lifecycle.LAPSED_MONTHS} to {lifecycle.LOST_MONTHS - 1} months",
+        "lost": f"no purchase for {lifecycle.LOST_MONTHS} months or more",
+    }
+
+
 #: what each relationship stage means (the rules of segkit.schemes.lifecycle, default parameters)
-LIFECYCLE_MEANING = {
-    "new": "first purchase in the last 3 months",
-    "growing": "bought in the last 3 months, at least 25% more than in the 3 months before",
-    "steady": "bought in the last 3 months, about as much as before",
-    "declining": "bought in the last 3 months, at least 20% less than in the 3 months before",
-    "lapsed": "no purchase for 3 to 5 months",
-    "lost": "no purchase for 6 months or more",
-}
+LIFECYCLE_MEANING = _lifecycle_meaning()
 
 
 def lifecycle_table(a: Analysis) -> pd.DataFrame:

@@ -1,8 +1,8 @@
 """One run from data to every table the notebooks and exported files need.
 
-:func:`analyze` loads and cleans the data, computes the feature tables, fits the three schemes
-on the calibration period (and again one month earlier for stability), scores them on the
-holdout and chooses one. The :class:`Analysis` it returns is what every notebook reads, and
+:func:`analyze` loads and cleans the data, computes the feature tables, fits every registered
+scheme (:mod:`segkit.schemes.registry`) on the calibration period (and again one month earlier
+for stability), scores them on the holdout and chooses one. The :class:`Analysis` it returns is what every notebook reads, and
 :func:`write_run_files` exports it (``assignments.csv``, ``tiers_monthly.csv``, ``alerts.csv``,
 ``scorecard.json``, ``run.json``).
 
@@ -33,24 +33,47 @@ import pandas as pd
 
 from . import __version__
 from .atomic import atomic_open, atomic_write
+from .calendar import Split
 from .config import RunParams
 from .data import QualityReport, Transactions, load_transactions
 from .errors import DataError, ParameterError
-from .evaluate import (BootstrapWeights, agreement, build_scorecard, recommend, recommended_segments, score_scheme)
-from .features import (Split, criterion_available, customer_features, customer_month, holdout_outcomes,
-                       split_periods)
-from .schemes import (KMeansSegmenter, PercentileTiers, RFMSegmenter, apply_overrides, lifecycle_stages,
-                      load_overrides)
+from .evaluate import (BootstrapWeights, agreement, build_scorecard, capture_curve, holdout_curves,
+                       migration_matrix, persistence, recommend, recommended_segments, score_scheme,
+                       union_vs_period_total, vip_sensitivity)
+from .features import (available_criteria, criterion_available, customer_features, customer_month,
+                       holdout_outcomes, split_periods)
+from .schemes import PercentileTiers, SchemeInputs, apply_overrides, lifecycle_stages, load_overrides
+from .schemes import registry
 
 __all__ = ["Analysis", "analyze", "load_or_analyze", "write_run_files", "package_versions", "segment_summary",
-           "ASSIGNMENT_COLUMNS", "SCHEMES"]
+           "assignment_columns", "comparison", "ASSIGNMENT_COLUMNS", "SCHEMES", "SENSITIVITY_SHARES"]
 
-SCHEMES = ("percentile_tiers", "rfm", "kmeans")
-ASSIGNMENT_COLUMNS = [
-    "customer_id", "percentile_tier", "rfm_r", "rfm_f", "rfm_m", "rfm_segment", "kmeans_cluster", "kmeans_name",
-    "lifecycle_stage", "override_tier", "override_reason", "recommended_segment",
-]
+#: the columns every assignments.csv carries whatever the schemes
+_SHARED_COLUMNS = ("lifecycle_stage", "override_tier", "override_reason", "recommended_segment")
+#: VIP shares the sensitivity table tries
+SENSITIVITY_SHARES = (0.1, 0.15, 0.2, 0.25, 0.3)
 _CACHE_FILE = "analysis.pkl"
+
+
+def assignment_columns() -> list[str]:
+    """The columns of assignments.csv, in order.
+
+    customer_id, the columns of segkit's own schemes (registry order), the shared columns, then
+    the columns of any scheme added later: a new scheme appends, it never moves a column.
+
+    >>> assignment_columns()[:2], assignment_columns()[-1]
+    (['customer_id', 'percentile_tier'], 'recommended_segment')
+    """
+    builtin = {s.name for s in registry.BUILTIN}
+    specs = registry.schemes()
+    return ["customer_id", *(c for s in specs if s.name in builtin for c in s.columns), *_SHARED_COLUMNS,
+            *(c for s in specs if s.name not in builtin for c in s.columns)]
+
+
+#: registered scheme names in tie-break order; always current (a view of the registry)
+SCHEMES = registry.LiveSequence(registry.names)
+#: the columns of assignments.csv; always current (see :func:`assignment_columns`)
+ASSIGNMENT_COLUMNS = registry.LiveSequence(assignment_columns)
 
 
 @dataclasses.dataclass
@@ -78,6 +101,17 @@ class Analysis:
     timings: dict[str, float]
     started: str
     finished: str
+    extras: dict[str, Any] | None = None
+
+    def comparison(self) -> dict[str, Any]:
+        """Curves, movement, agreement and sensitivity the reports show (computed once, then kept).
+
+        ``segkit segment`` never needs them, so they are computed on first use; :meth:`save`
+        computes them before saving, so the notebooks of a run share one computation.
+        """
+        if self.extras is None:
+            self.extras = comparison(self)
+        return self.extras
 
     @property
     def tables(self) -> dict[str, pd.DataFrame]:
@@ -85,6 +119,8 @@ class Analysis:
         return {name: s.segment_table() for name, s in self.schemes.items()}
 
     def save(self, folder: str | Path) -> Path:
+        """Pickle the analysis, with its comparison tables, for the run's notebooks."""
+        self.comparison()
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / _CACHE_FILE
@@ -151,78 +187,80 @@ def analyze(params: RunParams, *, tx: Transactions | None = None, n_boot: int = 
     """
     started = dt.datetime.now(dt.timezone.utc)
     timings: dict[str, float] = {}
-    clock = time.perf_counter()
+    clock = [time.perf_counter()]
 
     def lap(name: str) -> None:
-        nonlocal clock
         now = time.perf_counter()
-        timings[name] = now - clock
-        clock = now
+        timings[name] = now - clock[0]
+        clock[0] = now
 
     own_tx = tx is None  # loaded here: closed as soon as the per-customer tables are computed
     if tx is None:
         tx = load_transactions(params.data, params.columns, drop_duplicates=params.drop_duplicates,
                                max_bad_share=params.max_bad_share, filter=params.filter, engine=params.engine,
                                table=params.table)
-    criterion_available(tx, params.criterion)
-    try:
-        split = split_periods(tx, as_of=params.as_of_date, holdout_months=params.holdout_months,
-                              window_months=params.window_months)
-    except ParameterError as exc:  # name the data the periods were measured on
-        raise ParameterError(exc.what, where=f"key {exc.where!r} with the data {tx.path}", fix=exc.fix) from exc
-    previous_split = split.shifted(-1)
+    split = _split(params, tx)
     lap("load")
-
-    features = customer_features(tx, split.as_of)
-    history_start = min(split.previous_window_months[0], previous_split.previous_window_months[0])
-    monthly = customer_month(tx, history_start, split.as_of)
-    outcomes = holdout_outcomes(tx, split, features["customer_id"])
-    holdout_monthly = customer_month(tx, split.holdout_start, split.holdout_end)
-    previous_features = customer_features(tx, previous_split.as_of)
-    data_info = {**tx.data_info(), "has": sorted(tx.has)}
-    if own_tx:
-        tx.close()  # everything below works on per-customer pandas frames; DuckDB's buffers go back
+    tables = _tables(params, tx, split, own_tx)
     lap("features")
-
-    customers = features["customer_id"]
-    _check_enough_customers(params, tx, split, len(features))
-    _check_holdout_has_purchases(params, tx, split, holdout_monthly)
-    schemes = _fit_schemes(params, split, features, monthly)
-    # The same schemes one month earlier, for stability; k-means keeps the k chosen now and its
-    # clusters are renumbered to match, so "cluster 0" means the same group in both fits.
-    prev_schemes = _fit_schemes(params, previous_split, previous_features,
-                                monthly[monthly["month"] <= pd.Timestamp(previous_split.as_of)],
-                                k_range=(schemes["kmeans"].k_, schemes["kmeans"].k_))
-    prev_schemes["kmeans"].match_labels(schemes["kmeans"].segment_table())
-    previous_tables = {name: s.segment_table() for name, s in prev_schemes.items()}
+    _check_enough_customers(params, tx, split, len(tables["features"]))
+    _check_holdout_has_purchases(params, tx, split, tables["holdout_monthly"])
+    inputs = SchemeInputs(features=tables["features"], monthly=tables["monthly"], split=split, params=params)
+    schemes, previous_tables = _fit_schemes(inputs, tables["previous"])
     lap("schemes")
-
-    lifecycle = lifecycle_stages(monthly, split.as_of, customers=customers)
+    customers = inputs.features["customer_id"]
+    lifecycle = lifecycle_stages(inputs.monthly, split.as_of, customers=customers)
     overrides = (load_overrides(params.overrides, known_customers=customers) if params.overrides
                  else pd.DataFrame(columns=["customer_id", "tier", "reason"]))
-    tiers = schemes["percentile_tiers"]
+    tiers = schemes["percentile_tiers"]  # the tiers own tiers_monthly.csv, alerts.csv and the overrides
     applied = apply_overrides(tiers.segment_table(), overrides)
     lap("lifecycle_overrides")
-
-    tables = {name: s.segment_table() for name, s in schemes.items()}
+    segment_tables = {name: s.segment_table() for name, s in schemes.items()}
     weights = BootstrapWeights.for_customers(len(customers), n_boot, params.seed)  # the same resamples for all
-    scores = {name: score_scheme(tables[name], outcomes, previous_tables.get(name), n_boot=n_boot,
-                                 seed=params.seed, weights=weights) for name in SCHEMES}
+    scores = {name: score_scheme(segment_tables[name], tables["outcomes"], previous_tables.get(name),
+                                 n_boot=n_boot, seed=params.seed, weights=weights) for name in schemes}
     recommendation = recommend(scores, strategy=params.strategy)
     scorecard = build_scorecard(params.name, split, scores, recommendation)
     lap("evaluate")
-
-    assignments = _assignments(schemes, lifecycle, applied, tables, recommendation)
-    tiers_monthly = tiers.monthly_tiers_.copy()
-    alerts = tiers.alerts_.copy()
-    finished = dt.datetime.now(dt.timezone.utc)
     return Analysis(
-        params=params, data=data_info, quality=tx.quality, split=split, features=features, monthly=monthly,
-        outcomes=outcomes, holdout_monthly=holdout_monthly, schemes=schemes, previous_tables=previous_tables,
-        scores=scores, recommendation=recommendation, assignments=assignments, tiers_monthly=tiers_monthly,
-        alerts=alerts, lifecycle=lifecycle, overrides=applied, scorecard=scorecard, timings=timings,
-        started=started.isoformat(timespec="seconds"), finished=finished.isoformat(timespec="seconds"),
+        params=params, data=tables["data_info"], quality=tx.quality, split=split, features=inputs.features,
+        monthly=inputs.monthly, outcomes=tables["outcomes"], holdout_monthly=tables["holdout_monthly"],
+        schemes=schemes, previous_tables=previous_tables, scores=scores, recommendation=recommendation,
+        assignments=_assignments(lifecycle, applied, segment_tables, recommendation),
+        tiers_monthly=tiers.monthly_tiers_.copy(), alerts=tiers.alerts_.copy(), lifecycle=lifecycle,
+        overrides=applied, scorecard=scorecard, timings=timings, started=started.isoformat(timespec="seconds"),
+        finished=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
     )
+
+
+def _split(params: RunParams, tx: Transactions) -> Split:
+    """The run's periods, checked against the data (and the criterion's column against the file)."""
+    criterion_available(tx, params.criterion)
+    try:
+        return split_periods(tx, as_of=params.as_of_date, holdout_months=params.holdout_months,
+                             window_months=params.window_months)
+    except ParameterError as exc:  # name the data the periods were measured on
+        raise ParameterError(exc.what, where=f"key {exc.where!r} with the data {tx.path}", fix=exc.fix) from exc
+
+
+def _tables(params: RunParams, tx: Transactions, split: Split, own_tx: bool) -> dict[str, Any]:
+    """Every per-customer table the run needs, at the cut-off and one month earlier (for stability)."""
+    previous_split = split.shifted(-1)
+    features = customer_features(tx, split.as_of)
+    history_start = min(split.previous_window_months[0], previous_split.previous_window_months[0])
+    monthly = customer_month(tx, history_start, split.as_of)
+    out = {
+        "features": features, "monthly": monthly,
+        "outcomes": holdout_outcomes(tx, split, features["customer_id"]),
+        "holdout_monthly": customer_month(tx, split.holdout_start, split.holdout_end),
+        "previous": SchemeInputs(features=customer_features(tx, previous_split.as_of),
+                                 monthly=monthly[monthly["month"] <= pd.Timestamp(previous_split.as_of)],
+                                 split=previous_split, params=params),
+        "data_info": {**tx.data_info(), "has": sorted(tx.has)},
+    }
+    if own_tx:
+        tx.close()  # everything below works on per-customer pandas frames; DuckDB's buffers go back
+    return out
 
 
 def _check_enough_customers(params: RunParams, tx: Transactions, split: Split, n: int) -> None:
@@ -254,41 +292,49 @@ def _check_holdout_has_purchases(params: RunParams, tx: Transactions, split: Spl
                     fix="correct mistyped dates, or set as_of so that the holdout covers months with sales")
 
 
-def _fit_schemes(params: RunParams, split: Split, features: pd.DataFrame, monthly: pd.DataFrame,
-                 k_range: tuple[int, int] | None = None) -> dict[str, Any]:
-    tiers = PercentileTiers(criterion=params.criterion, as_of=split.as_of, window_months=params.window_months,
-                            vip_share=params.vip_share, good_share=params.good_share,
-                            dropout_months=params.dropout_months).fit(monthly, customers=features)
-    rfm = RFMSegmenter(bins=params.rfm_bins).fit(features)
-    kmeans = KMeansSegmenter(k_range=k_range or tuple(params.k_range), random_state=params.seed).fit(features)
-    return {"percentile_tiers": tiers, "rfm": rfm, "kmeans": kmeans}
+def _fit_schemes(inputs: SchemeInputs, previous: SchemeInputs) -> tuple[dict[str, Any], dict[str, pd.DataFrame]]:
+    """Every registered scheme fitted at the cut-off, and the segment tables of its refit one month earlier.
+
+    The refit gets the main fit as ``reference`` (k-means keeps the k chosen now and renumbers its
+    clusters to match, so "cluster 0" means the same group in both fits).
+    """
+    schemes, previous_tables = {}, {}
+    for spec in registry.schemes():
+        schemes[spec.name] = spec.cls.from_params(inputs.params).fit(inputs)
+    for spec in registry.schemes():
+        again = dataclasses.replace(previous, reference=schemes[spec.name])
+        previous_tables[spec.name] = spec.cls.from_params(inputs.params).fit(again).segment_table()
+    return schemes, previous_tables
 
 
-def _assignments(schemes: dict[str, Any], lifecycle: pd.DataFrame, applied: pd.DataFrame,
-                 tables: dict[str, pd.DataFrame], recommendation: dict[str, Any]) -> pd.DataFrame:
-    tiers = tables["percentile_tiers"].rename(columns={"segment": "percentile_tier"})[["customer_id", "percentile_tier"]]
-    rfm = schemes["rfm"].scores_[["customer_id", "rfm_r", "rfm_f", "rfm_m", "rfm_segment"]]
-    km = schemes["kmeans"].segment_table()
-    km = km.rename(columns={"cluster": "kmeans_cluster", "name": "kmeans_name"})[
-        ["customer_id", "kmeans_cluster", "kmeans_name"]]
-    out = tiers.merge(rfm, on="customer_id", how="left").merge(km, on="customer_id", how="left")
+def _assignments(lifecycle: pd.DataFrame, applied: pd.DataFrame, tables: dict[str, pd.DataFrame],
+                 recommendation: dict[str, Any]) -> pd.DataFrame:
+    """One row per customer: every scheme's columns (as the registry maps them), stage, override, choice."""
+    out = pd.DataFrame({"customer_id": tables[registry.names()[0]]["customer_id"]})
+    for spec in registry.schemes():
+        cols = tables[spec.name][["customer_id", *spec.columns.values()]]
+        # two assignment columns may come from the same table column: select, then name
+        part = pd.DataFrame({"customer_id": cols["customer_id"]})
+        for column, source in spec.columns.items():
+            part[column] = cols[source].to_numpy()
+        out = out.merge(part, on="customer_id", how="left")
     out = out.merge(lifecycle[["customer_id", "lifecycle_stage"]], on="customer_id", how="left")
     ov = applied[["customer_id", "override_tier", "override_reason"]]
     out = out.merge(ov, on="customer_id", how="left")
     rec = recommended_segments(tables, recommendation.get("recommended"))
     out = out.merge(rec.rename("recommended_segment"), left_on="customer_id", right_index=True, how="left")
-    if recommendation.get("recommended") == "percentile_tiers":
+    if recommendation.get("recommended") == "percentile_tiers":  # overrides place customers in tiers
         manual = out["override_tier"].notna() & (out["override_tier"] != "")
         out.loc[manual, "recommended_segment"] = out.loc[manual, "override_tier"]
-    return out[ASSIGNMENT_COLUMNS].sort_values("customer_id", kind="stable").reset_index(drop=True)
+    return out[assignment_columns()].sort_values("customer_id", kind="stable").reset_index(drop=True)
 
 
 def segment_summary(analysis: Analysis) -> str:
     """Segment sizes and cut points of every scheme, as plain text (``segkit segment`` prints it).
 
-    Percentile tiers: customers per window tier and each window month's VIP and GOOD thresholds;
-    RFM: customers per named segment and the value range of every score; k-means: the chosen k and
-    each cluster's size and mean recency, frequency and monetary.
+    One line of segment sizes per scheme, then each scheme's own description (``describe()``):
+    percentile tiers give each window month's VIP and GOOD thresholds; RFM the value range of every
+    score; k-means the chosen k and each cluster's size and mean recency, frequency and monetary.
     """
     lines = []
     total = len(analysis.assignments)
@@ -296,31 +342,40 @@ def segment_summary(analysis: Analysis) -> str:
         table = scheme.segment_table()
         sizes = table.groupby(["rank", "segment"]).size()
         lines.append(f"{name}: " + ", ".join(f"{seg} {n:,} ({n / total:.1%})" for (_, seg), n in sizes.items()))
-    tiers = analysis.schemes["percentile_tiers"]
-    if not tiers.boundary_.empty:
-        b = tiers.boundary_.pivot(index="month", columns="cut", values="threshold")
-        lines.append(f"percentile_tiers thresholds ({analysis.params.criterion}, value of the last customer above "
-                     "the cut): " + "; ".join(
-                         f"{m} VIP >= {_num(row.get('VIP/GOOD'))}, GOOD >= {_num(row.get('GOOD/REGULAR'))}"
-                         for m, row in b.iterrows()))
-    cuts = analysis.schemes["rfm"].cut_points_
-    for dim, g in cuts.groupby("dimension", sort=False):
-        lines.append(f"rfm {dim} ({g['feature'].iloc[0]}): " + ", ".join(
-            f"{int(r.score)}: " + ("empty" if not r.customers else f"{_num(r.min)}..{_num(r.max)} ({r.customers:,})")
-            for r in g.itertuples()))
-    km = analysis.schemes["kmeans"]
-    prof = km.profile()
-    lines.append(f"kmeans k={km.k_}: " + "; ".join(
-        f"{int(r.cluster)} {r.segment}: {r.customers:,}, recency {r.recency_days:.0f} d, frequency "
-        f"{r.frequency:.1f}, monetary {r.monetary:.2f}" for r in prof.itertuples()))
+    for scheme in analysis.schemes.values():
+        lines.extend(getattr(scheme, "describe", list)())
     return "\n".join(lines)
 
 
-def _num(x: float | None) -> str:
-    """A number with at most two decimals and no trailing zeros ('-' when missing)."""
-    if x is None or pd.isna(x):
-        return "-"
-    return f"{x:,.2f}".rstrip("0").rstrip(".")
+def comparison(a: Analysis) -> dict[str, Any]:
+    """What the comparison pages show beyond the scorecard, computed from the analysis.
+
+    ``capture`` (per scheme), ``persistence`` (per scheme), ``agreement``; for the tiers: the holdout
+    buying curves, the migration matrix, the VIP set's sensitivity to the criterion and to
+    ``vip_share`` (:data:`SENSITIVITY_SHARES`), and monthly union against period total.
+    """
+    tables, p = a.tables, a.params
+    tiers = tables["percentile_tiers"]
+
+    def tiers_fit(**changes: Any) -> PercentileTiers:
+        settings = {"criterion": p.criterion, "window_months": p.window_months, "vip_share": p.vip_share,
+                    "good_share": p.good_share, "dropout_months": p.dropout_months, **changes}
+        return PercentileTiers(**settings).fit_monthly(a.monthly, customers=a.features, as_of=a.split.as_of)
+
+    def vips(criterion: str, share: float) -> set:
+        labels = tiers_fit(criterion=criterion, vip_share=share).labels_
+        return set(labels[labels == "VIP"].index)
+
+    sens = vip_sensitivity(vips, available_criteria(a.data.get("has", [])), list(SENSITIVITY_SHARES),
+                           base_criterion=p.criterion, base_share=p.vip_share)
+    period = tiers_fit(variant="period_total").segment_table()
+    return {"capture": {n: capture_curve(t, a.outcomes) for n, t in tables.items()},
+            "holdout": holdout_curves(tiers, a.holdout_monthly),
+            "migration": migration_matrix(a.previous_tables["percentile_tiers"], tiers),
+            "persistence": {n: persistence(a.previous_tables[n], tables[n]) for n in tables},
+            "agreement": agreement(tables, monetary=a.features.set_index("customer_id")["monetary"],
+                                   outcomes=a.outcomes),
+            "sensitivity": sens, "union_vs_period": union_vs_period_total(tiers, period, a.outcomes, a.alerts)}
 
 
 def write_run_files(analysis: Analysis, out_dir: str | Path, *,

@@ -16,17 +16,22 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
+from .schemes import registry
+
 __all__ = [
-    "set_style", "TIER_COLORS", "SCHEME_COLORS", "segment_colors", "pareto_curve", "monthly_activity",
+    "set_style", "TIER_COLORS", "SCHEME_COLORS", "SCHEME_LABELS", "segment_colors", "pareto_curve", "monthly_activity",
     "tier_counts_by_month", "vip_movements", "rfm_score_bars", "rfm_heatmap", "segment_sizes", "k_choice",
     "cluster_profiles", "capture_curves", "holdout_curves", "metric_intervals", "migration_heatmap",
     "agreement_heatmap", "money_formatter",
 ]
 
 TIER_COLORS = {"VIP": "#0b4f6c", "GOOD": "#2a9d8f", "REGULAR": "#e9c46a", "INACTIVE": "#c9ced6"}
-SCHEME_COLORS = {"percentile_tiers": "#0b4f6c", "rfm": "#e76f51", "kmeans": "#7b5ea7", "oracle": "#9aa5b1",
-                 "random": "#c9ced6"}
-SCHEME_LABELS = {"percentile_tiers": "Percentile tiers", "rfm": "RFM", "kmeans": "k-means"}
+#: reference lines drawn beside the schemes
+_REFERENCE_COLORS = {"oracle": "#9aa5b1", "random": "#c9ced6"}
+#: scheme (and reference line) -> colour, from the scheme registry; always current
+SCHEME_COLORS = registry.LiveMapping(lambda: {**{s.name: s.color for s in registry.schemes()}, **_REFERENCE_COLORS})
+#: scheme -> label on figures, from the scheme registry; always current
+SCHEME_LABELS = registry.LiveMapping(lambda: {s.name: s.label for s in registry.schemes()})
 _SEQ = "crest"
 _HEAT = "Blues"  # heatmaps: 0 is white, so empty cells do not look like data
 
@@ -270,7 +275,8 @@ def migration_heatmap(matrix: pd.DataFrame, title: str, ax=None):
 def agreement_heatmap(ari: pd.DataFrame, ax=None):
     """Adjusted Rand index between every pair of schemes."""
     ax = _ax(ax)
-    d = ari.rename(index=SCHEME_LABELS, columns=SCHEME_LABELS)
+    labels = dict(SCHEME_LABELS)
+    d = ari.rename(index=labels, columns=labels)
     sns.heatmap(d, ax=ax, cmap=_HEAT, annot=True, fmt=".2f", vmin=0, vmax=1, cbar=False, square=True)
     ax.set(title="How much the schemes agree (adjusted Rand index)")
     return ax

@@ -63,6 +63,10 @@ class SchemeMixin:
         out["rank"] = out["segment"].map(rank).astype("int64")
         return out.sort_values("customer_id", kind="stable").reset_index(drop=True)
 
+    def describe(self) -> list[str]:
+        """Lines for ``segkit segment``'s summary beyond the segment sizes (cut points, k, ...)."""
+        return []
+
     def _profile(self, features: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
         table = self.segment_table().merge(features, on="customer_id", how="left")
         agg = {c: (c, "mean") for c in columns if c in table}
@@ -72,3 +76,14 @@ class SchemeMixin:
         prof.insert(1, "share", prof["customers"] / max(len(table), 1))
         prof.insert(0, "rank", range(1, len(self.segments_) + 1))
         return prof.reset_index().rename(columns={"index": "segment"})
+
+
+def number_text(x: float | None) -> str:
+    """A number with at most two decimals and no trailing zeros ('-' when missing).
+
+    >>> number_text(1234.5), number_text(2.0), number_text(None)
+    ('1,234.5', '2', '-')
+    """
+    if x is None or pd.isna(x):
+        return "-"
+    return f"{x:,.2f}".rstrip("0").rstrip(".")

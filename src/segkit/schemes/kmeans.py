@@ -21,6 +21,8 @@ to agree with an earlier one (Hungarian matching) so cluster 0 keeps meaning the
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
 from scipy.optimize import linear_sum_assignment
@@ -30,6 +32,10 @@ from sklearn.preprocessing import StandardScaler
 
 from ..errors import ParameterError
 from ._base import SchemeMixin
+
+if TYPE_CHECKING:
+    from ..config import RunParams
+    from .registry import SchemeInputs
 
 __all__ = ["KMeansSegmenter", "kmeans_matrix"]
 
@@ -83,7 +89,26 @@ class KMeansSegmenter(SchemeMixin):
         self.extra_features = extra_features
         self.n_stability = n_stability
 
-    def fit(self, features: pd.DataFrame) -> "KMeansSegmenter":
+    @classmethod
+    def from_params(cls, params: "RunParams") -> "KMeansSegmenter":
+        """k-means over the run's k_range, seeded with the run's seed."""
+        return cls(k_range=tuple(params.k_range), random_state=params.seed)
+
+    def fit(self, inputs: "SchemeInputs") -> "KMeansSegmenter":
+        """Cluster the customers of ``inputs.features``.
+
+        For a refit against ``inputs.reference`` (the fit at the main cut-off) the reference's k is
+        kept and the clusters are renumbered to match it, so "cluster 0" means the same group.
+        """
+        reference = inputs.reference
+        if reference is None:
+            return self.fit_features(inputs.features)
+        self.k_range = (reference.k_, reference.k_)
+        self.fit_features(inputs.features)
+        return self.match_labels(reference.segment_table())
+
+    def fit_features(self, features: pd.DataFrame) -> "KMeansSegmenter":
+        """Cluster the customers of a :func:`segkit.features.customer_features` frame."""
         lo, hi = (int(x) for x in self.k_range)
         if not 2 <= lo <= hi:
             raise ParameterError(f"k_range must satisfy 2 <= low <= high, got {self.k_range}", where="k_range",
@@ -227,6 +252,12 @@ class KMeansSegmenter(SchemeMixin):
         self._set_clusters(self.clusters_.index.to_numpy(), final[self.clusters_.to_numpy()])
         self.stability_ = pd.DataFrame({"cluster": range(self.k_), "name": self.segments_, "jaccard": jaccard})
         return self
+
+    def describe(self) -> list[str]:
+        """The chosen k and each cluster's size and mean recency, frequency and monetary."""
+        return [f"kmeans k={self.k_}: " + "; ".join(
+            f"{int(r.cluster)} {r.segment}: {r.customers:,}, recency {r.recency_days:.0f} d, frequency "
+            f"{r.frequency:.1f}, monetary {r.monetary:.2f}" for r in self.profile().itertuples())]
 
     def segment_table(self) -> pd.DataFrame:
         """``customer_id, segment, rank`` plus ``cluster`` (number) and ``name``."""

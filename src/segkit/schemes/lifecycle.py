@@ -25,27 +25,34 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
+from ..calendar import month_index, month_start
 from ..errors import ParameterError
 
-__all__ = ["lifecycle_stages", "LIFECYCLE_STAGES"]
+__all__ = ["lifecycle_stages", "LIFECYCLE_STAGES", "NEW_MONTHS", "LAPSED_MONTHS", "LOST_MONTHS", "COMPARE_MONTHS",
+           "GROWTH_RATIO"]
 
 LIFECYCLE_STAGES = ["new", "growing", "steady", "declining", "lapsed", "lost"]
+#: the default thresholds (the report's explanation of the stages is built from these)
+NEW_MONTHS = 3
+LAPSED_MONTHS = 3
+LOST_MONTHS = 6
+COMPARE_MONTHS = 3
+GROWTH_RATIO = 1.25
 
 
 def lifecycle_stages(monthly: pd.DataFrame, as_of: dt.date | str, customers: pd.Series | None = None, *,
-                     new_months: int = 3, lapsed_months: int = 3, lost_months: int = 6, compare_months: int = 3,
-                     growth_ratio: float = 1.25) -> pd.DataFrame:
+                     new_months: int = NEW_MONTHS, lapsed_months: int = LAPSED_MONTHS, lost_months: int = LOST_MONTHS,
+                     compare_months: int = COMPARE_MONTHS, growth_ratio: float = GROWTH_RATIO) -> pd.DataFrame:
     """Stage of every customer at ``as_of``; ``customers`` limits and orders the rows."""
     if not 1 <= lapsed_months < lost_months:
         raise ParameterError("lapsed_months must be at least 1 and below lost_months", where="lifecycle",
                              fix="e.g. lapsed_months=3, lost_months=6")
     if growth_ratio <= 1:
         raise ParameterError("growth_ratio must be above 1", where="lifecycle", fix="e.g. 1.25")
-    as_of_m = pd.Timestamp(pd.Timestamp(as_of).year, pd.Timestamp(as_of).month, 1)
+    as_of_m = pd.Timestamp(month_start(pd.Timestamp(as_of).date()))
     paid_col = "purchases" if "purchases" in monthly else "revenue"
     m = monthly.loc[pd.to_datetime(monthly["month"]) <= as_of_m, ["customer_id", "month", "revenue", paid_col]]
-    month = pd.to_datetime(m["month"])
-    age = ((as_of_m.year - month.dt.year) * 12 + as_of_m.month - month.dt.month).to_numpy()
+    age = (month_index(as_of_m) - month_index(m["month"])).to_numpy()  # months before as_of's month
     # one factorization of the ids; every per-customer figure is a group-by on its integer codes
     codes, uniques = pd.factorize(m["customer_id"])
     revenue = m["revenue"].to_numpy(float)

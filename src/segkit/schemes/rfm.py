@@ -15,7 +15,7 @@ Example
 >>> import pandas as pd
 >>> f = pd.DataFrame({"customer_id": list("abcdefghij"), "recency_days": range(10),
 ...                   "frequency": [1] * 10, "monetary": range(10, 20)})
->>> RFMSegmenter(bins=5).fit(f).scores_["rfm_r"].tolist()
+>>> RFMSegmenter(bins=5).fit_features(f).scores_["rfm_r"].tolist()
 [5, 5, 4, 4, 3, 3, 2, 2, 1, 1]
 """
 
@@ -24,13 +24,18 @@ from __future__ import annotations
 from fractions import Fraction
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 import yaml
 
 from ..errors import ParameterError, SegkitError
-from ._base import SchemeMixin
+from ._base import SchemeMixin, number_text
+
+if TYPE_CHECKING:
+    from ..config import RunParams
+    from .registry import SchemeInputs
 
 __all__ = ["RFMSegmenter", "load_segment_map", "rfm_scores", "DEFAULT_MAP"]
 
@@ -157,7 +162,17 @@ class RFMSegmenter(SchemeMixin):
         self.bins = bins
         self.segment_map = segment_map
 
-    def fit(self, features: pd.DataFrame) -> "RFMSegmenter":
+    @classmethod
+    def from_params(cls, params: "RunParams") -> "RFMSegmenter":
+        """RFM with the run's number of score bins and segkit's segment map."""
+        return cls(bins=params.rfm_bins)
+
+    def fit(self, inputs: "SchemeInputs") -> "RFMSegmenter":
+        """Score the customers of ``inputs.features`` (recency, frequency, monetary at the cut-off)."""
+        return self.fit_features(inputs.features)
+
+    def fit_features(self, features: pd.DataFrame) -> "RFMSegmenter":
+        """Score the customers of a :func:`segkit.features.customer_features` frame."""
         if not isinstance(self.bins, (int, np.integer)) or not 2 <= self.bins <= 20:
             raise ParameterError(f"rfm_bins must be a whole number from 2 to 20, got {self.bins!r}",
                                  where="rfm_bins", fix="use e.g. 5")
@@ -195,6 +210,24 @@ class RFMSegmenter(SchemeMixin):
         self.labels_ = pd.Series(scores["rfm_segment"].to_numpy(), index=scores["customer_id"].to_numpy())
         self._features = f
         return self
+
+    def segment_table(self) -> pd.DataFrame:
+        """``customer_id, segment, rank`` plus the scores ``rfm_r``, ``rfm_f``, ``rfm_m``."""
+        table = super().segment_table()
+        scores = self.scores_.set_index("customer_id")[["rfm_r", "rfm_f", "rfm_m"]].reindex(table["customer_id"])
+        for col in scores.columns:
+            table[col] = scores[col].to_numpy()
+        return table
+
+    def describe(self) -> list[str]:
+        """Each score's value range and customers, per dimension."""
+        lines = []
+        for dim, g in self.cut_points_.groupby("dimension", sort=False):
+            lines.append(f"rfm {dim} ({g['feature'].iloc[0]}): " + ", ".join(
+                f"{int(r.score)}: " + ("empty" if not r.customers else
+                                       f"{number_text(r.min)}..{number_text(r.max)} ({r.customers:,})")
+                for r in g.itertuples()))
+        return lines
 
     def profile(self) -> pd.DataFrame:
         """Per segment: customers, share, mean recency, frequency, monetary and the description."""

@@ -18,7 +18,7 @@ Example
 >>> monthly = pd.DataFrame({"customer_id": ["a", "b", "c", "d", "e"],
 ...                         "month": pd.to_datetime(["2024-06-01"] * 5),
 ...                         "revenue": [50.0, 40, 30, 20, 10], "purchases": [1] * 5})
->>> t = PercentileTiers(as_of="2024-06-30", window_months=1).fit(monthly)
+>>> t = PercentileTiers(as_of="2024-06-30", window_months=1).fit_monthly(monthly)
 >>> t.segment_table()["segment"].tolist()
 ['VIP', 'GOOD', 'REGULAR', 'REGULAR', 'REGULAR']
 """
@@ -27,13 +27,18 @@ from __future__ import annotations
 
 import datetime as dt
 from fractions import Fraction
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
-from ..config import CRITERIA
+from ..calendar import add_months, month_end, window_month_starts
 from ..errors import ParameterError
-from ._base import SchemeMixin, isin
+from ._base import SchemeMixin, isin, number_text
+
+if TYPE_CHECKING:
+    from ..config import RunParams
+    from .registry import SchemeInputs
 
 __all__ = ["PercentileTiers", "TIERS", "exact_ceil"]
 
@@ -61,11 +66,6 @@ def _month_key(m: pd.Series) -> pd.Series:
     return months.map({t: t.strftime("%Y-%m") for t in months.unique()}).astype(str)
 
 
-def _window(as_of: dt.date, months: int) -> list[pd.Timestamp]:
-    last = pd.Timestamp(as_of.year, as_of.month, 1)
-    return [last - pd.DateOffset(months=i) for i in range(months - 1, -1, -1)]
-
-
 class PercentileTiers(SchemeMixin):
     """Monthly percentile tiers merged over a window, with dropout alerts.
 
@@ -77,7 +77,7 @@ class PercentileTiers(SchemeMixin):
         Last day of calibration; the window is the ``window_months`` calendar months ending with
         as_of's month. Default: the last month in the data.
     window_months, vip_share, good_share, dropout_months
-        DESIGN.md's parameters.
+        The run parameters of the same names (checked by :class:`segkit.config.RunParams`).
     variant : {"monthly_union", "period_total", "abc"}
     abc_shares : (A, B, C) shares of the value for the ``abc`` variant.
 
@@ -103,33 +103,28 @@ class PercentileTiers(SchemeMixin):
         self.variant = variant
         self.abc_shares = abc_shares
 
+    @classmethod
+    def from_params(cls, params: "RunParams") -> "PercentileTiers":
+        """The run's tiers (its criterion, window, shares and dropout months)."""
+        return cls(criterion=params.criterion, window_months=params.window_months, vip_share=params.vip_share,
+                   good_share=params.good_share, dropout_months=params.dropout_months)
+
     # ------------------------------------------------------------------ fit
-    def _validate(self, monthly: pd.DataFrame) -> dt.date:
-        if self.criterion not in CRITERIA:
-            raise ParameterError(f"unknown criterion {self.criterion!r}", where="criterion",
-                                 fix=f"use one of {', '.join(CRITERIA)}")
+    def _validate(self, monthly: pd.DataFrame, as_of: dt.date | str | None) -> dt.date:
         if self.variant not in _VARIANTS:
             raise ParameterError(f"unknown variant {self.variant!r}", where="variant",
                                  fix=f"use one of {', '.join(_VARIANTS)}")
-        for name in ("vip_share", "good_share"):
-            v = getattr(self, name)
-            if not 0 < v < 1:
-                raise ParameterError(f"{name} must be strictly between 0 and 1, got {v}", where=name,
-                                     fix="e.g. 0.2 for 20%")
-        if not 1 <= self.dropout_months <= self.window_months:
-            raise ParameterError("dropout_months must be from 1 to window_months", where="dropout_months",
-                                 fix=f"use 1..{self.window_months}")
         missing = {"customer_id", "month", self.criterion} - set(monthly.columns)
         if missing:
             raise ParameterError(f"the customer x month table lacks {sorted(missing)}", where="PercentileTiers.fit",
-                                 fix="pass segkit.features.customer_month(...)")
-        if self.as_of is not None:
-            return pd.Timestamp(self.as_of).date()
+                                 fix="pass segkit.features.customer_month(...) and a criterion it has "
+                                     "(revenue, payments, units or margin)")
+        if as_of is not None:
+            return pd.Timestamp(as_of).date()
         if monthly.empty:
             raise ParameterError("no transactions to rank", where="PercentileTiers.fit",
                                  fix="check the calibration period")
-        last = pd.Timestamp(monthly["month"].max())
-        return (last + pd.offsets.MonthEnd(0)).date()
+        return month_end(pd.Timestamp(monthly["month"].max()).date())
 
     def _rank_months(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Monthly tiers for the rows of ``frame`` (value > 0), exact DESIGN.md arithmetic."""
@@ -142,23 +137,30 @@ class PercentileTiers(SchemeMixin):
         tier = np.where(pos < vip, "VIP", np.where(pos < vip + good, "GOOD", "REGULAR"))
         return frame.assign(monthly_tier=tier, _pos=pos, _n=n, _vip=vip, _good=good)
 
-    def fit(self, monthly: pd.DataFrame, customers: pd.Series | pd.DataFrame | None = None) -> "PercentileTiers":
+    def fit(self, inputs: "SchemeInputs") -> "PercentileTiers":
+        """Learn the tiers at the cut-off ``inputs.split.as_of`` for the customers of ``inputs.features``."""
+        return self.fit_monthly(inputs.monthly, customers=inputs.features, as_of=inputs.split.as_of)
+
+    def fit_monthly(self, monthly: pd.DataFrame,
+                    customers: pd.Series | pd.DataFrame | None = None, *,
+                    as_of: dt.date | None = None) -> "PercentileTiers":
         """Learn the tiers from a customer x month table (segkit.features.customer_month).
 
         ``customers``: the customers to label (a Series of ids, or the per-customer features frame,
         whose ``last_purchase`` then fills the alerts' ``last_payment``). Default: every customer in
-        ``monthly`` up to as_of.
+        ``monthly`` up to as_of. ``as_of``: the cut-off, when not given to the constructor.
         """
-        as_of = self._validate(monthly)
+        as_of = self._validate(monthly, as_of if as_of is not None else self.as_of)
         self.as_of_ = as_of
-        window = _window(as_of, self.window_months)
-        previous = [m - pd.DateOffset(months=self.window_months) for m in window]
+        window = [pd.Timestamp(m) for m in window_month_starts(as_of, self.window_months)]
+        previous = [pd.Timestamp(add_months(m, -self.window_months)) for m in window]
         self.window_ = [m.strftime("%Y-%m") for m in window]
         paid_col = "purchases" if "purchases" in monthly else self.criterion
         # only the columns used: with millions of customer-months every copy below counts
         keep = list(dict.fromkeys(["customer_id", "month", self.criterion, paid_col]))
         data = monthly.loc[pd.to_datetime(monthly["month"]) <= pd.Timestamp(as_of), keep]
         last_purchase = None
+        self._features = customers if isinstance(customers, pd.DataFrame) else None
         if isinstance(customers, pd.DataFrame):
             if "last_purchase" in customers:
                 last_purchase = customers.set_index("customer_id")["last_purchase"]
@@ -182,6 +184,18 @@ class PercentileTiers(SchemeMixin):
         totals = in_window.groupby("customer_id", observed=True)["value"].sum()
         totals.index = totals.index.astype(str)
 
+        labels = self._window_labels(ranked, data, previous, window, ids, paid, totals)
+        self.labels_ = labels.astype(str)
+        self.segments_ = list(TIERS)
+        self.alerts_ = self._alerts(ranked, in_window, window, last_purchase) if self.variant == "monthly_union" \
+            else pd.DataFrame(columns=["customer_id", "last_vip_month", "last_payment", "value_at_risk"])
+        self.movements_ = self._movements(ranked, window)
+        self.window_totals_ = totals
+        return self
+
+    def _window_labels(self, ranked: pd.DataFrame, data: pd.DataFrame, previous: list[pd.Timestamp],
+                       window: list[pd.Timestamp], ids: pd.Index, paid: pd.Series, totals: pd.Series) -> pd.Series:
+        """The window tier of every customer in ``ids``, by the variant's rule."""
         if self.variant == "monthly_union":
             vip = ranked.loc[ranked["monthly_tier"] == "VIP", "customer_id"]
             good = ranked.loc[ranked["monthly_tier"] == "GOOD", "customer_id"]
@@ -200,13 +214,7 @@ class PercentileTiers(SchemeMixin):
             labels[common] = one[common]
         else:
             labels = self._abc(totals, ids, paid)
-        self.labels_ = labels.astype(str)
-        self.segments_ = list(TIERS)
-        self.alerts_ = self._alerts(ranked, in_window, window, last_purchase) if self.variant == "monthly_union" \
-            else pd.DataFrame(columns=["customer_id", "last_vip_month", "last_payment", "value_at_risk"])
-        self.movements_ = self._movements(ranked, window)
-        self.window_totals_ = totals
-        return self
+        return labels
 
     def _abc(self, totals: pd.Series, ids: pd.Index, paid: pd.Series) -> pd.Series:
         a, b, _ = self.abc_shares
@@ -286,9 +294,10 @@ class PercentileTiers(SchemeMixin):
                                                           values="monthly_tier")
         return table.reindex(columns=self.window_).fillna("").sort_index()
 
-    def profile(self, features: pd.DataFrame | None = None) -> pd.DataFrame:
-        """Per tier: customers, share, window value (sum and mean) and, with features, behaviour."""
+    def profile(self) -> pd.DataFrame:
+        """Per tier: customers, share, window value and, when fitted with features, average behaviour."""
         self._check_fitted()
+        features = self._features
         table = self.segment_table()
         table["window_value"] = table["customer_id"].map(self.window_totals_).fillna(0.0).values
         prof = table.groupby("segment").agg(customers=("customer_id", "size"),
@@ -304,3 +313,12 @@ class PercentileTiers(SchemeMixin):
             prof = prof.merge(extra.drop(columns=["rank", "customers", "share"]), on="segment", how="left")
         return prof[["segment", "rank", "customers", "share", "window_value", "value_share",
                      *[c for c in prof.columns if c in ("recency_days", "frequency", "monetary")]]]
+
+    def describe(self) -> list[str]:
+        """Each window month's VIP and GOOD thresholds (the value of the last customer above the cut)."""
+        if self.boundary_.empty:
+            return []
+        b = self.boundary_.pivot(index="month", columns="cut", values="threshold")
+        return [f"percentile_tiers thresholds ({self.criterion}, value of the last customer above the cut): "
+                + "; ".join(f"{m} VIP >= {number_text(row.get('VIP/GOOD'))}, "
+                            f"GOOD >= {number_text(row.get('GOOD/REGULAR'))}" for m, row in b.iterrows())]

@@ -1,0 +1,226 @@
+"""Counting what cleaning finds: rows, customers and money per reason, duplicates, examples.
+
+Every count is an aggregate the engine computes over the staged table; only counts and a handful
+of example rows come back to Python. The results are written into a :class:`QualityReport`.
+
+Example
+-------
+>>> count(None), count(float("nan")), count(3.0)
+(0, 0, 3)
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import ibis
+import ibis.expr.types as ir
+import pandas as pd
+
+from ..engines import materialize
+from ..errors import DataError
+from .parsing import DROP_REASONS, ROW_KEY, blank
+from .quality import QualityReport
+
+__all__ = ["count", "count_rows", "check_unparseable", "add_examples", "apply_filter", "count_duplicates"]
+
+_EXAMPLES = 5
+
+
+def count(value: Any) -> int:
+    """A count from an aggregate; SUM over no rows is NULL (None or NaN, by engine)."""
+    return 0 if value is None or pd.isna(value) else int(value)
+
+
+def _money(value: Any) -> float | None:
+    """A sum of amounts in cents (engines add in different orders); None when nothing was readable."""
+    return None if value is None or pd.isna(value) else round(float(value), 2)
+
+
+def count_rows(con: Any, t: ir.Table, quality: QualityReport, mapping: dict[str, str], today: dt.date,
+               label: str) -> None:
+    """Rows read, dropped per reason (with customers and money), unreadable values, returns, future dates."""
+    valid = t._reason.isnull()
+    agg = {
+        "rows_read": t.count(),
+        **{f"drop_{r}": (t._reason == r).sum() for r in DROP_REASONS},
+        "bad_date": (t.date.isnull() & ~blank(t._raw_date)).sum(),
+        "bad_amount": t.amount.isnull().sum(),
+        "bad_quantity": (t.quantity.isnull() & ~blank(t._raw_quantity)).sum(),
+        "bad_cost": (t.cost.isnull() & ~blank(t._raw_cost)).sum(),
+        "returns": (valid & (t.amount < 0)).sum(),
+        "future_dates": (valid & (t.date > ibis.literal(today))).sum(),
+        "net_read": t.amount.sum(),
+    }
+    counts = con.execute(t.aggregate(**agg)).iloc[0]
+    quality.rows_read = int(counts["rows_read"])
+    if quality.rows_read == 0:
+        raise DataError("the file has a header but no rows", where=label,
+                        fix="export the transactions again; only the column names are there")
+    quality.dropped = {r: count(counts[f"drop_{r}"]) for r in DROP_REASONS}
+    quality.unparseable = {k: count(counts[f"bad_{k}"]) for k in ("date", "amount", "quantity", "cost")
+                           if k in mapping}
+    quality.kept = {"returns": count(counts["returns"]), "future_dates": count(counts["future_dates"])}
+    quality.net_amount_read = _money(counts["net_read"])
+    quality.detail.update({r: {"customers": 0, "net_amount": 0.0} for r in DROP_REASONS})
+    dropped = t.filter(t._reason.notnull())
+    by_reason = con.execute(dropped.group_by("_reason").aggregate(
+        customers=dropped.customer_id.nunique(), net=dropped.amount.sum()))
+    for r in by_reason.to_dict("records"):
+        quality.detail[r["_reason"]] = {
+            "customers": None if r["_reason"] == "missing_customer_id" else count(r["customers"]),
+            "net_amount": None if r["_reason"] == "unparseable_amount" else _money(r["net"]) or 0.0}
+
+
+def check_unparseable(con: Any, t: ir.Table, quality: QualityReport, mapping: dict[str, str],
+                      max_bad_share: float, label: str) -> None:
+    """Examples of unreadable values; stop when a column has more of them than ``max_bad_share``."""
+    for key in ("date", "amount", "quantity", "cost"):
+        bad = quality.unparseable.get(key, 0)
+        if not bad:
+            continue
+        raw_col = f"_raw_{key}"
+        cond = t[key].isnull() & (~blank(t[raw_col]) if key != "amount" else ibis.literal(True))
+        rows = con.execute(t.filter(cond).select("customer_id", raw_col)
+                           .order_by(ibis.asc("customer_id", nulls_first=False), raw_col).limit(_EXAMPLES))
+        ex = [f"{r[raw_col]!r} (customer {r['customer_id']})" for _, r in rows.iterrows()]
+        quality.examples[f"unparseable_{key}"] = ex
+        share = bad / quality.rows_read
+        if share > max_bad_share:
+            fmt = quality.detected.get(f"{key}_format") or quality.detected.get("date_format" if key == "date" else "")
+            raise DataError(
+                f"{bad:,} of {quality.rows_read:,} values ({share:.1%}) in the {key!r} column "
+                f"(file column {mapping[key]!r}) cannot be read"
+                + (f" as {fmt}" if fmt else "") + f", more than max_bad_share {max_bad_share:.1%}; "
+                f"examples: {', '.join(ex)}",
+                where=f"{label}, column {mapping[key]!r}",
+                fix=("map the right column with --columns, fix the values in the export, or raise "
+                     "max_bad_share if dropping them is acceptable"),
+            )
+
+
+def add_examples(con: Any, t: ir.Table, quality: QualityReport, today: dt.date) -> None:
+    """Example rows for missing ids and dates, zero amounts, returns and future dates."""
+    for reason in ("missing_customer_id", "missing_date", "zero_amount"):
+        if quality.dropped.get(reason):
+            rows = con.execute(t.filter(t._reason == reason).select("customer_id", "_raw_date", "_raw_amount")
+                               .order_by(ibis.asc("customer_id", nulls_first=False), "_raw_date", "_raw_amount")
+                               .limit(_EXAMPLES))
+            quality.examples[reason] = [
+                f"customer {r['customer_id'] if isinstance(r['customer_id'], str) else '(none)'}, "
+                f"date {_shown(r['_raw_date'])}, amount {_shown(r['_raw_amount'])}" for r in rows.to_dict("records")]
+    valid = t._reason.isnull()
+    if quality.kept["returns"]:
+        rows = con.execute(t.filter(valid & (t.amount < 0)).select("customer_id", "date", "amount")
+                           .order_by("customer_id", "date").limit(_EXAMPLES))
+        quality.examples["returns"] = [f"customer {r.customer_id} on {r.date:%Y-%m-%d}: {r.amount:g}"
+                                       for r in rows.itertuples()]
+    if quality.kept["future_dates"]:
+        rows = con.execute(t.filter(valid & (t.date > ibis.literal(today))).select("customer_id", "date")
+                           .order_by("date").limit(_EXAMPLES))
+        quality.examples["future_dates"] = [f"customer {r.customer_id} on {r.date:%Y-%m-%d}"
+                                            for r in rows.itertuples()]
+        quality.warnings.append(f"{quality.kept['future_dates']:,} rows are dated after today ({today}); "
+                                "check the date format or the export")
+
+
+def _shown(raw: Any) -> str:
+    """A raw cell as the examples show it: quoted text, or (empty) for a missing value."""
+    return repr(raw) if isinstance(raw, str) else "(empty)"
+
+
+def apply_filter(con: Any, clean: ir.Table, filter: dict[str, Any], quality: QualityReport,
+                 label: str) -> ir.Table:
+    """The rows whose attributes equal the filter's values; the rest counted as ``filtered_out``."""
+    matches = ibis.literal(True)
+    for key, value in filter.items():
+        values = value if isinstance(value, list) else [value]
+        matches = matches & clean[key].isin([str(v) for v in values])
+    matches = matches.fill_null(False)  # a missing attribute matches no value
+    out = ~matches
+    counts = con.execute(clean.aggregate(
+        before=ibis._.count(), after=matches.cast("int64").sum(),
+        customers=ibis.cases((out, clean.customer_id), else_=ibis.null("string")).nunique(),
+        net=ibis.cases((out, clean.amount), else_=ibis.null("float64")).sum())).iloc[0]
+    before, after = int(counts["before"]), count(counts["after"])
+    quality.dropped["filtered_out"] = before - after
+    quality.detail["filtered_out"] = {"customers": count(counts["customers"]), "net_amount": _money(counts["net"]) or 0.0}
+    if after == 0 and before > 0:
+        seen = con.execute(clean.select(*filter).distinct().limit(10))
+        raise DataError(
+            f"no rows match the filter {filter}",
+            where=f"{label}, column(s) {', '.join(filter)}",
+            fix=f"use values that occur in the data, e.g. {seen.to_dict('records')[:5]}",
+        )
+    return clean.filter(matches)
+
+
+def count_duplicates(con: Any, clean: ir.Table, quality: QualityReport, drop_duplicates: bool,
+                     label: str) -> ir.Table:
+    """Count exact duplicates and rows equal only in the mapped columns; summarise; return the table to analyse.
+
+    An *exact duplicate* is equal to another row in every column of the source row: the parsed
+    mapped columns and, through ``ROW_KEY``, every unmapped one. Rows equal in the mapped columns
+    only (two products at the same price on one invoice) are counted as
+    ``same_customer_time_amount`` and always kept; ``drop_duplicates`` keeps one copy of each
+    exact duplicate. One group-by per level and a per-customer table give rows used, customers,
+    dates and net revenue without another pass over the data.
+    """
+    keys = [c for c in clean.columns if c != ROW_KEY]
+    rows = clean.group_by(clean.columns).aggregate(_n=ibis._.count())          # one per distinct full row
+    cells = (rows.group_by(keys).aggregate(_n=rows._n.sum(), _k=rows.count())  # one per distinct mapped row
+             if ROW_KEY in clean.columns else rows.mutate(_k=ibis.literal(1, "int64")))
+    weight = cells._k if drop_duplicates else cells._n  # rows a distinct mapped row stands for
+    extra, similar = cells._n - cells._k, cells._k - 1
+    per_customer = materialize(con, cells.group_by("customer_id").aggregate(
+        _rows=weight.sum(), _exact=extra.sum(), _similar=similar.sum(), net=(cells.amount * weight).sum().round(6),
+        _exact_net=(cells.amount * extra).sum(), _similar_net=(cells.amount * similar).sum(),
+        _first=cells.date.min(), _last=cells.date.max()))
+    _summarize(con, per_customer, quality, drop_duplicates, label)
+    exact_key = "duplicates_dropped" if drop_duplicates else "exact_duplicates"
+    if quality.detail[exact_key]["customers"]:
+        dup = rows.filter(rows._n > 1).order_by("customer_id", "date", "amount", "_n").limit(_EXAMPLES)
+        quality.examples[exact_key] = [f"customer {r['customer_id']} on {r['date']:%Y-%m-%d} amount {r['amount']:g} "
+                                       f"x{r['_n']}" for r in con.execute(dup).to_dict("records")]
+    if quality.kept["same_customer_time_amount"]:
+        alike = cells.filter(cells._k > 1).order_by("customer_id", "date", "amount", "_k").limit(_EXAMPLES)
+        quality.examples["same_customer_time_amount"] = [
+            f"customer {r['customer_id']} on {r['date']:%Y-%m-%d} amount {r['amount']:g}: {r['_k']} different rows"
+            for r in con.execute(alike).to_dict("records")]
+    if drop_duplicates and quality.dropped["duplicates_dropped"]:
+        return materialize(con, rows.drop("_n", *([ROW_KEY] if ROW_KEY in rows.columns else [])))
+    return clean.drop(ROW_KEY) if ROW_KEY in clean.columns else clean
+
+
+def _summarize(con: Any, per_customer: ir.Table, quality: QualityReport, drop_duplicates: bool, label: str) -> None:
+    p = per_customer
+    s = con.execute(p.aggregate(
+        n=p._rows.sum(), exact=p._exact.sum(), similar=p._similar.sum(), customers=p.count(),
+        first=p._first.min(), last=p._last.max(), nonpositive=(p.net <= 0).cast("int64").sum(), net=p.net.sum(),
+        exact_net=p._exact_net.sum(), similar_net=p._similar_net.sum(),
+        exact_customers=(p._exact > 0).cast("int64").sum(),
+        similar_customers=(p._similar > 0).cast("int64").sum())).iloc[0]
+    exact_key = "duplicates_dropped" if drop_duplicates else "exact_duplicates"
+    (quality.dropped if drop_duplicates else quality.kept)[exact_key] = count(s["exact"])
+    quality.kept["same_customer_time_amount"] = count(s["similar"])
+    quality.detail[exact_key] = {"customers": count(s["exact_customers"]), "net_amount": _money(s["exact_net"]) or 0.0}
+    quality.detail["same_customer_time_amount"] = {"customers": count(s["similar_customers"]),
+                                                   "net_amount": _money(s["similar_net"]) or 0.0}
+    quality.rows_used = count(s["n"])
+    if quality.rows_used == 0:
+        raise DataError(
+            "no usable rows are left after cleaning",
+            where=label,
+            fix="check the column mapping (--columns) and the findings printed by `segkit validate`",
+        )
+    quality.customers = int(s["customers"])
+    quality.first_date = pd.Timestamp(s["first"]).date().isoformat()
+    quality.last_date = pd.Timestamp(s["last"]).date().isoformat()
+    quality.net_amount_used = _money(s["net"])
+    quality.customers_nonpositive_net = count(s["nonpositive"])
+    if quality.customers_nonpositive_net:
+        nonpos = p.filter(p.net <= 0).select("customer_id", "net")
+        quality.examples["customers_nonpositive_net"] = [
+            f"{r.customer_id} (net {r.net:g})"
+            for r in con.execute(nonpos.order_by("customer_id").limit(_EXAMPLES)).itertuples()]

@@ -1,0 +1,156 @@
+"""Relationship stages: exploration, awareness, expansion, commitment, dissolution.
+
+Computed at a cut-off (``as_of``) from the customer x month table; months are counted back from
+as_of's month (as_of's month is 0). For each customer: ``first`` and ``last`` — months since the
+first and the last purchase month; ``active`` — months with a purchase; ``usual_gap`` — its own
+rhythm, (first - last) / (active - 1) months between purchase months; ``recent`` and ``before`` —
+net revenue of the last :data:`COMPARE_MONTHS` months and of the ones before those. Rules, in order:
+
+1. **exploration** — one purchase month so far, less than :data:`EXPLORATION_MONTHS` ago;
+2. **dissolution** — one purchase month, longer ago (it never came back); or gone quiet relative
+   to its own rhythm: ``last >= max(QUIET_MIN_MONTHS, QUIET_FACTOR x usual_gap)``; or declining:
+   ``recent <= DECLINE_RATIO x before``;
+3. **expansion** — spend growing: ``recent >= GROWTH_RATIO x before``, or frequency growing: more
+   purchase months in the recent span than in the one before;
+4. **commitment** — steady with a long tenure and a regular rhythm: ``first + 1 >=
+   COMMITMENT_TENURE_MONTHS`` and ``active >= COMMITMENT_MIN_ACTIVE``;
+5. **awareness** — everyone else: repeat purchases have started, the relationship is still young.
+
+The spend comparisons (declining, expansion) apply only when ``before > 0`` and the customer buys
+more often than the span (``usual_gap < COMPARE_MONTHS``): for a quarterly buyer three quiet months
+are its rhythm, not a decline, and only "gone quiet" can end its relationship.
+
+A customer passed in ``customers`` with no purchase up to as_of is in **dissolution**.
+
+These stages replace the earlier lifecycle labels (new, growing, steady, declining, lapsed, lost):
+``lifecycle_stage`` in ``assignments.csv`` carries these names once they are wired in.
+:data:`LIFECYCLE_TO_STAGE` maps old labels for reading old outputs (roughly: new -> exploration,
+growing -> expansion, steady -> commitment, declining/lapsed/lost -> dissolution).
+
+Example
+-------
+>>> import pandas as pd
+>>> m = pd.DataFrame({"customer_id": ["a", "b", "b"], "month": pd.to_datetime(["2024-06-01", "2024-01-01",
+...     "2024-02-01"]), "revenue": [10.0, 5.0, 5.0], "purchases": [1, 1, 1]})
+>>> relationship_stages(m, "2024-06-30")["stage"].tolist()
+['exploration', 'dissolution']
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["relationship_stages", "stage_transitions", "stage_check", "STAGES", "STAGE_ORDER",
+           "LIFECYCLE_TO_STAGE", "CHECK_MIN_CUSTOMERS", "EXPLORATION_MONTHS", "QUIET_MIN_MONTHS", "QUIET_FACTOR",
+           "COMPARE_MONTHS",
+           "DECLINE_RATIO", "GROWTH_RATIO", "COMMITMENT_TENURE_MONTHS", "COMMITMENT_MIN_ACTIVE"]
+
+STAGES = ["exploration", "awareness", "expansion", "commitment", "dissolution"]
+#: expected order of the holdout purchase rate, highest first (growing before steady: measured so on
+#: CDNOW and the synthetic b2b data)
+STAGE_ORDER = ["expansion", "commitment", "awareness", "exploration", "dissolution"]
+#: stages with fewer customers than this are shown but left out of the order check (too few to rank)
+CHECK_MIN_CUSTOMERS = 30
+LIFECYCLE_TO_STAGE = {"new": "exploration", "growing": "expansion", "steady": "commitment",
+                      "declining": "dissolution", "lapsed": "dissolution", "lost": "dissolution"}
+
+EXPLORATION_MONTHS = 3       # a first purchase this recent is still a trial
+QUIET_MIN_MONTHS = 3         # never call a silence shorter than this "gone quiet"
+QUIET_FACTOR = 3.0           # quiet = silent for three times its own usual gap (by chance ~5% for a steady buyer)
+COMPARE_MONTHS = 3           # spans compared for growth and decline
+DECLINE_RATIO = 1 / 3        # recent spend at most a third of the span before: declining
+GROWTH_RATIO = 1.25          # recent spend at least 1.25x the span before: expanding
+COMMITMENT_TENURE_MONTHS = 6  # months from the first purchase month to as_of's, inclusive
+COMMITMENT_MIN_ACTIVE = 4    # purchase months needed for a regular rhythm
+
+
+def _per_customer(monthly: pd.DataFrame, as_of: dt.date | str) -> pd.DataFrame:
+    cut = pd.Timestamp(as_of)
+    cut_m = pd.Timestamp(cut.year, cut.month, 1)
+    month = pd.to_datetime(monthly["month"])
+    m = monthly.loc[month <= cut_m].assign(customer_id=lambda d: d["customer_id"].astype(str))
+    month = pd.to_datetime(m["month"])
+    m = m.assign(_age=(cut_m.year - month.dt.year) * 12 + cut_m.month - month.dt.month)
+    paid = m[m["purchases" if "purchases" in m else "revenue"] > 0]
+    g = paid.groupby("customer_id")["_age"]
+    out = pd.DataFrame({"first": g.max(), "last": g.min(), "active": g.nunique()})
+    recent_span, before_span = m["_age"] < COMPARE_MONTHS, m["_age"].between(COMPARE_MONTHS, 2 * COMPARE_MONTHS - 1)
+    out["recent"] = m[recent_span].groupby("customer_id")["revenue"].sum().reindex(out.index).fillna(0.0)
+    out["before"] = m[before_span].groupby("customer_id")["revenue"].sum().reindex(out.index).fillna(0.0)
+    out["recent_active"] = paid[paid["_age"] < COMPARE_MONTHS].groupby("customer_id")["_age"].nunique() \
+        .reindex(out.index).fillna(0)
+    out["before_active"] = paid[paid["_age"].between(COMPARE_MONTHS, 2 * COMPARE_MONTHS - 1)] \
+        .groupby("customer_id")["_age"].nunique().reindex(out.index).fillna(0)
+    return out
+
+
+def relationship_stages(monthly: pd.DataFrame, as_of: dt.date | str,
+                        customers: pd.Series | None = None) -> pd.DataFrame:
+    """Stage of every customer at ``as_of``; ``customers`` limits the rows (default: all buyers so far).
+
+    Returns ``customer_id, stage, first, last, active, usual_gap, recent, before`` sorted by customer_id.
+    """
+    f = _per_customer(monthly, as_of)
+    ids = pd.Index(pd.unique(pd.Series(customers, dtype=str)) if customers is not None else f.index,
+                   name="customer_id").sort_values()
+    f = f.reindex(ids)
+    usual_gap = (f["first"] - f["last"]) / (f["active"] - 1).where(f["active"] > 1)
+    one = f["active"] == 1
+    quiet = f["last"] >= np.maximum(QUIET_MIN_MONTHS, QUIET_FACTOR * usual_gap.fillna(0))
+    # spans shorter than the customer's own rhythm would call every pause a decline
+    comparable = (f["before"] > 0) & (usual_gap < COMPARE_MONTHS)
+    declining = comparable & (f["recent"] <= DECLINE_RATIO * f["before"])
+    growing = comparable & ((f["recent"] >= GROWTH_RATIO * f["before"]) | (f["recent_active"] > f["before_active"]))
+    committed = (f["first"] + 1 >= COMMITMENT_TENURE_MONTHS) & (f["active"] >= COMMITMENT_MIN_ACTIVE)
+    stage = np.select(
+        [f["active"].isna(), one & (f["first"] < EXPLORATION_MONTHS), one | quiet | declining, growing, committed],
+        ["dissolution", "exploration", "dissolution", "expansion", "commitment"], default="awareness")
+    out = f.assign(stage=stage, usual_gap=usual_gap.round(6)).rename_axis("customer_id").reset_index()
+    return out[["customer_id", "stage", "first", "last", "active", "usual_gap", "recent", "before"]]
+
+
+def stage_transitions(before: pd.DataFrame, after: pd.DataFrame) -> pd.DataFrame:
+    """Customers moving between stages from one cut-off (rows) to a later one (columns).
+
+    Customers absent at the earlier cut-off are counted in the row ``(new)``.
+
+    >>> import pandas as pd
+    >>> a = pd.DataFrame({"customer_id": ["x"], "stage": ["exploration"]})
+    >>> b = pd.DataFrame({"customer_id": ["x", "y"], "stage": ["awareness", "exploration"]})
+    >>> stage_transitions(a, b).loc["exploration", "awareness"], stage_transitions(a, b).loc["(new)", "exploration"]
+    (np.int64(1), np.int64(1))
+    """
+    joined = after[["customer_id", "stage"]].merge(before[["customer_id", "stage"]], on="customer_id", how="left",
+                                                   suffixes=("", "_before"))
+    joined["stage_before"] = joined["stage_before"].fillna("(new)")
+    table = pd.crosstab(joined["stage_before"], joined["stage"])
+    return table.reindex(index=[*STAGES, "(new)"], columns=STAGES, fill_value=0).rename_axis(
+        index="stage at the earlier cut-off", columns="stage at the later cut-off")
+
+
+def stage_check(stages: pd.DataFrame, outcomes: pd.DataFrame, *,
+                min_customers: int = CHECK_MIN_CUSTOMERS) -> tuple[pd.DataFrame, bool]:
+    """Holdout purchase rate by stage and whether it falls along :data:`STAGE_ORDER`.
+
+    ``outcomes``: ``customer_id, bought`` (segkit.features.holdout_outcomes). Stages with fewer
+    than ``min_customers`` customers are shown (``checked`` False) but left out of the order
+    check. Returns (table, ordered).
+
+    >>> import pandas as pd
+    >>> s = pd.DataFrame({"customer_id": list("abc"), "stage": ["commitment", "awareness", "dissolution"]})
+    >>> o = pd.DataFrame({"customer_id": list("abc"), "bought": [True, True, False]})
+    >>> stage_check(s, o, min_customers=1)[1]
+    True
+    """
+    joined = stages[["customer_id", "stage"]].merge(outcomes[["customer_id", "bought"]], on="customer_id", how="left")
+    joined["bought"] = joined["bought"].fillna(False).astype(bool)
+    table = joined.groupby("stage").agg(customers=("customer_id", "size"), bought=("bought", "sum"))
+    table = table.reindex(STAGE_ORDER).dropna()
+    table = table.astype({"customers": "int64", "bought": "int64"})
+    table["purchase_rate"] = (table["bought"] / table["customers"]).round(6)
+    table["checked"] = table["customers"] >= min_customers
+    rates = table.loc[table["checked"], "purchase_rate"].to_numpy()
+    return table.rename_axis("stage").reset_index(), bool(np.all(np.diff(rates) <= 0))
