@@ -10,7 +10,8 @@ A run computes its analysis once: ``segkit run`` saves it into the staging folde
 (:meth:`Analysis.save`) and passes that folder to the notebooks as ``cache_dir``; a notebook opened
 by hand in JupyterLab computes it itself (a few seconds on the bundled data).
 
-Example
+Example (skipped by the doctest run: a full analysis of CDNOW with 1,000 bootstrap resamples and
+two k-means sweeps takes 10-20 s, too long for a docstring check; tests/test_cli.py runs it)
 -------
 >>> from segkit.config import RunParams, CDNOW_PATH
 >>> from segkit.pipeline import analyze
