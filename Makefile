@@ -7,7 +7,7 @@ JOBS   ?= 2
 PIP_FLAGS ?= --quiet --disable-pip-version-check
 
 .DEFAULT_GOAL := help
-.PHONY: help report test test-fast bench lab clean browser
+.PHONY: help report test test-fast bench lab clean browser mutate
 
 help: ## list the targets
 	@echo "segkit — decide how to split customers into groups, and prove the choice."
@@ -43,6 +43,14 @@ test: $(VENV)/.installed-dev browser ## set up (first time) and run the whole te
 test-fast: $(VENV)/.installed-dev ## the suite without slow and browser tests
 	$(BIN)/python -m pytest -n $(JOBS) -m "not slow and not browser"
 
+# Mutation testing (slow, not part of `make test`): every mutant of the numeric modules listed in
+# pyproject.toml's [tool.mutmut] against the fast unit tests. MUTANTS narrows it to some modules,
+# e.g. make mutate MUTANTS="segkit.schemes.rfm* segkit.schemes.lifecycle*"
+MUTANTS ?=
+mutate: $(VENV)/.installed-dev ## mutation testing of the numeric modules (slow): killed K of M mutants, survivors
+	nice -n 19 $(BIN)/mutmut run --max-children $(JOBS) $(MUTANTS) > mutants.log 2>&1 || { tail -20 mutants.log; exit 1; }
+	$(BIN)/python tools/mutation_summary.py mutants
+
 bench: $(VENV)/.installed-dev ## benchmark table (ratios against baselines measured in the same run)
 	$(BIN)/python benchmarks/bench.py $(BENCH_ARGS)
 
@@ -50,4 +58,4 @@ lab: $(VENV)/.installed-dev ## JupyterLab on notebooks/
 	$(BIN)/jupyter lab notebooks/
 
 clean: ## remove the virtualenv and caches (not the reports)
-	rm -rf $(VENV) .pytest_cache .hypothesis src/*.egg-info
+	rm -rf $(VENV) .pytest_cache .hypothesis src/*.egg-info mutants mutants.log
