@@ -44,6 +44,19 @@ def test_rfm_scores_and_named_segments_by_hand():
     assert s.loc["lost", "rfm_segment"] == "Lost"
     assert s.loc["gone_big", "rfm_segment"] == "Can't Lose Them"
     assert s.loc["fresh", "rfm_segment"] == "New"
+    assert s.loc[["c3", "c4", "c5", "c7"], "rfm_segment"].tolist() == ["Champions", "Champions",
+                                                                       "Potential Loyalists", "Need Attention"]
+
+
+def test_rfm_profile_shares_and_means_by_hand():
+    prof = RFMSegmenter(bins=5).fit(rfm_frame()).profile().set_index("segment")
+    counts = {"Champions": 3, "Potential Loyalists": 2, "Need Attention": 2, "New": 1, "Can't Lose Them": 1,
+              "Lost": 1}
+    assert prof.loc[prof["customers"] > 0, "customers"].to_dict() == counts
+    assert prof.loc[list(counts), "share"].tolist() == [0.3, 0.2, 0.2, 0.1, 0.1, 0.1]
+    assert prof.loc["Champions", "recency_days"] == pytest.approx(8 / 3)       # champ 1, c3 3, c4 4 days
+    assert prof.loc["Champions", "monetary"] == pytest.approx((900 + 300 + 250) / 3)
+    assert prof["rank"].tolist() == list(range(1, 12)) and prof.loc["Loyal", "customers"] == 0
 
 
 def test_segment_map_cells_by_coordinates():
