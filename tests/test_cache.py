@@ -90,3 +90,13 @@ def test_the_data_hash_is_the_one_the_loader_records(tmp_path):
     pattern = str(tmp_path / "part-*.csv")
     assert _data_sha256(params_for(pattern)) == load_transactions(pattern).sha256
     assert _data_sha256(params_for("duckdb:///warehouse.duckdb", table="sales")) is None
+
+
+def test_notebooks_open_the_cached_analysis_with_the_parameters_segkit_run_passes(saved, monkeypatch):
+    from segkit.notebook import open_run
+
+    root, _, params, analysis = saved
+    monkeypatch.setattr(pipeline, "analyze", _refuse)
+    # segkit run hands each notebook the run's parameters and the cache folder (cli.execute_run)
+    got = open_run(cache_dir=str(root / "cache"), **params.to_dict())
+    assert got.started == analysis.started
