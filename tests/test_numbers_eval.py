@@ -228,3 +228,14 @@ def test_alerts_last_payment_value_and_order_by_hand():
     with_days = fit_tiers(dropout_months=1, customers=features).alerts_
     assert with_days["last_payment"].tolist() == ["2024-02-20", "2024-01-15"]
     assert fit_tiers(dropout_months=2).alerts_["customer_id"].tolist() == ["a"]   # b paid in February
+
+
+def test_alerts_last_payment_is_the_last_payment_not_the_last_vip_month():
+    rows = [("x", "2024-01-01", 100.0), ("y", "2024-01-01", 10.0), ("x", "2024-02-01", 5.0),
+            ("y", "2024-02-01", 50.0), ("y", "2024-03-01", 20.0)]
+    monthly = pd.DataFrame([(c, pd.Timestamp(m), v, 1) for c, m, v in rows],
+                           columns=["customer_id", "month", "revenue", "purchases"])
+    t = PercentileTiers(as_of="2024-03-31", window_months=3, vip_share=0.4, dropout_months=1).fit(monthly)
+    # x was VIP in January, paid a little in February (not as VIP), nothing in March
+    assert t.alerts_.to_dict("records") == [{"customer_id": "x", "last_vip_month": "2024-01",
+                                             "last_payment": "2024-02", "value_at_risk": 105.0}]
