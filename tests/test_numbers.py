@@ -285,3 +285,20 @@ def test_kmeans_names_describe_their_clusters():
     assert prof["customers"].tolist() == [200, 200, 200] and prof["share"].round(6).tolist() == [0.333333] * 3
     table = km.segment_table().set_index("customer_id")
     assert (table.loc[[f"g2_{j:03d}" for j in range(200)], "segment"] == "lapsed, one-time, low spend").all()
+
+
+def test_lifecycle_parameters_at_their_limits():
+    from segkit.errors import ParameterError
+
+    buys = {"now": [(5, 10.0), (0, 10.0)], "one": [(5, 10.0), (1, 10.0)], "two": [(5, 10.0), (2, 10.0)],
+            "up": [(5, 1.0), (1, 4.0), (0, 4.0)]}
+    monthly = pd.DataFrame([(c, _month(age), rev, 1) for c, items in buys.items() for age, rev in items],
+                           columns=["customer_id", "month", "revenue", "purchases"])
+    # the smallest allowed windows: lapsed after 1 month, lost after 2, halves of 1 month
+    got = lifecycle_stages(monthly, "2024-12-31", new_months=1, lapsed_months=1, lost_months=2, compare_months=1,
+                           growth_ratio=1.0001)
+    assert got.set_index("customer_id")["lifecycle_stage"].to_dict() == {
+        "now": "growing", "one": "lapsed", "two": "lost", "up": "steady"}   # now: 10 vs 0 the month before
+    for bad in ({"lapsed_months": 0}, {"lapsed_months": 6, "lost_months": 6}, {"growth_ratio": 1.0}):
+        with pytest.raises(ParameterError):
+            lifecycle_stages(monthly, "2024-12-31", **bad)

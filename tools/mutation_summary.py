@@ -21,9 +21,9 @@ KILLED = {"killed", "timeout", "caught by type check"}
 NOT_RUN = {"not checked", "skipped", "check was interrupted by user"}
 
 
-def summarise(root: Path) -> tuple[int, int, int, dict[str, list[str]]]:
-    """Killed, checked and unchecked mutant counts, and the surviving mutants per source file."""
-    killed = checked = unchecked = 0
+def summarise(root: Path) -> tuple[int, int, int, int, dict[str, list[str]]]:
+    """Killed (of which by timeout), checked and unchecked mutant counts, and the survivors per file."""
+    killed = checked = unchecked = timeouts = 0
     survivors: dict[str, list[str]] = defaultdict(list)
     for meta in sorted(root.rglob("*.py.meta")):
         codes = json.loads(meta.read_text()).get("exit_code_by_key", {})
@@ -36,9 +36,10 @@ def summarise(root: Path) -> tuple[int, int, int, dict[str, list[str]]]:
             checked += 1
             if status in KILLED:
                 killed += 1
+                timeouts += status == "timeout"
             else:
                 survivors[source].append(f"{name} ({status})")
-    return killed, checked, unchecked, survivors
+    return killed, timeouts, checked, unchecked, survivors
 
 
 def main(argv: list[str]) -> int:
@@ -46,10 +47,13 @@ def main(argv: list[str]) -> int:
     if not root.is_dir():
         print(f"error: no mutmut results in {root}/; run `make mutate` first", file=sys.stderr)
         return 2
-    killed, checked, unchecked, survivors = summarise(root)
+    killed, timeouts, checked, unchecked, survivors = summarise(root)
     share = 100 * killed / checked if checked else 0.0
-    print(f"killed {killed} of {checked} mutants ({share:.1f}%)"
-          + (f"; {unchecked} not checked in this run" if unchecked else ""))
+    print(f"killed {killed} of {checked} mutants ({share:.1f}%)")
+    if timeouts:
+        print(f"  ({timeouts} of the killed by timeout: the tests ran far longer than without the mutant)")
+    if unchecked:
+        print(f"  ({unchecked} mutants not checked in this run)")
     for source, names in survivors.items():
         print(f"\nsurviving in {source}:")
         for name in names:
