@@ -302,3 +302,32 @@ def test_lifecycle_parameters_at_their_limits():
     for bad in ({"lapsed_months": 0}, {"lapsed_months": 6, "lost_months": 6}, {"growth_ratio": 1.0}):
         with pytest.raises(ParameterError):
             lifecycle_stages(monthly, "2024-12-31", **bad)
+
+
+def test_lifecycle_revenue_comparison_edges_with_one_month_halves():
+    # compare_months=1: "recent" is December 2024, "before" is November; older months count in neither
+    buys = {  # customer -> [(months back, net revenue, purchases)]
+        "only_before": [(5, 1.0, 1), (1, 1.0, 1)],             # nothing recent: 0 vs 1 -> declining
+        "wide": [(2, 100.0, 1), (1, 10.0, 1), (0, 10.0, 1)],  # October is outside both halves: steady
+        "from_zero": [(5, 1.0, 1), (0, 0.5, 1)],               # 0.5 vs nothing before -> growing
+        "zero_zero": [(5, 1.0, 1), (0, 0.0, 1)],               # bought and returned: 0 vs 0 -> declining
+        "edge": [(5, 1.0, 1), (1, 0.5, 1), (0, 0.625, 1)],    # exactly 1.25 x a small amount -> growing
+        "above": [(5, 1.0, 1), (1, 0.5, 1), (0, 0.7, 1)],     # 1.4 x -> growing
+        "net_return": [(5, 1.0, 1), (2, 5.0, 1), (1, -10.0, 0)],  # 0 vs -10 (a return) -> steady
+    }
+    rows = [(c, _month(age), rev, n) for c, items in buys.items() for age, rev, n in items]
+    monthly = pd.DataFrame(rows, columns=["customer_id", "month", "revenue", "purchases"])
+    got = lifecycle_stages(monthly, "2024-12-31", new_months=1, compare_months=1)
+    assert got.set_index("customer_id")["lifecycle_stage"].to_dict() == {
+        "only_before": "declining", "wide": "steady", "from_zero": "growing", "zero_zero": "declining",
+        "edge": "growing", "above": "growing", "net_return": "steady"}
+
+
+def test_lifecycle_without_a_purchases_column_and_across_a_year_end():
+    # without purchase counts a month with positive net revenue is a purchase month
+    monthly = pd.DataFrame({"customer_id": ["ret", "ret", "old"],
+                            "month": pd.to_datetime(["2024-09-01", "2025-02-01", "2024-08-01"]),
+                            "revenue": [10.0, -5.0, 10.0]})
+    got = lifecycle_stages(monthly, "2025-02-28").set_index("customer_id")["lifecycle_stage"].to_dict()
+    # ret: last purchase September 2024, 5 months before February 2025 (the return is no purchase)
+    assert got == {"ret": "lapsed", "old": "lost"}

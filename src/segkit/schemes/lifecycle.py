@@ -43,7 +43,9 @@ def lifecycle_stages(monthly: pd.DataFrame, as_of: dt.date | str, customers: pd.
         raise ParameterError("growth_ratio must be above 1", where="lifecycle", fix="e.g. 1.25")
     as_of_m = pd.Timestamp(pd.Timestamp(as_of).year, pd.Timestamp(as_of).month, 1)
     paid_col = "purchases" if "purchases" in monthly else "revenue"
-    m = monthly.loc[pd.to_datetime(monthly["month"]) <= as_of_m, ["customer_id", "month", "revenue", paid_col]]
+    # each column once: without a purchases column, revenue is both the amount and the "paid" test
+    columns = list(dict.fromkeys(["customer_id", "month", "revenue", paid_col]))
+    m = monthly.loc[pd.to_datetime(monthly["month"]) <= as_of_m, columns]
     month = pd.to_datetime(m["month"])
     age = ((as_of_m.year - month.dt.year) * 12 + as_of_m.month - month.dt.month).to_numpy()
     # one factorization of the ids; every per-customer figure is a group-by on its integer codes
