@@ -331,3 +331,19 @@ def test_lifecycle_without_a_purchases_column_and_across_a_year_end():
     got = lifecycle_stages(monthly, "2025-02-28").set_index("customer_id")["lifecycle_stage"].to_dict()
     # ret: last purchase September 2024, 5 months before February 2025 (the return is no purchase)
     assert got == {"ret": "lapsed", "old": "lost"}
+
+
+def test_rfm_bins_at_their_limits_and_empty_input():
+    from segkit.errors import ParameterError
+    from segkit.schemes.rfm import rfm_scores
+
+    two = RFMSegmenter(bins=2).fit(rfm_frame()).scores_.set_index("customer_id")
+    assert two.loc["champ", ["rfm_r", "rfm_f", "rfm_m"]].tolist() == [2, 2, 2]
+    assert two.loc["lost", ["rfm_r", "rfm_f", "rfm_m"]].tolist() == [1, 1, 1]
+    # 20 bins, 10 customers: the most recent has rank 10, score floor(9 x 20 / 10) + 1 = 19
+    assert RFMSegmenter(bins=20).fit(rfm_frame()).scores_["rfm_r"].max() == 19
+    for bad in (1, 21, 2.5):
+        with pytest.raises(ParameterError):
+            RFMSegmenter(bins=bad).fit(rfm_frame())
+    empty = rfm_scores(pd.Series([], dtype=float), 5)
+    assert empty.dtype == np.int64 and empty.shape == (0,)
