@@ -7,7 +7,7 @@ JOBS   ?= 2
 PIP_FLAGS ?= --quiet --disable-pip-version-check
 
 .DEFAULT_GOAL := help
-.PHONY: help report test test-fast test-notebooks bench lab clean browser
+.PHONY: help report test test-fast test-notebooks bench lab clean browser mutate
 
 help: ## list the targets
 	@echo "segkit — decide how to split customers into groups, and prove the choice."
@@ -46,6 +46,14 @@ test-fast: $(VENV)/.installed-dev ## the suite without slow and browser tests
 test-notebooks: $(VENV)/.installed-dev ## the notebooks run top to bottom as in JupyterLab (nbval)
 	$(BIN)/python -m pytest --nbval-lax -p no:xdist -o addopts= notebooks/
 
+# Mutation testing (slow, not part of `make test`): every mutant of the numeric modules listed in
+# pyproject.toml's [tool.mutmut] against the fast unit tests. MUTANTS narrows it to some modules,
+# e.g. make mutate MUTANTS="segkit.schemes.rfm* segkit.schemes.lifecycle*"
+MUTANTS ?=
+mutate: $(VENV)/.installed-dev ## mutation testing of the numeric modules (slow): killed K of M mutants, survivors
+	nice -n 19 $(BIN)/mutmut run --max-children $(JOBS) $(MUTANTS) > mutants.log 2>&1 || { tail -20 mutants.log; exit 1; }
+	$(BIN)/python tools/mutation_summary.py mutants
+
 bench: $(VENV)/.installed-dev ## benchmark table (ratios against baselines measured in the same run)
 	$(BIN)/python benchmarks/bench.py $(BENCH_ARGS)
 
@@ -53,4 +61,4 @@ lab: $(VENV)/.installed-dev ## JupyterLab on notebooks/
 	$(BIN)/jupyter lab notebooks/
 
 clean: ## remove the virtualenv and caches (not the reports)
-	rm -rf $(VENV) .pytest_cache .hypothesis src/*.egg-info
+	rm -rf $(VENV) .pytest_cache .hypothesis src/*.egg-info mutants mutants.log

@@ -299,8 +299,12 @@ def load_config(path: str | Path, *, out: str | Path | None = None) -> Config:
 
     Example
     -------
-    >>> cfg = load_config(PROJECT_ROOT / "reports.yml")  # doctest: +SKIP
-    >>> [r.name for r in cfg.runs]  # doctest: +SKIP
+    >>> import pathlib, tempfile
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "reports.yml"
+    >>> _ = path.write_text("runs:\\n  - name: demo\\n    data: sales.csv\\n    holdout_months: 3\\n")
+    >>> cfg = load_config(path)
+    >>> [(r.name, r.holdout_months) for r in cfg.runs]
+    [('demo', 3)]
     """
     path = Path(path)
     if not path.is_file():

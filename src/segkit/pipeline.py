@@ -10,7 +10,8 @@ A run computes its analysis once: ``segkit run`` saves it into the staging folde
 (:meth:`Analysis.save`) and passes that folder to the notebooks as ``cache_dir``; a notebook opened
 by hand in JupyterLab computes it itself (a few seconds on the bundled data).
 
-Example
+Example (skipped by the doctest run: a full analysis of CDNOW with 1,000 bootstrap resamples and
+two k-means sweeps takes 10-20 s, too long for a docstring check; tests/test_cli.py runs it)
 -------
 >>> from segkit.config import RunParams, CDNOW_PATH
 >>> from segkit.pipeline import analyze
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import glob
 import hashlib
 import json
 import pickle
@@ -34,7 +36,7 @@ import pandas as pd
 from . import __version__
 from .atomic import atomic_open, atomic_write
 from .calendar import Split
-from .config import RunParams
+from .config import RunParams, is_connection_url
 from .data import QualityReport, Transactions, load_transactions
 from .errors import DataError, ParameterError
 from .evaluate import (BootstrapWeights, agreement, build_scorecard, capture_curve, holdout_curves,
@@ -145,25 +147,64 @@ class Analysis:
         }
 
 
-def cache_key(params: RunParams, sha256: str) -> str:
-    payload = json.dumps({"params": params.to_dict(), "sha256": sha256, "version": __version__}, sort_keys=True)
+def cache_key(params: RunParams, sha256: str | None) -> str:
+    """What a cached analysis must match: the parameters, the data's SHA-256, the overrides file's
+    content and the segkit version."""
+    overrides = _file_sha256(params.overrides) if params.overrides and Path(params.overrides).is_file() else None
+    payload = json.dumps({"params": params.to_dict(), "sha256": sha256, "overrides": overrides,
+                          "version": __version__}, sort_keys=True, default=str)
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
+def _file_sha256(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(1 << 22):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _data_sha256(params: RunParams) -> str | None:
+    """The data's SHA-256 as :func:`segkit.data.load_transactions` records it (one file: its hash;
+    a glob: the names and hashes of the matching files); None for a database table, which cannot
+    be hashed without reading it."""
+    if is_connection_url(params.data):
+        return None
+    text = str(params.data)
+    paths = sorted(glob.glob(text)) if any(ch in text for ch in "*?[") else [text]
+    if not paths or not all(Path(p).is_file() for p in paths):
+        return "missing"
+    if len(paths) == 1:
+        return _file_sha256(paths[0])
+    h = hashlib.sha256()
+    for p in paths:
+        h.update(Path(p).name.encode() + b"\0" + _file_sha256(p).encode() + b"\n")
+    return h.hexdigest()
+
+
 def load_or_analyze(params: RunParams, cache_dir: str | Path | None = None) -> Analysis:
-    """The run's analysis from ``cache_dir`` when it was saved there for these parameters, else computed.
+    """The run's analysis from ``cache_dir`` when it was saved there for this data, else computed.
 
     Notebooks call this: under ``segkit run`` the analysis is computed once per run and shared by
-    the notebooks; opened by hand, a notebook computes it itself.
+    the notebooks; opened by hand, a notebook computes it itself. The cached analysis is used only
+    when its key still matches (:func:`cache_key`): the same parameters, segkit version, overrides
+    file and data, the data hashed again now, so a file changed since the analysis is analysed
+    afresh. (A database table is not hashed: its cache is checked against everything else.)
     """
     if cache_dir:
         path = Path(cache_dir) / _CACHE_FILE
         if path.exists():
-            with open(path, "rb") as fh:
-                saved = pickle.load(fh)  # written by segkit itself for this run (see Analysis.save)
-            analysis = saved["analysis"]
-            if analysis.params == params:
-                return analysis
+            try:
+                with open(path, "rb") as fh:
+                    saved = pickle.load(fh)  # written by segkit itself for this run (see Analysis.save)
+            except Exception:  # noqa: BLE001 - an unreadable or foreign cache is simply not used
+                saved = None
+            current = _data_sha256(params)
+            if (isinstance(saved, dict) and isinstance(saved.get("analysis"), Analysis)
+                    and saved["analysis"].params == params
+                    and (current is None or current == saved["analysis"].data.get("sha256"))
+                    and saved.get("key") == cache_key(params, saved["analysis"].data.get("sha256"))):
+                return saved["analysis"]
     return analyze(params)
 
 

@@ -51,7 +51,9 @@ def lifecycle_stages(monthly: pd.DataFrame, as_of: dt.date | str, customers: pd.
         raise ParameterError("growth_ratio must be above 1", where="lifecycle", fix="e.g. 1.25")
     as_of_m = pd.Timestamp(month_start(pd.Timestamp(as_of).date()))
     paid_col = "purchases" if "purchases" in monthly else "revenue"
-    m = monthly.loc[pd.to_datetime(monthly["month"]) <= as_of_m, ["customer_id", "month", "revenue", paid_col]]
+    # each column once: without a purchases column, revenue is both the amount and the "paid" test
+    columns = list(dict.fromkeys(["customer_id", "month", "revenue", paid_col]))
+    m = monthly.loc[pd.to_datetime(monthly["month"]) <= as_of_m, columns]
     age = (month_index(as_of_m) - month_index(m["month"])).to_numpy()  # months before as_of's month
     # one factorization of the ids; every per-customer figure is a group-by on its integer codes
     codes, uniques = pd.factorize(m["customer_id"])

@@ -18,7 +18,7 @@ Example
 >>> monthly = pd.DataFrame({"customer_id": ["a", "b", "c", "d", "e"],
 ...                         "month": pd.to_datetime(["2024-06-01"] * 5),
 ...                         "revenue": [50.0, 40, 30, 20, 10], "purchases": [1] * 5})
->>> t = PercentileTiers(as_of="2024-06-30", window_months=1).fit_monthly(monthly)
+>>> t = PercentileTiers(as_of="2024-06-30", window_months=1, dropout_months=1).fit_monthly(monthly)
 >>> t.segment_table()["segment"].tolist()
 ['VIP', 'GOOD', 'REGULAR', 'REGULAR', 'REGULAR']
 """
