@@ -32,7 +32,7 @@ def rfm_frame() -> pd.DataFrame:
 
 
 def test_rfm_scores_and_named_segments_by_hand():
-    s = RFMSegmenter(bins=5).fit(rfm_frame()).scores_.set_index("customer_id")
+    s = RFMSegmenter(bins=5).fit_features(rfm_frame()).scores_.set_index("customer_id")
     # recent customers get a HIGH R (recency_days ascending -> R descending)
     assert s.loc["champ", ["rfm_r", "rfm_f", "rfm_m"]].tolist() == [5, 5, 5]
     assert s.loc["fresh", ["rfm_r", "rfm_f", "rfm_m"]].tolist() == [5, 1, 1]
@@ -49,7 +49,7 @@ def test_rfm_scores_and_named_segments_by_hand():
 
 
 def test_rfm_profile_shares_and_means_by_hand():
-    prof = RFMSegmenter(bins=5).fit(rfm_frame()).profile().set_index("segment")
+    prof = RFMSegmenter(bins=5).fit_features(rfm_frame()).profile().set_index("segment")
     counts = {"Champions": 3, "Potential Loyalists": 2, "Need Attention": 2, "New": 1, "Can't Lose Them": 1,
               "Lost": 1}
     assert prof.loc[prof["customers"] > 0, "customers"].to_dict() == counts
@@ -60,7 +60,7 @@ def test_rfm_profile_shares_and_means_by_hand():
 
 
 def test_segment_map_cells_by_coordinates():
-    cells = RFMSegmenter(bins=5).fit(rfm_frame()).cells_.set_index(["rfm_r", "rfm_f", "rfm_m"])["rfm_segment"]
+    cells = RFMSegmenter(bins=5).fit_features(rfm_frame()).cells_.set_index(["rfm_r", "rfm_f", "rfm_m"])["rfm_segment"]
     assert cells[(5, 5, 5)] == cells[(4, 4, 4)] == "Champions"
     assert cells[(1, 5, 5)] == cells[(1, 4, 4)] == "Can't Lose Them"
     assert cells[(1, 1, 1)] == cells[(1, 2, 1)] == "Lost"
@@ -92,7 +92,7 @@ def test_cdnow_rfm_r_and_f_recomputed_from_the_raw_csv(cdnow_tx):
     recency = (pd.Timestamp(as_of) - per["last"]).dt.days
     expected_r = tie_rule_scores(-recency, 5)  # fewer days since the last purchase is better
     expected_f = tie_rule_scores(per["days"], 5)
-    got = RFMSegmenter(bins=5).fit(customer_features(cdnow_tx, as_of)).scores_.set_index("customer_id")
+    got = RFMSegmenter(bins=5).fit_features(customer_features(cdnow_tx, as_of)).scores_.set_index("customer_id")
     assert len(got) == len(per) == 23_502
     pd.testing.assert_series_equal(got["rfm_r"].sort_index(), expected_r.sort_index().rename("rfm_r"),
                                    check_names=False, check_index_type=False, check_dtype=False)
@@ -273,7 +273,7 @@ def three_groups(seed: int = 0) -> pd.DataFrame:
 
 def test_kmeans_names_describe_their_clusters():
     f = three_groups()
-    km = KMeansSegmenter(k_range=(3, 3), random_state=0, n_stability=1).fit(f)
+    km = KMeansSegmenter(k_range=(3, 3), random_state=0, n_stability=1).fit_features(f)
     prof = km.profile().set_index("cluster")
     assert prof.loc[0, "segment"] == "recent, frequent, high spend"
     assert prof.loc[1, "segment"] == "fading, occasional, mid spend"
@@ -337,13 +337,13 @@ def test_rfm_bins_at_their_limits_and_empty_input():
     from segkit.errors import ParameterError
     from segkit.schemes.rfm import rfm_scores
 
-    two = RFMSegmenter(bins=2).fit(rfm_frame()).scores_.set_index("customer_id")
+    two = RFMSegmenter(bins=2).fit_features(rfm_frame()).scores_.set_index("customer_id")
     assert two.loc["champ", ["rfm_r", "rfm_f", "rfm_m"]].tolist() == [2, 2, 2]
     assert two.loc["lost", ["rfm_r", "rfm_f", "rfm_m"]].tolist() == [1, 1, 1]
     # 20 bins, 10 customers: the most recent has rank 10, score floor(9 x 20 / 10) + 1 = 19
-    assert RFMSegmenter(bins=20).fit(rfm_frame()).scores_["rfm_r"].max() == 19
+    assert RFMSegmenter(bins=20).fit_features(rfm_frame()).scores_["rfm_r"].max() == 19
     for bad in (1, 21, 2.5):
         with pytest.raises(ParameterError):
-            RFMSegmenter(bins=bad).fit(rfm_frame())
+            RFMSegmenter(bins=bad).fit_features(rfm_frame())
     empty = rfm_scores(pd.Series([], dtype=float), 5)
     assert empty.dtype == np.int64 and empty.shape == (0,)

@@ -182,7 +182,7 @@ def tiers_monthly() -> pd.DataFrame:
 
 def fit_tiers(dropout_months: int = 1, customers=None) -> PercentileTiers:
     return PercentileTiers(as_of="2024-03-31", window_months=3, vip_share=0.4, good_share=0.25,
-                           dropout_months=dropout_months).fit(tiers_monthly(), customers)
+                           dropout_months=dropout_months).fit_monthly(tiers_monthly(), customers)
 
 
 def test_tiers_labels_and_profile_shares_by_hand():
@@ -235,7 +235,7 @@ def test_alerts_last_payment_is_the_last_payment_not_the_last_vip_month():
             ("y", "2024-02-01", 50.0), ("y", "2024-03-01", 20.0)]
     monthly = pd.DataFrame([(c, pd.Timestamp(m), v, 1) for c, m, v in rows],
                            columns=["customer_id", "month", "revenue", "purchases"])
-    t = PercentileTiers(as_of="2024-03-31", window_months=3, vip_share=0.4, dropout_months=1).fit(monthly)
+    t = PercentileTiers(as_of="2024-03-31", window_months=3, vip_share=0.4, dropout_months=1).fit_monthly(monthly)
     # x was VIP in January, paid a little in February (not as VIP), nothing in March
     assert t.alerts_.to_dict("records") == [{"customer_id": "x", "last_vip_month": "2024-01",
                                              "last_payment": "2024-02", "value_at_risk": 105.0}]
