@@ -102,8 +102,9 @@ def _first_reason(decision: Mapping[str, Any], vip_share: float) -> str:
     score = f"the average of area score and top-{_pct(vip_share)} capture"
     others = [o for o in decision["schemes"] if o != best]
     if rule == "clear_winner":
+        pooled = " when pooled over the cut-offs" if n > 1 else ""
         return (f"{_cap(label(chosen))} is the clear winner: best at {cutoffs} on {score}, ahead of "
-                f"{_list([_lead(decision, o) for o in others])} when pooled over the cut-offs.")
+                f"{_list([_lead(decision, o) for o in others])}{pooled}.")
     if rule == "best_not_clear":
         lost = n - decision["wins"][best]
         why = (f"it was beaten at {lost} of {n} cut-offs" if lost else
