@@ -146,7 +146,8 @@ def test_a_table_that_misses_evaluated_customers_is_refused():
 # ====================================================================== outcomes and baselines
 def test_outcome_follows_the_criterion_summed_over_months_and_clipped_at_zero():
     hm = pd.DataFrame({
-        "customer_id": ["a", "a", "b", "b", "z"], "month": pd.to_datetime(["2024-01-01", "2024-02-01"] * 2 + ["2024-01-01"]),
+        "customer_id": ["a", "a", "b", "b", "z"],
+        "month": pd.to_datetime(["2024-01-01", "2024-02-01"] * 2 + ["2024-01-01"]),
         "revenue": [10.0, -4, 5, -8, 9], "units": [2.0, 1, 1, -2, 1], "margin": [3.0, -1, 1, -3, 2],
         "payments": [1, 1, 1, 0, 1], "purchases": [1, 1, 1, 0, 1]})
     rev = criterion_outcomes(hm, ["b", "a", "c"], "revenue")

@@ -112,7 +112,9 @@ def scenario_verdicts():
 
     out = {}
     for name in SCENARIOS:
-        tx, truth = make_scenario(name, seed=0)
+        # RFM's lead over the tiers is real but modest: 800 customers leave its interval touching 0 on
+        # some seeds (seed 2); 1,500 clear it on the seeds tried (0, 2, 3)
+        tx, truth = make_scenario(name, n_customers=1500 if name == "rfm_wins" else 800, seed=0)
         loaded = load_transactions(tx)
         main = split_periods(loaded, holdout_months=6)
         # one thread: on a busy machine k-means' OpenMP threads fight each other (10 s a fit instead of 0.6)
@@ -166,6 +168,8 @@ def test_indistinguishable_schemes_give_no_clear_winner_and_the_simplest_scheme(
     s = scenario_verdicts["indistinguishable"]
     d = s["decision"]
     assert not d["clear_winner"] and d["recommended"] == "percentile_tiers"
+    # the tie-break, not luck: the simplest of the best and the schemes tied with it
+    assert d["recommended"] == [n for n in SIMPLICITY if n == d["best"] or n in d["tied_with_best"]][0]
     assert s["reasons"][0].startswith("No clear winner")
     assert all(abs(r[n]["capture_auc"]) < 0.1 for r in s["results"] for n in SIMPLICITY)
     assert d["tied_with_best"] and all(d["advantage"][n]["ci95"][0] <= 0 for n in d["tied_with_best"])

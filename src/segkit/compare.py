@@ -328,6 +328,8 @@ def compare_rankings(tables: Mapping[str, pd.DataFrame], outcomes: pd.DataFrame,
     "capture_auc", "ci95": {"capture_at": {key: [lo, hi]}, "capture_auc": [lo, hi]}, "boot":
     {"capture_at": {key: array}, "capture_auc": array}}``; ``boot`` holds the per-resample values
     (resample b is the same customer weighting for every name) and is empty when ``n_boot`` is 0.
+    ``weights``: the resamples shared with other origins (:class:`CustomerWeights`); when given,
+    ``n_boot`` and ``seed`` are its own.
 
     >>> t = pd.DataFrame({"customer_id": ["a", "b"], "segment": ["top", "rest"], "rank": [1, 2]})
     >>> o = pd.DataFrame({"customer_id": ["a", "b"], "outcome": [3.0, 1.0]})
@@ -344,9 +346,9 @@ def compare_rankings(tables: Mapping[str, pd.DataFrame], outcomes: pd.DataFrame,
     out = {name: capture(order, y, shares) for name, order in orders.items()}
     for r in out.values():
         r.update(ci95={}, boot={})
-    if n_boot <= 0:
-        return out
-    if weights is None or weights.n_boot != n_boot:
+    if weights is None:
+        if n_boot <= 0:
+            return out
         weights = CustomerWeights(ids, n_boot, seed)
     pos = weights.positions(ids)
     keep = pos >= 0

@@ -7,8 +7,10 @@ Example
 -------
 >>> r = {"capture_at": {"0.1": 0.49, "0.2": 0.624, "0.4": 0.864}, "capture_auc": 0.658,
 ...      "ci95": {"capture_auc": [0.638, 0.676]}}
->>> scheme_sentence("percentile_tiers", r, 0.2, measure="revenue", horizon_months=6)
-"Ordering customers by percentile tiers, the top 20% held 62% of the next six months' revenue (area score 0.66, 95% interval 0.64 to 0.68; 0 = random order, 1 = perfect foresight)."
+>>> print(scheme_sentence("percentile_tiers", r, 0.2, measure="revenue", horizon_months=6))
+... # doctest: +NORMALIZE_WHITESPACE
+Ordering customers by percentile tiers, the top 20% held 62% of the next six months' revenue
+(area score 0.66, 95% interval 0.64 to 0.68; 0 = random order, 1 = perfect foresight).
 """
 
 from __future__ import annotations
