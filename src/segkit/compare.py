@@ -19,8 +19,8 @@ Definitions
 - ``capture_auc`` = (A - 0.5) / (A* - 0.5): A the area under C, A* the area under the
   perfect-foresight curve (customers sorted by their own outcome). 0 = random order, 1 = perfect,
   negative = worse than random. Splitting a segment into sub-segments with the same mean outcome
-  leaves it unchanged; a split that follows the outcome raises it (the pro-rata line was a lower
-  bound inside the segment).
+  leaves it unchanged; a split that puts the sub-segment with the higher mean first never lowers
+  it, and raises it at most to the area with the segment sorted by outcome.
 - Degenerate cases are defined, never NaN: when the total outcome is 0 (or no customer carries
   weight) every order is as good as any other, so C is the diagonal (``capture_at[x] = x``) and
   ``capture_auc`` = 0; when every customer has the same outcome A* = 0.5 and ``capture_auc`` = 0.
@@ -31,7 +31,8 @@ Definitions
 Uncertainty: the Poisson bootstrap of :mod:`segkit.evaluate` (each customer weighted by a Poisson(1)
 draw). One set of weights, drawn over customer ids (:class:`CustomerWeights`), serves every scheme,
 every baseline and every backtest origin, so differences between them have *paired* intervals. A
-resample costs two sparse products per ranking: O(customers) per resample.
+resample costs two ``bincount`` passes over the customers per ranking, plus one for the
+perfect-foresight curve, and cumulative sums over the groups: O(customers) per resample.
 
 Example
 -------
