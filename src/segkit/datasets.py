@@ -29,7 +29,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-__all__ = ["make_transactions", "write_transactions", "TYPES", "DEFAULT_MIX"]
+from .errors import ParameterError
+
+__all__ = ["make_transactions", "make_scenario", "write_transactions", "TYPES", "DEFAULT_MIX", "SCENARIOS"]
 
 TYPES = ("steady_vip", "vip_dropout", "growing", "seasonal", "one_off", "decliner", "regular")
 DEFAULT_MIX = {"steady_vip": 0.05, "vip_dropout": 0.03, "growing": 0.08, "seasonal": 0.08, "one_off": 0.2,
@@ -136,6 +138,95 @@ def make_transactions(n_customers: int = 2000, months: int = 24, start: str = "2
         "region": np.array(REGIONS)[region],
     })
     return frame, truth
+
+
+# ====================================================================== planted verdicts
+#: scenario -> (what is planted, the scheme the comparison should recommend or None for "no clear winner")
+SCENARIOS: dict[str, tuple[str, str | None]] = {
+    "tiers_win": ("the next months' value sits with customers who recently spent big in a few months (few "
+                  "purchases), while former big spenders now buy small amounts often", "percentile_tiers"),
+    "rfm_wins": ("customers buy at their own steady rate until they leave; every purchase is about the same "
+                 "amount, so the future follows how recently and how often a customer bought, not how much in "
+                 "one month", "rfm"),
+    "simple_wins": ("every customer keeps a steady personal monthly spend, spread over a wide range",
+                    None),
+    "indistinguishable": ("the future is independent of the past: every customer buys at random", None),
+}
+
+
+def _scenario_plan(name: str, n: int, M: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per customer x month purchase probability and spend level, and each customer's planted type."""
+    p, level = np.zeros((n, M)), np.zeros((n, M))
+    if name == "tiers_win":
+        # whales spent big in the first months, then buy small amounts often: high monetary, frequency
+        # and recency (RFM's Champions, k-means' richest cluster), little future value. Risers bought
+        # small until a month before the earliest backtest window, then big in a few months a year:
+        # VIP in the months they buy, with less history (monetary) than the whales.
+        kind = rng.choice(4, n, p=[0.10, 0.15, 0.50, 0.25])
+        own = rng.lognormal(0.0, 0.4, n)
+        months = np.arange(M)[None, :]
+        fade, rise = rng.integers(4, 7, n), rng.integers(M // 3 - 2, M // 3 + 2, n)
+        p[:] = np.select([kind == 0, kind == 1, kind == 2], [0.9, 0.4, 0.5], 0.1)[:, None]
+        level[:] = (np.select([kind == 2], [40.0], 60.0) * own)[:, None]
+        level[kind == 0] = np.where(months < fade[kind == 0, None], 3000.0, 30.0) * own[kind == 0, None]
+        level[kind == 1] = np.where(months < rise[kind == 1, None], 40.0, 800.0) * own[kind == 1, None]
+        types = np.array(["whale_faded", "riser", "small_frequent", "occasional"])[kind]
+    elif name == "rfm_wins":
+        # a steady buying rate (mostly low) until the customer leaves (monthly churn 4%), one order of about
+        # the same amount per active month: value follows who is still there and how often they buy over
+        # the whole history; a 6-month window sees too few purchases, and a month's value is the same for all
+        rate = rng.beta(0.8, 3.0, n)
+        leave = rng.geometric(0.04, n)
+        p[:] = np.where(np.arange(M)[None, :] < leave[:, None], rate[:, None], 0.0)
+        level[:] = 100.0
+        types = np.where(leave >= M, "stays", "leaves")
+    elif name == "simple_wins":
+        p[:] = rng.uniform(0.5, 1.0, n)[:, None]
+        level[:] = rng.lognormal(4.0, 1.5, n)[:, None]
+        types = np.full(n, "steady")
+    elif name == "indistinguishable":
+        p[:] = 0.3
+        level[:] = 100.0
+        types = np.full(n, "random")
+    else:
+        raise ParameterError(f"unknown scenario {name!r}", where="make_scenario", fix=f"use one of {list(SCENARIOS)}")
+    return p, level, types
+
+
+def make_scenario(name: str, n_customers: int = 800, months: int = 30, start: str = "2022-01-01",
+                  seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Transactions where the right verdict is known (:data:`SCENARIOS`), and the planted ``truth``.
+
+    ``transactions``: customer_id, date, order_id, quantity, amount, cost (no returns);
+    ``truth``: customer_id, type. Order amounts vary around each customer's monthly level
+    (lognormal, sigma 0.2).
+
+    >>> tx, truth = make_scenario("tiers_win", n_customers=100, months=12, seed=1)
+    >>> sorted(truth["type"].unique())
+    ['occasional', 'riser', 'small_frequent', 'whale_faded']
+    """
+    rng = np.random.default_rng(seed)
+    n, M = int(n_customers), int(months)
+    p, level, types = _scenario_plan(name, n, M, rng)
+    active = rng.random((n, M)) < p
+    cust, month = np.nonzero(active)
+    noise = 0.2
+    amount_month = level[cust, month] * rng.lognormal(0.0, noise, cust.size)
+    starts = pd.date_range(pd.Timestamp(start).to_period("M").to_timestamp(), periods=M + 1, freq="MS")
+    days_in = (starts[1:] - starts[:-1]).days.to_numpy()
+    day = (rng.random(cust.size) * days_in[month]).astype(int)
+    unit_price = rng.uniform(8.0, 12.0, cust.size)
+    quantity = np.maximum(1, np.round(amount_month / unit_price)).astype(np.int64)
+    amount = np.round(quantity * unit_price, 2)
+    ids = np.array([f"S{i:05d}" for i in range(n)])
+    frame = pd.DataFrame({
+        "customer_id": ids[cust],
+        "date": (starts[:-1].to_numpy()[month] + day.astype("timedelta64[D]")).astype("datetime64[ns]"),
+        "order_id": np.arange(cust.size), "quantity": quantity, "amount": amount,
+        "cost": np.round(amount * 0.7, 2),
+    })
+    frame = frame.sort_values(["date", "order_id"], kind="stable").reset_index(drop=True)
+    return frame, pd.DataFrame({"customer_id": ids, "type": types})
 
 
 def write_transactions(frame: pd.DataFrame, path: str | Path) -> Path:
