@@ -8,7 +8,7 @@ Parts (``--parts``; all by default, ``--quick`` skips ``run``):
   (only when that package happens to be installed);
 - ``tiers``     customer x month revenue with VIP/GOOD/REGULAR per month over the last 6 months:
   segkit (``customer_month`` + ``PercentileTiers``) against DuckDB SQL with a window function,
-  Polars and pandas, all with DESIGN.md's exact ceil;
+  Polars and pandas, all with the documented exact ceil;
 - ``segment``   end-to-end ``segkit segment FILE --out DIR`` (default engine);
 - ``run``       ``segkit run reports.yml --jobs 2`` into a temporary folder, against the floor of
   starting the notebook kernels: papermill executing trivial notebooks, as many per run and as many

@@ -1,4 +1,4 @@
-"""Loading and cleaning: DESIGN.md's rules on hand-checked files, loaders, errors, CDNOW counts."""
+"""Loading and cleaning: the documented rules on hand-checked files, loaders, errors, CDNOW counts."""
 
 from __future__ import annotations
 

@@ -24,7 +24,7 @@ COLUMNS = {"customer_id": "customer_id", "date": "date", "amount": "amount", "qu
 
 
 def messy_frame(seed: int = 7) -> pd.DataFrame:
-    """Synthetic transactions with every kind of mess DESIGN.md's cleaning rules name."""
+    """Synthetic transactions with every kind of mess the cleaning rules name."""
     tx, _ = make_transactions(n_customers=240, months=14, seed=seed, return_rate=0.05)
     df = tx[["customer_id", "date", "order_id", "quantity", "amount", "cost", "region"]].copy()
     df["customer_id"] = df["customer_id"].str.replace("C", "0", regex=False)  # leading zeros

@@ -1,4 +1,4 @@
-"""Percentile tiers: every rule of DESIGN.md on small hand-checked cases, plus properties."""
+"""Percentile tiers: every documented rule on small hand-checked cases, plus properties."""
 
 from __future__ import annotations
 
@@ -170,7 +170,7 @@ def test_property_monthly_counts_follow_the_exact_rule(values, vip, good):
 
 
 def test_cdnow_window_tiers_match_an_independent_pandas_computation(cdnow_analysis, capsys):
-    """DESIGN.md's rule computed from the raw CSV with plain pandas and integer arithmetic."""
+    """The documented rule computed from the raw CSV with plain pandas and integer arithmetic."""
     from segkit.config import CDNOW_PATH
     from segkit.pipeline import segment_summary
 

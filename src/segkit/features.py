@@ -5,7 +5,7 @@ small pandas frames: one row per customer, or one row per customer and active mo
 aggregation runs in the engine (DuckDB by default), so a file far larger than memory never comes
 back to Python whole.
 
-Conventions (DESIGN.md, "Definitions")
+Conventions (the README's definitions)
 - a *purchase* is a row with amount > 0; a *return* (amount < 0) lowers net revenue, net units and
   net margin but is not a purchase;
 - ``revenue`` = net revenue; ``payments`` = purchases (distinct ``order_id`` when the data has

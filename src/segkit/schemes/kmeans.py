@@ -1,6 +1,6 @@
 """k-means clusters on customer behaviour, named in plain language.
 
-Features (DESIGN.md): log1p of recency_days, frequency and monetary (negative net revenue clipped
+Features (README, "How the schemes assign customers"): log1p of recency_days, frequency and monetary (negative net revenue clipped
 to 0 first), plus optional extra columns, standardized. The number of clusters is chosen on a
 seeded sample of at most ``sample_size`` (10,000) customers by mean silhouette (Calinski-Harabasz
 and Davies-Bouldin are reported for every k too). The silhouette itself is measured on a seeded

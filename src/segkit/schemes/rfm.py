@@ -1,6 +1,6 @@
 """RFM: recency, frequency and monetary scores with named segments.
 
-Scores (DESIGN.md): 1..bins, higher is better (a recent purchase gets a high R). A customer's score
+Scores: 1..bins, higher is better (a recent purchase gets a high R). A customer's score
 is ``floor((r - 1) * bins / n) + 1`` where ``r`` is the rank of its value among the ``n`` customers
 (1 = worst). Customers with equal values share one rank: the group holding the *worst* value takes
 its lowest rank (so the many one-time buyers all get F = 1), the group holding the *best* value its

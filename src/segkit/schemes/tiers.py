@@ -1,6 +1,6 @@
 """Percentile tiers: VIP / GOOD / REGULAR by one criterion, month by month.
 
-The practitioners' rule (DESIGN.md, "Monthly tiers"): each calendar month of the window, rank
+The practitioners' rule (README, "How the schemes assign customers"): each calendar month of the window, rank
 the customers whose criterion value that month is > 0 (value descending, ties by customer_id);
 the first ceil(vip_share * n) are VIP; of the rest the first ceil(good_share * rest) are GOOD;
 the others REGULAR. The *window tier* merges the months: VIP if VIP in any window month; else GOOD
@@ -127,7 +127,7 @@ class PercentileTiers(SchemeMixin):
         return month_end(pd.Timestamp(monthly["month"].max()).date())
 
     def _rank_months(self, frame: pd.DataFrame) -> pd.DataFrame:
-        """Monthly tiers for the rows of ``frame`` (value > 0), exact DESIGN.md arithmetic."""
+        """Monthly tiers for the rows of ``frame`` (value > 0), with exact integer arithmetic for the shares."""
         frame = frame[frame["value"] > 0].sort_values(["month", "value", "customer_id"],
                                                       ascending=[True, False, True], kind="stable")
         pos = frame.groupby("month", sort=False).cumcount().to_numpy()
