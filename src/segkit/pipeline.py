@@ -37,7 +37,7 @@ from . import __version__
 from .atomic import atomic_open, atomic_write
 from .calendar import Split
 from .config import RunParams, is_connection_url
-from .data import QualityReport, Transactions, load_transactions
+from .data import QualityReport, Transactions, file_sha256, load_transactions, sha256_of_files
 from .errors import DataError, ParameterError
 from .evaluate import (BootstrapWeights, agreement, build_scorecard, capture_curve, holdout_curves,
                        migration_matrix, persistence, recommend, recommended_segments, score_scheme,
@@ -150,18 +150,10 @@ class Analysis:
 def cache_key(params: RunParams, sha256: str | None) -> str:
     """What a cached analysis must match: the parameters, the data's SHA-256, the overrides file's
     content and the segkit version."""
-    overrides = _file_sha256(params.overrides) if params.overrides and Path(params.overrides).is_file() else None
+    overrides = file_sha256(params.overrides) if params.overrides and Path(params.overrides).is_file() else None
     payload = json.dumps({"params": params.to_dict(), "sha256": sha256, "overrides": overrides,
                           "version": __version__}, sort_keys=True, default=str)
     return hashlib.sha256(payload.encode()).hexdigest()
-
-
-def _file_sha256(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(1 << 22):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _data_sha256(params: RunParams) -> str | None:
@@ -174,12 +166,7 @@ def _data_sha256(params: RunParams) -> str | None:
     paths = sorted(glob.glob(text)) if any(ch in text for ch in "*?[") else [text]
     if not paths or not all(Path(p).is_file() for p in paths):
         return "missing"
-    if len(paths) == 1:
-        return _file_sha256(paths[0])
-    h = hashlib.sha256()
-    for p in paths:
-        h.update(Path(p).name.encode() + b"\0" + _file_sha256(p).encode() + b"\n")
-    return h.hexdigest()
+    return sha256_of_files(paths)
 
 
 def load_or_analyze(params: RunParams, cache_dir: str | Path | None = None) -> Analysis:

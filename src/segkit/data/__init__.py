@@ -25,5 +25,6 @@ Example
 from .loader import Transactions, load_transactions
 from .parsing import DROP_REASONS
 from .quality import QualityReport
+from .sources import file_sha256, sha256_of_files
 
-__all__ = ["Transactions", "QualityReport", "load_transactions", "DROP_REASONS"]
+__all__ = ["Transactions", "QualityReport", "load_transactions", "DROP_REASONS", "file_sha256", "sha256_of_files"]

@@ -112,7 +112,7 @@ def read_raw(con: Any, source: Any) -> RawSource:
                         fix="check that it is a complete, uncorrupted export with a header line") from exc
     if not raw.columns:
         raise DataError("the file has no columns", where=label, fix="export it with a header line")
-    return label, raw, in_background(_sha256, paths), detected, serial
+    return label, raw, in_background(sha256_of_files, paths), detected, serial
 
 
 def _existing_files(path_text: str) -> list[str]:
@@ -188,16 +188,19 @@ def in_background(func: Callable[..., str], *args: Any) -> Callable[[], str]:
     return wait
 
 
-def _sha256(paths: list[str]) -> str:
+def sha256_of_files(paths: list[str]) -> str:
+    """The data's SHA-256 as run.json records it: one file's hash, or for several files (a glob)
+    the hash of their names and hashes in order."""
     if len(paths) == 1:
-        return _file_sha(paths[0])
+        return file_sha256(paths[0])
     h = hashlib.sha256()
     for p in paths:
-        h.update(Path(p).name.encode() + b"\0" + _file_sha(p).encode() + b"\n")
+        h.update(Path(p).name.encode() + b"\0" + file_sha256(p).encode() + b"\n")
     return h.hexdigest()
 
 
-def _file_sha(path: str) -> str:
+def file_sha256(path: str | Path) -> str:
+    """SHA-256 of one file, read in 4 MiB blocks."""
     h = hashlib.sha256()
     with open(path, "rb") as fh:
         while block := fh.read(1 << 22):
