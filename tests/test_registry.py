@@ -22,10 +22,11 @@ from segkit import evaluate, pipeline, plots
 from segkit.config import CRITERIA, RunParams
 from segkit.errors import SegkitError
 from segkit.features import CRITERION_COLUMN
-from segkit.schemes import KMeansSegmenter, PercentileTiers, RFMSegmenter, Scheme, registry
+from segkit.schemes import KMeansSegmenter, PercentileTiers, PotentialTiers, RFMSegmenter, Scheme, registry
 
 CONTRACT = ["customer_id", "percentile_tier", "rfm_r", "rfm_f", "rfm_m", "rfm_segment", "kmeans_cluster",
-            "kmeans_name", "lifecycle_stage", "override_tier", "override_reason", "recommended_segment"]
+            "kmeans_name", "lifecycle_stage", "override_tier", "override_reason", "recommended_segment",
+            "potential_tier", "p_alive", "expected_purchases", "predicted_value", "peer_headroom"]
 
 # The toy plug-in: every customer in the upper or lower half of calibration net revenue.
 TOY_MODULE = '''
@@ -59,7 +60,7 @@ class Halves:
         return g.assign(share=g["customers"] / g["customers"].sum())[["segment", "rank", "customers", "share"]]
 
 
-SPEC = SchemeSpec(name="halves", cls=Halves, label="Spend halves", color="#8d6e63", rank=4,
+SPEC = SchemeSpec(name="halves", cls=Halves, label="Spend halves", color="#8d6e63", rank=5,
                   columns={"halves_segment": "segment"})
 '''
 
@@ -87,14 +88,16 @@ def expected_halves(assignments: pd.DataFrame, features: pd.DataFrame) -> pd.Ser
 # ---------------------------------------------------------------- the registry itself
 def test_registry_names_every_scheme_once_in_tie_break_order():
     specs = registry.schemes()
-    assert [s.name for s in specs] == ["percentile_tiers", "rfm", "kmeans"]
-    assert [s.rank for s in specs] == [1, 2, 3]
-    assert [s.cls for s in specs] == [PercentileTiers, RFMSegmenter, KMeansSegmenter]
+    assert [s.name for s in specs] == ["percentile_tiers", "rfm", "kmeans", "potential"]
+    assert [s.rank for s in specs] == [1, 2, 3, 4]
+    assert [s.cls for s in specs] == [PercentileTiers, RFMSegmenter, KMeansSegmenter, PotentialTiers]
     assert all(issubclass(s.cls, Scheme) for s in specs)  # the protocol's methods are all there
     # the historical constants are views of the registry
     assert list(pipeline.SCHEMES) == list(evaluate.SIMPLICITY) == [s.name for s in specs]
-    assert dict(evaluate.SCHEME_NAMES) == {"percentile_tiers": "percentile tiers", "rfm": "RFM", "kmeans": "k-means"}
-    assert dict(plots.SCHEME_LABELS) == {"percentile_tiers": "Percentile tiers", "rfm": "RFM", "kmeans": "k-means"}
+    assert dict(evaluate.SCHEME_NAMES) == {"percentile_tiers": "percentile tiers", "rfm": "RFM", "kmeans": "k-means",
+                                           "potential": "potential tiers"}
+    assert dict(plots.SCHEME_LABELS) == {"percentile_tiers": "Percentile tiers", "rfm": "RFM", "kmeans": "k-means",
+                                         "potential": "Potential (predicted value)"}
     assert plots.SCHEME_COLORS["rfm"] == "#e76f51" and "oracle" in plots.SCHEME_COLORS
 
 
