@@ -30,7 +30,7 @@ Example
 >>> s = pd.DataFrame({"customer_id": ["a", "b", "c"], "x": [0, 1, 0], "span_days": [0, 10, 0],
 ...                   "age_days": [40, 40, 20], "repeat_value": [None, 5.0, None]})
 >>> PotentialTiers.labels_from(s.assign(p_alive=[1.0, 0.2, 1.0], predicted_value=[3.0, 9.0, 1.0]),
-...                            vip_share=0.34, good_share=0.5).tolist()
+...                            vip_share=0.3, good_share=0.5).tolist()
 ['VIP', 'INACTIVE', 'GOOD']
 """
 
