@@ -118,7 +118,7 @@ def test_registry_refuses_a_second_scheme_of_the_same_name_or_a_taken_column():
         registry.register(registry.SchemeSpec("rfm", spec.cls, "x", "#000000", 9, {"x_segment": "segment"}))
     with pytest.raises(SegkitError, match="rfm_segment"):
         registry.register(registry.SchemeSpec("x", spec.cls, "x", "#000000", 9, {"rfm_segment": "segment"}))
-    assert registry.names() == ("percentile_tiers", "rfm", "kmeans")
+    assert registry.names() == ("percentile_tiers", "rfm", "kmeans", "potential")
 
 
 def test_a_broken_plug_in_names_itself(tmp_path, monkeypatch):
@@ -134,7 +134,7 @@ def test_a_broken_plug_in_names_itself(tmp_path, monkeypatch):
     finally:
         monkeypatch.undo()
         registry.reload()
-    assert registry.names() == ("percentile_tiers", "rfm", "kmeans")
+    assert registry.names() == ("percentile_tiers", "rfm", "kmeans", "potential")
 
 
 def test_criteria_and_their_columns_are_written_once():
@@ -152,7 +152,7 @@ def test_a_registered_scheme_is_fitted_scored_and_exported(tmp_path):
     finally:
         registry.unregister("halves")
     sc = json.loads((tmp_path / "out" / "scorecard.json").read_text())
-    assert list(sc["schemes"]) == ["percentile_tiers", "rfm", "kmeans", "halves"]
+    assert list(sc["schemes"]) == ["percentile_tiers", "rfm", "kmeans", "potential", "halves"]
     out = pd.read_csv(tmp_path / "out" / "assignments.csv", dtype={"customer_id": str})
     assert list(out.columns) == [*CONTRACT, "halves_segment"]
     assert (out["halves_segment"] == expected_halves(out, a.features)).all()
@@ -194,7 +194,7 @@ def test_a_plug_in_scheme_reaches_the_scorecard_and_the_rendered_report(tmp_path
     assert "halves" not in registry.names()
     run = tmp_path / "out" / "toy"
     sc = json.loads((run / "scorecard.json").read_text())
-    assert list(sc["schemes"]) == ["percentile_tiers", "rfm", "kmeans", "halves"]
+    assert list(sc["schemes"]) == ["percentile_tiers", "rfm", "kmeans", "potential", "halves"]
     out = pd.read_csv(run / "assignments.csv", dtype={"customer_id": str})
     assert list(out.columns) == [*CONTRACT, "halves_segment"]
     upper = (out["halves_segment"] == "upper half").mean()
