@@ -81,8 +81,9 @@ def test_cdnow_holdout_purchases_predicted_within_ten_percent(cdnow_analysis, cd
     days = hold.distinct().group_by("customer_id").aggregate(n=ibis._.count()).to_pandas()
     actual = int(days[days["customer_id"].isin(set(a.features["customer_id"]))]["n"].sum())
     predicted = float(pred["expected_purchases"].sum())
-    totals = outputs.forecast_totals(pred, a.holdout_purchases, a.outcomes)
+    totals = outputs.forecast_totals(pred, a.holdout_purchases, a.holdout_monthly, "revenue")
     assert totals["actual_purchases"] == actual == 12265
+    assert totals["actual_value"] == pytest.approx(a.outcomes["holdout_revenue"].sum())
     assert abs(predicted / actual - 1) < 0.10, (predicted, actual)
     by_group = outputs.holdout_by_frequency(pred, a.holdout_purchases)
     assert (by_group["customers"] * by_group["actual"]).sum() == pytest.approx(actual)

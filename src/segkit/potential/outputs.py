@@ -131,15 +131,26 @@ def holdout_by_frequency(predictions: pd.DataFrame, holdout: pd.DataFrame,
     return out.drop(columns="x")
 
 
-def forecast_totals(predictions: pd.DataFrame, holdout: pd.DataFrame, outcomes: pd.DataFrame) -> dict[str, Any]:
-    """Predicted vs actual holdout totals: purchases, and value (outcome = holdout net revenue)."""
-    actual = float(predictions["customer_id"].map(holdout.set_index("customer_id")["purchases"]).fillna(0).sum())
-    predicted = predictions["expected_purchases"]
-    value = predictions["predicted_value"]
+def forecast_totals(predictions: pd.DataFrame, holdout: pd.DataFrame, holdout_monthly: pd.DataFrame,
+                    criterion: str) -> dict[str, Any]:
+    """Predicted vs actual holdout totals of the customers evaluated: purchases, and criterion value.
+
+    ``holdout_monthly``: customer x month table of the holdout (the criterion's column summed).
+
+    >>> p = pd.DataFrame({"customer_id": ["a", "b"], "expected_purchases": [1.5, 0.5], "predicted_value": [30.0, 5.0]})
+    >>> h = pd.DataFrame({"customer_id": ["a", "z"], "purchases": [2, 7]})
+    >>> m = pd.DataFrame({"customer_id": ["a", "z"], "revenue": [25.0, 99.0]})
+    >>> forecast_totals(p, h, m, "revenue")
+    {'predicted_purchases': 2.0, 'actual_purchases': 2.0, 'predicted_value': 35.0, 'actual_value': 25.0}
+    """
+    ids = predictions["customer_id"]
+    actual = float(ids.map(holdout.set_index("customer_id")["purchases"]).fillna(0).sum())
+    evaluated = holdout_monthly[holdout_monthly["customer_id"].isin(set(ids))]
+    predicted, value = predictions["expected_purchases"], predictions["predicted_value"]
     return {"predicted_purchases": float(predicted.sum()) if predicted.notna().any() else None,
             "actual_purchases": actual,
             "predicted_value": float(value.sum()) if value.notna().any() else None,
-            "actual_revenue": float(outcomes["holdout_revenue"].clip(lower=0).sum())}
+            "actual_value": float(evaluated[criterion].sum())}
 
 
 def p_alive_matrix(predictions: pd.DataFrame, max_x: int = 10, bins: int = 10) -> pd.DataFrame:
