@@ -135,7 +135,8 @@ def test_cdnow_run_files_carry_the_new_columns(cdnow_analysis, tmp_path):
     card = json.loads((tmp_path / "scorecard.json").read_text())
     model = card["models"]["potential"]
     assert model["customers"] == 23502 and model["repeat_buyers"] == 10487
-    assert set(model["purchases"]) == {"r", "alpha", "a", "b"} and model["diagnostics"]["purchases"]["log_likelihood"] < 0
+    assert set(model["purchases"]) == {"r", "alpha", "a", "b"}
+    assert model["diagnostics"]["purchases"]["log_likelihood"] < 0 and model["diagnostics"]["purchases"]["converged"]
 
 
 # ------------------------------------------------------------------ a marketplace: almost everyone buys once

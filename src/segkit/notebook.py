@@ -25,7 +25,8 @@ __all__ = ["open_run", "money", "pct", "headline_html", "reasons_markdown", "sco
            "overrides_table", "lifecycle_table", "lifecycle_by_tier", "disagreement_table",
            "tier_profile_table", "vip_movements_table", "boundary_table",
            "rfm_cut_points_table", "segment_profile_table", "scheme_sections", "LIFECYCLE_MEANING",
-           "potential_fitted", "potential_totals", "holdout_by_frequency", "potential_model_markdown", "holdout_purchases_table",
+           "potential_fitted", "potential_totals", "holdout_by_frequency", "potential_model_markdown",
+           "holdout_purchases_table",
            "p_alive_matrix", "headroom_groups", "alert_comparison_table", "key_accounts_table", "worth_more_markdown"]
 
 
@@ -392,7 +393,8 @@ def potential_model_markdown(a: Analysis) -> str:
             f"({diff:+.1%}).")
     unit = "" if crit in ("units", "payments") else f" {cur}"
     if m.value_fitted:
-        text += (f" Predicted {crit}: **{t['predicted_value']:,.0f}{unit}**; actual: **{t['actual_value']:,.0f}{unit}** "
+        text += (f" Predicted {crit}: **{t['predicted_value']:,.0f}{unit}**; "
+                 f"actual: **{t['actual_value']:,.0f}{unit}** "
                  f"(Gamma-Gamma p = {m.value.p:.2f}, q = {m.value.q:.2f}, γ = {m.value.gamma:.2f}).")
     else:
         text += f" The value model was not fitted ({_e(m.value_reason)}); the tiers rank by expected purchases."
@@ -440,12 +442,13 @@ def key_accounts_table(a: Analysis, n: int = 10) -> pd.DataFrame:
     def fmt(v: Any) -> str:
         return "" if pd.isna(v) else money(v, cur)
 
-    return pd.DataFrame({
+    out = pd.DataFrame({
         "Customer": t["customer_id"], "Why listed": t["kind"], "Peer group": t["peer_group"].fillna(""),
         "Bought in the window": t["window_value"].map(fmt), "Headroom": t["peer_headroom"].map(fmt),
         "Predicted value": t["predicted_value"].map(fmt),
         "P(alive)": t["p_alive"].map(lambda v: "" if pd.isna(v) else f"{v:.2f}"),
         "Placed in": t["override_tier"].fillna(""), "Reason": t["override_reason"].fillna("")}).set_index("Customer")
+    return out.loc[:, (out != "").any()]  # without attributes the peer columns stay empty: leave them out
 
 
 def worth_more_markdown(a: Analysis) -> str:

@@ -395,7 +395,7 @@ def segment_summary(analysis: Analysis) -> str:
     score; k-means the chosen k and each cluster's size and mean recency, frequency and monetary.
     """
     lines = []
-    total = len(analysis.assignments)
+    total = len(analysis.features)  # the customers evaluated (prospects placed by hand are not)
     for name, scheme in analysis.schemes.items():
         table = scheme.segment_table()
         sizes = table.groupby(["rank", "segment"]).size()
