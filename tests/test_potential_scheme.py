@@ -166,6 +166,15 @@ def test_marketplace_file_says_the_model_was_not_fitted(tmp_path, capsys):
     assert [s["label"] for s in card["schemes"]["potential"]["segments"]] == ["REGULAR"]
     assign = pd.read_csv(out / "assignments.csv")
     assert (assign["potential_tier"] == "REGULAR").all() and assign["p_alive"].isna().all()
+    # the report's statement (what 05_compare and 06_potential show)
+    from segkit import notebook as nb
+
+    a = analyze(RunParams.from_mapping({"name": "m", "data": str(data), "holdout_months": 3, "k_range": [2, 3]}),
+                n_boot=0)
+    text = nb.worth_more_markdown(a)
+    assert text.startswith("**The predicted-value model could not be fitted**: too few repeat buyers")
+    assert f"puts all {model['customers']:,} customers in REGULAR" in text and not nb.potential_fitted(a)
+    assert nb.alert_comparison_table(a).index.tolist()[0].startswith("VIP, no payment")
 
 
 # ------------------------------------------------------------------ prospects and peer headroom

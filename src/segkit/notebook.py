@@ -27,7 +27,8 @@ __all__ = ["open_run", "money", "pct", "headline_html", "reasons_markdown", "sco
            "rfm_cut_points_table", "segment_profile_table", "scheme_sections", "LIFECYCLE_MEANING",
            "potential_fitted", "potential_totals", "holdout_by_frequency", "potential_model_markdown",
            "holdout_purchases_table",
-           "p_alive_matrix", "headroom_groups", "alert_comparison_table", "key_accounts_table", "worth_more_markdown"]
+           "p_alive_matrix", "headroom_groups", "headroom_groups_table", "alert_comparison_table", "key_accounts_table",
+           "worth_more_markdown"]
 
 
 def open_run(cache_dir: str = "", **parameters: Any) -> Analysis:
@@ -421,6 +422,16 @@ def p_alive_matrix(a: Analysis) -> pd.DataFrame:
 def headroom_groups(a: Analysis) -> pd.DataFrame:
     """Peer groups with their upper quartile and headroom (empty without attribute columns)."""
     return potential_outputs.headroom_by_group(_potential(a).headroom_)
+
+
+def headroom_groups_table(a: Analysis) -> pd.DataFrame:
+    """:func:`headroom_groups` for readers: money formatted, plain column names."""
+    t, cur = headroom_groups(a), a.params.currency
+    return pd.DataFrame({
+        "Peer group": t["peer_group"], "Customers": t["customers"].map("{:,}".format),
+        "Upper quartile in the window": t["upper_quartile"].map(lambda v: money(v, cur)),
+        "Total headroom": t["total_headroom"].map(lambda v: money(v, cur)),
+        "Largest headroom": t["max_headroom"].map(lambda v: money(v, cur))}).set_index("Peer group")
 
 
 def alert_comparison_table(a: Analysis) -> pd.DataFrame:
