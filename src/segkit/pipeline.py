@@ -273,7 +273,11 @@ def _models(schemes: dict[str, Any]) -> dict[str, Any]:
     for name, scheme in schemes.items():
         model = getattr(scheme, "model_", None)
         if model is not None and hasattr(model, "to_dict"):
-            out[name] = {**model.to_dict(), "horizon_days": getattr(scheme, "horizon_days", None)}
+            info = {**model.to_dict(), "horizon_days": getattr(scheme, "horizon_days", None)}
+            # fit times vary from run to run; scorecard.json must not (the same data give the same file)
+            info["diagnostics"] = {part: {k: v for k, v in d.items() if k != "seconds"}
+                                   for part, d in info.get("diagnostics", {}).items()}
+            out[name] = info
     return out
 
 
