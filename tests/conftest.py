@@ -40,7 +40,8 @@ def published_run(tmp_path_factory):
         f"  - name: cdnow-revenue\n    data: {CDNOW_PATH}\n    strategy: working-capital\n"
         f"    overrides: {root / 'overrides.csv'}\n    title: 'CDNOW <b>test</b> report'\n"
     )
-    (root / "overrides.csv").write_text("customer_id,tier,reason\n00042,VIP,reference customer <script>x</script>\n")
+    (root / "overrides.csv").write_text("customer_id,tier,reason\n00042,VIP,reference customer <script>x</script>\n"
+                                        "REF01,VIP,market leader: a reference before its first order\n")
     assert main(["run", str(config)]) == 0
     return root / "out" / "cdnow-revenue"
 

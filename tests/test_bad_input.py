@@ -66,8 +66,10 @@ ROWS: dict[str, tuple[str, str]] = {
              "refused (YAML is loaded safely), exit 2, names the line"),
     "arguments": ("bad command-line values (`--columns`, `--max-bad-share`, `--jobs`, `--only`)",
                   "stops, exit 2, names the option"),
-    "overrides": ("overrides with unknown customers or tiers, empty reasons, duplicates",
-                  "stops, exit 2, names the lines"),
+    "overrides": ("overrides with unknown tiers, empty reasons (also for a prospect: a customer without "
+                  "purchases), duplicates", "stops, exit 2, names the lines"),
+    "prospects": ("an override for a customer who has not bought yet, with a reason",
+                  "kept as a prospect: listed in `assignments.csv` with the override as its segment"),
     "notebook": ("a notebook raises",
                  "that run is not published; its executed notebook goes to `<out>/_failed/<name>/`; other runs "
                  "publish; exit 1"),
@@ -273,6 +275,13 @@ def _truncated_gzip(ctx):
     return ctx.segment(ctx.write("cut.csv.gz", blob[: len(blob) // 2]))
 
 
+def _prospect_listed(ctx: Ctx, out: str) -> None:
+    rows = pd.read_csv(ctx.out / "small" / "assignments.csv", dtype=str, keep_default_na=False)
+    row = rows.set_index("customer_id").loc["99999"]
+    assert (row["override_tier"], row["override_reason"], row["recommended_segment"]) == ("VIP", "market leader", "VIP")
+    assert row["percentile_tier"] == "" and row["potential_tier"] == ""
+
+
 def _overrides(text: str):
     def build(ctx):
         path = ctx.write("overrides.csv", text)
@@ -457,8 +466,15 @@ CASES: list[Case] = [
     Case("jobs-zero", "arguments", lambda c: c.run() + ["--jobs", "0"], 2, ("--jobs must be at least 1",)),
     Case("only-unknown-run", "arguments", lambda c: c.run() + ["--only", "nosuch"], 2, ("no run named 'nosuch'",)),
     # ---- overrides
-    Case("overrides-unknown-customer", "overrides", _overrides("customer_id,tier,reason\n99999,VIP,strategic\n"), 2,
-         ("'99999' (line 2)", "overrides.csv")),
+    Case("overrides-prospect-without-reason", "overrides", _overrides("customer_id,tier,reason\n99999,VIP,\n"), 2,
+         ("empty reason on line(s) 2 (a prospect: a customer without purchases)", "overrides.csv")),
+    Case("overrides-reasonless-known-customer", "overrides",
+         _overrides("customer_id,tier,reason\n00001,GOOD,partner\n00002,VIP, \n"), 2,
+         ("empty reason on line(s) 3", "overrides.csv")),
+    Case("overrides-prospect-unknown-tier", "overrides", _overrides("customer_id,tier,reason\nLEADER,GOLD,ref\n"), 2,
+         ("unknown tier(s) 'GOLD' (line 2)", "overrides.csv")),
+    Case("overrides-prospect", "prospects", _overrides("customer_id,tier,reason\n99999,VIP,market leader\n"), 0,
+         check=_prospect_listed),
     Case("overrides-unknown-tier", "overrides", _overrides("customer_id,tier,reason\n00001,PLATINUM,strategic\n"), 2,
          ("unknown tier(s) 'PLATINUM' (line 2)", "overrides.csv")),
     Case("overrides-empty-reason", "overrides", _overrides("customer_id,tier,reason\n00001,VIP,\n"), 2,

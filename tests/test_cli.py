@@ -86,11 +86,12 @@ def test_segment_writes_the_contract_files(tmp_path):
     a = pd.read_csv(out / "assignments.csv", dtype=str)
     assert list(a.columns) == ["customer_id", "percentile_tier", "rfm_r", "rfm_f", "rfm_m", "rfm_segment",
                                "kmeans_cluster", "kmeans_name", "lifecycle_stage", "override_tier",
-                               "override_reason", "recommended_segment"]
+                               "override_reason", "recommended_segment", "potential_tier", "p_alive",
+                               "expected_purchases", "predicted_value", "peer_headroom"]
     assert a["customer_id"].str.len().eq(5).all() and a["customer_id"].is_monotonic_increasing
     assert list(pd.read_csv(out / "tiers_monthly.csv").columns) == ["customer_id", "month", "value", "monthly_tier"]
     assert list(pd.read_csv(out / "alerts.csv").columns) == ["customer_id", "last_vip_month", "last_payment",
-                                                             "value_at_risk"]
+                                                             "value_at_risk", "rule", "p_alive"]
     run = json.loads((out / "run.json").read_text())
     assert run["parameters"]["criterion"] == "units" and len(run["data"]["sha256"]) == 64
 

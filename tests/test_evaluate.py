@@ -149,7 +149,7 @@ def test_tied_schemes_give_no_clear_winner_and_the_simplest():
 def test_scorecard_shape_and_json_safety(cdnow_analysis):
     sc = cdnow_analysis.scorecard
     assert set(sc) >= {"run", "calibration", "holdout", "schemes", "recommended", "reasons"}
-    assert set(sc["schemes"]) == {"percentile_tiers", "rfm", "kmeans"}
+    assert set(sc["schemes"]) == {"percentile_tiers", "rfm", "kmeans", "potential"}
     for s in sc["schemes"].values():
         assert set(s) == {"segments", "metrics", "ci95"}
         assert set(s["metrics"]) == {"n_segments", "min_segment_share", "top_segment_share",

@@ -68,7 +68,7 @@ def hostile_run(tmp_path_factory):
 
 def _pages(out: Path) -> list[Path]:
     pages = sorted((out / "hostile").glob("*.html")) + [out / "index.html"]
-    assert len(pages) == 7  # report, five notebooks, index
+    assert len(pages) == 8  # report, six notebooks, index
     return pages
 
 
@@ -201,4 +201,4 @@ def test_the_same_config_twice_gives_byte_identical_files(tmp_path):
         assert len(results[0][f]) > 50
     # the published files are real results, not empty shells
     scorecard = json.loads(results[0]["scorecard.json"])
-    assert set(scorecard["schemes"]) == {"percentile_tiers", "rfm", "kmeans"}
+    assert set(scorecard["schemes"]) == {"percentile_tiers", "rfm", "kmeans", "potential"}

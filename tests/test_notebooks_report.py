@@ -20,12 +20,14 @@ from segkit.config import CDNOW_PATH, NOTEBOOKS_DIR
 from .conftest import chromium_path
 
 NOTEBOOKS = sorted(NOTEBOOKS_DIR.glob("[0-9][0-9]_*.ipynb"))
+#: the notebook that renders report.html (it computes its analysis itself in the defaults test)
+REPORT_NOTEBOOK = NOTEBOOKS_DIR / "05_compare.ipynb"
 pytestmark = pytest.mark.xdist_group("published")
 
 
-def test_the_five_notebooks_exist_in_reading_order():
+def test_the_notebooks_exist_in_reading_order():
     assert [p.stem for p in NOTEBOOKS] == ["01_data_profile", "02_percentile_tiers", "03_rfm", "04_kmeans",
-                                           "05_compare"]
+                                           "05_compare", "06_potential"]
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
@@ -106,11 +108,16 @@ def test_scorecard_numbers_recomputed_from_exported_files(published_run):
     """An auditor's check: assignments.csv + the raw transactions reproduce scorecard.json."""
     sc = json.loads((published_run / "scorecard.json").read_text())
     a = pd.read_csv(published_run / "assignments.csv", dtype={"customer_id": str})
+    prospect = a["percentile_tier"].isna()  # placed by hand before a first purchase: not evaluated
+    assert a.loc[prospect, "customer_id"].tolist() == ["REF01"]
+    assert a.loc[prospect, ["override_tier", "recommended_segment"]].values.tolist() == [["VIP", "VIP"]]
+    a = a[~prospect].reset_index(drop=True)
     raw = pd.read_csv(CDNOW_PATH, dtype={"customer_id": str}, parse_dates=["date"])
     hold = raw[(raw["date"] >= sc["holdout"]["start"]) & (raw["date"] <= sc["holdout"]["end"])]
     rev = hold.groupby("customer_id")["amount"].sum().reindex(a["customer_id"]).fillna(0).to_numpy()
     bought = hold[hold["amount"] > 0].groupby("customer_id").size().reindex(a["customer_id"]).fillna(0).to_numpy() > 0
-    columns = {"percentile_tiers": "percentile_tier", "rfm": "rfm_segment", "kmeans": "kmeans_name"}
+    columns = {"percentile_tiers": "percentile_tier", "rfm": "rfm_segment", "kmeans": "kmeans_name",
+               "potential": "potential_tier"}
     for scheme, col in columns.items():
         segs = sc["schemes"][scheme]["segments"]
         rank_of = {s["label"]: s["rank"] for s in segs}
@@ -144,6 +151,24 @@ def test_scorecard_numbers_recomputed_from_exported_files(published_run):
     else:
         assert (a["recommended_segment"] == a[rec_col]).all()
     assert a.loc[a["customer_id"] == "00042", "override_tier"].item() == "VIP"
+
+
+@pytest.mark.slow
+def test_report_and_potential_page_show_who_is_worth_more(published_run):
+    html = (published_run / "report.html").read_text()
+    sc = json.loads((published_run / "scorecard.json").read_text())
+    model = sc["models"]["potential"]
+    assert model["fitted"] and "Who is worth more tomorrow" in html
+    assert "<strong>12,265</strong>" in html  # the purchases CDNOW customers made in the holdout
+    assert "REF01" in html and "prospect (no purchase yet)" in html
+    page = (published_run / "06_potential.html").read_text()
+    for heading in ("Calibration vs holdout", "Who is still active?", "Headroom against similar customers",
+                    "Dropout alerts: the seed rule against the model", "Key-account candidates"):
+        assert heading in page, heading
+    assert page.count("data:image/png;base64") >= 2  # the holdout plot and the P(alive) matrix
+    alerts = pd.read_csv(published_run / "alerts.csv", dtype={"customer_id": str})
+    flagged = alerts.groupby("rule").size()
+    assert f"{flagged['vip_dropout']:,}" in page and f"{flagged['p_alive']:,}" in page
 
 
 @pytest.mark.slow

@@ -22,10 +22,11 @@ from segkit import evaluate, pipeline, plots
 from segkit.config import CRITERIA, RunParams
 from segkit.errors import SegkitError
 from segkit.features import CRITERION_COLUMN
-from segkit.schemes import KMeansSegmenter, PercentileTiers, RFMSegmenter, Scheme, registry
+from segkit.schemes import KMeansSegmenter, PercentileTiers, PotentialTiers, RFMSegmenter, Scheme, registry
 
 CONTRACT = ["customer_id", "percentile_tier", "rfm_r", "rfm_f", "rfm_m", "rfm_segment", "kmeans_cluster",
-            "kmeans_name", "lifecycle_stage", "override_tier", "override_reason", "recommended_segment"]
+            "kmeans_name", "lifecycle_stage", "override_tier", "override_reason", "recommended_segment",
+            "potential_tier", "p_alive", "expected_purchases", "predicted_value", "peer_headroom"]
 
 # The toy plug-in: every customer in the upper or lower half of calibration net revenue.
 TOY_MODULE = '''
@@ -59,7 +60,7 @@ class Halves:
         return g.assign(share=g["customers"] / g["customers"].sum())[["segment", "rank", "customers", "share"]]
 
 
-SPEC = SchemeSpec(name="halves", cls=Halves, label="Spend halves", color="#8d6e63", rank=4,
+SPEC = SchemeSpec(name="halves", cls=Halves, label="Spend halves", color="#8d6e63", rank=5,
                   columns={"halves_segment": "segment"})
 '''
 
@@ -87,14 +88,16 @@ def expected_halves(assignments: pd.DataFrame, features: pd.DataFrame) -> pd.Ser
 # ---------------------------------------------------------------- the registry itself
 def test_registry_names_every_scheme_once_in_tie_break_order():
     specs = registry.schemes()
-    assert [s.name for s in specs] == ["percentile_tiers", "rfm", "kmeans"]
-    assert [s.rank for s in specs] == [1, 2, 3]
-    assert [s.cls for s in specs] == [PercentileTiers, RFMSegmenter, KMeansSegmenter]
+    assert [s.name for s in specs] == ["percentile_tiers", "rfm", "kmeans", "potential"]
+    assert [s.rank for s in specs] == [1, 2, 3, 4]
+    assert [s.cls for s in specs] == [PercentileTiers, RFMSegmenter, KMeansSegmenter, PotentialTiers]
     assert all(issubclass(s.cls, Scheme) for s in specs)  # the protocol's methods are all there
     # the historical constants are views of the registry
     assert list(pipeline.SCHEMES) == list(evaluate.SIMPLICITY) == [s.name for s in specs]
-    assert dict(evaluate.SCHEME_NAMES) == {"percentile_tiers": "percentile tiers", "rfm": "RFM", "kmeans": "k-means"}
-    assert dict(plots.SCHEME_LABELS) == {"percentile_tiers": "Percentile tiers", "rfm": "RFM", "kmeans": "k-means"}
+    assert dict(evaluate.SCHEME_NAMES) == {"percentile_tiers": "percentile tiers", "rfm": "RFM", "kmeans": "k-means",
+                                           "potential": "potential tiers"}
+    assert dict(plots.SCHEME_LABELS) == {"percentile_tiers": "Percentile tiers", "rfm": "RFM", "kmeans": "k-means",
+                                         "potential": "Potential (predicted value)"}
     assert plots.SCHEME_COLORS["rfm"] == "#e76f51" and "oracle" in plots.SCHEME_COLORS
 
 
@@ -115,7 +118,7 @@ def test_registry_refuses_a_second_scheme_of_the_same_name_or_a_taken_column():
         registry.register(registry.SchemeSpec("rfm", spec.cls, "x", "#000000", 9, {"x_segment": "segment"}))
     with pytest.raises(SegkitError, match="rfm_segment"):
         registry.register(registry.SchemeSpec("x", spec.cls, "x", "#000000", 9, {"rfm_segment": "segment"}))
-    assert registry.names() == ("percentile_tiers", "rfm", "kmeans")
+    assert registry.names() == ("percentile_tiers", "rfm", "kmeans", "potential")
 
 
 def test_a_broken_plug_in_names_itself(tmp_path, monkeypatch):
@@ -131,7 +134,7 @@ def test_a_broken_plug_in_names_itself(tmp_path, monkeypatch):
     finally:
         monkeypatch.undo()
         registry.reload()
-    assert registry.names() == ("percentile_tiers", "rfm", "kmeans")
+    assert registry.names() == ("percentile_tiers", "rfm", "kmeans", "potential")
 
 
 def test_criteria_and_their_columns_are_written_once():
@@ -149,7 +152,7 @@ def test_a_registered_scheme_is_fitted_scored_and_exported(tmp_path):
     finally:
         registry.unregister("halves")
     sc = json.loads((tmp_path / "out" / "scorecard.json").read_text())
-    assert list(sc["schemes"]) == ["percentile_tiers", "rfm", "kmeans", "halves"]
+    assert list(sc["schemes"]) == ["percentile_tiers", "rfm", "kmeans", "potential", "halves"]
     out = pd.read_csv(tmp_path / "out" / "assignments.csv", dtype={"customer_id": str})
     assert list(out.columns) == [*CONTRACT, "halves_segment"]
     assert (out["halves_segment"] == expected_halves(out, a.features)).all()
@@ -191,7 +194,7 @@ def test_a_plug_in_scheme_reaches_the_scorecard_and_the_rendered_report(tmp_path
     assert "halves" not in registry.names()
     run = tmp_path / "out" / "toy"
     sc = json.loads((run / "scorecard.json").read_text())
-    assert list(sc["schemes"]) == ["percentile_tiers", "rfm", "kmeans", "halves"]
+    assert list(sc["schemes"]) == ["percentile_tiers", "rfm", "kmeans", "potential", "halves"]
     out = pd.read_csv(run / "assignments.csv", dtype={"customer_id": str})
     assert list(out.columns) == [*CONTRACT, "halves_segment"]
     upper = (out["halves_segment"] == "upper half").mean()

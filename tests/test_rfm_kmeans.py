@@ -143,7 +143,8 @@ def test_overrides_are_checked_and_applied(tmp_path):
     path = tmp_path / "ov.csv"
     path.write_text("customer_id,tier,reason\n 007 ,vip,market leader\n")
     ov = load_overrides(path, known_customers=["007", "008"])
-    assert ov.to_dict("records") == [{"customer_id": "007", "tier": "VIP", "reason": "market leader"}]
+    assert ov.to_dict("records") == [{"customer_id": "007", "tier": "VIP", "reason": "market leader",
+                                      "prospect": False}]
     table = pd.DataFrame({"customer_id": ["007", "008"], "segment": ["REGULAR", "GOOD"], "rank": [3, 2]})
     applied = apply_overrides(table, ov).set_index("customer_id")
     assert applied.loc["007", "tier"] == "VIP" and applied.loc["007", "computed_tier"] == "REGULAR"
@@ -153,7 +154,8 @@ def test_overrides_are_checked_and_applied(tmp_path):
     with pytest.raises(OverridesError) as err:
         load_overrides(bad, known_customers=["007"])
     msg = str(err.value)
-    assert "PLATINUM" in msg and "line 2" in msg and "'7'" in msg and "empty reason" in msg
+    # '7' and '999' are prospects (no purchase): accepted with a reason, refused without one
+    assert "PLATINUM" in msg and "line 2" in msg and "empty reason on line(s) 3 (a prospect" in msg
 
 
 @pytest.mark.parametrize("source", ["cdnow", "synthetic"])

@@ -18,13 +18,19 @@ from .config import RunParams
 from .evaluate import SCHEME_NAMES
 from .features import gini
 from .pipeline import Analysis, load_or_analyze, package_versions
+from .potential import outputs as potential_outputs
 from .schemes import lifecycle, registry
+from .schemes.overrides import PROSPECT_NOTE
 
 __all__ = ["open_run", "setup", "money", "pct", "headline_html", "reasons_markdown", "scorecard_table", "who_to_call",
            "provenance_markdown", "quality_table", "data_summary_markdown", "comparison_extras",
            "overrides_table", "lifecycle_table", "lifecycle_by_tier", "disagreement_table",
            "tier_profile_table", "vip_movements_table", "boundary_table",
-           "rfm_cut_points_table", "segment_profile_table", "scheme_sections", "LIFECYCLE_MEANING"]
+           "rfm_cut_points_table", "segment_profile_table", "scheme_sections", "LIFECYCLE_MEANING",
+           "potential_fitted", "potential_totals", "holdout_by_frequency", "potential_model_markdown",
+           "holdout_purchases_table",
+           "p_alive_matrix", "headroom_groups", "headroom_groups_table", "alert_comparison_table", "key_accounts_table",
+           "worth_more_markdown"]
 
 
 def open_run(cache_dir: str = "", **parameters: Any) -> Analysis:
@@ -174,10 +180,13 @@ def scorecard_table(a: Analysis) -> pd.DataFrame:
 
 def who_to_call(a: Analysis, n: int = 25) -> pd.DataFrame:
     """The VIP dropouts with the most value at risk."""
-    al = a.alerts.head(n).copy()
+    al = a.alerts.head(n).drop(columns=["rule"], errors="ignore").copy()
     al["value_at_risk"] = al["value_at_risk"].map(lambda v: money(v, a.params.currency))
+    if "p_alive" in al:  # the purchase model's view of the same customer (empty when not fitted)
+        al["p_alive"] = al["p_alive"].map(lambda v: "" if pd.isna(v) else f"{v:.2f}")
     return al.rename(columns={"customer_id": "Customer", "last_vip_month": "Last VIP month",
-                              "last_payment": "Last payment", "value_at_risk": "Value in window"}).set_index("Customer")
+                              "last_payment": "Last payment", "value_at_risk": "Value in window",
+                              "p_alive": "P(alive)"}).set_index("Customer")
 
 
 def comparison_extras(a: Analysis) -> dict[str, Any]:
@@ -256,7 +265,9 @@ def segment_profile_table(profile: pd.DataFrame, currency: str) -> pd.DataFrame:
              "frequency": "Purchases", "monetary": f"Net revenue ({currency})",
              "avg_order_value": f"Average order ({currency})", "tenure_days": "Days since first purchase",
              "jaccard": "Stability (Jaccard)", "description": "Description", "cluster": "Cluster",
-             "window_value": "Value in the window", "value_share": "Share of the window value"}
+             "window_value": "Value in the window", "value_share": "Share of the window value",
+             "p_alive": "P(alive)", "expected_purchases": "Expected purchases",
+             "predicted_value": f"Predicted value ({currency})"}
     p = profile.set_index("segment").drop(columns=["rank"], errors="ignore")
     out = pd.DataFrame(index=p.index)
     for col in p.columns:
@@ -266,7 +277,7 @@ def segment_profile_table(profile: pd.DataFrame, currency: str) -> pd.DataFrame:
         elif col in ("customers", "cluster"):
             out[names[col]] = v.map(lambda x: "–" if pd.isna(x) else f"{int(x):,}")
         elif pd.api.types.is_numeric_dtype(v):
-            digits = 2 if col == "jaccard" else (1 if col == "frequency" else 0)
+            digits = 2 if col in ("jaccard", "p_alive") else (1 if col in ("frequency", "expected_purchases") else 0)
             out[names.get(col, col)] = v.map(lambda x, d=digits: "–" if pd.isna(x) else f"{x:,.{d}f}")
         else:
             out[names.get(col, col)] = v.fillna("")
@@ -289,6 +300,8 @@ def union_vs_period_markdown(a: Analysis, uvp: dict[str, Any]) -> str:
 def overrides_table(a: Analysis) -> pd.DataFrame:
     ov = a.overrides
     ov = ov[ov["override_tier"].notna()]
+    if "prospect" in ov:  # placed before their first purchase: no computed tier
+        ov = ov.assign(computed_tier=ov["computed_tier"].where(~ov["prospect"].astype(bool), PROSPECT_NOTE))
     return ov.rename(columns={"customer_id": "Customer", "computed_tier": "Computed tier",
                               "override_tier": "Placed in", "override_reason": "Reason"})[
         ["Customer", "Computed tier", "Placed in", "Reason"]].set_index("Customer")
@@ -369,3 +382,134 @@ def provenance_markdown(a: Analysis) -> str:
              "- **Packages**: " + ", ".join(f"{k} {v}" for k, v in package_versions().items()),
              f"- **Computed**: {a.started} (UTC)"]
     return "\n".join(lines)
+
+
+# ---------------------------------------------------------------- potential (predicted value)
+_RULES = {"vip_dropout": "VIP, no payment in the last months (seed rule)",
+          "p_alive": "VIP or GOOD, P(alive) low or a silence far beyond the usual gap (model)"}
+
+
+def _potential(a: Analysis) -> Any:
+    return a.schemes.get("potential")
+
+
+def potential_fitted(a: Analysis) -> bool:
+    """Whether the run's purchase model could be fitted (the potential sections have content)."""
+    p = _potential(a)
+    return p is not None and p.model_.fitted
+
+
+def potential_totals(a: Analysis) -> dict[str, Any]:
+    """Predicted vs actual holdout totals (:func:`segkit.potential.outputs.forecast_totals`)."""
+    return potential_outputs.forecast_totals(_potential(a).predictions_, a.holdout_purchases, a.holdout_monthly,
+                                             a.params.criterion)
+
+
+def potential_model_markdown(a: Analysis) -> str:
+    """What the model is, what it rests on, and how close it came on the holdout; or why it was not fitted."""
+    p = _potential(a)
+    if p is None:
+        return "The potential scheme is not part of this run."
+    m = p.model_
+    if not m.fitted:
+        return (f"**The predicted-value model could not be fitted**: {_e(m.reason)}. The potential scheme therefore "
+                f"puts all {m.customers:,} customers in REGULAR (it is scored beside the other schemes but ranks "
+                "nobody), and `p_alive`, `expected_purchases` and `predicted_value` are empty in assignments.csv.")
+    t, cur, crit = potential_totals(a), a.params.currency, a.params.criterion
+    diff = t["predicted_purchases"] / t["actual_purchases"] - 1 if t["actual_purchases"] else float("nan")
+    text = (f"Fitted on {m.customers:,} customers, {m.repeat_buyers:,} of whom bought again in calibration "
+            f"(BG/NBD r = {m.purchases.r:.3f}, α = {m.purchases.alpha:.3f} per week, a = {m.purchases.a:.3f}, "
+            f"b = {m.purchases.b:.3f}). Over the {p.horizon_days} days after the cut-off it predicted "
+            f"**{t['predicted_purchases']:,.0f} purchases**; the customers made **{t['actual_purchases']:,.0f}** "
+            f"({diff:+.1%}).")
+    unit = "" if crit in ("units", "payments") else f" {cur}"
+    if m.value_fitted:
+        text += (f" Predicted {crit}: **{t['predicted_value']:,.0f}{unit}**; "
+                 f"actual: **{t['actual_value']:,.0f}{unit}** "
+                 f"(Gamma-Gamma p = {m.value.p:.2f}, q = {m.value.q:.2f}, γ = {m.value.gamma:.2f}).")
+    else:
+        text += f" The value model was not fitted ({_e(m.value_reason)}); the tiers rank by expected purchases."
+    return text
+
+
+def holdout_by_frequency(a: Analysis) -> pd.DataFrame:
+    """``group, customers, predicted, actual`` (:func:`segkit.potential.outputs.holdout_by_frequency`)."""
+    return potential_outputs.holdout_by_frequency(_potential(a).predictions_, a.holdout_purchases)
+
+
+def holdout_purchases_table(a: Analysis) -> pd.DataFrame:
+    """Predicted vs actual holdout purchases per customer, by repeat purchases in calibration."""
+    t = holdout_by_frequency(a)
+    return t.rename(columns={"group": "Repeat purchases", "customers": "Customers", "predicted": "Predicted",
+                             "actual": "Actual"}).set_index("Repeat purchases").round(3)
+
+
+def p_alive_matrix(a: Analysis) -> pd.DataFrame:
+    """Mean P(alive) by repeat purchases x weeks since the last purchase."""
+    return potential_outputs.p_alive_matrix(_potential(a).predictions_)
+
+
+def headroom_groups(a: Analysis) -> pd.DataFrame:
+    """Peer groups with their upper quartile and headroom (empty without attribute columns)."""
+    return potential_outputs.headroom_by_group(_potential(a).headroom_)
+
+
+def headroom_groups_table(a: Analysis) -> pd.DataFrame:
+    """:func:`headroom_groups` for readers: money formatted, plain column names."""
+    t, cur = headroom_groups(a), a.params.currency
+    return pd.DataFrame({
+        "Peer group": t["peer_group"], "Customers": t["customers"].map("{:,}".format),
+        "Upper quartile in the window": t["upper_quartile"].map(lambda v: money(v, cur)),
+        "Total headroom": t["total_headroom"].map(lambda v: money(v, cur)),
+        "Largest headroom": t["max_headroom"].map(lambda v: money(v, cur))}).set_index("Peer group")
+
+
+def alert_comparison_table(a: Analysis) -> pd.DataFrame:
+    """Of the customers each alert rule flagged: how many bought nothing in the holdout, and their value."""
+    cur = a.params.currency
+    t = potential_outputs.alert_comparison(a.alert_rows(), a.outcomes)
+    return pd.DataFrame({
+        "Rule": t["rule"].map(lambda r: _RULES.get(r, r)), "Flagged": t["flagged"].map("{:,}".format),
+        "Bought nothing afterwards": [f"{b:,} ({pct(p)})" for b, p in zip(t["bought_nothing"], t["precision"])],
+        "Value in the window": t["value_at_risk"].map(lambda v: money(v, cur)),
+        "Still bought in the holdout": t["holdout_revenue"].map(lambda v: money(v, cur))}).set_index("Rule")
+
+
+def key_accounts_table(a: Analysis, n: int = 10) -> pd.DataFrame:
+    """Key-account candidates: the largest peer headroom (else predicted value), then prospects placed by hand."""
+    p, cur = _potential(a), a.params.currency
+    t = potential_outputs.key_account_candidates(p.predictions_, p.headroom_, a.overrides, n=n)
+
+    def fmt(v: Any) -> str:
+        return "" if pd.isna(v) else money(v, cur)
+
+    out = pd.DataFrame({
+        "Customer": t["customer_id"], "Why listed": t["kind"], "Peer group": t["peer_group"].fillna(""),
+        "Bought in the window": t["window_value"].map(fmt), "Headroom": t["peer_headroom"].map(fmt),
+        "Predicted value": t["predicted_value"].map(fmt),
+        "P(alive)": t["p_alive"].map(lambda v: "" if pd.isna(v) else f"{v:.2f}"),
+        "Placed in": t["override_tier"].fillna(""), "Reason": t["override_reason"].fillna("")}).set_index("Customer")
+    return out.loc[:, (out != "").any()]  # without attributes the peer columns stay empty: leave them out
+
+
+def worth_more_markdown(a: Analysis) -> str:
+    """The report's "who is worth more tomorrow" lines."""
+    p = _potential(a)
+    if p is None:
+        return "The potential scheme is not part of this run."
+    lines = [potential_model_markdown(a)]
+    ov = a.overrides
+    prospects = int(ov["prospect"].astype(bool).sum()) if "prospect" in ov else 0
+    if len(p.headroom_):
+        lines.append("The customers below buy least compared with similar customers (same "
+                     f"{', '.join(c for c in p.headroom_.columns if c not in _HEADROOM_FIXED)}): "
+                     "headroom is what they would add buying like the upper quartile of their peer group.")
+    elif p.model_.fitted:
+        lines.append("The data carry no customer attributes (region, industry, …), so the list shows the customers "
+                     "with the largest predicted value instead of headroom against peers.")
+    if prospects:
+        lines.append(f"{prospects:,} prospect(s) without a purchase yet were placed by hand and are listed last.")
+    return "\n\n".join(lines)
+
+
+_HEADROOM_FIXED = ("customer_id", "peer_group", "peer_size", "peer_upper_quartile", "window_value", "peer_headroom")

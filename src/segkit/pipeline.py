@@ -46,6 +46,8 @@ from .features import (available_criteria, criterion_available, customer_feature
                        holdout_outcomes, split_periods)
 from .schemes import PercentileTiers, SchemeInputs, apply_overrides, lifecycle_stages, load_overrides
 from .schemes import registry
+from .potential import outputs as potential_outputs
+from .potential.summary import holdout_purchases, summary_frame
 
 __all__ = ["Analysis", "analyze", "load_or_analyze", "write_run_files", "package_versions", "segment_summary",
            "assignment_columns", "comparison", "ASSIGNMENT_COLUMNS", "SCHEMES", "SENSITIVITY_SHARES"]
@@ -60,16 +62,20 @@ _CACHE_FILE = "analysis.pkl"
 def assignment_columns() -> list[str]:
     """The columns of assignments.csv, in order.
 
-    customer_id, the columns of segkit's own schemes (registry order), the shared columns, then
-    the columns of any scheme added later: a new scheme appends, it never moves a column.
+    customer_id, the columns of the original schemes (registry order), the shared columns, then the
+    columns of segkit's later schemes (``potential``), then those of any scheme added as a plug-in:
+    a new scheme appends, it never moves a column.
 
-    >>> assignment_columns()[:2], assignment_columns()[-1]
-    (['customer_id', 'percentile_tier'], 'recommended_segment')
+    >>> assignment_columns()[:2], assignment_columns()[-6:]
+    (['customer_id', 'percentile_tier'], ['recommended_segment', 'potential_tier', 'p_alive', \
+'expected_purchases', 'predicted_value', 'peer_headroom'])
     """
-    builtin = {s.name for s in registry.BUILTIN}
+    original = set(registry.ORIGINAL)
+    shipped = {s.name for s in registry.BUILTIN} - original
     specs = registry.schemes()
-    return ["customer_id", *(c for s in specs if s.name in builtin for c in s.columns), *_SHARED_COLUMNS,
-            *(c for s in specs if s.name not in builtin for c in s.columns)]
+    return ["customer_id", *(c for s in specs if s.name in original for c in s.columns), *_SHARED_COLUMNS,
+            *(c for s in specs if s.name in shipped for c in s.columns),
+            *(c for s in specs if s.name not in original | shipped for c in s.columns)]
 
 
 #: registered scheme names in tie-break order; always current (a view of the registry)
@@ -104,6 +110,14 @@ class Analysis:
     started: str
     finished: str
     extras: dict[str, Any] | None = None
+    #: rows of the potential model's alert rule (alerts.csv lists them after ``alerts``, the VIP dropouts)
+    model_alerts: pd.DataFrame | None = None
+    #: purchases (distinct days or orders) per customer in the holdout, as the purchase model counts them
+    holdout_purchases: pd.DataFrame | None = None
+
+    def alert_rows(self) -> pd.DataFrame:
+        """The content of alerts.csv: every rule's rows (the VIP dropouts first)."""
+        return potential_outputs.combine_alerts(self.alerts, self.model_alerts)
 
     def comparison(self) -> dict[str, Any]:
         """Curves, movement, agreement and sensitivity the reports show (computed once, then kept).
@@ -233,7 +247,8 @@ def analyze(params: RunParams, *, tx: Transactions | None = None, n_boot: int = 
     lap("features")
     _check_enough_customers(params, tx, split, len(tables["features"]))
     _check_holdout_has_purchases(params, tx, split, tables["holdout_monthly"])
-    inputs = SchemeInputs(features=tables["features"], monthly=tables["monthly"], split=split, params=params)
+    inputs = SchemeInputs(features=tables["features"], monthly=tables["monthly"], split=split, params=params,
+                          potential=tables["potential"])
     schemes, previous_tables = _fit_schemes(inputs, tables["previous"])
     lap("schemes")
     customers = inputs.features["customer_id"]
@@ -242,6 +257,7 @@ def analyze(params: RunParams, *, tx: Transactions | None = None, n_boot: int = 
                  else pd.DataFrame(columns=["customer_id", "tier", "reason"]))
     tiers = schemes["percentile_tiers"]  # the tiers own tiers_monthly.csv, alerts.csv and the overrides
     applied = apply_overrides(tiers.segment_table(), overrides)
+    alerts, model_alerts = _alerts(tiers, schemes.get("potential"), inputs)
     lap("lifecycle_overrides")
     segment_tables = {name: s.segment_table() for name, s in schemes.items()}
     weights = BootstrapWeights.for_customers(len(customers), n_boot, params.seed)  # the same resamples for all
@@ -249,16 +265,47 @@ def analyze(params: RunParams, *, tx: Transactions | None = None, n_boot: int = 
                                  n_boot=n_boot, seed=params.seed, weights=weights) for name in schemes}
     recommendation = recommend(scores, strategy=params.strategy)
     scorecard = build_scorecard(params.name, split, scores, recommendation)
+    scorecard["models"] = _models(schemes)
     lap("evaluate")
     return Analysis(
         params=params, data=tables["data_info"], quality=tx.quality, split=split, features=inputs.features,
         monthly=inputs.monthly, outcomes=tables["outcomes"], holdout_monthly=tables["holdout_monthly"],
         schemes=schemes, previous_tables=previous_tables, scores=scores, recommendation=recommendation,
         assignments=_assignments(lifecycle, applied, segment_tables, recommendation),
-        tiers_monthly=tiers.monthly_tiers_.copy(), alerts=tiers.alerts_.copy(), lifecycle=lifecycle,
+        tiers_monthly=tiers.monthly_tiers_.copy(), alerts=alerts, lifecycle=lifecycle,
         overrides=applied, scorecard=scorecard, timings=timings, started=started.isoformat(timespec="seconds"),
         finished=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        model_alerts=model_alerts, holdout_purchases=tables["holdout_purchases"],
     )
+
+
+def _alerts(tiers: Any, potential: Any, inputs: SchemeInputs) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """The tiers' VIP dropouts (rule ``vip_dropout``) and the model's rule rows (rule ``p_alive``).
+
+    Which customers the model's rule covers: see :mod:`segkit.potential.outputs`.
+    """
+    predictions = potential.predictions_ if potential is not None else None
+    seed = potential_outputs.seed_alert_rows(tiers.alerts_, predictions)
+    if predictions is None:
+        return seed, None
+    features = inputs.features.assign(customer_id=inputs.features["customer_id"].astype(str)).set_index("customer_id")
+    model = potential_outputs.model_alert_rows(predictions, tiers.labels_, tiers.window_totals_,
+                                               tiers.monthly_tiers_, features["last_purchase"])
+    return seed, model
+
+
+def _models(schemes: dict[str, Any]) -> dict[str, Any]:
+    """scorecard.json's ``models``: each model-based scheme's parameters, counts and fit diagnostics."""
+    out = {}
+    for name, scheme in schemes.items():
+        model = getattr(scheme, "model_", None)
+        if model is not None and hasattr(model, "to_dict"):
+            info = {**model.to_dict(), "horizon_days": getattr(scheme, "horizon_days", None)}
+            # fit times vary from run to run; scorecard.json must not (the same data give the same file)
+            info["diagnostics"] = {part: {k: v for k, v in d.items() if k != "seconds"}
+                                   for part, d in info.get("diagnostics", {}).items()}
+            out[name] = info
+    return out
 
 
 def _split(params: RunParams, tx: Transactions) -> Split:
@@ -283,7 +330,11 @@ def _tables(params: RunParams, tx: Transactions, split: Split, own_tx: bool) -> 
         "holdout_monthly": customer_month(tx, split.holdout_start, split.holdout_end),
         "previous": SchemeInputs(features=customer_features(tx, previous_split.as_of),
                                  monthly=monthly[monthly["month"] <= pd.Timestamp(previous_split.as_of)],
-                                 split=previous_split, params=params),
+                                 split=previous_split, params=params,
+                                 potential=summary_frame(tx, previous_split.as_of, criterion=params.criterion)),
+        # the potential scheme's inputs, computed while the transactions are open
+        "potential": summary_frame(tx, split.as_of, criterion=params.criterion),
+        "holdout_purchases": holdout_purchases(tx, split.holdout_start, split.holdout_end),
         "data_info": {**tx.data_info(), "has": sorted(tx.has)},
     }
     if own_tx:
@@ -354,7 +405,17 @@ def _assignments(lifecycle: pd.DataFrame, applied: pd.DataFrame, tables: dict[st
     if recommendation.get("recommended") == "percentile_tiers":  # overrides place customers in tiers
         manual = out["override_tier"].notna() & (out["override_tier"] != "")
         out.loc[manual, "recommended_segment"] = out.loc[manual, "override_tier"]
+    out = pd.concat([out, _prospect_rows(applied)], ignore_index=True)
     return out[assignment_columns()].sort_values("customer_id", kind="stable").reset_index(drop=True)
+
+
+def _prospect_rows(applied: pd.DataFrame) -> pd.DataFrame:
+    """Customers placed by hand before their first purchase: no scheme columns, the override as segment."""
+    if "prospect" not in applied:
+        return pd.DataFrame(columns=assignment_columns())
+    p = applied[applied["prospect"].astype(bool)]
+    return pd.DataFrame({"customer_id": p["customer_id"].astype(str), "override_tier": p["override_tier"],
+                         "override_reason": p["override_reason"], "recommended_segment": p["override_tier"]})
 
 
 def segment_summary(analysis: Analysis) -> str:
@@ -365,7 +426,7 @@ def segment_summary(analysis: Analysis) -> str:
     score; k-means the chosen k and each cluster's size and mean recency, frequency and monetary.
     """
     lines = []
-    total = len(analysis.assignments)
+    total = len(analysis.features)  # the customers evaluated (prospects placed by hand are not)
     for name, scheme in analysis.schemes.items():
         table = scheme.segment_table()
         sizes = table.groupby(["rank", "segment"]).size()
@@ -417,7 +478,7 @@ def write_run_files(analysis: Analysis, out_dir: str | Path, *,
     out.mkdir(parents=True, exist_ok=True)
     written = []
     for name, frame in (("assignments.csv", analysis.assignments), ("tiers_monthly.csv", analysis.tiers_monthly),
-                        ("alerts.csv", analysis.alerts)):
+                        ("alerts.csv", analysis.alert_rows())):
         path = out / name
         # floats keep every digit (values are rounded to 6 decimals upstream): the files must
         # reproduce every figure of the reports exactly

@@ -22,7 +22,7 @@ __all__ = [
     "set_style", "TIER_COLORS", "SCHEME_COLORS", "SCHEME_LABELS", "segment_colors", "pareto_curve", "monthly_activity",
     "tier_counts_by_month", "vip_movements", "rfm_score_bars", "rfm_heatmap", "segment_sizes", "k_choice",
     "cluster_profiles", "capture_curves", "holdout_curves", "metric_intervals", "migration_heatmap",
-    "agreement_heatmap", "money_formatter",
+    "agreement_heatmap", "money_formatter", "holdout_purchases_by_frequency", "p_alive_heatmap", "headroom_by_group",
 ]
 
 TIER_COLORS = {"VIP": "#0b4f6c", "GOOD": "#2a9d8f", "REGULAR": "#e9c46a", "INACTIVE": "#c9ced6"}
@@ -279,4 +279,46 @@ def agreement_heatmap(ari: pd.DataFrame, ax=None):
     d = ari.rename(index=labels, columns=labels)
     sns.heatmap(d, ax=ax, cmap=_HEAT, annot=True, fmt=".2f", vmin=0, vmax=1, cbar=False, square=True)
     ax.set(title="How much the schemes agree (adjusted Rand index)")
+    return ax
+
+
+# ---------------------------------------------------------------- potential (predicted value)
+def holdout_purchases_by_frequency(table: pd.DataFrame, ax=None):
+    """Mean predicted vs actual holdout purchases per customer, by repeat purchases in calibration.
+
+    ``table``: :func:`segkit.potential.outputs.holdout_by_frequency` (``group, customers, predicted, actual``).
+    """
+    ax = _ax(ax)
+    x = np.arange(len(table))
+    ax.plot(x, table["actual"], marker="o", lw=2, color="#0b4f6c", label="Actual")
+    ax.plot(x, table["predicted"], marker="s", lw=2, ls="--", color="#e76f51", label="Predicted by the model")
+    ax.set_xticks(x, table["group"])
+    ax.set(xlabel="Repeat purchases in calibration", ylabel="Purchases per customer in the holdout",
+           title="Calibration vs holdout: predicted and actual purchases")
+    ax.legend(loc="upper left")
+    return ax
+
+
+def p_alive_heatmap(matrix: pd.DataFrame, ax=None):
+    """Mean P(alive) by repeat purchases (rows) and weeks since the last purchase (columns)."""
+    ax = _ax(ax)
+    sns.heatmap(matrix, ax=ax, cmap=_HEAT, annot=True, fmt=".2f", vmin=0, vmax=1, cbar=False,
+                annot_kws={"fontsize": 7})
+    ax.set(xlabel="Weeks since the last purchase (at the cut-off)", ylabel="Repeat purchases in calibration",
+           title="Probability that the customer is still active")
+    return ax
+
+
+def headroom_by_group(table: pd.DataFrame, currency: str, ax=None, n: int = 12):
+    """Total peer headroom per peer group (the groups with the most first).
+
+    ``table``: :func:`segkit.potential.outputs.headroom_by_group`.
+    """
+    ax = _ax(ax)
+    d = table.head(n)
+    ax.barh(d["peer_group"], d["total_headroom"], color="#2a9d8f")
+    ax.invert_yaxis()
+    ax.xaxis.set_major_formatter(money_formatter(currency))
+    ax.set(xlabel="Headroom: what the customers would add buying like the group's upper quartile",
+           ylabel="Peer group", title="Headroom against similar customers")
     return ax

@@ -13,7 +13,7 @@ from .alerts import ALERT_GAP_FACTOR, ALERT_P_ALIVE, dropout_alerts
 from .bgnbd import BGNBDParams, fit_bgnbd
 from .gamma_gamma import GammaGammaParams, fit_gamma_gamma
 from .headroom import MIN_PEERS, peer_headroom
-from .model import PotentialModel, fit_potential, predict_grouped, predict_potential
+from .model import PotentialModel, fit_potential, fit_summary, predict_grouped, predict_potential, predict_summary
 from .summary import grouped_counts, grouped_values, purchase_summary
 
 __all__ = [
@@ -23,6 +23,8 @@ __all__ = [
     "fit_bgnbd",
     "fit_gamma_gamma",
     "fit_potential",
+    "fit_summary",
+    "predict_summary",
     "predict_potential",
     "predict_grouped",
     "purchase_summary",

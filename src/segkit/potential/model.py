@@ -39,7 +39,8 @@ from ..errors import ParameterError
 from . import bgnbd, gamma_gamma
 from .summary import grouped_counts, grouped_values, purchase_summary
 
-__all__ = ["PotentialModel", "fit_potential", "predict_potential", "predict_grouped",
+__all__ = ["PotentialModel", "fit_potential", "fit_summary", "predict_potential", "predict_summary",
+           "predict_grouped",
            "MIN_REPEAT_BUYERS", "MIN_REPEAT_SHARE"]
 
 #: Below this many repeat buyers (or this share of customers) the dropout process is identified by
@@ -165,6 +166,27 @@ def fit_potential(tx: Transactions, as_of: dt.date, *, criterion: str = "revenue
     """
     _check(criterion, time_unit_days)
     summary = purchase_summary(tx, as_of, criterion=criterion, start=start)
+    return fit_summary(summary, as_of, criterion=criterion, start=start, time_unit_days=time_unit_days,
+                       min_repeat_buyers=min_repeat_buyers, min_repeat_share=min_repeat_share)
+
+
+def fit_summary(summary: ir.Table, as_of: dt.date, *, criterion: str = "revenue", start: dt.date | None = None,
+                time_unit_days: float = 7.0, min_repeat_buyers: int = MIN_REPEAT_BUYERS,
+                min_repeat_share: float = MIN_REPEAT_SHARE) -> PotentialModel:
+    """:func:`fit_potential` on a summary already computed (:func:`purchase_summary`'s columns).
+
+    The pipeline computes the summary while the transactions are open and fits later on it (as an
+    in-memory table, ``ibis.memtable(frame)``); the arguments mean what they mean in :func:`fit_potential`.
+
+    Examples
+    --------
+    >>> import ibis
+    >>> s = ibis.memtable({"x": [0, 1], "span_days": [0, 7], "age_days": [30, 30], "repeat_value": [None, 5.0]})
+    >>> m = fit_summary(s, dt.date(2024, 1, 31))
+    >>> m.fitted, m.customers, m.repeat_buyers
+    (False, 2, 1)
+    """
+    _check(criterion, time_unit_days)
     counts = grouped_counts(summary)
     model = PotentialModel(criterion=criterion, as_of=as_of, time_unit_days=float(time_unit_days), start=start,
                            customers=int(counts.n.sum()), repeat_buyers=int(counts.n[counts.x > 0].sum()))
@@ -215,6 +237,20 @@ def predict_potential(tx: Transactions, model: PotentialModel, horizon_days: int
         criterion value of one purchase. Columns a model part could not give are NULL.
     """
     summary = purchase_summary(tx, model.as_of, criterion=model.criterion, start=model.start)
+    return predict_summary(summary, model, horizon_days)
+
+
+def predict_summary(summary: ir.Table, model: PotentialModel, horizon_days: int) -> ir.Table:
+    """:func:`predict_potential` on a summary already computed (see :func:`fit_summary`).
+
+    Examples
+    --------
+    >>> import ibis
+    >>> s = ibis.memtable({"x": [0], "span_days": [0], "age_days": [30], "repeat_value": [None]})
+    >>> m = fit_summary(s, dt.date(2024, 1, 31))
+    >>> predict_summary(s, m, 30).to_pandas()["p_alive"].isna().all()
+    np.True_
+    """
     if not model.fitted:
         null = ibis.null("float64")
         return summary.mutate(p_alive=null, expected_purchases=null, expected_value=null, predicted_value=null)

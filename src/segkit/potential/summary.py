@@ -38,7 +38,7 @@ import pandas as pd
 from ..data import Transactions
 from ..features import criterion_available
 
-__all__ = ["purchase_summary", "grouped_counts", "grouped_values"]
+__all__ = ["purchase_summary", "grouped_counts", "grouped_values", "summary_frame", "holdout_purchases"]
 
 
 def _row_value(t: ir.Table, criterion: str, has: frozenset[str]) -> ir.NumericValue:
@@ -129,3 +129,30 @@ def grouped_values(summary: ir.Table) -> pd.DataFrame:
     grouped = s.group_by(x=s.x, m=s.repeat_value.round(6)).aggregate(n=ibis._.count())
     frame = grouped.to_pandas()
     return frame.astype({"x": "int64", "m": "float64", "n": "int64"})
+
+
+def summary_frame(tx: Transactions, as_of: dt.date, *, criterion: str = "revenue") -> pd.DataFrame:
+    """:func:`purchase_summary` from the first transaction to ``as_of``, as pandas (one row per customer).
+
+    The pipeline computes it in the features stage, while the transactions are open, and hands it
+    to the potential scheme (``SchemeInputs.potential``). Sorted by customer_id.
+    """
+    s = purchase_summary(tx, as_of, criterion=criterion)
+    frame = tx.con.execute(s.select("customer_id", "x", "span_days", "age_days", "repeat_value"))
+    frame["customer_id"] = frame["customer_id"].astype(str)
+    frame = frame.astype({"x": "int64", "span_days": "int64", "age_days": "int64", "repeat_value": "float64"})
+    return frame.sort_values("customer_id", kind="stable").reset_index(drop=True)
+
+
+def holdout_purchases(tx: Transactions, start: dt.date, end: dt.date) -> pd.DataFrame:
+    """``customer_id, purchases``: purchases (distinct days, or orders) per customer in [start, end].
+
+    What the purchase model predicts (``expected_purchases``), counted the same way.
+    """
+    t = tx.table.filter(tx.table.amount > 0, tx.table.date >= ibis.literal(start), tx.table.date <= ibis.literal(end))
+    key = "order_id" if "order_id" in tx.has else "date"
+    grouped = t.group_by("customer_id").aggregate(purchases=t[key].nunique(where=t[key].notnull()))
+    frame = tx.con.execute(grouped)
+    frame["customer_id"] = frame["customer_id"].astype(str)
+    frame["purchases"] = frame["purchases"].astype("int64")
+    return frame.sort_values("customer_id", kind="stable").reset_index(drop=True)

@@ -10,6 +10,7 @@ valuable). Lifecycle stages and overrides describe customers but are not compare
 from .kmeans import KMeansSegmenter
 from .lifecycle import LIFECYCLE_STAGES, lifecycle_stages
 from .overrides import apply_overrides, load_overrides
+from .potential import PotentialTiers
 from .registry import Scheme, SchemeInputs, SchemeSpec
 from .rfm import RFMSegmenter, load_segment_map
 from .tiers import TIERS, PercentileTiers, exact_ceil
@@ -21,6 +22,7 @@ __all__ = [
     "PercentileTiers",
     "RFMSegmenter",
     "KMeansSegmenter",
+    "PotentialTiers",
     "lifecycle_stages",
     "load_overrides",
     "apply_overrides",

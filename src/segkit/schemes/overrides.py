@@ -1,8 +1,14 @@
 """Human exceptions: strategic or reference customers placed in a tier by hand, with a reason.
 
 The overrides file is a CSV with the columns ``customer_id, tier, reason``. Every placement must
-name a known customer and a known tier and give a reason; anything else is reported (never
-silently ignored). The result keeps the computed tier next to the manual one.
+name a customer and a known tier and give a reason; anything else is reported (never silently
+ignored). The result keeps the computed tier next to the manual one.
+
+A placement may name a customer who has not bought yet (no purchase in calibration): a *prospect*,
+e.g. a market leader worth a reference. It is kept and marked (``prospect`` True): it appears in
+``assignments.csv`` with empty scheme columns and the override as its recommended segment, and in
+the report's key-account list. Because nothing else explains a prospect's place, its reason is
+required like every other (an empty reason is refused, naming the line and that it is a prospect).
 
 Example
 -------
@@ -22,14 +28,20 @@ import pandas as pd
 from ..errors import OverridesError
 from .tiers import TIERS
 
-__all__ = ["load_overrides", "apply_overrides", "OVERRIDE_COLUMNS"]
+__all__ = ["load_overrides", "apply_overrides", "OVERRIDE_COLUMNS", "PROSPECT_NOTE"]
 
 OVERRIDE_COLUMNS = ("customer_id", "tier", "reason")
+#: how reports mark a customer placed by hand who has not bought yet
+PROSPECT_NOTE = "prospect (no purchase yet)"
 
 
 def load_overrides(path: str | Path, known_customers: pd.Series | list[str] | None = None,
-                   tiers: tuple[str, ...] | list[str] = tuple(TIERS)) -> pd.DataFrame:
-    """Read and check an overrides CSV; returns ``customer_id, tier, reason`` (tiers upper-case)."""
+                   tiers: tuple[str, ...] | list[str] = tuple(TIERS), allow_prospects: bool = True) -> pd.DataFrame:
+    """Read and check an overrides CSV; returns ``customer_id, tier, reason, prospect`` (tiers upper-case).
+
+    ``prospect`` is True for ids not among ``known_customers`` (False for all when it is None);
+    with ``allow_prospects=False`` such ids are refused instead.
+    """
     path = Path(path)
     where = str(path)
     if not path.is_file():
@@ -50,10 +62,15 @@ def load_overrides(path: str | Path, known_customers: pd.Series | list[str] | No
     frame["tier"] = frame["tier"].str.upper()
     problems = []
     line = frame.index + 2  # header is line 1
+    known = set(pd.Series(known_customers, dtype=str)) if known_customers is not None else None
+    frame["prospect"] = (~frame["customer_id"].isin(known) & (frame["customer_id"] != "")) if known is not None \
+        else False
     for col in OVERRIDE_COLUMNS:
         empty = frame[col] == ""
         if empty.any():
-            problems.append(f"empty {col} on line(s) {', '.join(map(str, line[empty][:10]))}")
+            lines = ", ".join(f"{n}" + (" (a prospect: a customer without purchases)" if p and col == "reason" else "")
+                              for n, p in zip(line[empty][:10], frame.loc[empty, "prospect"][:10]))
+            problems.append(f"empty {col} on line(s) {lines}")
     bad_tier = ~frame["tier"].isin(tiers) & (frame["tier"] != "")
     if bad_tier.any():
         problems.append("unknown tier(s) " + ", ".join(f"{t!r} (line {n})" for t, n in
@@ -62,9 +79,8 @@ def load_overrides(path: str | Path, known_customers: pd.Series | list[str] | No
     dup = frame["customer_id"].duplicated(keep=False) & (frame["customer_id"] != "")
     if dup.any():
         problems.append("customer(s) listed twice: " + ", ".join(sorted(set(frame.loc[dup, "customer_id"]))[:10]))
-    if known_customers is not None:
-        known = set(pd.Series(known_customers, dtype=str))
-        unknown = ~frame["customer_id"].isin(known) & (frame["customer_id"] != "")
+    if known is not None and not allow_prospects:
+        unknown = frame["prospect"]
         if unknown.any():
             problems.append("customer id(s) not among the customers with a purchase in calibration: "
                             + ", ".join(f"{c!r} (line {n})" for c, n in
@@ -76,9 +92,15 @@ def load_overrides(path: str | Path, known_customers: pd.Series | list[str] | No
 
 
 def apply_overrides(table: pd.DataFrame, overrides: pd.DataFrame) -> pd.DataFrame:
-    """Computed and manual tier side by side: customer_id, computed_tier, override_tier, override_reason, tier."""
+    """Computed and manual tier side by side.
+
+    Columns ``customer_id, computed_tier, override_tier, override_reason, tier, prospect``: one row
+    per customer of ``table``, plus one per prospect (an override for a customer not in ``table``;
+    its computed tier is empty).
+    """
     out = table[["customer_id", "segment"]].rename(columns={"segment": "computed_tier"})
     ov = overrides.rename(columns={"tier": "override_tier", "reason": "override_reason"})
-    out = out.merge(ov[["customer_id", "override_tier", "override_reason"]], on="customer_id", how="left")
+    out = out.merge(ov[["customer_id", "override_tier", "override_reason"]], on="customer_id", how="outer")
+    out["prospect"] = out["computed_tier"].isna()
     out["tier"] = out["override_tier"].where(out["override_tier"].notna(), out["computed_tier"])
     return out.sort_values("customer_id", kind="stable").reset_index(drop=True)

@@ -22,15 +22,15 @@ group ``segkit.schemes`` in your package metadata, e.g. in ``pyproject.toml``::
     [project.entry-points."segkit.schemes"]
     halves = "my_package.halves:SPEC"
 
-where ``SPEC = SchemeSpec(name="halves", cls=Halves, label="Spend halves", color="#8d6e63", rank=4,
+where ``SPEC = SchemeSpec(name="halves", cls=Halves, label="Spend halves", color="#8d6e63", rank=5,
 columns={"halves_segment": "segment"})``. Once the package is installed (``pip install -e .``),
 every run, the CLI and the notebook kernels find it. Columns of schemes beyond the original three
-are appended after ``recommended_segment``, so files read by position keep working.
+(:data:`ORIGINAL`) are appended after ``recommended_segment``, so files read by position keep working.
 
 Example
 -------
 >>> [s.name for s in schemes()]
-['percentile_tiers', 'rfm', 'kmeans']
+['percentile_tiers', 'rfm', 'kmeans', 'potential']
 >>> get("rfm").label, get("rfm").columns["rfm_segment"]
 ('RFM', 'segment')
 """
@@ -46,6 +46,7 @@ import pandas as pd
 
 from ..errors import SegkitError
 from .kmeans import KMeansSegmenter
+from .potential import PotentialTiers
 from .rfm import RFMSegmenter
 from .tiers import PercentileTiers
 
@@ -53,7 +54,7 @@ if TYPE_CHECKING:  # only for annotations: the registry sits below config and ca
     from ..calendar import Split
     from ..config import RunParams
 
-__all__ = ["Scheme", "SchemeInputs", "SchemeSpec", "BUILTIN", "ENTRY_POINT_GROUP", "schemes", "get", "names",
+__all__ = ["Scheme", "SchemeInputs", "SchemeSpec", "BUILTIN", "ORIGINAL", "ENTRY_POINT_GROUP", "schemes", "get", "names",
            "register", "unregister", "reload", "RESERVED_COLUMNS", "LiveSequence", "LiveMapping"]
 
 ENTRY_POINT_GROUP = "segkit.schemes"
@@ -74,6 +75,10 @@ class SchemeInputs:
     params : the run's validated parameters
     reference : for the stability refit one month earlier, the same scheme fitted at the main
         cut-off (so k-means can keep its k and its cluster numbers); None for the main fit
+    potential : one row per customer of ``features`` with the purchase model's summary
+        (``customer_id, x, span_days, age_days, repeat_value`` of
+        :func:`segkit.potential.purchase_summary` for the run's criterion), computed while the
+        transactions are open; None when not computed (the potential scheme then refuses to fit)
     """
 
     features: pd.DataFrame
@@ -81,6 +86,7 @@ class SchemeInputs:
     split: "Split"
     params: "RunParams"
     reference: Any = None
+    potential: pd.DataFrame | None = None
 
 
 @runtime_checkable
@@ -122,7 +128,7 @@ class SchemeSpec:
         return self.prose or self.label
 
 
-#: the schemes shipped with segkit; their columns come first in assignments.csv (the original contract)
+#: the schemes shipped with segkit
 BUILTIN: tuple[SchemeSpec, ...] = (
     SchemeSpec("percentile_tiers", PercentileTiers, "Percentile tiers", "#0b4f6c", 1,
                {"percentile_tier": "segment"}, prose="percentile tiers"),
@@ -130,7 +136,14 @@ BUILTIN: tuple[SchemeSpec, ...] = (
                {"rfm_r": "rfm_r", "rfm_f": "rfm_f", "rfm_m": "rfm_m", "rfm_segment": "segment"}),
     SchemeSpec("kmeans", KMeansSegmenter, "k-means", "#7b5ea7", 3,
                {"kmeans_cluster": "cluster", "kmeans_name": "name"}),
+    SchemeSpec("potential", PotentialTiers, "Potential (predicted value)", "#2a9d8f", 4,
+               {"potential_tier": "segment", "p_alive": "p_alive", "expected_purchases": "expected_purchases",
+                "predicted_value": "predicted_value", "peer_headroom": "peer_headroom"},
+               prose="potential tiers"),
 )
+#: the schemes of the original contract: their columns come before the shared columns of
+#: assignments.csv; every later scheme's columns (``potential`` included) come after them
+ORIGINAL = ("percentile_tiers", "rfm", "kmeans")
 
 _state: dict[str, Any] = {"specs": None, "added": {}}
 
