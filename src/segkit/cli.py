@@ -200,7 +200,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         if res.get("traceback"):
             print(res["traceback"], file=sys.stderr)
     done = len(results) - len(failed)
-    print(f"{done} of {len(results)} run(s) published in {config.out}/ "
+    same = sum(v["status"] == "unchanged" for v in results.values())
+    print(f"{done} of {len(results)} run(s) published{f' ({same} unchanged)' if same else ''} in {config.out}/ "
           f"(index: {Path(config.out) / 'index.html'})", file=sys.stderr if args.json else sys.stdout)
     # Bad input needs a person to fix the data or config: it wins over an execution failure.
     code = (EXIT_OK if not failed else EXIT_BAD_INPUT if any(v["status"] == "bad-input" for v in failed.values())

@@ -135,8 +135,24 @@ def init_folder(folder: str | Path, *, notebooks: bool = False, force: bool = Fa
         raise ConfigError("the bundled CDNOW sample is missing", where=str(SAMPLE), fix="reinstall segkit")
     for path, content in files.items():
         path.parent.mkdir(parents=True, exist_ok=True)
-        if isinstance(content, Path):
+        if isinstance(content, Path) and content.suffix == ".ipynb":
+            path.write_text(_point_at_sample(content.read_text(encoding="utf-8")), encoding="utf-8")
+        elif isinstance(content, Path):
             shutil.copyfile(content, path)
         else:
             path.write_text(content, encoding="utf-8")
     return list(files)
+
+
+def _point_at_sample(notebook: str) -> str:
+    """A notebook whose parameters cell opens the folder's sample, so that opened by hand in
+    JupyterLab (cwd ``notebooks/``) it runs as it is; ``segkit run`` injects each run's own data."""
+    import json
+
+    nb = json.loads(notebook)
+    for cell in nb["cells"]:
+        if "parameters" in cell.get("metadata", {}).get("tags", []):
+            lines = "".join(cell["source"]).split("\n")
+            lines = [f'data = "../{SAMPLE.name}"' if ln.startswith("data = ") else ln for ln in lines]
+            cell["source"] = [ln + "\n" for ln in lines[:-1]] + [lines[-1]]
+    return json.dumps(nb, indent=1, ensure_ascii=False) + "\n"
