@@ -73,8 +73,8 @@ def reports_yml(*, notebooks: bool = False) -> str:
 
     Example
     -------
-    >>> "#  holdout_months: 6" in reports_yml()
-    True
+    >>> [line.split()[:3] for line in reports_yml().splitlines() if "holdout_months" in line]
+    [['#', 'holdout_months:', '6']]
     """
     lines = [
         f"# segkit reports config, written by `segkit init` (segkit {__version__}).",
