@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -227,3 +228,132 @@ def test_progress_bar_on_a_terminal_counts_runs_and_notebooks_and_is_quiet_other
                            capture_output=True, text=True)
     assert quiet.returncode == 0 and "step" not in quiet.stderr and "\r" not in quiet.stderr
     assert "small: published" in quiet.stderr
+
+
+# ====================================================================== for schedulers and installs
+def _json_run(argv: list[str], capsys) -> tuple[int, dict]:
+    code = main(argv)
+    return code, json.loads(capsys.readouterr().out)  # stdout holds the JSON document and nothing else
+
+
+def test_if_changed_does_no_work_until_data_parameters_or_notebooks_change(project, capsys, monkeypatch):
+    import segkit.runner as runner
+
+    root, config = project
+    nbs = tiny_notebooks(root / "nb")
+    code, first = _json_run(["run", str(config), "--notebooks", str(nbs), "--json"], capsys)
+    assert code == 0 and first["runs"][0]["status"] == "published" and first["runs"][0]["exit_code"] == 0
+    assert first["runs"][0]["recommended"] in ("percentile_tiers", "rfm", "kmeans")
+    published = root / "out" / "small"
+    assert first["runs"][0]["folder"] == str(published.resolve()) and first["runs"][0]["report"] is None  # no 05_compare
+    before = snapshot(published)
+
+    calls = []
+    real = runner.execute_run
+    monkeypatch.setattr(runner, "execute_run", lambda *a, **k: calls.append(a[0].name) or real(*a, **k))
+    code, second = _json_run(["run", str(config), "--notebooks", str(nbs), "--if-changed", "--json"], capsys)
+    (run,) = second["runs"]
+    assert code == 0 and calls == [] and snapshot(published) == before
+    assert run["status"] == "unchanged" and run["unchanged_since"] == first["runs"][0]["generated"]
+    index = json.loads((root / "out" / "index.json").read_text())["runs"]["small"]
+    assert index["status"] == "published" and index["unchanged_since"] == run["unchanged_since"]
+    assert "Unchanged since" in (root / "out" / "index.html").read_text()
+
+    # without --if-changed it runs; with it, any changed input runs again
+    (nbs / "01_tiny.ipynb").write_text((nbs / "01_tiny.ipynb").read_text().replace("'ok'", "'okay'"))
+    assert _json_run(["run", str(config), "--notebooks", str(nbs), "--if-changed", "--json"], capsys)[0] == 0
+    config.write_text(config.read_text().replace("holdout_months: 3", "holdout_months: 4"))
+    assert _json_run(["run", str(config), "--notebooks", str(nbs), "--if-changed", "--json"], capsys)[0] == 0
+    small_csv(root / "small.csv", seed=1)
+    code, last = _json_run(["run", str(config), "--notebooks", str(nbs), "--if-changed", "--json"], capsys)
+    assert calls == ["small"] * 3 and last["runs"][0]["status"] == "published"
+    assert "unchanged_since" not in json.loads((root / "out" / "index.json").read_text())["runs"]["small"]
+
+
+def test_json_summary_of_a_bad_config_and_a_failed_run(project, capsys):
+    root, config = project
+    code, doc = _json_run(["run", str(root / "nowhere.yml"), "--json"], capsys)
+    assert code == 2 and doc["exit_code"] == 2 and "does not exist" in doc["error"] and doc["runs"] == []
+    code, doc = _json_run(["run", str(config), "--notebooks", str(tiny_notebooks(root / "bad", broken=True)),
+                           "--json"], capsys)
+    (run,) = doc["runs"]
+    assert code == 1 and doc["exit_code"] == 1 and run["status"] == "failed" and run["exit_code"] == 1
+    assert "planted failure" in run["message"] and Path(run["failed_folder"]).is_dir() and run["report"] is None
+
+
+def test_notebooks_key_is_relative_to_the_config_and_checked(project, capsys, monkeypatch):
+    root, config = project
+    tiny_notebooks(root / "mine")
+    config.write_text(config.read_text() + "    notebooks: mine\n")
+    monkeypatch.chdir(root.parent)  # the working folder plays no part
+    assert main(["run", str(config)]) == 0
+    assert json.loads((root / "out" / "index.json").read_text())["runs"]["small"]["notebooks"] == ["01_tiny"]
+    nb = nbformat.read(str(root / "out" / "small" / "notebooks" / "01_tiny.ipynb"), as_version=4)
+    injected = next(c.source for c in nb.cells if "injected-parameters" in c.metadata.get("tags", []))
+    assert "holdout_months = 3" in injected and not re.search(r"^notebooks =", injected, re.M)  # a runner key, not a parameter
+
+    capsys.readouterr()
+    for text, fragment in (("nowhere", "folder does not exist"), ("empty", "no notebooks to run"),
+                           ("untagged", "no cell tagged `parameters`")):
+        folder = root / text
+        if text != "nowhere":
+            folder.mkdir()
+        if text == "untagged":
+            nb = nbformat.v4.new_notebook()
+            nb.cells = [nbformat.v4.new_code_cell("name = 'x'")]
+            nbformat.write(nb, folder / "01_x.ipynb")
+        config.write_text(re.sub(r"notebooks: \S+", f"notebooks: {text}", config.read_text()))
+        assert main(["run", str(config)]) == 2, text
+        err = capsys.readouterr().err
+        assert fragment in err and str(folder) in err and "Traceback" not in err, text
+
+
+def test_init_writes_a_config_with_every_key_and_its_default(tmp_path, capsys):
+    import dataclasses
+
+    from segkit.config import RunParams, load_config
+
+    assert main(["init", str(tmp_path / "x"), "--notebooks"]) == 0
+    text = (tmp_path / "x" / "reports.yml").read_text()
+    cfg = load_config(tmp_path / "x" / "reports.yml")
+    (run,) = cfg.runs
+    assert Path(run.data).is_file() and Path(run.overrides).is_file() and cfg.out == tmp_path / "x" / "reports"
+    assert run.notebooks == str(tmp_path / "x" / "notebooks")
+    from segkit.runner import notebook_paths
+
+    assert [p.name for p in notebook_paths(run.notebooks)] == [p.name for p in notebook_paths()]
+    # every key is there; uncommenting every default changes nothing
+    for f in dataclasses.fields(RunParams):
+        assert re.search(rf"^(#  |  |    |  - ){f.name}:", text, re.M), f.name
+    uncommented = tmp_path / "x" / "all.yml"
+    uncommented.write_text(re.sub(r"^#  (\w+:)", r"  \1", text, flags=re.M))
+    assert load_config(uncommented).runs == cfg.runs
+    assert load_config(uncommented).runs[0].replace(notebooks=None) == RunParams.from_mapping(
+        {"name": run.name, "data": run.data, "columns": dict(run.columns), "overrides": run.overrides,
+         "title": run.title, "currency": run.currency})
+    # the overrides example names customers of the sample
+    ids = set(pd.read_csv(run.data, dtype={"customer_id": str})["customer_id"])
+    assert set(pd.read_csv(run.overrides, dtype={"customer_id": str})["customer_id"]) <= ids
+    # the copied notebooks open the folder's sample when run by hand
+    assert '../CDNOW_sample.csv.gz' in (tmp_path / "x" / "notebooks" / "03_rfm.ipynb").read_text()
+    capsys.readouterr()
+    assert main(["init", str(tmp_path / "x")]) == 2
+    assert "--force" in capsys.readouterr().err
+    assert main(["init", str(tmp_path / "x"), "--force"]) == 0
+
+
+def test_project_root_never_falls_back_to_the_working_folder(tmp_path):
+    from segkit.config import _project_root
+
+    (tmp_path / "pkg" / "src" / "segkit").mkdir(parents=True)
+    (tmp_path / "pkg" / "pyproject.toml").write_text('[project]\nname = "other"\n')
+    package = tmp_path / "pkg" / "src" / "segkit"
+    assert _project_root(package) == package  # a checkout of another project is not segkit's
+    (tmp_path / "pkg" / "pyproject.toml").write_text('[project]\nname = "segkit"\n')
+    assert _project_root(package) == tmp_path / "pkg"
+    # started from a folder with notebooks/ and data/ of its own, segkit still reads its own
+    (tmp_path / "notebooks").mkdir()
+    (tmp_path / "data").mkdir()
+    out = subprocess.run([sys.executable, "-c", "import segkit.config as c; print(c.PROJECT_ROOT, c.NOTEBOOKS_DIR)"],
+                         cwd=tmp_path, capture_output=True, text=True, check=True).stdout.split()
+    assert Path(out[0]) == Path(__file__).resolve().parents[1] and Path(out[1]) == Path(out[0]) / "notebooks"

@@ -193,15 +193,18 @@ def test_stability_ari_recomputed_from_two_exported_runs(published_run, tmp_path
 
 
 def test_parameters_cells_are_the_run_parameters_with_their_defaults():
-    """Every RunParams field (and ``cache_dir``) is in each parameters cell, as a plain value, with
-    RunParams' default where RunParams has one; the setup cell right after it is the one call."""
+    """Every RunParams field a notebook reads (and ``cache_dir``) is in each parameters cell, as a
+    plain value, with RunParams' default where RunParams has one; the runner's own keys
+    (``notebooks``) are not; the setup cell right after it is the one call."""
     import dataclasses
 
     import papermill as pm
 
     from segkit.config import RunParams
 
-    fields = [f.name for f in dataclasses.fields(RunParams)]
+    fields = list(RunParams.notebook_fields())
+    runner_only = {f.name for f in dataclasses.fields(RunParams)} - set(fields)
+    assert runner_only == {"notebooks"}  # a new key is a notebook parameter unless marked otherwise
     first = None
     for path in NOTEBOOKS:
         inspected = pm.inspect_notebook(str(path))

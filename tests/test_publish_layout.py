@@ -137,7 +137,8 @@ def test_only_one_write_then_rename_implementation():
 
 def test_segment_and_validate_options_are_the_run_parameters():
     sub = next(a for a in _parser()._actions if a.dest == "command").choices
-    fields = {f.name for f in dataclasses.fields(RunParams)}
+    fields = set(RunParams.notebook_fields())  # the runner's own keys (notebooks) are `segkit run` options
+    assert {f.name for f in dataclasses.fields(RunParams)} - fields <= {a.dest for a in sub["run"]._actions}
     segment = {a.dest for a in sub["segment"]._actions} - {"help", "out"}
     assert segment == fields  # data is the positional argument
     validate = {a.dest for a in sub["validate"]._actions} - {"help", "data"}

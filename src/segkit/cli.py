@@ -1,4 +1,4 @@
-"""The ``segkit`` command: ``run``, ``segment`` and ``validate``: arguments and exit codes.
+"""The ``segkit`` command: ``run``, ``segment``, ``validate`` and ``init``: arguments and exit codes.
 
 The work is done by :mod:`segkit.runner` (running and publishing) and :mod:`segkit.data`. The
 options that set run parameters are generated from :class:`segkit.config.RunParams`, so the command
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import re
 import sys
 import typing
@@ -28,7 +29,9 @@ __all__ = ["main", "run_param_options"]
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 _EPILOG = """examples:
+  segkit init reports && cd reports           a working folder with a commented reports.yml
   segkit run                                  publish every run of reports.yml into reports/
+  segkit run --if-changed --json              for schedulers: skip unchanged runs, JSON summary
   segkit run reports.yml --only cdnow-revenue --jobs 2
   segkit validate sales.csv --columns customer_id=CustomerNo date=InvoiceDate amount=NetValue
   segkit segment sales.csv --out out/sales --strategy market-expansion --columns quantity=Qty
@@ -62,6 +65,8 @@ def run_param_options(parser: argparse.ArgumentParser, only: tuple[str, ...] | N
     for f in dataclasses.fields(RunParams):
         if f.name == "data" or (only is not None and f.name not in only):
             continue
+        if only is None and not f.metadata.get("notebook", True):
+            continue  # the runner's own keys (notebooks) are options of `segkit run` only
         flag, kind = "--" + f.name.replace("_", "-"), hints[f.name]
         extra: dict[str, Any] = {"help": _PARAM_HELP.get(f.name)}
         if kind is bool:
@@ -116,7 +121,18 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--out", help="output folder (default: the config's `out`)")
     run.add_argument("--only", nargs="+", metavar="NAME", help="run only these runs")
     run.add_argument("--jobs", type=int, default=1, help="runs executed in parallel (default 1)")
-    run.add_argument("--notebooks", help=argparse.SUPPRESS)
+    run.add_argument("--notebooks", metavar="DIR", help="execute the notebooks in DIR (your customised copies, "
+                     "see `segkit init --notebooks`) instead of each run's `notebooks` or segkit's own")
+    run.add_argument("--if-changed", action="store_true", help="skip a run whose data, parameters, notebooks and "
+                     "segkit version equal those of its published report (for schedulers)")
+    run.add_argument("--json", action="store_true", help="print a JSON summary of every run to stdout "
+                     "(messages go to stderr)")
+
+    ini = sub.add_parser("init", help="create a working folder: a commented reports.yml, sample data, "
+                         "an example overrides file", epilog=_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ini.add_argument("dir", nargs="?", default=".", help="folder to create or fill (default: the current folder)")
+    ini.add_argument("--notebooks", action="store_true", help="also copy the notebooks into DIR/notebooks to customise")
+    ini.add_argument("--force", action="store_true", help="overwrite files segkit init wrote before")
 
     val = sub.add_parser("validate", help="print the data-quality report of a transactions file")
     val.add_argument("data", help="CSV, Parquet (or glob), or Excel file, or a database URL with --table")
@@ -174,19 +190,63 @@ def cmd_run(args: argparse.Namespace) -> int:
     config = load_config(args.config, out=args.out)
     runs = config.select(args.only)
     check_inputs(config, runs)
-    notebooks = [str(p) for p in notebook_paths(args.notebooks)]
-    results = run_all(runs, config.out, notebooks, jobs=args.jobs)
-    failed = {k: v for k, v in results.items() if v["status"] != "published"}
+    notebooks = [str(p) for p in notebook_paths(args.notebooks)] if args.notebooks else None
+    if notebooks:  # --notebooks wins over each run's `notebooks` key
+        runs = tuple(dataclasses.replace(r, notebooks=None) for r in runs)
+    results = run_all(runs, config.out, notebooks, jobs=args.jobs, if_changed=args.if_changed)
+    failed = {k: v for k, v in results.items() if v["status"] not in ("published", "unchanged")}
     for res in failed.values():
         print(f"error: {res['message']}", file=sys.stderr)
         if res.get("traceback"):
             print(res["traceback"], file=sys.stderr)
-    print(f"{len(results) - len(failed)} of {len(results)} run(s) published in {config.out}/ "
-          f"(index: {Path(config.out) / 'index.html'})")
-    if not failed:
-        return EXIT_OK
+    done = len(results) - len(failed)
+    same = sum(v["status"] == "unchanged" for v in results.values())
+    print(f"{done} of {len(results)} run(s) published{f' ({same} unchanged)' if same else ''} in {config.out}/ "
+          f"(index: {Path(config.out) / 'index.html'})", file=sys.stderr if args.json else sys.stdout)
     # Bad input needs a person to fix the data or config: it wins over an execution failure.
-    return EXIT_BAD_INPUT if any(v["status"] == "bad-input" for v in failed.values()) else EXIT_FAILED
+    code = (EXIT_OK if not failed else EXIT_BAD_INPUT if any(v["status"] == "bad-input" for v in failed.values())
+            else EXIT_FAILED)
+    if args.json:
+        print(json.dumps(run_summary(code, Path(config.out), results), indent=2, ensure_ascii=False))
+    return code
+
+
+def run_summary(code: int, out: Path, results: Mapping[str, Mapping[str, Any]], error: str | None = None) -> dict:
+    """The ``segkit run --json`` document: the exit code and, for every run, its outcome and paths.
+
+    Example
+    -------
+    >>> run_summary(2, Path("out"), {}, error="the config has no runs")["exit_code"]
+    2
+    """
+    runs = []
+    for name, res in results.items():
+        folder = out / name
+        report = folder / "report.html"
+        runs.append({
+            "name": name, "status": res.get("status"), "exit_code": res.get("exit_code"),
+            "recommended": res.get("recommended"), "recommended_label": res.get("recommended_label"),
+            "data_sha256": res.get("sha256"), "data_last_date": res.get("data_last_date"),
+            "generated": res.get("generated"), "unchanged_since": res.get("unchanged_since"),
+            "message": res.get("message") or None,
+            "folder": str(folder.resolve()) if res.get("status") in ("published", "unchanged") else None,
+            "report": str(report.resolve()) if res.get("status") in ("published", "unchanged")
+            and report.exists() else None,
+            "failed_folder": str((out / "_failed" / name).resolve()) if res.get("status") == "failed" else None,
+        })
+    return {"exit_code": code, "error": error, "out": str(out.resolve()), "index": str((out / "index.html").resolve()),
+            "runs": runs}
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    from .scaffold import init_folder
+
+    written = init_folder(args.dir, notebooks=args.notebooks, force=args.force)
+    for path in written:
+        print(f"wrote {path}")
+    folder = Path(args.dir)
+    print(f"\nNext: cd {folder} && segkit run   (publishes the sample report into {folder / 'reports'}/)")
+    return EXIT_OK
 
 
 # ====================================================================== entry point
@@ -196,11 +256,14 @@ def main(argv: list[str] | None = None) -> int:
     if not args.command:
         parser.print_help()
         return EXIT_BAD_INPUT
-    commands = {"run": cmd_run, "validate": cmd_validate, "segment": cmd_segment}
+    commands = {"run": cmd_run, "validate": cmd_validate, "segment": cmd_segment, "init": cmd_init}
     try:
         return commands[args.command](args)
     except SegkitError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
+        if getattr(args, "json", False):  # a scheduler reading stdout still gets a document
+            out = Path(getattr(args, "out", None) or "reports")
+            print(json.dumps(run_summary(exc.exit_code, out, {}, error=exc.message), indent=2))
         return exc.exit_code
     except KeyboardInterrupt:
         print("interrupted: nothing was published by the interrupted run", file=sys.stderr)

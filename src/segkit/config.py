@@ -154,6 +154,9 @@ class RunParams:
     title: str | None = None
     engine: str = "duckdb"
     table: str | None = None
+    #: a folder of the team's own copies of the notebooks (``segkit init --notebooks``); read by
+    #: the runner, never passed to a notebook (hence not in the notebooks' parameters cells)
+    notebooks: str | None = dataclasses.field(default=None, metadata={"notebook": False})
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -190,7 +193,7 @@ class RunParams:
             )
         where = f"{where} (run {name!r})"
         check_connection(values["data"], values.get("table"), where)
-        for key in ("data", "overrides"):
+        for key in ("data", "overrides", "notebooks"):
             if key == "data" and is_connection_url(values[key]):
                 continue  # a database, not a file
             if values.get(key) is not None:
@@ -253,6 +256,17 @@ class RunParams:
             raise ConfigError(f"unknown engine {values['engine']!r}", where=f"{where}, key 'engine'",
                               fix=f"use one of {', '.join(ENGINES)}")
         return cls(**values)
+
+    @classmethod
+    def notebook_fields(cls) -> tuple[str, ...]:
+        """The fields a notebook's parameters cell defines (all but the runner's own, e.g. ``notebooks``).
+
+        Example
+        -------
+        >>> "notebooks" in RunParams.notebook_fields(), "seed" in RunParams.notebook_fields()
+        (False, True)
+        """
+        return tuple(f.name for f in dataclasses.fields(cls) if f.metadata.get("notebook", True))
 
     def replace(self, **changes: Any) -> "RunParams":
         """A validated copy with ``changes`` applied."""

@@ -215,6 +215,10 @@ class OutputFolder:
         index = self.read_index()
         for name, entry in entries.items():
             previous = index["runs"].get(name, {})
+            if entry.get("status") == "unchanged":  # skipped by --if-changed: its report stays published
+                index["runs"][name] = {**entry, "status": "published"}
+                continue
+            entry = {k: v for k, v in entry.items() if k not in ("unchanged_since", "checked")}
             if entry.get("status") != "published" and previous.get("status") == "published":
                 entry = {**entry, "last_published": {k: previous.get(k) for k in
                                                      ("generated", "recommended", "data_last_date", "sha256")}}
@@ -272,6 +276,9 @@ def write_index(root: Path, index: dict[str, Any]) -> Path:
                 lp = run["last_published"]
                 detail += (f'<div class="muted">Still showing the report of {e(str(lp.get("generated") or ""))}.'
                            "</div>")
+        elif run.get("unchanged_since"):
+            detail = (f'<div class="muted">Unchanged since {e(str(run["unchanged_since"]))} '
+                      f'(checked {e(str(run.get("checked") or ""))}): same data, parameters and segkit version.</div>')
         rows.append(
             f'<tr class="{e(status)}"><td><strong>{e(name)}</strong><div class="muted">{e(run.get("title") or "")}'
             f'</div></td><td><span class="badge {e(status)}">{e(_STATUS_LABEL.get(status, status))}</span>{detail}</td>'

@@ -32,7 +32,7 @@ from .config import NOTEBOOKS_DIR, Config, RunParams, is_connection_url
 from .errors import ConfigError, SegkitError
 from .reproducible import duration, source_date_epoch, timestamp
 
-__all__ = ["run_all", "execute_run", "segment", "notebook_paths", "check_inputs", "stamp", "tidy_executed_notebook",
+__all__ = ["run_all", "execute_run", "segment", "notebook_paths", "run_notebooks", "check_inputs", "stamp", "tidy_executed_notebook",
            "MANAGEMENT_NOTEBOOK", "EXIT_OK", "EXIT_FAILED"]
 
 EXIT_OK, EXIT_FAILED = 0, 1
@@ -44,18 +44,56 @@ _KEPT = "\x00kept\x00"  # stands for the failed attempt's folder in a message un
 
 # ====================================================================== inputs
 def notebook_paths(folder: str | Path | None = None) -> list[Path]:
-    """The notebooks a run executes: ``NN_*.ipynb`` in ``folder``, ``$SEGKIT_NOTEBOOKS`` or segkit's own."""
+    """The notebooks a run executes: ``NN_*.ipynb`` in ``folder``, ``$SEGKIT_NOTEBOOKS`` or segkit's own.
+
+    segkit's own are ``notebooks/`` of the checkout, or the templates shipped inside the installed
+    package. Each must have a cell tagged ``parameters`` (where papermill injects the run's values).
+
+    Example
+    -------
+    >>> [p.name for p in notebook_paths()][:2]
+    ['01_data_profile.ipynb', '02_percentile_tiers.ipynb']
+    """
+    own = not (folder or os.environ.get("SEGKIT_NOTEBOOKS"))
+    where = "segkit's own notebooks" if own else ("the `notebooks` folder" if folder else "$SEGKIT_NOTEBOOKS")
     folder = Path(folder or os.environ.get("SEGKIT_NOTEBOOKS") or NOTEBOOKS_DIR)
+    fix = ("reinstall segkit (its notebooks are missing), or restore notebooks/0N_*.ipynb in the checkout" if own
+           else "point `notebooks:` / --notebooks at a folder made by `segkit init DIR --notebooks`")
+    if not folder.is_dir():
+        raise ConfigError(f"{where} folder does not exist", where=str(folder), fix=fix)
     paths = sorted(folder.glob("[0-9][0-9]_*.ipynb"))
     if not paths:
-        raise ConfigError("no notebooks to run", where=str(folder),
-                          fix="run segkit from the project folder, or restore notebooks/0N_*.ipynb")
+        raise ConfigError(f"no notebooks to run (no 0N_*.ipynb in {where} folder)", where=str(folder), fix=fix)
+    for path in paths:
+        if not _has_parameters_cell(path):
+            raise ConfigError("the notebook has no cell tagged `parameters`, so a run cannot pass it its values",
+                              where=str(path), fix="tag the cell that sets name, data, ... with `parameters` "
+                              "(JupyterLab: Property Inspector > Cell Tags), or copy it afresh with `segkit init`")
     return paths
 
 
+def _has_parameters_cell(path: Path) -> bool:
+    import json
+
+    try:
+        cells = json.loads(path.read_text(encoding="utf-8")).get("cells", [])
+    except (OSError, ValueError, AttributeError):
+        return False
+    return any("parameters" in (c.get("metadata") or {}).get("tags", []) for c in cells if isinstance(c, dict))
+
+
+def run_notebooks(params: RunParams, default: Sequence[str] | None = None) -> list[str]:
+    """The notebooks of run ``params``: its ``notebooks`` folder, else ``default``, else segkit's own."""
+    if params.notebooks is None and default is not None:
+        return list(default)
+    return [str(p) for p in notebook_paths(params.notebooks)]
+
+
 def check_inputs(config: Config, runs: Sequence[RunParams]) -> None:
-    """Fail before any work when a run's data or overrides file is missing."""
+    """Fail before any work when a run's data or overrides file or its notebooks folder is missing."""
     for r in runs:
+        if r.notebooks is not None:
+            notebook_paths(r.notebooks)
         if not is_connection_url(r.data) and not any(ch in r.data for ch in "*?[") and not Path(r.data).exists():
             raise ConfigError(f"the data file {r.data!r} of run {r.name!r} does not exist",
                               where=f"{config.path}, run {r.name!r}, key 'data'",
@@ -73,6 +111,47 @@ def stamp(analysis: Any) -> Any:
     moment = timestamp()
     return dataclasses.replace(analysis, started=moment, finished=moment,
                                timings={k: 0.0 for k in analysis.timings})
+
+
+def for_notebooks(params: RunParams) -> RunParams:
+    """``params`` without the runner's own keys: what the analysis and the notebooks see, so a
+    notebook building its parameters from its cell gets the same run (and the shared cache)."""
+    return dataclasses.replace(params, notebooks=None)
+
+
+# ====================================================================== --if-changed
+def inputs_key(params: RunParams, sha256: str | None, notebooks: Sequence[str]) -> str:
+    """One hash of what a published run was made from, but for the data file itself: its parameters,
+    the data's SHA-256, the overrides file's content, the segkit version and the notebooks' content."""
+    import hashlib
+
+    from .pipeline import cache_key
+
+    h = hashlib.sha256(cache_key(for_notebooks(params), sha256).encode())
+    for nb in notebooks:
+        h.update(b"\0" + Path(nb).name.encode() + b"\0" + hashlib.sha256(Path(nb).read_bytes()).digest())
+    return h.hexdigest()
+
+
+def unchanged(folder: Any, params: RunParams, notebooks: Sequence[str]) -> dict[str, Any] | None:
+    """The index entry to keep when ``params`` would publish what is already published, else None.
+
+    Unchanged means: the last run of that name was published, its folder is still there, and the
+    data's SHA-256, the parameters, the overrides, the segkit version and the notebooks are the same.
+    A database table cannot be hashed without reading it, so its runs are never skipped.
+    """
+    from .pipeline import _data_sha256
+
+    previous = folder.read_index()["runs"].get(params.name) or {}
+    if previous.get("status") != "published" or not (folder.root / params.name).is_dir():
+        return None
+    sha = _data_sha256(for_notebooks(params))
+    if sha in (None, "missing") or sha != previous.get("sha256"):
+        return None
+    if previous.get("inputs") != inputs_key(params, sha, notebooks):
+        return None
+    return {**previous, "status": "unchanged", "exit_code": EXIT_OK, "checked": timestamp(), "message": "",
+            "unchanged_since": previous.get("unchanged_since") or previous.get("generated")}
 
 
 # ====================================================================== segment
@@ -111,6 +190,7 @@ def execute_run(params: RunParams, out_root: str | Path, notebooks: Sequence[str
                 progress.put((params.name, what))
 
     folder = OutputFolder(out_root)
+    params = for_notebooks(params)
     entry: dict[str, Any] = {"title": params.display_title, "generated": timestamp()}
     staged = folder.staging(params.name)
     analysis, failure = _analyze(params)
@@ -152,7 +232,8 @@ def _run_notebooks(params: RunParams, notebooks: Sequence[str], staged: Path, ca
 
     nb_dir = staged / "notebooks"
     nb_dir.mkdir()
-    parameters = {**params.to_dict(), "cache_dir": str(cache)}
+    parameters = {**{k: v for k, v in params.to_dict().items() if k in RunParams.notebook_fields()},
+                  "cache_dir": str(cache)}
     for nb in map(Path, notebooks):
         target = nb_dir / nb.name
         start = time.perf_counter()
@@ -246,14 +327,19 @@ def _publish(folder: Any, params: RunParams, analysis: Any, staged: Path, second
             "recommended_label": SCHEME_NAMES.get(rec, rec) + ("" if analysis.scorecard.get("clear_winner")
                                                                  else " (no clear winner)"),
             "data_last_date": analysis.data.get("last_date"), "sha256": analysis.data.get("sha256"),
+            "inputs": inputs_key(params, analysis.data.get("sha256"), notebooks),
             "notebooks": [Path(n).stem for n in notebooks], "seconds": round(duration(sum(seconds.values())), 2),
             "message": ""}
 
 
 # ====================================================================== every run of a config
-def run_all(runs: Sequence[RunParams], out: str | Path, notebooks: Sequence[str], jobs: int = 1) -> dict[str, dict]:
+def run_all(runs: Sequence[RunParams], out: str | Path, notebooks: Sequence[str] | None = None, jobs: int = 1,
+            *, if_changed: bool = False) -> dict[str, dict]:
     """Execute ``runs`` (``jobs`` at a time) and publish each; returns every run's index entry.
 
+    Each run executes its own ``notebooks`` folder if it names one, else ``notebooks`` (a list of
+    paths), else segkit's own. With ``if_changed`` a run whose inputs equal those of its published
+    report (see :func:`unchanged`) is not executed: its entry has status ``unchanged``.
     Holds the output folder's lock throughout and rewrites ``index.html``/``index.json`` at the end,
     also after an interruption (the runs finished by then are listed).
     """
@@ -263,14 +349,23 @@ def run_all(runs: Sequence[RunParams], out: str | Path, notebooks: Sequence[str]
     folder = OutputFolder(out)
     results: dict[str, dict[str, Any]] = {}
     with folder.locked():
-        bar = _progress_bar(len(runs) * (len(notebooks) + 1))
+        todo = []
+        for r in runs:
+            nbs = run_notebooks(r, notebooks)
+            kept = unchanged(folder, r, nbs) if if_changed else None
+            if kept is not None:
+                results[r.name] = kept
+                _report_progress(r.name, kept, None)
+            else:
+                todo.append((r, nbs))
+        bar = _progress_bar(sum(len(nbs) + 1 for _, nbs in todo)) if todo else None
         try:
-            if jobs == 1 or len(runs) == 1:
-                for r in runs:
-                    results[r.name] = execute_run(r, out, notebooks, progress=bar and _BarSteps(bar))
+            if jobs == 1 or len(todo) <= 1:
+                for r, nbs in todo:
+                    results[r.name] = execute_run(r, out, nbs, progress=bar and _BarSteps(bar))
                     _report_progress(r.name, results[r.name], bar)
             else:
-                _run_parallel(runs, out, notebooks, jobs, bar, results)
+                _run_parallel(todo, out, jobs, bar, results)
         finally:
             if bar is not None:
                 bar.close()
@@ -280,15 +375,15 @@ def run_all(runs: Sequence[RunParams], out: str | Path, notebooks: Sequence[str]
     return results
 
 
-def _run_parallel(runs: Sequence[RunParams], out: str | Path, notebooks: Sequence[str], jobs: int, bar: Any,
+def _run_parallel(todo: Sequence[tuple[RunParams, list[str]]], out: str | Path, jobs: int, bar: Any,
                   results: dict[str, dict[str, Any]]) -> None:
     ctx = multiprocessing.get_context("spawn")
     # workers report steps through a managed queue (only when a bar shows them)
     manager = ctx.Manager() if bar is not None else None
     queue = manager.Queue() if manager is not None else None
     try:
-        with cf.ProcessPoolExecutor(max_workers=min(jobs, len(runs)), mp_context=ctx) as pool:
-            futures = {pool.submit(execute_run, r, out, notebooks, queue): r.name for r in runs}
+        with cf.ProcessPoolExecutor(max_workers=min(jobs, len(todo)), mp_context=ctx) as pool:
+            futures = {pool.submit(execute_run, r, out, nbs, queue): r.name for r, nbs in todo}
             pending = set(futures)
             while pending:
                 done, pending = cf.wait(pending, timeout=0.25, return_when=cf.FIRST_COMPLETED)
@@ -344,6 +439,8 @@ def _drain(queue: Any, bar: Any) -> None:
 def _report_progress(name: str, result: dict[str, Any], bar: Any) -> None:
     line = f"{name}: {result['status']}" + (f" (recommended: {result.get('recommended_label')})"
                                             if result["status"] == "published" else "")
+    if result["status"] == "unchanged":
+        line += f" since {result.get('unchanged_since')}: not run again (--if-changed)"
     if bar is not None:
         bar.write(line, file=sys.stderr)
     else:
