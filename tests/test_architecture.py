@@ -32,7 +32,7 @@ LAYERS: list[set[str]] = [
     {"pipeline"},
     {"plots"},
     {"notebook", "report", "publish"},
-    {"runner", "init"},
+    {"runner", "scaffold"},
     {"cli"},
     {"__main__"},
 ]
