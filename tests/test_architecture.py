@@ -32,7 +32,8 @@ LAYERS: list[set[str]] = [
     {"pipeline"},
     {"plots"},
     {"notebook", "report", "publish"},
-    {"runner", "scaffold"},
+    {"runner"},
+    {"scaffold"},
     {"cli"},
     {"__main__"},
 ]
