@@ -4,7 +4,7 @@
 scheme (:mod:`segkit.schemes.registry`) on the calibration period (and again one month earlier
 for stability), scores them on the holdout and chooses one. The :class:`Analysis` it returns is what every notebook reads, and
 :func:`write_run_files` exports it (``assignments.csv``, ``tiers_monthly.csv``, ``alerts.csv``,
-``scorecard.json``, ``run.json``).
+``actions.csv``, ``scorecard.json``, ``run.json``).
 
 A run computes its analysis once: ``segkit run`` saves it into the staging folder
 (:meth:`Analysis.save`) and passes that folder to the notebooks as ``cache_dir``; a notebook opened
@@ -44,7 +44,10 @@ from .evaluate import (BootstrapWeights, agreement, build_scorecard, capture_cur
                        union_vs_period_total, vip_sensitivity)
 from .features import (available_criteria, criterion_available, customer_features, customer_month,
                        holdout_outcomes, split_periods)
-from .schemes import PercentileTiers, SchemeInputs, apply_overrides, lifecycle_stages, load_overrides
+from .decisions.actions import ACTION_COLUMNS
+from .decisions.maintenance import customer_returns
+from .decisions.run import Decisions, alerts_file, decide, stage_labels, with_tier_change
+from .schemes import PercentileTiers, SchemeInputs, apply_overrides, load_overrides
 from .schemes import registry
 
 __all__ = ["Analysis", "analyze", "load_or_analyze", "write_run_files", "package_versions", "segment_summary",
@@ -52,6 +55,8 @@ __all__ = ["Analysis", "analyze", "load_or_analyze", "write_run_files", "package
 
 #: the columns every assignments.csv carries whatever the schemes
 _SHARED_COLUMNS = ("lifecycle_stage", "override_tier", "override_reason", "recommended_segment")
+#: the decisions' columns, always last (after every scheme's)
+_DECISION_COLUMNS = ("tier_change",)
 #: VIP shares the sensitivity table tries
 SENSITIVITY_SHARES = (0.1, 0.15, 0.2, 0.25, 0.3)
 _CACHE_FILE = "analysis.pkl"
@@ -61,15 +66,16 @@ def assignment_columns() -> list[str]:
     """The columns of assignments.csv, in order.
 
     customer_id, the columns of segkit's own schemes (registry order), the shared columns, then
-    the columns of any scheme added later: a new scheme appends, it never moves a column.
+    the columns of any scheme added later (a new scheme appends, it never moves a column), then
+    ``tier_change`` (the decisions', last).
 
     >>> assignment_columns()[:2], assignment_columns()[-1]
-    (['customer_id', 'percentile_tier'], 'recommended_segment')
+    (['customer_id', 'percentile_tier'], 'tier_change')
     """
     builtin = {s.name for s in registry.BUILTIN}
     specs = registry.schemes()
     return ["customer_id", *(c for s in specs if s.name in builtin for c in s.columns), *_SHARED_COLUMNS,
-            *(c for s in specs if s.name not in builtin for c in s.columns)]
+            *(c for s in specs if s.name not in builtin for c in s.columns), *_DECISION_COLUMNS]
 
 
 #: registered scheme names in tie-break order; always current (a view of the registry)
@@ -104,6 +110,10 @@ class Analysis:
     started: str
     finished: str
     extras: dict[str, Any] | None = None
+    #: stages, payback, capacity, erosion, contact list (:mod:`segkit.decisions.run`)
+    decisions: Decisions | None = None
+    #: per customer: purchase and return lines of the window (:func:`segkit.decisions.customer_returns`)
+    returns: pd.DataFrame | None = None
 
     def comparison(self) -> dict[str, Any]:
         """Curves, movement, agreement and sensitivity the reports show (computed once, then kept).
@@ -250,7 +260,7 @@ def analyze(params: RunParams, *, tx: Transactions | None = None, n_boot: int = 
     schemes, previous_tables = _fit_schemes(inputs, tables["previous"])
     lap("schemes")
     customers = inputs.features["customer_id"]
-    lifecycle = lifecycle_stages(inputs.monthly, split.as_of, customers=customers)
+    lifecycle = stage_labels(inputs.monthly, split.as_of, customers)  # relationship stages
     overrides = (load_overrides(params.overrides, known_customers=customers) if params.overrides
                  else pd.DataFrame(columns=["customer_id", "tier", "reason"]))
     tiers = schemes["percentile_tiers"]  # the tiers own tiers_monthly.csv, alerts.csv and the overrides
@@ -263,7 +273,7 @@ def analyze(params: RunParams, *, tx: Transactions | None = None, n_boot: int = 
     recommendation = recommend(scores, strategy=params.strategy)
     scorecard = build_scorecard(params.name, split, scores, recommendation)
     lap("evaluate")
-    return Analysis(
+    return _decided(Analysis(
         params=params, data=tables["data_info"], quality=tx.quality, split=split, features=inputs.features,
         monthly=inputs.monthly, outcomes=tables["outcomes"], holdout_monthly=tables["holdout_monthly"],
         schemes=schemes, previous_tables=previous_tables, scores=scores, recommendation=recommendation,
@@ -271,7 +281,15 @@ def analyze(params: RunParams, *, tx: Transactions | None = None, n_boot: int = 
         tiers_monthly=tiers.monthly_tiers_.copy(), alerts=tiers.alerts_.copy(), lifecycle=lifecycle,
         overrides=applied, scorecard=scorecard, timings=timings, started=started.isoformat(timespec="seconds"),
         finished=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-    )
+    ), tables["returns"])
+
+
+def _decided(analysis: Analysis, returns: pd.DataFrame) -> Analysis:
+    """The analysis with its decisions (:func:`segkit.decisions.run.decide`) and ``tier_change``."""
+    analysis.returns = returns
+    analysis.decisions = decide(analysis)
+    analysis.assignments = with_tier_change(analysis.assignments, analysis.decisions)
+    return analysis
 
 
 def _split(params: RunParams, tx: Transactions) -> Split:
@@ -298,6 +316,7 @@ def _tables(params: RunParams, tx: Transactions, split: Split, own_tx: bool) -> 
                                  monthly=monthly[monthly["month"] <= pd.Timestamp(previous_split.as_of)],
                                  split=previous_split, params=params),
         "data_info": {**tx.data_info(), "has": sorted(tx.has)},
+        "returns": customer_returns(tx, split.window_months[0], split.as_of),  # high-maintenance customers
     }
     if own_tx:
         tx.close()  # everything below works on per-customer pandas frames; DuckDB's buffers go back
@@ -367,7 +386,8 @@ def _assignments(lifecycle: pd.DataFrame, applied: pd.DataFrame, tables: dict[st
     if recommendation.get("recommended") == "percentile_tiers":  # overrides place customers in tiers
         manual = out["override_tier"].notna() & (out["override_tier"] != "")
         out.loc[manual, "recommended_segment"] = out.loc[manual, "override_tier"]
-    return out[assignment_columns()].sort_values("customer_id", kind="stable").reset_index(drop=True)
+    columns = [c for c in assignment_columns() if c not in _DECISION_COLUMNS]  # added by _decided
+    return out[columns].sort_values("customer_id", kind="stable").reset_index(drop=True)
 
 
 def segment_summary(analysis: Analysis) -> str:
@@ -421,7 +441,8 @@ def comparison(a: Analysis) -> dict[str, Any]:
 
 def write_run_files(analysis: Analysis, out_dir: str | Path, *,
                     notebook_seconds: dict[str, float] | None = None) -> list[Path]:
-    """Write DESIGN.md's run files into ``out_dir``; returns their paths.
+    """Write the run files (``assignments.csv``, ``tiers_monthly.csv``, ``alerts.csv``, ``actions.csv``,
+    ``scorecard.json``, ``run.json``) into ``out_dir``; returns their paths.
 
     Text cells that a spreadsheet would read as a formula (starting with ``= + - @``, tab or CR)
     are prefixed with ``'`` so a CRM import or a spreadsheet never executes them.
@@ -429,8 +450,10 @@ def write_run_files(analysis: Analysis, out_dir: str | Path, *,
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     written = []
+    decided = analysis.decisions
+    actions = decided.actions if decided is not None else pd.DataFrame(columns=ACTION_COLUMNS)
     for name, frame in (("assignments.csv", analysis.assignments), ("tiers_monthly.csv", analysis.tiers_monthly),
-                        ("alerts.csv", analysis.alerts)):
+                        ("alerts.csv", alerts_file(analysis.alerts, decided)), ("actions.csv", actions)):
         path = out / name
         # floats keep every digit (values are rounded to 6 decimals upstream): the files must
         # reproduce every figure of the reports exactly
