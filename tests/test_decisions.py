@@ -326,7 +326,7 @@ def b2b():
     split = split_periods(tx, holdout_months=6)
     cm = customer_month(tx, None, split.as_of)
     feats = customer_features(tx, split.as_of)
-    fit = PercentileTiers(as_of=split.as_of).fit(cm, feats)
+    fit = PercentileTiers(as_of=split.as_of).fit_monthly(cm, feats, as_of=split.as_of)
     tiers = fit.segment_table().rename(columns={"segment": "tier"})[["customer_id", "tier"]]
     raw = pd.read_csv(B2B, dtype={"customer_id": str}, parse_dates=["date"])
     return dict(tx=tx, split=split, cm=cm, feats=feats, fit=fit, tiers=tiers, raw=raw)
