@@ -170,3 +170,22 @@ def test_policy_from_a_yaml_file_relative_to_the_config(tmp_path):
     p = RunParams.from_mapping({"name": "x", "data": "d.csv", "policy": "policy.yml"}, base_dir=tmp_path)
     assert p.policy == {"VIP": {"discount_pct": 5, "customers_per_manager": 40, "managers": 2}}
     assert p.to_dict()["policy"] == p.policy and RunParams.from_mapping(p.to_dict()) == p
+
+
+def test_report_text_answers_the_payback_question_and_names_what_is_missing(run, tmp_path):
+    from segkit import notebook as nb
+
+    a = run["a"]
+    vip = a.decisions.payback.set_index(["period", "tier"]).loc[("holdout", "VIP")]
+    text = nb.payback_markdown(a)
+    verdict = "pays for itself" if vip["net_contribution"] > 0 else "does **not** pay for itself"
+    assert f"In the holdout (3 months) the VIP treatment {verdict}" in text
+    assert f"{vip['net_contribution']:,.0f} USD" in text
+    assert nb.capacity_markdown(a).startswith(f"**{a.decisions.capacity.customers:,} VIPs** for **10 places**")
+    counts = nb.actions_counts_table(a)
+    assert counts["Customers"].sum() == len(a.decisions.actions)
+    erosion_text, erosion = nb.erosion_table(a)
+    assert erosion_text.startswith(f"**{ERODING:,} VIPs**") and sorted(erosion.index) == run["planted"]
+    assert "no customer attribute" in nb.decisions_missing_markdown(a)
+    check_text, _ = nb.stage_check_markdown(a)
+    assert ("mean something" in check_text) == a.decisions.stages_ordered

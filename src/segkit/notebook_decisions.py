@@ -145,7 +145,8 @@ def erosion_table(a: Any) -> tuple[str, pd.DataFrame | None]:
                 "window."), None
     text = (f"**{len(e):,} VIPs** whose margin fell by more than {EROSION_THRESHOLD_PP:g} percentage points between "
             "the first and the second half of the window (they are in `alerts.csv` with rule `margin_erosion`):")
-    table = pd.DataFrame({"Customer": e["customer_id"], "Margin, first half": e["margin_pct_first"].map("{:.1f}%".format),
+    table = pd.DataFrame({"Customer": e["customer_id"],
+                          "Margin, first half": e["margin_pct_first"].map("{:.1f}%".format),
                           "Margin, second half": e["margin_pct_second"].map("{:.1f}%".format),
                           "Trend (points/month)": e["trend_pp_per_month"].map("{:+.1f}".format),
                           "Margin lost": e["value_at_risk"].map(lambda x: _money(x, cur))})
