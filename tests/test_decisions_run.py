@@ -189,3 +189,12 @@ def test_report_text_answers_the_payback_question_and_names_what_is_missing(run,
     assert "no customer attribute" in nb.decisions_missing_markdown(a)
     check_text, _ = nb.stage_check_markdown(a)
     assert ("mean something" in check_text) == a.decisions.stages_ordered
+
+
+def test_stage_transitions_count_as_new_only_customers_who_first_bought_after_the_earlier_cut_off(run):
+    a, raw = run["a"], run["raw"]
+    first = raw[raw["amount"] > 0].groupby("customer_id")["date"].min()
+    first = first[first <= "2024-02-29"]
+    t = a.decisions.transitions
+    assert t.loc["(new)"].sum() == (first > "2024-01-31").sum()
+    assert t.to_numpy().sum() == len(a.assignments) == len(first)

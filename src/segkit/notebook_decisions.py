@@ -220,8 +220,9 @@ def actions_counts_table(a: Any) -> pd.DataFrame:
                              lambda x: _money(x, cur)).to_numpy()}).set_index("Action")
 
 
-def actions_table(a: Any, n: int = 15) -> pd.DataFrame:
-    act = a.decisions.actions.head(n)
+def actions_table(a: Any, per_action: int = 3) -> pd.DataFrame:
+    """The first rows of each action (the list is sorted by urgency, then value at stake)."""
+    act = a.decisions.actions.groupby("action", sort=False).head(per_action)
     return pd.DataFrame({"Customer": act["customer_id"], "Action": act["action"].map(_ACTION_NAMES),
                          "Reason": act["reason"], "Due by": act["due_by"], "Tier": act["tier"], "Stage": act["stage"],
                          "Value at stake": act["value_at_stake"].map(lambda x: _money(x, a.params.currency))}
