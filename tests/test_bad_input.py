@@ -75,6 +75,12 @@ ROWS: dict[str, tuple[str, str]] = {
                  "publish; exit 1"),
     "killed": ("a run is killed (even SIGKILL)", "the published report stays byte-identical; the next run cleans up"),
     "lock": ("two runs on one output folder", "the second refuses at once, naming the holder"),
+    "policy": ("a `policy` that is not a mapping of tiers, an unknown tier or key, a discount outside 0–100, text "
+               "where a number belongs, a capacity that is not a whole number, a missing policy file",
+               "stops before any work, exit 2, names the tier and the key"),
+    "policy_cost": ("a `policy` on data without a `cost` column",
+                    "runs; `actions.csv` is written; margin, net contribution and margin erosion are left out and "
+                    "the report says so"),
     "formula": ("text that looks like a spreadsheet formula (`=`, `+`, `-`, `@`) in exported CSV cells",
                 "prefixed with `'`"),
 }
@@ -219,6 +225,20 @@ def _validate_shows(*texts: str):
         for t in texts:
             assert t in stdout, (t, stdout)
     return check
+
+
+def _policy_without_cost(ctx: Ctx, stdout: str) -> None:
+    run = _run_json(ctx)
+    assert run["parameters"]["policy"]["VIP"] == {"discount_pct": 5, "cost_to_serve_per_month": 40, "max_customers": 3}
+    actions = pd.read_csv(ctx.seg / "actions.csv", dtype=str, keep_default_na=False)
+    assert list(actions.columns) == ["customer_id", "action", "reason", "due_by", "tier", "stage", "value_at_stake"]
+    assert len(actions) > 0
+    alerts = pd.read_csv(ctx.seg / "alerts.csv", dtype=str, keep_default_na=False)
+    assert set(alerts["rule"]) <= {"vip_dropout"}  # margin erosion needs costs
+
+
+def _policy_file(ctx: Ctx, text: str) -> str:
+    return ctx.write("policy.yml", text)
 
 
 def _formulas_neutralised(ctx: Ctx, stdout: str) -> None:
@@ -483,6 +503,35 @@ CASES: list[Case] = [
          ("listed twice: 00001",)),
     Case("overrides-missing-file", "overrides", lambda c: c.run(f"    overrides: {c.tmp / 'none.csv'}\n"), 2,
          ("overrides file", "none.csv", "does not exist")),
+    # ---- the tier policy
+    Case("policy-not-a-mapping", "policy", lambda c: c.run("    policy: [VIP, GOOD]\n"), 2,
+         ("`policy` must map tiers to their settings", "run 'small'", "key 'policy'")),
+    Case("policy-unknown-tier", "policy", lambda c: c.run("    policy: {PLATINUM: {discount_pct: 5}}\n"), 2,
+         ("unknown tier(s) 'PLATINUM'", "key 'policy'")),
+    Case("policy-unknown-key", "policy", lambda c: c.run("    policy: {VIP: {rebate: 5}}\n"), 2,
+         ("unknown policy key(s) 'rebate'", "tier 'VIP'")),
+    Case("policy-discount-out-of-range", "policy", lambda c: c.run("    policy: {VIP: {discount_pct: 120}}\n"), 2,
+         ("discount_pct must be a number from 0 to 100, got 120", "tier 'VIP'", "key 'discount_pct'")),
+    Case("policy-negative-cost", "policy", lambda c: c.run("    policy: {GOOD: {cost_to_serve_per_month: -8}}\n"),
+         2, ("cost_to_serve_per_month must be a number 0 or more", "tier 'GOOD'")),
+    Case("policy-text-for-number", "policy", lambda c: c.run("    policy: {VIP: {discount_pct: five}}\n"), 2,
+         ("discount_pct must be a number", "'five'", "tier 'VIP'")),
+    Case("policy-capacity-not-integer", "policy", lambda c: c.run("    policy: {VIP: {max_customers: 2.5}}\n"), 2,
+         ("max_customers must be a positive whole number, got 2.5", "tier 'VIP'")),
+    Case("policy-managers-without-size", "policy", lambda c: c.run("    policy: {VIP: {managers: 2}}\n"), 2,
+         ("capacity needs both customers_per_manager and managers", "tier 'VIP'")),
+    Case("policy-unknown-relationship", "policy",
+         lambda c: c.run("    policy: {VIP: {relationship: best friends}}\n"), 2,
+         ("unknown relationship type 'best friends'", "tier 'VIP'")),
+    Case("policy-file-missing", "policy", lambda c: c.segment(str(c.small), "--policy", str(c.tmp / "none.yml")), 2,
+         ("policy file", "none.yml", "does not exist")),
+    Case("policy-file-bad-tier", "policy",
+         lambda c: c.segment(str(c.small), "--policy", _policy_file(c, "policy:\n  GOLD: {discount_pct: 3}\n")), 2,
+         ("unknown tier(s) 'GOLD'", "policy.yml")),
+    Case("policy-without-cost-column", "policy_cost",
+         lambda c: c.segment(str(c.small), "--policy", _policy_file(
+             c, "VIP: {discount_pct: 5, cost_to_serve_per_month: 40, max_customers: 3}\n")), 0,
+         check=_policy_without_cost),
     # ---- execution and concurrency
     Case("notebook-raises", "notebook",
          lambda c: c.run()[:-1] + [str(tiny_notebooks(c.tmp / "broken", broken=True))], 1,

@@ -1,4 +1,4 @@
-"""One calendar for features, tiers and lifecycle; explanations tied to the rules; no refits in the notebooks."""
+"""One calendar for features, tiers and stages; explanations tied to the rules; no refits in the notebooks."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import datetime as dt
 import pandas as pd
 
 from segkit import calendar as cal
-from segkit.schemes import lifecycle
 
 
 def d(text: str) -> dt.date:
@@ -40,24 +39,22 @@ def test_split_and_windows():
     assert cal.split_dates(d("1997-01-01"), d("1998-06-20"), holdout_months=6).as_of == d("1997-11-30")
 
 
-def test_the_stage_explanations_follow_the_lifecycle_rules():
+def test_the_stage_explanations_follow_the_stage_rules():
     """Each sentence's numbers are the rule's thresholds: a customer at each edge lands where it says."""
-    from segkit.notebook import LIFECYCLE_MEANING
+    from segkit.decisions import stages as st
+    from segkit.notebook import STAGE_MEANING
 
-    assert set(LIFECYCLE_MEANING) == set(lifecycle.LIFECYCLE_STAGES)
-    assert f"last {lifecycle.NEW_MONTHS} months" in LIFECYCLE_MEANING["new"]
-    lapsed_from, lost_from = lifecycle.LAPSED_MONTHS, lifecycle.LOST_MONTHS
-    assert LIFECYCLE_MEANING["lapsed"] == f"no purchase for {lapsed_from} to {lost_from - 1} months"
+    assert list(STAGE_MEANING) == st.STAGES
+    assert f"less than {st.EXPLORATION_MONTHS} months ago" in STAGE_MEANING["exploration"]
+    assert f"at least {st.GROWTH_RATIO:g}x" in STAGE_MEANING["expansion"]
+    assert f"at least {st.QUIET_MIN_MONTHS} months" in STAGE_MEANING["dissolution"]
+    assert f"{st.COMMITMENT_TENURE_MONTHS} months ago" in STAGE_MEANING["commitment"]
     as_of = d("1998-12-31")
-    rows = []
-    for cid, months_ago in (("lapsed_early", lapsed_from), ("lapsed_late", lost_from - 1), ("lost", lost_from)):
-        for extra in (12, months_ago):  # an old first purchase, so none of them is new
-            rows.append((cid, pd.Timestamp(cal.add_months(as_of, -extra)), 10.0, 1))
+    rows = [("trial", pd.Timestamp(cal.add_months(as_of, -(st.EXPLORATION_MONTHS - 1))), 10.0, 1),
+            ("gone", pd.Timestamp(cal.add_months(as_of, -st.EXPLORATION_MONTHS)), 10.0, 1)]
     m = pd.DataFrame(rows, columns=["customer_id", "month", "revenue", "purchases"])
-    stages = lifecycle.lifecycle_stages(m, as_of).set_index("customer_id")["lifecycle_stage"].to_dict()
-    assert stages == {"lapsed_early": "lapsed", "lapsed_late": "lapsed", "lost": "lost"}
-    growth = round(100 * (lifecycle.GROWTH_RATIO - 1))
-    assert f"at least {growth}% more" in LIFECYCLE_MEANING["growing"]
+    stages = st.relationship_stages(m, as_of).set_index("customer_id")["stage"].to_dict()
+    assert stages == {"trial": "exploration", "gone": "dissolution"}
 
 
 def test_the_notebooks_read_the_comparison_the_pipeline_computed(cdnow_analysis, monkeypatch):

@@ -81,18 +81,20 @@ def test_segment_writes_the_contract_files(tmp_path):
     assert main(["segment", str(data), "--out", str(out), "--holdout-months", "3", "--k-range", "2", "3",
                  "--criterion", "units"]) == 0
     # the run files, and the (empty, released) lock that keeps two commands from mixing their files
-    assert sorted(p.name for p in out.iterdir()) == [".segkit.lock", "alerts.csv", "assignments.csv", "run.json",
-                                                      "scorecard.json", "tiers_monthly.csv"]
+    assert sorted(p.name for p in out.iterdir()) == [".segkit.lock", "actions.csv", "alerts.csv", "assignments.csv",
+                                                      "run.json", "scorecard.json", "tiers_monthly.csv"]
     assert (out / ".segkit.lock").read_text() == ""
     a = pd.read_csv(out / "assignments.csv", dtype=str)
     assert list(a.columns) == ["customer_id", "percentile_tier", "rfm_r", "rfm_f", "rfm_m", "rfm_segment",
                                "kmeans_cluster", "kmeans_name", "lifecycle_stage", "override_tier",
                                "override_reason", "recommended_segment", "potential_tier", "p_alive",
-                               "expected_purchases", "predicted_value", "peer_headroom"]
+                               "expected_purchases", "predicted_value", "peer_headroom", "tier_change"]
     assert a["customer_id"].str.len().eq(5).all() and a["customer_id"].is_monotonic_increasing
     assert list(pd.read_csv(out / "tiers_monthly.csv").columns) == ["customer_id", "month", "value", "monthly_tier"]
     assert list(pd.read_csv(out / "alerts.csv").columns) == ["customer_id", "last_vip_month", "last_payment",
                                                              "value_at_risk", "rule", "p_alive"]
+    assert list(pd.read_csv(out / "actions.csv").columns) == ["customer_id", "action", "reason", "due_by", "tier",
+                                                              "stage", "value_at_stake"]
     run = json.loads((out / "run.json").read_text())
     assert run["parameters"]["criterion"] == "units" and len(run["data"]["sha256"]) == 64
 

@@ -42,6 +42,21 @@ def test_planted_truth_is_in_the_data(synthetic):
     assert late > 1.5 * early
 
 
+def test_planted_margin_erosion_changes_only_the_planted_customers_costs():
+    eroded, truth = make_transactions(400, 24, seed=3)
+    flat, flat_truth = make_transactions(400, 24, seed=3, eroding=0)
+    planted = truth.loc[truth["margin_erosion_from"].notna(), "customer_id"]
+    assert len(planted) == 5 and set(truth.loc[truth["customer_id"].isin(planted), "type"]) == {"steady_vip"}
+    assert flat_truth["margin_erosion_from"].isna().all()
+    pd.testing.assert_frame_equal(eroded.drop(columns="cost"), flat.drop(columns="cost"))
+    changed = eroded["cost"].to_numpy() != flat["cost"].to_numpy()
+    assert set(eroded.loc[changed, "customer_id"]) == set(planted)
+    rate = 1 - eroded["cost"] / eroded["amount"]
+    late = eroded["customer_id"].isin(planted) & (eroded["date"] >= "2024-10-01") & (eroded["amount"] > 0)
+    before = eroded["customer_id"].isin(planted) & (eroded["date"] < "2024-01-01") & (eroded["amount"] > 0)
+    assert rate[late].mean() < rate[before].mean() - 0.2  # 3 points a month: ~0.3 lower by the end
+
+
 def test_loader_reads_the_generated_file_without_drops(tmp_path, synthetic):
     tx, _ = synthetic
     path = write_transactions(tx, tmp_path / "b2b.csv.gz")

@@ -326,7 +326,7 @@ def b2b():
     split = split_periods(tx, holdout_months=6)
     cm = customer_month(tx, None, split.as_of)
     feats = customer_features(tx, split.as_of)
-    fit = PercentileTiers(as_of=split.as_of).fit(cm, feats)
+    fit = PercentileTiers(as_of=split.as_of).fit_monthly(cm, feats, as_of=split.as_of)
     tiers = fit.segment_table().rename(columns={"segment": "tier"})[["customer_id", "tier"]]
     raw = pd.read_csv(B2B, dtype={"customer_id": str}, parse_dates=["date"])
     return dict(tx=tx, split=split, cm=cm, feats=feats, fit=fit, tiers=tiers, raw=raw)
@@ -357,8 +357,17 @@ def test_b2b_payback_and_capacity(b2b):
 
 def test_b2b_erosion_finds_a_planted_vip(b2b):
     cm, fit = b2b["cm"], b2b["fit"]
-    assert margin_erosion(cm, fit.monthly_tiers_, fit.window_).empty  # the generator plants no erosion
-    vip = fit.monthly_tiers_.loc[fit.monthly_tiers_["monthly_tier"] == "VIP", "customer_id"].iloc[0]
+    truth = pd.read_csv(DATA_DIR / "synthetic" / "b2b_truth.csv", dtype=str, keep_default_na=False)
+    eroding = sorted(truth.loc[truth["margin_erosion_from"] != "", "customer_id"])
+    found = margin_erosion(cm, fit.monthly_tiers_, fit.window_)
+    assert len(eroding) == 5 and sorted(found["customer_id"]) == eroding  # exactly the planted VIPs
+    # 3 points a month from 2024-01: the halves of the 2024-01..06 window are ~9 points apart (revenue-weighted)
+    assert found["drop_pp"].between(7, 11).all() and (found["trend_pp_per_month"] < -2).all()
+    cm = cm[~cm["customer_id"].isin(eroding)]  # the others' margins are flat: nothing to flag without them
+    assert margin_erosion(cm, fit.monthly_tiers_, fit.window_).empty
+    mt = fit.monthly_tiers_
+    steady = set(truth.loc[truth["type"] == "steady_vip", "customer_id"]) - set(eroding)  # buys every month
+    vip = mt.loc[(mt["monthly_tier"] == "VIP") & mt["customer_id"].isin(steady), "customer_id"].iloc[0]
     late = (cm["customer_id"] == vip) & (cm["month"] >= pd.Timestamp(fit.window_[3] + "-01"))
     planted = cm.assign(margin=np.where(late, cm["margin"] - 0.2 * cm["revenue"], cm["margin"]))
     e = margin_erosion(planted, fit.monthly_tiers_, fit.window_)

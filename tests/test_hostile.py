@@ -118,7 +118,8 @@ def test_csvs_give_the_ids_back_intact(hostile_run):
         assert placed.loc[_safe(cid), "override_tier"] == "VIP"
     monthly = pd.read_csv(folder / "tiers_monthly.csv", dtype=str, keep_default_na=False)
     alerts = pd.read_csv(folder / "alerts.csv", dtype=str, keep_default_na=False)
-    for table in (monthly, alerts):
+    actions = pd.read_csv(folder / "actions.csv", dtype=str, keep_default_na=False)
+    for table in (monthly, alerts, actions):
         assert set(table["customer_id"]) <= set(expected)
         assert not any(c.startswith(("=", "+", "-", "@")) for c in table["customer_id"])
     assert set(HOSTILE_IDS[:8]) & set(monthly["customer_id"])  # the big hostile customers are ranked
@@ -191,7 +192,7 @@ def test_the_same_config_twice_gives_byte_identical_files(tmp_path):
     """Determinism end to end through `segkit run` (tiny notebooks; the analysis is the real one)."""
     config, _ = hostile_project(tmp_path)
     notebooks = tiny_notebooks(tmp_path / "nb")
-    files = ("assignments.csv", "tiers_monthly.csv", "alerts.csv", "scorecard.json")
+    files = ("assignments.csv", "tiers_monthly.csv", "alerts.csv", "actions.csv", "scorecard.json")
     results = []
     for attempt in ("first", "second"):
         assert main(["run", str(config), "--out", str(tmp_path / attempt), "--notebooks", str(notebooks)]) == 0

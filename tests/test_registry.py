@@ -26,7 +26,7 @@ from segkit.schemes import KMeansSegmenter, PercentileTiers, PotentialTiers, RFM
 
 CONTRACT = ["customer_id", "percentile_tier", "rfm_r", "rfm_f", "rfm_m", "rfm_segment", "kmeans_cluster",
             "kmeans_name", "lifecycle_stage", "override_tier", "override_reason", "recommended_segment",
-            "potential_tier", "p_alive", "expected_purchases", "predicted_value", "peer_headroom"]
+            "potential_tier", "p_alive", "expected_purchases", "predicted_value", "peer_headroom", "tier_change"]
 
 # The toy plug-in: every customer in the upper or lower half of calibration net revenue.
 TOY_MODULE = '''
@@ -105,7 +105,8 @@ def test_assignment_columns_keep_the_contract_and_a_new_scheme_appends():
     assert pipeline.assignment_columns() == CONTRACT == list(pipeline.ASSIGNMENT_COLUMNS)
     registry.register(toy_spec())
     try:
-        assert pipeline.assignment_columns() == [*CONTRACT, "halves_segment"]
+        # a new scheme's columns come after the built-in ones, before the decisions' tier_change (always last)
+        assert pipeline.assignment_columns() == [*CONTRACT[:-1], "halves_segment", "tier_change"]
         assert list(evaluate.SIMPLICITY)[-1] == "halves" and plots.SCHEME_LABELS["halves"] == "Spend halves"
     finally:
         registry.unregister("halves")
@@ -154,12 +155,12 @@ def test_a_registered_scheme_is_fitted_scored_and_exported(tmp_path):
     sc = json.loads((tmp_path / "out" / "scorecard.json").read_text())
     assert list(sc["schemes"]) == ["percentile_tiers", "rfm", "kmeans", "potential", "halves"]
     out = pd.read_csv(tmp_path / "out" / "assignments.csv", dtype={"customer_id": str})
-    assert list(out.columns) == [*CONTRACT, "halves_segment"]
+    assert list(out.columns) == [*CONTRACT[:-1], "halves_segment", "tier_change"]
     assert (out["halves_segment"] == expected_halves(out, a.features)).all()
     upper = (out["halves_segment"] == "upper half").mean()
     assert sc["schemes"]["halves"]["metrics"]["top_segment_share"] == pytest.approx(upper, abs=1e-6)
     assert "halves: upper half" in pipeline.segment_summary(a)
-    assert len(files) == 5
+    assert len(files) == 6  # assignments, tiers_monthly, alerts, actions, scorecard, run
 
 
 # ---------------------------------------------------------------- a plug-in, end to end
@@ -196,7 +197,7 @@ def test_a_plug_in_scheme_reaches_the_scorecard_and_the_rendered_report(tmp_path
     sc = json.loads((run / "scorecard.json").read_text())
     assert list(sc["schemes"]) == ["percentile_tiers", "rfm", "kmeans", "potential", "halves"]
     out = pd.read_csv(run / "assignments.csv", dtype={"customer_id": str})
-    assert list(out.columns) == [*CONTRACT, "halves_segment"]
+    assert list(out.columns) == [*CONTRACT[:-1], "halves_segment", "tier_change"]
     upper = (out["halves_segment"] == "upper half").mean()
     assert sc["schemes"]["halves"]["metrics"]["top_segment_share"] == pytest.approx(upper, abs=1e-6)
     html = (run / "report.html").read_text()

@@ -51,6 +51,7 @@ _PARAM_HELP = {
     "table": "with a database URL as DATA (e.g. duckdb:///wh.duckdb): the table to read",
     "overrides": "CSV of customers placed in a tier by hand, with reasons",
     "currency": "ISO 4217 code used to label money",
+    "policy": "YAML file with the tier policy (what each tier gets, costs and can serve)",
 }
 _METAVAR = {"columns": "KEY=COLUMN", "filter": "KEY=VALUE"}
 
@@ -69,7 +70,9 @@ def run_param_options(parser: argparse.ArgumentParser, only: tuple[str, ...] | N
             continue  # the runner's own keys (notebooks) are options of `segkit run` only
         flag, kind = "--" + f.name.replace("_", "-"), hints[f.name]
         extra: dict[str, Any] = {"help": _PARAM_HELP.get(f.name)}
-        if kind is bool:
+        if f.name == "policy":  # a mapping in reports.yml; on the command line, a YAML file
+            extra.update(type=str, metavar="FILE")
+        elif kind is bool:
             extra.update(action="store_true", default=None)
         elif typing.get_origin(kind) is tuple:
             extra.update(nargs=2, type=int, metavar=("LOW", "HIGH"))

@@ -154,6 +154,7 @@ class RunParams:
     title: str | None = None
     engine: str = "duckdb"
     table: str | None = None
+    policy: Mapping[str, Any] | None = None
     #: a folder of the team's own copies of the notebooks (``segkit init --notebooks``); read by
     #: the runner, never passed to a notebook (hence not in the notebooks' parameters cells)
     notebooks: str | None = dataclasses.field(default=None, metadata={"notebook": False})
@@ -252,6 +253,8 @@ class RunParams:
                                   fix="use three capital letters such as USD, EUR, CZK or PLN")
         if values.get("title") is not None and not isinstance(values["title"], str):
             raise ConfigError("title must be text", where=f"{where}, key 'title'", fix="quote the title")
+        if values.get("policy") is not None:
+            values["policy"] = _check_policy(values["policy"], f"{where}, key 'policy'", base_dir)
         if values.get("engine", "duckdb") not in ENGINES:
             raise ConfigError(f"unknown engine {values['engine']!r}", where=f"{where}, key 'engine'",
                               fix=f"use one of {', '.join(ENGINES)}")
@@ -278,6 +281,7 @@ class RunParams:
         out["columns"] = dict(self.columns)
         out["filter"] = dict(self.filter)
         out["k_range"] = list(self.k_range)
+        out["policy"] = _plain(self.policy) if self.policy is not None else None
         return out
 
     @property
@@ -451,6 +455,40 @@ def _check_filter(flt: Any, where: str) -> dict[str, Any]:
                               where=f"{where}, key 'filter'", fix="write e.g. `filter: {region: EU}`")
         out[key] = value
     return out
+
+
+def _plain(value: Any) -> Any:
+    """Nested mappings as plain dicts (JSON-ready, and what papermill can pass to a notebook)."""
+    return {str(k): _plain(v) for k, v in value.items()} if isinstance(value, Mapping) else value
+
+
+def _check_policy(value: Any, where: str, base_dir: Path | None) -> dict[str, Any]:
+    """The ``policy`` key: a mapping tier -> settings, or the path of a YAML file holding one.
+
+    A path is read relative to the config file's folder; the file holds the mapping itself or
+    ``policy:`` followed by it. The settings are validated by
+    :meth:`segkit.decisions.Policy.from_mapping` and kept as given (plain values, no defaults added).
+    """
+    from .decisions.policy import Policy  # the policy's rules live with the decisions
+
+    if isinstance(value, (str, Path)):
+        path = Path(value).expanduser()
+        if base_dir is not None and not path.is_absolute():
+            path = base_dir / path
+        if not path.is_file():
+            raise ConfigError(f"policy file {str(path)!r} does not exist", where=where,
+                              fix="give the path of a YAML file (relative to the config file) or write the "
+                                  "policy inline")
+        try:
+            loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"policy file {str(path)!r} is not valid YAML ({exc})", where=where,
+                              fix="check the indentation and the colons") from exc
+        if isinstance(loaded, Mapping) and set(loaded) == {"policy"}:
+            loaded = loaded["policy"]
+        value, where = loaded, f"{where} (file {str(path)!r})"
+    Policy.from_mapping(value, where=where)
+    return _plain(value)
 
 
 def _check_date(value: Any, where: str) -> str:

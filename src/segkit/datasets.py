@@ -43,13 +43,18 @@ SIZES = ("small", "medium", "large")
 
 def make_transactions(n_customers: int = 2000, months: int = 24, start: str = "2023-01-01", seed: int = 0,
                       mix: dict[str, float] | None = None, return_rate: float = 0.02,
-                      orders_per_month: float = 1.5) -> tuple[pd.DataFrame, pd.DataFrame]:
+                      orders_per_month: float = 1.5, eroding: int = 5) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Generate (transactions, truth).
 
     ``transactions``: customer_id, date (datetime64), order_id (int; a return repeats its order's id),
     quantity, amount, cost, region, industry, size.
     ``truth``: customer_id, type, stop_month (vip_dropout: first month without payments, YYYY-MM),
-    first_month, level (typical monthly spend).
+    first_month, level (typical monthly spend), region, margin_erosion_from.
+
+    Margin erosion: the first ``eroding`` steady VIPs (by customer_id) lose
+    :data:`EROSION_PP_PER_MONTH` of margin rate every month over the last :data:`EROSION_MONTHS`
+    months (``margin_erosion_from``: the first eroded month). Only their ``cost`` changes, and no
+    random number is drawn for it, so every other customer's rows are the same as without erosion.
     """
     rng = np.random.default_rng(seed)
     mix = dict(mix or DEFAULT_MIX)
@@ -100,7 +105,8 @@ def make_transactions(n_customers: int = 2000, months: int = 24, start: str = "2
     quantity = np.maximum(1, np.round(per_order / unit_price)).astype(np.int64)
     amount = np.round(quantity * unit_price, 2)
     margin_rate = rng.uniform(0.15, 0.4, n)
-    cost = np.round(amount * (1 - margin_rate[cust]), 2)
+    onset = _erosion(ctype, eroding, M)
+    cost = np.round(amount * (1 - _eroded(margin_rate, onset, cust, month)), 2)
     order_no = np.arange(rows)
     # returns: a share of orders come back partly, a few days later
     ret = rng.random(rows) < return_rate
@@ -108,7 +114,7 @@ def make_transactions(n_customers: int = 2000, months: int = 24, start: str = "2
     r_frac = rng.uniform(0.2, 1.0, r_idx.size)
     r_qty = np.maximum(1, np.round(quantity[r_idx] * r_frac)).astype(np.int64)
     r_amount = -np.round(r_qty * unit_price[r_idx], 2)
-    r_cost = -np.round(-r_amount * (1 - margin_rate[cust[r_idx]]), 2)
+    r_cost = -np.round(-r_amount * (1 - _eroded(margin_rate, onset, cust[r_idx], month[r_idx])), 2)
     r_dates = dates[r_idx] + rng.integers(1, 10, r_idx.size).astype("timedelta64[D]")
     region = rng.choice(len(REGIONS), n, p=[0.5, 0.3, 0.2])
     industry = rng.integers(0, len(INDUSTRIES), n)
@@ -136,8 +142,28 @@ def make_transactions(n_customers: int = 2000, months: int = 24, start: str = "2
         "first_month": np.where(first_active >= 0, month_labels[np.clip(first_active, 0, M - 1)], None),
         "level": level.round(2),
         "region": np.array(REGIONS)[region],
+        "margin_erosion_from": np.where(onset >= 0, month_labels[np.clip(onset, 0, M - 1)], None),
     })
     return frame, truth
+
+
+#: planted margin erosion: margin rate lost per month, over the data's last months
+EROSION_PP_PER_MONTH = 0.03
+EROSION_MONTHS = 12
+
+
+def _erosion(ctype: np.ndarray, eroding: int, months: int) -> np.ndarray:
+    """Per customer the month its margin starts to erode (-1: never): the first steady VIPs."""
+    onset = np.full(ctype.size, -1)
+    if eroding > 0 and months > EROSION_MONTHS:
+        onset[np.flatnonzero(ctype == 0)[:eroding]] = months - EROSION_MONTHS
+    return onset
+
+
+def _eroded(margin_rate: np.ndarray, onset: np.ndarray, cust: np.ndarray, month: np.ndarray) -> np.ndarray:
+    """Each row's margin rate after erosion (never below 2%)."""
+    steps = np.where((onset[cust] >= 0) & (month >= onset[cust]), month - onset[cust] + 1, 0)
+    return np.maximum(margin_rate[cust] - EROSION_PP_PER_MONTH * steps, np.minimum(margin_rate[cust], 0.02))
 
 
 # ====================================================================== planted verdicts

@@ -18,19 +18,21 @@ from .config import RunParams
 from .evaluate import SCHEME_NAMES
 from .features import gini
 from .pipeline import Analysis, load_or_analyze, package_versions
+from .notebook_decisions import *  # noqa: F403 - the decisions section's tables
+from .notebook_decisions import __all__ as _decisions_all
 from .potential import outputs as potential_outputs
 from .schemes import lifecycle, registry
 from .schemes.overrides import PROSPECT_NOTE
 
 __all__ = ["open_run", "setup", "money", "pct", "headline_html", "reasons_markdown", "scorecard_table", "who_to_call",
            "provenance_markdown", "quality_table", "data_summary_markdown", "comparison_extras",
-           "overrides_table", "lifecycle_table", "lifecycle_by_tier", "disagreement_table",
+           "overrides_table", "disagreement_table",
            "tier_profile_table", "vip_movements_table", "boundary_table",
-           "rfm_cut_points_table", "segment_profile_table", "scheme_sections", "LIFECYCLE_MEANING",
+           "rfm_cut_points_table", "segment_profile_table", "scheme_sections",
            "potential_fitted", "potential_totals", "holdout_by_frequency", "potential_model_markdown",
            "holdout_purchases_table",
            "p_alive_matrix", "headroom_groups", "headroom_groups_table", "alert_comparison_table", "key_accounts_table",
-           "worth_more_markdown"]
+           "worth_more_markdown", *_decisions_all]
 
 
 def open_run(cache_dir: str = "", **parameters: Any) -> Analysis:
@@ -305,47 +307,6 @@ def overrides_table(a: Analysis) -> pd.DataFrame:
     return ov.rename(columns={"customer_id": "Customer", "computed_tier": "Computed tier",
                               "override_tier": "Placed in", "override_reason": "Reason"})[
         ["Customer", "Computed tier", "Placed in", "Reason"]].set_index("Customer")
-
-
-def _lifecycle_meaning() -> dict[str, str]:
-    """What each relationship stage means, in words built from the lifecycle module's thresholds."""
-    recent = f"bought in the last {lifecycle.COMPARE_MONTHS} months"
-    more, less = lifecycle.GROWTH_RATIO - 1, 1 - 1 / lifecycle.GROWTH_RATIO
-    return {
-        "new": f"first purchase in the last {lifecycle.NEW_MONTHS} months",
-        "growing": f"{recent}, at least {pct(more)} more than in the {lifecycle.COMPARE_MONTHS} months before",
-        "steady": f"{recent}, about as much as before",
-        "declining": f"{recent}, at least {pct(less)} less than in the {lifecycle.COMPARE_MONTHS} months before",
-        "lapsed": f"no purchase for {lifecycle.LAPSED_MONTHS} to {lifecycle.LOST_MONTHS - 1} months",
-        "lost": f"no purchase for {lifecycle.LOST_MONTHS} months or more",
-    }
-
-
-#: what each relationship stage means (the rules of segkit.schemes.lifecycle, default parameters)
-LIFECYCLE_MEANING = _lifecycle_meaning()
-
-
-def lifecycle_table(a: Analysis) -> pd.DataFrame:
-    """Customers per relationship stage at the cut-off, with what the stage means."""
-    from .schemes import LIFECYCLE_STAGES
-
-    counts = a.lifecycle["lifecycle_stage"].value_counts().reindex(LIFECYCLE_STAGES, fill_value=0)
-    out = pd.DataFrame({"Customers": counts, "Share": (counts / max(counts.sum(), 1)).map(pct),
-                        "Meaning": [LIFECYCLE_MEANING[s] for s in LIFECYCLE_STAGES]})
-    out.index.name = "Stage"
-    return out
-
-
-def lifecycle_by_tier(a: Analysis) -> pd.DataFrame:
-    """Customers by percentile tier (rows, rank order) and relationship stage (columns)."""
-    from .schemes import LIFECYCLE_STAGES
-
-    t = a.assignments
-    out = pd.crosstab(t["percentile_tier"], t["lifecycle_stage"])
-    tiers = [s for s in a.schemes["percentile_tiers"].segments_ if s in out.index]
-    out = out.reindex(index=tiers, columns=LIFECYCLE_STAGES, fill_value=0)
-    out.index.name, out.columns.name = "Tier", None
-    return out
 
 
 def disagreement_table(a: Analysis, agree: dict[str, Any]) -> pd.DataFrame:

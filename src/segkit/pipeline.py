@@ -4,7 +4,7 @@
 scheme (:mod:`segkit.schemes.registry`) on the calibration period (and again one month earlier
 for stability), scores them on the holdout and chooses one. The :class:`Analysis` it returns is what every notebook reads, and
 :func:`write_run_files` exports it (``assignments.csv``, ``tiers_monthly.csv``, ``alerts.csv``,
-``scorecard.json``, ``run.json``).
+``actions.csv``, ``scorecard.json``, ``run.json``).
 
 A run computes its analysis once: ``segkit run`` saves it into the staging folder
 (:meth:`Analysis.save`) and passes that folder to the notebooks as ``cache_dir``; a notebook opened
@@ -44,7 +44,11 @@ from .evaluate import (BootstrapWeights, agreement, build_scorecard, capture_cur
                        union_vs_period_total, vip_sensitivity)
 from .features import (available_criteria, criterion_available, customer_features, customer_month,
                        holdout_outcomes, split_periods)
-from .schemes import PercentileTiers, SchemeInputs, apply_overrides, lifecycle_stages, load_overrides
+from .decisions.actions import ACTION_COLUMNS
+from .decisions.maintenance import customer_returns
+from .decisions.erosion import erosion_alerts
+from .decisions.run import Decisions, decide, stage_labels, with_tier_change
+from .schemes import PercentileTiers, SchemeInputs, apply_overrides, load_overrides
 from .schemes import registry
 from .potential import outputs as potential_outputs
 from .potential.summary import holdout_purchases, summary_frame
@@ -54,6 +58,8 @@ __all__ = ["Analysis", "analyze", "load_or_analyze", "write_run_files", "package
 
 #: the columns every assignments.csv carries whatever the schemes
 _SHARED_COLUMNS = ("lifecycle_stage", "override_tier", "override_reason", "recommended_segment")
+#: the decisions' columns, always last (after every scheme's)
+_DECISION_COLUMNS = ("tier_change",)
 #: VIP shares the sensitivity table tries
 SENSITIVITY_SHARES = (0.1, 0.15, 0.2, 0.25, 0.3)
 _CACHE_FILE = "analysis.pkl"
@@ -63,19 +69,19 @@ def assignment_columns() -> list[str]:
     """The columns of assignments.csv, in order.
 
     customer_id, the columns of the original schemes (registry order), the shared columns, then the
-    columns of segkit's later schemes (``potential``), then those of any scheme added as a plug-in:
-    a new scheme appends, it never moves a column.
+    columns of segkit's later schemes (``potential``), then those of any scheme added as a plug-in
+    (a new scheme appends, it never moves a column), then ``tier_change`` (the decisions', last).
 
-    >>> assignment_columns()[:2], assignment_columns()[-6:]
+    >>> assignment_columns()[:2], assignment_columns()[-7:]
     (['customer_id', 'percentile_tier'], ['recommended_segment', 'potential_tier', 'p_alive', \
-'expected_purchases', 'predicted_value', 'peer_headroom'])
+'expected_purchases', 'predicted_value', 'peer_headroom', 'tier_change'])
     """
     original = set(registry.ORIGINAL)
     shipped = {s.name for s in registry.BUILTIN} - original
     specs = registry.schemes()
     return ["customer_id", *(c for s in specs if s.name in original for c in s.columns), *_SHARED_COLUMNS,
             *(c for s in specs if s.name in shipped for c in s.columns),
-            *(c for s in specs if s.name not in original | shipped for c in s.columns)]
+            *(c for s in specs if s.name not in original | shipped for c in s.columns), *_DECISION_COLUMNS]
 
 
 #: registered scheme names in tie-break order; always current (a view of the registry)
@@ -114,10 +120,16 @@ class Analysis:
     model_alerts: pd.DataFrame | None = None
     #: purchases (distinct days or orders) per customer in the holdout, as the purchase model counts them
     holdout_purchases: pd.DataFrame | None = None
+    #: stages, payback, capacity, erosion, contact list (:mod:`segkit.decisions.run`)
+    decisions: Decisions | None = None
+    #: per customer: purchase and return lines of the window (:func:`segkit.decisions.customer_returns`)
+    returns: pd.DataFrame | None = None
 
     def alert_rows(self) -> pd.DataFrame:
-        """The content of alerts.csv: every rule's rows (the VIP dropouts first)."""
-        return potential_outputs.combine_alerts(self.alerts, self.model_alerts)
+        """The content of alerts.csv: every rule's rows (VIP dropouts, the model's rule, margin erosion)."""
+        erosion = self.decisions.erosion if self.decisions is not None else None
+        return potential_outputs.combine_alerts(
+            self.alerts, self.model_alerts, erosion_alerts(erosion) if erosion is not None and len(erosion) else None)
 
     def comparison(self) -> dict[str, Any]:
         """Curves, movement, agreement and sensitivity the reports show (computed once, then kept).
@@ -252,7 +264,7 @@ def analyze(params: RunParams, *, tx: Transactions | None = None, n_boot: int = 
     schemes, previous_tables = _fit_schemes(inputs, tables["previous"])
     lap("schemes")
     customers = inputs.features["customer_id"]
-    lifecycle = lifecycle_stages(inputs.monthly, split.as_of, customers=customers)
+    lifecycle = stage_labels(inputs.monthly, split.as_of, customers)  # relationship stages
     overrides = (load_overrides(params.overrides, known_customers=customers) if params.overrides
                  else pd.DataFrame(columns=["customer_id", "tier", "reason"]))
     tiers = schemes["percentile_tiers"]  # the tiers own tiers_monthly.csv, alerts.csv and the overrides
@@ -267,7 +279,7 @@ def analyze(params: RunParams, *, tx: Transactions | None = None, n_boot: int = 
     scorecard = build_scorecard(params.name, split, scores, recommendation)
     scorecard["models"] = _models(schemes)
     lap("evaluate")
-    return Analysis(
+    return _decided(Analysis(
         params=params, data=tables["data_info"], quality=tx.quality, split=split, features=inputs.features,
         monthly=inputs.monthly, outcomes=tables["outcomes"], holdout_monthly=tables["holdout_monthly"],
         schemes=schemes, previous_tables=previous_tables, scores=scores, recommendation=recommendation,
@@ -276,7 +288,15 @@ def analyze(params: RunParams, *, tx: Transactions | None = None, n_boot: int = 
         overrides=applied, scorecard=scorecard, timings=timings, started=started.isoformat(timespec="seconds"),
         finished=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         model_alerts=model_alerts, holdout_purchases=tables["holdout_purchases"],
-    )
+    ), tables["returns"])
+
+
+def _decided(analysis: Analysis, returns: pd.DataFrame) -> Analysis:
+    """The analysis with its decisions (:func:`segkit.decisions.run.decide`) and ``tier_change``."""
+    analysis.returns = returns
+    analysis.decisions = decide(analysis)
+    analysis.assignments = with_tier_change(analysis.assignments, analysis.decisions)
+    return analysis
 
 
 def _alerts(tiers: Any, potential: Any, inputs: SchemeInputs) -> tuple[pd.DataFrame, pd.DataFrame | None]:
@@ -336,6 +356,7 @@ def _tables(params: RunParams, tx: Transactions, split: Split, own_tx: bool) -> 
         "potential": summary_frame(tx, split.as_of, criterion=params.criterion),
         "holdout_purchases": holdout_purchases(tx, split.holdout_start, split.holdout_end),
         "data_info": {**tx.data_info(), "has": sorted(tx.has)},
+        "returns": customer_returns(tx, split.window_months[0], split.as_of),  # high-maintenance customers
     }
     if own_tx:
         tx.close()  # everything below works on per-customer pandas frames; DuckDB's buffers go back
@@ -406,7 +427,8 @@ def _assignments(lifecycle: pd.DataFrame, applied: pd.DataFrame, tables: dict[st
         manual = out["override_tier"].notna() & (out["override_tier"] != "")
         out.loc[manual, "recommended_segment"] = out.loc[manual, "override_tier"]
     out = pd.concat([out, _prospect_rows(applied)], ignore_index=True)
-    return out[assignment_columns()].sort_values("customer_id", kind="stable").reset_index(drop=True)
+    columns = [c for c in assignment_columns() if c not in _DECISION_COLUMNS]  # added by _decided
+    return out[columns].sort_values("customer_id", kind="stable").reset_index(drop=True)
 
 
 def _prospect_rows(applied: pd.DataFrame) -> pd.DataFrame:
@@ -469,7 +491,8 @@ def comparison(a: Analysis) -> dict[str, Any]:
 
 def write_run_files(analysis: Analysis, out_dir: str | Path, *,
                     notebook_seconds: dict[str, float] | None = None) -> list[Path]:
-    """Write DESIGN.md's run files into ``out_dir``; returns their paths.
+    """Write the run files (``assignments.csv``, ``tiers_monthly.csv``, ``alerts.csv``, ``actions.csv``,
+    ``scorecard.json``, ``run.json``) into ``out_dir``; returns their paths.
 
     Text cells that a spreadsheet would read as a formula (starting with ``= + - @``, tab or CR)
     are prefixed with ``'`` so a CRM import or a spreadsheet never executes them.
@@ -477,8 +500,10 @@ def write_run_files(analysis: Analysis, out_dir: str | Path, *,
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     written = []
+    decided = analysis.decisions
+    actions = decided.actions if decided is not None else pd.DataFrame(columns=ACTION_COLUMNS)
     for name, frame in (("assignments.csv", analysis.assignments), ("tiers_monthly.csv", analysis.tiers_monthly),
-                        ("alerts.csv", analysis.alert_rows())):
+                        ("alerts.csv", analysis.alert_rows()), ("actions.csv", actions)):
         path = out / name
         # floats keep every digit (values are rounded to 6 decimals upstream): the files must
         # reproduce every figure of the reports exactly

@@ -321,4 +321,32 @@ def headroom_by_group(table: pd.DataFrame, currency: str, ax=None, n: int = 12):
     ax.xaxis.set_major_formatter(money_formatter(currency))
     ax.set(xlabel="Headroom: what the customers would add buying like the group's upper quartile",
            ylabel="Peer group", title="Headroom against similar customers")
+
+
+# ---------------------------------------------------------------- decisions
+def payback_bars(payback: pd.DataFrame, currency: str, ax=None):
+    """Per tier, what the policy costs against what the tier brings back, window and holdout side by side.
+
+    Bars: policy cost (discount + service) and net contribution (margin minus policy cost; revenue
+    after policy when the data has no cost). A tier pays for itself when its net bar is above zero.
+    """
+    ax = _ax(ax)
+    has_margin = payback["net_contribution"].notna().any()
+    net_col = "net_contribution" if has_margin else "revenue_after_policy"
+    tiers = list(dict.fromkeys(payback["tier"]))
+    periods = list(dict.fromkeys(payback["period"]))
+    width = 0.8 / (2 * len(periods))
+    x = np.arange(len(tiers))
+    for i, period in enumerate(periods):
+        d = payback[payback["period"] == period].set_index("tier").reindex(tiers)
+        base = x + (2 * i - len(periods)) * width + width / 2
+        ax.bar(base, d["policy_cost"], width, color="#e76f51", alpha=0.5 + 0.5 * i / max(len(periods) - 1, 1),
+               label=f"policy cost, {period}")
+        ax.bar(base + width, d[net_col], width, color="#2a9d8f", alpha=0.5 + 0.5 * i / max(len(periods) - 1, 1),
+               label=f"{'net contribution' if has_margin else 'revenue after policy'}, {period}")
+    ax.axhline(0, color="black", lw=0.8)
+    ax.set_xticks(x, tiers)
+    ax.yaxis.set_major_formatter(money_formatter(currency))
+    ax.set(ylabel=currency, title="What each tier costs and pays back")
+    ax.legend(fontsize=8, ncols=2)
     return ax

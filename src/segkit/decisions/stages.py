@@ -23,7 +23,7 @@ are its rhythm, not a decline, and only "gone quiet" can end its relationship.
 A customer passed in ``customers`` with no purchase up to as_of is in **dissolution**.
 
 These stages replace the earlier lifecycle labels (new, growing, steady, declining, lapsed, lost):
-``lifecycle_stage`` in ``assignments.csv`` carries these names once they are wired in.
+``lifecycle_stage`` in ``assignments.csv`` carries these names.
 :data:`LIFECYCLE_TO_STAGE` maps old labels for reading old outputs (roughly: new -> exploration,
 growing -> expansion, steady -> commitment, declining/lapsed/lost -> dissolution).
 

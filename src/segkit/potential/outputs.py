@@ -40,7 +40,7 @@ __all__ = ["ALERT_COLUMNS", "RULES", "seed_alert_rows", "model_alert_rows", "ale
 #: the columns of alerts.csv, in order
 ALERT_COLUMNS = ["customer_id", "last_vip_month", "last_payment", "value_at_risk", "rule", "p_alive"]
 #: rule names in the order alerts.csv lists them
-RULES = ("vip_dropout", "p_alive")
+RULES = ("vip_dropout", "p_alive", "margin_erosion")
 #: repeat purchases in calibration, grouped for the calibration-vs-holdout table (last: "7+")
 FREQUENCY_GROUPS = 7
 

@@ -1,4 +1,9 @@
-"""Relationship stages from the customer x month table: new, growing, steady, declining, lapsed, lost.
+"""The earlier relationship labels from the customer x month table: new, growing, steady, declining, lapsed, lost.
+
+Runs no longer use these labels: ``lifecycle_stage`` in ``assignments.csv`` and the report carry
+the relationship stages of :mod:`segkit.decisions.stages` (exploration ... dissolution;
+``LIFECYCLE_TO_STAGE`` there maps these labels for reading older files). The module stays as a
+library function for analysts who relied on it.
 
 Rules, checked in this order at ``as_of`` (all parameters in months):
 1. **new** — the first purchase falls in the last ``new_months`` months;

@@ -1,0 +1,196 @@
+"""The decisions of one run: every table of this package computed from a finished analysis.
+
+:func:`decide` is the one place a run calls (``segkit.pipeline.analyze`` stores its result as
+``Analysis.decisions``); :func:`stage_labels` gives the relationship stage that
+``assignments.csv`` carries in ``lifecycle_stage``, and :func:`alerts_file` and
+:func:`with_tier_change` shape the exported files.
+
+What a run computes without a policy or without a cost column:
+
+- always: relationship stages (distribution, transitions from the previous cut-off one month
+  earlier, the holdout check), ``tier_change``, GOOD customers' gap to the VIP target,
+  high-maintenance customers, the contact list, the tier mix by attribute (when attributes are mapped);
+- with a ``policy``: the payback table (tiers and recommended scheme) and the capacity check;
+- with a ``cost`` column: margin, net contribution and margin erosion.
+
+What was left out, and why, is listed in :attr:`Decisions.missing` (the report shows it).
+
+The recommended scheme's segments are read as tiers when they are named like them (VIP, GOOD,
+REGULAR, INACTIVE); otherwise by rank: the best segment is treated as VIP, the second as GOOD,
+the third as REGULAR and every other as INACTIVE (:func:`segments_as_tiers`, said in the report).
+
+Example
+-------
+>>> import pandas as pd
+>>> t = pd.DataFrame({"customer_id": list("abc"), "segment": ["Champions", "Loyal", "Lost"], "rank": [1, 2, 3]})
+>>> segments_as_tiers(t)[0]["tier"].tolist(), segments_as_tiers(t)[1]
+(['VIP', 'GOOD', 'REGULAR'], 'by rank')
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .actions import contact_list, tier_change
+from .capacity import CapacityCheck, capacity_check, good_targets
+from .erosion import ALERT_COLUMNS, erosion_alerts, margin_erosion
+from .maintenance import high_maintenance
+from .mix import tier_mix
+from .payback import payback
+from .policy import POLICY_TIERS, Policy
+from .stages import relationship_stages, stage_check, stage_transitions
+
+__all__ = ["Decisions", "decide", "stage_labels", "alerts_file", "with_tier_change", "segments_as_tiers"]
+
+
+@dataclasses.dataclass
+class Decisions:
+    """Every decision table of a run (None where it could not be computed; see ``missing``)."""
+
+    policy: Policy | None
+    stages: pd.DataFrame
+    transitions: pd.DataFrame
+    stage_check: pd.DataFrame
+    stages_ordered: bool
+    tier_change: pd.DataFrame
+    payback: pd.DataFrame | None
+    payback_recommended: pd.DataFrame | None
+    recommended_mapping: str
+    capacity: CapacityCheck | None
+    targets: pd.DataFrame
+    erosion: pd.DataFrame | None
+    high_maintenance: pd.DataFrame
+    actions: pd.DataFrame
+    tier_mix: dict[str, pd.DataFrame]
+    missing: list[str]
+
+
+def stage_labels(monthly: pd.DataFrame, as_of: Any, customers: pd.Series) -> pd.DataFrame:
+    """Relationship stages with the stage also in ``lifecycle_stage`` (the assignments column)."""
+    stages = relationship_stages(monthly, as_of, customers=customers)
+    return stages.assign(lifecycle_stage=stages["stage"])
+
+
+def segments_as_tiers(table: pd.DataFrame) -> tuple[pd.DataFrame, str]:
+    """``customer_id, tier`` from a scheme's segment table, and how the segments were read.
+
+    Named tiers are kept (``"by name"``); otherwise segments map by rank (``"by rank"``).
+    """
+    labels = table["segment"].astype(str)
+    if set(labels) <= set(POLICY_TIERS):
+        return pd.DataFrame({"customer_id": table["customer_id"].astype(str), "tier": labels}), "by name"
+    ranks = sorted(table["rank"].unique())
+    by_rank = {r: POLICY_TIERS[min(i, len(POLICY_TIERS) - 1)] for i, r in enumerate(ranks)}
+    return pd.DataFrame({"customer_id": table["customer_id"].astype(str),
+                         "tier": table["rank"].map(by_rank).to_numpy()}), "by rank"
+
+
+def _payback_tables(a: Any, policy: Policy | None, has_cost: bool) -> tuple[Any, Any, str]:
+    if policy is None:
+        return None, None, ""
+    months = len(a.split.window_months), len(a.split.holdout_month_starts)
+    window = a.monthly[pd.to_datetime(a.monthly["month"]) >= pd.Timestamp(a.split.window_months[0])]
+
+    def table(tiers: pd.DataFrame) -> pd.DataFrame:
+        return payback(tiers, window, a.holdout_monthly, policy, window_months=months[0],
+                       holdout_months=months[1], has_cost=has_cost)
+
+    tiers, _ = segments_as_tiers(a.schemes["percentile_tiers"].segment_table())
+    rec = a.recommendation.get("recommended")
+    if rec is None or rec not in a.schemes:
+        return table(tiers), None, ""
+    rec_tiers, how = segments_as_tiers(a.schemes[rec].segment_table())
+    return table(tiers), table(rec_tiers), how
+
+
+def _first_purchase_actions_complete(actions: pd.DataFrame, features: pd.DataFrame,
+                                     history_start: pd.Timestamp) -> pd.DataFrame:
+    """Drop thank-you / satisfaction rows of customers whose first purchase predates the loaded months.
+
+    The contact rules count payments in the loaded customer x month table; a customer who bought
+    before it began is not on its first or second purchase.
+    """
+    first = features.set_index(features["customer_id"].astype(str))["first_purchase"]
+    old = actions["customer_id"].map(first) < history_start
+    return actions[~(actions["action"].isin(["thank_you", "satisfaction_check"]) & old)].reset_index(drop=True)
+
+
+def _missing(policy: Policy | None, has_cost: bool, attributes: list[str]) -> list[str]:
+    out = []
+    if policy is None:
+        out.append("no `policy` is set: what each tier gets and pays back, and the capacity check, "
+                   "are not computed (add a `policy` to the run; see the README)")
+    if not has_cost:
+        out.append("the data has no cost column: margin, net contribution and margin erosion are not "
+                   "computed (map `cost` in `columns`)")
+    if not attributes:
+        out.append("no customer attribute (region, industry, size) is mapped: tiers by customer type "
+                   "are not shown")
+    return out
+
+
+def decide(a: Any) -> Decisions:
+    """Every decision table of the analysis ``a`` (a :class:`segkit.pipeline.Analysis`)."""
+    p, split = a.params, a.split
+    policy = Policy.from_mapping(p.policy, where="policy") if p.policy is not None else None
+    has_cost = "cost" in a.data.get("has", [])
+    tiers_fit = a.schemes["percentile_tiers"]
+    tiers, _ = segments_as_tiers(tiers_fit.segment_table())
+    customers = a.features["customer_id"]
+    stages = a.lifecycle[["customer_id", "stage"]]
+    earlier = split.shifted(-1).as_of
+    # the customers who had bought by then (also before the loaded months: they are not new)
+    known = customers[(a.features["first_purchase"] <= pd.Timestamp(earlier)).to_numpy()]
+    before = relationship_stages(a.monthly[pd.to_datetime(a.monthly["month"]) <= pd.Timestamp(earlier)], earlier,
+                                 customers=known)
+    check, ordered = stage_check(stages, a.outcomes.rename(columns={"holdout_bought": "bought"})
+                                 if "bought" not in a.outcomes else a.outcomes)
+    previous, _ = segments_as_tiers(a.previous_tables["percentile_tiers"])
+    vip_target = policy["VIP"].target_threshold if policy is not None else None
+    targets = good_targets(tiers_fit.monthly_tiers_, tiers, threshold=vip_target)
+    erosion = margin_erosion(a.monthly, tiers_fit.monthly_tiers_, list(tiers_fit.window_)) if has_cost else None
+    window_value = tiers_fit.window_totals_.reindex(customers.astype(str)).fillna(0.0)
+    capacity = None
+    if policy is not None:
+        values = tiers.assign(value=tiers["customer_id"].map(window_value).fillna(0.0).to_numpy())
+        capacity = capacity_check(values, policy["VIP"].capacity)
+    actions = contact_list(split.as_of, tiers, stages, a.monthly, window_value=window_value, erosion=erosion,
+                           targets=targets, peer_headroom=_peer_headroom(a))
+    actions = _first_purchase_actions_complete(actions, a.features, pd.Timestamp(a.monthly["month"].min()))
+    attributes = [c for c in p.columns if c in a.features.columns and c not in _NOT_ATTRIBUTES]
+    revenue = a.features[["customer_id", "monetary", *attributes]].rename(columns={"monetary": "revenue"})
+    mix_input = tiers.merge(revenue.assign(customer_id=revenue["customer_id"].astype(str)), on="customer_id")
+    pay, pay_rec, how = _payback_tables(a, policy, has_cost)
+    return Decisions(
+        policy=policy, stages=a.lifecycle, transitions=stage_transitions(before, stages), stage_check=check,
+        stages_ordered=ordered, tier_change=tier_change(tiers, previous), payback=pay, payback_recommended=pay_rec,
+        recommended_mapping=how, capacity=capacity, targets=targets, erosion=erosion,
+        high_maintenance=high_maintenance(a.returns) if getattr(a, "returns", None) is not None
+        else pd.DataFrame(), actions=actions, tier_mix={c: tier_mix(mix_input, c) for c in attributes},
+        missing=_missing(policy, has_cost, attributes))
+
+
+#: canonical column names, not customer attributes
+_NOT_ATTRIBUTES = {"customer_id", "date", "amount", "quantity", "cost", "order_id"}
+
+
+def _peer_headroom(a: Any) -> pd.Series | None:
+    """customer_id -> peer headroom when the assignments carry it (the potential scheme), else None."""
+    if "peer_headroom" not in a.assignments:
+        return None
+    h = pd.to_numeric(a.assignments["peer_headroom"], errors="coerce")
+    return pd.Series(h.to_numpy(), index=a.assignments["customer_id"].astype(str)).dropna()
+
+
+def with_tier_change(assignments: pd.DataFrame, decisions: Decisions | None) -> pd.DataFrame:
+    """``assignments`` with ``tier_change`` as the last column (empty without decisions)."""
+    out = assignments.drop(columns="tier_change", errors="ignore")
+    if decisions is None:
+        return out.assign(tier_change="")
+    change = decisions.tier_change.set_index("customer_id")["tier_change"]
+    return out.assign(tier_change=out["customer_id"].astype(str).map(change).fillna("").to_numpy())
+
