@@ -63,9 +63,26 @@ def make_transactions(n_customers: int = 2000, months: int = 24, start: str = "2
     n, M = int(n_customers), int(months)
     ctype = rng.choice(len(TYPES), size=n, p=shares)
     ids = np.array([f"C{i:06d}" for i in range(n)])
-    t = np.arange(M)[None, :] / max(M - 1, 1)                         # 0..1 through the period
     vip = np.isin(ctype, [0, 1])
     level = np.where(vip, rng.lognormal(9.0, 0.2, n), rng.lognormal(5.6, 0.7, n))  # ~8,000 vs ~350 a month
+    active, scale, stop = _activity(rng, ctype, n, M, start)
+    lines = _order_lines(rng, active, level, scale, vip, start, orders_per_month)
+    margin_rate = rng.uniform(0.15, 0.4, n)
+    onset = _erosion(ctype, eroding, M)
+    lines["cost"] = np.round(lines["amount"] * (1 - _eroded(margin_rate, onset, lines["cust"], lines["month"])), 2)
+    returns = _returns(rng, lines, margin_rate, onset, return_rate)
+    attributes = {"region": rng.choice(len(REGIONS), n, p=[0.5, 0.3, 0.2]),
+                  "industry": rng.integers(0, len(INDUSTRIES), n),
+                  "size": np.where(vip, 2, rng.choice(3, n, p=[0.6, 0.3, 0.1]))}
+    frame = _transactions_frame(ids, lines, returns, attributes)
+    truth = _truth(ids, ctype, stop, active, level, attributes["region"], onset, start, M)
+    return frame, truth
+
+
+def _activity(rng: np.random.Generator, ctype: np.ndarray, n: int, M: int,
+              start: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Which customer-months buy (by customer type), the spend scale per month, and the dropouts' stop month."""
+    t = np.arange(M)[None, :] / max(M - 1, 1)                         # 0..1 through the period
     p = np.full((n, M), 0.35)
     scale = np.ones((n, M))
     p[ctype == 0] = 0.95
@@ -89,62 +106,70 @@ def make_transactions(n_customers: int = 2000, months: int = 24, start: str = "2
     scale[dec] = 1.6 - 1.4 * t
     active = rng.random((n, M)) < p
     active[one, one_month[one]] = True
-    # orders per active customer-month, then one row per order
+    return active, scale, stop
+
+
+def _order_lines(rng: np.random.Generator, active: np.ndarray, level: np.ndarray, scale: np.ndarray,
+                 vip: np.ndarray, start: str, orders_per_month: float) -> dict[str, np.ndarray]:
+    """Orders per active customer-month, one row per order: customer, month, date, quantity, price, amount."""
     cust, month = np.nonzero(active)
     n_orders = 1 + rng.poisson(orders_per_month - 1 if orders_per_month > 1 else 0, cust.size)
     cust = np.repeat(cust, n_orders)
     month = np.repeat(month, n_orders)
     rows = cust.size
-    month_start = pd.Timestamp(start).to_period("M").to_timestamp() + pd.to_timedelta(0, unit="D")
-    starts = pd.date_range(month_start, periods=M + 1, freq="MS")
+    starts = pd.date_range(pd.Timestamp(start).to_period("M").to_timestamp(), periods=active.shape[1] + 1,
+                           freq="MS")
     days_in = (starts[1:] - starts[:-1]).days.to_numpy()
     day = (rng.random(rows) * days_in[month]).astype(int)
     dates = starts[:-1].to_numpy()[month] + day.astype("timedelta64[D]")
     per_order = level[cust] * scale[cust, month] / np.repeat(n_orders, n_orders) * rng.lognormal(0, 0.35, rows)
     unit_price = np.where(vip[cust], 120.0, 40.0) * rng.uniform(0.8, 1.2, rows)
     quantity = np.maximum(1, np.round(per_order / unit_price)).astype(np.int64)
-    amount = np.round(quantity * unit_price, 2)
-    margin_rate = rng.uniform(0.15, 0.4, n)
-    onset = _erosion(ctype, eroding, M)
-    cost = np.round(amount * (1 - _eroded(margin_rate, onset, cust, month)), 2)
-    order_no = np.arange(rows)
-    # returns: a share of orders come back partly, a few days later
-    ret = rng.random(rows) < return_rate
-    r_idx = np.flatnonzero(ret)
+    return {"cust": cust, "month": month, "dates": dates, "quantity": quantity, "unit_price": unit_price,
+            "amount": np.round(quantity * unit_price, 2), "order_no": np.arange(rows)}
+
+
+def _returns(rng: np.random.Generator, lines: dict[str, np.ndarray], margin_rate: np.ndarray, onset: np.ndarray,
+             return_rate: float) -> dict[str, np.ndarray]:
+    """A share of orders come back partly, a few days later (negative quantity, amount and cost)."""
+    r_idx = np.flatnonzero(rng.random(lines["cust"].size) < return_rate)
     r_frac = rng.uniform(0.2, 1.0, r_idx.size)
-    r_qty = np.maximum(1, np.round(quantity[r_idx] * r_frac)).astype(np.int64)
-    r_amount = -np.round(r_qty * unit_price[r_idx], 2)
-    r_cost = -np.round(-r_amount * (1 - _eroded(margin_rate, onset, cust[r_idx], month[r_idx])), 2)
-    r_dates = dates[r_idx] + rng.integers(1, 10, r_idx.size).astype("timedelta64[D]")
-    region = rng.choice(len(REGIONS), n, p=[0.5, 0.3, 0.2])
-    industry = rng.integers(0, len(INDUSTRIES), n)
-    size = np.where(vip, 2, rng.choice(3, n, p=[0.6, 0.3, 0.1]))
-    all_cust = np.concatenate([cust, cust[r_idx]])
+    r_qty = np.maximum(1, np.round(lines["quantity"][r_idx] * r_frac)).astype(np.int64)
+    r_amount = -np.round(r_qty * lines["unit_price"][r_idx], 2)
+    eroded = _eroded(margin_rate, onset, lines["cust"][r_idx], lines["month"][r_idx])
+    return {"idx": r_idx, "quantity": -r_qty, "amount": r_amount, "cost": -np.round(-r_amount * (1 - eroded), 2),
+            "dates": lines["dates"][r_idx] + rng.integers(1, 10, r_idx.size).astype("timedelta64[D]")}
+
+
+def _transactions_frame(ids: np.ndarray, lines: dict[str, np.ndarray], returns: dict[str, np.ndarray],
+                        attributes: dict[str, np.ndarray]) -> pd.DataFrame:
+    """Order lines then return lines, sorted by date and order id, with the customers' attributes."""
+    r = returns["idx"]
+    all_cust = np.concatenate([lines["cust"], lines["cust"][r]])
+    names = {"region": REGIONS, "industry": INDUSTRIES, "size": SIZES}
     frame = pd.DataFrame({
         "customer_id": ids[all_cust],
-        "date": np.concatenate([dates, r_dates]).astype("datetime64[ns]"),
-        "order_id": np.concatenate([order_no, order_no[r_idx]]),
-        "quantity": np.concatenate([quantity, -r_qty]),
-        "amount": np.concatenate([amount, r_amount]),
-        "cost": np.concatenate([cost, r_cost]),
-        "region": np.array(REGIONS)[region[all_cust]],
-        "industry": np.array(INDUSTRIES)[industry[all_cust]],
-        "size": np.array(SIZES)[size[all_cust]],
+        "date": np.concatenate([lines["dates"], returns["dates"]]).astype("datetime64[ns]"),
+        "order_id": np.concatenate([lines["order_no"], lines["order_no"][r]]),
+        **{k: np.concatenate([lines[k], returns[k]]) for k in ("quantity", "amount", "cost")},
+        **{k: np.array(names[k])[v[all_cust]] for k, v in attributes.items()},
     })
     order = np.lexsort((frame["order_id"].to_numpy(), frame["date"].to_numpy()))
-    frame = frame.take(order).reset_index(drop=True)
+    return frame.take(order).reset_index(drop=True)
+
+
+def _truth(ids: np.ndarray, ctype: np.ndarray, stop: np.ndarray, active: np.ndarray, level: np.ndarray,
+           region: np.ndarray, onset: np.ndarray, start: str, M: int) -> pd.DataFrame:
+    """What was planted, per customer."""
     first_active = np.where(active.any(axis=1), active.argmax(axis=1), -1)
     month_labels = pd.period_range(pd.Timestamp(start), periods=M, freq="M").strftime("%Y-%m").to_numpy()
-    truth = pd.DataFrame({
-        "customer_id": ids,
-        "type": np.array(TYPES)[ctype],
-        "stop_month": np.where(stop >= 0, month_labels[np.clip(stop, 0, M - 1)], None),
-        "first_month": np.where(first_active >= 0, month_labels[np.clip(first_active, 0, M - 1)], None),
-        "level": level.round(2),
-        "region": np.array(REGIONS)[region],
-        "margin_erosion_from": np.where(onset >= 0, month_labels[np.clip(onset, 0, M - 1)], None),
-    })
-    return frame, truth
+
+    def label(index: np.ndarray) -> np.ndarray:
+        return np.where(index >= 0, month_labels[np.clip(index, 0, M - 1)], None)
+
+    return pd.DataFrame({"customer_id": ids, "type": np.array(TYPES)[ctype], "stop_month": label(stop),
+                         "first_month": label(first_active), "level": level.round(2),
+                         "region": np.array(REGIONS)[region], "margin_erosion_from": label(onset)})
 
 
 #: planted margin erosion: margin rate lost per month, over the data's last months
