@@ -22,7 +22,7 @@ from .pipeline import Analysis, load_or_analyze, package_versions
 from .schemes import lifecycle, registry
 
 __all__ = ["open_run", "setup", "money", "pct", "headline_html", "reasons_markdown", "scorecard_table", "who_to_call",
-           "scheme_order", "comparison_table", "backtest_table", "backtest_markdown", "practicality_markdown",
+           "scheme_order", "ordering_labels", "comparison_table", "backtest_table", "backtest_markdown", "practicality_markdown",
            "verdict_sensitivity_table", "verdict_sensitivity_markdown", "override_markdown",
            "provenance_markdown", "quality_table", "data_summary_markdown", "comparison_extras",
            "overrides_table", "lifecycle_table", "lifecycle_by_tier", "disagreement_table",
@@ -129,6 +129,12 @@ def _label(name: str, a: Analysis) -> str:
     return narrative.label(name, a.params.window_months)
 
 
+def ordering_labels(a: Analysis) -> dict[str, str]:
+    """Reader names of the schemes (registry labels) and of the simple rankings, for figure legends."""
+    return {**{s.name: s.label for s in registry.schemes()},
+            **{b: _label(b, a).capitalize() for b in compare.BASELINES}}
+
+
 def headline_html(a: Analysis) -> str:
     """The verdict on one screen: the choice, clear or not, the deciding numbers, the price of boxes."""
     sc, rec = a.scorecard, a.scorecard["recommended"]
@@ -183,7 +189,7 @@ def comparison_table(a: Analysis) -> pd.DataFrame:
         is_scheme = name in sc["schemes"]
         c = sc["schemes"][name]["comparison"] if is_scheme else sc["baselines"][name]
         ci = c.get("ci95", {}) if is_scheme else {}
-        row = {"Ordering": _label(name, a) + (" ★" if name == sc["recommended"] else "")
+        row = {"Ordering": ordering_labels(a).get(name, name) + (" ★" if name == sc["recommended"] else "")
                + ("" if is_scheme else " (simple ranking)")}
         for s in shares:
             lo_hi = (ci.get("capture_at") or {}).get(s)
