@@ -221,4 +221,4 @@ def map_override_tiers(override_tier: pd.Series, table: pd.DataFrame) -> pd.Seri
         nearest = available[np.argmin(np.abs(available - r) + 1e-9 * available)]
         return str(ranks[nearest])
 
-    return override_tier.map(one)
+    return pd.Series([one(t) for t in override_tier], index=override_tier.index, dtype=object)

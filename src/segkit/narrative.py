@@ -22,7 +22,7 @@ from .compare import share_key
 
 __all__ = ["label", "decision_rule", "scheme_sentence", "baseline_sentence", "verdict_reasons",
            "stability_sentence", "practicality_sentence", "sensitivity_sentence", "backtest_note", "override_note",
-           "measure_words"]
+           "measure_words", "winner_moves_sentence"]
 
 _NAMES = {"percentile_tiers": "percentile tiers", "rfm": "RFM", "kmeans": "k-means",
           "recency": "last-purchase date"}
@@ -213,3 +213,27 @@ def override_note(recommended: str, n_overrides: int, mapped: Mapping[str, str] 
     return (f"{n_overrides} customer(s) placed by hand in a tier get the segment of {label(recommended)} with the same "
             "rank in recommended_segment (VIP rank 1, GOOD 2, REGULAR 3, INACTIVE 4; the nearest rank when "
             f"{label(recommended)} has no segment of that rank)" + (f": {pairs}." if pairs else "."))
+
+
+_SETTING_WORDS = {"vip_share": "a top share of {v:.0%}", "criterion": "{m} as the measure",
+                  "holdout_months": "a {v}-month horizon"}
+
+
+def winner_moves_sentence(sensitivity: Mapping[str, Any], window_months: int = 6) -> str:
+    """Whether the best-scoring scheme changes when one setting changes, in plain words.
+
+    >>> import pandas as pd
+    >>> t = pd.DataFrame({"changed_key": ["", "vip_share"], "vip_share": [0.2, 0.3], "winner": ["rfm", "kmeans"],
+    ...                   "same_as_base": [True, False]})
+    >>> winner_moves_sentence({"table": t, "base_winner": "rfm", "changed": True})
+    'The best-scoring scheme changes with the settings: RFM as run, but k-means with a top share of 30%.'
+    """
+    base = label(str(sensitivity["base_winner"]), window_months)
+    if not sensitivity["changed"]:
+        return f"The best-scoring scheme ({base}) stays the same under every other setting tried."
+    parts = []
+    for r in sensitivity["table"][~sensitivity["table"]["same_as_base"]].to_dict("records"):
+        key = r["changed_key"]
+        words = _SETTING_WORDS.get(key, key + " {v}").format(v=r[key], m=measure_words(str(r[key])))
+        parts.append(f"{label(str(r['winner']), window_months)} with {words}")
+    return f"The best-scoring scheme changes with the settings: {base} as run, but {_list(parts)}."

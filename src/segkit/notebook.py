@@ -264,7 +264,7 @@ def verdict_sensitivity_table(a: Analysis) -> pd.DataFrame:
 
 
 def verdict_sensitivity_markdown(a: Analysis) -> str:
-    return narrative.sensitivity_sentence(a.comparison()["verdict_sensitivity"])
+    return narrative.winner_moves_sentence(a.comparison()["verdict_sensitivity"], a.params.window_months)
 
 
 def override_markdown(a: Analysis) -> str:

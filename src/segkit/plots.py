@@ -262,6 +262,10 @@ def migration_heatmap(matrix: pd.DataFrame, title: str, ax=None):
     shares = matrix.div(matrix.sum(axis=1).replace(0, 1), axis=0)
     sns.heatmap(shares, ax=ax, cmap=_HEAT, annot=True, fmt=".0%", vmin=0, vmax=1, cbar=False)
     ax.set(xlabel="Segment now", ylabel="Segment one month earlier", title=title)
+    if max((len(str(c)) for c in matrix.columns), default=0) > 10:  # long names would overlap side by side
+        ax.tick_params(axis="x", labelrotation=30)
+        for t in ax.get_xticklabels():
+            t.set_horizontalalignment("right")
     return ax
 
 
