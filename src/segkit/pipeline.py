@@ -1,10 +1,12 @@
 """One run from data to every table the notebooks and exported files need.
 
-:func:`analyze` loads and cleans the data, computes the feature tables, fits every registered
-scheme (:mod:`segkit.schemes.registry`) on the calibration period (and again one month earlier
-for stability), scores them on the holdout and chooses one. The :class:`Analysis` it returns is what every notebook reads, and
-:func:`write_run_files` exports it (``assignments.csv``, ``tiers_monthly.csv``, ``alerts.csv``,
-``scorecard.json``, ``run.json``).
+:func:`analyze` loads and cleans the data, computes the feature tables (at the cut-off, one month
+earlier and at every earlier backtest cut-off, while the transactions are open), fits every
+registered scheme (:mod:`segkit.schemes.registry`) at each cut-off, scores them and the simple
+rankings on the run's own outcome with one shared bootstrap (:mod:`segkit.backtest`,
+:mod:`segkit.compare`) and chooses one. The :class:`Analysis` it returns is what every notebook
+reads, and :func:`write_run_files` exports it (``assignments.csv``, ``tiers_monthly.csv``,
+``alerts.csv``, ``scorecard.json``, ``run.json``).
 
 A run computes its analysis once: ``segkit run`` saves it into the staging folder
 (:meth:`Analysis.save`) and passes that folder to the notebooks as ``cache_dir``; a notebook opened
