@@ -89,10 +89,17 @@ def history_start(splits: Sequence[Split]) -> dt.date:
     return min(min(s.previous_window_months[0], s.shifted(-1).previous_window_months[0]) for s in splits)
 
 
-def fit_origin(origin: Origin, params: RunParams) -> dict[str, pd.DataFrame]:
-    """Every registered scheme fitted at one origin: name -> segment table."""
-    return {spec.name: spec.cls.from_params(params).fit(origin.inputs(params)).segment_table()
-            for spec in registry.schemes()}
+def fit_origin(origin: Origin, params: RunParams, reference: Mapping[str, Any] | None = None) -> dict[str, pd.DataFrame]:
+    """Every registered scheme fitted at one origin: name -> segment table.
+
+    ``reference``: the fits at the main cut-off. Each is passed as the refit's ``reference``, as for
+    the stability refit one month earlier: k-means keeps the k chosen at the main cut-off and its
+    cluster numbers (one sweep of starts instead of one per k, which keeps a cut-off's cost near one
+    fit; the clusters themselves are learnt from that cut-off's data), the rule-based schemes ignore it.
+    """
+    reference = reference or {}
+    return {spec.name: spec.cls.from_params(params).fit(origin.inputs(params, reference.get(spec.name)))
+            .segment_table() for spec in registry.schemes()}
 
 
 def _outcomes_and_baselines(origin: Origin, criterion: str) -> tuple[pd.DataFrame, pd.DataFrame]:

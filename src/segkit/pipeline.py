@@ -256,7 +256,7 @@ def analyze(params: RunParams, *, tx: Transactions | None = None, n_boot: int = 
     main_origin = backtest.Origin(split, inputs.features, inputs.monthly, tables["holdout_monthly"])
     origins = [main_origin, *tables["origins"]]
     origin_tables = [{n: s.segment_table() for n, s in schemes.items()},
-                     *(backtest.fit_origin(o, params) for o in tables["origins"])]
+                     *(backtest.fit_origin(o, params, schemes) for o in tables["origins"])]
     lap("schemes")
     customers = inputs.features["customer_id"]
     lifecycle = lifecycle_stages(inputs.monthly, split.as_of, customers=customers)
