@@ -399,8 +399,9 @@ def test_cdnow_default_run_matches_an_independent_recount(cdnow_tx):
     outcome = criterion_outcomes(customer_month(cdnow_tx, split.holdout_start, split.holdout_end),
                                  features["customer_id"], "revenue")
     with threadpool_limits(limits=1):
-        tables = {"percentile_tiers": PercentileTiers(as_of=split.as_of).fit(monthly, customers=features),
-                  "rfm": RFMSegmenter().fit(features), "kmeans": KMeansSegmenter(random_state=0).fit(features)}
+        tables = {"percentile_tiers": PercentileTiers(as_of=split.as_of).fit_monthly(monthly, customers=features),
+                  "rfm": RFMSegmenter().fit_features(features),
+                  "kmeans": KMeansSegmenter(random_state=0).fit_features(features)}
     tables = {n: s.segment_table() for n, s in tables.items()}
     keys = baseline_orders(features, monthly, "revenue", split.window_months)
     got = compare_rankings(tables, outcome, 0.2, baselines=keys, n_boot=0)

@@ -107,9 +107,9 @@ def _origin(tx, split, criterion="revenue", vip_share=0.2):
     holdout = customer_month(tx, split.holdout_start, split.holdout_end)
     tables = {
         "percentile_tiers": PercentileTiers(criterion=criterion, as_of=split.as_of, vip_share=vip_share)
-        .fit(monthly, customers=features).segment_table(),
-        "rfm": RFMSegmenter().fit(features).segment_table(),
-        "kmeans": KMeansSegmenter(random_state=0).fit(features).segment_table(),
+        .fit_monthly(monthly, customers=features).segment_table(),
+        "rfm": RFMSegmenter().fit_features(features).segment_table(),
+        "kmeans": KMeansSegmenter(random_state=0).fit_features(features).segment_table(),
     }
     return (tables, criterion_outcomes(holdout, features["customer_id"], criterion),
             baseline_orders(features, monthly, criterion, split.window_months))

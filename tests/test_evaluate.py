@@ -10,8 +10,7 @@ import pytest
 from scipy.stats import spearmanr
 from sklearn.metrics import adjusted_rand_score, roc_auc_score
 
-from segkit.evaluate import (build_scorecard, capture_curve, migration_matrix, recommend, score_scheme,
-                             union_vs_period_total)
+from segkit.evaluate import capture_curve, migration_matrix, score_scheme, union_vs_period_total
 
 
 def case(ranks, revenue, bought=None, labels=None):
@@ -116,42 +115,18 @@ def test_migration_matrix_counts():
     assert m.loc["VIP", "VIP"] == 1 and m.loc["VIP", "GOOD"] == 1 and m.loc["GOOD", "GOOD"] == 1
 
 
-def _scores_for(quality):
-    """Three schemes on the same 2,000 customers; quality decides how well each ranks revenue."""
-    rng = np.random.default_rng(42)
-    n = 2000
-    value = rng.gamma(1.0, 100, n)
-    out = {}
-    for name, q in quality.items():
-        noisy = q * value + (1 - q) * rng.permutation(value)
-        ranks = (pd.Series(noisy).rank(ascending=False, pct=True) * 4).clip(upper=3.999).astype(int) + 1
-        table, outcomes = case(ranks.tolist(), value.tolist(), bought=(value > 60).tolist())
-        out[name] = score_scheme(table, outcomes, table, n_boot=300, seed=3)
-    return out
-
-
-def test_a_clearly_better_scheme_is_recommended():
-    scores = _scores_for({"percentile_tiers": 0.3, "rfm": 0.95, "kmeans": 0.3})
-    rec = recommend(scores)
-    assert rec["recommended"] == "rfm" and rec["clear_winner"] is True
-    assert any("more than chance" in r for r in rec["reasons"])
-
-
-def test_tied_schemes_give_no_clear_winner_and_the_simplest():
-    scores = _scores_for({"percentile_tiers": 0.8, "rfm": 0.8, "kmeans": 0.8})
-    # identical quality but different noise draws: nothing separates them
-    rec = recommend(scores)
-    assert rec["clear_winner"] is False
-    assert rec["recommended"] == "percentile_tiers" or rec["recommended"] in rec["tied_with_best"] + [rec["best_score"]]
-    assert any(r.startswith("No clear winner") for r in rec["reasons"])
-
-
 def test_scorecard_shape_and_json_safety(cdnow_analysis):
     sc = cdnow_analysis.scorecard
     assert set(sc) >= {"run", "calibration", "holdout", "schemes", "recommended", "reasons"}
     assert set(sc["schemes"]) == {"percentile_tiers", "rfm", "kmeans", "potential"}
+    # the verdict's keys; the old weighted score is gone
+    assert set(sc) >= {"outcome", "baselines", "backtest", "clear_winner", "decision_rule"}
+    assert not set(sc) & {"score", "weights"}
+    assert sc["outcome"] == {"measure": "revenue", "horizon_months": 6}
+    assert [b["as_of"] for b in sc["backtest"]] == ["1997-12-31", "1997-09-30", "1997-06-30"]
     for s in sc["schemes"].values():
-        assert set(s) == {"segments", "metrics", "ci95"}
+        assert set(s) == {"segments", "metrics", "ci95", "comparison"}
+        assert set(s["comparison"]) == {"capture_at", "capture_auc", "ci95"}
         assert set(s["metrics"]) == {"n_segments", "min_segment_share", "top_segment_share",
                                      "top_segment_holdout_revenue_share", "top_segment_lift", "holdout_spearman",
                                      "holdout_activity_auc", "stability_ari"}

@@ -71,6 +71,25 @@ def test_report_html_is_self_contained_and_plain(published_run):
 
 
 @pytest.mark.slow
+def test_report_shows_the_baselines_the_backtest_and_every_schemes_evidence(published_run):
+    html = (published_run / "report.html").read_text()
+    text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", re.sub(r"data:image/[^\"']+", "", html)))
+    sc = json.loads((published_run / "scorecard.json").read_text())
+    # the verdict first, with the price of boxes and the simple rankings in plain words
+    assert text.index("Recommendation: use") < text.index("The schemes and the simple rankings side by side")
+    assert "A simple ranking beats every scheme" in text and "price of putting customers in boxes" in text
+    assert "last-6-month value (simple ranking)" in text.lower() and "last-purchase date (simple ranking)" in text.lower()
+    for o in sc["backtest"]:  # every cut-off of the backtest is a row
+        assert o["as_of"] in text
+    assert "Does the verdict hold at earlier cut-offs?" in text and "Does the verdict move?" in text
+    assert "Does each segment keep buying?" in text and "How much do customers move?" in text
+    # figures: capture curves, one retention and one migration figure per scheme, agreement
+    assert html.count("data:image/png;base64") >= 2 + 2 * len(sc["schemes"])
+    assert "Normalised mutual information" in text or "normalised mutual information" in text
+    assert "placed by hand" in text and "Weighted" not in text and "Score</th>" not in text
+
+
+@pytest.mark.slow
 def test_analyst_pages_show_no_code_and_no_missing_numbers(published_run):
     pages = sorted(published_run.glob("0[0-9]_*.html"))
     assert [p.stem for p in pages] == [p.stem for p in NOTEBOOKS]
@@ -146,11 +165,11 @@ def test_scorecard_numbers_recomputed_from_exported_files(published_run):
     assert sc["recommended"] in columns
     rec_col = columns[sc["recommended"]]
     manual = a["override_tier"].notna()
-    if sc["recommended"] == "percentile_tiers":
-        assert (a.loc[~manual, "recommended_segment"] == a.loc[~manual, rec_col]).all()
-    else:
-        assert (a["recommended_segment"] == a[rec_col]).all()
+    # customers placed by hand get the recommended scheme's segment of their tier's rank (VIP: rank 1)
+    assert (a.loc[~manual, "recommended_segment"] == a.loc[~manual, rec_col]).all()
+    rank_one = next(s["label"] for s in sc["schemes"][sc["recommended"]]["segments"] if s["rank"] == 1)
     assert a.loc[a["customer_id"] == "00042", "override_tier"].item() == "VIP"
+    assert a.loc[a["customer_id"] == "00042", "recommended_segment"].item() == rank_one
 
 
 @pytest.mark.slow

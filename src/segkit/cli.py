@@ -51,6 +51,7 @@ _PARAM_HELP = {
     "table": "with a database URL as DATA (e.g. duckdb:///wh.duckdb): the table to read",
     "overrides": "CSV of customers placed in a tier by hand, with reasons",
     "currency": "ISO 4217 code used to label money",
+    "backtest_origins": "cut-offs the schemes are compared at, 1-6 (as_of, then 3, 6, ... months earlier)",
     "policy": "YAML file with the tier policy (what each tier gets, costs and can serve)",
 }
 _METAVAR = {"columns": "KEY=COLUMN", "filter": "KEY=VALUE"}

@@ -140,6 +140,7 @@ class RunParams:
     as_of: str | None = None
     holdout_months: int = 6
     window_months: int = 6
+    backtest_origins: int = 3
     vip_share: float = 0.2
     good_share: float = 0.2
     dropout_months: int = 2
@@ -227,7 +228,7 @@ class RunParams:
         if values.get("as_of") is not None:
             values["as_of"] = _check_date(values["as_of"], f"{where}, key 'as_of'")
         for key, lo, hi in (("holdout_months", 1, 120), ("window_months", 1, 120),
-                            ("dropout_months", 1, 120), ("rfm_bins", 2, 20), ("seed", 0, 2**32 - 1)):
+                            ("dropout_months", 1, 120), ("rfm_bins", 2, 20), ("backtest_origins", 1, 6), ("seed", 0, 2**32 - 1)):
             if key in values:
                 values[key] = _check_int(values[key], key, lo, hi, where)
         for key in ("vip_share", "good_share"):

@@ -47,10 +47,8 @@ __all__ = [
     "jaccard",
     "vip_sensitivity",
     "union_vs_period_total",
-    "recommend",
     "recommended_segments",
     "build_scorecard",
-    "DEFAULT_WEIGHTS",
     "SIMPLICITY",
 ]
 
@@ -64,16 +62,6 @@ SIMPLICITY = registry.LiveSequence(registry.names)
 SCHEME_NAMES = registry.LiveMapping(lambda: {s.name: s.noun for s in registry.schemes()})
 _MAX_BOOT_CUSTOMERS = 100_000
 _CHUNK_CELLS = 8_000_000  # resamples x customers handled at once (memory ~ 100 MB)
-
-#: weights of the recommendation score per strategy (see :func:`recommend`)
-DEFAULT_WEIGHTS: dict[str | None, dict[str, float]] = {
-    None: {"holdout_spearman": 0.35, "holdout_activity_auc": 0.25, "capture": 0.25, "stability_ari": 0.15},
-    "working-capital": {"holdout_spearman": 0.4, "holdout_activity_auc": 0.1, "capture": 0.35, "stability_ari": 0.15},
-    "dividends": {"holdout_spearman": 0.4, "holdout_activity_auc": 0.1, "capture": 0.35, "stability_ari": 0.15},
-    "market-expansion": {"holdout_spearman": 0.35, "holdout_activity_auc": 0.3, "capture": 0.2,
-                         "stability_ari": 0.15},
-    "activity": {"holdout_spearman": 0.2, "holdout_activity_auc": 0.45, "capture": 0.15, "stability_ari": 0.2},
-}
 
 
 # ====================================================================== alignment
@@ -422,113 +410,6 @@ def union_vs_period_total(union_table: pd.DataFrame, period_table: pd.DataFrame,
 
 
 # ====================================================================== recommendation
-def _capture_score(metrics: Mapping[str, float], rev_share: float | np.ndarray | None = None):
-    """Excess capture of the top segment, 0 (no better than its size) .. 1 (all the revenue)."""
-    share = metrics["top_segment_share"]
-    got = metrics["top_segment_holdout_revenue_share"] if rev_share is None else rev_share
-    return (got - share) / (1 - share) if share < 1 else 0.0 * got
-
-
-def _composite(metrics: Mapping[str, Any], weights: Mapping[str, float], boot: Mapping[str, np.ndarray] | None = None):
-    def get(k):
-        return boot[k] if boot is not None and k in boot else metrics[k]
-
-    parts = {
-        "holdout_spearman": get("holdout_spearman"),
-        "holdout_activity_auc": 2 * (get("holdout_activity_auc") - 0.5),
-        "capture": _capture_score(metrics, get("top_segment_holdout_revenue_share")),
-        "stability_ari": metrics["stability_ari"] if metrics.get("stability_ari") is not None else 0.0,
-    }
-    return sum(weights[k] * parts[k] for k in weights)
-
-
-def recommend(scores: Mapping[str, Mapping[str, Any]], *, strategy: str | None = None,
-              weights: Mapping[str, float] | None = None) -> dict[str, Any]:
-    """Choose a scheme by a documented, deterministic rule, and say why in numbers.
-
-    Each scheme gets a score: a weighted sum of holdout Spearman, 2 x (AUC - 0.5), the top
-    segment's excess revenue capture and stability ARI (all roughly on a -1..1 scale). Weights
-    follow the strategy (:data:`DEFAULT_WEIGHTS`) unless given. Using the shared bootstrap
-    resamples, the best-scoring scheme is a *clear winner* when its advantage over every other
-    scheme has a 95% interval above zero. Otherwise the simplest scheme (percentile tiers, then
-    RFM, then k-means) among those the best cannot be told apart from is recommended, and the
-    reasons say there is no clear winner.
-    """
-    weights = dict(weights or DEFAULT_WEIGHTS.get(strategy, DEFAULT_WEIGHTS[None]))
-    names = [n for n in SIMPLICITY if n in scores] + [n for n in scores if n not in SIMPLICITY]
-    point = {n: float(_composite(scores[n]["metrics"], weights)) for n in names}
-    boots = {n: _composite(scores[n]["metrics"], weights, scores[n].get("boot") or None) for n in names}
-    best = max(names, key=lambda n: (round(point[n], 12), -names.index(n)))
-    tied, diffs = [], {}
-    for n in names:
-        if n == best:
-            continue
-        d = np.asarray(boots[best]) - np.asarray(boots[n])
-        lo, hi = (np.quantile(d, [0.025, 0.975]) if np.ndim(d) and d.size > 1 else (point[best] - point[n],) * 2)
-        diffs[n] = (float(point[best] - point[n]), float(lo), float(hi))
-        if lo <= 0:
-            tied.append(n)
-    clear = not tied
-    chosen = best if clear else min([best, *tied], key=names.index)
-    reasons = _reasons(scores, chosen, best, clear, tied, diffs, point, weights, strategy)
-    table = pd.DataFrame({"scheme": names, "score": [point[n] for n in names]})
-    return {"recommended": chosen, "best_score": best, "clear_winner": clear, "tied_with_best": tied,
-            "score": {n: round(point[n], 6) for n in names}, "weights": weights, "reasons": reasons,
-            "differences": {n: [round(v, 6) for v in diffs[n]] for n in diffs}, "table": table}
-
-
-_WEIGHT_LABELS = {"holdout_spearman": "ranking matches later spending (Spearman)",
-                  "holdout_activity_auc": "finds who buys again (AUC)",
-                  "capture": "top segment captures revenue", "stability_ari": "stable from month to month (ARI)"}
-
-
-def _pct(x: float) -> str:
-    return f"{100 * x:.0f}%"
-
-
-def _reasons(scores, chosen, best, clear, tied, diffs, point, weights, strategy) -> list[str]:
-    m = scores[chosen]["metrics"]
-    ci = scores[chosen].get("ci95", {})
-    top = scores[chosen]["segments"][0]["label"]
-    name = SCHEME_NAMES.get(chosen, chosen)
-    out = []
-    lift_ci = ci.get("top_segment_lift")
-    out.append(
-        f"The top segment of {name} ('{top}') is {_pct(m['top_segment_share'])} of customers and brought "
-        f"{_pct(m['top_segment_holdout_revenue_share'])} of the revenue of the following months "
-        f"({m['top_segment_lift']:.1f} times its share"
-        + (f"; 95% interval {lift_ci[0]:.1f} to {lift_ci[1]:.1f}" if lift_ci else "") + ").")
-    out.append(
-        f"Ranking customers by {name} segment agrees with what they spent next with a Spearman correlation of "
-        f"{m['holdout_spearman']:.2f}, and separates customers who bought again from those who did not with an "
-        f"AUC of {m['holdout_activity_auc']:.2f} (0.5 would be a coin toss).")
-    if clear:
-        others = ", ".join(f"{SCHEME_NAMES.get(n, n)} by {d[0]:.3f} (95% interval {d[1]:.3f} to {d[2]:.3f})"
-                           for n, d in diffs.items())
-        out.append(f"{name[0].upper() + name[1:]} scores best on the weighted comparison ({point[chosen]:.3f}); it "
-                   f"beats {others}, more than chance would explain.")
-    else:
-        tied_names = ", ".join(SCHEME_NAMES.get(n, n) for n in tied)
-        if chosen == best:
-            out.append(f"No clear winner: {name} scores best ({point[best]:.3f}) but cannot be told apart from "
-                       f"{tied_names} within the 95% intervals.")
-        else:
-            out.append(f"No clear winner: {SCHEME_NAMES.get(best, best)} scores slightly higher ({point[best]:.3f} vs "
-                       f"{point[chosen]:.3f}) but the difference is within the 95% interval "
-                       f"({diffs[chosen][1]:.3f} to {diffs[chosen][2]:.3f}), so the simpler, rule-based {name} is "
-                       "recommended.")
-    if m.get("stability_ari") is not None:
-        out.append(f"Fitted one month earlier, {name} puts customers in the same segments to an adjusted Rand "
-                   f"index of {m['stability_ari']:.2f} (1 = identical), so the segments do not churn from month "
-                   "to month." if m["stability_ari"] >= 0.5 else
-                   f"Fitted one month earlier, {name} agrees with itself only to an adjusted Rand index of "
-                   f"{m['stability_ari']:.2f}: expect customers to move between segments from month to month.")
-    w = ", ".join(f"{_WEIGHT_LABELS.get(k, k)} {v:.0%}" for k, v in weights.items())
-    out.append(f"How the comparison weighs the evidence ({'strategy ' + strategy if strategy else 'default weights'}): "
-               f"{w}.")
-    return out
-
-
 def recommended_segments(tables: Mapping[str, pd.DataFrame], recommended: str | None) -> pd.Series:
     """customer_id -> segment of the recommended scheme (empty strings when none)."""
     if recommended is None or recommended not in tables:
@@ -556,19 +437,26 @@ def _clean(value: Any) -> Any:
 
 
 def build_scorecard(run: str, split: Any, scores: Mapping[str, Mapping[str, Any]],
-                    recommendation: Mapping[str, Any]) -> dict[str, Any]:
-    """DESIGN.md's ``scorecard.json`` (plus ``clear_winner``, ``score`` and ``weights``)."""
+                    verdict: Mapping[str, Any]) -> dict[str, Any]:
+    """The content of ``scorecard.json``.
+
+    ``scores``: :func:`score_scheme` per scheme (segments, descriptive metrics, their intervals);
+    ``verdict``: ``recommended``, ``reasons`` and the comparison's part
+    (:func:`segkit.compare.scorecard_fragments`: ``outcome``, per-scheme ``comparison``,
+    ``baselines``, ``backtest``, ``clear_winner``, ``decision_rule``, ...). Each scheme's
+    ``comparison`` is merged into its entry under ``schemes``.
+    """
     periods = split.to_dict()
-    schemes = {name: {"segments": s["segments"], "metrics": s["metrics"], "ci95": s["ci95"]}
-               for name, s in scores.items()}
+    extra = {k: v for k, v in verdict.items() if k not in ("recommended", "reasons", "schemes")}
+    per_scheme = verdict.get("schemes", {})
+    schemes = {name: {"segments": s["segments"], "metrics": s["metrics"], "ci95": s["ci95"],
+                      **per_scheme.get(name, {})} for name, s in scores.items()}
     return _clean({
         "run": run,
         "calibration": periods["calibration"],
         "holdout": periods["holdout"],
         "schemes": schemes,
-        "recommended": recommendation["recommended"],
-        "reasons": list(recommendation["reasons"]),
-        "clear_winner": recommendation["clear_winner"],
-        "score": recommendation["score"],
-        "weights": recommendation["weights"],
+        "recommended": verdict["recommended"],
+        "reasons": list(verdict["reasons"]),
+        **extra,
     })

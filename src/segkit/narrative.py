@@ -21,7 +21,8 @@ from typing import Any
 from .compare import share_key
 
 __all__ = ["label", "decision_rule", "scheme_sentence", "baseline_sentence", "verdict_reasons",
-           "stability_sentence", "practicality_sentence", "sensitivity_sentence"]
+           "stability_sentence", "practicality_sentence", "sensitivity_sentence", "backtest_note", "override_note",
+           "measure_words", "winner_moves_sentence"]
 
 _NAMES = {"percentile_tiers": "percentile tiers", "rfm": "RFM", "kmeans": "k-means",
           "recency": "last-purchase date"}
@@ -35,6 +36,11 @@ def label(name: str, window_months: int = 6) -> str:
     if name == "past_value":
         return f"last-{window_months}-month value"
     return _NAMES.get(name, name.replace("_", " "))
+
+
+def measure_words(measure: str) -> str:
+    """The run's measure for readers ("units" -> "units bought")."""
+    return _MEASURES.get(measure, measure)
 
 
 def _cap(text: str) -> str:
@@ -177,3 +183,57 @@ def sensitivity_sentence(sensitivity: Mapping[str, Any]) -> str:
     parts = [f"with {r.changed_key} {getattr(r, r.changed_key)} it is {label(str(r.winner))}"
              for r in moved.itertuples()]
     return f"The recommendation moves with the settings: {base} at the base setting, but {_list(parts)}."
+
+
+def backtest_note(info: Mapping[str, Any], *, step_months: int = 3) -> str:
+    """Why the backtest has fewer cut-offs than asked for (empty when it has them all).
+
+    >>> backtest_note({"requested": 3, "used": 2, "limit": "history", "first_month": "1997-01-01"})
+    ... # doctest: +NORMALIZE_WHITESPACE
+    'The backtest uses 2 of the 3 cut-offs asked for (backtest_origins): the data start in 1997-01, and a cut-off 6
+    months before the latest would leave its tier window without data.'
+    """
+    if info["used"] >= info["requested"]:
+        return ""
+    months = step_months * info["used"]
+    head = f"The backtest uses {info['used']} of the {info['requested']} cut-offs asked for (backtest_origins): "
+    if info.get("limit") == "customers":
+        return head + f"a cut-off {months} months before the latest has too few buying customers to fit every scheme."
+    return head + (f"the data start in {info['first_month'][:7]}, and a cut-off {months} months before the latest "
+                   "would leave its tier window without data.")
+
+
+def override_note(recommended: str, n_overrides: int, mapped: Mapping[str, str] | None = None) -> str:
+    """How customers placed by hand reach ``recommended_segment`` when ``recommended`` wins."""
+    if not n_overrides:
+        return ""
+    if recommended == "percentile_tiers":
+        return (f"{n_overrides} customer(s) placed by hand keep their tier in recommended_segment.")
+    pairs = ", ".join(f"{tier} as {seg!r}" for tier, seg in (mapped or {}).items())
+    return (f"{n_overrides} customer(s) placed by hand in a tier get the segment of {label(recommended)} with the same "
+            "rank in recommended_segment (VIP rank 1, GOOD 2, REGULAR 3, INACTIVE 4; the nearest rank when "
+            f"{label(recommended)} has no segment of that rank)" + (f": {pairs}." if pairs else "."))
+
+
+_SETTING_WORDS = {"vip_share": "a top share of {v:.0%}", "criterion": "{m} as the measure",
+                  "holdout_months": "a {v}-month horizon"}
+
+
+def winner_moves_sentence(sensitivity: Mapping[str, Any], window_months: int = 6) -> str:
+    """Whether the best-scoring scheme changes when one setting changes, in plain words.
+
+    >>> import pandas as pd
+    >>> t = pd.DataFrame({"changed_key": ["", "vip_share"], "vip_share": [0.2, 0.3], "winner": ["rfm", "kmeans"],
+    ...                   "same_as_base": [True, False]})
+    >>> winner_moves_sentence({"table": t, "base_winner": "rfm", "changed": True})
+    'The best-scoring scheme changes with the settings: RFM as run, but k-means with a top share of 30%.'
+    """
+    base = label(str(sensitivity["base_winner"]), window_months)
+    if not sensitivity["changed"]:
+        return f"The best-scoring scheme ({base}) stays the same under every other setting tried."
+    parts = []
+    for r in sensitivity["table"][~sensitivity["table"]["same_as_base"]].to_dict("records"):
+        key = r["changed_key"]
+        words = _SETTING_WORDS.get(key, key + " {v}").format(v=r[key], m=measure_words(str(r[key])))
+        parts.append(f"{label(str(r['winner']), window_months)} with {words}")
+    return f"The best-scoring scheme changes with the settings: {base} as run, but {_list(parts)}."

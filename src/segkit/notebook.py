@@ -14,6 +14,7 @@ from typing import Any
 
 import pandas as pd
 
+from . import compare, narrative
 from .config import RunParams
 from .evaluate import SCHEME_NAMES
 from .features import gini
@@ -25,6 +26,8 @@ from .schemes import lifecycle, registry
 from .schemes.overrides import PROSPECT_NOTE
 
 __all__ = ["open_run", "setup", "money", "pct", "headline_html", "reasons_markdown", "scorecard_table", "who_to_call",
+           "scheme_order", "ordering_labels", "comparison_table", "backtest_table", "backtest_markdown", "practicality_markdown",
+           "verdict_sensitivity_table", "verdict_sensitivity_markdown", "override_markdown",
            "provenance_markdown", "quality_table", "data_summary_markdown", "comparison_extras",
            "overrides_table", "disagreement_table",
            "tier_profile_table", "vip_movements_table", "boundary_table",
@@ -124,38 +127,167 @@ def quality_table(a: Analysis) -> pd.DataFrame:
 
 
 # ---------------------------------------------------------------- comparison
+def scheme_order(a: Analysis) -> list[str]:
+    """Scheme names with the recommended one first, then the registry's order."""
+    rec = a.scorecard["recommended"]
+    return [rec, *(n for n in registry.names() if n in a.schemes and n != rec)]
+
+
+def _label(name: str, a: Analysis) -> str:
+    return narrative.label(name, a.params.window_months)
+
+
+def ordering_labels(a: Analysis) -> dict[str, str]:
+    """Reader names of the schemes (registry labels) and of the simple rankings, for figure legends."""
+    return {**{s.name: s.label for s in registry.schemes()},
+            **{b: _label(b, a).capitalize() for b in compare.BASELINES}}
+
+
 def headline_html(a: Analysis) -> str:
-    """The recommendation and three key numbers, for the top of the management report."""
+    """The verdict on one screen: the choice, clear or not, the deciding numbers, the price of boxes."""
     sc, rec = a.scorecard, a.scorecard["recommended"]
-    m = sc["schemes"][rec]["metrics"]
-    top = sc["schemes"][rec]["segments"][0]
-    name = SCHEME_NAMES.get(rec, rec)
-    verdict = ("a clear winner" if sc.get("clear_winner") else
-               "no scheme is clearly better, so the simplest of the best is recommended")
-    alerts = a.alerts
-    at_risk = float(alerts["value_at_risk"].sum()) if len(alerts) else 0.0
-    cur = a.params.currency
+    vip, key = a.params.vip_share, compare.share_key(a.params.vip_share)
+    comp = sc["schemes"][rec]["comparison"]
+    retention = a.recommendation["retention"]
+    best_base = retention["best_baseline"]
+    kept = retention["kept"][rec]
+    n_origins = len(sc["backtest"])
+    wins = a.recommendation["decision"]["wins"].get(rec, 0)
+    verdict = ("a clear winner" if sc["clear_winner"] else "no clear winner: the simplest of the schemes that "
+               "cannot be told apart from the best, and not beaten on both measures")
+    measure = narrative.measure_words(sc["outcome"]["measure"])
+    months = sc["outcome"]["horizon_months"]
+    practical = compare.practicality(a.tables[rec])
     kpis = [
-        (pct(m["top_segment_holdout_revenue_share"]), f"of the next {len(a.split.holdout_month_starts)} months' "
-         f"revenue came from the top segment '{_e(top['label'])}' ({pct(m['top_segment_share'])} of customers)"),
-        (f"{m['top_segment_lift']:.1f}×", "revenue per customer in the top segment compared with the average"),
-        (f"{len(alerts):,}", f"VIPs stopped paying: {money(at_risk, cur)} of window value at risk — call them"),
+        (pct(comp["capture_at"][key]), f"of the next {months} months' {_e(measure)} came from the top {pct(vip)} "
+         f"of customers as {_e(_label(rec, a))} orders them"),
+        (f"{comp['capture_auc']:.2f}", "area score of that ordering (0 = random order, 1 = perfect foresight)"),
+        (f"{wins} of {n_origins}", "backtest cut-offs at which it scored best"),
+        (pct(kept["capture_at"]) if kept["capture_at"] is not None else "–",
+         f"of what the best simple ranking ({_e(_label(best_base, a))}) captures: the price of putting customers "
+         "in boxes"),
     ]
     cards = "".join(f'<div class="segkit-kpi"><div class="v">{v}</div><div class="l">{label}</div></div>'
                     for v, label in kpis)
-    return (f'<div class="segkit-headline"><h2>Recommendation: use {_e(name)}</h2>'
-            f"<p>Compared on the same {len(a.features):,} customers and tested on what they bought afterwards, "
-            f"{_e(name)} is recommended ({_e(verdict)}).</p></div><div class=\"segkit-kpis\">{cards}</div>")
+    simple = ""
+    if retention["simple_beats_all"]:
+        simple = (f"<p><b>A simple ranking beats every scheme:</b> sorting customers by their "
+                  f"{_e(_label(best_base, a))} finds next months' {_e(measure)} better than any set of segments "
+                  f"here. {_e(_label(rec, a)).capitalize()} keeps {pct(kept['capture_at'] or 0)} of its top-"
+                  f"{pct(vip)} capture and {pct(kept['capture_auc'] or 0)} of its area score, in exchange for "
+                  f"{practical['n_segments']} named groups a team can staff and treat differently.</p>")
+    return (f'<div class="segkit-headline"><h2>Recommendation: use {_e(_label(rec, a))}</h2>'
+            f"<p>Compared on the same {len(a.features):,} customers at {n_origins} cut-off(s) and tested on their "
+            f"{_e(measure)} in the following {months} months, {_e(_label(rec, a))} is recommended "
+            f"({_e(verdict)}).</p>{simple}</div><div class=\"segkit-kpis\">{cards}</div>"
+            f"<p>{_e(sc['reasons'][0])}</p><p><small>{_e(sc['decision_rule'])}</small></p>")
 
 
 def reasons_markdown(a: Analysis) -> str:
     return "\n".join(f"- {r}" for r in a.scorecard["reasons"])
 
 
-def scorecard_table(a: Analysis) -> pd.DataFrame:
-    """One row per scheme: the contract metrics with their 95% intervals, readable."""
+def comparison_table(a: Analysis) -> pd.DataFrame:
+    """Schemes (recommended first) and simple rankings side by side on the deciding measures."""
+    sc, key = a.scorecard, compare.share_key(a.params.vip_share)
+    shares = list(next(iter(sc["baselines"].values()))["capture_at"]) if sc["baselines"] else [key]
+    extras = a.comparison()
     rows = []
-    for name, s in a.scorecard["schemes"].items():
+    for name in [*scheme_order(a), *sc["baselines"]]:
+        is_scheme = name in sc["schemes"]
+        c = sc["schemes"][name]["comparison"] if is_scheme else sc["baselines"][name]
+        ci = c.get("ci95", {}) if is_scheme else {}
+        row = {"Ordering": ordering_labels(a).get(name, name) + (" ★" if name == sc["recommended"] else "")
+               + ("" if is_scheme else " (simple ranking)")}
+        for s in shares:
+            lo_hi = (ci.get("capture_at") or {}).get(s)
+            row[f"Top {pct(float(s))} capture"] = pct(c["capture_at"][s], 1) + (
+                f" ({pct(lo_hi[0], 1)}–{pct(lo_hi[1], 1)})" if lo_hi else "")
+        auc_ci = ci.get("capture_auc")
+        row["Area score"] = f"{c['capture_auc']:.3f}" + (f" ({auc_ci[0]:.3f}–{auc_ci[1]:.3f})" if auc_ci else "")
+        row["Deciding score"] = f"{(c['capture_auc'] + c['capture_at'][key]) / 2:.3f}"
+        if is_scheme:
+            pr, st = extras["practicality"][name], extras["stability"][name]
+            row["Segments"] = f"{pr['n_segments']}"
+            row["Smallest segment"] = pct(pr["min_segment_share"], 1) + (" ⚠" if pr["small_segments"] else "")
+            lo, hi = st["same_segment_ci95"]
+            row["Same segment after refit"] = f"{pct(st['same_segment'], 1)} ({pct(lo, 1)}–{pct(hi, 1)})"
+        else:
+            row["Segments"] = row["Smallest segment"] = row["Same segment after refit"] = "– (one per customer)"
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("Ordering")
+
+
+def backtest_table(a: Analysis) -> pd.DataFrame:
+    """Each backtest cut-off: the deciding score of every scheme and the winner there."""
+    sc, key = a.scorecard, compare.share_key(a.params.vip_share)
+    rows = []
+    for o in sc["backtest"]:
+        row = {"Cut-off": o["as_of"], "Scored on": f"{o['holdout']['start']} .. {o['holdout']['end']}"}
+        for name in scheme_order(a):
+            c = o["schemes"][name]
+            row[_label(name, a)] = f"{(c['capture_auc'] + c['capture_at'][key]) / 2:.3f}"
+        for name, c in o.get("baselines", {}).items():
+            row[_label(name, a) + " (simple)"] = f"{(c['capture_auc'] + c['capture_at'][key]) / 2:.3f}"
+        row["Best scheme"] = _label(o["winner"], a)
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("Cut-off")
+
+
+def backtest_markdown(a: Analysis) -> str:
+    """Which scheme won at each cut-off, and why there are fewer cut-offs than asked for (if so)."""
+    winners = [o["winner"] for o in a.scorecard["backtest"]]
+    same = len(set(winners)) == 1
+    text = (f"{_label(winners[0], a).capitalize()} scores best at every cut-off." if same and len(winners) > 1
+            else "The best scheme changes between cut-offs: "
+            + ", ".join(f"{_label(w, a)} at {o['as_of']}" for w, o in zip(winners, a.scorecard["backtest"])) + ".")
+    note = (a.scorecard.get("backtest_origins") or {}).get("note")
+    return text + (f" {note}" if note else "")
+
+
+def practicality_markdown(a: Analysis) -> str:
+    """Segments a team must handle and how stable they are, scheme by scheme (recommended first)."""
+    extras = a.comparison()
+    lines = []
+    for name in scheme_order(a):
+        lines.append(f"- {narrative.practicality_sentence(name, extras['practicality'][name])} "
+                     f"{narrative.stability_sentence(name, extras['stability'][name])}")
+    return "\n".join(lines)
+
+
+def verdict_sensitivity_table(a: Analysis) -> pd.DataFrame:
+    """The best-scoring scheme under other settings (point estimates at the latest cut-off)."""
+    t = a.comparison()["verdict_sensitivity"]["table"]
+    what = {"": "as run", "vip_share": "top share", "criterion": "measure", "holdout_months": "horizon"}
+    out = pd.DataFrame({
+        "Changed": t["changed_key"].map(what),
+        "Top share": t["vip_share"].map(lambda v: pct(v)),
+        "Measure": t["criterion"].map(narrative.measure_words),
+        "Horizon (months)": t["holdout_months"].astype(int),
+        "Best scheme": t["winner"].map(lambda w: "–" if w is None or pd.isna(w) else _label(str(w), a)),
+        "Same as as run": t.apply(lambda r: "–" if r["note"] else ("yes" if r["same_as_base"] else "no"), axis=1),
+        "Note": t["note"].map(lambda n: "not available: the data end too early" if n else ""),
+    })
+    return out.set_index("Changed")
+
+
+def verdict_sensitivity_markdown(a: Analysis) -> str:
+    return narrative.winner_moves_sentence(a.comparison()["verdict_sensitivity"], a.params.window_months)
+
+
+def override_markdown(a: Analysis) -> str:
+    """How customers placed by hand reach recommended_segment under the recommended scheme."""
+    rec = a.scorecard["recommended"]
+    manual = a.assignments[a.assignments["override_tier"].notna() & (a.assignments["override_tier"] != "")]
+    mapped = dict(zip(manual["override_tier"], manual["recommended_segment"]))
+    return narrative.override_note(rec, len(manual), mapped)
+
+
+def scorecard_table(a: Analysis) -> pd.DataFrame:
+    """Supporting figures, one row per scheme: the descriptive metrics with their 95% intervals."""
+    rows = []
+    for name in scheme_order(a):
+        s = a.scorecard["schemes"][name]
         m, ci = s["metrics"], s["ci95"]
 
         def with_ci(key, fmt):
@@ -167,15 +299,12 @@ def scorecard_table(a: Analysis) -> pd.DataFrame:
 
         rows.append({
             "Scheme": SCHEME_NAMES.get(name, name) + (" ★" if name == a.scorecard["recommended"] else ""),
-            "Segments": m["n_segments"],
-            "Smallest segment": pct(m["min_segment_share"], 1),
             "Top segment size": pct(m["top_segment_share"], 1),
             "Top segment's share of next revenue": with_ci("top_segment_holdout_revenue_share", lambda v: pct(v, 1)),
             "Lift": with_ci("top_segment_lift", lambda v: f"{v:.2f}"),
             "Spearman": with_ci("holdout_spearman", lambda v: f"{v:.3f}"),
             "AUC (buys again)": with_ci("holdout_activity_auc", lambda v: f"{v:.3f}"),
-            "Stability (ARI)": "–" if m["stability_ari"] is None else f"{m['stability_ari']:.2f}",
-            "Score": f"{a.scorecard['score'][name]:.3f}",
+            "Stability one month apart (ARI)": "–" if m["stability_ari"] is None else f"{m['stability_ari']:.2f}",
         })
     return pd.DataFrame(rows).set_index("Scheme")
 

@@ -1,10 +1,12 @@
 """One run from data to every table the notebooks and exported files need.
 
-:func:`analyze` loads and cleans the data, computes the feature tables, fits every registered
-scheme (:mod:`segkit.schemes.registry`) on the calibration period (and again one month earlier
-for stability), scores them on the holdout and chooses one. The :class:`Analysis` it returns is what every notebook reads, and
-:func:`write_run_files` exports it (``assignments.csv``, ``tiers_monthly.csv``, ``alerts.csv``,
-``actions.csv``, ``scorecard.json``, ``run.json``).
+:func:`analyze` loads and cleans the data, computes the feature tables (at the cut-off, one month
+earlier and at every earlier backtest cut-off, while the transactions are open), fits every
+registered scheme (:mod:`segkit.schemes.registry`) at each cut-off, scores them and the simple
+rankings on the run's own outcome with one shared bootstrap (:mod:`segkit.backtest`,
+:mod:`segkit.compare`) and chooses one. The :class:`Analysis` it returns is what every notebook
+reads, and :func:`write_run_files` exports it (``assignments.csv``, ``tiers_monthly.csv``,
+``alerts.csv``, ``actions.csv``, ``scorecard.json``, ``run.json``).
 
 A run computes its analysis once: ``segkit run`` saves it into the staging folder
 (:meth:`Analysis.save`) and passes that folder to the notebooks as ``cache_dir``; a notebook opened
@@ -35,13 +37,13 @@ import pandas as pd
 
 from . import __version__
 from .atomic import atomic_open, atomic_write
-from .calendar import Split
+from .calendar import Split, shift_date
 from .config import RunParams, is_connection_url
 from .data import QualityReport, Transactions, file_sha256, load_transactions, sha256_of_files
 from .errors import DataError, ParameterError
-from .evaluate import (BootstrapWeights, agreement, build_scorecard, capture_curve, holdout_curves,
-                       migration_matrix, persistence, recommend, recommended_segments, score_scheme,
-                       union_vs_period_total, vip_sensitivity)
+from . import backtest, compare, narrative
+from .evaluate import (BootstrapWeights, agreement, build_scorecard, holdout_curves, migration_matrix, persistence,
+                       recommended_segments, score_scheme, union_vs_period_total, vip_sensitivity)
 from .features import (available_criteria, criterion_available, customer_features, customer_month,
                        holdout_outcomes, split_periods)
 from .decisions.actions import ACTION_COLUMNS
@@ -116,6 +118,9 @@ class Analysis:
     started: str
     finished: str
     extras: dict[str, Any] | None = None
+    #: the backtest: the earlier origins' tables (main cut-off excluded), the scored origins,
+    #: which origins were kept and why, the holdout over the longest horizon the report tries
+    backtest: dict[str, Any] | None = None
     #: rows of the potential model's alert rule (alerts.csv lists them after ``alerts``, the VIP dropouts)
     model_alerts: pd.DataFrame | None = None
     #: purchases (distinct days or orders) per customer in the holdout, as the purchase model counts them
@@ -262,6 +267,11 @@ def analyze(params: RunParams, *, tx: Transactions | None = None, n_boot: int = 
     inputs = SchemeInputs(features=tables["features"], monthly=tables["monthly"], split=split, params=params,
                           potential=tables["potential"])
     schemes, previous_tables = _fit_schemes(inputs, tables["previous"])
+    main_origin = backtest.Origin(split, inputs.features, inputs.monthly, tables["holdout_monthly"],
+                                  tables["potential"])
+    origins = [main_origin, *tables["origins"]]
+    origin_tables = [{n: s.segment_table() for n, s in schemes.items()},
+                     *(backtest.fit_origin(o, params, schemes) for o in tables["origins"])]
     lap("schemes")
     customers = inputs.features["customer_id"]
     lifecycle = stage_labels(inputs.monthly, split.as_of, customers)  # relationship stages
@@ -271,12 +281,13 @@ def analyze(params: RunParams, *, tx: Transactions | None = None, n_boot: int = 
     applied = apply_overrides(tiers.segment_table(), overrides)
     alerts, model_alerts = _alerts(tiers, schemes.get("potential"), inputs)
     lap("lifecycle_overrides")
-    segment_tables = {name: s.segment_table() for name, s in schemes.items()}
+    segment_tables = origin_tables[0]
     weights = BootstrapWeights.for_customers(len(customers), n_boot, params.seed)  # the same resamples for all
     scores = {name: score_scheme(segment_tables[name], tables["outcomes"], previous_tables.get(name),
                                  n_boot=n_boot, seed=params.seed, weights=weights) for name in schemes}
-    recommendation = recommend(scores, strategy=params.strategy)
-    scorecard = build_scorecard(params.name, split, scores, recommendation)
+    entries = backtest.score_origins(origins, origin_tables, params, n_boot=n_boot)
+    recommendation = _recommendation(params, entries, tables["origin_info"])
+    scorecard = build_scorecard(params.name, split, scores, recommendation["scorecard"])
     scorecard["models"] = _models(schemes)
     lap("evaluate")
     return _decided(Analysis(
@@ -288,6 +299,8 @@ def analyze(params: RunParams, *, tx: Transactions | None = None, n_boot: int = 
         overrides=applied, scorecard=scorecard, timings=timings, started=started.isoformat(timespec="seconds"),
         finished=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         model_alerts=model_alerts, holdout_purchases=tables["holdout_purchases"],
+        backtest={"origins": tables["origins"], "entries": entries, "info": tables["origin_info"],
+                  "holdout_long": tables["holdout_long"], "data_end": tables["data_end"]},
     ), tables["returns"])
 
 
@@ -328,6 +341,25 @@ def _models(schemes: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _recommendation(params: RunParams, entries: list[dict[str, Any]], info: dict[str, Any]) -> dict[str, Any]:
+    """The verdict on the scored origins, its reasons in words, and its part of ``scorecard.json``."""
+    decided = backtest.decide(entries, params)
+    decision, retention = decided["decision"], decided["retention"]
+    main = entries[0]["results"]
+    reasons = narrative.verdict_reasons(decision, main, retention, measure=params.criterion,
+                                        horizon_months=params.holdout_months, window_months=params.window_months)
+    note = narrative.backtest_note(info, step_months=backtest.ORIGIN_STEP)
+    if note:
+        reasons.append(note)
+    rule = narrative.decision_rule(params.vip_share, compare.TOLERANCE, decision["schemes"])
+    fragments = compare.scorecard_fragments(main, entries, decision, measure=params.criterion,
+                                            horizon_months=params.holdout_months, decision_rule=rule)
+    fragments["backtest_origins"] = {k: info[k] for k in ("requested", "used")} | {"note": note}
+    return {"recommended": decision["recommended"], "clear_winner": decision["clear_winner"], "reasons": reasons,
+            "decision": decision, "retention": retention, "scorecard": {
+                "recommended": decision["recommended"], "reasons": reasons, **fragments}}
+
+
 def _split(params: RunParams, tx: Transactions) -> Split:
     """The run's periods, checked against the data (and the criterion's column against the file)."""
     criterion_available(tx, params.criterion)
@@ -339,15 +371,32 @@ def _split(params: RunParams, tx: Transactions) -> Split:
 
 
 def _tables(params: RunParams, tx: Transactions, split: Split, own_tx: bool) -> dict[str, Any]:
-    """Every per-customer table the run needs, at the cut-off and one month earlier (for stability)."""
+    """Every per-customer table the run needs: at the cut-off, one month earlier (for stability),
+    at every earlier backtest origin, and the holdout over the longest horizon the report tries."""
     previous_split = split.shifted(-1)
+    splits, info = backtest.origin_splits(split, tx.first_date, params.backtest_origins)
+    main_start = min(split.previous_window_months[0], previous_split.previous_window_months[0])
+    long_monthly = customer_month(tx, min(main_start, backtest.history_start(splits)), split.as_of)
+    monthly = long_monthly[long_monthly["month"] >= pd.Timestamp(main_start)].reset_index(drop=True)
     features = customer_features(tx, split.as_of)
-    history_start = min(split.previous_window_months[0], previous_split.previous_window_months[0])
-    monthly = customer_month(tx, history_start, split.as_of)
+    origins = []
+    for s in splits[1:]:
+        f = customer_features(tx, s.as_of)
+        if len(f) <= params.k_range[0]:  # too few customers to fit every scheme: stop here and say so
+            info.update(used=len(origins) + 1, limit="customers")
+            break
+        origins.append(backtest.Origin(s, f, long_monthly[long_monthly["month"] <= pd.Timestamp(s.as_of)]
+                                       .reset_index(drop=True), customer_month(tx, s.holdout_start, s.holdout_end),
+                                       summary_frame(tx, s.as_of, criterion=params.criterion)))
+    horizon = max(params.holdout_months, 6)
     out = {
         "features": features, "monthly": monthly,
         "outcomes": holdout_outcomes(tx, split, features["customer_id"]),
         "holdout_monthly": customer_month(tx, split.holdout_start, split.holdout_end),
+        # a longer horizon than the run's own, for the "does the verdict move?" table
+        "holdout_long": (customer_month(tx, split.holdout_start, shift_date(split.as_of, horizon))
+                         if horizon > params.holdout_months else None),
+        "data_end": tx.last_date, "origins": origins, "origin_info": info,
         "previous": SchemeInputs(features=customer_features(tx, previous_split.as_of),
                                  monthly=monthly[monthly["month"] <= pd.Timestamp(previous_split.as_of)],
                                  split=previous_split, params=params,
@@ -358,6 +407,8 @@ def _tables(params: RunParams, tx: Transactions, split: Split, own_tx: bool) -> 
         "data_info": {**tx.data_info(), "has": sorted(tx.has)},
         "returns": customer_returns(tx, split.window_months[0], split.as_of),  # high-maintenance customers
     }
+    if out["holdout_long"] is None:
+        out["holdout_long"] = out["holdout_monthly"]
     if own_tx:
         tx.close()  # everything below works on per-customer pandas frames; DuckDB's buffers go back
     return out
@@ -423,9 +474,11 @@ def _assignments(lifecycle: pd.DataFrame, applied: pd.DataFrame, tables: dict[st
     out = out.merge(ov, on="customer_id", how="left")
     rec = recommended_segments(tables, recommendation.get("recommended"))
     out = out.merge(rec.rename("recommended_segment"), left_on="customer_id", right_index=True, how="left")
-    if recommendation.get("recommended") == "percentile_tiers":  # overrides place customers in tiers
+    chosen = recommendation.get("recommended")
+    if chosen in tables:  # an override places a customer in a tier: the chosen scheme's segment of that rank
         manual = out["override_tier"].notna() & (out["override_tier"] != "")
-        out.loc[manual, "recommended_segment"] = out.loc[manual, "override_tier"]
+        mapped = backtest.map_override_tiers(out.loc[manual, "override_tier"], tables[chosen])
+        out.loc[manual, "recommended_segment"] = mapped.where(mapped.notna(), out.loc[manual, "recommended_segment"])
     out = pd.concat([out, _prospect_rows(applied)], ignore_index=True)
     columns = [c for c in assignment_columns() if c not in _DECISION_COLUMNS]  # added by _decided
     return out[columns].sort_values("customer_id", kind="stable").reset_index(drop=True)
@@ -461,9 +514,13 @@ def segment_summary(analysis: Analysis) -> str:
 def comparison(a: Analysis) -> dict[str, Any]:
     """What the comparison pages show beyond the scorecard, computed from the analysis.
 
-    ``capture`` (per scheme), ``persistence`` (per scheme), ``agreement``; for the tiers: the holdout
-    buying curves, the migration matrix, the VIP set's sensitivity to the criterion and to
-    ``vip_share`` (:data:`SENSITIVITY_SHARES`), and monthly union against period total.
+    Per scheme: ``capture`` (capture curves of the run's outcome, with the simple rankings under
+    ``baselines``), ``holdout`` (share of each segment buying, month by month), ``migration``
+    (label-matched, one month earlier against now), ``persistence``, ``practicality`` and
+    ``stability`` (refits on resampled customers); ``agreement`` (ARI, NMI, crosstabs);
+    ``verdict_sensitivity`` (the best-scoring scheme under other settings); for the tiers: the VIP
+    set's sensitivity to the criterion and to ``vip_share`` (:data:`SENSITIVITY_SHARES`) and
+    monthly union against period total.
     """
     tables, p = a.tables, a.params
     tiers = tables["percentile_tiers"]
@@ -477,16 +534,40 @@ def comparison(a: Analysis) -> dict[str, Any]:
         labels = tiers_fit(criterion=criterion, vip_share=share).labels_
         return set(labels[labels == "VIP"].index)
 
-    sens = vip_sensitivity(vips, available_criteria(a.data.get("has", [])), list(SENSITIVITY_SHARES),
-                           base_criterion=p.criterion, base_share=p.vip_share)
+    criteria = available_criteria(a.data.get("has", []))
+    sens = vip_sensitivity(vips, criteria, list(SENSITIVITY_SHARES), base_criterion=p.criterion,
+                           base_share=p.vip_share)
     period = tiers_fit(variant="period_total").segment_table()
-    return {"capture": {n: capture_curve(t, a.outcomes) for n, t in tables.items()},
-            "holdout": holdout_curves(tiers, a.holdout_monthly),
-            "migration": migration_matrix(a.previous_tables["percentile_tiers"], tiers),
+    main = backtest.Origin(a.split, a.features, a.monthly, a.holdout_monthly)
+    bt = a.backtest or {}
+    return {"capture": _capture_curves(a, tables),
+            "holdout": {n: holdout_curves(t, a.holdout_monthly) for n, t in tables.items()},
+            "migration": {n: migration_matrix(a.previous_tables[n], tables[n]) for n in tables},
             "persistence": {n: persistence(a.previous_tables[n], tables[n]) for n in tables},
+            "practicality": {n: compare.practicality(t) for n, t in tables.items()},
+            "stability": backtest.stability(main, a.schemes, p),
             "agreement": agreement(tables, monetary=a.features.set_index("customer_id")["monetary"],
                                    outcomes=a.outcomes),
+            "verdict_sensitivity": backtest.settings_winners(main, bt.get("holdout_long", a.holdout_monthly),
+                                                             bt.get("data_end", a.split.holdout_end), a.schemes,
+                                                             p, criteria),
             "sensitivity": sens, "union_vs_period": union_vs_period_total(tiers, period, a.outcomes, a.alerts)}
+
+
+def _capture_curves(a: Analysis, tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """Capture curves of the run's outcome: every scheme, then the simple rankings (same customers)."""
+    outcomes = compare.criterion_outcomes(a.holdout_monthly, a.features["customer_id"], a.params.criterion)
+    ids = outcomes["customer_id"].astype(str)
+    y = outcomes["outcome"].to_numpy(float)
+    keys = compare.baseline_orders(a.features, a.monthly, a.params.criterion, a.split.window_months)
+    keys = keys.set_index(keys["customer_id"].astype(str)).reindex(ids)
+    out = {}
+    for name, t in tables.items():
+        order = t.set_index(t["customer_id"].astype(str))["rank"].reindex(ids).to_numpy(float)
+        out[name] = compare.capture_curve(order, y)
+    for name in compare.BASELINES:
+        out[name] = compare.capture_curve(keys[name].to_numpy(float), y)
+    return out
 
 
 def write_run_files(analysis: Analysis, out_dir: str | Path, *,

@@ -21,7 +21,7 @@ from .schemes import registry
 __all__ = [
     "set_style", "TIER_COLORS", "SCHEME_COLORS", "SCHEME_LABELS", "segment_colors", "pareto_curve", "monthly_activity",
     "tier_counts_by_month", "vip_movements", "rfm_score_bars", "rfm_heatmap", "segment_sizes", "k_choice",
-    "cluster_profiles", "capture_curves", "holdout_curves", "metric_intervals", "migration_heatmap",
+    "cluster_profiles", "capture_curves", "holdout_curves", "migration_heatmap",
     "agreement_heatmap", "money_formatter", "holdout_purchases_by_frequency", "p_alive_heatmap", "headroom_by_group",
 ]
 
@@ -72,7 +72,10 @@ def _ax(ax):
 
 
 def _pct(ax, axis="y"):
-    (ax.yaxis if axis == "y" else ax.xaxis).set_major_formatter(mticker.PercentFormatter(1.0))
+    target = ax.yaxis if axis == "y" else ax.xaxis
+    target.set_major_formatter(mticker.PercentFormatter(1.0))
+    # at most six ticks on "nice" steps: percentage labels never crowd into each other
+    target.set_major_locator(mticker.MaxNLocator(nbins=5, steps=[1, 2, 2.5, 5, 10]))
 
 
 # ---------------------------------------------------------------- data profile
@@ -209,21 +212,33 @@ def cluster_profiles(profile: pd.DataFrame, currency: str):
 
 
 # ---------------------------------------------------------------- comparison
-def capture_curves(curves: Mapping[str, pd.DataFrame], ax=None):
-    """Share of next months' revenue captured by the top x% of customers, per scheme."""
+def capture_curves(curves: Mapping[str, pd.DataFrame], measure: str = "revenue", vip_share: float | None = None,
+                   labels: Mapping[str, str] | None = None, ax=None):
+    """Share of the next months' outcome held by the first x% of customers, per scheme and simple ranking.
+
+    ``curves``: name -> :func:`segkit.compare.capture_curve` (``share, ranking, oracle``); names that
+    are not registered schemes (the simple rankings) are drawn dashed in grey tones.
+    """
     ax = _ax(ax)
+    labels = {**SCHEME_LABELS, **(labels or {})}
     first = next(iter(curves.values()))
-    ax.plot(first["share_of_customers"], first["oracle"], color=SCHEME_COLORS["oracle"], ls=":", lw=2,
-            label="perfect foresight")
+    ax.plot(first["share"], first["oracle"], color=SCHEME_COLORS["oracle"], ls=":", lw=2, label="perfect foresight")
+    base_styles = iter([("#3d3d3d", "--"), ("#8a8a8a", "-.")] * 4)
     for name, c in curves.items():
-        ax.plot(c["share_of_customers"], c["scheme"], color=SCHEME_COLORS.get(name), lw=2.5,
-                label=SCHEME_LABELS.get(name, name))
+        if name in SCHEME_LABELS:
+            ax.plot(c["share"], c["ranking"], color=SCHEME_COLORS.get(name), lw=2.5, label=labels.get(name, name))
+        else:
+            color, ls = next(base_styles)
+            ax.plot(c["share"], c["ranking"], color=color, ls=ls, lw=1.6,
+                    label=f"{labels.get(name, name)} (simple ranking)")
     ax.plot([0, 1], [0, 1], color=SCHEME_COLORS["random"], ls="--", label="random order")
-    ax.axvline(0.2, color="#9aa5b1", lw=0.8)
-    ax.set(xlabel="Share of customers, best segment first", ylabel="Share of holdout revenue captured",
-           title="How much of the next months' revenue each scheme's top customers bring", xlim=(0, 1), ylim=(0, 1.02))
+    if vip_share is not None:
+        ax.axvline(vip_share, color="#9aa5b1", lw=0.8)
+    ax.set(xlabel="Share of customers, best first", ylabel=f"Share of next months' {measure}",
+           title=f"How much of the next months' {measure} each ordering's first customers bring", xlim=(0, 1),
+           ylim=(0, 1.02))
     _pct(ax, "x"), _pct(ax, "y")
-    ax.legend(loc="lower right")
+    ax.legend(loc="lower right", fontsize=8)
     return ax
 
 
@@ -241,44 +256,26 @@ def holdout_curves(curves: pd.DataFrame, title: str, ax=None):
     return ax
 
 
-def metric_intervals(scorecard: dict, metrics: tuple[str, ...] = ("holdout_spearman", "holdout_activity_auc",
-                                                                 "top_segment_holdout_revenue_share")):
-    """Point estimates and 95% intervals of the holdout metrics, scheme by scheme."""
-    labels = {"holdout_spearman": "Spearman: rank vs next revenue", "holdout_activity_auc": "AUC: who buys again",
-              "top_segment_holdout_revenue_share": "Top segment's share of next revenue",
-              "top_segment_lift": "Top segment lift"}
-    fig, axes = plt.subplots(1, len(metrics), figsize=(11, 3.2))
-    names = list(scorecard["schemes"])
-    for ax, m in zip(np.atleast_1d(axes), metrics):
-        for i, n in enumerate(names):
-            s = scorecard["schemes"][n]
-            v = s["metrics"][m]
-            lo, hi = s["ci95"].get(m, [v, v])
-            ax.errorbar(v, i, xerr=[[v - lo], [hi - v]], fmt="o", color=SCHEME_COLORS.get(n), capsize=4, ms=7)
-        ax.set_yticks(range(len(names)), [SCHEME_LABELS.get(n, n) for n in names])
-        ax.set_title(labels.get(m, m), fontsize=11)
-        if m.endswith("_share"):
-            _pct(ax, "x")
-        ax.invert_yaxis()
-    return fig
-
-
 def migration_heatmap(matrix: pd.DataFrame, title: str, ax=None):
     """Row shares: where the customers of each earlier segment are now."""
     ax = _ax(ax)
     shares = matrix.div(matrix.sum(axis=1).replace(0, 1), axis=0)
     sns.heatmap(shares, ax=ax, cmap=_HEAT, annot=True, fmt=".0%", vmin=0, vmax=1, cbar=False)
     ax.set(xlabel="Segment now", ylabel="Segment one month earlier", title=title)
+    if max((len(str(c)) for c in matrix.columns), default=0) > 10:  # long names would overlap side by side
+        ax.tick_params(axis="x", labelrotation=30)
+        for t in ax.get_xticklabels():
+            t.set_horizontalalignment("right")
     return ax
 
 
-def agreement_heatmap(ari: pd.DataFrame, ax=None):
-    """Adjusted Rand index between every pair of schemes."""
+def agreement_heatmap(ari: pd.DataFrame, title: str = "How much the schemes agree (adjusted Rand index)", ax=None):
+    """Agreement (adjusted Rand index, or any 0..1 matrix such as NMI) between every pair of schemes."""
     ax = _ax(ax)
     labels = dict(SCHEME_LABELS)
     d = ari.rename(index=labels, columns=labels)
     sns.heatmap(d, ax=ax, cmap=_HEAT, annot=True, fmt=".2f", vmin=0, vmax=1, cbar=False, square=True)
-    ax.set(title="How much the schemes agree (adjusted Rand index)")
+    ax.set(title=title)
     return ax
 
 
