@@ -479,7 +479,11 @@ def _assignments(lifecycle: pd.DataFrame, applied: pd.DataFrame, tables: dict[st
         manual = out["override_tier"].notna() & (out["override_tier"] != "")
         mapped = backtest.map_override_tiers(out.loc[manual, "override_tier"], tables[chosen])
         out.loc[manual, "recommended_segment"] = mapped.where(mapped.notna(), out.loc[manual, "recommended_segment"])
-    out = pd.concat([out, _prospect_rows(applied)], ignore_index=True)
+    prospects = _prospect_rows(applied)
+    if len(prospects):  # integer columns stay integers (empty for prospects), never 1.0
+        ints = [c for c in out.columns if pd.api.types.is_integer_dtype(out[c])]
+        out = pd.concat([out, prospects], ignore_index=True)
+        out[ints] = out[ints].astype("Int64")
     columns = [c for c in assignment_columns() if c not in _DECISION_COLUMNS]  # added by _decided
     return out[columns].sort_values("customer_id", kind="stable").reset_index(drop=True)
 
