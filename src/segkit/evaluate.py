@@ -5,7 +5,7 @@ and *outcomes* (:func:`segkit.features.holdout_outcomes`: ``customer_id, holdout
 holdout_purchases, bought``), so any scheme can be scored, and the numbers can be recomputed from
 the exported ``assignments.csv`` and the raw transactions alone.
 
-Metrics (DESIGN.md): ``n_segments``, ``min_segment_share``, ``top_segment_share``,
+Metrics (docs/contract.md, "Definitions"): ``n_segments``, ``min_segment_share``, ``top_segment_share``,
 ``top_segment_holdout_revenue_share``, ``top_segment_lift``, ``holdout_spearman`` (Spearman
 between -rank and holdout revenue, average ranks for ties), ``holdout_activity_auc`` (ROC AUC of
 -rank for "bought in the holdout", ties count one half) and ``stability_ari``.
@@ -177,7 +177,7 @@ class BootstrapWeights:
 
 
 def point_metrics(table: pd.DataFrame, outcomes: pd.DataFrame, previous: pd.DataFrame | None = None) -> dict:
-    """DESIGN.md's metrics for one scheme, without intervals."""
+    """The descriptive metrics of one scheme, without intervals."""
     return score_scheme(table, outcomes, previous, n_boot=0)["metrics"]
 
 
@@ -204,17 +204,7 @@ def score_scheme(table: pd.DataFrame, outcomes: pd.DataFrame, previous: pd.DataF
     stats = _Stats(rank, data["holdout_revenue"].to_numpy(float), data["bought"].to_numpy(bool))
     point = {k: float(v[0]) for k, v in stats.metrics(np.ones((1, n))).items()}
 
-    seg = data.groupby(["rank", "segment"], sort=True).agg(
-        customers=("customer_id", "size"), holdout_revenue=("holdout_revenue", "sum"), retention=("bought", "mean"))
-    total_rev = data["holdout_revenue"].sum()
-    segments = []
-    for (r, label), row in seg.iterrows():
-        segments.append({
-            "label": str(label), "rank": int(r), "customers": int(row["customers"]),
-            "share": row["customers"] / n, "holdout_revenue": float(row["holdout_revenue"]),
-            "holdout_revenue_share": float(row["holdout_revenue"] / total_rev) if total_rev > 0 else 0.0,
-            "retention": float(row["retention"]), "revenue_per_customer": float(row["holdout_revenue"] / row["customers"]),
-        })
+    segments = _segment_rows(data)
     shares = [s["share"] for s in segments]
     metrics = {
         "n_segments": len(segments),
@@ -226,26 +216,51 @@ def score_scheme(table: pd.DataFrame, outcomes: pd.DataFrame, previous: pd.DataF
         "holdout_activity_auc": point["holdout_activity_auc"],
         "stability_ari": stability_ari(table, previous) if previous is not None else None,
     }
-    ci, boot = {}, {}
-    if n_boot > 0:
-        idx, scale = np.arange(n), 1.0
-        if n > _MAX_BOOT_CUSTOMERS:
-            rng = np.random.default_rng(seed + 7919)
-            idx = np.sort(rng.choice(n, size=_MAX_BOOT_CUSTOMERS, replace=False))
-            scale = math.sqrt(_MAX_BOOT_CUSTOMERS / n)
-            stats = _Stats(rank[idx], stats.revenue[idx], stats.bought[idx].astype(bool))
-        if weights is None or not weights.matches(len(idx), n_boot, seed):
-            weights = BootstrapWeights(len(idx), n_boot, seed)
-        parts = [stats.metrics(W) for W in weights]
-        for key in HOLDOUT_METRICS:
-            values = np.concatenate([p[key] for p in parts])
-            centre = metrics[key]
-            if scale != 1.0:  # m-out-of-n: narrow the spread around the full-data estimate
-                values = centre + (values - values.mean()) * scale
-            boot[key] = values
-            lo, hi = np.quantile(values, [0.025, 0.975])
-            ci[key] = [float(min(lo, centre)), float(max(hi, centre))]
+    ci, boot = _bootstrap(stats, rank, metrics, n_boot=n_boot, seed=seed, weights=weights) if n_boot > 0 else ({}, {})
     return {"segments": segments, "metrics": metrics, "ci95": ci, "boot": boot}
+
+
+def _segment_rows(data: pd.DataFrame) -> list[dict[str, Any]]:
+    """Per segment (rank order): customers, share, holdout revenue and its share, retention."""
+    n = len(data)
+    seg = data.groupby(["rank", "segment"], sort=True).agg(
+        customers=("customer_id", "size"), holdout_revenue=("holdout_revenue", "sum"), retention=("bought", "mean"))
+    total_rev = data["holdout_revenue"].sum()
+    return [{
+        "label": str(label), "rank": int(r), "customers": int(row["customers"]),
+        "share": row["customers"] / n, "holdout_revenue": float(row["holdout_revenue"]),
+        "holdout_revenue_share": float(row["holdout_revenue"] / total_rev) if total_rev > 0 else 0.0,
+        "retention": float(row["retention"]), "revenue_per_customer": float(row["holdout_revenue"] / row["customers"]),
+    } for (r, label), row in seg.iterrows()]
+
+
+def _bootstrap(stats: "_Stats", rank: np.ndarray, metrics: dict[str, Any], *, n_boot: int, seed: int,
+               weights: BootstrapWeights | None) -> tuple[dict[str, list[float]], dict[str, np.ndarray]]:
+    """95% percentile intervals and per-resample values of the holdout metrics.
+
+    Above ``_MAX_BOOT_CUSTOMERS`` customers: a seeded subsample, its spread narrowed by
+    sqrt(subsample / customers) around the full-data estimate (m-out-of-n).
+    """
+    n = len(rank)
+    idx, scale = np.arange(n), 1.0
+    if n > _MAX_BOOT_CUSTOMERS:
+        rng = np.random.default_rng(seed + 7919)
+        idx = np.sort(rng.choice(n, size=_MAX_BOOT_CUSTOMERS, replace=False))
+        scale = math.sqrt(_MAX_BOOT_CUSTOMERS / n)
+        stats = _Stats(rank[idx], stats.revenue[idx], stats.bought[idx].astype(bool))
+    if weights is None or not weights.matches(len(idx), n_boot, seed):
+        weights = BootstrapWeights(len(idx), n_boot, seed)
+    parts = [stats.metrics(W) for W in weights]
+    ci, boot = {}, {}
+    for key in HOLDOUT_METRICS:
+        values = np.concatenate([p[key] for p in parts])
+        centre = metrics[key]
+        if scale != 1.0:  # m-out-of-n: narrow the spread around the full-data estimate
+            values = centre + (values - values.mean()) * scale
+        boot[key] = values
+        lo, hi = np.quantile(values, [0.025, 0.975])
+        ci[key] = [float(min(lo, centre)), float(max(hi, centre))]
+    return ci, boot
 
 
 def stability_ari(table: pd.DataFrame, previous: pd.DataFrame) -> float:
