@@ -20,6 +20,7 @@ SRC = PROJECT_ROOT / "src" / "segkit"
 #: bottom to top; a module may import only from strictly lower layers
 LAYERS: list[set[str]] = [
     {"errors", "atomic", "__init__"},
+    {"policy"},
     {"config", "calendar", "reproducible", "datasets"},
     {"engines"},
     {"data"},
@@ -28,9 +29,10 @@ LAYERS: list[set[str]] = [
     {"schemes", "decisions"},
     {"evaluate"},
     {"compare"},
-    {"narrative"},
+    {"narrative", "backtest"},
     {"pipeline"},
     {"plots"},
+    {"notebook_decisions"},
     {"notebook", "report", "publish"},
     {"runner"},
     {"scaffold"},

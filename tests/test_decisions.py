@@ -409,6 +409,6 @@ def test_docstring_examples(name):
     import doctest
     import importlib
 
-    module = importlib.import_module(f"segkit.decisions.{name}")
+    module = importlib.import_module("segkit.policy" if name == "policy" else f"segkit.decisions.{name}")
     result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.failed == 0 and result.attempted > 0

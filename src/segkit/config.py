@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 
 from .errors import ConfigError, ParameterError
+from .policy import Policy
 
 __all__ = [
     "PROJECT_ROOT",
@@ -170,95 +171,13 @@ class RunParams:
         Relative ``data`` and ``overrides`` paths are resolved against ``base_dir`` (the config
         file's folder). Raises :class:`ConfigError` naming the key and the fix.
         """
-        if not isinstance(raw, Mapping):
-            raise ConfigError(f"a run must be a mapping of parameters, got {type(raw).__name__}",
-                              where=where, fix="write each run as `- name: ...` followed by `data: ...`")
-        fields = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(raw) - fields)
-        if unknown:
-            raise ConfigError(
-                f"unknown parameter(s) {', '.join(map(repr, unknown))}",
-                where=where,
-                fix=f"remove them or use one of: {', '.join(sorted(fields))}",
-            )
-        for key in ("name", "data"):
-            if raw.get(key) in (None, ""):
-                raise ConfigError(f"the parameter {key!r} is required", where=where,
-                                  fix=f"add `{key}: ...` to the run")
-        values = dict(raw)
-        name = values["name"]
-        if not isinstance(name, str) or not _NAME_RE.fullmatch(name):
-            raise ConfigError(
-                f"run name {name!r} is not allowed (it becomes a folder name)",
-                where=f"{where}, key 'name'",
-                fix="use only lower-case letters, digits, '-' and '_', e.g. cdnow-revenue",
-            )
-        where = f"{where} (run {name!r})"
-        check_connection(values["data"], values.get("table"), where)
-        for key in ("data", "overrides", "notebooks"):
-            if key == "data" and is_connection_url(values[key]):
-                continue  # a database, not a file
-            if values.get(key) is not None:
-                if not isinstance(values[key], (str, Path)):
-                    raise ConfigError(f"{key!r} must be a path", where=where, fix=f"write `{key}: path/to/file`")
-                path = Path(values[key]).expanduser()
-                if base_dir is not None and not path.is_absolute():
-                    path = base_dir / path
-                values[key] = str(path)
-
+        values, where = _check_identity(raw, {f.name for f in dataclasses.fields(cls)}, where)
+        _resolve_paths(values, base_dir, where)
         values["columns"] = _check_columns(values.get("columns") or {}, where)
         values["filter"] = _check_filter(values.get("filter") or {}, where)
-
-        strategy = values.get("strategy")
-        if strategy is not None and strategy not in STRATEGY_CRITERION:
-            raise ConfigError(f"unknown strategy {strategy!r}", where=f"{where}, key 'strategy'",
-                              fix=f"use one of {', '.join(STRATEGY_CRITERION)}")
-        criterion = values.get("criterion")
-        if criterion is None:
-            criterion = STRATEGY_CRITERION[strategy] if strategy else "revenue"
-        if criterion not in CRITERIA:
-            raise ConfigError(f"unknown criterion {criterion!r}", where=f"{where}, key 'criterion'",
-                              fix=f"use one of {', '.join(CRITERIA)}")
-        if strategy and raw.get("criterion") and STRATEGY_CRITERION[strategy] != criterion:
-            raise ConfigError(
-                f"strategy {strategy!r} ranks by {STRATEGY_CRITERION[strategy]!r} but criterion is {criterion!r}",
-                where=where, fix="give only one of `strategy` and `criterion`, or make them agree")
-        values["criterion"] = criterion
-
-        if values.get("as_of") is not None:
-            values["as_of"] = _check_date(values["as_of"], f"{where}, key 'as_of'")
-        for key, lo, hi in (("holdout_months", 1, 120), ("window_months", 1, 120),
-                            ("dropout_months", 1, 120), ("rfm_bins", 2, 20), ("backtest_origins", 1, 6), ("seed", 0, 2**32 - 1)):
-            if key in values:
-                values[key] = _check_int(values[key], key, lo, hi, where)
-        for key in ("vip_share", "good_share"):
-            if key in values:
-                values[key] = _check_share(values[key], key, where, open_interval=True)
-        if "max_bad_share" in values:
-            values["max_bad_share"] = _check_share(values["max_bad_share"], "max_bad_share", where,
-                                                   open_interval=False)
-        window = values.get("window_months", cls.window_months)
-        if values.get("dropout_months", cls.dropout_months) > window:
-            raise ConfigError("dropout_months cannot exceed window_months",
-                              where=f"{where}, key 'dropout_months'",
-                              fix=f"use a value from 1 to {window}")
-        if "k_range" in values:
-            values["k_range"] = _check_k_range(values["k_range"], where)
-        if "drop_duplicates" in values and not isinstance(values["drop_duplicates"], bool):
-            raise ConfigError("drop_duplicates must be true or false", where=f"{where}, key 'drop_duplicates'",
-                              fix="write `drop_duplicates: true` or `false`")
-        if "currency" in values:
-            cur = values["currency"]
-            if not isinstance(cur, str) or not _CURRENCY_RE.match(cur):
-                raise ConfigError(f"currency {cur!r} is not an ISO 4217 code", where=f"{where}, key 'currency'",
-                                  fix="use three capital letters such as USD, EUR, CZK or PLN")
-        if values.get("title") is not None and not isinstance(values["title"], str):
-            raise ConfigError("title must be text", where=f"{where}, key 'title'", fix="quote the title")
-        if values.get("policy") is not None:
-            values["policy"] = _check_policy(values["policy"], f"{where}, key 'policy'", base_dir)
-        if values.get("engine", "duckdb") not in ENGINES:
-            raise ConfigError(f"unknown engine {values['engine']!r}", where=f"{where}, key 'engine'",
-                              fix=f"use one of {', '.join(ENGINES)}")
+        values["criterion"] = _check_criterion(values, raw, where)
+        _check_numbers(values, where, window_default=cls.window_months, dropout_default=cls.dropout_months)
+        _check_labels(values, where, base_dir)
         return cls(**values)
 
     @classmethod
@@ -313,6 +232,102 @@ class Config:
         return tuple(r for r in self.runs if r.name in names)
 
 
+
+def _check_identity(raw: Any, fields: set[str], where: str) -> tuple[dict[str, Any], str]:
+    """A mapping with known keys, ``name`` and ``data``; returns a copy and ``where`` naming the run."""
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"a run must be a mapping of parameters, got {type(raw).__name__}",
+                          where=where, fix="write each run as `- name: ...` followed by `data: ...`")
+    unknown = sorted(set(raw) - fields)
+    if unknown:
+        raise ConfigError(f"unknown parameter(s) {', '.join(map(repr, unknown))}", where=where,
+                          fix=f"remove them or use one of: {', '.join(sorted(fields))}")
+    for key in ("name", "data"):
+        if raw.get(key) in (None, ""):
+            raise ConfigError(f"the parameter {key!r} is required", where=where, fix=f"add `{key}: ...` to the run")
+    values = dict(raw)
+    name = values["name"]
+    if not isinstance(name, str) or not _NAME_RE.fullmatch(name):
+        raise ConfigError(f"run name {name!r} is not allowed (it becomes a folder name)",
+                          where=f"{where}, key 'name'",
+                          fix="use only lower-case letters, digits, '-' and '_', e.g. cdnow-revenue")
+    where = f"{where} (run {name!r})"
+    check_connection(values["data"], values.get("table"), where)
+    return values, where
+
+
+def _resolve_paths(values: dict[str, Any], base_dir: Path | None, where: str) -> None:
+    """``data``, ``overrides`` and ``notebooks`` relative to the config file's folder (URLs stay)."""
+    for key in ("data", "overrides", "notebooks"):
+        if key == "data" and is_connection_url(values[key]):
+            continue  # a database, not a file
+        if values.get(key) is not None:
+            if not isinstance(values[key], (str, Path)):
+                raise ConfigError(f"{key!r} must be a path", where=where, fix=f"write `{key}: path/to/file`")
+            path = Path(values[key]).expanduser()
+            if base_dir is not None and not path.is_absolute():
+                path = base_dir / path
+            values[key] = str(path)
+
+
+def _check_criterion(values: Mapping[str, Any], raw: Mapping[str, Any], where: str) -> str:
+    """The criterion: given, or the strategy's, or revenue; the two must agree when both are given."""
+    strategy = values.get("strategy")
+    if strategy is not None and strategy not in STRATEGY_CRITERION:
+        raise ConfigError(f"unknown strategy {strategy!r}", where=f"{where}, key 'strategy'",
+                          fix=f"use one of {', '.join(STRATEGY_CRITERION)}")
+    criterion = values.get("criterion")
+    if criterion is None:
+        criterion = STRATEGY_CRITERION[strategy] if strategy else "revenue"
+    if criterion not in CRITERIA:
+        raise ConfigError(f"unknown criterion {criterion!r}", where=f"{where}, key 'criterion'",
+                          fix=f"use one of {', '.join(CRITERIA)}")
+    if strategy and raw.get("criterion") and STRATEGY_CRITERION[strategy] != criterion:
+        raise ConfigError(
+            f"strategy {strategy!r} ranks by {STRATEGY_CRITERION[strategy]!r} but criterion is {criterion!r}",
+            where=where, fix="give only one of `strategy` and `criterion`, or make them agree")
+    return criterion
+
+
+def _check_numbers(values: dict[str, Any], where: str, *, window_default: int, dropout_default: int) -> None:
+    """Dates, whole numbers in their ranges, shares, dropout within the window, k_range."""
+    if values.get("as_of") is not None:
+        values["as_of"] = _check_date(values["as_of"], f"{where}, key 'as_of'")
+    for key, lo, hi in (("holdout_months", 1, 120), ("window_months", 1, 120), ("dropout_months", 1, 120),
+                        ("rfm_bins", 2, 20), ("backtest_origins", 1, 6), ("seed", 0, 2**32 - 1)):
+        if key in values:
+            values[key] = _check_int(values[key], key, lo, hi, where)
+    for key in ("vip_share", "good_share"):
+        if key in values:
+            values[key] = _check_share(values[key], key, where, open_interval=True)
+    if "max_bad_share" in values:
+        values["max_bad_share"] = _check_share(values["max_bad_share"], "max_bad_share", where, open_interval=False)
+    window = values.get("window_months", window_default)
+    if values.get("dropout_months", dropout_default) > window:
+        raise ConfigError("dropout_months cannot exceed window_months", where=f"{where}, key 'dropout_months'",
+                          fix=f"use a value from 1 to {window}")
+    if "k_range" in values:
+        values["k_range"] = _check_k_range(values["k_range"], where)
+
+
+def _check_labels(values: dict[str, Any], where: str, base_dir: Path | None) -> None:
+    """Switches, currency, title, policy and engine."""
+    if "drop_duplicates" in values and not isinstance(values["drop_duplicates"], bool):
+        raise ConfigError("drop_duplicates must be true or false", where=f"{where}, key 'drop_duplicates'",
+                          fix="write `drop_duplicates: true` or `false`")
+    if "currency" in values:
+        cur = values["currency"]
+        if not isinstance(cur, str) or not _CURRENCY_RE.match(cur):
+            raise ConfigError(f"currency {cur!r} is not an ISO 4217 code", where=f"{where}, key 'currency'",
+                              fix="use three capital letters such as USD, EUR, CZK or PLN")
+    if values.get("title") is not None and not isinstance(values["title"], str):
+        raise ConfigError("title must be text", where=f"{where}, key 'title'", fix="quote the title")
+    if values.get("policy") is not None:
+        values["policy"] = _check_policy(values["policy"], f"{where}, key 'policy'", base_dir)
+    if values.get("engine", "duckdb") not in ENGINES:
+        raise ConfigError(f"unknown engine {values['engine']!r}", where=f"{where}, key 'engine'",
+                          fix=f"use one of {', '.join(ENGINES)}")
+
 def load_config(path: str | Path, *, out: str | Path | None = None) -> Config:
     """Read and validate a reports config; every mistake raises :class:`ConfigError`.
 
@@ -326,27 +341,7 @@ def load_config(path: str | Path, *, out: str | Path | None = None) -> Config:
     [('demo', 3)]
     """
     path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"config file {str(path)!r} does not exist", where=str(path),
-                          fix="pass the path of a reports.yml (see README, 'Config')")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise ConfigError("the config is not UTF-8 text", where=str(path), fix="save it as UTF-8") from exc
-    try:
-        raw = yaml.load(text, Loader=_ConfigLoader)  # noqa: S506 - a SafeLoader subclass
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        loc = f"{path}, line {mark.line + 1}, column {mark.column + 1}" if mark else str(path)
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        if isinstance(exc, _DuplicateKey):
-            raise ConfigError(f"the config gives the key {exc.key!r} twice in one mapping", where=loc,
-                              fix="keep one of them (YAML would silently use the last)") from exc
-        if isinstance(exc, yaml.constructor.ConstructorError) and "constructor for the tag" in problem:
-            raise ConfigError(f"the config uses a YAML tag segkit does not load ({problem.split('tag ')[-1]})",
-                              where=loc, fix="remove the `!!...` tag: a config holds plain values only") from exc
-        raise ConfigError(f"the config is not valid YAML ({problem})", where=loc,
-                          fix="check indentation and quoting near that line") from exc
+    raw = _read_yaml(path)
     if not isinstance(raw, dict):
         raise ConfigError("the config must be a mapping with a `runs:` list", where=str(path),
                           fix="start from the reports.yml shipped with segkit")
@@ -384,6 +379,31 @@ def load_config(path: str | Path, *, out: str | Path | None = None) -> Config:
         out_dir = base_dir / out_dir
     return Config(path=path, out=out_dir, runs=tuple(runs))
 
+
+
+def _read_yaml(path: Path) -> Any:
+    """The config file's YAML (plain values only), or a ConfigError naming the line and the fix."""
+    if not path.is_file():
+        raise ConfigError(f"config file {str(path)!r} does not exist", where=str(path),
+                          fix="pass the path of a reports.yml (see README, 'Config')")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError("the config is not UTF-8 text", where=str(path), fix="save it as UTF-8") from exc
+    try:
+        return yaml.load(text, Loader=_ConfigLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        loc = f"{path}, line {mark.line + 1}, column {mark.column + 1}" if mark else str(path)
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        if isinstance(exc, _DuplicateKey):
+            raise ConfigError(f"the config gives the key {exc.key!r} twice in one mapping", where=loc,
+                              fix="keep one of them (YAML would silently use the last)") from exc
+        if isinstance(exc, yaml.constructor.ConstructorError) and "constructor for the tag" in problem:
+            raise ConfigError(f"the config uses a YAML tag segkit does not load ({problem.split('tag ')[-1]})",
+                              where=loc, fix="remove the `!!...` tag: a config holds plain values only") from exc
+        raise ConfigError(f"the config is not valid YAML ({problem})", where=loc,
+                          fix="check indentation and quoting near that line") from exc
 
 class _DuplicateKey(yaml.constructor.ConstructorError):
     def __init__(self, key: Any, mark: Any):
@@ -470,7 +490,6 @@ def _check_policy(value: Any, where: str, base_dir: Path | None) -> dict[str, An
     ``policy:`` followed by it. The settings are validated by
     :meth:`segkit.decisions.Policy.from_mapping` and kept as given (plain values, no defaults added).
     """
-    from .decisions.policy import Policy  # the policy's rules live with the decisions
 
     if isinstance(value, (str, Path)):
         path = Path(value).expanduser()

@@ -239,13 +239,8 @@ def package_versions() -> dict[str, str]:
     return out
 
 
-def analyze(params: RunParams, *, tx: Transactions | None = None, n_boot: int = 1000) -> Analysis:
-    """Run every step of one segmentation run and return the :class:`Analysis`.
-
-    Raises segkit errors (exit code 2) for bad data or parameters that do not fit the data.
-    """
-    started = dt.datetime.now(dt.timezone.utc)
-    timings: dict[str, float] = {}
+def _stopwatch(timings: dict[str, float]) -> Any:
+    """``lap(name)`` records the seconds since the previous lap (or since this call) under ``name``."""
     clock = [time.perf_counter()]
 
     def lap(name: str) -> None:
@@ -253,11 +248,21 @@ def analyze(params: RunParams, *, tx: Transactions | None = None, n_boot: int = 
         timings[name] = now - clock[0]
         clock[0] = now
 
+    return lap
+
+
+def analyze(params: RunParams, *, tx: Transactions | None = None, n_boot: int = 1000) -> Analysis:
+    """Run every step of one segmentation run and return the :class:`Analysis`.
+
+    Raises segkit errors (exit code 2) for bad data or parameters that do not fit the data.
+    """
+    started = dt.datetime.now(dt.timezone.utc)
+    timings: dict[str, float] = {}
+    lap = _stopwatch(timings)
     own_tx = tx is None  # loaded here: closed as soon as the per-customer tables are computed
-    if tx is None:
-        tx = load_transactions(params.data, params.columns, drop_duplicates=params.drop_duplicates,
-                               max_bad_share=params.max_bad_share, filter=params.filter, engine=params.engine,
-                               table=params.table)
+    tx = tx if tx is not None else load_transactions(
+        params.data, params.columns, drop_duplicates=params.drop_duplicates, max_bad_share=params.max_bad_share,
+        filter=params.filter, engine=params.engine, table=params.table)
     split = _split(params, tx)
     lap("load")
     tables = _tables(params, tx, split, own_tx)

@@ -20,7 +20,7 @@ from .erosion import ALERT_COLUMNS, EROSION_THRESHOLD_PP, erosion_alerts, margin
 from .maintenance import customer_returns, high_maintenance
 from .mix import tier_mix
 from .payback import PAYBACK_COLUMNS, payback
-from .policy import DEFAULT_POLICY_YAML, RELATIONSHIP_TYPES, Policy, TierPolicy, default_policy
+from ..policy import DEFAULT_POLICY_YAML, RELATIONSHIP_TYPES, Policy, TierPolicy, default_policy
 from .stages import STAGE_ORDER, STAGES, relationship_stages, stage_check, stage_transitions
 
 __all__ = [

@@ -15,7 +15,7 @@ cut-off, customers keeping the tier they had at the cut-off):
 Example
 -------
 >>> import pandas as pd
->>> from segkit.decisions.policy import Policy
+>>> from segkit.policy import Policy
 >>> tiers = pd.DataFrame({"customer_id": ["a", "b"], "tier": ["VIP", "REGULAR"]})
 >>> window = pd.DataFrame({"customer_id": ["a", "b"], "revenue": [1000.0, 50.0], "margin": [300.0, 10.0]})
 >>> pol = Policy.from_mapping({"VIP": {"discount_pct": 5, "cost_to_serve_per_month": 10}})
@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ParameterError
-from .policy import Policy
+from ..policy import Policy
 
 __all__ = ["payback", "PAYBACK_COLUMNS"]
 

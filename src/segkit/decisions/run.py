@@ -41,7 +41,7 @@ from .erosion import ALERT_COLUMNS, erosion_alerts, margin_erosion
 from .maintenance import high_maintenance
 from .mix import tier_mix
 from .payback import payback
-from .policy import POLICY_TIERS, Policy
+from ..policy import POLICY_TIERS, Policy
 from .stages import relationship_stages, stage_check, stage_transitions
 
 __all__ = ["Decisions", "decide", "stage_labels", "alerts_file", "with_tier_change", "segments_as_tiers"]

@@ -40,7 +40,7 @@ from typing import Any
 
 import yaml
 
-from ..errors import ConfigError
+from .errors import ConfigError
 
 __all__ = ["TierPolicy", "Policy", "RELATIONSHIP_TYPES", "POLICY_TIERS", "DEFAULT_POLICY_YAML", "default_policy"]
 
