@@ -35,7 +35,7 @@ import pandas as pd
 from . import compare
 from .calendar import Split, month_start, shift_date
 from .config import RunParams
-from .errors import ParameterError
+from .errors import ParameterError, SegkitError
 from .schemes import SchemeInputs, registry
 
 __all__ = ["ORIGIN_STEP", "COMPARE_RESAMPLES", "STABILITY_RESAMPLES", "Origin", "origin_splits", "fit_origin", "score_origins",
@@ -158,8 +158,11 @@ def stability(origin: Origin, schemes: Mapping[str, Any], params: RunParams, *,
             keep = ids.isin(set(drawn)).to_numpy()
             sub_ids = set(ids[keep])
             monthly = origin.monthly[origin.monthly["customer_id"].astype(str).isin(sub_ids)]
+            summary = origin.potential
+            if summary is not None:  # the predicted-value model's summary of the same customers
+                summary = summary[summary["customer_id"].astype(str).isin(sub_ids)].reset_index(drop=True)
             inputs = SchemeInputs(features=origin.features[keep].reset_index(drop=True), monthly=monthly,
-                                  split=origin.split, params=params, reference=fitted)
+                                  split=origin.split, params=params, reference=fitted, potential=summary)
             return spec.cls.from_params(params).fit(inputs).segment_table()
 
         out[spec.name] = compare.refit_stability(fit, ids, fitted.segment_table(), n_resamples=n_resamples,
@@ -198,13 +201,20 @@ def settings_winners(origin: Origin, holdout_long: pd.DataFrame, data_end: dt.da
             if spec.name not in names:
                 continue
             same = _same_settings(spec.cls, params, changed)
-            fitted = schemes[spec.name] if same else spec.cls.from_params(changed).fit(origin.inputs(changed))
+            inputs = origin.inputs(changed)
+            if changed.criterion != params.criterion:  # the model's summary holds the run's own criterion
+                inputs = dataclasses.replace(inputs, potential=None)
+            try:
+                fitted = schemes[spec.name] if same else spec.cls.from_params(changed).fit(inputs)
+            except SegkitError:  # a scheme that cannot be refitted under this setting sits it out
+                continue
             tables[spec.name] = fitted.segment_table()
         months = holdout_long[pd.to_datetime(holdout_long["month"]) <= pd.Timestamp(end)]
         outcomes = compare.criterion_outcomes(months, origin.features["customer_id"], setting["criterion"])
         results = compare.compare_rankings(tables, outcomes, setting["vip_share"], n_boot=0)
-        prim = {n: compare.primary(results[n], setting["vip_share"]) for n in names}
-        return max(names, key=lambda n: (round(float(prim[n]), 12), -names.index(n)))
+        scored = [n for n in names if n in tables]
+        prim = {n: compare.primary(results[n], setting["vip_share"]) for n in scored}
+        return max(scored, key=lambda n: (round(float(prim[n]), 12), -names.index(n)))
 
     return compare.verdict_sensitivity(decide_one, settings)
 

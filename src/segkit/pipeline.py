@@ -127,6 +127,8 @@ class Analysis:
     holdout_purchases: pd.DataFrame | None = None
     #: stages, payback, capacity, erosion, contact list (:mod:`segkit.decisions.run`)
     decisions: Decisions | None = None
+    #: the predicted-value model's per-customer summary at the cut-off (for refits in the comparison)
+    potential_summary: pd.DataFrame | None = None
     #: per customer: purchase and return lines of the window (:func:`segkit.decisions.customer_returns`)
     returns: pd.DataFrame | None = None
 
@@ -304,6 +306,7 @@ def analyze(params: RunParams, *, tx: Transactions | None = None, n_boot: int = 
         overrides=applied, scorecard=scorecard, timings=timings, started=started.isoformat(timespec="seconds"),
         finished=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         model_alerts=model_alerts, holdout_purchases=tables["holdout_purchases"],
+        potential_summary=tables["potential"],
         backtest={"origins": tables["origins"], "entries": entries, "info": tables["origin_info"],
                   "holdout_long": tables["holdout_long"], "data_end": tables["data_end"]},
     ), tables["returns"])
@@ -547,7 +550,7 @@ def comparison(a: Analysis) -> dict[str, Any]:
     sens = vip_sensitivity(vips, criteria, list(SENSITIVITY_SHARES), base_criterion=p.criterion,
                            base_share=p.vip_share)
     period = tiers_fit(variant="period_total").segment_table()
-    main = backtest.Origin(a.split, a.features, a.monthly, a.holdout_monthly)
+    main = backtest.Origin(a.split, a.features, a.monthly, a.holdout_monthly, a.potential_summary)
     bt = a.backtest or {}
     return {"capture": _capture_curves(a, tables),
             "holdout": {n: holdout_curves(t, a.holdout_monthly) for n, t in tables.items()},
