@@ -91,12 +91,10 @@ def _kernel_display_options() -> None:
 
 # ---------------------------------------------------------------- formatting
 def money(x: float, currency: str) -> str:
-    a = abs(x)
-    if a >= 1e6:
-        return f"{x / 1e6:,.2f}M {currency}"
-    if a >= 1e4:
-        return f"{x / 1e3:,.0f}k {currency}"
-    return f"{x:,.0f} {currency}"
+    """Money in text: two decimals for millions, thousands from 10,000, separators (``91k USD``)."""
+    from .plots import compact_money  # matplotlib is imported only where figures are drawn
+
+    return compact_money(x, currency, millions_digits=2, thousands_from=1e4, separators=",")
 
 
 def pct(x: float, digits: int = 0) -> str:

@@ -54,15 +54,24 @@ def segment_colors(labels: list[str]) -> dict[str, str]:
     return {label: matplotlib.colors.to_hex(ramp[i]) for i, label in enumerate(labels)}
 
 
+def compact_money(x: float, currency: str, *, millions_digits: int = 1, thousands_from: float = 1e3,
+                  separators: str = "") -> str:
+    """An amount in millions (``M``), thousands (``k``) or units, with the currency after it.
+
+    >>> compact_money(2_345_678, "EUR"), compact_money(12_345, "EUR"), compact_money(950, "EUR")
+    ('2.3M EUR', '12k EUR', '950 EUR')
+    """
+    a = abs(x)
+    if a >= 1e6:
+        return f"{x / 1e6:{separators}.{millions_digits}f}M {currency}"
+    if a >= thousands_from:
+        return f"{x / 1e3:{separators}.0f}k {currency}"
+    return f"{x:{separators}.0f} {currency}"
+
+
 def money_formatter(currency: str) -> mticker.FuncFormatter:
-    def fmt(x, _pos=None):
-        a = abs(x)
-        if a >= 1e6:
-            return f"{x / 1e6:.1f}M {currency}"
-        if a >= 1e3:
-            return f"{x / 1e3:.0f}k {currency}"
-        return f"{x:.0f} {currency}"
-    return mticker.FuncFormatter(fmt)
+    """Axis tick labels in compact money (:func:`compact_money`)."""
+    return mticker.FuncFormatter(lambda x, _pos=None: compact_money(x, currency))
 
 
 def _ax(ax):

@@ -25,6 +25,7 @@ array([1.   , 0.267, 0.706])
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 import numpy as np
 from scipy import optimize, special
@@ -132,14 +133,21 @@ class _Grouped:
 
 
 @dataclasses.dataclass(frozen=True)
-class BGNBDFit:
-    """Outcome of :func:`fit_bgnbd`: the parameters, the total log-likelihood and whether it converged."""
+class ModelFit:
+    """Outcome of a maximum-likelihood fit: the parameters, the total log-likelihood, whether the
+    optimiser converged, which parameters ended at a bound, and the optimiser's message."""
 
-    params: BGNBDParams
+    params: Any
     log_likelihood: float
     converged: bool
     at_bound: tuple[str, ...]
     message: str
+
+
+@dataclasses.dataclass(frozen=True)
+class BGNBDFit(ModelFit):
+    """Outcome of :func:`fit_bgnbd` (``params``: :class:`BGNBDParams`), with the optimiser's iterations."""
+
     iterations: int
 
 

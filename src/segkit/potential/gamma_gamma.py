@@ -22,6 +22,8 @@ import dataclasses
 import numpy as np
 from scipy import optimize, special
 
+from .bgnbd import ModelFit
+
 __all__ = ["GammaGammaParams", "GammaGammaFit", "log_likelihood", "fit_gamma_gamma", "expected_value"]
 
 LOG_BOUNDS = (-9.0, 9.0)
@@ -37,14 +39,8 @@ class GammaGammaParams:
 
 
 @dataclasses.dataclass(frozen=True)
-class GammaGammaFit:
-    """Outcome of :func:`fit_gamma_gamma`."""
-
-    params: GammaGammaParams
-    log_likelihood: float
-    converged: bool
-    at_bound: tuple[str, ...]
-    message: str
+class GammaGammaFit(ModelFit):
+    """Outcome of :func:`fit_gamma_gamma` (``params``: :class:`GammaGammaParams`)."""
 
 
 def log_likelihood(params: GammaGammaParams, x: np.ndarray, m: np.ndarray) -> np.ndarray:
