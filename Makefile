@@ -48,7 +48,7 @@ test-notebooks: $(VENV)/.installed-dev ## the notebooks run top to bottom as in 
 
 # Mutation testing (slow, not part of `make test`): every mutant of the numeric modules listed in
 # pyproject.toml's [tool.mutmut] against the fast unit tests. MUTANTS narrows it to some modules,
-# e.g. make mutate MUTANTS="segkit.schemes.rfm* segkit.schemes.lifecycle*"
+# e.g. make mutate MUTANTS="segkit.schemes.rfm* segkit.schemes.tiers*"
 MUTANTS ?=
 mutate: $(VENV)/.installed-dev ## mutation testing of the numeric modules (slow): killed K of M mutants, survivors
 	nice -n 19 $(BIN)/mutmut run --max-children $(JOBS) $(MUTANTS) > mutants.log 2>&1 || { tail -20 mutants.log; exit 1; }

@@ -1,4 +1,4 @@
-"""Numbers stated by hand: RFM scores and named segments, lifecycle thresholds, every feature column,
+"""Numbers stated by hand: RFM scores and named segments, every feature column,
 k-means names against their clusters. Each test would fail on a plausible wrong implementation
 (a flipped sign, swapped axes, a comparison off by one boundary)."""
 
@@ -13,7 +13,7 @@ import pytest
 from segkit.config import CDNOW_PATH
 from segkit.data import load_transactions
 from segkit.features import FEATURE_COLUMNS, customer_features, customer_month
-from segkit.schemes import KMeansSegmenter, RFMSegmenter, lifecycle_stages
+from segkit.schemes import KMeansSegmenter, RFMSegmenter
 
 
 # ============================================================== RFM
@@ -101,43 +101,6 @@ def test_cdnow_rfm_r_and_f_recomputed_from_the_raw_csv(cdnow_tx):
     # the one-time buyers (the worst F group) all get F = 1; the most recent day gets R = 5
     assert set(got.loc[per.index[per["days"] == 1], "rfm_f"]) == {1}
     assert set(got.loc[recency.index[recency == recency.min()], "rfm_r"]) == {5}
-
-
-# ============================================================== lifecycle
-def _month(age: int) -> pd.Timestamp:
-    """The first day of the month ``age`` months before December 2024."""
-    return pd.Timestamp("2024-12-01") - pd.DateOffset(months=age)
-
-
-def test_lifecycle_customers_exactly_on_each_threshold():
-    # defaults: new_months 3, lapsed_months 3, lost_months 6, compare_months 3, growth_ratio 1.25
-    buys = {  # customer -> [(months before as_of's month, net revenue)]
-        "new_in": [(2, 10.0)],                 # first purchase 2 months back: new
-        "new_edge": [(3, 10.0), (0, 10.0)],    # first purchase exactly 3 months back: not new (steady)
-        "lost_edge": [(9, 10.0), (6, 10.0)],   # last purchase exactly 6 months back: lost
-        "lapsed_5": [(9, 10.0), (5, 10.0)],    # 5 months back: lapsed, not lost
-        "lapsed_edge": [(9, 10.0), (3, 10.0)],  # exactly 3 months back: lapsed
-        "active_2": [(5, 10.0), (2, 10.0)],    # 2 months back, same revenue both halves: steady
-        "grow_edge": [(4, 8.0), (1, 10.0)],    # recent = 1.25 x before exactly: growing
-        "grow_below": [(4, 8.0), (1, 9.99)],   # just below: steady
-        "decl_edge": [(4, 10.0), (1, 8.0)],    # recent = before / 1.25 exactly: declining
-        "decl_above": [(4, 10.0), (1, 8.01)],  # just above: steady
-    }
-    rows = [(c, _month(age), rev, 1) for c, items in buys.items() for age, rev in items]
-    monthly = pd.DataFrame(rows, columns=["customer_id", "month", "revenue", "purchases"])
-    got = lifecycle_stages(monthly, "2024-12-31").set_index("customer_id")["lifecycle_stage"].to_dict()
-    assert got == {"new_in": "new", "new_edge": "steady", "lost_edge": "lost", "lapsed_5": "lapsed",
-                   "lapsed_edge": "lapsed", "active_2": "steady", "grow_edge": "growing", "grow_below": "steady",
-                   "decl_edge": "declining", "decl_above": "steady"}
-
-
-def test_lifecycle_return_only_month_is_not_a_purchase_and_unknown_customers_are_lost():
-    monthly = pd.DataFrame({"customer_id": ["a", "a", "b", "b"],
-                            "month": [_month(8), _month(0), _month(4), _month(1)],
-                            "revenue": [50.0, -20.0, 0.0, 5.0], "purchases": [1, 0, 1, 1]})
-    got = lifecycle_stages(monthly, "2024-12-31", customers=pd.Series(["a", "b", "zz"]))
-    # a's only recent month is a return: last purchase 8 months back -> lost; b: before 0, recent 5 -> growing
-    assert got.set_index("customer_id")["lifecycle_stage"].to_dict() == {"a": "lost", "b": "growing", "zz": "lost"}
 
 
 # ============================================================== features
@@ -285,52 +248,6 @@ def test_kmeans_names_describe_their_clusters():
     assert prof["customers"].tolist() == [200, 200, 200] and prof["share"].round(6).tolist() == [0.333333] * 3
     table = km.segment_table().set_index("customer_id")
     assert (table.loc[[f"g2_{j:03d}" for j in range(200)], "segment"] == "lapsed, one-time, low spend").all()
-
-
-def test_lifecycle_parameters_at_their_limits():
-    from segkit.errors import ParameterError
-
-    buys = {"now": [(5, 10.0), (0, 10.0)], "one": [(5, 10.0), (1, 10.0)], "two": [(5, 10.0), (2, 10.0)],
-            "up": [(5, 1.0), (1, 4.0), (0, 4.0)]}
-    monthly = pd.DataFrame([(c, _month(age), rev, 1) for c, items in buys.items() for age, rev in items],
-                           columns=["customer_id", "month", "revenue", "purchases"])
-    # the smallest allowed windows: lapsed after 1 month, lost after 2, halves of 1 month
-    got = lifecycle_stages(monthly, "2024-12-31", new_months=1, lapsed_months=1, lost_months=2, compare_months=1,
-                           growth_ratio=1.0001)
-    assert got.set_index("customer_id")["lifecycle_stage"].to_dict() == {
-        "now": "growing", "one": "lapsed", "two": "lost", "up": "steady"}   # now: 10 vs 0 the month before
-    for bad in ({"lapsed_months": 0}, {"lapsed_months": 6, "lost_months": 6}, {"growth_ratio": 1.0}):
-        with pytest.raises(ParameterError):
-            lifecycle_stages(monthly, "2024-12-31", **bad)
-
-
-def test_lifecycle_revenue_comparison_edges_with_one_month_halves():
-    # compare_months=1: "recent" is December 2024, "before" is November; older months count in neither
-    buys = {  # customer -> [(months back, net revenue, purchases)]
-        "only_before": [(5, 1.0, 1), (1, 1.0, 1)],             # nothing recent: 0 vs 1 -> declining
-        "wide": [(2, 100.0, 1), (1, 10.0, 1), (0, 10.0, 1)],  # October is outside both halves: steady
-        "from_zero": [(5, 1.0, 1), (0, 0.5, 1)],               # 0.5 vs nothing before -> growing
-        "zero_zero": [(5, 1.0, 1), (0, 0.0, 1)],               # bought and returned: 0 vs 0 -> declining
-        "edge": [(5, 1.0, 1), (1, 0.5, 1), (0, 0.625, 1)],    # exactly 1.25 x a small amount -> growing
-        "above": [(5, 1.0, 1), (1, 0.5, 1), (0, 0.7, 1)],     # 1.4 x -> growing
-        "net_return": [(5, 1.0, 1), (2, 5.0, 1), (1, -10.0, 0)],  # 0 vs -10 (a return) -> steady
-    }
-    rows = [(c, _month(age), rev, n) for c, items in buys.items() for age, rev, n in items]
-    monthly = pd.DataFrame(rows, columns=["customer_id", "month", "revenue", "purchases"])
-    got = lifecycle_stages(monthly, "2024-12-31", new_months=1, compare_months=1)
-    assert got.set_index("customer_id")["lifecycle_stage"].to_dict() == {
-        "only_before": "declining", "wide": "steady", "from_zero": "growing", "zero_zero": "declining",
-        "edge": "growing", "above": "growing", "net_return": "steady"}
-
-
-def test_lifecycle_without_a_purchases_column_and_across_a_year_end():
-    # without purchase counts a month with positive net revenue is a purchase month
-    monthly = pd.DataFrame({"customer_id": ["ret", "ret", "old"],
-                            "month": pd.to_datetime(["2024-09-01", "2025-02-01", "2024-08-01"]),
-                            "revenue": [10.0, -5.0, 10.0]})
-    got = lifecycle_stages(monthly, "2025-02-28").set_index("customer_id")["lifecycle_stage"].to_dict()
-    # ret: last purchase September 2024, 5 months before February 2025 (the return is no purchase)
-    assert got == {"ret": "lapsed", "old": "lost"}
 
 
 def test_rfm_bins_at_their_limits_and_empty_input():

@@ -1,4 +1,4 @@
-"""RFM scores and segment map; k-means choice, numbering, determinism; lifecycle; overrides."""
+"""RFM scores and segment map; k-means choice, numbering, determinism; overrides."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from segkit.errors import OverridesError, ParameterError, SegkitError
-from segkit.schemes import (KMeansSegmenter, RFMSegmenter, apply_overrides, lifecycle_stages, load_overrides,
+from segkit.schemes import (KMeansSegmenter, RFMSegmenter, apply_overrides, load_overrides,
                             load_segment_map)
 from segkit.schemes.rfm import rfm_scores
 
@@ -123,20 +123,6 @@ def test_kmeans_is_deterministic_for_a_seed_and_relabels_to_match():
 def test_kmeans_refuses_more_clusters_than_customers():
     with pytest.raises(ParameterError, match="more customers than clusters"):
         KMeansSegmenter(k_range=(4, 6)).fit_features(features_frame(n=3))
-
-
-def test_lifecycle_rules_hand_checked():
-    m = pd.DataFrame([
-        ("new", "2024-06", 10.0), ("lost", "2023-10", 10.0), ("lapsed", "2024-02", 10.0),
-        ("grow", "2024-01", 10.0), ("grow", "2024-05", 30.0), ("decl", "2024-01", 30.0), ("decl", "2024-06", 5.0),
-        ("steady", "2024-02", 10.0), ("steady", "2024-05", 10.0), ("steady", "2023-01", 1.0),
-    ], columns=["customer_id", "month", "revenue"])
-    m["month"] = pd.to_datetime(m["month"] + "-01")
-    m["purchases"] = 1
-    m.loc[m["customer_id"].isin(["grow", "decl"]), "customer_id"] = m["customer_id"]
-    out = lifecycle_stages(m, "2024-06-30", lapsed_months=3, lost_months=6).set_index("customer_id")["lifecycle_stage"]
-    assert out.to_dict() == {"decl": "declining", "grow": "growing", "lapsed": "lapsed", "lost": "lost",
-                             "new": "new", "steady": "steady"}
 
 
 def test_overrides_are_checked_and_applied(tmp_path):

@@ -22,7 +22,7 @@ from .pipeline import Analysis, load_or_analyze, package_versions
 from .notebook_decisions import *  # noqa: F403 - the decisions section's tables
 from .notebook_decisions import __all__ as _decisions_all
 from .potential import outputs as potential_outputs
-from .schemes import lifecycle, registry
+from .schemes import registry
 from .schemes.overrides import PROSPECT_NOTE
 
 __all__ = ["open_run", "setup", "money", "pct", "headline_html", "reasons_markdown", "scorecard_table", "who_to_call",

@@ -4,11 +4,11 @@
 assignment columns) and defines the protocol they all follow: ``from_params(params)``,
 ``fit(inputs)``, ``segment_table()`` (``customer_id, segment, rank``, sorted by customer_id) and
 ``profile()``. Fitted schemes also expose ``segments_`` (labels in rank order, rank 1 = most
-valuable). Lifecycle stages and overrides describe customers but are not compared as schemes.
+valuable). Overrides place customers by hand; they are not compared as a scheme (relationship stages
+live in :mod:`segkit.decisions.stages`).
 """
 
 from .kmeans import KMeansSegmenter
-from .lifecycle import LIFECYCLE_STAGES, lifecycle_stages
 from .overrides import apply_overrides, load_overrides
 from .potential import PotentialTiers
 from .registry import Scheme, SchemeInputs, SchemeSpec
@@ -23,11 +23,9 @@ __all__ = [
     "RFMSegmenter",
     "KMeansSegmenter",
     "PotentialTiers",
-    "lifecycle_stages",
     "load_overrides",
     "apply_overrides",
     "load_segment_map",
     "exact_ceil",
     "TIERS",
-    "LIFECYCLE_STAGES",
 ]
