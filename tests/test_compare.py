@@ -361,7 +361,7 @@ def test_reasons_are_sentences_built_from_the_numbers():
     assert reasons[0].startswith("Tiers is the clear winner: best at the only cut-off")
     assert "ahead of RFM by 0.059 (95% interval" in reasons[0]  # (0.658 + 0.624)/2 - (0.611 + 0.553)/2
     assert "pooled" not in reasons[0]  # one cut-off: nothing to pool
-    assert reasons[1] == ("Ordering customers by tiers, the top 20% held 62% of the next six months' revenue (area "
+    assert reasons[1] == ("Ordering customers by tiers, the top 20% held 62% of the next 6 months' revenue (area "
                           "score 0.66, 95% interval 0.64 to 0.68; 0 = random order, 1 = perfect foresight).")
     # 0.624 / 0.715 = 87%, 0.658 / 0.681 = 97%
     assert "The best simple ranking (last-6-month value) held 72%: tiers keeps 87% of it, and 97% of its area " \

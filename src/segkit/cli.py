@@ -50,7 +50,8 @@ _PARAM_HELP = {
     "engine": "where features are computed: duckdb (default), polars, pyspark",
     "table": "with a database URL as DATA (e.g. duckdb:///wh.duckdb): the table to read",
     "overrides": "CSV of customers placed in a tier by hand, with reasons",
-    "currency": "ISO 4217 code used to label money",
+    "currency": "ISO 4217 code of the amounts (default: none, amounts without a currency sign)",
+    "language": "the reader's language of reports and summaries: en (default), cs, pl, ro, sr, sr-Cyrl",
     "backtest_origins": "cut-offs the schemes are compared at, 1-6 (as_of, then 3, 6, ... months earlier)",
     "policy": "YAML file with the tier policy (what each tier gets, costs and can serve)",
 }

@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 
 from .errors import ConfigError, ParameterError
+from .i18n import LANGUAGES
 from .policy import Policy
 
 __all__ = [
@@ -152,11 +153,14 @@ class RunParams:
     filter: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     drop_duplicates: bool = False
     max_bad_share: float = 0.01
-    currency: str = "USD"
+    #: ISO 4217 code of the amounts; None writes amounts without a currency sign
+    currency: str | None = None
     title: str | None = None
     engine: str = "duckdb"
     table: str | None = None
     policy: Mapping[str, Any] | None = None
+    #: the reader's language: texts, numbers, dates and money of the reports (:mod:`segkit.i18n`)
+    language: str = "en"
     #: a folder of the team's own copies of the notebooks (``segkit init --notebooks``); read by
     #: the runner, never passed to a notebook (hence not in the notebooks' parameters cells)
     notebooks: str | None = dataclasses.field(default=None, metadata={"notebook": False})
@@ -210,7 +214,10 @@ class RunParams:
 
     @property
     def display_title(self) -> str:
-        return self.title or f"Customer segmentation: {self.name}"
+        from .i18n import _, using
+
+        with using(self.language):
+            return self.title or _("Customer segmentation: {name}").format(name=self.name)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -315,7 +322,7 @@ def _check_labels(values: dict[str, Any], where: str, base_dir: Path | None) -> 
     if "drop_duplicates" in values and not isinstance(values["drop_duplicates"], bool):
         raise ConfigError("drop_duplicates must be true or false", where=f"{where}, key 'drop_duplicates'",
                           fix="write `drop_duplicates: true` or `false`")
-    if "currency" in values:
+    if values.get("currency") is not None:
         cur = values["currency"]
         if not isinstance(cur, str) or not _CURRENCY_RE.match(cur):
             raise ConfigError(f"currency {cur!r} is not an ISO 4217 code", where=f"{where}, key 'currency'",
@@ -324,6 +331,9 @@ def _check_labels(values: dict[str, Any], where: str, base_dir: Path | None) -> 
         raise ConfigError("title must be text", where=f"{where}, key 'title'", fix="quote the title")
     if values.get("policy") is not None:
         values["policy"] = _check_policy(values["policy"], f"{where}, key 'policy'", base_dir)
+    if values.get("language", "en") not in LANGUAGES:
+        raise ConfigError(f"unknown language {values['language']!r}", where=f"{where}, key 'language'",
+                          fix=f"use one of {', '.join(LANGUAGES)} (a new language needs a catalogue, see README)")
     if values.get("engine", "duckdb") not in ENGINES:
         raise ConfigError(f"unknown engine {values['engine']!r}", where=f"{where}, key 'engine'",
                           fix=f"use one of {', '.join(ENGINES)}")

@@ -14,7 +14,7 @@ from typing import Any
 
 import pandas as pd
 
-from . import compare, narrative
+from . import compare, formats, i18n, narrative
 from .config import RunParams
 from .evaluate import SCHEME_NAMES
 from .features import gini
@@ -62,6 +62,8 @@ def setup(namespace: Mapping[str, Any]) -> Analysis:
     """
     fields = {f.name for f in dataclasses.fields(RunParams)}
     parameters = {k: v for k, v in namespace.items() if k in fields}
+    # the page's texts, numbers and figures follow the run's language from here on
+    i18n.activate(str(parameters.get("language") or i18n.DEFAULT))
     if _in_kernel():
         _kernel_display_options()
     return open_run(str(namespace.get("cache_dir") or ""), **parameters)
@@ -90,15 +92,15 @@ def _kernel_display_options() -> None:
 
 
 # ---------------------------------------------------------------- formatting
-def money(x: float, currency: str) -> str:
-    """Money in text: two decimals for millions, thousands from 10,000, separators (``91k USD``)."""
-    from .plots import compact_money  # matplotlib is imported only where figures are drawn
-
-    return compact_money(x, currency, millions_digits=2, thousands_from=1e4, separators=",")
+def money(x: float, currency: str | None) -> str:
+    """Money in text, in the reader's language: whole units, then short thousands and millions
+    (``$2,283``, ``91 tis. Kč``; no sign without a currency), see :func:`segkit.formats.money`."""
+    return formats.money(x, currency)
 
 
 def pct(x: float, digits: int = 0) -> str:
-    return f"{100 * x:.{digits}f}%"
+    """A share as a percentage in the reader's language (:func:`segkit.formats.pct`)."""
+    return formats.pct(x, digits)
 
 
 def _e(x: Any) -> str:

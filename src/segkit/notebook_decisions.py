@@ -14,6 +14,7 @@ import pandas as pd
 from .decisions import stages as st
 from .decisions.capacity import NEAR_TARGET_SHARE
 from .decisions.erosion import EROSION_THRESHOLD_PP
+from . import formats
 from .evaluate import SCHEME_NAMES
 
 __all__ = ["STAGE_MEANING", "decisions_missing_markdown", "payback_table", "payback_markdown", "capacity_markdown",
@@ -26,8 +27,9 @@ _ACTION_NAMES = {"win_back_call": "Win-back call", "margin_review": "Margin revi
                  "satisfaction_check": "Satisfaction check", "thank_you": "Thank-you"}
 
 
-def _money(x: float, currency: str) -> str:
-    return "–" if pd.isna(x) else f"{x:,.0f} {currency}"
+def _money(x: float, currency: str | None) -> str:
+    """A whole amount in the reader's language (no short thousands: these are per-customer sums)."""
+    return formats.money(x, currency, compact_from=float("inf"))
 
 
 def _stage_meaning() -> dict[str, str]:

@@ -41,7 +41,7 @@ from .calendar import Split, shift_date
 from .config import RunParams, is_connection_url
 from .data import QualityReport, Transactions, file_sha256, load_transactions, sha256_of_files
 from .errors import DataError, ParameterError
-from . import backtest, compare, narrative
+from . import backtest, compare, i18n, narrative
 from .evaluate import (BootstrapWeights, agreement, build_scorecard, holdout_curves, migration_matrix, persistence,
                        recommended_segments, score_scheme, union_vs_period_total, vip_sensitivity)
 from .features import (available_criteria, criterion_available, customer_features, customer_month,
@@ -350,7 +350,13 @@ def _models(schemes: dict[str, Any]) -> dict[str, Any]:
 
 
 def _recommendation(params: RunParams, entries: list[dict[str, Any]], info: dict[str, Any]) -> dict[str, Any]:
-    """The verdict on the scored origins, its reasons in words, and its part of ``scorecard.json``."""
+    """The verdict on the scored origins, its reasons in words (in the run's language), and its part of
+    ``scorecard.json``."""
+    with i18n.using(params.language):
+        return _recommendation_words(params, entries, info)
+
+
+def _recommendation_words(params: RunParams, entries: list[dict[str, Any]], info: dict[str, Any]) -> dict[str, Any]:
     decided = backtest.decide(entries, params)
     decision, retention = decided["decision"], decided["retention"]
     main = entries[0]["results"]

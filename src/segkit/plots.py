@@ -16,6 +16,8 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
+from . import formats
+from .i18n import _
 from .schemes import registry
 
 __all__ = [
@@ -54,24 +56,27 @@ def segment_colors(labels: list[str]) -> dict[str, str]:
     return {label: matplotlib.colors.to_hex(ramp[i]) for i, label in enumerate(labels)}
 
 
-def compact_money(x: float, currency: str, *, millions_digits: int = 1, thousands_from: float = 1e3,
-                  separators: str = "") -> str:
-    """An amount in millions (``M``), thousands (``k``) or units, with the currency after it.
+def compact_money(x: float, currency: str | None) -> str:
+    """An amount for axes and short text in the reader's language (:func:`segkit.formats.compact_money`).
 
-    >>> compact_money(2_345_678, "EUR"), compact_money(12_345, "EUR"), compact_money(950, "EUR")
-    ('2.3M EUR', '12k EUR', '950 EUR')
+    >>> compact_money(2_345_678, "EUR"), compact_money(12_345, "EUR"), compact_money(950, None)
+    ('€2.3M', '€12K', '950')
     """
-    a = abs(x)
-    if a >= 1e6:
-        return f"{x / 1e6:{separators}.{millions_digits}f}M {currency}"
-    if a >= thousands_from:
-        return f"{x / 1e3:{separators}.0f}k {currency}"
-    return f"{x:{separators}.0f} {currency}"
+    return formats.compact_money(x, currency)
 
 
-def money_formatter(currency: str) -> mticker.FuncFormatter:
+def money_formatter(currency: str | None) -> mticker.FuncFormatter:
     """Axis tick labels in compact money (:func:`compact_money`)."""
     return mticker.FuncFormatter(lambda x, _pos=None: compact_money(x, currency))
+
+
+def percent_formatter(digits: int | None = None) -> mticker.FuncFormatter:
+    """Axis tick labels as percentages in the reader's language (``62%``, ``62 %``); shares 0..1."""
+    def fmt(x: float, _pos: int | None = None) -> str:
+        d = digits if digits is not None else (0 if abs(round(100 * x) - 100 * x) < 1e-6 else 1)
+        return formats.pct(x, d)
+
+    return mticker.FuncFormatter(fmt)
 
 
 def _ax(ax):
@@ -80,9 +85,72 @@ def _ax(ax):
     return ax
 
 
+def overlapping_ticks(fig) -> list[str]:
+    """The axes of ``fig`` whose tick labels touch each other (``"<title>: x"``); empty when none do."""
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    return [f"{ax.get_title()}: {name}" for ax in fig.axes for name, axis in (("x", ax.xaxis), ("y", ax.yaxis))
+            if _crowded(axis, name, renderer)]
+
+
+def _crowded(axis, name: str, renderer) -> bool:
+    labels = [t for t in axis.get_ticklabels() if t.get_visible() and t.get_text()]
+    boxes = [t.get_window_extent(renderer) for t in labels]
+    angle = abs(labels[0].get_rotation()) % 180 if labels else 0
+    if name == "x" and 0 < angle < 180:
+        # slanted labels are parallel strips: they touch when the ticks are closer than one text
+        # height measured across the slant
+        height = labels[0].get_fontsize() * fig_dpi(axis) / 72
+        xs = sorted((b.x0 + b.x1) / 2 for b in boxes)
+        return any(b - a < height / np.sin(np.radians(angle)) for a, b in zip(xs, xs[1:]))
+    if name == "x":
+        spans = sorted((b.x0, b.x1) for b in boxes)
+    else:
+        spans = sorted((b.y0, b.y1) for b in boxes)
+    return any(a[1] + 2 > b[0] for a, b in zip(spans, spans[1:]))  # 2 px of air between labels
+
+
+def fig_dpi(axis) -> float:
+    return axis.get_figure(root=True).dpi if hasattr(axis, "get_figure") else axis.figure.dpi
+
+
+def declutter(fig):
+    """Thin or turn tick labels until none overlap (longer words and separators in some languages
+    need more room than English): fewer ticks on numeric axes, slanted labels on named categories.
+
+    Called by every figure function at its end, on the figure as laid out then.
+    """
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    for ax in fig.axes:
+        for name, axis in (("x", ax.xaxis), ("y", ax.yaxis)):
+            for attempt in range(4):
+                if not _crowded(axis, name, renderer):
+                    break
+                if isinstance(axis.get_major_locator(), (mticker.FixedLocator, mticker.IndexLocator)):
+                    if name == "x":  # named categories: slant them, then show every other one
+                        ax.tick_params(axis="x", labelrotation=30 if attempt == 0 else 60)
+                        for t in axis.get_ticklabels():
+                            t.set_horizontalalignment("right")
+                    else:
+                        ax.tick_params(axis="y", labelsize=max(5, 9 - 2 * attempt))
+                else:
+                    n = max(len([t for t in axis.get_ticklabels() if t.get_text()]) // 2, 2)
+                    axis.set_major_locator(mticker.MaxNLocator(nbins=n, steps=[1, 2, 2.5, 5, 10]))
+                fig.canvas.draw()
+    return fig
+
+
+def _month_axis(ax) -> None:
+    """Dates on the x axis as month names in the reader's language (``Mar 1997``, ``bře 1997``)."""
+    import matplotlib.dates as mdates
+
+    ax.xaxis.set_major_formatter(mticker.FuncFormatter(lambda x, _pos=None: formats.month_short(mdates.num2date(x))))
+
+
 def _pct(ax, axis="y"):
     target = ax.yaxis if axis == "y" else ax.xaxis
-    target.set_major_formatter(mticker.PercentFormatter(1.0))
+    target.set_major_formatter(percent_formatter())
     # at most six ticks on "nice" steps: percentage labels never crowd into each other
     target.set_major_locator(mticker.MaxNLocator(nbins=5, steps=[1, 2, 2.5, 5, 10]))
 
@@ -103,6 +171,7 @@ def pareto_curve(features: pd.DataFrame, gini: float, ax=None):
            title=f"Revenue concentration (Gini {gini:.2f})", xlim=(0, 1), ylim=(0, 1.02))
     _pct(ax, "x"), _pct(ax, "y")
     ax.legend(loc="lower right")
+    declutter(ax.figure)
     return ax
 
 
@@ -113,6 +182,7 @@ def monthly_activity(monthly: pd.DataFrame, currency: str, ax=None):
                                      revenue=("revenue", "sum"))
     ax.bar(g.index, g["revenue"], width=20, color=TIER_COLORS["GOOD"], alpha=0.85, label="net revenue")
     ax.yaxis.set_major_formatter(money_formatter(currency))
+    _month_axis(ax)
     ax.set(ylabel=f"Net revenue ({currency})", xlabel="Month", title="Revenue and paying customers per month")
     ax2 = ax.twinx()
     ax2.plot(g.index, g["customers"], color=TIER_COLORS["VIP"], marker="o", lw=2, label="paying customers")
@@ -122,6 +192,7 @@ def monthly_activity(monthly: pd.DataFrame, currency: str, ax=None):
     h1, l1 = ax.get_legend_handles_labels()
     h2, l2 = ax2.get_legend_handles_labels()
     ax.legend(h1 + h2, l1 + l2, loc="upper right")
+    declutter(ax.figure)
     return ax
 
 
@@ -135,9 +206,12 @@ def tier_counts_by_month(monthly_tiers: pd.DataFrame, ax=None):
     for col in t.columns:
         ax.bar(t.index, t[col], bottom=bottom, color=TIER_COLORS[col], label=col)
         bottom += t[col].to_numpy()
+    if pd.api.types.is_datetime64_any_dtype(t.index):
+        _month_axis(ax)
     ax.set(xlabel="Month", ylabel="Paying customers", title="Monthly tiers: who paid, by tier")
     ax.set_ylim(0, max(bottom.max(), 1) * 1.18)  # headroom: the legend never covers a bar
     ax.legend(ncols=3, loc="upper left")
+    declutter(ax.figure)
     return ax
 
 
@@ -155,6 +229,7 @@ def vip_movements(movements: pd.DataFrame, ax=None):
     lo, hi = ax.get_ylim()
     ax.set_ylim(lo, hi + 0.3 * (hi - lo))  # headroom for the legend above the line
     ax.legend(loc="upper left", ncols=3)
+    declutter(ax.figure)
     return ax
 
 
@@ -169,7 +244,7 @@ def rfm_score_bars(bin_sizes: pd.DataFrame):
         ax.set(title={"R": "Recency", "F": "Frequency", "M": "Monetary"}[dim], xlabel=f"{dim} score (5 = best)")
     axes[0].set_ylabel("Customers")
     axes[0].legend(loc="upper left")
-    return fig
+    return declutter(fig)
 
 
 def rfm_heatmap(scores: pd.DataFrame, features: pd.DataFrame, currency: str, ax=None):
@@ -179,6 +254,7 @@ def rfm_heatmap(scores: pd.DataFrame, features: pd.DataFrame, currency: str, ax=
     grid = d.pivot_table(index="rfm_r", columns="rfm_f", values="monetary", aggfunc="mean").sort_index(ascending=False)
     sns.heatmap(grid, ax=ax, cmap=_HEAT, annot=True, fmt=".0f", cbar_kws={"label": f"Mean net revenue ({currency})"})
     ax.set(xlabel="Frequency score", ylabel="Recency score", title="Mean revenue per customer by R and F score")
+    declutter(ax.figure)
     return ax
 
 
@@ -191,6 +267,7 @@ def segment_sizes(profile: pd.DataFrame, value_col: str | None = None, currency:
         ax.text(c, i, f"  {c:,} ({s:.0%})", va="center", fontsize=9)
     ax.set(xlabel="Customers", title="Customers per segment (most valuable at the top)")
     ax.set_xlim(0, profile["customers"].max() * 1.25)
+    declutter(ax.figure)
     return ax
 
 
@@ -205,7 +282,7 @@ def k_choice(k_scores: pd.DataFrame, chosen: int):
         ax.axvline(chosen, color="#e76f51", ls="--", lw=1.2)
         ax.set(title=title, xlabel="Number of clusters k")
         ax.xaxis.set_major_locator(mticker.MaxNLocator(integer=True))
-    return fig
+    return declutter(fig)
 
 
 def cluster_profiles(profile: pd.DataFrame, currency: str):
@@ -216,8 +293,9 @@ def cluster_profiles(profile: pd.DataFrame, currency: str):
                                        ("frequency", "Purchases"), ("monetary", f"Net revenue ({currency})"))):
         ax.barh(profile["segment"][::-1], profile[col][::-1], color=[colors[s] for s in profile["segment"][::-1]])
         ax.set(xlabel=label)
+    axes[2].xaxis.set_major_formatter(money_formatter(currency))
     axes[0].set_title("Recency"), axes[1].set_title("Frequency"), axes[2].set_title("Monetary")
-    return fig
+    return declutter(fig)
 
 
 # ---------------------------------------------------------------- comparison
@@ -248,6 +326,7 @@ def capture_curves(curves: Mapping[str, pd.DataFrame], measure: str = "revenue",
            ylim=(0, 1.02))
     _pct(ax, "x"), _pct(ax, "y")
     ax.legend(loc="lower right", fontsize=8)
+    declutter(ax.figure)
     return ax
 
 
@@ -262,6 +341,7 @@ def holdout_curves(curves: pd.DataFrame, title: str, ax=None):
     ax.set(xlabel="Holdout month", ylabel="Share of the segment buying", title=title)
     _pct(ax)
     ax.legend(loc="upper right", ncols=2 if len(order) > 5 else 1, fontsize=8)
+    declutter(ax.figure)
     return ax
 
 
@@ -275,6 +355,7 @@ def migration_heatmap(matrix: pd.DataFrame, title: str, ax=None):
         ax.tick_params(axis="x", labelrotation=30)
         for t in ax.get_xticklabels():
             t.set_horizontalalignment("right")
+    declutter(ax.figure)
     return ax
 
 
@@ -285,6 +366,7 @@ def agreement_heatmap(ari: pd.DataFrame, title: str = "How much the schemes agre
     d = ari.rename(index=labels, columns=labels)
     sns.heatmap(d, ax=ax, cmap=_HEAT, annot=True, fmt=".2f", vmin=0, vmax=1, cbar=False, square=True)
     ax.set(title=title)
+    declutter(ax.figure)
     return ax
 
 
@@ -302,6 +384,7 @@ def holdout_purchases_by_frequency(table: pd.DataFrame, ax=None):
     ax.set(xlabel="Repeat purchases in calibration", ylabel="Purchases per customer in the holdout",
            title="Calibration vs holdout: predicted and actual purchases")
     ax.legend(loc="upper left")
+    declutter(ax.figure)
     return ax
 
 
@@ -312,6 +395,7 @@ def p_alive_heatmap(matrix: pd.DataFrame, ax=None):
                 annot_kws={"fontsize": 7})
     ax.set(xlabel="Weeks since the last purchase (at the cut-off)", ylabel="Repeat purchases in calibration",
            title="Probability that the customer is still active")
+    declutter(ax.figure)
     return ax
 
 
@@ -327,6 +411,8 @@ def headroom_by_group(table: pd.DataFrame, currency: str, ax=None, n: int = 12):
     ax.xaxis.set_major_formatter(money_formatter(currency))
     ax.set(xlabel="Headroom: what the customers would add buying like the group's upper quartile",
            ylabel="Peer group", title="Headroom against similar customers")
+    declutter(ax.figure)
+    return ax
 
 
 # ---------------------------------------------------------------- decisions
@@ -355,4 +441,5 @@ def payback_bars(payback: pd.DataFrame, currency: str, ax=None):
     ax.yaxis.set_major_formatter(money_formatter(currency))
     ax.set(ylabel=currency, title="What each tier costs and pays back")
     ax.legend(fontsize=8, ncols=2)
+    declutter(ax.figure)
     return ax

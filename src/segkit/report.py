@@ -17,7 +17,7 @@ from nbconvert import HTMLExporter
 from nbconvert.preprocessors import TagRemovePreprocessor
 from traitlets.config import Config
 
-__all__ = ["render_notebook_html", "REMOVE_TAGS"]
+__all__ = ["render_notebook_html", "translate_markdown", "REMOVE_TAGS"]
 
 #: cells tagged with one of these are left out of every HTML page (plumbing, not content)
 REMOVE_TAGS = ("remove-cell", "hide", "parameters", "injected-parameters")
@@ -32,8 +32,27 @@ def _css(management: bool) -> str:
     return base + ("\nbody{--segkit-accent:#0b4f6c}\n" if management else "")
 
 
+def translate_markdown(ipynb_path: str | Path, language: str) -> Path:
+    """Write the notebook's Markdown cells in ``language``, from the message catalogues.
+
+    A Markdown cell's English text is its message id (:mod:`segkit.catalogues` extracts it), so the
+    notebooks keep one text per cell, the catalogues hold every other language, and the executed
+    notebook, its HTML page and the report read in the run's language.
+    """
+    from .i18n import _, using
+
+    path = Path(ipynb_path)
+    nb = nbformat.read(str(path), as_version=4)
+    with using(language):
+        for cell in nb.cells:
+            if cell.get("cell_type") == "markdown" and cell.source.strip():
+                cell.source = _(cell.source.strip())
+    nbformat.write(nb, str(path))
+    return path
+
+
 def render_notebook_html(ipynb_path: str | Path, html_path: str | Path, *, management: bool = False,
-                         title: str = "segkit report") -> Path:
+                         title: str = "segkit report", language: str = "en") -> Path:
     """Write ``html_path`` from an executed notebook: no code, figures embedded, offline-safe."""
     nb = nbformat.read(str(ipynb_path), as_version=4)
     c = Config()
@@ -51,6 +70,9 @@ def render_notebook_html(ipynb_path: str | Path, html_path: str | Path, *, manag
     body = body.replace("</head>", f"<style>{_css(management)}</style>\n</head>", 1)
     cls = "segkit-report management" if management else "segkit-report analyst"
     body = re.sub(r"<body([^>]*)>", lambda m: f'<body{m.group(1)} data-segkit="{cls}">', body, count=1)
+    # the page says its language: browsers hyphenate long words and screen readers speak it right
+    body = re.sub(r"<html([^>]*)>", lambda m: f'<html{re.sub(r" lang=.[^ >]*", "", m.group(1))} lang="{language}">',
+                  body, count=1)
     out = Path(html_path)
     out.write_text(body, encoding="utf-8")
     return out

@@ -228,7 +228,7 @@ def _run_notebooks(params: RunParams, notebooks: Sequence[str], staged: Path, ca
 
     A failure's message holds ``_KEPT`` where the folder the failed attempt is kept in belongs.
     """
-    from .report import render_notebook_html
+    from .report import render_notebook_html, translate_markdown
 
     nb_dir = staged / "notebooks"
     nb_dir.mkdir()
@@ -242,11 +242,13 @@ def _run_notebooks(params: RunParams, notebooks: Sequence[str], staged: Path, ca
             return failure
         seconds[nb.stem] = time.perf_counter() - start
         tidy_executed_notebook(target)
+        translate_markdown(target, params.language)
         step(nb.stem)
         render_notebook_html(target, staged / f"{nb.stem}.html", management=False,
-                             title=f"{params.display_title} — {nb.stem}")
+                             title=f"{params.display_title} — {nb.stem}", language=params.language)
         if nb.stem == MANAGEMENT_NOTEBOOK:
-            render_notebook_html(target, staged / "report.html", management=True, title=params.display_title)
+            render_notebook_html(target, staged / "report.html", management=True, title=params.display_title,
+                                 language=params.language)
     return None
 
 
