@@ -41,6 +41,8 @@ __all__ = ["KEYWORDS", "extract", "update", "problems", "translated_languages"]
 
 #: the functions whose first arguments are texts to translate (``ngettext``: singular and plural)
 KEYWORDS: dict[str, Any] = {"_": None, "N_": None, "ngettext": (1, 2)}
+#: in the notebooks' code cells also ``nb.text("...", name=...)``
+NOTEBOOK_KEYWORDS: dict[str, Any] = {"_": None, "text": None}
 PACKAGE = Path(str(resources.files("segkit")))
 
 
@@ -55,17 +57,24 @@ def extract(notebooks: Path | None = None) -> Catalog:
     for filename, lineno, message, comments, _context in extract_from_dir(
             str(PACKAGE), method_map=[("**.py", "python")], keywords=KEYWORDS, comment_tags=("TRANSLATORS:",),
             strip_comment_tags=True):
-        catalog.add(message, locations=[(f"segkit/{filename}", lineno)], auto_comments=comments)
+        if _usable(message):
+            catalog.add(message, locations=[(f"segkit/{filename}", lineno)], auto_comments=comments)
     for path in sorted(Path(notebooks or NOTEBOOKS_DIR).glob("[0-9][0-9]_*.ipynb")):
         for i, cell in enumerate(json.loads(path.read_text(encoding="utf-8"))["cells"]):
             source = "".join(cell["source"]).strip()
             if cell["cell_type"] == "markdown" and source:
                 catalog.add(source, locations=[(f"notebooks/{path.name}", i + 1)],
                             auto_comments=["a Markdown cell of the notebook: keep the # headings and `code`"])
-            elif cell["cell_type"] == "code" and "_(" in source:
+            elif cell["cell_type"] == "code" and ("_(" in source or "text(" in source):
                 for lineno, _funcname, message, _comments in babel_extract("python", io.BytesIO(source.encode()),
-                                                                        keywords=KEYWORDS):
-                    catalog.add(message, locations=[(f"notebooks/{path.name}", i + 1)])
+                                                                        keywords=NOTEBOOK_KEYWORDS):
+                    if _usable(message):
+                        catalog.add(message, locations=[(f"notebooks/{path.name}", i + 1)])
+    from .schemes import registry
+
+    for spec in registry.BUILTIN:  # scheme labels and how a sentence names them
+        for text in {spec.label, spec.noun}:
+            catalog.add(text, locations=[("segkit/schemes/registry.py", 1)], auto_comments=["a scheme's name"])
     segments = yaml.safe_load((PACKAGE / "schemes" / "rfm_segments.yml").read_text(encoding="utf-8"))["segments"]
     for seg in segments:
         for key in ("name", "description"):
@@ -73,6 +82,13 @@ def extract(notebooks: Path | None = None) -> Catalog:
                         auto_comments=["an RFM segment " + ("name (short, a label in tables)" if key == "name"
                                                             else "description")])
     return catalog
+
+
+def _usable(message: Any) -> bool:
+    """A text to translate (a call with a variable instead of a literal gives nothing to extract)."""
+    if isinstance(message, (list, tuple)):
+        return bool(message) and all(isinstance(m, str) and m for m in message)
+    return isinstance(message, str) and bool(message)
 
 
 def _read(language: str) -> Catalog:

@@ -168,6 +168,9 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_segment(args: argparse.Namespace) -> int:
+    from . import formats
+    from .evaluate import SCHEME_NAMES
+    from .i18n import _, ngettext, using
     from .pipeline import segment_summary
     from .runner import segment
 
@@ -175,11 +178,34 @@ def cmd_segment(args: argparse.Namespace) -> int:
     raw = _params_from_args(args, {"name": _safe_name(out.resolve().name), "data": args.data})
     params = RunParams.from_mapping(raw, where="command line", base_dir=Path.cwd())
     analysis = segment(params, out)
-    rec = analysis.scorecard["recommended"]
-    print(segment_summary(analysis))
-    print(f"{params.name}: {len(analysis.assignments):,} customers segmented; recommended scheme: {rec}; "
-          f"{len(analysis.alerts):,} VIP dropout alert(s). Files in {out}/")
+    with using(params.language):
+        print(_segment_summary(analysis, segment_summary(analysis)))
+        print(ngettext("{name}: {n} customers segmented; recommended scheme: {scheme}; {alerts} VIP dropout alert. "
+                       "Files in {out}/", "{name}: {n} customers segmented; recommended scheme: {scheme}; {alerts} VIP "
+                       "dropout alerts. Files in {out}/", len(analysis.alerts)).format(
+            name=params.name, n=formats.number(len(analysis.assignments)),
+            scheme=_(SCHEME_NAMES.get(analysis.scorecard["recommended"], analysis.scorecard["recommended"])),
+            alerts=formats.number(len(analysis.alerts)), out=out))
     return EXIT_OK
+
+
+def _segment_summary(analysis: Any, english: str) -> str:
+    """The segment sizes of every scheme in the reader's language, then the schemes' own cut points.
+
+    The first lines (one per scheme: segment, customers, share) are written here with the local
+    separators and names; the schemes' descriptions (``describe()``) follow as ``english`` has them.
+    """
+    from . import formats
+    from .evaluate import SCHEME_NAMES
+    from .i18n import _, segment_label
+
+    total = len(analysis.features)
+    lines = []
+    for name, scheme in analysis.schemes.items():
+        sizes = scheme.segment_table().groupby(["rank", "segment"]).size()
+        lines.append(f"{_(SCHEME_NAMES.get(name, name))}: " + ", ".join(
+            f"{segment_label(seg)} {formats.number(n)} ({formats.pct(n / total, 1)})" for (_r, seg), n in sizes.items()))
+    return "\n".join([*lines, *english.splitlines()[len(lines):]])
 
 
 def _safe_name(text: str) -> str:

@@ -144,7 +144,8 @@ def _as_date(d: Any) -> dt.date:
         return d
     if hasattr(d, "to_pydatetime"):
         return d.to_pydatetime().date()
-    return dt.date.fromisoformat(str(d)[:10])
+    text = str(d)[:10]
+    return dt.date.fromisoformat(text + "-01" if len(text) == 7 else text)  # "2024-03": a month
 
 
 def date(d: Any) -> str:

@@ -33,7 +33,7 @@ from collections.abc import Iterator
 from importlib import resources
 
 __all__ = ["LANGUAGES", "DEFAULT", "LOCALE_DIR", "activate", "using", "current", "babel_locale",
-           "_", "N_", "ngettext", "catalogue_path", "to_cyrillic"]
+           "_", "N_", "ngettext", "segment_label", "catalogue_path", "to_cyrillic"]
 
 #: language code (the run key ``language``) -> Babel locale used for numbers, dates and money
 LANGUAGES: dict[str, str] = {"en": "en", "cs": "cs", "pl": "pl", "ro": "ro", "sr": "sr_Latn", "sr-Cyrl": "sr_Cyrl"}
@@ -127,6 +127,26 @@ def ngettext(singular: str, plural: str, n: int) -> str:
     """The form of a counted message for ``n`` in the active language (Czech, Polish and Serbian
     have three forms; the catalogue's ``Plural-Forms`` header chooses)."""
     return translations(current()).ngettext(singular, plural, n)
+
+
+def segment_label(name: object) -> object:
+    """A segment's, tier's or stage's name in the active language (``GOOD`` -> ``dobrý zákazník``).
+
+    Names built of words (k-means: ``recent, frequent, high spend``, possibly numbered ``(2)``) are
+    translated word by word; anything else without a translation stays as it is.
+
+    >>> with using("cs"):
+    ...     segment_label("GOOD"), segment_label("recent, frequent, high spend (2)"), segment_label(3)
+    ('dobrý zákazník', 'nedávný, častý, vysoká útrata (2)', 3)
+    """
+    if not isinstance(name, str) or not name:
+        return name
+    text = _(name)
+    if text != name or ", " not in name:
+        return text
+    base, _sep, suffix = name.partition(" (")
+    words = ", ".join(_(w) for w in base.split(", "))
+    return words + (f" ({suffix}" if suffix else "")
 
 
 # ---------------------------------------------------------------- Serbian Latin -> Cyrillic

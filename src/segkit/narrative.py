@@ -27,7 +27,7 @@ __all__ = ["label", "decision_rule", "scheme_sentence", "baseline_sentence", "ve
            "measure_words", "winner_moves_sentence"]
 
 _NAMES = {"percentile_tiers": N_("percentile tiers"), "rfm": "RFM", "kmeans": "k-means",
-          "potential": N_("potential (predicted value)"), "recency": N_("last-purchase date")}
+          "potential": N_("potential"), "recency": N_("last-purchase date")}
 _MEASURES = {"revenue": N_("revenue"), "units": N_("units bought"), "margin": N_("margin"), "payments": N_("payments")}
 
 

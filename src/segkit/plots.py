@@ -17,7 +17,7 @@ import pandas as pd
 import seaborn as sns
 
 from . import formats
-from .i18n import _
+from .i18n import _, segment_label
 from .schemes import registry
 
 __all__ = [
@@ -33,7 +33,7 @@ _REFERENCE_COLORS = {"oracle": "#9aa5b1", "random": "#c9ced6"}
 #: scheme (and reference line) -> colour, from the scheme registry; always current
 SCHEME_COLORS = registry.LiveMapping(lambda: {**{s.name: s.color for s in registry.schemes()}, **_REFERENCE_COLORS})
 #: scheme -> label on figures, from the scheme registry; always current
-SCHEME_LABELS = registry.LiveMapping(lambda: {s.name: s.label for s in registry.schemes()})
+SCHEME_LABELS = registry.LiveMapping(lambda: {s.name: _(s.label) for s in registry.schemes()})
 _SEQ = "crest"
 _HEAT = "Blues"  # heatmaps: 0 is white, so empty cells do not look like data
 
@@ -162,13 +162,14 @@ def pareto_curve(features: pd.DataFrame, gini: float, ax=None):
     v = np.sort(features["monetary"].clip(lower=0).to_numpy())[::-1]
     x = np.arange(1, len(v) + 1) / len(v)
     y = np.cumsum(v) / v.sum() if v.sum() > 0 else np.zeros_like(x)
-    ax.plot(np.r_[0, x], np.r_[0, y], color=TIER_COLORS["VIP"], lw=2.5, label="customers ranked by revenue")
-    ax.plot([0, 1], [0, 1], color="#9aa5b1", ls="--", label="every customer equal")
+    ax.plot(np.r_[0, x], np.r_[0, y], color=TIER_COLORS["VIP"], lw=2.5, label=_("customers ranked by revenue"))
+    ax.plot([0, 1], [0, 1], color="#9aa5b1", ls="--", label=_("every customer equal"))
     i20 = max(int(np.ceil(0.2 * len(v))) - 1, 0)
     ax.scatter([x[i20]], [y[i20]], color=TIER_COLORS["VIP"], zorder=3)
-    ax.annotate(f"top 20% hold {y[i20]:.0%}", (x[i20], y[i20]), xytext=(12, -18), textcoords="offset points")
-    ax.set(xlabel="Share of customers (best first)", ylabel="Share of net revenue",
-           title=f"Revenue concentration (Gini {gini:.2f})", xlim=(0, 1), ylim=(0, 1.02))
+    ax.annotate(_("top {share} hold {held}").format(share=formats.pct(0.2), held=formats.pct(y[i20])), (x[i20], y[i20]),
+                xytext=(12, -18), textcoords="offset points")
+    ax.set(xlabel=_("Share of customers (best first)"), ylabel=_("Share of net revenue"),
+           title=_("Revenue concentration (Gini {gini})").format(gini=formats.decimal(gini)), xlim=(0, 1), ylim=(0, 1.02))
     _pct(ax, "x"), _pct(ax, "y")
     ax.legend(loc="lower right")
     declutter(ax.figure)
@@ -180,13 +181,14 @@ def monthly_activity(monthly: pd.DataFrame, currency: str, ax=None):
     ax = _ax(ax)
     g = monthly.groupby("month").agg(customers=("purchases", lambda s: int((s > 0).sum())),
                                      revenue=("revenue", "sum"))
-    ax.bar(g.index, g["revenue"], width=20, color=TIER_COLORS["GOOD"], alpha=0.85, label="net revenue")
+    ax.bar(g.index, g["revenue"], width=20, color=TIER_COLORS["GOOD"], alpha=0.85, label=_("net revenue"))
     ax.yaxis.set_major_formatter(money_formatter(currency))
     _month_axis(ax)
-    ax.set(ylabel=f"Net revenue ({currency})", xlabel="Month", title="Revenue and paying customers per month")
+    ax.set(ylabel=formats.unit(_("Net revenue"), currency), xlabel=_("Month"),
+           title=_("Revenue and paying customers per month"))
     ax2 = ax.twinx()
-    ax2.plot(g.index, g["customers"], color=TIER_COLORS["VIP"], marker="o", lw=2, label="paying customers")
-    ax2.set_ylabel("Paying customers")
+    ax2.plot(g.index, g["customers"], color=TIER_COLORS["VIP"], marker="o", lw=2, label=_("paying customers"))
+    ax2.set_ylabel(_("Paying customers"))
     ax2.grid(False)
     ax2.spines["right"].set_visible(True)
     h1, l1 = ax.get_legend_handles_labels()
@@ -204,11 +206,11 @@ def tier_counts_by_month(monthly_tiers: pd.DataFrame, ax=None):
     t = t.reindex(columns=[c for c in ("VIP", "GOOD", "REGULAR") if c in t.columns])
     bottom = np.zeros(len(t))
     for col in t.columns:
-        ax.bar(t.index, t[col], bottom=bottom, color=TIER_COLORS[col], label=col)
+        ax.bar(t.index, t[col], bottom=bottom, color=TIER_COLORS[col], label=segment_label(col))
         bottom += t[col].to_numpy()
     if pd.api.types.is_datetime64_any_dtype(t.index):
         _month_axis(ax)
-    ax.set(xlabel="Month", ylabel="Paying customers", title="Monthly tiers: who paid, by tier")
+    ax.set(xlabel=_("Month"), ylabel=_("Paying customers"), title=_("Monthly tiers: who paid, by tier"))
     ax.set_ylim(0, max(bottom.max(), 1) * 1.18)  # headroom: the legend never covers a bar
     ax.legend(ncols=3, loc="upper left")
     declutter(ax.figure)
@@ -220,12 +222,12 @@ def vip_movements(movements: pd.DataFrame, ax=None):
     ax = _ax(ax)
     m = movements.fillna(0)
     x = np.arange(len(m))
-    ax.bar(x - 0.2, m["entered"], width=0.4, color=TIER_COLORS["GOOD"], label="entered VIP")
-    ax.bar(x + 0.2, -m["left"], width=0.4, color="#e76f51", label="left VIP")
-    ax.plot(x, m["vip"], color=TIER_COLORS["VIP"], marker="o", lw=2, label="VIPs that month")
+    ax.bar(x - 0.2, m["entered"], width=0.4, color=TIER_COLORS["GOOD"], label=_("entered VIP"))
+    ax.bar(x + 0.2, -m["left"], width=0.4, color="#e76f51", label=_("left VIP"))
+    ax.plot(x, m["vip"], color=TIER_COLORS["VIP"], marker="o", lw=2, label=_("VIPs that month"))
     ax.axhline(0, color="#52606d", lw=0.8)
     ax.set_xticks(x, m["month"])
-    ax.set(xlabel="Month", ylabel="Customers", title="The monthly VIP list changes every month")
+    ax.set(xlabel=_("Month"), ylabel=_("Customers"), title=_("The monthly VIP list changes every month"))
     lo, hi = ax.get_ylim()
     ax.set_ylim(lo, hi + 0.3 * (hi - lo))  # headroom for the legend above the line
     ax.legend(loc="upper left", ncols=3)
@@ -240,9 +242,10 @@ def rfm_score_bars(bin_sizes: pd.DataFrame):
     for ax, dim in zip(axes, ("R", "F", "M")):
         d = bin_sizes[bin_sizes["dimension"] == dim]
         ax.bar(d["score"].astype(str), d["customers"], color=TIER_COLORS["VIP"])
-        ax.axhline(d["ideal"].iloc[0], color="#e76f51", ls="--", lw=1.2, label="equal split")
-        ax.set(title={"R": "Recency", "F": "Frequency", "M": "Monetary"}[dim], xlabel=f"{dim} score (5 = best)")
-    axes[0].set_ylabel("Customers")
+        ax.axhline(d["ideal"].iloc[0], color="#e76f51", ls="--", lw=1.2, label=_("equal split"))
+        ax.set(title={"R": _("Recency"), "F": _("Frequency"), "M": _("Monetary")}[dim],
+               xlabel=_("{dim} score ({best} = best)").format(dim=dim, best=int(bin_sizes["score"].max())))
+    axes[0].set_ylabel(_("Customers"))
     axes[0].legend(loc="upper left")
     return declutter(fig)
 
@@ -252,8 +255,8 @@ def rfm_heatmap(scores: pd.DataFrame, features: pd.DataFrame, currency: str, ax=
     ax = _ax(ax)
     d = scores.merge(features[["customer_id", "monetary"]], on="customer_id")
     grid = d.pivot_table(index="rfm_r", columns="rfm_f", values="monetary", aggfunc="mean").sort_index(ascending=False)
-    sns.heatmap(grid, ax=ax, cmap=_HEAT, annot=True, fmt=".0f", cbar_kws={"label": f"Mean net revenue ({currency})"})
-    ax.set(xlabel="Frequency score", ylabel="Recency score", title="Mean revenue per customer by R and F score")
+    sns.heatmap(grid, ax=ax, cmap=_HEAT, annot=True, fmt=".0f", cbar_kws={"label": formats.unit(_("Mean net revenue"), currency)})
+    ax.set(xlabel=_("Frequency score"), ylabel=_("Recency score"), title=_("Mean revenue per customer by R and F score"))
     declutter(ax.figure)
     return ax
 
@@ -262,10 +265,11 @@ def segment_sizes(profile: pd.DataFrame, value_col: str | None = None, currency:
     """Customers per segment (rank order), optionally with a value column on the bars' labels."""
     ax = _ax(ax)
     colors = segment_colors(profile["segment"].tolist())
-    ax.barh(profile["segment"][::-1], profile["customers"][::-1], color=[colors[s] for s in profile["segment"][::-1]])
+    names = [segment_label(s) for s in profile["segment"][::-1]]
+    ax.barh(names, profile["customers"][::-1], color=[colors[s] for s in profile["segment"][::-1]])
     for i, (c, s) in enumerate(zip(profile["customers"][::-1], profile["share"][::-1])):
-        ax.text(c, i, f"  {c:,} ({s:.0%})", va="center", fontsize=9)
-    ax.set(xlabel="Customers", title="Customers per segment (most valuable at the top)")
+        ax.text(c, i, f"  {formats.number(c)} ({formats.pct(s)})", va="center", fontsize=9)
+    ax.set(xlabel=_("Customers"), title=_("Customers per segment (most valuable at the top)"))
     ax.set_xlim(0, profile["customers"].max() * 1.25)
     declutter(ax.figure)
     return ax
@@ -275,12 +279,12 @@ def segment_sizes(profile: pd.DataFrame, value_col: str | None = None, currency:
 def k_choice(k_scores: pd.DataFrame, chosen: int):
     """Silhouette (higher better), Calinski-Harabasz (higher better), Davies-Bouldin (lower better)."""
     fig, axes = plt.subplots(1, 3, figsize=(11, 3.4))
-    for ax, (col, title) in zip(axes, (("silhouette", "Silhouette (higher is better)"),
-                                       ("calinski_harabasz", "Calinski-Harabasz (higher is better)"),
-                                       ("davies_bouldin", "Davies-Bouldin (lower is better)"))):
+    for ax, (col, title) in zip(axes, (("silhouette", _("Silhouette (higher is better)")),
+                                       ("calinski_harabasz", _("Calinski-Harabasz (higher is better)")),
+                                       ("davies_bouldin", _("Davies-Bouldin (lower is better)")))):
         ax.plot(k_scores["k"], k_scores[col], marker="o", color=SCHEME_COLORS["kmeans"])
         ax.axvline(chosen, color="#e76f51", ls="--", lw=1.2)
-        ax.set(title=title, xlabel="Number of clusters k")
+        ax.set(title=title, xlabel=_("Number of clusters k"))
         ax.xaxis.set_major_locator(mticker.MaxNLocator(integer=True))
     return declutter(fig)
 
@@ -289,12 +293,14 @@ def cluster_profiles(profile: pd.DataFrame, currency: str):
     """Mean recency, frequency and monetary per cluster, in original units."""
     fig, axes = plt.subplots(1, 3, figsize=(11, 3.8), sharey=True)
     colors = segment_colors(profile["segment"].tolist())
-    for ax, (col, label) in zip(axes, (("recency_days", "Days since last purchase"),
-                                       ("frequency", "Purchases"), ("monetary", f"Net revenue ({currency})"))):
-        ax.barh(profile["segment"][::-1], profile[col][::-1], color=[colors[s] for s in profile["segment"][::-1]])
+    names = [segment_label(s) for s in profile["segment"][::-1]]
+    for ax, (col, label) in zip(axes, (("recency_days", _("Days since last purchase")),
+                                       ("frequency", _("Purchases")),
+                                       ("monetary", formats.unit(_("Net revenue"), currency)))):
+        ax.barh(names, profile[col][::-1], color=[colors[s] for s in profile["segment"][::-1]])
         ax.set(xlabel=label)
     axes[2].xaxis.set_major_formatter(money_formatter(currency))
-    axes[0].set_title("Recency"), axes[1].set_title("Frequency"), axes[2].set_title("Monetary")
+    axes[0].set_title(_("Recency")), axes[1].set_title(_("Frequency")), axes[2].set_title(_("Monetary"))
     return declutter(fig)
 
 
@@ -309,7 +315,7 @@ def capture_curves(curves: Mapping[str, pd.DataFrame], measure: str = "revenue",
     ax = _ax(ax)
     labels = {**SCHEME_LABELS, **(labels or {})}
     first = next(iter(curves.values()))
-    ax.plot(first["share"], first["oracle"], color=SCHEME_COLORS["oracle"], ls=":", lw=2, label="perfect foresight")
+    ax.plot(first["share"], first["oracle"], color=SCHEME_COLORS["oracle"], ls=":", lw=2, label=_("perfect foresight"))
     base_styles = iter([("#3d3d3d", "--"), ("#8a8a8a", "-.")] * 4)
     for name, c in curves.items():
         if name in SCHEME_LABELS:
@@ -317,13 +323,16 @@ def capture_curves(curves: Mapping[str, pd.DataFrame], measure: str = "revenue",
         else:
             color, ls = next(base_styles)
             ax.plot(c["share"], c["ranking"], color=color, ls=ls, lw=1.6,
-                    label=f"{labels.get(name, name)} (simple ranking)")
-    ax.plot([0, 1], [0, 1], color=SCHEME_COLORS["random"], ls="--", label="random order")
+                    label=_("{name} (simple ranking)").format(name=labels.get(name, name)))
+    ax.plot([0, 1], [0, 1], color=SCHEME_COLORS["random"], ls="--", label=_("random order"))
     if vip_share is not None:
         ax.axvline(vip_share, color="#9aa5b1", lw=0.8)
-    ax.set(xlabel="Share of customers, best first", ylabel=f"Share of next months' {measure}",
-           title=f"How much of the next months' {measure} each ordering's first customers bring", xlim=(0, 1),
-           ylim=(0, 1.02))
+    from .narrative import measure_words
+
+    words = measure_words(measure)
+    ax.set(xlabel=_("Share of customers, best first"), ylabel=_("Share of next months' {measure}").format(measure=words),
+           title=_("How much of the next months' {measure} each ordering's first customers bring").format(measure=words),
+           xlim=(0, 1), ylim=(0, 1.02))
     _pct(ax, "x"), _pct(ax, "y")
     ax.legend(loc="lower right", fontsize=8)
     declutter(ax.figure)
@@ -337,8 +346,8 @@ def holdout_curves(curves: pd.DataFrame, title: str, ax=None):
     colors = segment_colors(order)
     for seg in order:
         d = curves[curves["segment"] == seg]
-        ax.plot(d["month"], d["share_buying"], marker="o", lw=2, color=colors[seg], label=seg)
-    ax.set(xlabel="Holdout month", ylabel="Share of the segment buying", title=title)
+        ax.plot(d["month"], d["share_buying"], marker="o", lw=2, color=colors[seg], label=segment_label(seg))
+    ax.set(xlabel=_("Holdout month"), ylabel=_("Share of the segment buying"), title=title)
     _pct(ax)
     ax.legend(loc="upper right", ncols=2 if len(order) > 5 else 1, fontsize=8)
     declutter(ax.figure)
@@ -348,9 +357,9 @@ def holdout_curves(curves: pd.DataFrame, title: str, ax=None):
 def migration_heatmap(matrix: pd.DataFrame, title: str, ax=None):
     """Row shares: where the customers of each earlier segment are now."""
     ax = _ax(ax)
-    shares = matrix.div(matrix.sum(axis=1).replace(0, 1), axis=0)
+    shares = matrix.div(matrix.sum(axis=1).replace(0, 1), axis=0).rename(index=segment_label, columns=segment_label)
     sns.heatmap(shares, ax=ax, cmap=_HEAT, annot=True, fmt=".0%", vmin=0, vmax=1, cbar=False)
-    ax.set(xlabel="Segment now", ylabel="Segment one month earlier", title=title)
+    ax.set(xlabel=_("Segment now"), ylabel=_("Segment one month earlier"), title=title)
     if max((len(str(c)) for c in matrix.columns), default=0) > 10:  # long names would overlap side by side
         ax.tick_params(axis="x", labelrotation=30)
         for t in ax.get_xticklabels():
@@ -359,13 +368,13 @@ def migration_heatmap(matrix: pd.DataFrame, title: str, ax=None):
     return ax
 
 
-def agreement_heatmap(ari: pd.DataFrame, title: str = "How much the schemes agree (adjusted Rand index)", ax=None):
+def agreement_heatmap(ari: pd.DataFrame, title: str | None = None, ax=None):
     """Agreement (adjusted Rand index, or any 0..1 matrix such as NMI) between every pair of schemes."""
     ax = _ax(ax)
     labels = dict(SCHEME_LABELS)
     d = ari.rename(index=labels, columns=labels)
     sns.heatmap(d, ax=ax, cmap=_HEAT, annot=True, fmt=".2f", vmin=0, vmax=1, cbar=False, square=True)
-    ax.set(title=title)
+    ax.set(title=title or _("How much the schemes agree (adjusted Rand index)"))
     declutter(ax.figure)
     return ax
 
@@ -378,11 +387,11 @@ def holdout_purchases_by_frequency(table: pd.DataFrame, ax=None):
     """
     ax = _ax(ax)
     x = np.arange(len(table))
-    ax.plot(x, table["actual"], marker="o", lw=2, color="#0b4f6c", label="Actual")
-    ax.plot(x, table["predicted"], marker="s", lw=2, ls="--", color="#e76f51", label="Predicted by the model")
+    ax.plot(x, table["actual"], marker="o", lw=2, color="#0b4f6c", label=_("Actual"))
+    ax.plot(x, table["predicted"], marker="s", lw=2, ls="--", color="#e76f51", label=_("Predicted by the model"))
     ax.set_xticks(x, table["group"])
-    ax.set(xlabel="Repeat purchases in calibration", ylabel="Purchases per customer in the holdout",
-           title="Calibration vs holdout: predicted and actual purchases")
+    ax.set(xlabel=_("Repeat purchases in calibration"), ylabel=_("Purchases per customer in the holdout"),
+           title=_("Calibration vs holdout: predicted and actual purchases"))
     ax.legend(loc="upper left")
     declutter(ax.figure)
     return ax
@@ -393,8 +402,8 @@ def p_alive_heatmap(matrix: pd.DataFrame, ax=None):
     ax = _ax(ax)
     sns.heatmap(matrix, ax=ax, cmap=_HEAT, annot=True, fmt=".2f", vmin=0, vmax=1, cbar=False,
                 annot_kws={"fontsize": 7})
-    ax.set(xlabel="Weeks since the last purchase (at the cut-off)", ylabel="Repeat purchases in calibration",
-           title="Probability that the customer is still active")
+    ax.set(xlabel=_("Weeks since the last purchase (at the cut-off)"), ylabel=_("Repeat purchases in calibration"),
+           title=_("Probability that the customer is still active"))
     declutter(ax.figure)
     return ax
 
@@ -409,8 +418,8 @@ def headroom_by_group(table: pd.DataFrame, currency: str, ax=None, n: int = 12):
     ax.barh(d["peer_group"], d["total_headroom"], color="#2a9d8f")
     ax.invert_yaxis()
     ax.xaxis.set_major_formatter(money_formatter(currency))
-    ax.set(xlabel="Headroom: what the customers would add buying like the group's upper quartile",
-           ylabel="Peer group", title="Headroom against similar customers")
+    ax.set(xlabel=_("Headroom: what the customers would add buying like the group's upper quartile"),
+           ylabel=_("Peer group"), title=_("Headroom against similar customers"))
     declutter(ax.figure)
     return ax
 
@@ -429,17 +438,19 @@ def payback_bars(payback: pd.DataFrame, currency: str, ax=None):
     periods = list(dict.fromkeys(payback["period"]))
     width = 0.8 / (2 * len(periods))
     x = np.arange(len(tiers))
+    period_words = {"window": _("window"), "holdout": _("holdout")}
     for i, period in enumerate(periods):
         d = payback[payback["period"] == period].set_index("tier").reindex(tiers)
         base = x + (2 * i - len(periods)) * width + width / 2
         ax.bar(base, d["policy_cost"], width, color="#e76f51", alpha=0.5 + 0.5 * i / max(len(periods) - 1, 1),
-               label=f"policy cost, {period}")
+               label=_("policy cost, {period}").format(period=period_words.get(period, period)))
         ax.bar(base + width, d[net_col], width, color="#2a9d8f", alpha=0.5 + 0.5 * i / max(len(periods) - 1, 1),
-               label=f"{'net contribution' if has_margin else 'revenue after policy'}, {period}")
+               label=(_("net contribution, {period}") if has_margin else _("revenue after policy, {period}")).format(
+                   period=period_words.get(period, period)))
     ax.axhline(0, color="black", lw=0.8)
-    ax.set_xticks(x, tiers)
+    ax.set_xticks(x, [segment_label(t) for t in tiers])
     ax.yaxis.set_major_formatter(money_formatter(currency))
-    ax.set(ylabel=currency, title="What each tier costs and pays back")
+    ax.set(ylabel=formats.unit(_("Amount"), currency), title=_("What each tier costs and pays back"))
     ax.legend(fontsize=8, ncols=2)
     declutter(ax.figure)
     return ax

@@ -39,7 +39,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from . import formats
 from .atomic import atomic_write
+from .i18n import DEFAULT, LANGUAGES, N_, _, using
 from .errors import ConfigError, LockedError
 from .reproducible import timestamp
 
@@ -255,18 +257,22 @@ def _exchange(a: Path, b: Path) -> bool:
     return renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) == 0
 
 
-_STATUS_LABEL = {"published": "Published", "failed": "Failed", "bad-input": "Bad input"}
+_STATUS_LABEL = {"published": N_("Published"), "failed": N_("Failed"), "bad-input": N_("Bad input")}
 
 
-def write_index(root: Path, index: dict[str, Any]) -> Path:
-    """``<out>/index.html``: every run, its status, recommendation, data date and links (all escaped)."""
+def _page_language(index: dict[str, Any]) -> str:
+    """The index page's language: the one every run shares, else English (a row speaks its run's)."""
+    languages = {run.get("language") or DEFAULT for run in index["runs"].values()}
+    return languages.pop() if len(languages) == 1 else DEFAULT
+
+
+def _index_row(root: Path, name: str, run: dict[str, Any]) -> str:
     e = html.escape
-    rows = []
-    for name, run in index["runs"].items():
-        status = run.get("status", "unknown")
+    status = run.get("status", "unknown")
+    with using(run.get("language") if run.get("language") in LANGUAGES else DEFAULT):
         links = ""
         if (root / name / "report.html").exists():
-            links = (f'<a href="{e(name)}/report.html">Report</a>'
+            links = (f'<a href="{e(name)}/report.html">{e(_("Report"))}</a>'
                      + "".join(f' · <a href="{e(name)}/{e(nb)}.html">{e(nb[3:].replace("_", " "))}</a>'
                                for nb in run.get("notebooks", [])))
         detail = ""
@@ -274,34 +280,49 @@ def write_index(root: Path, index: dict[str, Any]) -> Path:
             detail = f'<div class="err">{e(run.get("message", ""))}</div>'
             if run.get("last_published"):
                 lp = run["last_published"]
-                detail += (f'<div class="muted">Still showing the report of {e(str(lp.get("generated") or ""))}.'
-                           "</div>")
+                detail += ('<div class="muted">' + e(_("Still showing the report of {when}.").format(
+                    when=str(lp.get("generated") or ""))) + "</div>")
         elif run.get("unchanged_since"):
-            detail = (f'<div class="muted">Unchanged since {e(str(run["unchanged_since"]))} '
-                      f'(checked {e(str(run.get("checked") or ""))}): same data, parameters and segkit version.</div>')
-        rows.append(
-            f'<tr class="{e(status)}"><td><strong>{e(name)}</strong><div class="muted">{e(run.get("title") or "")}'
-            f'</div></td><td><span class="badge {e(status)}">{e(_STATUS_LABEL.get(status, status))}</span>{detail}</td>'
-            f'<td>{e(run.get("recommended_label") or run.get("recommended") or "–")}</td>'
-            f'<td>{e(run.get("data_last_date") or "–")}</td><td><code>{e((run.get("sha256") or "")[:12])}</code></td>'
-            f'<td>{e(run.get("generated") or "–")}</td><td>{links}</td></tr>')
-    body = "\n".join(rows) or '<tr><td colspan="7">No runs yet.</td></tr>'
+            detail = ('<div class="muted">' + e(_("Unchanged since {since} (checked {checked}): same data, parameters "
+                                                  "and segkit version.").format(
+                since=str(run["unchanged_since"]), checked=str(run.get("checked") or ""))) + "</div>")
+        label = _(_STATUS_LABEL[status]) if status in _STATUS_LABEL else status
+        recommended = run.get("recommended_label") or run.get("recommended") or "–"
+        return (f'<tr class="{e(status)}"><td><strong>{e(name)}</strong><div class="muted">{e(run.get("title") or "")}'
+                f'</div></td><td><span class="badge {e(status)}">{e(label)}</span>{detail}</td>'
+                f'<td>{e(recommended)}</td>'
+                f'<td>{e(formats.date(run["data_last_date"]) if run.get("data_last_date") else "–")}</td>'
+                f'<td><code>{e((run.get("sha256") or "")[:12])}</code></td>'
+                f'<td>{e(run.get("generated") or "–")}</td><td>{links}</td></tr>')
+
+
+def write_index(root: Path, index: dict[str, Any]) -> Path:
+    """``<out>/index.html``: every run, its status, recommendation, data date and links (all escaped)."""
+    e = html.escape
+    rows = [_index_row(root, name, run) for name, run in index["runs"].items()]
+    language = _page_language(index)
+    with using(language):
+        body = "\n".join(rows) or f'<tr><td colspan="7">{e(_("No runs yet."))}</td></tr>'
+        heads = "".join(f"<th>{e(h)}</th>" for h in (_("Run"), _("Status"), _("Recommended"), _("Data up to"),
+                                                      _("Data hash"), _("Generated"), _("Open")))
+        title, heading = _("segkit reports"), _("Customer segmentation reports")
+        intro = _("Generated by segkit. Each report compares percentile tiers, RFM and k-means on the same customers "
+                  "and recommends one.")
     page = f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>segkit reports</title>
+<html lang="{e(language)}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{e(title)}</title>
 <style>
 body{{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:2rem auto;max-width:1200px;color:#1f2933;padding:0 1rem}}
 h1{{font-size:1.6rem;margin-bottom:.2rem}} .muted{{color:#616e7c;font-size:.85rem}}
-table{{border-collapse:collapse;width:100%;margin-top:1rem}} th,td{{text-align:left;padding:.55rem .6rem;border-bottom:1px solid #e4e7eb;vertical-align:top}}
+table{{border-collapse:collapse;width:100%;margin-top:1rem}} th,td{{text-align:left;padding:.55rem .6rem;border-bottom:1px solid #e4e7eb;vertical-align:top;overflow-wrap:anywhere}}
 th{{background:#f5f7fa;font-size:.85rem;text-transform:uppercase;letter-spacing:.03em;color:#52606d}}
 .badge{{display:inline-block;padding:.1rem .5rem;border-radius:1rem;font-size:.8rem;font-weight:600}}
 .badge.published{{background:#e3f9e5;color:#207227}} .badge.failed,.badge.bad-input{{background:#ffe3e3;color:#a61b1b}}
 .err{{color:#a61b1b;font-size:.85rem;margin-top:.3rem;white-space:pre-wrap}} a{{color:#0b69a3}} code{{font-size:.8rem}}
 </style></head><body>
-<h1>Customer segmentation reports</h1>
-<div class="muted">Generated by segkit. Each report compares percentile tiers, RFM and k-means on the same customers
-and recommends one.</div>
-<table><thead><tr><th>Run</th><th>Status</th><th>Recommended</th><th>Data up to</th><th>Data hash</th><th>Generated</th><th>Open</th></tr></thead>
+<h1>{e(heading)}</h1>
+<div class="muted">{e(intro)}</div>
+<table><thead><tr>{heads}</tr></thead>
 <tbody>
 {body}
 </tbody></table></body></html>

@@ -191,7 +191,7 @@ def execute_run(params: RunParams, out_root: str | Path, notebooks: Sequence[str
 
     folder = OutputFolder(out_root)
     params = for_notebooks(params)
-    entry: dict[str, Any] = {"title": params.display_title, "generated": timestamp()}
+    entry: dict[str, Any] = {"title": params.display_title, "generated": timestamp(), "language": params.language}
     staged = folder.staging(params.name)
     analysis, failure = _analyze(params)
     if failure is not None:
@@ -325,9 +325,12 @@ def _publish(folder: Any, params: RunParams, analysis: Any, staged: Path, second
     folder.publish(params.name, staged)
     folder.clear_failed(params.name)
     rec = analysis.scorecard["recommended"]
-    return {"status": "published", "exit_code": EXIT_OK, "recommended": rec,
-            "recommended_label": SCHEME_NAMES.get(rec, rec) + ("" if analysis.scorecard.get("clear_winner")
-                                                                 else " (no clear winner)"),
+    from .i18n import _, using
+
+    with using(params.language):  # the index page shows it in the run's language
+        label = _(SCHEME_NAMES.get(rec, rec)) + ("" if analysis.scorecard.get("clear_winner")
+                                                 else " " + _("(no clear winner)"))
+    return {"status": "published", "exit_code": EXIT_OK, "recommended": rec, "recommended_label": label,
             "data_last_date": analysis.data.get("last_date"), "sha256": analysis.data.get("sha256"),
             "inputs": inputs_key(params, analysis.data.get("sha256"), notebooks),
             "notebooks": [Path(n).stem for n in notebooks], "seconds": round(duration(sum(seconds.values())), 2),
