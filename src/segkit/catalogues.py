@@ -66,7 +66,7 @@ def extract(notebooks: Path | None = None) -> Catalog:
                 catalog.add(source, locations=[(f"notebooks/{path.name}", i + 1)],
                             auto_comments=["a Markdown cell of the notebook: keep the # headings and `code`"])
             elif cell["cell_type"] == "code" and ("_(" in source or "text(" in source):
-                for lineno, _funcname, message, _comments in babel_extract("python", io.BytesIO(source.encode()),
+                for _lineno, message, _comments, _context in babel_extract("python", io.BytesIO(source.encode()),
                                                                         keywords=NOTEBOOK_KEYWORDS):
                     if _usable(message):
                         catalog.add(message, locations=[(f"notebooks/{path.name}", i + 1)])
@@ -139,9 +139,13 @@ def problems(language: str, template: Catalog | None = None) -> list[str]:
             out.append(f"untranslated: {first[:70]!r}")
         else:
             strings = found.string if isinstance(found.string, (list, tuple)) else [found.string]
-            names = set(re.findall(r"\{(\w*)[^}]*\}", first))
+            ids = [key] if isinstance(key, str) else list(key)
+            names = [set(re.findall(r"\{(\w*)[^}]*\}", text)) for text in ids]
+            # a plural form may leave out the count ("the only cut-off") but nothing else, and add nothing
+            needed, allowed = set.intersection(*names), set.union(*names)
             for s in strings:
-                if set(re.findall(r"\{(\w*)[^}]*\}", s)) != names:
+                got = set(re.findall(r"\{(\w*)[^}]*\}", s))
+                if not needed <= got <= allowed:
                     out.append(f"placeholders differ: {first[:70]!r}")
                     break
     out += [f"stale (no longer in the code): {(k if isinstance(k, str) else k[0])[:70]!r}"
