@@ -84,6 +84,9 @@ def test_the_wheel_carries_the_notebooks_and_the_sample(venv):
     for nb in sorted((PROJECT_ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")):
         assert zipfile.ZipFile(wheel).read(f"segkit/notebooks/{nb.name}") == nb.read_bytes(), nb.name
     assert "segkit/data/cdnow/CDNOW_sample.csv.gz" in names and "segkit/data/cdnow/cdnow_master.csv.gz" in names
+    # the reader's language: every catalogue, the template and the translators' glossary
+    assert {f"segkit/locale/{lang}/LC_MESSAGES/segkit.po" for lang in ("cs", "pl", "ro", "sr")} | {
+        "segkit/locale/segkit.pot", "segkit/locale/glossary.md"} <= set(names)
     assert not [n for n in names if n.startswith(("notebooks/", "data/", "tests/"))]  # only under segkit/
 
 
