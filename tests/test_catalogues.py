@@ -3,6 +3,8 @@ nothing stale, plural forms as the language has them, and the catalogues shipped
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from segkit import catalogues
@@ -94,3 +96,19 @@ def test_catalogues_and_glossary_are_package_data():
     data = tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]
     assert "locale/*/LC_MESSAGES/*.po" in data["segkit"] and "locale/*.md" in data["segkit"]
     assert (PROJECT_ROOT / "src" / "segkit" / "locale" / "glossary.md").is_file()
+
+
+def test_no_translated_text_hides_inside_an_f_string():
+    """The extractor cannot see ``_("...")`` inside an f-string: such a text would never be translated."""
+    import io
+    import tokenize
+
+    from segkit.config import PACKAGE_DIR
+
+    hidden = []
+    for path in PACKAGE_DIR.rglob("*.py"):
+        for tok in tokenize.generate_tokens(io.StringIO(path.read_text(encoding="utf-8")).readline):
+            if tok.type == tokenize.STRING and tok.string[:2].lower() in ('f"', "f'") and re.search(
+                    r"\b(_|ngettext)\(['\"]", tok.string):
+                hidden.append(f"{path.name}:{tok.start[0]}")
+    assert hidden == []

@@ -41,6 +41,10 @@ DECISIONS = (N_("no `policy` is set: what each tier gets and pays back, and the 
                 "`cost` in `columns`)"),
              N_("no customer attribute (region, industry, size) is mapped: tiers by customer type are not shown"),
              N_("over capacity"), N_("next in line"))
+# TRANSLATORS: relationship types of a tier policy (Hollensen's relationship ladder)
+RELATIONSHIPS = (N_("transactional"), N_("self-service"), N_("automated service"), N_("personal assistance"),
+                 N_("dedicated personal assistance"), N_("dedicated account manager"), N_("community"),
+                 N_("co-creation"))
 #: why a customer is on the key-account list (segkit.potential.outputs)
 KINDS = (N_("peer headroom"), N_("predicted value"), N_("prospect (no purchase yet)"))
 #: the schemes' names (segkit.schemes.registry)

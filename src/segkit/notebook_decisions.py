@@ -78,7 +78,8 @@ def payback_table(a: Any, which: str = "tiers") -> pd.DataFrame | None:
     period, tier = _("Period"), _("Tier")
     out = pd.DataFrame({
         period: pay["period"].map({"window": _("window (before the cut-off)"), "holdout": _("holdout (after)")}),
-        tier: pay["tier"].map(segment_label), _("Relationship"): pay["relationship"],
+        tier: pay["tier"].map(segment_label),
+        _("Relationship"): pay["relationship"].map(lambda v: _(v) if isinstance(v, str) and v else v),
         _("Customers"): pay["customers"].map(_n),
         _("Revenue"): pay["revenue"].map(lambda x: _money(x, cur)),
         _("Margin"): pay["margin"].map(lambda x: _money(x, cur)),

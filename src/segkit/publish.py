@@ -272,7 +272,8 @@ def _index_row(root: Path, name: str, run: dict[str, Any]) -> str:
     with using(run.get("language") if run.get("language") in LANGUAGES else DEFAULT):
         links = ""
         if (root / name / "report.html").exists():
-            links = (f'<a href="{e(name)}/report.html">{e(_("Report"))}</a>'
+            report = _("Report")  # outside the f-string, where the catalogue extractor finds it
+            links = (f'<a href="{e(name)}/report.html">{e(report)}</a>'
                      + "".join(f' · <a href="{e(name)}/{e(nb)}.html">{e(nb[3:].replace("_", " "))}</a>'
                                for nb in run.get("notebooks", [])))
         detail = ""
@@ -302,7 +303,8 @@ def write_index(root: Path, index: dict[str, Any]) -> Path:
     rows = [_index_row(root, name, run) for name, run in index["runs"].items()]
     language = _page_language(index)
     with using(language):
-        body = "\n".join(rows) or f'<tr><td colspan="7">{e(_("No runs yet."))}</td></tr>'
+        none = _("No runs yet.")
+        body = "\n".join(rows) or f'<tr><td colspan="7">{e(none)}</td></tr>'
         heads = "".join(f"<th>{e(h)}</th>" for h in (_("Run"), _("Status"), _("Recommended"), _("Data up to"),
                                                       _("Data hash"), _("Generated"), _("Open")))
         title, heading = _("segkit reports"), _("Customer segmentation reports")
