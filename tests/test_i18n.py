@@ -145,3 +145,28 @@ def test_declutter_leaves_no_tick_labels_on_top_of_each_other(language):
         assert plots.overlapping_ticks(fig) == [] and plots.overlapping_ticks(fig2) == []
         assert len([t for t in fig.axes[0].get_xticklabels() if t.get_text()]) >= 3  # thinned, not emptied
     plt.close(fig), plt.close(fig2)
+
+
+def test_segment_summary_and_exports_by_language(tmp_path, capsys):
+    """`segkit segment --language cs` prints its summary in Czech; the exported files stay English."""
+    import pandas as pd
+
+    from segkit.cli import main
+
+    from .test_cli import small_csv
+
+    data = small_csv(tmp_path / "s.csv")
+    common = ["--holdout-months", "3", "--k-range", "2", "3"]
+    assert main(["segment", str(data), "--out", str(tmp_path / "en"), *common]) == 0
+    english = capsys.readouterr().out
+    assert main(["segment", str(data), "--out", str(tmp_path / "cs"), *common, "--language", "cs"]) == 0
+    czech = capsys.readouterr().out
+    assert "customers segmented" in english and "percentile tiers: VIP" in english
+    assert "zákazník" in czech and "doporučené schéma" in czech and "percentilové úrovně: VIP" in czech
+    assert "dobrý zákazník" in czech and "customers segmented" not in czech
+    n = len(pd.read_csv(tmp_path / "cs" / "assignments.csv"))
+    with using("cs"):
+        assert formats.number(n) in czech
+    en, cs = (pd.read_csv(tmp_path / d / "assignments.csv", dtype=str) for d in ("en", "cs"))
+    pd.testing.assert_frame_equal(en, cs)  # the same identifiers and values, whatever the language
+    assert set(cs["percentile_tier"].dropna()) <= {"VIP", "GOOD", "REGULAR", "INACTIVE"}
