@@ -637,6 +637,56 @@ _RULES = {"vip_dropout": i18n.N_("VIP, no payment in the last months (seed rule)
           "p_alive": i18n.N_("VIP or GOOD, P(alive) low or a silence far beyond the usual gap (model)")}
 
 
+#: why the purchase or value model could not be fitted (segkit.potential.model writes them in English,
+#: for run.json and scorecard.json): the English pattern and the catalogue's text with the same fields
+_MODEL_REASONS = [
+    (r"too few repeat buyers to fit the purchase model: (?P<buyers>\d+) of (?P<customers>\d+) customers "
+     r"\((?P<share>[^)]*)\) bought again in calibration; it needs at least (?P<min>\d+) and (?P<min_share>\S+)",
+     i18n.N_("too few repeat buyers to fit the purchase model: {buyers} of {customers} customers ({share}) bought "
+             "again in calibration; it needs at least {min} and {min_share}")),
+    (r"the purchase model's optimiser did not converge \((?P<message>.*)\)",
+     i18n.N_("the purchase model's optimiser did not converge ({message})")),
+    (r"the purchase model's parameter\(s\) (?P<params>.+) ran to their bounds: the data do not identify "
+     r"repeat-buying and dropout",
+     i18n.N_("the purchase model's parameter(s) {params} ran to their bounds: the data do not identify repeat-buying "
+             "and dropout")),
+    (r"too few repeat buyers with a positive (?P<criterion>\w+) per purchase to fit the value model: "
+     r"(?P<buyers>\d+); it needs at least (?P<min>\d+)",
+     i18n.N_("too few repeat buyers with a positive {criterion} per purchase to fit the value model: {buyers}; it "
+             "needs at least {min}")),
+    (r"the value model's optimiser did not converge \((?P<message>.*)\)",
+     i18n.N_("the value model's optimiser did not converge ({message})")),
+    (r"the value model's estimates are degenerate .*",
+     i18n.N_("the value model's estimates are degenerate (parameters at their bounds or q <= 1, an infinite mean "
+             "value): values per purchase do not fit a gamma mixture")),
+    (r"no customer made a purchase up to (?P<as_of>\S+)", i18n.N_("no customer made a purchase up to {as_of}")),
+]
+
+
+def model_reason(reason: str) -> str:
+    """Why a model was not fitted, in the reader's language (unknown wording stays as written).
+
+    >>> with i18n.using("cs"):
+    ...     model_reason("no customer made a purchase up to 2024-06-30")
+    'žádný zákazník nenakoupil do 30. 6. 2024'
+    """
+    import re
+
+    for pattern, message in _MODEL_REASONS:
+        m = re.fullmatch(pattern, reason or "")
+        if m:
+            fields = dict(m.groupdict())
+            if "criterion" in fields:
+                fields["criterion"] = narrative.measure_words(fields["criterion"])
+            if "as_of" in fields:
+                fields["as_of"] = formats.date(fields["as_of"])
+            for key in ("buyers", "customers"):
+                if key in fields:
+                    fields[key] = _n(int(fields[key]))
+            return _(message).format(**fields)
+    return reason
+
+
 def _potential(a: Analysis) -> Any:
     return a.schemes.get("potential")
 
@@ -663,7 +713,7 @@ def potential_model_markdown(a: Analysis) -> str:
         return _("**The predicted-value model could not be fitted**: {reason}. The potential scheme therefore puts "
                  "all {n} customers in REGULAR (it is scored beside the other schemes but ranks nobody), and "
                  "`p_alive`, `expected_purchases` and `predicted_value` are empty in assignments.csv.").format(
-            reason=_e(m.reason), n=_n(m.customers))
+            reason=_e(model_reason(m.reason)), n=_n(m.customers))
     t, cur, crit = potential_totals(a), a.params.currency, a.params.criterion
     diff = t["predicted_purchases"] / t["actual_purchases"] - 1 if t["actual_purchases"] else float("nan")
     d3 = lambda v: formats.decimal(v, 3)  # noqa: E731
@@ -682,7 +732,7 @@ def potential_model_markdown(a: Analysis) -> str:
                                                gamma=formats.decimal(m.value.gamma))
     else:
         out += " " + _("The value model was not fitted ({reason}); the tiers rank by expected purchases.").format(
-            reason=_e(m.value_reason))
+            reason=_e(model_reason(m.value_reason)))
     return out
 
 
