@@ -90,7 +90,8 @@ def _dom(chromium: str, page: Path) -> str:
 
 def _text(dom: str) -> str:
     body = re.sub(r"<(style|script|pre id=\"segkit-layout\")[^>]*>.*?</(style|script|pre)>", " ", dom, flags=re.S)
-    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "\n", body).replace("&nbsp;", "\xa0"))
+    # collapse ordinary white space only: the no-break spaces are part of the numbers being checked
+    return re.sub(r"[ \t\r\n]+", " ", re.sub(r"<[^>]+>", "\n", body).replace("&nbsp;", "\xa0"))
 
 
 def english_sentences(text: str) -> list[str]:
