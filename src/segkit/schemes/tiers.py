@@ -26,6 +26,7 @@ Example
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from fractions import Fraction
 from typing import TYPE_CHECKING
 
@@ -66,6 +67,7 @@ def _month_key(m: pd.Series) -> pd.Series:
     return months.map({t: t.strftime("%Y-%m") for t in months.unique()}).astype(str)
 
 
+@dataclass(eq=False)
 class PercentileTiers(SchemeMixin):
     """Monthly percentile tiers merged over a window, with dropout alerts.
 
@@ -91,17 +93,15 @@ class PercentileTiers(SchemeMixin):
         within 5% of the threshold
     """
 
-    def __init__(self, criterion: str = "revenue", as_of: dt.date | str | None = None, window_months: int = 6,
-                 vip_share: float = 0.2, good_share: float = 0.2, dropout_months: int = 2,
-                 variant: str = "monthly_union", abc_shares: tuple[float, float, float] = (0.8, 0.15, 0.05)):
-        self.criterion = criterion
-        self.as_of = as_of
-        self.window_months = window_months
-        self.vip_share = vip_share
-        self.good_share = good_share
-        self.dropout_months = dropout_months
-        self.variant = variant
-        self.abc_shares = abc_shares
+    # the constructor only stores its parameters (the estimator convention): a dataclass writes it
+    criterion: str = "revenue"
+    as_of: dt.date | str | None = None
+    window_months: int = 6
+    vip_share: float = 0.2
+    good_share: float = 0.2
+    dropout_months: int = 2
+    variant: str = "monthly_union"
+    abc_shares: tuple[float, float, float] = (0.8, 0.15, 0.05)
 
     @classmethod
     def from_params(cls, params: "RunParams") -> "PercentileTiers":
