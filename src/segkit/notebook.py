@@ -35,7 +35,7 @@ __all__ = ["open_run", "setup", "money", "pct", "headline_html", "reasons_markdo
            "potential_fitted", "potential_totals", "holdout_by_frequency", "potential_model_markdown",
            "holdout_purchases_table",
            "p_alive_matrix", "headroom_groups", "headroom_groups_table", "alert_comparison_table", "key_accounts_table",
-           "worth_more_markdown", *_decisions_all]
+           "worth_more_markdown", "no_purchase_markdown", *_decisions_all]
 
 
 def open_run(cache_dir: str = "", **parameters: Any) -> Analysis:
@@ -601,3 +601,29 @@ def worth_more_markdown(a: Analysis) -> str:
 
 
 _HEADROOM_FIXED = ("customer_id", "peer_group", "peer_size", "peer_upper_quartile", "window_value", "peer_headroom")
+
+
+# ---------------------------------------------------------------- customers without a purchase
+def no_purchase_markdown(a: Analysis) -> str:
+    """The report's sentence on the customers seen up to the cut-off without a purchase (returns only).
+
+    They are listed in ``assignments.csv`` (INACTIVE; ``No purchase`` for RFM and k-means) but not
+    segmented or scored; ``run.json`` ``population`` gives the same count.
+
+    >>> from types import SimpleNamespace as NS
+    >>> import pandas as pd
+    >>> a = NS(without_purchase=pd.DataFrame({"returns_value": [4.0, 6.5]}), split=NS(as_of="2024-06-30"),
+    ...        params=NS(currency="EUR"), features=pd.DataFrame(index=range(40)))
+    >>> no_purchase_markdown(a).split(";")[0]
+    '**2 customers** had only returns or no purchase in the calibration period (up to 2024-06-30)'
+    """
+    absent = a.without_purchase if a.without_purchase is not None else pd.DataFrame(columns=["returns_value"])
+    n, as_of = len(absent), a.split.as_of
+    if n == 0:
+        return (f"Every customer seen up to {as_of} bought in that period: all {len(a.features):,} are segmented "
+                "and scored; none had only returns.")
+    who = "1 customer** had" if n == 1 else f"{n:,} customers** had"
+    return (f"**{who} only returns or no purchase in the calibration period (up to {as_of}); they are listed as "
+            f"INACTIVE in `assignments.csv` (RFM and k-means: \"No purchase\"), with returns worth "
+            f"{money(float(absent['returns_value'].sum()), a.params.currency)}, and are not segmented or scored: "
+            f"the comparison covers the {len(a.features):,} customers with a purchase.")

@@ -32,7 +32,7 @@ from sklearn.metrics import calinski_harabasz_score, davies_bouldin_score, silho
 from sklearn.preprocessing import StandardScaler
 
 from ..errors import ParameterError
-from ._base import SchemeMixin
+from ._base import NO_PURCHASE, SchemeMixin
 
 if TYPE_CHECKING:
     from ..config import RunParams
@@ -258,6 +258,9 @@ class KMeansSegmenter(SchemeMixin):
         return [f"kmeans k={self.k_}: " + "; ".join(
             f"{int(r.cluster)} {r.segment}: {r.customers:,}, recency {r.recency_days:.0f} d, frequency "
             f"{r.frequency:.1f}, monetary {r.monetary:.2f}" for r in self.profile().itertuples())]
+
+    #: a customer without a purchase up to the cut-off is not clustered: no cluster number, named so
+    no_purchase = {"segment": NO_PURCHASE, "name": NO_PURCHASE}
 
     def segment_table(self) -> pd.DataFrame:
         """``customer_id, segment, rank`` plus ``cluster`` (number) and ``name``."""

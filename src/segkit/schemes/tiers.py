@@ -93,6 +93,9 @@ class PercentileTiers(SchemeMixin):
         within 5% of the threshold
     """
 
+    #: a customer seen up to the cut-off without a purchase (only returns) did not pay in the window
+    no_purchase = {"segment": "INACTIVE"}
+
     # the constructor only stores its parameters (the estimator convention): a dataclass writes it
     criterion: str = "revenue"
     as_of: dt.date | str | None = None
@@ -147,8 +150,9 @@ class PercentileTiers(SchemeMixin):
         """Learn the tiers from a customer x month table (segkit.features.customer_month).
 
         ``customers``: the customers to label (a Series of ids, or the per-customer features frame,
-        whose ``last_purchase`` then fills the alerts' ``last_payment``). Default: every customer in
-        ``monthly`` up to as_of. ``as_of``: the cut-off, when not given to the constructor.
+        whose ``last_purchase`` then fills the alerts' ``last_payment``); only their months are
+        ranked, so a customer outside it (seen with returns only: a return sold at a loss has a
+        positive margin) holds no monthly tier. Default: every customer in ``monthly`` up to as_of. ``as_of``: the cut-off, when not given to the constructor.
         """
         as_of = self._validate(monthly, as_of if as_of is not None else self.as_of)
         self.as_of_ = as_of
@@ -167,6 +171,8 @@ class PercentileTiers(SchemeMixin):
             customers = customers["customer_id"]
         source = customers.astype(str) if customers is not None else data["customer_id"]
         ids = pd.Index(pd.unique(source.dropna()), name="customer_id").sort_values()
+        if customers is not None:  # a customer seen with returns only takes no monthly place (nor a VIP alert)
+            data = data[isin(data["customer_id"], ids)]
         # Customer ids as codes of their sorted values: sorting, grouping and membership work on
         # integers instead of hashing millions of text ids in every step, and code order is id
         # order, so ties still break by customer_id. Outputs carry the ids as text again.
