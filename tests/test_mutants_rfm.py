@@ -225,3 +225,27 @@ def test_from_params_takes_the_runs_bins():
     params = RunParams.from_mapping({"name": "x", "data": "x.csv", "rfm_bins": 4})
     scheme = RFMSegmenter.from_params(params)
     assert scheme.bins == 4 and scheme.segment_map is None
+
+
+def test_fit_scores_the_features_of_the_inputs_with_five_bins_by_default():
+    import datetime as dt
+
+    from segkit.calendar import make_split
+    from segkit.config import RunParams
+    from segkit.schemes.registry import SchemeInputs
+
+    features = pd.DataFrame({"customer_id": [f"c{i}" for i in range(10)], "recency_days": range(10),
+                             "frequency": range(1, 11), "monetary": range(10, 20)})
+    split = make_split(dt.date(2024, 1, 1), dt.date(2024, 6, 30), holdout_months=3, window_months=2)
+    params = RunParams.from_mapping({"name": "x", "data": "x.csv"})
+    scheme = RFMSegmenter().fit(SchemeInputs(features=features, monthly=pd.DataFrame(), split=split, params=params))
+    assert scheme.scores_["rfm_f"].tolist() == [1, 1, 2, 2, 3, 3, 4, 4, 5, 5]   # five bins of two
+
+
+def test_segment_table_matches_scores_to_numeric_customer_ids():
+    # ids 2 and 10: the scores are sorted as numbers, the segment table as text ("10" before "2")
+    f = pd.DataFrame({"customer_id": [2, 10], "recency_days": [1, 50], "frequency": [9, 1], "monetary": [90.0, 5.0]})
+    table = RFMSegmenter(bins=2).fit_features(f).segment_table()
+    assert table["customer_id"].tolist() == ["10", "2"]
+    assert table[["rfm_r", "rfm_f", "rfm_m"]].to_numpy().tolist() == [[1, 1, 1], [2, 2, 2]]
+    assert table["segment"].tolist() == ["Lost", "Champions"]
