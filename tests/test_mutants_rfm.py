@@ -249,3 +249,13 @@ def test_segment_table_matches_scores_to_numeric_customer_ids():
     assert table["customer_id"].tolist() == ["10", "2"]
     assert table[["rfm_r", "rfm_f", "rfm_m"]].to_numpy().tolist() == [[1, 1, 1], [2, 2, 2]]
     assert table["segment"].tolist() == ["Lost", "Champions"]
+
+
+def test_a_custom_segment_map_names_the_segments(tmp_path):
+    path = tmp_path / "two.yml"
+    path.write_text("segments:\n  - name: Recent\n    description: bought lately\n    regions: [{r: [0.5, 1], fm: [0, 1]}]\n"
+                    "  - name: Earlier\n    regions: [{r: [0, 0.5], fm: [0, 1]}]\n")
+    scheme = RFMSegmenter(bins=3, segment_map=path).fit_features(six_customers())
+    assert scheme.segments_ == ["Recent", "Earlier"]
+    assert scheme.scores_["rfm_segment"].tolist() == ["Recent", "Recent", "Recent", "Recent", "Earlier", "Earlier"]
+    assert scheme.descriptions_ == {"Recent": "bought lately", "Earlier": ""}
