@@ -27,8 +27,10 @@ def six_customers() -> pd.DataFrame:
     })
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture()
 def fitted() -> RFMSegmenter:
+    # per test, not per module: mutmut maps a function to the tests that call it, and a fixture
+    # cached for the module is only called by the first of them
     return RFMSegmenter(bins=3).fit_features(six_customers())
 
 
