@@ -261,3 +261,13 @@ def test_a_custom_segment_map_names_the_segments(tmp_path):
     assert scheme.segments_ == ["Recent", "Earlier"]
     assert scheme.scores_["rfm_segment"].tolist() == ["Recent", "Recent", "Recent", "Recent", "Earlier", "Earlier"]
     assert scheme.descriptions_ == {"Recent": "bought lately", "Earlier": ""}
+
+
+def test_twenty_bins_the_most_allowed_are_accepted(tmp_path):
+    # one segment keeps the 8,000 score cells of 20 bins quick to check
+    path = tmp_path / "one.yml"
+    path.write_text("segments:\n  - name: All\n    regions: [{r: [0, 1], fm: [0, 1]}]\n")
+    f = pd.DataFrame({"customer_id": [f"c{i:02d}" for i in range(40)], "recency_days": range(40),
+                      "frequency": range(1, 41), "monetary": range(40)})
+    scores = RFMSegmenter(bins=20, segment_map=path).fit_features(f).scores_
+    assert scores["rfm_f"].tolist() == [s for s in range(1, 21) for _ in range(2)]
