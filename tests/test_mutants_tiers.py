@@ -144,3 +144,15 @@ def test_the_run_parameters_reach_the_scheme_and_fit_labels_the_features_custome
     assert t.labels_["z"] == "INACTIVE"          # a customer of the features without a payment
     alerts = t.alerts_.set_index("customer_id")
     assert alerts.loc["a", "last_payment"] == "2024-01-20"    # the day, from the features' last_purchase
+
+
+def test_profile_with_features_adds_average_behaviour_per_tier():
+    features = pd.DataFrame({"customer_id": list("abcdefghij"), "recency_days": range(10),
+                             "frequency": [4] * 6 + [1] * 4, "monetary": [100.0] * 10})
+    t = PercentileTiers(as_of="2024-03-31", window_months=3, vip_share=0.4, good_share=0.25,
+                        dropout_months=1).fit_monthly(three_months(), features)
+    prof = t.profile().set_index("segment")
+    assert list(prof.columns) == ["rank", "customers", "share", "window_value", "value_share", "recency_days",
+                                  "frequency", "monetary"]
+    assert prof.loc["VIP", "recency_days"] == 2.5 and prof.loc["VIP", "frequency"] == 4.0   # a..f
+    assert prof.loc["REGULAR", "recency_days"] == 8.0                                    # h, i, j
