@@ -118,3 +118,9 @@ def test_split_dates_refuses_impossible_periods_and_says_how_to_fix():
     # the holdout ending exactly on the data's last day fits
     assert cal.split_dates(d("1997-01-01"), d("1997-12-31"), as_of="1997-09-30", holdout_months=3).holdout_end \
         == d("1997-12-31")
+
+
+def test_split_dates_defaults_six_month_holdout_and_window():
+    split = cal.split_dates(d("1997-01-01"), d("1998-06-30"))
+    assert len(split.holdout_month_starts) == 6 and len(split.window_months) == 6
+    assert split.window_months[0] == d("1997-07-01")

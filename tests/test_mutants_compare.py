@@ -48,3 +48,12 @@ def test_scorecard_fragments_carry_intervals_cut_offs_and_winners():
     assert got["clear_winner"] is False and got["decision_rule"] == "the simplest of the tied schemes"
     assert got["verdict"] == {"recommended": "tiers", "best": "tiers", "rule": "simplest", "pooled": {},
                               "advantage": {}, "tied_with_best": ["rfm"], "tolerance": 0.01}
+
+
+def test_refit_stability_of_a_single_customer_is_zero_not_perfect():
+    from segkit.compare import refit_stability
+
+    fit = lambda ids: pd.DataFrame({"customer_id": ids, "segment": "all", "rank": 1})  # noqa: E731
+    got = refit_stability(fit, ["only"], fit(["only"]), n_resamples=2)
+    assert got["values"]["customers"].tolist() == [1, 1]
+    assert got["ari"] == 0.0 and got["same_segment"] == 1.0   # one customer: no pair to agree on

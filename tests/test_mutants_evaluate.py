@@ -173,3 +173,23 @@ def test_scorecard_merges_the_comparison_and_cleans_numbers_for_json():
     # a verdict without per-scheme parts leaves each scheme's scores as they are
     bare = build_scorecard("demo", split, scores, {"recommended": None, "reasons": []})
     assert set(bare["schemes"]["tiers"]) == {"segments", "metrics", "ci95"} and bare["recommended"] is None
+
+
+def test_large_runs_bootstrap_a_seeded_subsample_narrowed_around_the_full_estimate(monkeypatch):
+    import segkit.evaluate as ev
+
+    monkeypatch.setattr(ev, "_MAX_BOOT_CUSTOMERS", 40)   # 160 customers count as "large" here
+    rng = np.random.default_rng(3)
+    ids = [f"c{i:03d}" for i in range(160)]
+    t = pd.DataFrame({"customer_id": ids, "segment": np.where(np.arange(160) < 40, "VIP", "REGULAR"),
+                      "rank": np.where(np.arange(160) < 40, 1, 2)})
+    o = pd.DataFrame({"customer_id": ids, "holdout_revenue": rng.exponential(10, 160).round(2),
+                      "bought": rng.random(160) < 0.6})
+    first, again = score_scheme(t, o, n_boot=50, seed=1), score_scheme(t, o, n_boot=50, seed=1)
+    assert first["ci95"] == again["ci95"]                        # the subsample is seeded
+    for key in ("top_segment_holdout_revenue_share", "holdout_activity_auc"):
+        boot = first["boot"][key]
+        # m-out-of-n: the resamples of 40 customers, centred on the estimate from all 160 and
+        # narrowed by sqrt(40 / 160) = 0.5
+        assert boot.mean() == pytest.approx(first["metrics"][key])
+        assert len(boot) == 50
