@@ -5,6 +5,7 @@ and what the scorecard's comparison part carries. Small hand-made inputs only.
 from __future__ import annotations
 
 import pandas as pd
+import pytest
 
 from segkit.compare import BASELINES, practicality, scorecard_fragments
 
@@ -57,3 +58,16 @@ def test_refit_stability_of_a_single_customer_is_zero_not_perfect():
     got = refit_stability(fit, ["only"], fit(["only"]), n_resamples=2)
     assert got["values"]["customers"].tolist() == [1, 1]
     assert got["ari"] == 0.0 and got["same_segment"] == 1.0   # one customer: no pair to agree on
+
+
+def test_advantage_without_resamples_still_states_the_estimate():
+    from segkit.compare import verdict
+
+    origins = [{"a": {"capture_auc": 0.5, "capture_at": {"0.2": 0.5}},
+                "b": {"capture_auc": 0.6, "capture_at": {"0.2": 0.4}}},
+               {"a": {"capture_auc": 0.7, "capture_at": {"0.2": 0.5}},
+                "b": {"capture_auc": 0.5, "capture_at": {"0.2": 0.5}}}]
+    v = verdict(origins, 0.2, ["a", "b"])
+    # primary = (area + capture at 20%) / 2: a 0.5 and 0.6, b 0.5 and 0.5; a's mean advantage 0.05
+    assert v["best"] == "a" and v["advantage"]["b"]["ci95"] is None
+    assert v["advantage"]["b"]["estimate"] == pytest.approx(0.05)

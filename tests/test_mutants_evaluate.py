@@ -193,3 +193,14 @@ def test_large_runs_bootstrap_a_seeded_subsample_narrowed_around_the_full_estima
         # narrowed by sqrt(40 / 160) = 0.5
         assert boot.mean() == pytest.approx(first["metrics"][key])
         assert len(boot) == 50
+
+
+def test_segment_rows_state_revenue_and_shares_and_zero_shares_without_revenue():
+    t = seg_table({"a": "VIP", "b": "GOOD", "c": "GOOD"})
+    rows = score_scheme(t, outcomes({"a": 6, "b": 3, "c": 0}), n_boot=0)["segments"]
+    assert [(r["label"], r["rank"], r["customers"]) for r in rows] == [("VIP", 1, 1), ("GOOD", 2, 2)]
+    assert [r["holdout_revenue"] for r in rows] == [6.0, 3.0]
+    assert [r["holdout_revenue_share"] for r in rows] == pytest.approx([2 / 3, 1 / 3])
+    assert [r["retention"] for r in rows] == [1.0, 0.5] and [r["revenue_per_customer"] for r in rows] == [6.0, 1.5]
+    quiet = score_scheme(t, outcomes({"a": 0, "b": 0, "c": 0}), n_boot=0)["segments"]
+    assert [r["holdout_revenue_share"] for r in quiet] == [0.0, 0.0]
