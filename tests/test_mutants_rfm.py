@@ -271,3 +271,8 @@ def test_twenty_bins_the_most_allowed_are_accepted(tmp_path):
                       "frequency": range(1, 41), "monetary": range(40)})
     scores = RFMSegmenter(bins=20, segment_map=path).fit_features(f).scores_
     assert scores["rfm_f"].tolist() == [s for s in range(1, 21) for _ in range(2)]
+
+
+def test_no_customers_give_no_scores_as_whole_numbers():
+    empty = rfm_scores(pd.Series([], dtype=float), 5)
+    assert empty.dtype == np.int64 and empty.tolist() == []

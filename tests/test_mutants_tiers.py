@@ -156,3 +156,36 @@ def test_profile_with_features_adds_average_behaviour_per_tier():
                                   "frequency", "monetary"]
     assert prof.loc["VIP", "recency_days"] == 2.5 and prof.loc["VIP", "frequency"] == 4.0   # a..f
     assert prof.loc["REGULAR", "recency_days"] == 8.0                                    # h, i, j
+
+
+def test_alerts_order_ties_by_id_and_count_a_free_purchase_as_a_payment():
+    # x and y are VIPs in January (two payers, vip_share 0.5) with the same value and no payment later;
+    # z pays in February; w's February purchase was free (revenue 0, one purchase): still a payment
+    rows = [("x", "2024-01-01", 50.0, 1), ("y", "2024-01-01", 50.0, 1), ("w", "2024-01-01", 10.0, 1),
+            ("z", "2024-02-01", 5.0, 1), ("w", "2024-02-01", 0.0, 1)]
+    monthly = pd.DataFrame(rows, columns=["customer_id", "month", "revenue", "purchases"])
+    monthly["month"] = pd.to_datetime(monthly["month"])
+    t = PercentileTiers(as_of="2024-02-29", window_months=2, vip_share=0.5, good_share=0.5,
+                        dropout_months=1).fit_monthly(monthly)
+    assert t.monthly_tiers_.query("month == '2024-01'")["monthly_tier"].tolist() == ["GOOD", "VIP", "VIP"]
+    assert t.alerts_["customer_id"].tolist() == ["x", "y"]          # equal value at risk: by id
+    assert t.alerts_["value_at_risk"].tolist() == [50.0, 50.0]
+    # a one-month window (February): z is the only VIP, and it paid: no alert
+    quiet = PercentileTiers(as_of="2024-02-29", window_months=1, dropout_months=1).fit_monthly(monthly)
+    assert quiet.alerts_.empty
+    assert list(quiet.alerts_.columns) == ["customer_id", "last_vip_month", "last_payment", "value_at_risk"]
+
+
+def test_a_free_purchase_keeps_a_vip_from_the_dropout_list():
+    rows = [("v", "2024-01-01", 80.0, 1), ("r", "2024-01-01", 10.0, 1), ("v", "2024-02-01", 0.0, 1),
+            ("r", "2024-02-01", 10.0, 1)]
+    monthly = pd.DataFrame(rows, columns=["customer_id", "month", "revenue", "purchases"])
+    monthly["month"] = pd.to_datetime(monthly["month"])
+    t = PercentileTiers(as_of="2024-02-29", window_months=2, vip_share=0.5, dropout_months=1).fit_monthly(monthly)
+    assert t.labels_["v"] == "VIP" and t.alerts_.empty
+
+
+def test_period_total_labels_customers_without_payments_inactive():
+    t = PercentileTiers(as_of="2024-03-31", window_months=3, vip_share=0.4, good_share=0.25, dropout_months=1,
+                        variant="period_total").fit_monthly(three_months(), pd.Series(["a", "z"]))
+    assert t.labels_.to_dict() == {"a": "VIP", "z": "INACTIVE"}
