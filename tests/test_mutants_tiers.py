@@ -189,3 +189,11 @@ def test_period_total_labels_customers_without_payments_inactive():
     t = PercentileTiers(as_of="2024-03-31", window_months=3, vip_share=0.4, good_share=0.25, dropout_months=1,
                         variant="period_total").fit_monthly(three_months(), pd.Series(["a", "z"]))
     assert t.labels_.to_dict() == {"a": "VIP", "z": "INACTIVE"}
+
+
+def test_the_default_window_is_six_months_and_a_cut_off_on_a_first_day_keeps_that_month():
+    t = PercentileTiers(dropout_months=1).fit_monthly(three_months())
+    assert t.window_ == ["2023-10", "2023-11", "2023-12", "2024-01", "2024-02", "2024-03"]
+    # as_of 1 March: the March rows (months are keyed by their first day) are inside calibration
+    march = PercentileTiers(as_of="2024-03-01", window_months=1, dropout_months=1).fit_monthly(three_months())
+    assert march.window_ == ["2024-03"] and march.labels_["j"] == "REGULAR"
