@@ -255,7 +255,8 @@ def test_segment_table_matches_scores_to_numeric_customer_ids():
 
 def test_a_custom_segment_map_names_the_segments(tmp_path):
     path = tmp_path / "two.yml"
-    path.write_text("segments:\n  - name: Recent\n    description: bought lately\n    regions: [{r: [0.5, 1], fm: [0, 1]}]\n"
+    path.write_text("segments:\n  - name: Recent\n    description: bought lately\n"
+                    "    regions: [{r: [0.5, 1], fm: [0, 1]}]\n"
                     "  - name: Earlier\n    regions: [{r: [0, 0.5], fm: [0, 1]}]\n")
     scheme = RFMSegmenter(bins=3, segment_map=path).fit_features(six_customers())
     assert scheme.segments_ == ["Recent", "Earlier"]
