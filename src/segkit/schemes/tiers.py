@@ -298,7 +298,9 @@ class PercentileTiers(SchemeMixin):
         vip_ids = mt.loc[mt["monthly_tier"] == "VIP", "customer_id"].unique()
         table = mt[isin(mt["customer_id"], vip_ids)].pivot(index="customer_id", columns="month",
                                                           values="monthly_tier")
-        return table.reindex(columns=self.window_).fillna("").sort_index()
+        # object first: a window month without payments comes in as a float column, which pandas
+        # will no longer fill with text
+        return table.reindex(columns=self.window_).astype(object).fillna("").sort_index()
 
     def profile(self) -> pd.DataFrame:
         """Per tier: customers, share, window value and, when fitted with features, average behaviour."""
