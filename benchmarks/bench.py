@@ -944,7 +944,7 @@ def verdict_part(config: Path, runs: list[str], repeat: int, timeout: float) -> 
                 except Exception as exc:  # keep going: report the failure in the table
                     pair[mode].status, pair[mode].error = "failed", str(exc)
                     continue
-                print(f" {mode[:4]} {measures[mode][-1].work:.1f}s", end="", file=sys.stderr, flush=True)
+                print(f" {mode} {measures[mode][-1].work:.1f}s", end="", file=sys.stderr, flush=True)
         print(file=sys.stderr, flush=True)
         for mode, row in pair.items():
             got = measures[mode]
