@@ -1,6 +1,7 @@
 """segkit benchmark: segkit against hand-written baselines, all measured in the same run.
 
-Parts (``--parts``; all by default, ``--quick`` skips ``run``):
+Parts (``--parts``; by default all but ``b2c``; ``--large`` adds ``b2c`` and 10M B2B rows; ``--quick``
+keeps only the first three):
 
 - ``features``  per-customer features (RFM and behaviour) from a CSV: segkit on its default engine
   and on every other installed engine, against a hand-written DuckDB SQL query, a hand-written
@@ -9,7 +10,17 @@ Parts (``--parts``; all by default, ``--quick`` skips ``run``):
 - ``tiers``     customer x month revenue with VIP/GOOD/REGULAR per month over the last 6 months:
   segkit (``customer_month`` + ``PercentileTiers``) against DuckDB SQL with a window function,
   Polars and pandas, all with the documented exact ceil;
-- ``segment``   end-to-end ``segkit segment FILE --out DIR`` (default engine);
+- ``segment``   end-to-end ``segkit segment FILE --out DIR`` (default engine) with the seconds of
+  each stage (its run.json ``seconds``), against a hand-written DuckDB query that writes the
+  per-customer RFM table and the ranked customer-month table from the same file;
+- ``verdict``   the cost of the verdict's backtest and of the predicted-value scheme: one bundled run
+  of ``--config`` (``--verdict-runs``) analysed as ``segkit run`` does before its notebooks, with
+  them (``backtest_origins: 3``, the potential scheme) and without them (``backtest_origins: 1``,
+  no potential scheme), the two modes interleaved; the ratio of the medians;
+- ``b2c``       (opt-in) the B2C shape: CDNOW's real transactions scaled up (``--b2c-sizes``, 10M rows
+  = about 3.4M customers, Parquet): ``segkit segment`` and the hand-written query as above, and RFM
+  scores (segkit's loader, features and ``RFMSegmenter``) against openretailscience 0.48.1
+  ``RFMSegmentation``, run by its own interpreter (``--ors-python``; skipped with the reason when absent);
 - ``run``       ``segkit run reports.yml --jobs 2`` into a temporary folder, against the floor of
   starting the notebook kernels: papermill executing trivial notebooks, as many per run and as many
   runs as the config has, two at a time.
@@ -18,16 +29,25 @@ Every case runs in a fresh Python process and is repeated; the table shows the m
 timed work (after imports), the median wall time of the whole process, the peak resident memory
 of the process and its children, and ratios to the baselines measured in the same run. Every case
 also prints a check of its result (customers and purchases, or a hash of the VIP list) so the
-table shows when implementations disagree. Synthetic files are generated in chunks in parallel
-and cached under ``benchmarks/.data/``; results go to ``benchmarks/.data/last_run.json``.
+table shows when implementations disagree. Synthetic files are generated (B2B in chunks in
+parallel) and cached under ``benchmarks/.data/`` (not in git); results go to
+``benchmarks/.data/last_run.json``.
 
 Usage::
 
-    python benchmarks/bench.py                      # 1M and 10M rows, 3 repeats, all parts
+    python benchmarks/bench.py                      # 1M B2B rows, the verdict part, `segkit run`; 3 repeats
+    python benchmarks/bench.py --large              # also 10M B2B rows and the 10M-row B2C shape
     python benchmarks/bench.py --huge               # also 100M rows
-    python benchmarks/bench.py --sizes 100M --parts features,segment
+    python benchmarks/bench.py --parts b2c --repeat 1 --b2c-sizes 10M
+    python benchmarks/bench.py --parts verdict --verdict-runs cdnow-revenue
     python benchmarks/bench.py --engines duckdb,polars --budget 60   # leave Spark out, fewer slow repeats
     python benchmarks/bench.py --quick              # 100k rows, 1 repeat, no `segkit run` (CI smoke test)
+
+openretailscience pins pandas < 3, duckdb < 1.6 and pyarrow < 26, so it gets a virtualenv of its own,
+never segkit's, outside the repository (so no test or linter walks into it)::
+
+    python -m venv ~/.cache/segkit-bench/ors-venv
+    ~/.cache/segkit-bench/ors-venv/bin/pip install openretailscience==0.48.1
 """
 
 from __future__ import annotations
@@ -192,7 +212,7 @@ def b2c_dataset(rows: int) -> Path:
 
     DATA.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    print(f"generating {rows:,} B2C rows (CDNOW scaled up) -> {path.relative_to(ROOT)} ...", file=sys.stderr, flush=True)
+    print(f"generating {rows:,} B2C rows (CDNOW scaled up) -> {path} ...", file=sys.stderr, flush=True)
     con = duckdb.connect()
     src = con.sql(f"SELECT count(*) FROM read_csv('{CDNOW}', header = true, types = {{'customer_id': 'VARCHAR'}})")
     copies = math.ceil(rows / src.fetchall()[0][0])
@@ -832,7 +852,7 @@ CHECK = f"customers={len(RESULT)} purchases={int(RESULT['frequency'].sum())}"
 
 #: where the bench looks for openretailscience: an interpreter of its own (it pins pandas < 3,
 #: duckdb < 1.6 and pyarrow < 26, so it cannot share segkit's environment); see --ors-python
-ORS_VENV = DATA / "ors-venv"
+ORS_VENV = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "segkit-bench" / "ors-venv"
 
 
 def segment_cases(out: Path, extra: list[str]) -> list[Case]:
@@ -1069,7 +1089,7 @@ STAGES = ("load", "features", "schemes", "lifecycle_overrides", "evaluate")
 
 def _stage_table(rows: list[Row]) -> list[str]:
     """Whole process, work (code cases), peak, run.json's stage seconds, and the ratios of the part."""
-    lines = ["| rows | case | process s | work s | peak MB | " + " | ".join(STAGES) + " | ratio | check |",
+    lines = ["| rows | case | process s | peak MB | work s | " + " | ".join(STAGES) + " | ratio | check |",
              "|---|---|---:|---:|---:|" + "---:|" * len(STAGES) + "---|---|"]
     for r in rows:
         if r.status != "ok":
@@ -1077,7 +1097,7 @@ def _stage_table(rows: list[Row]) -> list[str]:
             continue
         stages = " | ".join(_fmt(r.stages.get(k), 1) for k in STAGES)
         ratio = "; ".join(f"{v:.2f}x {RATIO_NAMES.get(k, k)}" for k, v in r.ratios.items()) or "–"
-        lines.append(f"| {r.size} | {_name(r)} | {_fmt(r.wall, 1)} | {_fmt(r.work, 1)} | {_fmt(r.peak_mb, 0)} | "
+        lines.append(f"| {r.size} | {_name(r)} | {_fmt(r.wall, 1)} | {_fmt(r.peak_mb, 0)} | {_fmt(r.work, 1)} | "
                      f"{stages} | {ratio} | {r.check} |")
     return lines
 
@@ -1173,7 +1193,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--config", default=str(ROOT / "reports.yml"), help="config of the `segkit run` and verdict parts")
     p.add_argument("--ors-python", default=str(ORS_VENV / "bin" / "python"),
                    help="a Python with openretailscience 0.48.1 for the B2C RFM case (default: the venv "
-                        f"{ORS_VENV.relative_to(ROOT)}; see README); the case is skipped without it")
+                        f"{ORS_VENV}; see README); the case is skipped without it")
     p.add_argument("--quick", action="store_true",
                    help="smoke test: 100k rows, one repeat, no `segkit run` or verdict part, `segkit segment` "
                         "with --k-range 2 3 (about a minute)")
@@ -1195,7 +1215,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args.parts = [x for x in parts if not (args.quick and x in ("run", "verdict", "b2c"))]
     sizes = ["100k"] if args.quick else [s.strip() for s in args.sizes.split(",") if s.strip()]
     for flag, size in ((args.large, "10M"), (args.huge, "100M")):
-        if flag and size not in sizes:
+        if flag and size not in sizes and not args.quick:
             sizes.append(size)
     args.sizes = sizes
     args.repeat = 1 if args.quick else args.repeat
