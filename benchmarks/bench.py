@@ -972,7 +972,8 @@ def verdict_part(config: Path, runs: list[str], repeat: int, timeout: float) -> 
                 row.status = "failed" if row.status == "ok" else row.status
                 rows.append(row)
                 continue
-            row.runs = [{"work": m.work, "wall": m.wall, "peak_mb": m.peak_mb, "stages": m.stages} for m in got]
+            row.runs = [{"work": m.work, "wall": m.wall, "peak_mb": m.peak_mb, "stages": m.stages, "check": m.check}
+                        for m in got]
             row.repeats, row.work = len(got), statistics.median(m.work for m in got)
             row.wall, row.peak_mb = statistics.median(m.wall for m in got), max(m.peak_mb for m in got)
             row.stages = {k: statistics.median(m.stages[k] for m in got if k in m.stages)
