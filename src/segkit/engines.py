@@ -25,11 +25,13 @@ from typing import Any
 
 import ibis
 import ibis.expr.types as ir
+from ibis.common.exceptions import UnsupportedArgumentError, UnsupportedOperationError
 
 from .config import ENGINES
 from .errors import ParameterError
 
-__all__ = ["connect", "ENGINES", "read_csv_text", "materialize", "casts_text_to_date", "engine_name", "release"]
+__all__ = ["connect", "ENGINES", "read_csv_text", "materialize", "casts_text_to_date", "engine_name", "release",
+           "count_true"]
 
 #: set on the in-memory DuckDB connections segkit opens itself: those it may write plain tables
 #: into and close (the connection carries it, so no module keeps a registry of connections)
@@ -127,7 +129,7 @@ def materialize(con: Any, expr: ir.Table) -> ir.Table:
     DuckDB: a temporary table (spills to the connection's temp_directory when large); Polars: an
     in-memory DataFrame; PySpark: a cached temporary view (Ibis' PySpark backend has no
     temporary tables, and a saved table would be written to the warehouse folder); any other
-    backend: ``Table.cache()``.
+    backend (PostgreSQL, a warehouse): a temporary table, else ``Table.cache()``.
     """
     table_name = f"segkit_tx_{uuid.uuid4().hex[:12]}"  # unique without a process-wide counter
     name = engine_name(con)
@@ -142,9 +144,29 @@ def materialize(con: Any, expr: ir.Table) -> ir.Table:
         return con.create_table(table_name, expr, temp=not _owned(con))
     if name == "polars":
         return con.create_table(table_name, expr.to_polars())
-    # another backend (a warehouse): Ibis' cache, a temporary table where the backend has them;
-    # segkit never creates a permanent table in the user's database
-    return expr.cache()
+    # another backend (a warehouse): a temporary table, gone when the connection closes; segkit
+    # never creates a permanent table in the user's database. Not Ibis' cache(): its finalizer
+    # drops the table with a statement that Ibis 12 with sqlglot 30 renders without the table's
+    # name (`DROP TABLE IF EXISTS`), a syntax error in a warning at exit.
+    try:
+        return con.create_table(table_name, expr, temp=True)
+    except (NotImplementedError, UnsupportedOperationError, UnsupportedArgumentError):
+        return expr.cache()  # a backend without temporary tables
+
+
+def count_true(condition: ir.BooleanValue) -> ir.IntegerScalar:
+    """How many rows satisfy ``condition`` (NULL counts as false), portable to every SQL backend.
+
+    ``condition.cast("int64").sum()`` is not: PostgreSQL has no cast from boolean to bigint
+    (``cannot cast type boolean to bigint``). A CASE expression means the same on every engine.
+
+    Example
+    -------
+    >>> t = ibis.memtable({"x": [1, -2, 3, None]})
+    >>> int(connect("duckdb").execute(t.aggregate(n=count_true(t.x > 0)))["n"].iloc[0])
+    2
+    """
+    return ibis.cases((condition, 1), else_=0).sum()
 
 
 def casts_text_to_date(con: Any) -> bool:
