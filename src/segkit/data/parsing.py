@@ -205,10 +205,15 @@ def _row_key(raw: ir.Table, mapped: set[str]) -> dict[str, ir.Value]:
     rest = [c for c in raw.columns if c not in mapped]
     if not rest:
         return {}
-    parts = [ibis.coalesce(raw[c].cast("string"), ibis.literal("\x00")) for c in rest]
+    # Each value written as `<length>:<text>`, NULL as `~`: the concatenation reads back one way
+    # only, with no separator or NUL marker (PostgreSQL text cannot hold a NUL character).
+    parts = []
+    for c in rest:
+        value = raw[c].cast("string")
+        parts.append(ibis.cases((value.isnull(), "~"), else_=value.length().cast("string").concat(":", value)))
     text = parts[0]
     for part in parts[1:]:
-        text = text.concat("\x1f", part)
+        text = text.concat(part)
     return {ROW_KEY: text.hash()}
 
 
