@@ -104,12 +104,13 @@ class PostgresServer:
         with self.connect() as con:
             con.execute(f'CREATE DATABASE "{name}"')
 
-    def load_csv(self, database: str, table: str, ddl: str, path: Path) -> int:
+    def load_csv(self, database: str, table: str, ddl: str, path: Path, delimiter: str = ",") -> int:
         """``CREATE TABLE table (ddl)`` and fill it from the CSV ``path`` (header line, .gz allowed) with COPY."""
         opener = gzip.open if path.suffix == ".gz" else open
         with self.connect(database) as con, con.cursor() as cur:
             cur.execute(f'CREATE TABLE "{table}" ({ddl})')
-            with opener(path, "rb") as fh, cur.copy(f'COPY "{table}" FROM STDIN WITH (FORMAT csv, HEADER true)') as cp:
+            with opener(path, "rb") as fh, cur.copy(
+                    f"COPY \"{table}\" FROM STDIN WITH (FORMAT csv, HEADER true, DELIMITER '{delimiter}')") as cp:
                 while block := fh.read(1 << 20):
                     cp.write(block)
             cur.execute(f'SELECT count(*) FROM "{table}"')

@@ -47,11 +47,14 @@ def finance(postgres_server, tmp_path_factory):
     assert server.load_csv("finance", "b2b", '"Customer" text, "Day" date, "Invoice" bigint, "Units" integer, '
                            '"Net" numeric(12,2), "Cost" numeric(12,2), region text, industry text, size text',
                            B2B_PATH) == 25_185
-    messy = tmp_path_factory.mktemp("pg") / "messy.csv"
-    write_layout(messy_frame(), messy, "plain")
-    header = messy.read_text().splitlines()[0].split(",")
-    server.load_csv("finance", "messy", ", ".join(f'"{c}" text' for c in header), messy)
-    server.messy_csv = messy
+    server.messy = {}  # layout -> the CSV file loaded as table messy_<layout>, every column text
+    for layout, sep in (("plain", ","), ("decimal-comma", ";")):
+        messy = tmp_path_factory.mktemp("pg") / f"messy-{layout}.csv"
+        write_layout(messy_frame(), messy, layout)
+        header = messy.read_text().splitlines()[0].split(sep)
+        server.load_csv("finance", f"messy_{layout.replace('-', '_')}", ", ".join(f'"{c}" text' for c in header),
+                        messy, delimiter=sep)
+        server.messy[layout] = messy
     return server
 
 
@@ -112,7 +115,7 @@ def test_segkit_writes_nothing_into_the_database(segment_runs, finance):
     with finance.connect("finance") as con:
         tables = con.execute("SELECT schemaname || '.' || tablename FROM pg_tables "
                              "WHERE schemaname NOT IN ('pg_catalog', 'information_schema') ORDER BY 1").fetchall()
-    assert [t for (t,) in tables] == ["public.b2b", "public.messy", "public.sales"]
+    assert [t for (t,) in tables] == ["public.b2b", "public.messy_decimal_comma", "public.messy_plain", "public.sales"]
 
 
 def test_validate_prints_the_same_report_for_the_table_and_the_csv(finance):
@@ -127,17 +130,24 @@ def test_validate_prints_the_same_report_for_the_table_and_the_csv(finance):
     assert "rows read              69,659" in out_db and "Usable: 69,579 rows of 23,502 customers." in out_db
 
 
-def test_text_columns_are_parsed_inside_postgres_as_duckdb_parses_the_file(finance):
+@pytest.mark.parametrize("layout", ["plain", "decimal-comma"])
+def test_text_columns_are_parsed_inside_postgres_as_duckdb_parses_the_file(finance, monkeypatch, layout):
     """Every cleaning rule (unreadable dates and amounts, blanks, zero amounts, duplicates, product lines,
     spaces around ids) gives the same report, features, monthly table and tiers in PostgreSQL as in DuckDB."""
-    expected = outcome("duckdb", finance.messy_csv)
-    tx = load_transactions(finance.url("finance"), COLUMNS, table="messy", max_bad_share=0.05)
+    expected = outcome("duckdb", finance.messy[layout])
+    monkeypatch.setenv("PGPASSWORD", finance.password)
+    table = f"messy_{layout.replace('-', '_')}"
+    tx = load_transactions(finance.url("finance"), COLUMNS, table=table, max_bad_share=0.05)
     try:
         got = outcome_of(tx)
     finally:
         tx.con.disconnect()
     assert tx.engine == "postgres"
-    assert expected["quality"].pop("detected")["format"] == "csv" and got["quality"].pop("detected") == {}
+    # the text's layout is detected in both; the file's format, encoding and delimiter only for the file
+    date_format = {"plain": "YYYY-MM-DD", "decimal-comma": "DD.MM.YYYY"}[layout]
+    amounts = {"amount_format": "decimal-comma", "cost_format": "decimal-comma"} if layout == "decimal-comma" else {}
+    assert got["quality"].pop("detected") == {"date_format": date_format, **amounts}
+    assert expected["quality"].pop("detected")["date_format"] == date_format
     assert got["quality"]["dropped"]["unparseable_date"] == 2 and got["quality"]["kept"]["exact_duplicates"] >= 10
     assert_same(got, expected, "postgres")
 
@@ -159,3 +169,31 @@ def test_database_mistakes_exit_2_with_one_message(finance, problem):
                 "wrong password": "password authentication failed",
                 "unreachable server": "cannot connect to the database"}[problem]
     assert expected in err, err
+
+
+def test_numbers_read_in_postgres_as_duckdb_reads_them(finance, monkeypatch):
+    """The pattern that stands in for TRY_CAST on PostgreSQL accepts what DuckDB's TRY_CAST accepts (as
+    cleaning sees it: infinities and NaN are unreadable there), and no value makes the query fail."""
+    import ibis
+
+    from segkit.engines import connect, try_number
+
+    texts = ["12", " 12 ", "+3", "-3.5e-2", "1.", ".5", "+.5", "5.e3", "1_000.5_5", "1e5", "1E+05", "1__0", "_1",
+             "1_", "1e", "e5", ".", "", "1,5", "0x10", "n/a", "inf", "Infinity", "nan", "1e999", "1e-400",
+             "1" + "0" * 400, "12 34", "--1", "1e1_0"]
+    frame = {"i": list(range(len(texts))), "x": texts}
+    monkeypatch.setenv("PGPASSWORD", finance.password)
+    pg = ibis.connect(finance.url("finance"))
+    results = []
+    for con in (connect("duckdb"), pg):
+        t = con.create_table("numbers", ibis.memtable(frame), temp=True)
+        v = try_number(con, t.x)
+        got = con.execute(t.select("i", v=ibis.cases((v.isnan() | v.isinf(), ibis.null("float64")), else_=v))
+                          .order_by("i"))
+        results.append(got["v"].tolist())
+    pg.disconnect()
+    duck, post = results
+    readable = {t: d for t, d in zip(texts, duck) if d == d}  # NaN: not readable
+    assert readable == {"12": 12.0, " 12 ": 12.0, "+3": 3.0, "-3.5e-2": -0.035, "1.": 1.0, ".5": 0.5, "+.5": 0.5,
+                        "5.e3": 5000.0, "1_000.5_5": 1000.55, "1e5": 1e5, "1E+05": 1e5, "1e-400": 0.0, "1e1_0": 1e10}
+    assert {t: p for t, p in zip(texts, post) if p == p} == readable

@@ -21,6 +21,7 @@ import os
 import shutil
 import tempfile
 import uuid
+from decimal import Decimal
 from typing import Any
 
 import ibis
@@ -31,7 +32,7 @@ from .config import ENGINES
 from .errors import ParameterError
 
 __all__ = ["connect", "ENGINES", "read_csv_text", "materialize", "casts_text_to_date", "engine_name", "release",
-           "count_true"]
+           "count_true", "try_number"]
 
 #: set on the in-memory DuckDB connections segkit opens itself: those it may write plain tables
 #: into and close (the connection carries it, so no module keeps a registry of connections)
@@ -169,9 +170,44 @@ def count_true(condition: ir.BooleanValue) -> ir.IntegerScalar:
     return ibis.cases((condition, 1), else_=0).sum()
 
 
+#: backends whose TRY_CAST raises on unreadable text: Ibis 12 compiles it to a plain CAST for PostgreSQL
+#: (and the engines that speak its dialect), which has no TRY_CAST before version 16
+_CAST_RAISES = ("postgres", "risingwave", "materialize")
+#: a number as DuckDB's TRY_CAST reads one: sign, digits with single underscores between them, an
+#: optional fraction, an exponent (at most 3 digits: PostgreSQL's NUMERIC stops at 1000), spaces around it
+_DIGITS = r"[0-9]+(_[0-9]+)*"
+_NUMBER_RE = rf"^\s*[+-]?({_DIGITS}(\.({_DIGITS})?)?|\.{_DIGITS})([eE][+-]?[0-9](_?[0-9]){{0,2}})?\s*$"
+_HUGE, _TINY = Decimal("1e300"), Decimal("1e-300")
+
+
 def casts_text_to_date(con: Any) -> bool:
-    """Whether the backend can TRY_CAST text to a date (Ibis' Polars backend cannot)."""
-    return engine_name(con) != "polars"
+    """Whether the backend can TRY_CAST text to a date (Ibis' Polars backend cannot; PostgreSQL's cast
+    raises on a day that does not exist)."""
+    return engine_name(con) != "polars" and engine_name(con) not in _CAST_RAISES
+
+
+def try_number(con: Any, text: ir.StringValue) -> ir.FloatingValue:
+    """``text`` read as a float64, NULL where it is not a number, the same on every backend.
+
+    ``try_cast`` where the backend's TRY_CAST returns NULL; on PostgreSQL a pattern of what DuckDB
+    reads decides first, and the cast goes through NUMERIC, so that no value makes the query fail:
+    magnitudes above 1e300 are NULL (DuckDB gives infinity, which cleaning treats as unreadable too)
+    and below 1e-300 are 0.
+
+    Example
+    -------
+    >>> t = ibis.memtable({"x": ["1_000.5", " 12 ", "n/a", "1e5"]})
+    >>> connect("duckdb").execute(t.select(v=try_number(connect("duckdb"), t.x)))["v"].tolist()
+    [1000.5, 12.0, nan, 100000.0]
+    """
+    if engine_name(con) not in _CAST_RAISES:
+        return text.try_cast("float64")
+    exact = text.replace("_", "").cast("decimal")
+    size = exact.abs()
+    value = ibis.cases((size > ibis.literal(_HUGE), ibis.null("float64")),
+                       (size < ibis.literal(_TINY), ibis.literal(0.0)), else_=exact.cast("float64"))
+    # CASE evaluates its branches lazily: the cast never sees text the pattern rejects
+    return ibis.cases((text.re_search(_NUMBER_RE), value), else_=ibis.null("float64"))
 
 
 def release(con: Any) -> None:
