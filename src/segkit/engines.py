@@ -32,11 +32,14 @@ from .config import ENGINES
 from .errors import ParameterError
 
 __all__ = ["connect", "ENGINES", "read_csv_text", "materialize", "casts_text_to_date", "engine_name", "release",
-           "count_true", "try_number"]
+           "count_true", "try_number", "opened"]
 
 #: set on the in-memory DuckDB connections segkit opens itself: those it may write plain tables
 #: into and close (the connection carries it, so no module keeps a registry of connections)
 _OWNED_MARK = "_segkit_owned"
+#: set on the connections segkit opens from a URL: closed when done (a database's temporary tables
+#: go with the connection), never written into
+_OPENED_MARK = "_segkit_opened"
 
 
 def connect(engine: str = "duckdb", **options: Any) -> Any:
@@ -210,14 +213,22 @@ def try_number(con: Any, text: ir.StringValue) -> ir.FloatingValue:
     return ibis.cases((text.re_search(_NUMBER_RE), value), else_=ibis.null("float64"))
 
 
+def opened(con: Any) -> Any:
+    """Mark a connection segkit opened from a URL, so :func:`release` closes it; returns it."""
+    setattr(con, _OPENED_MARK, True)
+    return con
+
+
 def release(con: Any) -> None:
-    """Close a DuckDB connection segkit opened itself, returning its memory.
+    """Close a connection segkit opened itself (its DuckDB, or a database named by a URL).
 
     A run needs the engine only until the per-customer tables are computed; at 100M rows DuckDB's
-    buffers hold gigabytes the scheme fitting needs. Connections the user passed in stay open.
+    buffers hold gigabytes the scheme fitting needs, and a database drops segkit's temporary
+    tables when the connection closes. Connections the user passed in stay open.
     """
-    if _owned(con):
+    if _owned(con) or getattr(con, _OPENED_MARK, False):
         setattr(con, _OWNED_MARK, False)
+        setattr(con, _OPENED_MARK, False)
         con.disconnect()
 
 
