@@ -75,7 +75,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
-from segkit.atomic import atomic_open, atomic_write  # the one write-then-rename helper of the project
+from segkit.atomic import atomic_open, atomic_path, atomic_write  # the one write-then-rename helper of the project
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -216,27 +216,25 @@ def b2c_dataset(rows: int) -> Path:
     con = duckdb.connect()
     src = con.sql(f"SELECT count(*) FROM read_csv('{CDNOW}', header = true, types = {{'customer_id': 'VARCHAR'}})")
     copies = math.ceil(rows / src.fetchall()[0][0])
-    partial = path.with_name(f".{path.name}.partial")  # renamed when complete: never taken for a cached one
     try:
-        con.execute(f"""
-          COPY (
-            WITH src AS (
-              SELECT dense_rank() OVER (ORDER BY customer_id) AS c, date, quantity, amount
-              FROM read_csv('{CDNOW}', header = true, types = {{'customer_id': 'VARCHAR'}})),
-            copied AS (
-              SELECT k, c, date, quantity, amount, hash(k, c) AS h
-              FROM src, range({copies}) t(k)
-              ORDER BY k, c, date LIMIT {rows})
-            SELECT printf('B%04d%06d', k, c) AS customer_id,
-                   least(greatest(date + CAST(h % 7 AS INTEGER) - 3, DATE '1997-01-01'), DATE '1998-06-30') AS date,
-                   quantity,
-                   round(amount * (0.5 + (h // 7 % 1001) / 1000.0), 2) AS amount
-            FROM copied ORDER BY date, customer_id
-          ) TO '{partial}' (FORMAT parquet)""")
-        os.replace(partial, path)
+        with atomic_path(path) as partial:  # renamed when complete: never taken for a cached one
+            con.execute(f"""
+              COPY (
+                WITH src AS (
+                  SELECT dense_rank() OVER (ORDER BY customer_id) AS c, date, quantity, amount
+                  FROM read_csv('{CDNOW}', header = true, types = {{'customer_id': 'VARCHAR'}})),
+                copied AS (
+                  SELECT k, c, date, quantity, amount, hash(k, c) AS h
+                  FROM src, range({copies}) t(k)
+                  ORDER BY k, c, date LIMIT {rows})
+                SELECT printf('B%04d%06d', k, c) AS customer_id,
+                       least(greatest(date + CAST(h % 7 AS INTEGER) - 3, DATE '1997-01-01'), DATE '1998-06-30') AS date,
+                       quantity,
+                       round(amount * (0.5 + (h // 7 % 1001) / 1000.0), 2) AS amount
+                FROM copied ORDER BY date, customer_id
+              ) TO '{partial}' (FORMAT parquet)""")
     finally:
         con.close()
-        partial.unlink(missing_ok=True)
     print(f"  {rows:,} rows generated in {time.perf_counter() - started:.1f} s", file=sys.stderr, flush=True)
     return path
 
