@@ -7,7 +7,7 @@ JOBS   ?= 2
 PIP_FLAGS ?= --quiet --disable-pip-version-check
 
 .DEFAULT_GOAL := help
-.PHONY: help report test test-fast test-notebooks bench lab clean browser mutate
+.PHONY: help report test test-fast test-notebooks bench lab clean browser postgres mutate
 
 help: ## list the targets
 	@echo "segkit — decide how to split customers into groups, and prove the choice."
@@ -34,10 +34,20 @@ browser: ## install headless Chromium for the report tests (Debian/Ubuntu, as ro
 	      || echo "warning: could not install chromium; browser tests will be skipped"; \
 	    else echo "note: install chromium to run the browser tests (they are skipped without it)"; fi; }
 
+# The PostgreSQL tests start a throw-away server from the distribution's binaries (tests/pg_server.py);
+# without them the tests are skipped with the reason, so a failed install does not fail `make test`.
+postgres: ## install the PostgreSQL server for the warehouse tests (Debian/Ubuntu, as root)
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1 || \
+	  { if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	      (apt-get update -qq && { DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-15 >/dev/null 2>&1 \
+	        || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; }) \
+	      || echo "warning: could not install PostgreSQL; the PostgreSQL tests will be skipped"; \
+	    else echo "note: install postgresql-15 to run the PostgreSQL tests (they are skipped without it)"; fi; }
+
 report: $(VENV)/.installed ## set up (first time) and publish the reports of $(CONFIG) into reports/
 	$(BIN)/segkit run $(CONFIG) --jobs $(JOBS)
 
-test: $(VENV)/.installed-dev browser ## set up (first time) and run the whole test suite
+test: $(VENV)/.installed-dev browser postgres ## set up (first time) and run the whole test suite
 	$(BIN)/python -m pytest -n $(JOBS) --dist loadgroup
 
 test-fast: $(VENV)/.installed-dev ## the suite without slow and browser tests

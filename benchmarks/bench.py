@@ -1,6 +1,7 @@
 """segkit benchmark: segkit against hand-written baselines, all measured in the same run.
 
-Parts (``--parts``; all by default, ``--quick`` skips ``run``):
+Parts (``--parts``; by default all but ``b2c``; ``--large`` adds ``b2c`` and 10M B2B rows; ``--quick``
+keeps only the first three):
 
 - ``features``  per-customer features (RFM and behaviour) from a CSV: segkit on its default engine
   and on every other installed engine, against a hand-written DuckDB SQL query, a hand-written
@@ -9,7 +10,17 @@ Parts (``--parts``; all by default, ``--quick`` skips ``run``):
 - ``tiers``     customer x month revenue with VIP/GOOD/REGULAR per month over the last 6 months:
   segkit (``customer_month`` + ``PercentileTiers``) against DuckDB SQL with a window function,
   Polars and pandas, all with the documented exact ceil;
-- ``segment``   end-to-end ``segkit segment FILE --out DIR`` (default engine);
+- ``segment``   end-to-end ``segkit segment FILE --out DIR`` (default engine) with the seconds of
+  each stage (its run.json ``seconds``), against a hand-written DuckDB query that writes the
+  per-customer RFM table and the ranked customer-month table from the same file;
+- ``verdict``   the cost of the verdict's backtest and of the predicted-value scheme: one bundled run
+  of ``--config`` (``--verdict-runs``) analysed as ``segkit run`` does before its notebooks, with
+  them (``backtest_origins: 3``, the potential scheme) and without them (``backtest_origins: 1``,
+  no potential scheme), the two modes interleaved; the ratio of the medians;
+- ``b2c``       (opt-in) the B2C shape: CDNOW's real transactions scaled up (``--b2c-sizes``, 10M rows
+  = about 3.4M customers, Parquet): ``segkit segment`` and the hand-written query as above, and RFM
+  scores (segkit's loader, features and ``RFMSegmenter``) against openretailscience 0.48.1
+  ``RFMSegmentation``, run by its own interpreter (``--ors-python``; skipped with the reason when absent);
 - ``run``       ``segkit run reports.yml --jobs 2`` into a temporary folder, against the floor of
   starting the notebook kernels: papermill executing trivial notebooks, as many per run and as many
   runs as the config has, two at a time.
@@ -18,22 +29,32 @@ Every case runs in a fresh Python process and is repeated; the table shows the m
 timed work (after imports), the median wall time of the whole process, the peak resident memory
 of the process and its children, and ratios to the baselines measured in the same run. Every case
 also prints a check of its result (customers and purchases, or a hash of the VIP list) so the
-table shows when implementations disagree. Synthetic files are generated in chunks in parallel
-and cached under ``benchmarks/.data/``; results go to ``benchmarks/.data/last_run.json``.
+table shows when implementations disagree. Synthetic files are generated (B2B in chunks in
+parallel) and cached under ``benchmarks/.data/`` (not in git); results go to
+``benchmarks/.data/last_run.json``.
 
 Usage::
 
-    python benchmarks/bench.py                      # 1M and 10M rows, 3 repeats, all parts
+    python benchmarks/bench.py                      # 1M B2B rows, the verdict part, `segkit run`; 3 repeats
+    python benchmarks/bench.py --large              # also 10M B2B rows and the 10M-row B2C shape
     python benchmarks/bench.py --huge               # also 100M rows
-    python benchmarks/bench.py --sizes 100M --parts features,segment
+    python benchmarks/bench.py --parts b2c --repeat 1 --b2c-sizes 10M
+    python benchmarks/bench.py --parts verdict --verdict-runs cdnow-revenue
     python benchmarks/bench.py --engines duckdb,polars --budget 60   # leave Spark out, fewer slow repeats
     python benchmarks/bench.py --quick              # 100k rows, 1 repeat, no `segkit run` (CI smoke test)
+
+openretailscience pins pandas < 3, duckdb < 1.6 and pyarrow < 26, so it gets a virtualenv of its own,
+never segkit's, outside the repository (so no test or linter walks into it)::
+
+    python -m venv ~/.cache/segkit-bench/ors-venv
+    ~/.cache/segkit-bench/ors-venv/bin/pip install openretailscience==0.48.1
 """
 
 from __future__ import annotations
 
 import argparse
 import concurrent.futures as cf
+import dataclasses
 import datetime as dt
 import importlib.metadata
 import importlib.util
@@ -54,7 +75,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
-from segkit.atomic import atomic_open, atomic_write  # the one write-then-rename helper of the project
+from segkit.atomic import atomic_open, atomic_path, atomic_write  # the one write-then-rename helper of the project
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -67,9 +88,12 @@ MONTHS = 24
 ROWS_PER_CUSTOMER = 12.8      # what segkit.datasets.make_transactions gives with the default mix
 CHUNK_ROWS = 2_000_000        # rows per generated chunk (about 0.5 GB of pandas at most per worker)
 AS_OF = dt.date(2024, 12, 31)  # last day of the generated months (returns may spill a few days past it)
+B2B_CUTOFF = dt.date(2024, 6, 30)  # `segkit segment`'s default cut-off on those months (6-month holdout)
 WINDOW_MONTHS = 6
 VIP_SHARE, GOOD_SHARE = 0.2, 0.2
-PARTS = ("features", "tiers", "segment", "run")
+PARTS = ("features", "tiers", "segment", "verdict", "b2c", "run")
+#: the parts of a plain `make bench` (the B2C shape is opt-in: --large)
+DEFAULT_PARTS = ("features", "tiers", "segment", "verdict", "run")
 
 
 def first_of_month(day: dt.date, months: int = 0) -> dt.date:
@@ -165,6 +189,56 @@ def dataset(rows: int, workers: int = 2) -> Path:
     return path
 
 
+# ------------------------------------------------------------------ the B2C shape (CDNOW scaled up)
+CDNOW = ROOT / "data" / "cdnow" / "cdnow_master.csv.gz"
+B2C_AS_OF = dt.date(1997, 12, 31)  # `segkit segment`'s default cut-off on CDNOW's months (6-month holdout)
+
+
+def b2c_dataset(rows: int) -> Path:
+    """The cached B2C file: CDNOW's real transactions scaled up to ``rows`` rows (Parquet).
+
+    The bundled CDNOW master file (69,659 rows of 23,570 one-time-heavy music buyers, about 3 rows
+    per customer) is copied as many times as needed, each copy a new set of customers: every
+    customer keeps the number, spacing and quantities of the original's purchases, with all dates
+    moved by one draw of -3..+3 days (kept inside CDNOW's 18 months) and all amounts multiplied by one
+    draw of 0.5..1.5 (draws from a hash of copy and customer: the same file every time). The last copy
+    is cut at ``rows``. 10M rows give about 3.4M customers, a B2C book (few rows per customer), where the
+    synthetic B2B shape has 12.8 rows per customer. Written by DuckDB, sorted by date like an export.
+    """
+    path = DATA / f"b2c_{rows}.parquet"
+    if path.exists():
+        return path
+    import duckdb
+
+    DATA.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    print(f"generating {rows:,} B2C rows (CDNOW scaled up) -> {path} ...", file=sys.stderr, flush=True)
+    con = duckdb.connect()
+    src = con.sql(f"SELECT count(*) FROM read_csv('{CDNOW}', header = true, types = {{'customer_id': 'VARCHAR'}})")
+    copies = math.ceil(rows / src.fetchall()[0][0])
+    try:
+        with atomic_path(path) as partial:  # renamed when complete: never taken for a cached one
+            con.execute(f"""
+              COPY (
+                WITH src AS (
+                  SELECT dense_rank() OVER (ORDER BY customer_id) AS c, date, quantity, amount
+                  FROM read_csv('{CDNOW}', header = true, types = {{'customer_id': 'VARCHAR'}})),
+                copied AS (
+                  SELECT k, c, date, quantity, amount, hash(k, c) AS h
+                  FROM src, range({copies}) t(k)
+                  ORDER BY k, c, date LIMIT {rows})
+                SELECT printf('B%04d%06d', k, c) AS customer_id,
+                       least(greatest(date + CAST(h % 7 AS INTEGER) - 3, DATE '1997-01-01'), DATE '1998-06-30') AS date,
+                       quantity,
+                       round(amount * (0.5 + (h // 7 % 1001) / 1000.0), 2) AS amount
+                FROM copied ORDER BY date, customer_id
+              ) TO '{partial}' (FORMAT parquet)""")
+    finally:
+        con.close()
+    print(f"  {rows:,} rows generated in {time.perf_counter() - started:.1f} s", file=sys.stderr, flush=True)
+    return path
+
+
 # ------------------------------------------------------------------ the cases
 @dataclass
 class Case:
@@ -176,6 +250,8 @@ class Case:
     needs: tuple[str, ...] = ()  # importable modules the case needs
     check: str | None = None     # untimed code that sets CHECK from RESULT (default: by part)
     engine: str = ""             # the segkit engine a segkit case runs on
+    python: str = ""             # the interpreter of a code case (default: the one running the bench)
+    run_json: str = ""           # a run.json the command writes: its `seconds` become the row's stages
 
 
 # A child runs SETUP (imports), then times WORK, then CHECK (untimed) and prints its markers.
@@ -254,8 +330,14 @@ def _segkit_engines() -> tuple[str, list[str]]:
 _ENGINE_MODULE = {"duckdb": "duckdb", "polars": "polars", "pyspark": "pyspark"}
 
 
-def importable(module: str) -> bool:
-    return importlib.util.find_spec(module) is not None
+def importable(module: str, python: str = "") -> bool:
+    """Whether ``module`` can be imported here, or by the interpreter ``python`` when given."""
+    if not python:
+        return importlib.util.find_spec(module) is not None
+    if not Path(python).exists():
+        return False
+    probe = f"import importlib.util, sys; sys.exit(importlib.util.find_spec({module!r}) is None)"
+    return subprocess.run([python, "-c", probe], capture_output=True).returncode == 0
 
 
 def _segkit_cases(part: str, imports: str, body: str) -> list[Case]:
@@ -456,6 +538,7 @@ class Measure:
     wall: float              # the whole process, start to exit
     peak_mb: float           # max RSS of the process and its children (a sum of peaks: an upper bound)
     check: str = ""
+    stages: dict[str, float] = field(default_factory=dict)  # run.json `seconds` of a segkit command
 
 
 def _child_code(case: Case) -> str:
@@ -508,8 +591,10 @@ def measure(case: Case, path: Path, args: dict, timeout: float) -> Measure:
         code, wall, peak, _, err = spawn([a.replace("{PATH}", str(path)) for a in case.argv], timeout)
         if code != 0:
             raise RuntimeError(_last_line(err) or f"exit code {code}")
-        return Measure(None, wall, peak)
-    code, wall, peak, out, err = spawn([sys.executable, "-c", _child_code(case), str(path), json.dumps(args)], timeout)
+        stages = json.loads(Path(case.run_json).read_text())["seconds"] if case.run_json else {}
+        return Measure(None, wall, peak, stages=stages)
+    python = case.python or sys.executable
+    code, wall, peak, out, err = spawn([python, "-c", _child_code(case), str(path), json.dumps(args)], timeout)
     if code != 0:
         raise RuntimeError(_last_line(err) or f"exit code {code}")
     marks = dict(line.split(" ", 1) for line in out.splitlines()
@@ -540,6 +625,7 @@ class Row:
     error: str = ""
     ratios: dict[str, float] = field(default_factory=dict)
     best_baseline: str = ""      # the fastest hand-written engine query of the same part and size
+    stages: dict[str, float] = field(default_factory=dict)  # median seconds per stage (run.json `seconds`)
 
 
 DEFAULT_BUDGET = 300.0  # seconds of repeats per case: later repeats are skipped past it (--budget)
@@ -558,10 +644,10 @@ def run_case(case: Case, path: Path, size: str, args: dict, repeat: int, limits:
     if skip:
         row.status, row.error = "skipped", skip
         return row
-    missing = [m for m in case.needs if not importable(m)]
+    missing = [m for m in case.needs if not importable(m, case.python)]
     if missing:
         row.status = "not installed"
-        row.error = ", ".join(missing)
+        row.error = ", ".join(missing) + (f" (in {case.python})" if case.python else "")
         return row
     print(f"  {case.part:<9} {size:>5}  {case.name} ...", end="", file=sys.stderr, flush=True)
     measures: list[Measure] = []
@@ -583,6 +669,8 @@ def run_case(case: Case, path: Path, size: str, args: dict, repeat: int, limits:
     row.work = statistics.median(m.work for m in measures) if measures[0].work is not None else None
     row.wall = statistics.median(m.wall for m in measures)
     row.peak_mb = max(m.peak_mb for m in measures)
+    row.stages = {k: statistics.median(m.stages[k] for m in measures if k in m.stages)
+                  for k in dict.fromkeys(k for m in measures for k in m.stages)}
     checks = {m.check for m in measures}
     row.check = checks.pop() if len(checks) == 1 else "differs between repeats: " + " / ".join(sorted(checks))
     return row
@@ -684,6 +772,218 @@ def run_part(repeat: int, jobs: int, config: Path, timeout: float) -> list[Row]:
     return rows
 
 
+# ------------------------------------------------------------------ end to end and the B2C shape
+# The hand-written baseline of `segkit segment`: the per-customer RFM table (recency, frequency,
+# monetary, quintile scores) and the ranked customer-month table (VIP/GOOD/REGULAR per month over
+# the tier window) from the same file, at the same cut-off, both written as CSV like segkit's files.
+FEATURE_AND_RANK = """
+import duckdb, os, tempfile
+##WORK
+vp, vq, gp, gq = A["vip_frac"] + A["good_frac"]
+cut, start = A["cutoff"], A["cutoff_window_start"]
+src = (f"read_parquet('{PATH}')" if PATH.endswith(".parquet")
+       else f"read_csv('{PATH}', header = true, types = {{'customer_id': 'VARCHAR'}})")
+out = tempfile.mkdtemp()
+con = duckdb.connect()
+con.execute(f'''CREATE TEMP TABLE tx AS SELECT customer_id, date, amount FROM {src}
+                WHERE amount <> 0 AND customer_id IS NOT NULL AND date IS NOT NULL AND date <= DATE '{cut}' ''')
+con.execute(f'''COPY (
+  WITH f AS (
+    SELECT customer_id, date_diff('day', max(date) FILTER (WHERE amount > 0), DATE '{cut}') AS recency_days,
+           count(DISTINCT date) FILTER (WHERE amount > 0) AS frequency, round(sum(amount), 6) AS monetary
+    FROM tx GROUP BY customer_id HAVING count(*) FILTER (WHERE amount > 0) > 0)
+  SELECT *, ntile(5) OVER (ORDER BY recency_days DESC, customer_id) AS rfm_r,
+            ntile(5) OVER (ORDER BY frequency, customer_id) AS rfm_f,
+            ntile(5) OVER (ORDER BY monetary, customer_id) AS rfm_m
+  FROM f ORDER BY customer_id) TO '{out}/customers.csv' (HEADER)''')
+con.execute(f'''COPY (
+  WITH monthly AS (
+    SELECT customer_id, date_trunc('month', date) AS month, round(sum(amount), 6) AS value
+    FROM tx WHERE date >= DATE '{start}' GROUP BY ALL HAVING value > 0),
+  ranked AS (
+    SELECT *, row_number() OVER (PARTITION BY month ORDER BY value DESC, customer_id) - 1 AS pos,
+              count(*) OVER (PARTITION BY month) AS n
+    FROM monthly),
+  cuts AS (SELECT *, (n * {vp} + {vq} - 1) // {vq} AS vip FROM ranked)
+  SELECT customer_id, strftime(month, '%Y-%m') AS month, value,
+         CASE WHEN pos < vip THEN 'VIP'
+              WHEN pos < vip + ((n - vip) * {gp} + {gq} - 1) // {gq} THEN 'GOOD'
+              ELSE 'REGULAR' END AS monthly_tier
+  FROM cuts ORDER BY month, customer_id) TO '{out}/tiers_monthly.csv' (HEADER)''')
+RESULT = out
+"""
+_FILES_CHECK = """
+import duckdb as _d, shutil as _s
+_n = [_d.sql(f"SELECT count(*) FROM read_csv('{RESULT}/{f}')").fetchall()[0][0]
+      for f in ('customers.csv', 'tiers_monthly.csv')]
+_s.rmtree(RESULT, ignore_errors=True)
+CHECK = f"customers={_n[0]} customer-months={_n[1]}"
+"""
+
+SEGKIT_RFM = """
+import datetime as dt
+from segkit.data import load_transactions
+from segkit.features import customer_features
+from segkit.schemes import RFMSegmenter
+##WORK
+tx = load_transactions(PATH)
+features = customer_features(tx, dt.date.fromisoformat(A["cutoff"]))
+RESULT = RFMSegmenter(bins=5).fit_features(features).scores_.assign(frequency=features["frequency"].to_numpy())
+"""
+# openretailscience's documented input columns; CDNOW has no order id, so a purchase is a customer-day
+# there as in segkit (frequency = distinct purchase days). Five bins like segkit's default.
+ORS_RFM = """
+import datetime as dt
+import ibis
+from openretailscience.segmentation.rfm import RFMSegmentation
+##WORK
+con = ibis.duckdb.connect()
+t = con.read_parquet(PATH)
+t = t.filter((t.amount > 0) & (t.date <= dt.date.fromisoformat(A["cutoff"])))
+t = t.select(customer_id=t.customer_id, transaction_date=t.date, unit_spend=t.amount,
+             transaction_id=t.date.cast("string"))
+RESULT = RFMSegmentation(t, current_date=A["cutoff"], r_segments=5, f_segments=5, m_segments=5).df.reset_index()
+"""
+_RFM_CHECK = """
+CHECK = f"customers={len(RESULT)} purchases={int(RESULT['frequency'].sum())}"
+"""
+
+#: where the bench looks for openretailscience: an interpreter of its own (it pins pandas < 3,
+#: duckdb < 1.6 and pyarrow < 26, so it cannot share segkit's environment); see --ors-python
+ORS_VENV = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "segkit-bench" / "ors-venv"
+
+
+def segment_cases(out: Path, extra: list[str]) -> list[Case]:
+    """`segkit segment` (stages from its run.json) and the hand-written query it is measured against."""
+    label = "segkit segment (default engine" + (", --k-range 2 3)" if extra else ")")
+    return [Case(label, "segment", "segkit", argv=[*segkit_command(), "segment", "{PATH}", "--out", str(out), *extra],
+                 run_json=str(out / "run.json")),
+            Case("hand-written DuckDB feature-and-rank query", "segment", "engine", needs=("duckdb",),
+                 code=FEATURE_AND_RANK, check=_FILES_CHECK)]
+
+
+def b2c_cases(out: Path, ors_python: str) -> list[Case]:
+    """The B2C shape's cases: end to end as for B2B, then RFM scores against openretailscience."""
+    cases = [dataclasses.replace(c, part="b2c") for c in segment_cases(out, [])]
+    cases.append(Case("segkit RFM scores: load_transactions + customer_features + RFMSegmenter", "b2c", "segkit",
+                      code=SEGKIT_RFM, check=_RFM_CHECK))
+    cases.append(Case("openretailscience 0.48.1 RFMSegmentation (Ibis on DuckDB)", "b2c", "other",
+                      needs=("openretailscience",), code=ORS_RFM, check=_RFM_CHECK, python=ors_python))
+    return cases
+
+
+def add_segment_ratios(rows: list[Row]) -> None:
+    """`segkit segment` against the query (whole processes); segkit's RFM against openretailscience's."""
+    ok = [r for r in rows if r.status == "ok"]
+    query = next((r for r in ok if r.case.startswith("hand-written DuckDB feature")), None)
+    ors = next((r for r in ok if r.case.startswith("openretailscience")), None)
+    for r in ok:
+        if query and r.case.startswith("segkit segment"):
+            r.ratios["feature_and_rank"] = r.wall / query.wall
+        if ors and r.case.startswith("segkit RFM"):
+            r.ratios["openretailscience"] = r.work / ors.work
+            r.ratios["openretailscience_peak"] = r.peak_mb / ors.peak_mb
+
+
+# ------------------------------------------------------------------ the verdict's cost (issue 13)
+#: the bundled runs the verdict part times: one per bundled data set of reports.yml
+VERDICT_RUNS = ("cdnow-revenue", "b2b-margin")
+
+# One run's analysis as `segkit run` computes it before the notebooks: `analyze` (load, features at
+# every cut-off, every scheme at every cut-off, scoring, verdict, decisions), `Analysis.save` (the
+# comparison pages' refits and curves, pickled for the notebooks) and the run files. The notebooks
+# (kernels, figures, HTML) do the same work in both modes and are left out.
+# mode "without" = the same run before the backtest and the predicted-value scheme: one cut-off
+# (backtest_origins 1, its minimum) and the potential scheme neither fitted nor given its
+# per-customer summary. No run key turns a built-in scheme off, so this child takes it out of the
+# registry for its own process, and checks that it is gone.
+VERDICT_CHILD = r"""
+import hashlib, json, sys, tempfile, time
+config, run, mode = sys.argv[1:4]
+from segkit import pipeline
+from segkit.config import load_config
+from segkit.schemes import registry
+params = next(r for r in load_config(config).runs if r.name == run)
+if mode == "without":
+    registry.BUILTIN = tuple(s for s in registry.BUILTIN if s.name != "potential")
+    registry.reload()
+    pipeline.summary_frame = lambda *args, **kwargs: None
+    params = params.replace(backtest_origins=1)
+t0 = time.perf_counter()
+with tempfile.TemporaryDirectory() as tmp:
+    analysis = pipeline.analyze(params)
+    t1 = time.perf_counter()
+    analysis.save(tmp)
+    t2 = time.perf_counter()
+    pipeline.write_run_files(analysis, tmp)
+    seconds = time.perf_counter() - t0
+    scorecard = open(tmp + "/scorecard.json", "rb").read()
+names = list(analysis.schemes)
+origins = len(analysis.backtest["entries"])
+if mode == "without" and ("potential" in names or analysis.potential_summary is not None or origins != 1):
+    sys.exit(f"the bench could not turn the backtest and the potential scheme off: schemes {names}, {origins} cut-offs")
+print("WORK_SECONDS", seconds)
+print("STAGES", json.dumps({**analysis.timings, "comparison": t2 - t1, "run files": seconds - (t2 - t0)}))
+print("CHECK", f"schemes={len(names)} cut-offs={origins} recommended={analysis.scorecard.get('recommended')} "
+      f"scorecard={hashlib.sha1(scorecard).hexdigest()[:8]}")
+"""
+
+VERDICT_LABELS = {"with": "with the backtest (backtest_origins 3) and the potential scheme",
+                  "without": "without: backtest_origins 1, no potential scheme (before them)"}
+
+
+def _verdict_once(config: Path, run: str, mode: str, timeout: float) -> Measure:
+    code, wall, peak, out, err = spawn([sys.executable, "-c", VERDICT_CHILD, str(config), run, mode], timeout)
+    if code != 0:
+        raise RuntimeError(_last_line(err) or f"exit code {code}")
+    marks = dict(line.split(" ", 1) for line in out.splitlines() if line.startswith(("WORK_SECONDS ", "CHECK ", "STAGES ")))
+    return Measure(float(marks["WORK_SECONDS"]), wall, peak, marks.get("CHECK", "").strip(),
+                   stages=json.loads(marks.get("STAGES", "{}")))
+
+
+def verdict_part(config: Path, runs: list[str], repeat: int, timeout: float) -> list[Row]:
+    """Each run's analysis with and without the backtest and the potential scheme, interleaved.
+
+    The two modes alternate (with, without, without, with, ...) so that a change of the machine's
+    load during the part falls on both; the ratio is median(with) / median(without).
+    """
+    rows = []
+    for run in runs:
+        pair = {mode: Row("verdict", run, VERDICT_LABELS[mode], "segkit" if mode == "with" else "before",
+                          requested=repeat) for mode in VERDICT_LABELS}
+        measures: dict[str, list[Measure]] = {mode: [] for mode in pair}
+        print(f"  verdict   {run}: with / without ...", end="", file=sys.stderr, flush=True)
+        for i in range(repeat):
+            for mode in (("with", "without") if i % 2 == 0 else ("without", "with")):
+                if pair[mode].status != "ok":
+                    continue
+                try:
+                    measures[mode].append(_verdict_once(config, run, mode, timeout))
+                except Exception as exc:  # keep going: report the failure in the table
+                    pair[mode].status, pair[mode].error = "failed", str(exc)
+                    continue
+                print(f" {mode} {measures[mode][-1].work:.1f}s", end="", file=sys.stderr, flush=True)
+        print(file=sys.stderr, flush=True)
+        for mode, row in pair.items():
+            got = measures[mode]
+            if row.status != "ok" or not got:
+                row.status = "failed" if row.status == "ok" else row.status
+                rows.append(row)
+                continue
+            row.runs = [{"work": m.work, "wall": m.wall, "peak_mb": m.peak_mb, "stages": m.stages, "check": m.check}
+                        for m in got]
+            row.repeats, row.work = len(got), statistics.median(m.work for m in got)
+            row.wall, row.peak_mb = statistics.median(m.wall for m in got), max(m.peak_mb for m in got)
+            row.stages = {k: statistics.median(m.stages[k] for m in got if k in m.stages)
+                          for k in dict.fromkeys(k for m in got for k in m.stages)}
+            checks = {m.check for m in got}
+            row.check = checks.pop() if len(checks) == 1 else "differs between repeats: " + " / ".join(sorted(checks))
+            rows.append(row)
+        if pair["with"].status == pair["without"].status == "ok":
+            pair["with"].ratios["without"] = pair["with"].work / pair["without"].work
+    return rows
+
+
 # ------------------------------------------------------------------ reporting
 def machine() -> dict:
     pages = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
@@ -729,7 +1029,12 @@ def _ratio(r: Row, key: str) -> str:
 
 TITLES = {"features": "Per-customer features (RFM + behaviour) from CSV",
           "tiers": "Monthly tiers: customer x month revenue + VIP/GOOD/REGULAR, last 6 months",
-          "segment": "End to end: `segkit segment FILE --out DIR`",
+          "segment": "End to end: `segkit segment FILE --out DIR` (B2B shape) against the hand-written "
+                     "DuckDB feature-and-rank query",
+          "verdict": "The verdict's cost: one bundled run's analysis with and without the backtest and the "
+                     "potential scheme",
+          "b2c": "B2C shape (CDNOW scaled up): `segkit segment`, the hand-written DuckDB feature-and-rank query, "
+                 "and RFM scores against openretailscience",
           "run": "`segkit run` of the default config vs starting the notebook kernels"}
 
 
@@ -737,10 +1042,12 @@ def print_table(info: dict, sizes: dict[str, dict], rows: list[Row], repeat: int
     lines = [
         f"segkit benchmark, {info['date']}",
         f"machine: {info['cores']} cores, {info['ram_gib']} GiB RAM, {info['cpu'] or 'cpu ?'}; "
-        f"Python {info['python']}; load average at start {', '.join(map(str, info['load_average']))}",
+        f"Python {info['python']}; load average at start {', '.join(map(str, info['load_average']))}, at the end "
+        f"{', '.join(map(str, info.get('load_average_end', [])))}",
         "packages: " + ", ".join(f"{k} {v}" for k, v in info["packages"].items())
         + (f"; segkit at {info['segkit_commit']}" if info.get("segkit_commit") else ""),
-        "data: " + ("; ".join(f"{s}: {d['rows']:,} rows, {d['mb']:,.0f} MB CSV" for s, d in sizes.items())
+        "data: " + ("; ".join(f"{s}: {d['rows']:,} rows ({d['shape']}), {d['mb']:,.0f} MB "
+                              f"{'Parquet' if d['path'].endswith('.parquet') else 'CSV'}" for s, d in sizes.items())
                     or "none (only the `segkit run` part)"),
         f"work = median seconds of {repeat} fresh process(es) after imports; process = whole process; "
         "peak = max RSS; ratios on work",
@@ -761,19 +1068,55 @@ def print_table(info: dict, sizes: dict[str, dict], rows: list[Row], repeat: int
                 lines.append(f"| {r.size} | {_name(r)} | {_fmt(r.work)} | {_fmt(r.wall)} | {_fmt(r.peak_mb, 0)} | "
                              f"{_ratio(r, 'duckdb_sql')} | {_ratio(r, 'pandas')} | {_ratio(r, 'best_hand_written')} | "
                              f"{r.check} |")
-        elif part == "segment":
-            lines += ["| rows | case | process s | peak MB |", "|---|---|---:|---:|"]
-            for r in part_rows:
-                lines.append(f"| {r.size} | {_name(r)} | {_fmt(r.wall) if r.status == 'ok' else r.status} | "
-                             f"{_fmt(r.peak_mb, 0) if r.status == 'ok' else r.error} |")
+        elif part in ("segment", "b2c"):
+            lines += _stage_table(part_rows)
+        elif part == "verdict":
+            lines += _verdict_table(part_rows)
         else:
             lines += [f"| case | process s (median of {run_repeat}) | largest process MB | vs kernel floor |",
                       "|---|---:|---:|---:|"]
             for r in part_rows:
                 lines.append(f"| {r.case} | {_fmt(r.wall, 1) if r.status == 'ok' else r.status} | "
                              f"{_fmt(r.peak_mb, 0) if r.status == 'ok' else r.error} | {_ratio(r, 'kernel_floor')} |")
-    lines += ["", "Targets (issue 6):"] + targets(rows)
+    lines += ["", "Targets (issues 6, 13 and 20):"] + targets(rows)
     print("\n".join(lines), flush=True)
+    return lines
+
+
+STAGES = ("load", "features", "schemes", "lifecycle_overrides", "evaluate")
+
+
+def _stage_table(rows: list[Row]) -> list[str]:
+    """Whole process, work (code cases), peak, run.json's stage seconds, and the ratios of the part."""
+    lines = ["| rows | case | process s | peak MB | work s | " + " | ".join(STAGES) + " | ratio | check |",
+             "|---|---|---:|---:|---:|" + "---:|" * len(STAGES) + "---|---|"]
+    for r in rows:
+        if r.status != "ok":
+            lines.append(f"| {r.size} | {r.case} | {r.status} | | |" + " |" * len(STAGES) + f" | {r.error} |")
+            continue
+        stages = " | ".join(_fmt(r.stages.get(k), 1) for k in STAGES)
+        ratio = "; ".join(f"{v:.2f}x {RATIO_NAMES.get(k, k)}" for k, v in r.ratios.items()) or "–"
+        lines.append(f"| {r.size} | {_name(r)} | {_fmt(r.wall, 1)} | {_fmt(r.peak_mb, 0)} | {_fmt(r.work, 1)} | "
+                     f"{stages} | {ratio} | {r.check} |")
+    return lines
+
+
+RATIO_NAMES = {"feature_and_rank": "the query (process s)", "openretailscience": "openretailscience (work s)",
+               "openretailscience_peak": "openretailscience's peak", "without": "without"}
+
+
+def _verdict_table(rows: list[Row]) -> list[str]:
+    lines = ["| run | case | work s (median) | load | features | schemes | evaluate | comparison | run files | "
+             "peak MB | with / without | check |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+    for r in rows:
+        if r.status != "ok":
+            lines.append(f"| {r.size} | {r.case} | {r.status} | | | | | | | | | {r.error} |")
+            continue
+        st = " | ".join(_fmt(r.stages.get(k), 1) for k in ("load", "features", "schemes", "evaluate", "comparison",
+                                                             "run files"))
+        lines.append(f"| {r.size} | {_name(r)} | {_fmt(r.work, 1)} | {st} | {_fmt(r.peak_mb, 0)} | "
+                     f"{_ratio(r, 'without')} | {r.check} |")
     return lines
 
 
@@ -794,9 +1137,24 @@ def targets(rows: list[Row]) -> list[str]:
         if r.part == "run" and "kernel_floor" in r.ratios:
             verdict = "meets" if r.ratios["kernel_floor"] <= 1.5 else "misses"
             out.append(f"- {r.case}: {r.ratios['kernel_floor']:.2f}x the kernel floor; target <= 1.5x: {verdict}")
-        if r.part == "segment":
-            out.append(f"- segkit segment {r.size}: " + (f"{r.wall:.1f} s, peak {r.peak_mb:,.0f} MB" if r.status == "ok"
-                                                         else f"{r.status}: {r.error}"))
+        if r.part in ("segment", "b2c") and r.case.startswith("segkit segment"):
+            shape = "B2C" if r.part == "b2c" else "B2B"
+            text = f"{r.wall:.1f} s, peak {r.peak_mb / 1024:,.2f} GiB" if r.status == "ok" else f"{r.status}: {r.error}"
+            if "feature_and_rank" in r.ratios:
+                ok = r.ratios["feature_and_rank"] <= 3 and r.peak_mb <= 3 * 1024
+                text += (f"; {r.ratios['feature_and_rank']:.2f}x the hand-written feature-and-rank query; target <= 3x "
+                         f"and peak <= 3 GiB: {'meets' if ok else 'misses'}")
+            out.append(f"- segkit segment {r.size} ({shape}): {text}")
+        if r.part == "b2c" and "openretailscience" in r.ratios:
+            ok = r.ratios["openretailscience"] < 1 and r.ratios["openretailscience_peak"] < 1
+            out.append(f"- RFM scores {r.size}: {r.ratios['openretailscience']:.2f}x openretailscience's time, "
+                       f"{r.ratios['openretailscience_peak']:.2f}x its peak; target below 1x on both: "
+                       f"{'meets' if ok else 'misses'}")
+        if r.part == "verdict" and "without" in r.ratios:
+            verdict = "meets" if r.ratios["without"] <= 1.5 else "misses"
+            out.append(f"- {r.size}: the analysis with the backtest and the potential scheme takes "
+                       f"{r.ratios['without']:.2f}x its time without them (medians of {r.repeats}); target <= 1.5x: "
+                       f"{verdict}")
     return out or ["- (no target measured in this run)"]
 
 
@@ -812,21 +1170,31 @@ def _skip(case: Case, engines: set[str] | None, quick: bool) -> str:
     return ""
 
 
-def main(argv: list[str] | None = None) -> int:
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--sizes", default="1M,10M", help="comma-separated row counts, e.g. 100k,1M,10M,100M "
-                                                     "(default 1M,10M)")
+    p.add_argument("--sizes", default="1M", help="comma-separated row counts of the B2B shape, e.g. 100k,1M,10M,100M "
+                                                 "(default 1M; --large adds 10M)")
+    p.add_argument("--large", action="store_true",
+                   help="the large cases: B2B at 10M rows, and the B2C part (--b2c-sizes) with openretailscience")
     p.add_argument("--huge", action="store_true", help="add 100M rows to --sizes")
+    p.add_argument("--b2c-sizes", default="10M", help="row counts of the B2C shape (default 10M: about 3.4M customers)")
     p.add_argument("--repeat", type=int, default=3, help="fresh processes per case; the table shows medians")
-    p.add_argument("--parts", default=",".join(PARTS), help=f"comma-separated subset of {','.join(PARTS)}")
+    p.add_argument("--parts", help=f"comma-separated subset of {','.join(PARTS)} (default: {','.join(DEFAULT_PARTS)}; "
+                                   "--large adds b2c)")
     p.add_argument("--run-repeat", type=int, default=1,
                    help="repeats of the slow `segkit run` part (minutes each; default 1)")
     p.add_argument("--segment-repeat", type=int, help="repeats of `segkit segment` (default: --repeat)")
+    p.add_argument("--verdict-runs", default=",".join(VERDICT_RUNS),
+                   help=f"runs of --config the verdict part times (default {','.join(VERDICT_RUNS)})")
+    p.add_argument("--verdict-repeat", type=int, default=3, help="repeats of each mode in the verdict part (default 3)")
     p.add_argument("--jobs", type=int, default=2, help="--jobs of `segkit run` and of its floor (default 2)")
-    p.add_argument("--config", default=str(ROOT / "reports.yml"), help="config for the `segkit run` part")
+    p.add_argument("--config", default=str(ROOT / "reports.yml"), help="config of the `segkit run` and verdict parts")
+    p.add_argument("--ors-python", default=str(ORS_VENV / "bin" / "python"),
+                   help="a Python with openretailscience 0.48.1 for the B2C RFM case (default: the venv "
+                        f"{ORS_VENV}; see README); the case is skipped without it")
     p.add_argument("--quick", action="store_true",
-                   help="smoke test: 100k rows, one repeat, no `segkit run` part, `segkit segment` "
+                   help="smoke test: 100k rows, one repeat, no `segkit run` or verdict part, `segkit segment` "
                         "with --k-range 2 3 (about a minute)")
     p.add_argument("--engines", help="segkit engines to measure, e.g. duckdb,polars (default: every installed "
                                      "engine; --quick leaves out pyspark)")
@@ -837,57 +1205,97 @@ def main(argv: list[str] | None = None) -> int:
                         f"(default {DEFAULT_TIMEOUT:.0f})")
     p.add_argument("--json", default=str(DATA / "last_run.json"), help="where to save the results")
     args = p.parse_args(argv)
-    limits = Limits(budget=args.budget, timeout=args.timeout)
-
-    sizes = ["100k"] if args.quick else [s for s in args.sizes.split(",") if s.strip()]
-    if args.huge and "100M" not in sizes:
-        sizes.append("100M")
-    repeat = 1 if args.quick else args.repeat
-    parts = [x.strip() for x in args.parts.split(",") if x.strip()]
+    parts = [x.strip() for x in (args.parts or ",".join(DEFAULT_PARTS)).split(",") if x.strip()]
+    if args.large and not args.parts:
+        parts.insert(parts.index("verdict"), "b2c")
     unknown = set(parts) - set(PARTS)
-    if unknown or repeat < 1 or args.run_repeat < 1:
+    if unknown or args.repeat < 1 or args.run_repeat < 1 or args.verdict_repeat < 1:
         p.error(f"unknown part(s) {sorted(unknown)}" if unknown else "repeats must be at least 1")
-    if args.quick:
-        parts = [x for x in parts if x != "run"]
-    seg_repeat = 1 if args.quick else (args.segment_repeat or repeat)
-    engines = {e.strip() for e in args.engines.split(",") if e.strip()} if args.engines else None
+    args.parts = [x for x in parts if not (args.quick and x in ("run", "verdict", "b2c"))]
+    sizes = ["100k"] if args.quick else [s.strip() for s in args.sizes.split(",") if s.strip()]
+    for flag, size in ((args.large, "10M"), (args.huge, "100M")):
+        if flag and size not in sizes and not args.quick:
+            sizes.append(size)
+    args.sizes = sizes
+    args.repeat = 1 if args.quick else args.repeat
+    args.segment_repeat = 1 if args.quick else (args.segment_repeat or args.repeat)
+    args.engines = {e.strip() for e in args.engines.split(",") if e.strip()} if args.engines else None
+    return args
 
-    os.chdir(ROOT)
-    info = machine()
-    case_args = {
+
+def case_parameters(cutoff: dt.date) -> dict:
+    """What every child gets (``A``): the features' as-of date, the tier settings and the end-to-end cut-off."""
+    return {
         "as_of": AS_OF.isoformat(),
         "window_start": first_of_month(AS_OF, -(WINDOW_MONTHS - 1)).isoformat(),
         "window_months": WINDOW_MONTHS, "vip_share": VIP_SHARE, "good_share": GOOD_SHARE,
         "vip_frac": list(Fraction(str(VIP_SHARE)).as_integer_ratio()),
         "good_frac": list(Fraction(str(GOOD_SHARE)).as_integer_ratio()),
+        # `segkit segment`'s default cut-off: the data's last month minus the 6-month holdout
+        "cutoff": cutoff.isoformat(), "cutoff_window_start": first_of_month(cutoff, -(WINDOW_MONTHS - 1)).isoformat(),
     }
-    cases = (feature_cases() if "features" in parts else []) + (tier_cases() if "tiers" in parts else [])
-    rows: list[Row] = []
+
+
+def b2b_sizes(args: argparse.Namespace, limits: Limits, rows: list[Row]) -> dict[str, dict]:
+    """The B2B shape's parts (features, tiers, segment) at every size of ``--sizes``."""
+    case_args = case_parameters(B2B_CUTOFF)
+    cases = (feature_cases() if "features" in args.parts else []) + (tier_cases() if "tiers" in args.parts else [])
     size_info: dict[str, dict] = {}
-    for size in sizes if set(parts) - {"run"} else []:
-        n = parse_size(size)
-        path = dataset(n)
-        size_info[size] = {"rows": n, "mb": path.stat().st_size / 1e6, "path": str(path.relative_to(ROOT))}
-        size_rows = [run_case(c, path, size, case_args, repeat, limits, skip=_skip(c, engines, args.quick)) for c in cases]
+    for size in args.sizes if set(args.parts) & {"features", "tiers", "segment"} else []:
+        path = dataset(parse_size(size))
+        size_info[size] = {"shape": "B2B", "rows": parse_size(size), "mb": path.stat().st_size / 1e6,
+                           "path": str(path.relative_to(ROOT))}
+        size_rows = [run_case(c, path, size, case_args, args.repeat, limits, skip=_skip(c, args.engines, args.quick))
+                     for c in cases]
         for part in ("features", "tiers"):
             add_ratios([r for r in size_rows if r.part == part])
         rows += size_rows
-        if "segment" in parts:
+        if "segment" in args.parts:
             with tempfile.TemporaryDirectory(prefix="segkit-bench-") as tmp:
                 # the smoke test sweeps fewer k so CI stays around a minute; the table says so
                 extra = ["--k-range", "2", "3"] if args.quick else []
-                seg = Case("segkit segment (default engine" + (", --k-range 2 3)" if extra else ")"), "segment",
-                           "segkit", argv=[*segkit_command(), "segment", "{PATH}", "--out", tmp, *extra])
-                rows.append(run_case(seg, path, size, case_args, seg_repeat, limits))
-    if "run" in parts:
-        rows += run_part(args.run_repeat, args.jobs, Path(args.config), limits.timeout)
+                seg_rows = [run_case(c, path, size, case_args, args.segment_repeat, limits)
+                            for c in segment_cases(Path(tmp), extra)]
+            add_segment_ratios(seg_rows)
+            rows += seg_rows
+    return size_info
 
-    lines = print_table(info, size_info, rows, repeat, args.run_repeat)
-    result = {"machine": info, "args": {"sizes": sizes, "repeat": repeat, "parts": parts,
-                                        "run_repeat": args.run_repeat, "segment_repeat": seg_repeat,
+
+def b2c_sizes(args: argparse.Namespace, limits: Limits, rows: list[Row]) -> dict[str, dict]:
+    """The B2C shape's part at every size of ``--b2c-sizes`` (opt-in: --large or --parts b2c)."""
+    size_info: dict[str, dict] = {}
+    for size in [s.strip() for s in args.b2c_sizes.split(",") if s.strip()] if "b2c" in args.parts else []:
+        path = b2c_dataset(parse_size(size))
+        size_info[f"{size} B2C"] = {"shape": "B2C", "rows": parse_size(size), "mb": path.stat().st_size / 1e6,
+                                    "path": str(path.relative_to(ROOT))}
+        with tempfile.TemporaryDirectory(prefix="segkit-bench-") as tmp:
+            size_rows = [run_case(c, path, size, case_parameters(B2C_AS_OF), args.segment_repeat, limits)
+                         for c in b2c_cases(Path(tmp), args.ors_python)]
+        add_segment_ratios(size_rows)
+        rows += size_rows
+    return size_info
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    limits = Limits(budget=args.budget, timeout=args.timeout)
+    os.chdir(ROOT)
+    info = machine()
+    rows: list[Row] = []
+    size_info = b2b_sizes(args, limits, rows)
+    size_info.update(b2c_sizes(args, limits, rows))
+    if "verdict" in args.parts:
+        runs = [r.strip() for r in args.verdict_runs.split(",") if r.strip()]
+        rows += verdict_part(Path(args.config), runs, args.verdict_repeat, limits.timeout)
+    if "run" in args.parts:
+        rows += run_part(args.run_repeat, args.jobs, Path(args.config), limits.timeout)
+    info["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
+    lines = print_table(info, size_info, rows, args.repeat, args.run_repeat)
+    result = {"machine": info, "args": {"sizes": args.sizes, "b2c_sizes": args.b2c_sizes, "repeat": args.repeat,
+                                        "parts": args.parts, "run_repeat": args.run_repeat,
+                                        "segment_repeat": args.segment_repeat, "verdict_repeat": args.verdict_repeat,
                                         "jobs": args.jobs, "quick": args.quick},
-              "data": size_info, "case_parameters": case_args,
-              "results": [r.__dict__ for r in rows], "table": lines}
+              "data": size_info, "results": [r.__dict__ for r in rows], "table": lines}
     out = Path(args.json)
     out.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(out, json.dumps(result, indent=1, default=str))

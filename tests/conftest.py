@@ -56,6 +56,21 @@ def write_csv(tmp_path):
     return _write
 
 
+@pytest.fixture(scope="session")
+def postgres_server():
+    """A throw-away PostgreSQL server (tests/pg_server.py) for the session; skipped, with the reason, where
+    none can be started (no server binaries, no psycopg driver)."""
+    pytest.importorskip("psycopg", reason="the PostgreSQL tests need psycopg: pip install -e '.[dev]'")
+    from tests.pg_server import Unavailable, start
+
+    try:
+        server = start()
+    except Unavailable as exc:
+        pytest.skip(f"no PostgreSQL server can be started here: {exc}")
+    yield server
+    server.stop()
+
+
 def chromium_path() -> str | None:
     return shutil.which("chromium") or shutil.which("chromium-browser")
 

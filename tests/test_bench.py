@@ -73,3 +73,55 @@ def test_quick_benchmark_prints_every_case(tmp_path):
     saved = json.loads(out_json.read_text())
     assert saved["args"]["quick"] is True
     assert {r["status"] for r in saved["results"]} <= {"ok", "not installed", "skipped"}
+
+
+# ---------------------------------------------------------------- the parts' plumbing (fast, no timing)
+def test_large_cases_are_opt_in():
+    bench = _load_bench()
+    plain = bench.parse_args([])
+    assert "b2c" not in plain.parts and plain.sizes == ["1M"] and "verdict" in plain.parts
+    large = bench.parse_args(["--large"])
+    assert "b2c" in large.parts and "10M" in large.sizes
+    quick = bench.parse_args(["--quick", "--large"])
+    assert not {"b2c", "verdict", "run"} & set(quick.parts) and quick.sizes == ["100k"]
+
+
+def test_b2c_shape_scales_cdnow_exactly_and_reproducibly(tmp_path, monkeypatch):
+    import duckdb
+
+    bench = _load_bench()
+    monkeypatch.setattr(bench, "DATA", tmp_path)
+    rows = 100_000  # two copies of CDNOW's 69,659 rows, the second cut
+    path = bench.b2c_dataset(rows)
+    stats = duckdb.sql(f"SELECT count(*), count(DISTINCT customer_id), min(date), max(date) FROM '{path}'").fetchall()[0]
+    assert stats[0] == rows
+    cdnow = duckdb.sql(f"SELECT count(*), count(DISTINCT customer_id), sum(quantity) FROM "
+                       f"read_csv('{bench.CDNOW}', types = {{'customer_id': 'VARCHAR'}})").fetchall()[0]
+    # the first copy holds every CDNOW customer with all their purchases, quantities unchanged
+    first = duckdb.sql(f"SELECT count(*), count(DISTINCT customer_id), sum(quantity) FROM '{path}' "
+                       "WHERE customer_id LIKE 'B0000%'").fetchall()[0]
+    assert first == cdnow
+    assert stats[1] > cdnow[1] and str(stats[2]) >= "1997-01-01" and str(stats[3]) <= "1998-06-30"
+    assert bench.b2c_dataset(rows) == path
+
+
+def test_missing_interpreter_skips_the_case_with_its_reason(tmp_path):
+    bench = _load_bench()
+    case = bench.Case("openretailscience", "b2c", "other", code="##WORK\nRESULT = 1", needs=("openretailscience",),
+                      python=str(tmp_path / "no-such-python"))
+    row = bench.run_case(case, tmp_path / "x.parquet", "10M", {}, 1, bench.Limits())
+    assert row.status == "not installed" and "openretailscience" in row.error and "no-such-python" in row.error
+
+
+def test_ratios_of_the_end_to_end_and_rfm_cases():
+    bench = _load_bench()
+    rows = [bench.Row("b2c", "10M", "segkit segment (default engine)", "segkit", wall=300.0, peak_mb=6000.0),
+            bench.Row("b2c", "10M", "hand-written DuckDB feature-and-rank query", "engine", work=10, wall=20.0),
+            bench.Row("b2c", "10M", "segkit RFM scores: ...", "segkit", work=30.0, peak_mb=3000.0),
+            bench.Row("b2c", "10M", "openretailscience 0.48.1 RFMSegmentation", "other", work=10.0, peak_mb=2000.0)]
+    bench.add_segment_ratios(rows)
+    assert rows[0].ratios == {"feature_and_rank": 15.0}
+    assert rows[2].ratios == {"openretailscience": 3.0, "openretailscience_peak": 1.5}
+    lines = bench.targets(rows)
+    assert any("15.00x the hand-written feature-and-rank query" in ln and "misses" in ln for ln in lines)
+    assert any("RFM scores 10M: 3.00x openretailscience's time, 1.50x its peak" in ln for ln in lines)

@@ -66,7 +66,11 @@ def write_layout(df: pd.DataFrame, path, layout: str) -> None:
 
 
 def outcome(engine: str, path) -> dict:
-    tx = load_transactions(path, COLUMNS, max_bad_share=0.05, engine=engine)
+    return outcome_of(load_transactions(path, COLUMNS, max_bad_share=0.05, engine=engine))
+
+
+def outcome_of(tx) -> dict:
+    """The quality report, split, features, customer-month table, holdout and monthly tiers of loaded data."""
     split = split_periods(tx, holdout_months=3, window_months=3)
     features = customer_features(tx, split.as_of)
     result = {

@@ -411,7 +411,11 @@ def test_same_results_on_polars(sample):
         h = peer_headroom(pred.mutate(band=(pred.x > 2).cast("string")), "predicted_value", ["band"]).to_pandas()
         results.append(h.set_index("customer_id").sort_index().join(pred.to_pandas().set_index("customer_id").p_alive))
     # The engines sum the purchase values in different orders, so the fits agree to ~1e-5, not bits.
-    np.testing.assert_allclose(results[0].peer_headroom, results[1].peer_headroom, rtol=1e-3, atol=1e-6)
+    # Headroom is a difference (quartile - value): its error scales with the values, not with itself,
+    # so a headroom near 0 is compared with an absolute tolerance relative to the group quartiles.
+    scale = results[0].peer_upper_quartile.abs().max()
+    np.testing.assert_allclose(results[0].peer_upper_quartile, results[1].peer_upper_quartile, rtol=1e-4)
+    np.testing.assert_allclose(results[0].peer_headroom, results[1].peer_headroom, rtol=1e-3, atol=1e-5 * scale)
     np.testing.assert_allclose(results[0].p_alive, results[1].p_alive, rtol=1e-4)
     assert (results[0].peer_group == results[1].peer_group).all()
 

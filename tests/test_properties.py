@@ -79,8 +79,12 @@ def test_messy_tables_keep_every_invariant_or_stop_with_a_segkit_error(tmp_path_
         event(f"stopped: {exc.what[:40]}")
         return
     event("analysed")
-    customers = set(analysis.features["customer_id"])
-    assert customers and set(analysis.assignments["customer_id"]) == customers
+    customers = set(analysis.features["customer_id"])  # evaluated: a purchase up to as_of
+    # listed: every customer with a cleaned row up to as_of, those with returns only included
+    rows = tx.con.execute(tx.table.select("customer_id", "date"))
+    seen = set(rows.loc[pd.to_datetime(rows["date"]) <= pd.Timestamp(analysis.split.as_of), "customer_id"].astype(str))
+    assert customers and customers <= seen and set(analysis.assignments["customer_id"]) == seen
+    assert analysis.population()["without_purchase"] == len(seen - customers)
     assert analysis.assignments["customer_id"].is_unique
     for name in SCHEMES:
         seg = analysis.tables[name]
@@ -106,7 +110,7 @@ def test_messy_tables_keep_every_invariant_or_stop_with_a_segkit_error(tmp_path_
         payload = json.loads((out / name).read_text(encoding="utf-8"), parse_constant=lambda c: pytest.fail(c))
         assert _finite(payload)
     back = pd.read_csv(out / "assignments.csv", dtype=str, keep_default_na=False)
-    assert sorted(back["customer_id"]) == sorted(customers)
+    assert sorted(back["customer_id"]) == sorted(seen)
 
 
 def test_too_little_history_is_a_segkit_error():

@@ -1,16 +1,22 @@
-"""Summarise mutmut's results: one line ``killed K of M mutants (S%)`` and the survivors by file.
+"""Summarise mutmut's results: one line ``killed K of M mutants (S%)``, the score per module and the
+survivors by file.
 
 Reads the ``.meta`` files mutmut 3 writes beside each mutated module under ``mutants/`` and maps
 exit codes to outcomes with mutmut's own table. A mutant whose tests ran too long (timeout) counts
 as killed; one that no test reaches ("no tests") counts as surviving; mutants not checked yet
 (``make mutate MUTANTS=...`` ran a subset) are left out of M and counted separately.
 
-Usage: python tools/mutation_summary.py [MUTANTS_DIR]
+Equivalent mutants (they change the code but no input can tell them from the original) are listed
+in ``docs/mutation.md``, each with its reason, as a line starting with ``- `NAME` ``. They are left
+out of M, as the usual mutation score does, and counted on a line of their own.
+
+Usage: python tools/mutation_summary.py [MUTANTS_DIR] [EQUIVALENTS_DOC]
 """
 
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections import defaultdict
 from pathlib import Path
@@ -19,45 +25,81 @@ from mutmut.stats import status_by_exit_code
 
 KILLED = {"killed", "timeout", "caught by type check"}
 NOT_RUN = {"not checked", "skipped", "check was interrupted by user"}
+# "- `segkit.schemes.tiers.xǁPercentileTiersǁ_abc__mutmut_24`: reason"
+_EQUIVALENT = re.compile(r"^\s*[-*]\s+`([\w.ǁ]+__mutmut_\d+)`")
 
 
-def summarise(root: Path) -> tuple[int, int, int, int, dict[str, list[str]]]:
-    """Killed (of which by timeout), checked and unchecked mutant counts, and the survivors per file."""
-    killed = checked = unchecked = timeouts = 0
-    survivors: dict[str, list[str]] = defaultdict(list)
+def equivalent_names(doc: Path) -> set[str]:
+    """The mutant names listed as equivalent in ``doc`` (none when the file is missing)."""
+    if not doc.is_file():
+        return set()
+    return {m.group(1) for line in doc.read_text(encoding="utf-8").splitlines() if (m := _EQUIVALENT.match(line))}
+
+
+class Tally:
+    """Counts per module: killed (of which by timeout), checked, unchecked, equivalent, survivors."""
+
+    def __init__(self) -> None:
+        self.killed = self.timeouts = self.checked = self.unchecked = self.equivalent = 0
+        self.survivors: list[str] = []
+
+    def add(self, name: str, status: str, equivalent: bool) -> None:
+        if status in NOT_RUN:
+            self.unchecked += 1
+        elif status in KILLED:
+            self.checked += 1
+            self.killed += 1
+            self.timeouts += status == "timeout"
+        elif equivalent:
+            self.equivalent += 1
+        else:
+            self.checked += 1
+            self.survivors.append(f"{name} ({status})")
+
+    def line(self) -> str:
+        share = 100 * self.killed / self.checked if self.checked else 0.0
+        return f"killed {self.killed} of {self.checked} mutants ({share:.1f}%)"
+
+
+def summarise(root: Path, equivalents: set[str]) -> dict[str, Tally]:
+    """One :class:`Tally` per mutated source file (path relative to ``root``)."""
+    tallies: dict[str, Tally] = defaultdict(Tally)
     for meta in sorted(root.rglob("*.py.meta")):
         codes = json.loads(meta.read_text()).get("exit_code_by_key", {})
         source = str(meta.relative_to(root).with_suffix(""))
         for name, code in sorted(codes.items()):
-            status = status_by_exit_code[code]
-            if status in NOT_RUN:
-                unchecked += 1
-                continue
-            checked += 1
-            if status in KILLED:
-                killed += 1
-                timeouts += status == "timeout"
-            else:
-                survivors[source].append(f"{name} ({status})")
-    return killed, timeouts, checked, unchecked, survivors
+            tallies[source].add(name, status_by_exit_code[code], name in equivalents)
+    return tallies
 
 
 def main(argv: list[str]) -> int:
     root = Path(argv[0] if argv else "mutants")
+    doc = Path(argv[1] if len(argv) > 1 else "docs/mutation.md")
     if not root.is_dir():
         print(f"error: no mutmut results in {root}/; run `make mutate` first", file=sys.stderr)
         return 2
-    killed, timeouts, checked, unchecked, survivors = summarise(root)
-    share = 100 * killed / checked if checked else 0.0
-    print(f"killed {killed} of {checked} mutants ({share:.1f}%)")
-    if timeouts:
-        print(f"  ({timeouts} of the killed by timeout: the tests ran far longer than without the mutant)")
-    if unchecked:
-        print(f"  ({unchecked} mutants not checked in this run)")
-    for source, names in survivors.items():
-        print(f"\nsurviving in {source}:")
-        for name in names:
-            print(f"  {name}")
+    tallies = summarise(root, equivalent_names(doc))
+    total = Tally()
+    for t in tallies.values():
+        for field in ("killed", "timeouts", "checked", "unchecked", "equivalent"):
+            setattr(total, field, getattr(total, field) + getattr(t, field))
+    print(total.line())
+    if total.equivalent:
+        print(f"  ({total.equivalent} equivalent mutants left out of M: {doc} says why)")
+    if total.timeouts:
+        print(f"  ({total.timeouts} of the killed by timeout: the tests ran far longer than without the mutant)")
+    if total.unchecked:
+        print(f"  ({total.unchecked} mutants not checked in this run)")
+    print("\nper module:")
+    for source, t in tallies.items():
+        if t.checked or t.equivalent:
+            extra = f", {t.equivalent} equivalent" if t.equivalent else ""
+            print(f"  {source}: {t.line()}{extra}")
+    for source, t in tallies.items():
+        if t.survivors:
+            print(f"\nsurviving in {source}:")
+            for name in t.survivors:
+                print(f"  {name}")
     return 0
 
 

@@ -18,7 +18,32 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
-__all__ = ["atomic_open", "atomic_write"]
+__all__ = ["atomic_open", "atomic_path", "atomic_write"]
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """Yield a hidden temporary path beside ``path`` for another writer (an engine's ``COPY``, a tool);
+    on a clean exit it replaces ``path`` atomically, on an exception it is removed.
+
+    Example
+    -------
+    >>> import tempfile
+    >>> target = Path(tempfile.mkdtemp()) / "table.csv"
+    >>> with atomic_path(target) as tmp:
+    ...     _ = tmp.write_text("a\\n1\\n")
+    >>> target.read_text()
+    'a\\n1\\n'
+    """
+    target = Path(path)
+    tmp = target.with_name(f".{target.name}.{secrets.token_hex(4)}.tmp")
+    try:
+        yield tmp
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
 
 
 @contextlib.contextmanager
@@ -38,21 +63,12 @@ def atomic_open(path: str | Path, mode: str = "wb", *, encoding: str | None = No
     """
     if mode not in ("w", "wb"):
         raise ValueError(f"atomic_open writes whole files: mode must be 'w' or 'wb', not {mode!r}")
-    target = Path(path)
-    tmp = target.with_name(f".{target.name}.{secrets.token_hex(4)}.tmp")
-    if mode == "w":
+    with atomic_path(path) as tmp:
         # "\n" line ends on every platform: published files must be byte-identical everywhere
-        fh: IO[Any] = open(tmp, "w", encoding=encoding or "utf-8", newline="\n")
-    else:
-        fh = open(tmp, "wb")
-    try:
+        fh: IO[Any] = (open(tmp, "w", encoding=encoding or "utf-8", newline="\n") if mode == "w"
+                       else open(tmp, "wb"))
         with fh:
             yield fh
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
 
 
 def atomic_write(path: str | Path, data: str | bytes, *, encoding: str = "utf-8") -> Path:

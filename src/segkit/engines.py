@@ -21,19 +21,25 @@ import os
 import shutil
 import tempfile
 import uuid
+from decimal import Decimal
 from typing import Any
 
 import ibis
 import ibis.expr.types as ir
+from ibis.common.exceptions import UnsupportedArgumentError, UnsupportedOperationError
 
 from .config import ENGINES
 from .errors import ParameterError
 
-__all__ = ["connect", "ENGINES", "read_csv_text", "materialize", "casts_text_to_date", "engine_name", "release"]
+__all__ = ["connect", "ENGINES", "read_csv_text", "materialize", "casts_text_to_date", "engine_name", "release",
+           "count_true", "try_number", "opened"]
 
 #: set on the in-memory DuckDB connections segkit opens itself: those it may write plain tables
 #: into and close (the connection carries it, so no module keeps a registry of connections)
 _OWNED_MARK = "_segkit_owned"
+#: set on the connections segkit opens from a URL: closed when done (a database's temporary tables
+#: go with the connection), never written into
+_OPENED_MARK = "_segkit_opened"
 
 
 def connect(engine: str = "duckdb", **options: Any) -> Any:
@@ -127,7 +133,7 @@ def materialize(con: Any, expr: ir.Table) -> ir.Table:
     DuckDB: a temporary table (spills to the connection's temp_directory when large); Polars: an
     in-memory DataFrame; PySpark: a cached temporary view (Ibis' PySpark backend has no
     temporary tables, and a saved table would be written to the warehouse folder); any other
-    backend: ``Table.cache()``.
+    backend (PostgreSQL, a warehouse): a temporary table, else ``Table.cache()``.
     """
     table_name = f"segkit_tx_{uuid.uuid4().hex[:12]}"  # unique without a process-wide counter
     name = engine_name(con)
@@ -142,24 +148,87 @@ def materialize(con: Any, expr: ir.Table) -> ir.Table:
         return con.create_table(table_name, expr, temp=not _owned(con))
     if name == "polars":
         return con.create_table(table_name, expr.to_polars())
-    # another backend (a warehouse): Ibis' cache, a temporary table where the backend has them;
-    # segkit never creates a permanent table in the user's database
-    return expr.cache()
+    # another backend (a warehouse): a temporary table, gone when the connection closes; segkit
+    # never creates a permanent table in the user's database. Not Ibis' cache(): its finalizer
+    # drops the table with a statement that Ibis 12 with sqlglot 30 renders without the table's
+    # name (`DROP TABLE IF EXISTS`), a syntax error in a warning at exit.
+    try:
+        return con.create_table(table_name, expr, temp=True)
+    except (NotImplementedError, UnsupportedOperationError, UnsupportedArgumentError):
+        return expr.cache()  # a backend without temporary tables
+
+
+def count_true(condition: ir.BooleanValue) -> ir.IntegerScalar:
+    """How many rows satisfy ``condition`` (NULL counts as false), portable to every SQL backend.
+
+    ``condition.cast("int64").sum()`` is not: PostgreSQL has no cast from boolean to bigint
+    (``cannot cast type boolean to bigint``). A CASE expression means the same on every engine.
+
+    Example
+    -------
+    >>> t = ibis.memtable({"x": [1, -2, 3, None]})
+    >>> int(connect("duckdb").execute(t.aggregate(n=count_true(t.x > 0)))["n"].iloc[0])
+    2
+    """
+    return ibis.cases((condition, 1), else_=0).sum()
+
+
+#: backends whose TRY_CAST raises on unreadable text: Ibis 12 compiles it to a plain CAST for PostgreSQL
+#: (and the engines that speak its dialect), which has no TRY_CAST before version 16
+_CAST_RAISES = ("postgres", "risingwave", "materialize")
+#: a number as DuckDB's TRY_CAST reads one: sign, digits with single underscores between them, an
+#: optional fraction, an exponent (at most 3 digits: PostgreSQL's NUMERIC stops at 1000), spaces around it
+_DIGITS = r"[0-9]+(_[0-9]+)*"
+_NUMBER_RE = rf"^\s*[+-]?({_DIGITS}(\.({_DIGITS})?)?|\.{_DIGITS})([eE][+-]?[0-9](_?[0-9]){{0,2}})?\s*$"
+_HUGE, _TINY = Decimal("1e300"), Decimal("1e-300")
 
 
 def casts_text_to_date(con: Any) -> bool:
-    """Whether the backend can TRY_CAST text to a date (Ibis' Polars backend cannot)."""
-    return engine_name(con) != "polars"
+    """Whether the backend can TRY_CAST text to a date (Ibis' Polars backend cannot; PostgreSQL's cast
+    raises on a day that does not exist)."""
+    return engine_name(con) != "polars" and engine_name(con) not in _CAST_RAISES
+
+
+def try_number(con: Any, text: ir.StringValue) -> ir.FloatingValue:
+    """``text`` read as a float64, NULL where it is not a number, the same on every backend.
+
+    ``try_cast`` where the backend's TRY_CAST returns NULL; on PostgreSQL a pattern of what DuckDB
+    reads decides first, and the cast goes through NUMERIC, so that no value makes the query fail:
+    magnitudes above 1e300 are NULL (DuckDB gives infinity, which cleaning treats as unreadable too)
+    and below 1e-300 are 0.
+
+    Example
+    -------
+    >>> t = ibis.memtable({"x": ["1_000.5", " 12 ", "n/a", "1e5"]})
+    >>> connect("duckdb").execute(t.select(v=try_number(connect("duckdb"), t.x)))["v"].tolist()
+    [1000.5, 12.0, nan, 100000.0]
+    """
+    if engine_name(con) not in _CAST_RAISES:
+        return text.try_cast("float64")
+    exact = text.replace("_", "").cast("decimal")
+    size = exact.abs()
+    value = ibis.cases((size > ibis.literal(_HUGE), ibis.null("float64")),
+                       (size < ibis.literal(_TINY), ibis.literal(0.0)), else_=exact.cast("float64"))
+    # CASE evaluates its branches lazily: the cast never sees text the pattern rejects
+    return ibis.cases((text.re_search(_NUMBER_RE), value), else_=ibis.null("float64"))
+
+
+def opened(con: Any) -> Any:
+    """Mark a connection segkit opened from a URL, so :func:`release` closes it; returns it."""
+    setattr(con, _OPENED_MARK, True)
+    return con
 
 
 def release(con: Any) -> None:
-    """Close a DuckDB connection segkit opened itself, returning its memory.
+    """Close a connection segkit opened itself (its DuckDB, or a database named by a URL).
 
     A run needs the engine only until the per-customer tables are computed; at 100M rows DuckDB's
-    buffers hold gigabytes the scheme fitting needs. Connections the user passed in stay open.
+    buffers hold gigabytes the scheme fitting needs, and a database drops segkit's temporary
+    tables when the connection closes. Connections the user passed in stay open.
     """
-    if _owned(con):
+    if _owned(con) or getattr(con, _OPENED_MARK, False):
         setattr(con, _OWNED_MARK, False)
+        setattr(con, _OPENED_MARK, False)
         con.disconnect()
 
 

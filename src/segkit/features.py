@@ -38,6 +38,7 @@ import pandas as pd
 
 from .calendar import Split, add_months, month_end, month_start, shift_date, split_dates
 from .data import Transactions
+from .engines import count_true
 from .errors import ParameterError
 
 __all__ = [
@@ -122,7 +123,7 @@ def _measures(t: ir.Table, has: frozenset[str]) -> dict[str, ir.Value]:
     if "order_id" in has:
         payments = _distinct(t.order_id, purchase)
     else:
-        payments = purchase.cast("int64").sum()
+        payments = count_true(purchase)
     units = _signed(t.quantity.fill_null(0), t.amount).sum() if "quantity" in has else ibis.literal(0.0)
     cost = _signed(t.cost.fill_null(0), t.amount).sum() if "cost" in has else ibis.literal(0.0)
     return {
@@ -167,7 +168,7 @@ def customer_month(tx: Transactions, start: dt.date | None = None, end: dt.date 
     t = _period(tx.table, start, end)
     t = t.mutate(month=t.date.truncate("M"))
     agg = t.group_by(["customer_id", "month"]).aggregate(
-        **_measures(t, tx.has), purchases=(t.amount > 0).cast("int64").sum())
+        **_measures(t, tx.has), purchases=count_true(t.amount > 0))
     frame = tx.con.execute(agg)
     frame["month"] = pd.to_datetime(frame["month"]).astype("datetime64[ns]")
     for col in ("payments", "purchases"):
@@ -234,7 +235,7 @@ def holdout_outcomes(tx: Transactions, split: Split, customers: pd.Series | None
     t = _period(tx.table, split.holdout_start, split.holdout_end)
     agg = t.group_by("customer_id").aggregate(
         holdout_revenue=t.amount.sum().round(_ROUND),
-        holdout_purchases=(t.amount > 0).cast("int64").sum(),
+        holdout_purchases=count_true(t.amount > 0),
     )
     frame = tx.con.execute(agg)
     frame["customer_id"] = frame["customer_id"].astype(str)

@@ -38,7 +38,8 @@ __all__ = ["open_run", "setup", "money", "pct", "text", "coverage_markdown", "_"
            "p_alive_matrix", "headroom_groups", "headroom_groups_table", "alert_comparison_table", "key_accounts_table",
            "worth_more_markdown", "tier_intro_markdown", "dropout_markdown", "dropouts_markdown", "kmeans_intro_markdown",
            "overrides_markdown", "crosstab_table", "rfm_profile_table", "criteria_overlap_table",
-           "share_sensitivity_table", "k_scores_table", "cluster_stability_table", *_decisions_all]
+           "share_sensitivity_table", "k_scores_table", "cluster_stability_table", "no_purchase_markdown",
+           *_decisions_all]
 
 
 def open_run(cache_dir: str = "", **parameters: Any) -> Analysis:
@@ -857,3 +858,31 @@ def cluster_stability_table(a: Analysis) -> pd.DataFrame:
     return pd.DataFrame({_("Cluster"): t["name"].map(segment_label), _("Number"): t["cluster"],
                          _("Stability (Jaccard)"): t["jaccard"].map(lambda v: formats.decimal(v, 3))}
                         ).set_index(_("Cluster"))
+
+
+# ---------------------------------------------------------------- customers without a purchase
+def no_purchase_markdown(a: Analysis) -> str:
+    """The report's sentence on the customers seen up to the cut-off without a purchase (returns only).
+
+    They are listed in ``assignments.csv`` (INACTIVE; ``No purchase`` for RFM and k-means) but not
+    segmented or scored; ``run.json`` ``population`` gives the same count.
+
+    >>> from types import SimpleNamespace as NS
+    >>> import pandas as pd
+    >>> a = NS(without_purchase=pd.DataFrame({"returns_value": [4.0, 6.5]}), split=NS(as_of="2024-06-30"),
+    ...        params=NS(currency="EUR"), features=pd.DataFrame(index=range(40)))
+    >>> no_purchase_markdown(a).split(";")[0]
+    '**2 customers** had only returns or no purchase in the calibration period (up to Jun 30, 2024)'
+    """
+    absent = a.without_purchase if a.without_purchase is not None else pd.DataFrame(columns=["returns_value"])
+    n, as_of, bought = len(absent), formats.date(a.split.as_of), _n(len(a.features))
+    if n == 0:
+        return _("Every customer seen up to {as_of} bought in that period: all {n} are segmented and scored; "
+                 "none had only returns.").format(as_of=as_of, n=bought)
+    lead = ngettext("**{n} customer** had only returns or no purchase in the calibration period (up to {as_of})",
+                    "**{n} customers** had only returns or no purchase in the calibration period (up to {as_of})",
+                    n).format(n=_n(n), as_of=as_of)
+    return lead + _("; they are listed as INACTIVE in `assignments.csv` (RFM and k-means: \"No purchase\"), with "
+                    "returns worth {value}, and are not segmented or scored: the comparison covers the {n} "
+                    "customers with a purchase.").format(
+        value=money(float(absent["returns_value"].sum()), a.params.currency), n=bought)

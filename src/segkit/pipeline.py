@@ -52,6 +52,7 @@ from .decisions.erosion import erosion_alerts
 from .decisions.run import Decisions, decide, stage_labels, with_tier_change
 from .schemes import PercentileTiers, SchemeInputs, apply_overrides, load_overrides
 from .schemes import registry
+from .schemes._base import no_purchase_values
 from .potential import outputs as potential_outputs
 from .potential.summary import holdout_purchases, summary_frame
 
@@ -131,6 +132,9 @@ class Analysis:
     potential_summary: pd.DataFrame | None = None
     #: per customer: purchase and return lines of the window (:func:`segkit.decisions.customer_returns`)
     returns: pd.DataFrame | None = None
+    #: customers seen up to as_of without a purchase (only returns): listed in assignments.csv, not
+    #: segmented or scored; ``customer_id, return_lines, returns_value`` (see :func:`without_purchase`)
+    without_purchase: pd.DataFrame | None = None
 
     def alert_rows(self) -> pd.DataFrame:
         """The content of alerts.csv: every rule's rows (VIP dropouts, the model's rule, margin erosion)."""
@@ -164,6 +168,14 @@ class Analysis:
                         protocol=pickle.HIGHEST_PROTOCOL)
         return path
 
+    def population(self) -> dict[str, int]:
+        """Who the rows of assignments.csv are: ``evaluated`` (a purchase up to as_of: segmented and
+        scored), ``without_purchase`` (seen up to as_of with returns only: listed, not scored) and
+        ``prospects`` (placed by hand before any transaction); they add up to ``assignments``."""
+        absent = 0 if self.without_purchase is None else len(self.without_purchase)
+        return {"assignments": len(self.assignments), "evaluated": len(self.features), "without_purchase": absent,
+                "prospects": len(self.assignments) - len(self.features) - absent}
+
     def run_info(self, notebook_seconds: dict[str, float] | None = None) -> dict[str, Any]:
         """The content of ``run.json``."""
         return {
@@ -172,6 +184,7 @@ class Analysis:
             "parameters": self.params.to_dict(),
             "data": self.data,
             "periods": self.split.to_dict(),
+            "population": self.population(),
             "packages": package_versions(),
             "started": self.started,
             "finished": self.finished,
@@ -282,6 +295,7 @@ def analyze(params: RunParams, *, tx: Transactions | None = None, n_boot: int = 
     lap("schemes")
     customers = inputs.features["customer_id"]
     lifecycle = stage_labels(inputs.monthly, split.as_of, customers)  # relationship stages
+    absent = tables["without_purchase"]
     overrides = (load_overrides(params.overrides, known_customers=customers) if params.overrides
                  else pd.DataFrame(columns=["customer_id", "tier", "reason"]))
     tiers = schemes["percentile_tiers"]  # the tiers own tiers_monthly.csv, alerts.csv and the overrides
@@ -301,12 +315,13 @@ def analyze(params: RunParams, *, tx: Transactions | None = None, n_boot: int = 
         params=params, data=tables["data_info"], quality=tx.quality, split=split, features=inputs.features,
         monthly=inputs.monthly, outcomes=tables["outcomes"], holdout_monthly=tables["holdout_monthly"],
         schemes=schemes, previous_tables=previous_tables, scores=scores, recommendation=recommendation,
-        assignments=_assignments(lifecycle, applied, segment_tables, recommendation),
+        assignments=_assignments(_with_absent_stages(lifecycle, inputs.monthly, split.as_of, absent), applied,
+                                 segment_tables, recommendation, absent),
         tiers_monthly=tiers.monthly_tiers_.copy(), alerts=alerts, lifecycle=lifecycle,
         overrides=applied, scorecard=scorecard, timings=timings, started=started.isoformat(timespec="seconds"),
         finished=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         model_alerts=model_alerts, holdout_purchases=tables["holdout_purchases"],
-        potential_summary=tables["potential"],
+        potential_summary=tables["potential"], without_purchase=absent,
         backtest={"origins": tables["origins"], "entries": entries, "info": tables["origin_info"],
                   "holdout_long": tables["holdout_long"], "data_end": tables["data_end"]},
     ), tables["returns"])
@@ -420,6 +435,7 @@ def _tables(params: RunParams, tx: Transactions, split: Split, own_tx: bool) -> 
         "holdout_purchases": holdout_purchases(tx, split.holdout_start, split.holdout_end),
         "data_info": {**tx.data_info(), "has": sorted(tx.has)},
         "returns": customer_returns(tx, split.window_months[0], split.as_of),  # high-maintenance customers
+        "without_purchase": without_purchase(tx, split.as_of),  # listed in assignments.csv, not scored
     }
     if out["holdout_long"] is None:
         out["holdout_long"] = out["holdout_monthly"]
@@ -472,9 +488,42 @@ def _fit_schemes(inputs: SchemeInputs, previous: SchemeInputs) -> tuple[dict[str
     return schemes, previous_tables
 
 
+def without_purchase(tx: Transactions, as_of: dt.date) -> pd.DataFrame:
+    """Customers seen up to ``as_of`` without a purchase: every row they have is a return.
+
+    (Rows with amount 0 were dropped by cleaning, so "seen" means a return.) Typically customers who
+    bought before the data begin. They are listed in assignments.csv, not segmented or scored.
+    Returns ``customer_id, return_lines, returns_value`` (positive), sorted by customer_id.
+
+    >>> import datetime as dt, pandas as pd
+    >>> from segkit.data import load_transactions
+    >>> tx = load_transactions(pd.DataFrame({"customer_id": ["a", "b", "b", "c"], "amount": [10.0, -4.0, 6.0, -2.0],
+    ...     "date": ["2024-01-05", "2024-01-09", "2024-02-01", "2024-03-01"]}))
+    >>> without_purchase(tx, dt.date(2024, 1, 31)).values.tolist()
+    [['b', 1, 4.0]]
+    """
+    seen = customer_returns(tx, None, as_of)
+    absent = seen[seen["purchase_lines"] == 0]
+    return absent[["customer_id", "return_lines", "returns_value"]].reset_index(drop=True)
+
+
+def _with_absent_stages(lifecycle: pd.DataFrame, monthly: pd.DataFrame, as_of: dt.date,
+                        absent: pd.DataFrame | None) -> pd.DataFrame:
+    """The stages of the evaluated customers and of those without a purchase (dissolution by the
+    stage rules), for assignments.csv; the decisions' stage tables keep the evaluated customers."""
+    if absent is None or absent.empty:
+        return lifecycle
+    return pd.concat([lifecycle, stage_labels(monthly, as_of, absent["customer_id"])], ignore_index=True)
+
+
 def _assignments(lifecycle: pd.DataFrame, applied: pd.DataFrame, tables: dict[str, pd.DataFrame],
-                 recommendation: dict[str, Any]) -> pd.DataFrame:
-    """One row per customer: every scheme's columns (as the registry maps them), stage, override, choice."""
+                 recommendation: dict[str, Any], without: pd.DataFrame | None = None) -> pd.DataFrame:
+    """One row per customer: every scheme's columns (as the registry maps them), stage, override, choice.
+
+    The customers of ``without`` (seen without a purchase, :func:`without_purchase`) get each
+    scheme's no-purchase values (:func:`_absent_rows`); prospects (placed by hand, never seen) follow.
+    """
+    chosen = recommendation.get("recommended")
     out = pd.DataFrame({"customer_id": tables[registry.names()[0]]["customer_id"]})
     for spec in registry.schemes():
         cols = tables[spec.name][["customer_id", *spec.columns.values()]]
@@ -483,29 +532,55 @@ def _assignments(lifecycle: pd.DataFrame, applied: pd.DataFrame, tables: dict[st
         for column, source in spec.columns.items():
             part[column] = cols[source].to_numpy()
         out = out.merge(part, on="customer_id", how="left")
+    rec = recommended_segments(tables, chosen)
+    out = out.merge(rec.rename("recommended_segment"), left_on="customer_id", right_index=True, how="left")
+    if without is not None and len(without):
+        out = _append_rows(out, _absent_rows(without["customer_id"], chosen if chosen in tables else None))
     out = out.merge(lifecycle[["customer_id", "lifecycle_stage"]], on="customer_id", how="left")
     ov = applied[["customer_id", "override_tier", "override_reason"]]
     out = out.merge(ov, on="customer_id", how="left")
-    rec = recommended_segments(tables, recommendation.get("recommended"))
-    out = out.merge(rec.rename("recommended_segment"), left_on="customer_id", right_index=True, how="left")
-    chosen = recommendation.get("recommended")
     if chosen in tables:  # an override places a customer in a tier: the chosen scheme's segment of that rank
         manual = out["override_tier"].notna() & (out["override_tier"] != "")
         mapped = backtest.map_override_tiers(out.loc[manual, "override_tier"], tables[chosen])
         out.loc[manual, "recommended_segment"] = mapped.where(mapped.notna(), out.loc[manual, "recommended_segment"])
     prospects = _prospect_rows(applied)
-    if len(prospects):  # integer columns stay integers (empty for prospects), never 1.0
-        ints = [c for c in out.columns if pd.api.types.is_integer_dtype(out[c])]
-        out = pd.concat([out, prospects], ignore_index=True)
-        out[ints] = out[ints].astype("Int64")
+    # a customer placed by hand who has only returns is listed once, with the no-purchase values
+    out = _append_rows(out, prospects[~prospects["customer_id"].isin(out["customer_id"])])
     columns = [c for c in assignment_columns() if c not in _DECISION_COLUMNS]  # added by _decided
     return out[columns].sort_values("customer_id", kind="stable").reset_index(drop=True)
+
+
+def _absent_rows(ids: pd.Series, chosen: str | None) -> pd.DataFrame:
+    """Rows for customers without a purchase: each scheme's no-purchase values (INACTIVE for the tiers
+    and the potential tiers, ``No purchase`` for RFM and k-means; scores, cluster numbers and
+    predictions empty) and the chosen scheme's as ``recommended_segment`` (empty without a choice)."""
+    out = pd.DataFrame({"customer_id": ids.astype(str).to_numpy()})
+    for spec in registry.schemes():
+        values = no_purchase_values(spec.cls)
+        for column, source in spec.columns.items():
+            out[column] = values.get(source)
+        if spec.name == chosen:
+            out["recommended_segment"] = values.get("segment", "")
+    if chosen is None:
+        out["recommended_segment"] = ""
+    return out
+
+
+def _append_rows(out: pd.DataFrame, rows: pd.DataFrame) -> pd.DataFrame:
+    """``out`` with ``rows`` below it; integer columns stay integers (empty cells, never 1.0)."""
+    if rows.empty:
+        return out
+    ints = [c for c in out.columns if pd.api.types.is_integer_dtype(out[c])]
+    floats = {c: "float64" for c in rows.columns if c in out and pd.api.types.is_float_dtype(out[c])}
+    out = pd.concat([out, rows.astype(floats)], ignore_index=True)
+    out[ints] = out[ints].astype("Int64")
+    return out
 
 
 def _prospect_rows(applied: pd.DataFrame) -> pd.DataFrame:
     """Customers placed by hand before their first purchase: no scheme columns, the override as segment."""
     if "prospect" not in applied:
-        return pd.DataFrame(columns=assignment_columns())
+        return pd.DataFrame(columns=["customer_id"])
     p = applied[applied["prospect"].astype(bool)]
     return pd.DataFrame({"customer_id": p["customer_id"].astype(str), "override_tier": p["override_tier"],
                          "override_reason": p["override_reason"], "recommended_segment": p["override_tier"]})
@@ -517,6 +592,7 @@ def segment_summary(analysis: Analysis) -> str:
     One line of segment sizes per scheme, then each scheme's own description (``describe()``):
     percentile tiers give each window month's VIP and GOOD thresholds; RFM the value range of every
     score; k-means the chosen k and each cluster's size and mean recency, frequency and monetary.
+    Last, when there are any, the customers seen without a purchase (listed, not segmented).
     """
     lines = []
     total = len(analysis.features)  # the customers evaluated (prospects placed by hand are not)
@@ -526,6 +602,10 @@ def segment_summary(analysis: Analysis) -> str:
         lines.append(f"{name}: " + ", ".join(f"{seg} {n:,} ({n / total:.1%})" for (_, seg), n in sizes.items()))
     for scheme in analysis.schemes.values():
         lines.extend(getattr(scheme, "describe", list)())
+    absent = analysis.population()["without_purchase"]
+    if absent:
+        lines.append(f"without a purchase up to {analysis.split.as_of}: {absent:,} customer(s) with returns only, "
+                     "listed in assignments.csv as INACTIVE (not segmented or scored)")
     return "\n".join(lines)
 
 

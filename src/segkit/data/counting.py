@@ -18,7 +18,7 @@ import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
-from ..engines import materialize
+from ..engines import count_true, materialize
 from ..errors import DataError
 from .parsing import DROP_REASONS, ROW_KEY, blank
 from .quality import QualityReport
@@ -140,7 +140,7 @@ def apply_filter(con: Any, clean: ir.Table, filter: dict[str, Any], quality: Qua
     matches = matches.fill_null(False)  # a missing attribute matches no value
     out = ~matches
     counts = con.execute(clean.aggregate(
-        before=ibis._.count(), after=matches.cast("int64").sum(),
+        before=ibis._.count(), after=count_true(matches),
         customers=ibis.cases((out, clean.customer_id), else_=ibis.null("string")).nunique(),
         net=ibis.cases((out, clean.amount), else_=ibis.null("float64")).sum())).iloc[0]
     before, after = int(counts["before"]), count(counts["after"])
@@ -197,10 +197,10 @@ def _summarize(con: Any, per_customer: ir.Table, quality: QualityReport, drop_du
     p = per_customer
     s = con.execute(p.aggregate(
         n=p._rows.sum(), exact=p._exact.sum(), similar=p._similar.sum(), customers=p.count(),
-        first=p._first.min(), last=p._last.max(), nonpositive=(p.net <= 0).cast("int64").sum(), net=p.net.sum(),
+        first=p._first.min(), last=p._last.max(), nonpositive=count_true(p.net <= 0), net=p.net.sum(),
         exact_net=p._exact_net.sum(), similar_net=p._similar_net.sum(),
-        exact_customers=(p._exact > 0).cast("int64").sum(),
-        similar_customers=(p._similar > 0).cast("int64").sum())).iloc[0]
+        exact_customers=count_true(p._exact > 0),
+        similar_customers=count_true(p._similar > 0))).iloc[0]
     exact_key = "duplicates_dropped" if drop_duplicates else "exact_duplicates"
     (quality.dropped if drop_duplicates else quality.kept)[exact_key] = count(s["exact"])
     quality.kept["same_customer_time_amount"] = count(s["similar"])

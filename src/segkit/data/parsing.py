@@ -20,7 +20,7 @@ import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
-from ..engines import casts_text_to_date
+from ..engines import casts_text_to_date, try_number
 
 __all__ = ["DROP_REASONS", "HELPERS", "ROW_KEY", "detect_layouts", "parse", "pick_date_layout",
            "pick_number_layout", "blank"]
@@ -120,7 +120,7 @@ def pick_number_layout(values: list[str]) -> str:
 
 
 # ------------------------------------------------------------------ values
-def _number(col: ir.Value, layout: str) -> ir.FloatingValue:
+def _number(col: ir.Value, layout: str, con: Any) -> ir.FloatingValue:
     if layout == "native":
         return col.cast("float64")
     text = col.cast("string").strip().re_replace(_CURRENCY_NOISE, "")
@@ -128,12 +128,12 @@ def _number(col: ir.Value, layout: str) -> ir.FloatingValue:
         text = text.re_replace(",", "")
     elif layout == "decimal-comma":
         text = text.re_replace(r"\.", "").re_replace(",", ".")
-    value = text.try_cast("float64")
+    value = try_number(con, text)
     if layout == "plain":
         # Most plain values are numbers already: a direct cast reads them without the regex
         # (COALESCE evaluates its second argument only where the first is NULL). Where the
         # direct cast succeeds the regex would have removed nothing, so the value is the same.
-        value = ibis.coalesce(col.cast("string").try_cast("float64"), value)
+        value = ibis.coalesce(try_number(con, col.cast("string")), value)
     return value
 
 
@@ -205,10 +205,15 @@ def _row_key(raw: ir.Table, mapped: set[str]) -> dict[str, ir.Value]:
     rest = [c for c in raw.columns if c not in mapped]
     if not rest:
         return {}
-    parts = [ibis.coalesce(raw[c].cast("string"), ibis.literal("\x00")) for c in rest]
+    # Each value written as `<length>:<text>`, NULL as `~`: the concatenation reads back one way
+    # only, with no separator or NUL marker (PostgreSQL text cannot hold a NUL character).
+    parts = []
+    for c in rest:
+        value = raw[c].cast("string")
+        parts.append(ibis.cases((value.isnull(), "~"), else_=value.length().cast("string").concat(":", value)))
     text = parts[0]
     for part in parts[1:]:
-        text = text.concat("\x1f", part)
+        text = text.concat(part)
     return {ROW_KEY: text.hash()}
 
 
@@ -217,9 +222,9 @@ def parse(raw: ir.Table, mapping: dict[str, str], layouts: dict[str, str], attri
     """The staged table: canonical columns parsed, attributes as text, ``_reason`` for dropped rows."""
     cols: dict[str, Any] = {"customer_id": _text(raw[mapping["customer_id"]]),
                             **_date_parts(raw[mapping["date"]], layouts["date"], con),
-                            "amount": _number(raw[mapping["amount"]], layouts["amount"])}
+                            "amount": _number(raw[mapping["amount"]], layouts["amount"], con)}
     for key in ("quantity", "cost"):
-        cols[key] = _number(raw[mapping[key]], layouts[key]) if key in mapping else ibis.null("float64")
+        cols[key] = _number(raw[mapping[key]], layouts[key], con) if key in mapping else ibis.null("float64")
     cols["order_id"] = _text(raw[mapping["order_id"]]) if "order_id" in mapping else ibis.null("string")
     cols.update({key: _text(raw[mapping[key]]) for key in attributes})
     cols.update(_row_key(raw, set(mapping.values())))

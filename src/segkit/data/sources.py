@@ -24,6 +24,7 @@ import ibis.expr.types as ir
 import pandas as pd
 
 from ..config import check_connection
+from ..engines import opened, release
 from ..errors import ConfigError, DataError
 from .sniffing import read_csv
 
@@ -57,7 +58,7 @@ def open_table(url: str, table: str | None) -> tuple[str, ir.Table]:
     assert table is not None
     label = f"{url}, table {table}"
     try:
-        con = ibis.connect(url)
+        con = opened(ibis.connect(url))
     except Exception as exc:  # unknown scheme, missing driver, unreachable server, missing file
         raise DataError(f"cannot connect to the database ({error_summary(exc)})", where=url,
                         fix="check the URL (backend://user@host/database), that the backend's Ibis extra is "
@@ -67,6 +68,7 @@ def open_table(url: str, table: str | None) -> tuple[str, ir.Table]:
     try:
         return label, con.table(name, database=schema or None)
     except Exception as exc:
+        release(con)
         raise DataError(f"the database has no table {table!r}", where=label,
                         fix="check the table name; write schema.table for a table outside the default schema"
                         ) from exc

@@ -31,6 +31,7 @@ import ibis
 import pandas as pd
 
 from ..data import Transactions
+from ..engines import count_true
 
 __all__ = ["customer_returns", "high_maintenance", "LOW_REVENUE_QUANTILE", "MIN_RETURN_SHARE", "MIN_RETURN_LINES"]
 
@@ -51,8 +52,8 @@ def customer_returns(tx: Transactions, start: dt.date | None = None, end: dt.dat
         t = t.filter(t.date <= ibis.literal(end))
     purchase, ret = t.amount > 0, t.amount < 0
     agg = t.group_by("customer_id").aggregate(
-        purchase_lines=purchase.cast("int64").sum(),
-        return_lines=ret.cast("int64").sum(),
+        purchase_lines=count_true(purchase),
+        return_lines=count_true(ret),
         gross_revenue=ibis.cases((purchase, t.amount), else_=0.0).sum().round(6),
         returns_value=ibis.cases((ret, -t.amount), else_=0.0).sum().round(6),
     )

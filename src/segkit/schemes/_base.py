@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -41,6 +42,24 @@ def _is_arrow(values: object) -> bool:
     return isinstance(values, (pd.Series, pd.Index)) and isinstance(values.dtype, pd.StringDtype)
 
 
+#: the segment of a customer seen up to the cut-off without a purchase (only returns) in a scheme
+#: without an INACTIVE tier: such customers are listed in assignments.csv but never segmented,
+#: clustered or scored (README, "Customers without a purchase")
+NO_PURCHASE = "No purchase"
+
+
+def no_purchase_values(scheme: type | object) -> Mapping[str, Any]:
+    """What a scheme's segment-table columns say for a customer without a purchase.
+
+    The scheme's ``no_purchase`` mapping (column -> value; columns it leaves out stay empty), else
+    ``{"segment": NO_PURCHASE}`` (a plug-in scheme that says nothing).
+
+    >>> no_purchase_values(object)
+    {'segment': 'No purchase'}
+    """
+    return dict(getattr(scheme, "no_purchase", None) or {"segment": NO_PURCHASE})
+
+
 class NotFittedError(SegkitError, AttributeError):
     """A scheme was used before ``fit``."""
 
@@ -50,6 +69,9 @@ class SchemeMixin:
 
     segments_: list[str]
     labels_: pd.Series
+    #: segment-table columns -> value for a customer without a purchase up to the cut-off (not fitted
+    #: on, not scored); columns left out (scores, cluster numbers, predictions) stay empty
+    no_purchase: ClassVar[Mapping[str, Any]] = {"segment": NO_PURCHASE}
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "labels_"):

@@ -21,6 +21,7 @@ to agree with an earlier one (Hungarian matching) so cluster 0 keeps meaning the
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -31,7 +32,7 @@ from sklearn.metrics import calinski_harabasz_score, davies_bouldin_score, silho
 from sklearn.preprocessing import StandardScaler
 
 from ..errors import ParameterError
-from ._base import SchemeMixin
+from ._base import NO_PURCHASE, SchemeMixin
 
 if TYPE_CHECKING:
     from ..config import RunParams
@@ -51,6 +52,7 @@ def kmeans_matrix(features: pd.DataFrame, extra: tuple[str, ...] = ()) -> np.nda
     return np.column_stack(cols)
 
 
+@dataclass(eq=False)
 class KMeansSegmenter(SchemeMixin):
     """k-means segmentation with k chosen by silhouette on a seeded sample.
 
@@ -78,16 +80,14 @@ class KMeansSegmenter(SchemeMixin):
     stability_ : DataFrame cluster, name, jaccard (mean over resamples)
     """
 
-    def __init__(self, k_range: tuple[int, int] = (2, 8), random_state: int = 0, sample_size: int = 10_000,
-                 n_init_sweep: int = 4, extra_features: tuple[str, ...] = (), n_stability: int = 5,
-                 silhouette_size: int = 4_000):
-        self.k_range = k_range
-        self.random_state = random_state
-        self.sample_size = sample_size
-        self.n_init_sweep = n_init_sweep
-        self.silhouette_size = silhouette_size
-        self.extra_features = extra_features
-        self.n_stability = n_stability
+    # the constructor only stores its parameters (the estimator convention): a dataclass writes it
+    k_range: tuple[int, int] = (2, 8)
+    random_state: int = 0
+    sample_size: int = 10_000
+    n_init_sweep: int = 4
+    extra_features: tuple[str, ...] = ()
+    n_stability: int = 5
+    silhouette_size: int = 4_000
 
     @classmethod
     def from_params(cls, params: "RunParams") -> "KMeansSegmenter":
@@ -258,6 +258,9 @@ class KMeansSegmenter(SchemeMixin):
         return [f"kmeans k={self.k_}: " + "; ".join(
             f"{int(r.cluster)} {r.segment}: {r.customers:,}, recency {r.recency_days:.0f} d, frequency "
             f"{r.frequency:.1f}, monetary {r.monetary:.2f}" for r in self.profile().itertuples())]
+
+    #: a customer without a purchase up to the cut-off is not clustered: no cluster number, named so
+    no_purchase = {"segment": NO_PURCHASE, "name": NO_PURCHASE}
 
     def segment_table(self) -> pd.DataFrame:
         """``customer_id, segment, rank`` plus ``cluster`` (number) and ``name``."""

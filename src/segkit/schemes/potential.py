@@ -138,6 +138,9 @@ class PotentialTiers(SchemeMixin):
         values[inactive] = "INACTIVE"
         return pd.Series(values, index=labels.index, dtype=object).sort_index()
 
+    #: a customer without a purchase up to the cut-off is not modelled: INACTIVE, predictions empty
+    no_purchase = {"segment": "INACTIVE"}
+
     def segment_table(self) -> pd.DataFrame:
         """``customer_id, segment, rank`` plus the prediction columns it exports."""
         out = super().segment_table()

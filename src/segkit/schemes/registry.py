@@ -9,7 +9,10 @@ the notebooks iterate over the registry. None of them names a scheme.
 Every scheme class follows one protocol, :class:`Scheme`: ``from_params(params)`` builds it from
 the run parameters, ``fit(inputs)`` learns it from one :class:`SchemeInputs`, ``segment_table()``
 returns ``customer_id, segment, rank`` (rank 1 = most valuable; extra columns allowed, e.g. the
-ones it exports) and ``profile()`` describes its segments.
+ones it exports) and ``profile()`` describes its segments. A scheme never sees the customers
+without a purchase (returns only); assignments.csv lists them with its optional class attribute
+``no_purchase`` (segment-table column -> value; default ``{"segment": "No purchase"}``, other
+columns empty).
 
 Adding a scheme
 ---------------

@@ -26,6 +26,7 @@ Example
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from fractions import Fraction
 from typing import TYPE_CHECKING
 
@@ -66,6 +67,7 @@ def _month_key(m: pd.Series) -> pd.Series:
     return months.map({t: t.strftime("%Y-%m") for t in months.unique()}).astype(str)
 
 
+@dataclass(eq=False)
 class PercentileTiers(SchemeMixin):
     """Monthly percentile tiers merged over a window, with dropout alerts.
 
@@ -91,17 +93,18 @@ class PercentileTiers(SchemeMixin):
         within 5% of the threshold
     """
 
-    def __init__(self, criterion: str = "revenue", as_of: dt.date | str | None = None, window_months: int = 6,
-                 vip_share: float = 0.2, good_share: float = 0.2, dropout_months: int = 2,
-                 variant: str = "monthly_union", abc_shares: tuple[float, float, float] = (0.8, 0.15, 0.05)):
-        self.criterion = criterion
-        self.as_of = as_of
-        self.window_months = window_months
-        self.vip_share = vip_share
-        self.good_share = good_share
-        self.dropout_months = dropout_months
-        self.variant = variant
-        self.abc_shares = abc_shares
+    #: a customer seen up to the cut-off without a purchase (only returns) did not pay in the window
+    no_purchase = {"segment": "INACTIVE"}
+
+    # the constructor only stores its parameters (the estimator convention): a dataclass writes it
+    criterion: str = "revenue"
+    as_of: dt.date | str | None = None
+    window_months: int = 6
+    vip_share: float = 0.2
+    good_share: float = 0.2
+    dropout_months: int = 2
+    variant: str = "monthly_union"
+    abc_shares: tuple[float, float, float] = (0.8, 0.15, 0.05)
 
     @classmethod
     def from_params(cls, params: "RunParams") -> "PercentileTiers":
@@ -147,8 +150,9 @@ class PercentileTiers(SchemeMixin):
         """Learn the tiers from a customer x month table (segkit.features.customer_month).
 
         ``customers``: the customers to label (a Series of ids, or the per-customer features frame,
-        whose ``last_purchase`` then fills the alerts' ``last_payment``). Default: every customer in
-        ``monthly`` up to as_of. ``as_of``: the cut-off, when not given to the constructor.
+        whose ``last_purchase`` then fills the alerts' ``last_payment``); only their months are
+        ranked, so a customer outside it (seen with returns only: a return sold at a loss has a
+        positive margin) holds no monthly tier. Default: every customer in ``monthly`` up to as_of. ``as_of``: the cut-off, when not given to the constructor.
         """
         as_of = self._validate(monthly, as_of if as_of is not None else self.as_of)
         self.as_of_ = as_of
@@ -167,6 +171,8 @@ class PercentileTiers(SchemeMixin):
             customers = customers["customer_id"]
         source = customers.astype(str) if customers is not None else data["customer_id"]
         ids = pd.Index(pd.unique(source.dropna()), name="customer_id").sort_values()
+        if customers is not None:  # a customer seen with returns only takes no monthly place (nor a VIP alert)
+            data = data[isin(data["customer_id"], ids)]
         # Customer ids as codes of their sorted values: sorting, grouping and membership work on
         # integers instead of hashing millions of text ids in every step, and code order is id
         # order, so ties still break by customer_id. Outputs carry the ids as text again.
@@ -292,7 +298,9 @@ class PercentileTiers(SchemeMixin):
         vip_ids = mt.loc[mt["monthly_tier"] == "VIP", "customer_id"].unique()
         table = mt[isin(mt["customer_id"], vip_ids)].pivot(index="customer_id", columns="month",
                                                           values="monthly_tier")
-        return table.reindex(columns=self.window_).fillna("").sort_index()
+        # object first: a window month without payments comes in as a float column, which pandas
+        # will no longer fill with text
+        return table.reindex(columns=self.window_).astype(object).fillna("").sort_index()
 
     def profile(self) -> pd.DataFrame:
         """Per tier: customers, share, window value and, when fitted with features, average behaviour."""

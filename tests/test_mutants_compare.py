@@ -1,0 +1,73 @@
+"""Comparison numbers that mutation testing found unchecked: the smallest segment a team must handle
+and what the scorecard's comparison part carries. Small hand-made inputs only.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from segkit.compare import BASELINES, practicality, scorecard_fragments
+
+
+def test_practicality_names_the_smallest_segment_not_the_first():
+    t = pd.DataFrame({"customer_id": list("abcdef"), "segment": ["top", "top", "mid", "low", "low", "low"],
+                      "rank": [1, 1, 2, 3, 3, 3]})
+    got = practicality(t, min_share=0.2)
+    assert got == {"n_segments": 3, "min_segment_share": 1 / 6, "smallest_segment": "mid",
+                   "small_segments": ["mid"]}
+    empty = practicality(t.iloc[:0])
+    assert empty == {"n_segments": 0, "min_segment_share": 0.0, "smallest_segment": None, "small_segments": []}
+
+
+def result(auc: float, ci: list[float] | None = None) -> dict:
+    out = {"capture_at": {"0.2": auc / 2}, "capture_auc": auc}
+    if ci is not None:
+        out["ci95"] = {"capture_auc": ci}
+    return out
+
+
+def test_scorecard_fragments_carry_intervals_cut_offs_and_winners():
+    base = BASELINES[0]
+    main = {"tiers": result(0.6, [0.5, 0.7]), "rfm": result(0.55, [0.45, 0.65]), base: result(0.4, [0.3, 0.5])}
+    backtest = [{"as_of": "1997-12-31", "holdout": {"start": "1998-01-01", "end": "1998-06-30"}, "results": main},
+                {"as_of": "1997-11-30", "holdout": {"start": "1997-12-01", "end": "1998-05-31"},
+                 "results": {"tiers": result(0.5), "rfm": result(0.58)}}]
+    decision = {"schemes": ["tiers", "rfm"], "origin_winners": ["tiers", "rfm"], "clear_winner": 0,
+                "recommended": "tiers", "best": "tiers", "rule": "simplest", "pooled": {}, "advantage": {},
+                "tied_with_best": ["rfm"], "tolerance": 0.01, "not exported": 1}
+    got = scorecard_fragments(main, backtest, decision, measure="revenue", horizon_months=6,
+                              decision_rule="the simplest of the tied schemes")
+    assert got["outcome"] == {"measure": "revenue", "horizon_months": 6}
+    assert got["schemes"]["tiers"] == {"comparison": {"capture_at": {"0.2": 0.3}, "capture_auc": 0.6,
+                                                      "ci95": {"capture_auc": [0.5, 0.7]}}}
+    assert got["baselines"] == {base: {"capture_at": {"0.2": 0.2}, "capture_auc": 0.4}}   # no interval
+    assert [o["as_of"] for o in got["backtest"]] == ["1997-12-31", "1997-11-30"]
+    assert got["backtest"][1]["holdout"] == {"start": "1997-12-01", "end": "1998-05-31"}
+    assert got["backtest"][1]["schemes"]["rfm"] == {"capture_at": {"0.2": 0.29}, "capture_auc": 0.58}
+    assert got["backtest"][1]["baselines"] == {} and [o["winner"] for o in got["backtest"]] == ["tiers", "rfm"]
+    assert got["clear_winner"] is False and got["decision_rule"] == "the simplest of the tied schemes"
+    assert got["verdict"] == {"recommended": "tiers", "best": "tiers", "rule": "simplest", "pooled": {},
+                              "advantage": {}, "tied_with_best": ["rfm"], "tolerance": 0.01}
+
+
+def test_refit_stability_of_a_single_customer_is_zero_not_perfect():
+    from segkit.compare import refit_stability
+
+    fit = lambda ids: pd.DataFrame({"customer_id": ids, "segment": "all", "rank": 1})  # noqa: E731
+    got = refit_stability(fit, ["only"], fit(["only"]), n_resamples=2)
+    assert got["values"]["customers"].tolist() == [1, 1]
+    assert got["ari"] == 0.0 and got["same_segment"] == 1.0   # one customer: no pair to agree on
+
+
+def test_advantage_without_resamples_still_states_the_estimate():
+    from segkit.compare import verdict
+
+    origins = [{"a": {"capture_auc": 0.5, "capture_at": {"0.2": 0.5}},
+                "b": {"capture_auc": 0.6, "capture_at": {"0.2": 0.4}}},
+               {"a": {"capture_auc": 0.7, "capture_at": {"0.2": 0.5}},
+                "b": {"capture_auc": 0.5, "capture_at": {"0.2": 0.5}}}]
+    v = verdict(origins, 0.2, ["a", "b"])
+    # primary = (area + capture at 20%) / 2: a 0.5 and 0.6, b 0.5 and 0.5; a's mean advantage 0.05
+    assert v["best"] == "a" and v["advantage"]["b"]["ci95"] is None
+    assert v["advantage"]["b"]["estimate"] == pytest.approx(0.05)

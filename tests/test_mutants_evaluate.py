@@ -1,0 +1,206 @@
+"""Evaluation numbers that mutation testing found unchecked: stability between two fits, the capture
+curve's ends and degenerate cases, migration and persistence tables, Jaccard overlaps, the VIP
+sensitivity's reuse of the base set, the period-total comparison, the recommended scheme's
+segments and the scorecard's JSON cleaning. Small hand-checked frames only.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from segkit.calendar import make_split
+from segkit.evaluate import (build_scorecard, capture_curve, jaccard, migration_matrix, persistence, point_metrics,
+                             recommended_segments, score_scheme, stability_ari, union_vs_period_total,
+                             vip_sensitivity)
+
+
+def seg_table(pairs: dict[str, str], ranks: dict[str, int] | None = None) -> pd.DataFrame:
+    """customer -> segment, with the tiers' rank order unless given."""
+    ranks = ranks or {"VIP": 1, "GOOD": 2, "REGULAR": 3, "INACTIVE": 4}
+    return pd.DataFrame({"customer_id": list(pairs), "segment": list(pairs.values()),
+                         "rank": [ranks[s] for s in pairs.values()]})
+
+
+def outcomes(revenue: dict[str, float]) -> pd.DataFrame:
+    return pd.DataFrame({"customer_id": list(revenue), "holdout_revenue": [float(v) for v in revenue.values()],
+                         "bought": [v > 0 for v in revenue.values()]})
+
+
+def test_point_metrics_are_the_scores_without_intervals_and_take_the_previous_fit():
+    t = seg_table({"a": "VIP", "b": "GOOD", "c": "REGULAR", "d": "REGULAR"})
+    o = outcomes({"a": 6, "b": 3, "c": 1, "d": 0})
+    m = point_metrics(t, o)
+    assert m == score_scheme(t, o, n_boot=0)["metrics"]
+    assert m["top_segment_holdout_revenue_share"] == 0.6 and m["top_segment_share"] == 0.25
+    assert m["top_segment_lift"] == pytest.approx(2.4) and m["stability_ari"] is None
+    # the previous fit had a and b swapped: the same partition, so the adjusted Rand index is 1
+    prev = seg_table({"a": "GOOD", "b": "VIP", "c": "REGULAR", "d": "REGULAR"})
+    assert point_metrics(t, o, prev)["stability_ari"] == 1.0
+    assert score_scheme(t, o, n_boot=5)["ci95"].keys() == {"top_segment_holdout_revenue_share", "top_segment_lift",
+                                                           "holdout_spearman", "holdout_activity_auc"}
+
+
+def test_stability_needs_two_customers_in_both_fits():
+    now = seg_table({"a": "VIP", "b": "GOOD", "c": "REGULAR"})
+    assert stability_ari(now, seg_table({"a": "VIP", "z": "GOOD"})) == 0.0       # one common customer
+    assert stability_ari(now, seg_table({"a": "VIP", "b": "GOOD"})) == 1.0       # two, kept apart
+    assert stability_ari(now, seg_table({"a": "VIP", "b": "VIP"})) == 0.0        # two, merged: chance level
+    # a and b together before, apart now, c alone both times: ARI of [0, 0, 1] vs [0, 1, 2] is 0
+    assert stability_ari(now, seg_table({"a": "VIP", "b": "VIP", "c": "GOOD"})) == pytest.approx(0.0)
+
+
+def test_capture_curve_follows_the_segments_in_rank_order():
+    # b (rank 1) holds 6 of 10, a (rank 2) holds 4: the scheme captures 0.6 at half the customers;
+    # a sorts first by id, so ranks must be taken in rank order, not in the order customers come
+    t = seg_table({"a": "GOOD", "b": "VIP"})
+    curve = capture_curve(t, outcomes({"a": 4, "b": 6}), points=3)
+    assert list(curve.columns) == ["share_of_customers", "scheme", "oracle", "random"]
+    assert curve["share_of_customers"].tolist() == [0.0, 0.5, 1.0] and curve["random"].tolist() == [0.0, 0.5, 1.0]
+    assert curve["scheme"].tolist() == pytest.approx([0.0, 0.6, 1.0])
+    assert curve["oracle"].tolist() == pytest.approx([0.0, 0.6, 1.0])
+    swapped = capture_curve(seg_table({"a": "VIP", "b": "GOOD"}), outcomes({"a": 4, "b": 6}), points=3)
+    assert swapped["scheme"].tolist() == pytest.approx([0.0, 0.4, 1.0])
+    assert swapped["oracle"].tolist() == pytest.approx([0.0, 0.6, 1.0])
+
+
+def test_capture_curve_with_little_or_no_holdout_revenue():
+    t = seg_table({"a": "VIP", "b": "GOOD", "c": "REGULAR", "d": "REGULAR"})
+    small = capture_curve(t, outcomes({"a": 0.25, "b": 0.25, "c": 0, "d": 0}), points=5)
+    assert small["scheme"].tolist() == pytest.approx([0.0, 0.5, 1.0, 1.0, 1.0])    # a total under 1 is a total
+    assert small["oracle"].tolist() == pytest.approx([0.0, 0.5, 1.0, 1.0, 1.0])
+    none = capture_curve(t, outcomes({"a": 0, "b": 0, "c": 0, "d": 0}), points=5)
+    assert none["scheme"].tolist() == [0.0] * 5 and none["oracle"].tolist() == [0.0] * 5
+
+
+def tiers_before_after():
+    before = seg_table({"a": "VIP", "b": "VIP", "c": "GOOD", "d": "REGULAR", "e": "REGULAR", "x": "GOOD"})
+    after = seg_table({"a": "VIP", "b": "REGULAR", "c": "VIP", "d": "REGULAR", "e": "GOOD", "y": "VIP"})
+    return before, after
+
+
+def test_migration_matrix_counts_moves_in_rank_order_not_by_name():
+    before, after = tiers_before_after()
+    m = migration_matrix(before, after)   # x left, y is new: only a..e count
+    assert m.index.tolist() == ["VIP", "GOOD", "REGULAR"] and m.columns.tolist() == ["VIP", "GOOD", "REGULAR"]
+    assert m.to_numpy().tolist() == [[1, 0, 1], [1, 0, 0], [0, 1, 1]]
+    share = migration_matrix(before, after, normalize=True)
+    assert share.to_numpy().tolist() == [[0.5, 0.0, 0.5], [1.0, 0.0, 0.0], [0.0, 0.5, 0.5]]
+
+
+def test_persistence_is_the_share_that_stayed_and_zero_when_the_segment_vanished():
+    before, after = tiers_before_after()
+    p = persistence(before, after)
+    assert list(p.columns) == ["segment", "customers_before", "stayed", "persistence"]
+    assert p["segment"].tolist() == ["VIP", "GOOD", "REGULAR"]
+    assert p["customers_before"].tolist() == [2, 1, 2] and p["stayed"].tolist() == [1, 0, 1]
+    assert p["persistence"].tolist() == [0.5, 0.0, 0.5]
+    # nobody is GOOD any more: GOOD is no column of the matrix, its persistence is 0
+    gone = persistence(seg_table({"a": "GOOD", "b": "VIP"}), seg_table({"a": "VIP", "b": "VIP"}))
+    assert gone.set_index("segment")["stayed"].to_dict() == {"VIP": 1, "GOOD": 0}
+
+
+def test_jaccard_of_empty_and_disjoint_sets():
+    assert jaccard([], set()) == 1.0
+    assert jaccard(["a"], []) == 0.0 and jaccard([], ["a"]) == 0.0
+    assert jaccard(["a", "b"], ["b", "c"]) == pytest.approx(1 / 3)
+
+
+def test_vip_sensitivity_fits_each_setting_once_and_the_base_when_its_criterion_is_not_compared():
+    calls = []
+
+    def fit(criterion: str, share: float) -> set:
+        calls.append((criterion, share))
+        top = {"revenue": ["a", "b", "c", "d"], "units": ["b", "a", "d", "c"]}[criterion]
+        return set(top[:round(share * 10)])
+
+    got = vip_sensitivity(fit, ["units"], [0.1, 0.2], base_criterion="revenue", base_share=0.2)
+    # revenue is not among the compared criteria: fitted once at the base share, reused for 0.2
+    assert calls == [("units", 0.2), ("revenue", 0.2), ("revenue", 0.1)]
+    shares = got["shares"].set_index("vip_share")
+    assert shares["vip_customers"].tolist() == [1, 2] and shares["jaccard_with_base"].tolist() == [0.5, 1.0]
+    assert shares["kept_from_base"].tolist() == [1, 2]
+    assert got["vip_counts"].to_dict() == {"units": 2}
+
+
+def test_union_against_period_total_by_hand():
+    union = seg_table({"a": "VIP", "b": "VIP", "c": "VIP", "d": "GOOD"})
+    period = seg_table({"a": "VIP", "b": "GOOD", "c": "GOOD", "d": "VIP"})
+    alerts = pd.DataFrame({"customer_id": ["b", "a"], "value_at_risk": [30.0, 12.5]})
+    got = union_vs_period_total(union, period, outcomes({"a": 5, "b": 7, "d": 1}), alerts)
+    assert got == {"union_vip": 3, "period_total_vip": 2, "both": 1, "missed_by_period_total": 2,
+                   "missed_holdout_revenue": 7.0,  # b 7, c has no holdout row: 0
+                   "only_period_total": 1, "dropouts_flagged_by_union": 2, "dropouts_not_vip_in_period_total": 1,
+                   "dropout_value_at_risk": 42.5, "missed_customers": ["b", "c"]}
+    quiet = union_vs_period_total(union, period, outcomes({"a": 5}), alerts.iloc[:0])
+    assert quiet["dropout_value_at_risk"] == 0.0 and quiet["dropouts_flagged_by_union"] == 0
+
+
+def test_recommended_segments_of_the_chosen_scheme_or_empty():
+    tables = {"tiers": seg_table({"b": "VIP", "a": "GOOD"}),
+              "rfm": pd.DataFrame({"customer_id": [2, 1], "segment": ["Lost", "Champions"], "rank": [11, 1]})}
+    got = recommended_segments(tables, "rfm")
+    assert got.to_dict() == {"2": "Lost", "1": "Champions"}
+    for nothing in (None, "kmeans"):
+        empty = recommended_segments(tables, nothing)
+        assert empty.index.tolist() == ["b", "a"] and empty.tolist() == ["", ""]
+
+
+def test_scorecard_merges_the_comparison_and_cleans_numbers_for_json():
+    split = make_split(dt.date(2024, 1, 1), dt.date(2024, 6, 30), holdout_months=3, window_months=2)
+    scores = {"tiers": {"segments": [{"label": "VIP", "customers": np.int64(3)}],
+                        "metrics": {"lift": np.float64(2.0 / 3), "bad": float("nan"), "flag": np.bool_(True)},
+                        "ci95": {"lift": (0.1234567, np.float32(np.inf))}, "boot": {"lift": np.zeros(3)}}}
+    verdict = {"recommended": "tiers", "reasons": ("one", "two"), "clear_winner": False,
+               "schemes": {"tiers": {"comparison": {1: 0.5}}, "other": {"comparison": {}}},
+               "outcome": {"criterion": "revenue"}}
+    card = build_scorecard("demo", split, scores, verdict)
+    assert card == {
+        "run": "demo",
+        "calibration": {"start": "2024-01-01", "end": "2024-06-30"},
+        "holdout": {"start": "2024-07-01", "end": "2024-09-30"},
+        "schemes": {"tiers": {"segments": [{"label": "VIP", "customers": 3}],
+                              "metrics": {"lift": 0.666667, "bad": None, "flag": True},
+                              "ci95": {"lift": [0.123457, None]}, "comparison": {"1": 0.5}}},
+        "recommended": "tiers", "reasons": ["one", "two"], "clear_winner": False,
+        "outcome": {"criterion": "revenue"},
+    }
+    assert type(card["schemes"]["tiers"]["segments"][0]["customers"]) is int
+    assert type(card["schemes"]["tiers"]["metrics"]["flag"]) is bool
+    # a verdict without per-scheme parts leaves each scheme's scores as they are
+    bare = build_scorecard("demo", split, scores, {"recommended": None, "reasons": []})
+    assert set(bare["schemes"]["tiers"]) == {"segments", "metrics", "ci95"} and bare["recommended"] is None
+
+
+def test_large_runs_bootstrap_a_seeded_subsample_narrowed_around_the_full_estimate(monkeypatch):
+    import segkit.evaluate as ev
+
+    monkeypatch.setattr(ev, "_MAX_BOOT_CUSTOMERS", 40)   # 160 customers count as "large" here
+    rng = np.random.default_rng(3)
+    ids = [f"c{i:03d}" for i in range(160)]
+    t = pd.DataFrame({"customer_id": ids, "segment": np.where(np.arange(160) < 40, "VIP", "REGULAR"),
+                      "rank": np.where(np.arange(160) < 40, 1, 2)})
+    o = pd.DataFrame({"customer_id": ids, "holdout_revenue": rng.exponential(10, 160).round(2),
+                      "bought": rng.random(160) < 0.6})
+    first, again = score_scheme(t, o, n_boot=50, seed=1), score_scheme(t, o, n_boot=50, seed=1)
+    assert first["ci95"] == again["ci95"]                        # the subsample is seeded
+    for key in ("top_segment_holdout_revenue_share", "holdout_activity_auc"):
+        boot = first["boot"][key]
+        # m-out-of-n: the resamples of 40 customers, centred on the estimate from all 160 and
+        # narrowed by sqrt(40 / 160) = 0.5
+        assert boot.mean() == pytest.approx(first["metrics"][key])
+        assert len(boot) == 50
+
+
+def test_segment_rows_state_revenue_and_shares_and_zero_shares_without_revenue():
+    t = seg_table({"a": "VIP", "b": "GOOD", "c": "GOOD"})
+    rows = score_scheme(t, outcomes({"a": 6, "b": 3, "c": 0}), n_boot=0)["segments"]
+    assert [(r["label"], r["rank"], r["customers"]) for r in rows] == [("VIP", 1, 1), ("GOOD", 2, 2)]
+    assert [r["holdout_revenue"] for r in rows] == [6.0, 3.0]
+    assert [r["holdout_revenue_share"] for r in rows] == pytest.approx([2 / 3, 1 / 3])
+    assert [r["retention"] for r in rows] == [1.0, 0.5] and [r["revenue_per_customer"] for r in rows] == [6.0, 1.5]
+    quiet = score_scheme(t, outcomes({"a": 0, "b": 0, "c": 0}), n_boot=0)["segments"]
+    assert [r["holdout_revenue_share"] for r in quiet] == [0.0, 0.0]

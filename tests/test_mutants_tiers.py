@@ -1,0 +1,199 @@
+"""Percentile-tier numbers that mutation testing found unchecked: the ABC variant's cut points, the
+VIP table, the thresholds line, the run parameters reaching the scheme and the customers given to
+``fit``. Every expected value is worked out by hand from the rule in ``segkit.schemes.tiers``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+import pytest
+
+from segkit.calendar import make_split
+from segkit.config import RunParams
+from segkit.errors import ParameterError
+from segkit.schemes import PercentileTiers
+from segkit.schemes.registry import SchemeInputs
+
+
+def three_months() -> pd.DataFrame:
+    """Window Jan..Mar 2024, ten paying customers (vip_share 0.4, good_share 0.25 below).
+
+    Jan: a 100, b 90 VIP (ceil(0.4 x 5) = 2); c 50 GOOD (ceil(0.25 x 3) = 1); d, e REGULAR.
+    Feb: b 200, c 60 VIP (c before d by id); d 60 GOOD; e, f REGULAR.
+    Mar: c, d, e, f VIP (ceil(0.4 x 8) = 4); g GOOD (ceil(0.25 x 4) = 1); h, i, j REGULAR.
+    """
+    values = {
+        "2024-01": {"a": 100, "b": 90, "c": 50, "d": 46, "e": 30},
+        "2024-02": {"b": 200, "c": 60, "d": 60, "e": 10, "f": 5},
+        "2024-03": {"c": 80, "d": 70, "e": 60, "f": 50, "g": 48, "h": 30, "i": 20, "j": 10},
+    }
+    rows = [(c, pd.Timestamp(m + "-01"), float(v), 1) for m, d in values.items() for c, v in d.items()]
+    return pd.DataFrame(rows, columns=["customer_id", "month", "revenue", "purchases"])
+
+
+def fitted(**kw) -> PercentileTiers:
+    args = dict(as_of="2024-03-31", window_months=3, vip_share=0.4, good_share=0.25, dropout_months=1)
+    return PercentileTiers(**{**args, **kw}).fit_monthly(three_months())
+
+
+def test_vip_table_shows_every_months_tier_of_each_vip():
+    table = fitted().vip_table()
+    assert table.index.tolist() == list("abcdef") and table.columns.tolist() == ["2024-01", "2024-02", "2024-03"]
+    assert table.to_dict("index") == {
+        "a": {"2024-01": "VIP", "2024-02": "", "2024-03": ""},
+        "b": {"2024-01": "VIP", "2024-02": "VIP", "2024-03": ""},
+        "c": {"2024-01": "GOOD", "2024-02": "VIP", "2024-03": "VIP"},
+        "d": {"2024-01": "REGULAR", "2024-02": "GOOD", "2024-03": "VIP"},
+        "e": {"2024-01": "REGULAR", "2024-02": "REGULAR", "2024-03": "VIP"},
+        "f": {"2024-01": "", "2024-02": "REGULAR", "2024-03": "VIP"},
+    }
+
+
+def test_vip_table_keeps_window_months_without_any_payment():
+    # April is in a four-month window ending in April but nobody paid then: an empty column
+    table = fitted(as_of="2024-04-30", window_months=4).vip_table()
+    assert table.columns.tolist() == ["2024-01", "2024-02", "2024-03", "2024-04"]
+    assert set(table["2024-04"]) == {""}
+
+
+def test_describe_gives_each_months_thresholds():
+    assert fitted().describe() == [
+        "percentile_tiers thresholds (revenue, value of the last customer above the cut): "
+        "2024-01 VIP >= 90, GOOD >= 50; 2024-02 VIP >= 60, GOOD >= 60; 2024-03 VIP >= 50, GOOD >= 48"]
+    # two payers: one VIP, one GOOD, nobody REGULAR, so there is no GOOD/REGULAR cut
+    two = pd.DataFrame({"customer_id": ["x", "y"], "month": pd.Timestamp("2024-06-01"), "payments": [3.5, 1.0]})
+    t = PercentileTiers(criterion="payments", as_of="2024-06-30", window_months=1, vip_share=0.4,
+                        good_share=0.25, dropout_months=1).fit_monthly(two)
+    assert t.labels_.to_dict() == {"x": "VIP", "y": "GOOD"}
+    assert t.describe() == ["percentile_tiers thresholds (payments, value of the last customer above the cut): "
+                            "2024-06 VIP >= 3.5, GOOD >= -"]
+    one = PercentileTiers(as_of="2024-06-30", window_months=1, dropout_months=1).fit_monthly(
+        pd.DataFrame({"customer_id": ["x"], "month": pd.Timestamp("2024-06-01"), "revenue": [5.0]}))
+    assert one.describe() == []  # one payer: VIP, no cut to describe
+
+
+def one_month(values: dict[str, float], purchases: dict[str, int] | None = None) -> pd.DataFrame:
+    purchases = purchases or {}
+    return pd.DataFrame({"customer_id": list(values), "month": pd.Timestamp("2024-06-01"),
+                         "revenue": [float(v) for v in values.values()],
+                         "purchases": [purchases.get(c, 1) for c in values]})
+
+
+def abc(values, shares=(0.8, 0.1, 0.1), customers=None, purchases=None) -> dict[str, str]:
+    t = PercentileTiers(as_of="2024-06-30", window_months=1, dropout_months=1, variant="abc", abc_shares=shares)
+    return t.fit_monthly(one_month(values, purchases), customers).labels_.to_dict()
+
+
+def test_abc_cuts_at_the_cumulative_share_held_by_customers_ranked_above():
+    # shares held above each customer: p 0, q 0.8, r 0.9 -> A (VIP), B (GOOD), C (REGULAR)
+    got = abc({"p": 80, "q": 10, "r": 10, "s": 0}, customers=pd.Series(list("pqrsz")))
+    # s paid (a purchase) for nothing: REGULAR; z never paid in the window: INACTIVE
+    assert got == {"p": "VIP", "q": "GOOD", "r": "REGULAR", "s": "REGULAR", "z": "INACTIVE"}
+    # the classic 80/15/5: 60 holds 0 above, 25 holds 0.6, 10 holds 0.85, 5 holds 0.95
+    assert abc({"a": 60, "b": 25, "c": 10, "d": 5}, shares=(0.8, 0.15, 0.05)) == {
+        "a": "VIP", "b": "VIP", "c": "GOOD", "d": "REGULAR"}
+
+
+def test_abc_counts_a_value_below_one_and_labels_a_zero_month_by_its_payment():
+    assert abc({"u": 0.5}) == {"u": "VIP"}
+    assert abc({"u": 0.5, "v": 0.0}, purchases={"v": 0}, customers=pd.Series(["u", "v"])) == {
+        "u": "VIP", "v": "INACTIVE"}
+
+
+def test_period_total_ranks_the_window_total_once():
+    t = fitted(variant="period_total")
+    # window totals: b 290, c 190, d 176, a 100, e 100, f 55, g 48, h 30, i 20, j 10 (n = 10)
+    # VIP ceil(0.4 x 10) = 4: b, c, d, a (a before e by id); GOOD ceil(0.25 x 6) = 2: e, f
+    assert t.labels_.to_dict() == {**dict.fromkeys("abcd", "VIP"), **dict.fromkeys("ef", "GOOD"),
+                                   **dict.fromkeys("ghij", "REGULAR")}
+    assert t.alerts_.empty and list(t.alerts_.columns) == ["customer_id", "last_vip_month", "last_payment",
+                                                            "value_at_risk"]
+
+
+def test_an_unknown_variant_or_criterion_is_refused_with_the_fix():
+    with pytest.raises(ParameterError) as err:
+        fitted(variant="pareto")
+    assert err.value.where == "variant" and err.value.fix == "use one of monthly_union, period_total, abc"
+    with pytest.raises(ParameterError) as err:
+        fitted(criterion="margin")
+    assert err.value.what == "the customer x month table lacks ['margin']"
+    assert err.value.where == "PercentileTiers.fit" and "(revenue, payments, units or margin)" in err.value.fix
+    with pytest.raises(ParameterError) as err:
+        PercentileTiers(window_months=1, dropout_months=1).fit_monthly(three_months().iloc[:0])
+    assert err.value.where == "PercentileTiers.fit" and err.value.fix == "check the calibration period"
+
+
+def test_without_as_of_the_window_ends_with_the_last_month_in_the_data():
+    t = PercentileTiers(window_months=2, dropout_months=1).fit_monthly(three_months())
+    assert t.as_of_ == dt.date(2024, 3, 31) and t.window_ == ["2024-02", "2024-03"]
+
+
+def test_the_run_parameters_reach_the_scheme_and_fit_labels_the_features_customers():
+    params = RunParams.from_mapping({"name": "x", "data": "x.csv", "criterion": "payments", "window_months": 3,
+                                     "vip_share": 0.3, "good_share": 0.1, "dropout_months": 1})
+    t = PercentileTiers.from_params(params)
+    assert (t.criterion, t.window_months, t.vip_share, t.good_share, t.dropout_months) == (
+        "payments", 3, 0.3, 0.1, 1)
+    monthly = three_months().assign(payments=lambda d: d["revenue"])
+    features = pd.DataFrame({"customer_id": list("abcdefghijz"),
+                             "last_purchase": pd.to_datetime(["2024-01-20"] + ["2024-03-10"] * 10)})
+    split = make_split(dt.date(2024, 1, 1), dt.date(2024, 3, 31), holdout_months=3, window_months=3)
+    t.fit(SchemeInputs(features=features, monthly=monthly, split=split, params=params))
+    assert t.labels_["z"] == "INACTIVE"          # a customer of the features without a payment
+    alerts = t.alerts_.set_index("customer_id")
+    assert alerts.loc["a", "last_payment"] == "2024-01-20"    # the day, from the features' last_purchase
+
+
+def test_profile_with_features_adds_average_behaviour_per_tier():
+    features = pd.DataFrame({"customer_id": list("abcdefghij"), "recency_days": range(10),
+                             "frequency": [4] * 6 + [1] * 4, "monetary": [100.0] * 10})
+    t = PercentileTiers(as_of="2024-03-31", window_months=3, vip_share=0.4, good_share=0.25,
+                        dropout_months=1).fit_monthly(three_months(), features)
+    prof = t.profile().set_index("segment")
+    assert list(prof.columns) == ["rank", "customers", "share", "window_value", "value_share", "recency_days",
+                                  "frequency", "monetary"]
+    assert prof.loc["VIP", "recency_days"] == 2.5 and prof.loc["VIP", "frequency"] == 4.0   # a..f
+    assert prof.loc["REGULAR", "recency_days"] == 8.0                                    # h, i, j
+
+
+def test_alerts_order_ties_by_id_and_count_a_free_purchase_as_a_payment():
+    # x and y are VIPs in January (two payers, vip_share 0.5) with the same value and no payment later;
+    # z pays in February; w's February purchase was free (revenue 0, one purchase): still a payment
+    rows = [("x", "2024-01-01", 50.0, 1), ("y", "2024-01-01", 50.0, 1), ("w", "2024-01-01", 10.0, 1),
+            ("z", "2024-02-01", 5.0, 1), ("w", "2024-02-01", 0.0, 1)]
+    monthly = pd.DataFrame(rows, columns=["customer_id", "month", "revenue", "purchases"])
+    monthly["month"] = pd.to_datetime(monthly["month"])
+    t = PercentileTiers(as_of="2024-02-29", window_months=2, vip_share=0.5, good_share=0.5,
+                        dropout_months=1).fit_monthly(monthly)
+    assert t.monthly_tiers_.query("month == '2024-01'")["monthly_tier"].tolist() == ["GOOD", "VIP", "VIP"]
+    assert t.alerts_["customer_id"].tolist() == ["x", "y"]          # equal value at risk: by id
+    assert t.alerts_["value_at_risk"].tolist() == [50.0, 50.0]
+    # a one-month window (February): z is the only VIP, and it paid: no alert
+    quiet = PercentileTiers(as_of="2024-02-29", window_months=1, dropout_months=1).fit_monthly(monthly)
+    assert quiet.alerts_.empty
+    assert list(quiet.alerts_.columns) == ["customer_id", "last_vip_month", "last_payment", "value_at_risk"]
+
+
+def test_a_free_purchase_keeps_a_vip_from_the_dropout_list():
+    rows = [("v", "2024-01-01", 80.0, 1), ("r", "2024-01-01", 10.0, 1), ("v", "2024-02-01", 0.0, 1),
+            ("r", "2024-02-01", 10.0, 1)]
+    monthly = pd.DataFrame(rows, columns=["customer_id", "month", "revenue", "purchases"])
+    monthly["month"] = pd.to_datetime(monthly["month"])
+    t = PercentileTiers(as_of="2024-02-29", window_months=2, vip_share=0.5, dropout_months=1).fit_monthly(monthly)
+    assert t.labels_["v"] == "VIP" and t.alerts_.empty
+
+
+def test_period_total_labels_customers_without_payments_inactive():
+    t = PercentileTiers(as_of="2024-03-31", window_months=3, vip_share=0.4, good_share=0.25, dropout_months=1,
+                        variant="period_total").fit_monthly(three_months(), pd.Series(["a", "z"]))
+    assert t.labels_.to_dict() == {"a": "VIP", "z": "INACTIVE"}
+
+
+def test_the_default_window_is_six_months_and_a_cut_off_on_a_first_day_keeps_that_month():
+    t = PercentileTiers(dropout_months=1).fit_monthly(three_months())
+    assert t.window_ == ["2023-10", "2023-11", "2023-12", "2024-01", "2024-02", "2024-03"]
+    # as_of 1 March: the March rows (months are keyed by their first day) are inside calibration
+    march = PercentileTiers(as_of="2024-03-01", window_months=1, dropout_months=1).fit_monthly(three_months())
+    assert march.window_ == ["2024-03"] and march.labels_["j"] == "REGULAR"
