@@ -120,6 +120,20 @@ def test_kmeans_is_deterministic_for_a_seed_and_relabels_to_match():
     assert (other.segment_table()["cluster"].to_numpy() == a["cluster"].to_numpy()).mean() > 0.95
 
 
+def test_kmeans_refit_against_a_reference_skips_only_its_own_bootstrap():
+    """A refit (earlier cut-off, stability resample) gives the labels of a full fit with the reference's k."""
+    from types import SimpleNamespace
+
+    f = features_frame(2)
+    main = KMeansSegmenter(k_range=(2, 6), random_state=4).fit_features(f)
+    refit = KMeansSegmenter(k_range=(2, 6), random_state=4).fit(SimpleNamespace(features=f, reference=main))
+    full = KMeansSegmenter(k_range=(main.k_, main.k_), random_state=4).fit_features(f).match_labels(
+        main.segment_table())
+    pd.testing.assert_frame_equal(refit.segment_table(), full.segment_table())
+    assert refit.stability_["jaccard"].isna().all() and len(refit.stability_) == main.k_
+    assert full.stability_["jaccard"].notna().all()
+
+
 def test_kmeans_refuses_more_clusters_than_customers():
     with pytest.raises(ParameterError, match="more customers than clusters"):
         KMeansSegmenter(k_range=(4, 6)).fit_features(features_frame(n=3))

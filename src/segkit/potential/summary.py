@@ -113,10 +113,13 @@ def grouped_counts(summary: ir.Table) -> pd.DataFrame:
     """Distinct ``(x, span_days, age_days)`` with the number of customers (``n``) sharing each.
 
     These are the BG/NBD model's sufficient statistics: its likelihood depends on nothing else.
+    Sorted by the keys: an engine returns groups in any order, and the likelihood summed in another
+    order moves the fitted parameters in their last digits (and with them rankings on ties), so the
+    same data must reach the optimizer in the same order.
     """
     grouped = summary.group_by(["x", "span_days", "age_days"]).aggregate(n=ibis._.count())
-    frame = grouped.to_pandas()
-    return frame.astype({"x": "int64", "span_days": "int64", "age_days": "int64", "n": "int64"})
+    frame = grouped.to_pandas().astype({"x": "int64", "span_days": "int64", "age_days": "int64", "n": "int64"})
+    return frame.sort_values(["x", "span_days", "age_days"], kind="stable").reset_index(drop=True)
 
 
 def grouped_values(summary: ir.Table) -> pd.DataFrame:
@@ -127,8 +130,8 @@ def grouped_values(summary: ir.Table) -> pd.DataFrame:
     """
     s = summary.filter(summary.x > 0, summary.repeat_value > 0)
     grouped = s.group_by(x=s.x, m=s.repeat_value.round(6)).aggregate(n=ibis._.count())
-    frame = grouped.to_pandas()
-    return frame.astype({"x": "int64", "m": "float64", "n": "int64"})
+    frame = grouped.to_pandas().astype({"x": "int64", "m": "float64", "n": "int64"})
+    return frame.sort_values(["x", "m"], kind="stable").reset_index(drop=True)  # same order, same fit
 
 
 def summary_frame(tx: Transactions, as_of: dt.date, *, criterion: str = "revenue") -> pd.DataFrame:

@@ -103,7 +103,9 @@ class KMeansSegmenter(SchemeMixin):
         reference = inputs.reference
         if reference is None:
             return self.fit_features(inputs.features)
-        self.k_range = (reference.k_, reference.k_)
+        # A refit is read for its labels only: its own per-cluster bootstrap (stability_) is not
+        # computed. It comes last in fit_features, so the labels are those of a full fit.
+        self.k_range, self.n_stability = (reference.k_, reference.k_), 0
         self.fit_features(inputs.features)
         return self.match_labels(reference.segment_table())
 
@@ -203,6 +205,9 @@ class KMeansSegmenter(SchemeMixin):
 
     def _stability(self, S: np.ndarray, rng: np.random.Generator) -> pd.DataFrame:
         """Mean Jaccard of each cluster with its best match across bootstrap refits (on the sample)."""
+        if self.n_stability <= 0:  # not computed (a refit): one row per cluster, jaccard empty
+            return pd.DataFrame({"cluster": range(self.k_), "name": [self.names_[c] for c in range(self.k_)],
+                                 "jaccard": np.full(self.k_, np.nan)})
         ref = self._assign(S)
         scores = np.zeros((self.n_stability, self.k_))
         for b in range(self.n_stability):

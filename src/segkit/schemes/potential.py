@@ -101,7 +101,9 @@ class PotentialTiers(SchemeMixin):
         pred = predict_summary(table, self.model_, self.horizon_days).to_pandas()
         pred["customer_id"] = pred["customer_id"].astype(str)
         pred = pd.DataFrame({"customer_id": ids.values}).merge(pred, on="customer_id", how="left")
-        self.headroom_ = _headroom(inputs)
+        # A refit against the main fit (earlier cut-offs, stability) is read for its tiers only, which
+        # do not depend on headroom: its peer comparison is left out (peer_headroom empty).
+        self.headroom_ = _headroom(inputs) if inputs.reference is None else _headroom(None)
         pred["peer_headroom"] = (pred["customer_id"].map(self.headroom_.set_index("customer_id")["peer_headroom"])
                                  if len(self.headroom_) else np.nan)
         for col in PREDICTION_COLUMNS + ("expected_value",):
@@ -185,9 +187,9 @@ def window_values(monthly: pd.DataFrame, window: Any, criterion: str, ids: pd.Se
     return pd.Series(ids.astype(str).values, name="customer_id").map(totals).fillna(0.0).rename(criterion)
 
 
-def _headroom(inputs: "SchemeInputs") -> pd.DataFrame:
-    """Peer headroom on the window's criterion value; empty without attribute columns."""
-    features = inputs.features
+def _headroom(inputs: "SchemeInputs | None") -> pd.DataFrame:
+    """Peer headroom on the window's criterion value; empty without attribute columns (or inputs)."""
+    features = inputs.features if inputs is not None else pd.DataFrame(columns=["customer_id"])
     attrs = [c for c in features.columns if c not in ("customer_id", *FEATURE_COLUMNS)]
     if not attrs:
         return pd.DataFrame(columns=["customer_id", "peer_group", "peer_size", "peer_upper_quartile",
