@@ -116,6 +116,8 @@ def test_the_count_is_in_run_json_and_the_segment_summary(segmented):
     assert segmented["run"]["population"] == {"assignments": len(seen) + 1, "evaluated": len(buyers),
                                               "without_purchase": len(seen - buyers), "prospects": 1}
     assert f"without a purchase up to {AS_OF}: 3 customer(s) with returns only" in segmented["printed"]
+    # the closing line counts the customers segmented: not the returns-only ones, not the prospect
+    assert f": {len(buyers)} customers segmented;" in segmented["printed"], segmented["printed"]
 
 
 def test_alerts_actions_and_monthly_tiers_agree_with_assignments(segmented):

@@ -183,7 +183,7 @@ def cmd_segment(args: argparse.Namespace) -> int:
         print(ngettext("{name}: {n} customers segmented; recommended scheme: {scheme}; {alerts} VIP dropout alert. "
                        "Files in {out}/", "{name}: {n} customers segmented; recommended scheme: {scheme}; {alerts} VIP "
                        "dropout alerts. Files in {out}/", len(analysis.alerts)).format(
-            name=params.name, n=formats.number(len(analysis.assignments)),
+            name=params.name, n=formats.number(len(analysis.features)),  # segmented: not returns-only nor prospects
             scheme=_(SCHEME_NAMES.get(analysis.scorecard["recommended"], analysis.scorecard["recommended"])),
             alerts=formats.number(len(analysis.alerts)), out=out))
     return EXIT_OK
