@@ -20,8 +20,8 @@ SRC = PROJECT_ROOT / "src" / "segkit"
 #: bottom to top; a module may import only from strictly lower layers
 LAYERS: list[set[str]] = [
     {"errors", "atomic", "__init__"},
-    {"policy"},
-    {"config", "calendar", "reproducible", "datasets"},
+    {"policy", "i18n"},
+    {"config", "calendar", "reproducible", "datasets", "formats", "display_names"},
     {"engines"},
     {"data"},
     {"features"},
@@ -35,7 +35,7 @@ LAYERS: list[set[str]] = [
     {"notebook_decisions"},
     {"notebook", "report", "publish"},
     {"runner"},
-    {"scaffold"},
+    {"scaffold", "catalogues"},
     {"cli"},
     {"__main__"},
 ]
