@@ -36,6 +36,8 @@ Example
 
 from __future__ import annotations
 
+import copy
+
 from typing import TYPE_CHECKING, Any
 
 import ibis
@@ -112,6 +114,17 @@ class PotentialTiers(SchemeMixin):
         self.labels_ = self.labels_from(self.predictions_, self.vip_share, self.good_share, self.inactive_p_alive)
         self.segments_ = list(TIERS)
         return self
+
+    def reshared(self, vip_share: float, good_share: float) -> "PotentialTiers":
+        """The same fit tiered with other shares: the predictions do not depend on them, so no refit.
+
+        Equal to a fit with those shares (the settings table reuses it); ``self`` is left unchanged.
+        """
+        self._check_fitted()
+        other = copy.copy(self)
+        other.vip_share, other.good_share = vip_share, good_share
+        other.labels_ = self.labels_from(self.predictions_, vip_share, good_share, self.inactive_p_alive)
+        return other
 
     @staticmethod
     def labels_from(pred: pd.DataFrame, vip_share: float, good_share: float,
