@@ -99,7 +99,10 @@ class PotentialTiers(SchemeMixin):
         ids = inputs.features["customer_id"].astype(str)
         summary = summary[isin(summary["customer_id"], ids)]
         table = ibis.memtable(summary[["customer_id", "x", "span_days", "age_days", "repeat_value"]])
-        self.model_ = fit_summary(table, split.as_of, criterion=self.criterion, time_unit_days=self.time_unit_days)
+        reference = inputs.reference if isinstance(inputs.reference, PotentialTiers) else None
+        warm = reference.model_ if reference is not None and reference.criterion == self.criterion else None
+        self.model_ = fit_summary(table, split.as_of, criterion=self.criterion, time_unit_days=self.time_unit_days,
+                                  warm=warm)
         pred = predict_summary(table, self.model_, self.horizon_days).to_pandas()
         pred["customer_id"] = pred["customer_id"].astype(str)
         pred = pd.DataFrame({"customer_id": ids.values}).merge(pred, on="customer_id", how="left")
