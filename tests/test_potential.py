@@ -451,3 +451,21 @@ def test_fit_does_not_depend_on_the_row_order(sample):
         m = model.fit_summary(ibis.memtable(rows.reset_index(drop=True)), AS_OF).to_dict()
         fits.append((m["purchases"], m["value"]))
     assert fits[0][1] and all(f == fits[0] for f in fits[1:])
+
+
+def test_a_warm_start_reaches_the_same_optimum_in_fewer_steps(sample):
+    """Refits start from the run's own fit: the parameters and likelihood must be those of a cold fit."""
+    frame = summary.summary_frame(sample, AS_OF)
+    full = model.fit_summary(ibis.memtable(frame), AS_OF)
+    drawn = frame.sample(frac=1, replace=True, random_state=7).reset_index(drop=True)
+    cold = model.fit_summary(ibis.memtable(drawn), AS_OF)
+    warm = model.fit_summary(ibis.memtable(drawn), AS_OF, warm=full)
+    assert cold.fitted and warm.fitted and cold.value_fitted and warm.value_fitted
+    for key in ("purchases", "value"):
+        a, b = cold.to_dict()[key], warm.to_dict()[key]
+        assert all(math.isclose(a[k], b[k], rel_tol=1e-4) for k in a), (key, a, b)
+        ll_a, ll_b = (m.diagnostics[key]["log_likelihood"] for m in (cold, warm))
+        assert ll_b >= ll_a - 1e-6 * abs(ll_a)
+    assert warm.diagnostics["purchases"]["iterations"] < cold.diagnostics["purchases"]["iterations"]
+    other_unit = model.fit_summary(ibis.memtable(drawn), AS_OF, warm=full, time_unit_days=1)
+    assert other_unit.purchases.alpha == pytest.approx(7 * cold.purchases.alpha, rel=1e-3)  # not started in weeks

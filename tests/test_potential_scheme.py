@@ -109,6 +109,23 @@ def test_potential_is_scored_beside_the_others_by_the_same_code(cdnow_analysis):
     assert 0.5 < a.scorecard["schemes"]["potential"]["metrics"]["stability_ari"] < 1
 
 
+def test_reshared_equals_a_fit_with_those_shares(cdnow_analysis):
+    """The settings table re-tiers the run's fit for another vip_share instead of refitting: same tiers."""
+    from segkit.backtest import Origin, _reused
+
+    a = cdnow_analysis
+    fitted = a.schemes["potential"]
+    changed = a.params.replace(vip_share=0.1)
+    origin = Origin(a.split, a.features, a.monthly, a.holdout_monthly, a.potential_summary)
+    refit = PotentialTiers.from_params(changed).fit(origin.inputs(changed))
+    reused = _reused(PotentialTiers, fitted, a.params, changed)
+    assert reused is not fitted and reused.vip_share == 0.1
+    pd.testing.assert_frame_equal(reused.segment_table(), refit.segment_table())
+    assert (reused.labels_ == "VIP").sum() < (fitted.labels_ == "VIP").sum()  # the run's fit is left as it was
+    assert _reused(PotentialTiers, fitted, a.params, a.params) is fitted
+    assert _reused(PotentialTiers, fitted, a.params, a.params.replace(criterion="units")) is None
+
+
 def test_cdnow_run_files_carry_the_new_columns(cdnow_analysis, tmp_path):
     from segkit.pipeline import write_run_files
 

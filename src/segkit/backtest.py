@@ -176,6 +176,18 @@ def _same_settings(cls: type, a: RunParams, b: RunParams) -> bool:
     return vars(cls.from_params(a)) == vars(cls.from_params(b))
 
 
+def _reused(cls: type, fitted: Any, params: RunParams, changed: RunParams) -> Any:
+    """The run's fit when ``changed`` builds the scheme the same; its fit re-tiered (``reshared``) when
+    only the tier shares differ and the scheme can do that without refitting; else None (refit)."""
+    if _same_settings(cls, params, changed):
+        return fitted
+    reshared = getattr(fitted, "reshared", None)
+    shares = {"vip_share": changed.vip_share, "good_share": changed.good_share}
+    if reshared is not None and _same_settings(cls, params.replace(**shares), changed):
+        return reshared(**shares)
+    return None
+
+
 def settings_winners(origin: Origin, holdout_long: pd.DataFrame, data_end: dt.date, schemes: Mapping[str, Any],
                      params: RunParams, criteria: Sequence[str]) -> dict[str, Any]:
     """The best-scoring scheme (point estimates at the main cut-off) under other settings.
@@ -200,12 +212,12 @@ def settings_winners(origin: Origin, holdout_long: pd.DataFrame, data_end: dt.da
         for spec in registry.schemes():
             if spec.name not in names:
                 continue
-            same = _same_settings(spec.cls, params, changed)
+            reused = _reused(spec.cls, schemes[spec.name], params, changed)
             inputs = origin.inputs(changed)
             if changed.criterion != params.criterion:  # the model's summary holds the run's own criterion
                 inputs = dataclasses.replace(inputs, potential=None)
             try:
-                fitted = schemes[spec.name] if same else spec.cls.from_params(changed).fit(inputs)
+                fitted = reused if reused is not None else spec.cls.from_params(changed).fit(inputs)
             except SegkitError:  # a scheme that cannot be refitted under this setting sits it out
                 continue
             tables[spec.name] = fitted.segment_table()

@@ -60,8 +60,11 @@ def log_likelihood(params: GammaGammaParams, x: np.ndarray, m: np.ndarray) -> np
             + (px - 1) * np.log(m) + px * np.log(x) - (px + q) * np.log(g + m * x))
 
 
-def fit_gamma_gamma(x: np.ndarray, m: np.ndarray, weights: np.ndarray | None = None) -> GammaGammaFit:
+def fit_gamma_gamma(x: np.ndarray, m: np.ndarray, weights: np.ndarray | None = None,
+                    start: GammaGammaParams | None = None) -> GammaGammaFit:
     """Maximum-likelihood fit on repeat buyers (``x`` > 0, ``m`` > 0); ``weights`` = customers per row.
+
+    ``start``: parameters to start the optimiser from (as in :func:`segkit.potential.bgnbd.fit_bgnbd`).
 
     Examples
     --------
@@ -81,8 +84,9 @@ def fit_gamma_gamma(x: np.ndarray, m: np.ndarray, weights: np.ndarray | None = N
 
     # Start with q = 2 and gamma chosen so that the population mean p*gamma/(q-1) is the observed mean.
     mean = float(np.dot(w, m) / w.sum())
-    start = np.clip(np.log([1.0, 2.0, max(mean, 1e-6)]), LOG_BOUNDS[0] + 1, LOG_BOUNDS[1] - 1)
-    res = optimize.minimize(objective, start, method="L-BFGS-B", bounds=[LOG_BOUNDS] * 3,
+    guess = [1.0, 2.0, max(mean, 1e-6)] if start is None else [start.p, start.q, start.gamma]
+    theta = np.clip(np.log(guess), LOG_BOUNDS[0] + 1, LOG_BOUNDS[1] - 1)
+    res = optimize.minimize(objective, theta, method="L-BFGS-B", bounds=[LOG_BOUNDS] * 3,
                             options={"maxiter": 500, "ftol": 1e-13, "gtol": 1e-8})
     at_bound = tuple(n for n, v in zip(("p", "q", "gamma"), res.x)
                      if min(v - LOG_BOUNDS[0], LOG_BOUNDS[1] - v) < 1e-3)

@@ -36,6 +36,8 @@ Example
 
 from __future__ import annotations
 
+import copy
+
 from typing import TYPE_CHECKING, Any
 
 import ibis
@@ -97,7 +99,10 @@ class PotentialTiers(SchemeMixin):
         ids = inputs.features["customer_id"].astype(str)
         summary = summary[isin(summary["customer_id"], ids)]
         table = ibis.memtable(summary[["customer_id", "x", "span_days", "age_days", "repeat_value"]])
-        self.model_ = fit_summary(table, split.as_of, criterion=self.criterion, time_unit_days=self.time_unit_days)
+        reference = inputs.reference if isinstance(inputs.reference, PotentialTiers) else None
+        warm = reference.model_ if reference is not None and reference.criterion == self.criterion else None
+        self.model_ = fit_summary(table, split.as_of, criterion=self.criterion, time_unit_days=self.time_unit_days,
+                                  warm=warm)
         pred = predict_summary(table, self.model_, self.horizon_days).to_pandas()
         pred["customer_id"] = pred["customer_id"].astype(str)
         pred = pd.DataFrame({"customer_id": ids.values}).merge(pred, on="customer_id", how="left")
@@ -112,6 +117,17 @@ class PotentialTiers(SchemeMixin):
         self.labels_ = self.labels_from(self.predictions_, self.vip_share, self.good_share, self.inactive_p_alive)
         self.segments_ = list(TIERS)
         return self
+
+    def reshared(self, vip_share: float, good_share: float) -> "PotentialTiers":
+        """The same fit tiered with other shares: the predictions do not depend on them, so no refit.
+
+        Equal to a fit with those shares (the settings table reuses it); ``self`` is left unchanged.
+        """
+        self._check_fitted()
+        other = copy.copy(self)
+        other.vip_share, other.good_share = vip_share, good_share
+        other.labels_ = self.labels_from(self.predictions_, vip_share, good_share, self.inactive_p_alive)
+        return other
 
     @staticmethod
     def labels_from(pred: pd.DataFrame, vip_share: float, good_share: float,
