@@ -65,6 +65,21 @@ def test_map_with_a_gap_or_overlap_names_the_cells(tmp_path):
         load_segment_map(both).cells(5)
 
 
+def test_segment_cells_are_read_again_when_the_map_changes(tmp_path):
+    from segkit.schemes.rfm import segment_cells
+
+    path = tmp_path / "two.yml"
+    path.write_text("segments:\n  - name: Low\n    regions: [{r: [0, 0.5], fm: [0, 1]}]\n"
+                    "  - name: High\n    regions: [{r: [0.5, 1], fm: [0, 1]}]\n")
+    first = segment_cells(path, 3)
+    assert set(first["rfm_segment"]) == {"Low", "High"}
+    first.loc[:, "rfm_segment"] = "changed by the caller"  # a copy: the cached table is not touched
+    assert set(segment_cells(path, 3)["rfm_segment"]) == {"Low", "High"}
+    path.write_text("segments:\n  - name: Everyone\n    regions: [{r: [0, 1], fm: [0, 1]}]\n")
+    assert set(segment_cells(path, 3)["rfm_segment"]) == {"Everyone"}
+    pd.testing.assert_frame_equal(segment_cells(None, 4), load_segment_map().cells(4))
+
+
 def test_rfm_on_cdnow_matches_an_independent_computation(cdnow_analysis):
     f = cdnow_analysis.features
     r = cdnow_analysis.schemes["rfm"]
