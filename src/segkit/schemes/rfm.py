@@ -142,24 +142,32 @@ def load_segment_map(path: str | Path | None = None) -> SegmentMap:
     return SegmentMap(segments, source)
 
 
-def segment_cells(path: str | Path | None, bins: int) -> pd.DataFrame:
-    """:meth:`SegmentMap.cells` of the map at ``path`` (None: the default map), read once per file version.
+def _key(path: str | Path | None) -> tuple[str | None, tuple[int, int] | None]:
+    """A map's cache key: its path and the file's modification time and size (an edit is read again)."""
+    if path is None or not Path(path).is_file():
+        return (None if path is None else str(path)), None
+    st = Path(path).stat()
+    return str(path), (st.st_mtime_ns, st.st_size)
 
-    Every fit (earlier cut-offs, stability resamples) needs the same 125-cell table; reading the
-    YAML and checking coverage each time cost about 0.3 s a fit. The cache key holds the file's
-    modification time and size, so an edited map is read again.
-    """
-    stamp = None
-    if path is not None and Path(path).is_file():
-        st = Path(path).stat()
-        stamp = (st.st_mtime_ns, st.st_size)
-    return _cells(None if path is None else str(path), stamp, int(bins)).copy()
+
+@functools.lru_cache(maxsize=16)
+def _segment_map(path: str | None, stamp: tuple[int, int] | None) -> SegmentMap:
+    del stamp  # part of the cache key only
+    return load_segment_map(path)
 
 
 @functools.lru_cache(maxsize=16)
 def _cells(path: str | None, stamp: tuple[int, int] | None, bins: int) -> pd.DataFrame:
-    del stamp  # part of the cache key only
-    return load_segment_map(path).cells(bins)
+    return _segment_map(path, stamp).cells(bins)
+
+
+def segment_cells(path: str | Path | None, bins: int) -> pd.DataFrame:
+    """:meth:`SegmentMap.cells` of the map at ``path`` (None: the default map), read once per file version.
+
+    Every fit (earlier cut-offs, stability resamples) needs the same cell table; reading the YAML
+    and checking coverage each time cost about 0.3 s a fit. Returns a copy.
+    """
+    return _cells(*_key(path), int(bins)).copy()
 
 
 class RFMSegmenter(SchemeMixin):
@@ -204,6 +212,7 @@ class RFMSegmenter(SchemeMixin):
                                  fix="pass segkit.features.customer_features(...)")
         if features.empty:
             raise ParameterError("no customers to score", where="RFMSegmenter.fit", fix="check the calibration period")
+        smap = _segment_map(*_key(self.segment_map))
         self.cells_ = segment_cells(self.segment_map, self.bins)
         f = features.sort_values("customer_id", kind="stable")
         scores = pd.DataFrame({"customer_id": f["customer_id"].astype(str).to_numpy()})
