@@ -1,0 +1,145 @@
+"""k-means details that mutation testing found unchecked: the feature matrix's clipping, the name
+boundaries (a cluster median exactly on a tercile), the seeds' range, ``from_params``, and the
+seeded procedure itself: the silhouette is measured on the seeded subsample, and the stability
+resamples follow the same seeded stream.
+
+``replay`` redoes the documented procedure step by step with its own generator (the module
+docstring of ``segkit.schemes.kmeans``): one ``numpy.random.default_rng(random_state)`` draws the
+sample, then the silhouette subsample, then one KMeans seed per k, the final fit's seed, and per
+stability resample its rows and then its KMeans seed. The Jaccard indices are recomputed with sets.
+"""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.cluster import KMeans
+from sklearn.metrics import silhouette_score
+from sklearn.preprocessing import StandardScaler
+
+from segkit.schemes import KMeansSegmenter
+from segkit.schemes.kmeans import kmeans_matrix
+
+SEED_HIGH = 2**31 - 1
+
+
+def test_matrix_is_log1p_of_the_values_clipped_at_zero():
+    f = pd.DataFrame({"recency_days": [0, -2, 9], "frequency": [1.0, -0.5, 3.0], "monetary": [-10.0, 0.0, 99.0],
+                      "extra": [1.5, -2.0, 3.0]})
+    X = kmeans_matrix(f, ("extra",))
+    expected = np.array([[0.0, np.log(2), 0.0, 1.5], [0.0, 0.0, 0.0, -2.0], [np.log(10), np.log(4), np.log(100), 3.0]])
+    np.testing.assert_allclose(X, expected, rtol=1e-12)
+
+
+def test_names_at_the_tercile_boundaries():
+    # 4 customers of cluster 2, 5 of cluster 1, 1 of cluster 0; the 33% and 67% quantiles (linear)
+    # fall between equal values: recency 50 and 100, frequency 1 and 2, monetary 1 and 5
+    f = pd.DataFrame({"recency_days": [100] * 4 + [50] * 5 + [10], "frequency": [1] * 4 + [2] * 5 + [10],
+                      "monetary": [1.0] * 4 + [5.0] * 5 + [9.0]})
+    seg = KMeansSegmenter()
+    seg._features, seg.k_ = f, 3
+    names = seg._name_clusters(np.array([2] * 4 + [1] * 5 + [0]))
+    # a median on the lower tercile is recent / low spend (<=); on the upper tercile it is not
+    # lapsed, not frequent, not high spend (strictly above)
+    assert names == {0: "recent, frequent, high spend", 1: "recent, occasional, mid spend",
+                     2: "fading, one-time, low spend"}
+
+
+def test_seeds_cover_the_31_bit_range():
+    rng = np.random.default_rng(3)
+    seeds = [KMeansSegmenter._seed(rng) for _ in range(200)]
+    assert all(0 <= s < SEED_HIGH for s in seeds) and len(set(seeds)) == 200
+    assert max(seeds) > 2**30  # 200 draws all below half the range: probability 2**-200
+
+
+def test_from_params_takes_the_k_range_and_the_seed():
+    seg = KMeansSegmenter.from_params(SimpleNamespace(k_range=[3, 5], seed=11))
+    assert seg.k_range == (3, 5) and seg.random_state == 11
+
+
+def overlapping(n: int = 90, seed: int = 4) -> pd.DataFrame:
+    """Three loose groups that overlap, so resamples and subsamples change the numbers."""
+    rng = np.random.default_rng(seed)
+    g = np.arange(n) % 3
+    return pd.DataFrame({"customer_id": [f"c{i:03d}" for i in range(n)],
+                         "recency_days": np.exp(rng.normal(2 + g, 0.9)).round(),
+                         "frequency": 1 + rng.poisson(1 + 2 * g),
+                         "monetary": np.exp(rng.normal(3 + 0.5 * g, 0.8)).round(2)})
+
+
+def replay(f: pd.DataFrame, seg: KMeansSegmenter) -> dict:
+    """The documented procedure redone: sample, silhouette subsample, sweep, final fit, resamples."""
+    f = f.sort_values("customer_id", kind="stable").reset_index(drop=True)
+    rng = np.random.default_rng(seg.random_state)
+    X = np.nan_to_num(StandardScaler().fit_transform(kmeans_matrix(f)))
+    S = X[np.sort(rng.choice(len(f), size=min(len(f), seg.sample_size), replace=False))]
+    sil = np.sort(rng.choice(len(S), size=min(len(S), seg.silhouette_size), replace=False))
+    lo, hi = seg.k_range
+    sweep = {k: KMeans(n_clusters=k, n_init=seg.n_init_sweep, random_state=int(rng.integers(0, SEED_HIGH))).fit(S)
+             for k in range(lo, hi + 1)}
+    final = KMeans(n_clusters=seg.k_, init=sweep[seg.k_].cluster_centers_, n_init=1,
+                   random_state=int(rng.integers(0, SEED_HIGH))).fit(X)
+    ref = ((S[:, None, :] - seg.centers_[None]) ** 2).sum(axis=2).argmin(axis=1)
+    jaccard = np.full((max(seg.n_stability, 1), seg.k_), np.nan)
+    for b in range(seg.n_stability):
+        boot = rng.choice(len(S), size=len(S), replace=True)
+        km = KMeans(n_clusters=seg.k_, n_init=1, init=seg.centers_, random_state=int(rng.integers(0, SEED_HIGH)))
+        new = km.fit(S[boot]).predict(S)
+        for c in range(seg.k_):
+            a = {i for i in range(len(S)) if ref[i] == c}
+            jaccard[b, c] = max(len(a & {i for i in range(len(S)) if new[i] == d}) /
+                                len(a | {i for i in range(len(S)) if new[i] == d}) for d in range(seg.k_))
+    return {"S": S, "sil": sil, "sweep": sweep, "final": final, "jaccard": jaccard.mean(axis=0).round(4)}
+
+
+@pytest.fixture()
+def fitted():
+    seg = KMeansSegmenter(k_range=(2, 4), random_state=5, sample_size=60, n_init_sweep=2, n_stability=3,
+                          silhouette_size=25)
+    f = overlapping()
+    seg.fit_features(f)
+    return seg, replay(f, seg)
+
+
+def test_silhouette_is_measured_on_the_seeded_subsample(fitted):
+    seg, r = fitted
+    S, sil = r["S"], r["sil"]
+    assert len(S) == 60 and len(sil) == 25
+    on_sub = [silhouette_score(S[sil], r["sweep"][k].labels_[sil]) for k in (2, 3, 4)]
+    on_all = [silhouette_score(S, r["sweep"][k].labels_) for k in (2, 3, 4)]
+    assert seg.k_scores_["k"].tolist() == [2, 3, 4]
+    np.testing.assert_allclose(seg.k_scores_["silhouette"], on_sub, rtol=1e-9)
+    assert max(abs(a - b) for a, b in zip(on_sub, on_all)) > 1e-3  # the subsample makes a difference here
+    assert seg.inertia_ == pytest.approx(r["final"].inertia_)
+
+
+def test_stability_resamples_follow_the_seeded_stream(fitted):
+    seg, r = fitted
+    np.testing.assert_allclose(seg.stability_["jaccard"], r["jaccard"], atol=1e-12)
+    assert (r["jaccard"] < 1).any()  # resamples move customers: the figures depend on which rows are drawn
+
+
+def tied_groups() -> pd.DataFrame:
+    """Four separate groups of six; two spend 100 on average, two spend 10 (exact ties)."""
+    rows = []
+    for g, (recency, frequency, spend) in enumerate([(1, 5, (90, 110)), (300, 5, (95, 105)), (100, 1, (8, 12)),
+                                                     (2, 20, (9, 11))]):
+        rows += [(f"g{g}_{j}", recency + j, frequency, float(spend[j % 2])) for j in range(6)]
+    return pd.DataFrame(rows, columns=["customer_id", "recency_days", "frequency", "monetary"])
+
+
+def test_clusters_of_equal_spend_keep_kmeans_own_order():
+    f = tied_groups()
+    seg = KMeansSegmenter(k_range=(4, 4), random_state=35, n_stability=0).fit_features(f)
+    raw = replay(f, seg)["final"].labels_  # k-means' own numbers, customers sorted by id
+    spend = f.sort_values("customer_id")["monetary"].to_numpy()
+    means = {c: spend[raw == c].mean() for c in range(4)}
+    assert sorted(means.values()) == [10.0, 10.0, 100.0, 100.0]
+    # descending mean spend; a tie keeps k-means' order (with this seed k-means numbers the two
+    # groups spending 10 first, so an unstable sort would swap the tied pairs)
+    order = sorted(range(4), key=lambda c: (-means[c], c))
+    number = {c: i for i, c in enumerate(order)}
+    assert seg.clusters_.to_numpy().tolist() == [number[c] for c in raw]

@@ -1,0 +1,53 @@
+"""Overrides cases that mutation testing found unchecked: prospects kept or refused, ids given as
+numbers, an empty line that is not a prospect, and the prospect flag of the applied table.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from segkit.errors import OverridesError
+from segkit.schemes.overrides import apply_overrides, load_overrides
+
+
+def _csv(tmp_path, body: str):
+    path = tmp_path / "overrides.csv"
+    path.write_text("customer_id,tier,reason\n" + body)
+    return path
+
+
+def test_new_customers_are_kept_and_marked_unless_refused(tmp_path):
+    path = _csv(tmp_path, "b,VIP,market leader\na,GOOD,partner\n")
+    ov = load_overrides(path, known_customers=["a"])  # allow_prospects defaults to True
+    assert ov["customer_id"].tolist() == ["a", "b"]
+    assert ov["prospect"].tolist() == [False, True]
+    with pytest.raises(OverridesError, match=r"not among the customers with a purchase in calibration: 'b' \(line 2\)"):
+        load_overrides(path, known_customers=["a"], allow_prospects=False)
+    # without a customer list nobody is a prospect, and refusing prospects refuses nobody
+    assert load_overrides(path, allow_prospects=False)["prospect"].tolist() == [False, False]
+
+
+def test_known_customers_given_as_numbers_are_compared_as_text(tmp_path):
+    path = _csv(tmp_path, "7,VIP,partner\n8,GOOD,reference\n")
+    ov = load_overrides(path, known_customers=pd.Series([7, 9]))
+    assert ov.set_index("customer_id")["prospect"].to_dict() == {"7": False, "8": True}
+
+
+def test_an_empty_id_is_not_called_a_prospect(tmp_path):
+    path = _csv(tmp_path, ",VIP,\n")
+    with pytest.raises(OverridesError) as err:
+        load_overrides(path, known_customers=["a"])
+    message = str(err.value)
+    assert "empty customer_id on line(s) 2" in message and "empty reason on line(s) 2" in message
+    assert "prospect" not in message
+
+
+def test_applied_table_flags_only_the_added_customers():
+    table = pd.DataFrame({"customer_id": ["a", "c"], "segment": ["GOOD", "REGULAR"], "rank": [2, 3]})
+    ov = pd.DataFrame({"customer_id": ["b", "c"], "tier": ["VIP", "VIP"], "reason": ["leader", "partner"]})
+    out = apply_overrides(table, ov)
+    assert out["customer_id"].tolist() == ["a", "b", "c"]
+    assert out["prospect"].tolist() == [False, True, False]
+    assert out["tier"].tolist() == ["GOOD", "VIP", "VIP"]
+    assert out["computed_tier"].isna().tolist() == [False, True, False]

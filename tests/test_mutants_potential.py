@@ -1,0 +1,104 @@
+"""The potential scheme's fit that mutation testing found unchecked (the product tests fit it on
+all of CDNOW, too slow per mutant): peer headroom by hand, a refit without it, tiers after a fitted
+model with unequal VIP and GOOD shares, ``describe`` when only the purchase model fits, and
+``labels_from`` on predictions without ``p_alive``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from segkit.calendar import make_split
+from segkit.potential.bench import simulate_summaries
+from segkit.potential.bgnbd import BGNBDParams
+from segkit.schemes import PotentialTiers
+from segkit.schemes.registry import SchemeInputs
+
+# calibration up to 2024-06-30, tier window May and June, holdout July to September (92 days)
+SPLIT = make_split(dt.date(2024, 1, 1), dt.date(2024, 6, 30), holdout_months=3, window_months=2)
+
+
+def four_customers(reference=None) -> SchemeInputs:
+    """Nobody bought twice (the model cannot be fitted); a region column; window values 0, 10, 20, 30."""
+    ids = ["a", "b", "c", "d"]
+    summary = pd.DataFrame({"customer_id": ids + ["z"], "x": 0, "span_days": 0, "age_days": [90, 80, 70, 60, 50],
+                            "repeat_value": np.nan})  # z is not evaluated (not among the features)
+    features = pd.DataFrame({"customer_id": ids, "region": ["north", "north", "south", "south"]})
+    monthly = pd.DataFrame({"customer_id": ["a", "b", "c", "c", "d"],
+                            "month": pd.to_datetime(["2024-04-01", "2024-05-01", "2024-05-01", "2024-06-01",
+                                                     "2024-06-01"]),
+                            "revenue": [5.0, 10.0, 5.0, 15.0, 30.0]})  # a's April is outside the window
+    return SchemeInputs(features=features, monthly=monthly, split=SPLIT,
+                        params=SimpleNamespace(criterion="revenue"), reference=reference, potential=summary)
+
+
+def test_headroom_by_hand_and_everyone_regular_without_a_model():
+    s = PotentialTiers().fit(four_customers())
+    assert s.horizon_days == 92 and not s.model_.fitted
+    assert s.describe()[0].startswith("potential: model not fitted (too few repeat buyers")
+    assert s.labels_.to_dict() == dict.fromkeys("abcd", "REGULAR")
+    h = s.headroom_
+    assert list(h.columns) == ["customer_id", "region", "peer_group", "peer_size", "peer_upper_quartile",
+                               "window_value", "peer_headroom"]
+    assert h["customer_id"].tolist() == ["a", "b", "c", "d"]
+    assert h["window_value"].tolist() == [0.0, 10.0, 20.0, 30.0]
+    # both regions hold fewer than 20 customers: the peers are everyone; upper quartile of 0, 10, 20, 30
+    # at position 0.75 * 3 = 2.25 -> 20 + 0.25 * 10 = 22.5; headroom = 22.5 - own value, at least 0
+    assert h["peer_group"].tolist() == ["everyone"] * 4 and h["peer_size"].tolist() == [4] * 4
+    assert h["peer_upper_quartile"].tolist() == [22.5] * 4
+    assert h["peer_headroom"].tolist() == [22.5, 12.5, 2.5, 0.0]
+    pred = s.predictions_
+    assert pred["customer_id"].tolist() == ["a", "b", "c", "d"]
+    assert pred["peer_headroom"].tolist() == [22.5, 12.5, 2.5, 0.0] and pred["p_alive"].isna().all()
+    assert s.segment_table()["peer_headroom"].tolist() == [22.5, 12.5, 2.5, 0.0]
+
+
+def test_a_refit_against_the_main_fit_leaves_headroom_out():
+    main = PotentialTiers().fit(four_customers())
+    refit = PotentialTiers().fit(four_customers(reference=main))
+    assert len(refit.headroom_) == 0 and "peer_headroom" in refit.headroom_.columns
+    assert refit.predictions_["peer_headroom"].isna().all()
+    assert refit.labels_.to_dict() == main.labels_.to_dict()
+
+
+@pytest.fixture()
+def simulated() -> SchemeInputs:
+    """400 simulated customers (enough repeat buyers to fit BG/NBD), no value per purchase, no attributes."""
+    s = simulate_summaries(400, BGNBDParams(0.25, 4.0, 0.8, 2.5), max_age_days=180, seed=1)
+    s.insert(0, "customer_id", [f"c{i:03d}" for i in range(len(s))])
+    s["repeat_value"] = np.nan  # the value model cannot be fitted: tiers rank by expected purchases
+    return SchemeInputs(features=s[["customer_id"]], monthly=pd.DataFrame(), split=SPLIT,
+                        params=SimpleNamespace(criterion="revenue"), potential=s)
+
+
+def test_tiers_after_a_fitted_model_take_the_vip_and_good_shares(simulated):
+    s = PotentialTiers(vip_share=0.1, good_share=0.3).fit(simulated)
+    assert s.model_.fitted and not s.model_.value_fitted
+    pred = s.predictions_.set_index("customer_id")
+    labels = s.labels_
+    inactive = pred["p_alive"] < 0.5
+    assert (labels[inactive[inactive].index] == "INACTIVE").all()
+    active = int((~inactive).sum())
+    assert active >= 40 + 108  # the shares below are not cut short by the INACTIVE customers
+    # 10% of 400 = 40 VIP; 30% of the 360 others = 108 GOOD; the rest of the active customers REGULAR
+    counts = labels.value_counts()
+    assert (counts["VIP"], counts["GOOD"], counts["REGULAR"]) == (40, 108, active - 148)
+    # ranked by expected purchases: every VIP expects at least as many as any GOOD, and so on
+    ep = pred["expected_purchases"]
+    assert ep[labels == "VIP"].min() >= ep[labels == "GOOD"].max() >= ep[labels == "REGULAR"].max()
+    line = s.describe()[0]
+    assert line.startswith("potential: BG/NBD r=") and "horizon 92 days" in line
+    assert line.endswith("ranked by expected purchases") and "value model not fitted (too few" in line
+
+
+def test_labels_without_a_p_alive_column_are_all_regular():
+    pred = pd.DataFrame({"customer_id": ["b", "a"], "predicted_value": [1.0, 2.0]})
+    labels = PotentialTiers.labels_from(pred, 0.5, 0.5)
+    assert labels.to_dict() == {"a": "REGULAR", "b": "REGULAR"} and labels.index.name == "customer_id"
+    with_alive = PotentialTiers.labels_from(pred.assign(p_alive=1.0, expected_purchases=1.0), 0.5, 0.5)
+    assert with_alive.to_dict() == {"a": "VIP", "b": "GOOD"} and with_alive.index.name == "customer_id"
