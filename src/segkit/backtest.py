@@ -37,6 +37,7 @@ from .calendar import Split, month_start, shift_date
 from .config import RunParams
 from .errors import ParameterError, SegkitError
 from .schemes import SchemeInputs, registry
+from .schemes._base import isin
 
 __all__ = ["ORIGIN_STEP", "COMPARE_RESAMPLES", "STABILITY_RESAMPLES", "Origin", "origin_splits", "fit_origin", "score_origins",
            "decide", "stability", "settings_winners", "map_override_tiers", "OVERRIDE_RANKS"]
@@ -155,12 +156,14 @@ def stability(origin: Origin, schemes: Mapping[str, Any], params: RunParams, *,
         fitted = schemes[spec.name]
 
         def fit(drawn: np.ndarray, spec=spec, fitted=fitted) -> pd.DataFrame:
-            keep = ids.isin(set(drawn)).to_numpy()
-            sub_ids = set(ids[keep])
-            monthly = origin.monthly[origin.monthly["customer_id"].astype(str).isin(sub_ids)]
+            # membership in Arrow (schemes._base.isin): pandas' isin with a set builds a Python
+            # object per id, and this runs for every scheme and resample
+            keep = isin(ids, pd.unique(np.asarray(drawn, dtype=object)))
+            sub_ids = ids[keep]
+            monthly = origin.monthly[isin(origin.monthly["customer_id"].astype(str), sub_ids)]
             summary = origin.potential
             if summary is not None:  # the predicted-value model's summary of the same customers
-                summary = summary[summary["customer_id"].astype(str).isin(sub_ids)].reset_index(drop=True)
+                summary = summary[isin(summary["customer_id"].astype(str), sub_ids)].reset_index(drop=True)
             inputs = SchemeInputs(features=origin.features[keep].reset_index(drop=True), monthly=monthly,
                                   split=origin.split, params=params, reference=fitted, potential=summary)
             return spec.cls.from_params(params).fit(inputs).segment_table()

@@ -41,6 +41,7 @@ from .calendar import Split, shift_date
 from .config import RunParams, is_connection_url
 from .data import QualityReport, Transactions, file_sha256, load_transactions, sha256_of_files
 from .errors import DataError, ParameterError
+from .reproducible import one_thread
 from . import backtest, compare, i18n, narrative
 from .evaluate import (BootstrapWeights, agreement, build_scorecard, holdout_curves, migration_matrix, persistence,
                        recommended_segments, score_scheme, union_vs_period_total, vip_sensitivity)
@@ -266,6 +267,7 @@ def _stopwatch(timings: dict[str, float]) -> Any:
     return lap
 
 
+@one_thread  # numeric pools on one thread: the same numbers on any machine (segkit.reproducible)
 def analyze(params: RunParams, *, tx: Transactions | None = None, n_boot: int = 1000) -> Analysis:
     """Run every step of one segmentation run and return the :class:`Analysis`.
 
@@ -609,6 +611,7 @@ def segment_summary(analysis: Analysis) -> str:
     return "\n".join(lines)
 
 
+@one_thread
 def comparison(a: Analysis) -> dict[str, Any]:
     """What the comparison pages show beyond the scorecard, computed from the analysis.
 

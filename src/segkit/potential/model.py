@@ -36,6 +36,7 @@ import pandas as pd
 
 from ..data import Transactions
 from ..errors import ParameterError
+from ..reproducible import one_thread
 from . import bgnbd, gamma_gamma
 from .summary import grouped_counts, grouped_values, purchase_summary
 
@@ -172,6 +173,7 @@ def fit_potential(tx: Transactions, as_of: dt.date, *, criterion: str = "revenue
                        min_repeat_buyers=min_repeat_buyers, min_repeat_share=min_repeat_share)
 
 
+@one_thread  # the optimisers' BLAS calls: same parameters on any core count, no thread contention
 def fit_summary(summary: ir.Table, as_of: dt.date, *, criterion: str = "revenue", start: dt.date | None = None,
                 time_unit_days: float = 7.0, min_repeat_buyers: int = MIN_REPEAT_BUYERS,
                 min_repeat_share: float = MIN_REPEAT_SHARE, warm: PotentialModel | None = None) -> PotentialModel:

@@ -30,9 +30,9 @@ from scipy.optimize import linear_sum_assignment
 from sklearn.cluster import KMeans
 from sklearn.metrics import calinski_harabasz_score, davies_bouldin_score, silhouette_score
 from sklearn.preprocessing import StandardScaler
-from threadpoolctl import threadpool_limits
 
 from ..errors import ParameterError
+from ..reproducible import single_threaded
 from ._base import NO_PURCHASE, SchemeMixin
 
 if TYPE_CHECKING:
@@ -113,13 +113,10 @@ class KMeansSegmenter(SchemeMixin):
     def fit_features(self, features: pd.DataFrame) -> "KMeansSegmenter":
         """Cluster the customers of a :func:`segkit.features.customer_features` frame.
 
-        Runs on one thread (scikit-learn's OpenMP and BLAS pools limited to 1): the sums inside
-        k-means then come out the same on any number of cores (reproducible inertia and scores), and
-        threads no longer spin against each other when other work or another run shares the cores
-        (a 3-cluster fit of 1,915 customers took 0.63 s with 2 threads on a busy 2-core machine,
-        0.025 s with 1).
+        Runs on one thread (:func:`segkit.reproducible.single_threaded`): the same inertia and
+        scores on any number of cores, and no threads waiting on each other on a busy machine.
         """
-        with threadpool_limits(limits=1):
+        with single_threaded():
             return self._fit_features(features)
 
     def _fit_features(self, features: pd.DataFrame) -> "KMeansSegmenter":
