@@ -22,6 +22,7 @@ from segkit.cli import main
 from segkit.config import CDNOW_PATH, PROJECT_ROOT, RunParams
 from segkit.data import load_transactions
 from segkit.features import split_periods
+from segkit import formats
 from segkit.pipeline import analyze, without_purchase
 
 AS_OF = "2023-12-31"
@@ -241,7 +242,9 @@ def test_the_report_sentence_gives_the_count_and_the_money(analysed):
     raw, a = hand_made(), analysed
     text = nb.no_purchase_markdown(a)
     returned = -raw.loc[raw["customer_id"].isin(RETURNS_ONLY) & (raw["date"] <= AS_OF), "amount"].sum()
-    assert text.startswith(f"**3 customers** had only returns or no purchase in the calibration period (up to {AS_OF}); "
+    # dates are written the reader's way (segkit.formats): "Dec 31, 2023" in English
+    assert text.startswith(f"**3 customers** had only returns or no purchase in the calibration period (up to "
+                           f"{formats.date(AS_OF)}); "
                            "they are listed as INACTIVE")
     assert nb.money(returned, "EUR") in text and f"the {len(a.features):,} customers with a purchase" in text
 
@@ -254,4 +257,4 @@ def test_the_management_report_calls_the_sentence():
 @pytest.mark.slow
 def test_the_published_report_states_the_count(published_run):
     html = (published_run / "report.html").read_text(encoding="utf-8")
-    assert "Every customer seen up to 1997-12-31 bought in that period" in html and "none had only returns" in html
+    assert "Every customer seen up to Dec 31, 1997 bought in that period" in html and "none had only returns" in html

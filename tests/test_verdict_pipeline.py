@@ -156,5 +156,5 @@ def test_backtest_origins_are_dropped_when_the_data_are_short_and_the_reason_is_
     # the window of the cut-off 3 months earlier (2024-06-30) starts in 2024-01: kept; 6 months earlier: not
     assert [str(s.as_of) for s in splits] == ["2024-09-30", "2024-06-30"]
     assert info == {"requested": 3, "used": 2, "limit": "history", "first_month": "2024-01-01"}
-    assert "uses 2 of the 3 cut-offs" in backtest_note(info) and "2024-01" in backtest_note(info)
+    assert "uses 2 of the 3 cut-offs" in backtest_note(info) and "January 2024" in backtest_note(info)
     assert origin_splits(main, dt.date(2024, 1, 1), 1)[1]["used"] == 1

@@ -31,7 +31,7 @@ from babel.numbers import (format_compact_currency, format_compact_decimal, form
 
 from .i18n import babel_locale
 
-__all__ = ["number", "decimal", "pct", "money", "compact_money", "date", "month", "month_short", "DASH"]
+__all__ = ["number", "decimal", "factor", "pct", "money", "compact_money", "date", "month", "month_short", "DASH"]
 
 #: what a table shows where there is no value
 DASH = "–"
@@ -63,6 +63,18 @@ def number(x: float, digits: int = 0) -> str:
 def decimal(x: float, digits: int = 2) -> str:
     """A small measure (a score, a probability) with ``digits`` decimals: ``0.66`` / ``0,66``."""
     return number(x, digits)
+
+
+def factor(x: float, digits: int = 2) -> str:
+    """A rule's factor or threshold with up to ``digits`` decimals, none trailing: ``1.25`` / ``1,25``, ``2``.
+
+    Thresholds are shown as they are set (1.25 must not read 1.2), without invented zeros.
+
+    >>> factor(1.25), factor(2.0)
+    ('1.25', '2')
+    """
+    return format_decimal(round(float(x), digits), format="#,##0." + "#" * digits if digits > 0 else "#,##0",
+                          locale=babel_locale())
 
 
 def _pattern(base: str, digits: int) -> str:

@@ -42,12 +42,12 @@ def _stage_meaning() -> dict[str, str]:
             months=st.EXPLORATION_MONTHS),
         "awareness": _("repeat purchases have started; the relationship is still young"),
         "expansion": _("spend of the last {months} months at least {ratio}x the {months} before, or more purchase "
-                       "months than before").format(months=st.COMPARE_MONTHS, ratio=_n(st.GROWTH_RATIO, 1)),
+                       "months than before").format(months=st.COMPARE_MONTHS, ratio=formats.factor(st.GROWTH_RATIO)),
         "commitment": _("steady, first purchase at least {tenure} months ago, purchases in {active}+ months").format(
             tenure=st.COMMITMENT_TENURE_MONTHS, active=st.COMMITMENT_MIN_ACTIVE),
         "dissolution": _("silent for {factor}x its usual gap (at least {months} months), spend down to a third of "
                          "before, or a single purchase that was never repeated").format(
-            factor=_n(st.QUIET_FACTOR, 1), months=st.QUIET_MIN_MONTHS),
+            factor=formats.factor(st.QUIET_FACTOR), months=st.QUIET_MIN_MONTHS),
     }
 
 
