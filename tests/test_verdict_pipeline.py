@@ -112,6 +112,10 @@ def _case():
                              "rank": [1, 2, 7, 11], "rfm_r": 1, "rfm_f": 1, "rfm_m": 1}),
         "kmeans": pd.DataFrame({"customer_id": ids, "segment": ["hi", "hi", "lo", "lo"], "rank": [1, 1, 2, 2],
                                 "cluster": [0, 0, 1, 1], "name": ["hi", "hi", "lo", "lo"]}),
+        "potential": pd.DataFrame({"customer_id": ids, "segment": ["REGULAR", "VIP", "GOOD", "INACTIVE"],
+                                   "rank": [3, 1, 2, 4], "p_alive": [0.9, 0.8, 0.7, 0.1],
+                                   "expected_purchases": 1.0, "predicted_value": [5.0, 9.0, 7.0, 0.5],
+                                   "peer_headroom": float("nan")}),
     }
     lifecycle = pd.DataFrame({"customer_id": ids, "lifecycle_stage": "steady"})
     applied = pd.DataFrame({"customer_id": ids, "override_tier": ["", "INACTIVE", "VIP", "GOOD"],
@@ -125,13 +129,17 @@ def _case():
     ("rfm", ["Champions", "Loyal", "Champions", "Loyal"]),
     # k-means ranks 1, 2: INACTIVE (4) -> rank 2, GOOD (2) -> rank 2
     ("kmeans", ["hi", "lo", "hi", "lo"]),
+    # the potential tiers have the tiers' four ranks: an override lands on the tier it names
+    ("potential", ["REGULAR", "INACTIVE", "VIP", "GOOD"]),
 ])
 def test_overrides_reach_recommended_segment_whichever_scheme_wins(winner, expected):
     from segkit.pipeline import _assignments
     from segkit.schemes import registry
 
-    if set(registry.names()) != {"percentile_tiers", "rfm", "kmeans"}:
-        pytest.skip("the constructed case covers the built-in schemes")
+    # every built-in scheme is in the constructed case (a plug-in scheme registered by a user is not)
+    assert {"percentile_tiers", "rfm", "kmeans", "potential"} <= set(registry.names())
+    if not set(registry.names()) <= set(_case()[2]):
+        pytest.skip("a plug-in scheme is registered: the constructed case covers the built-in schemes only")
     out = _assignments(*_case(), {"recommended": winner}).set_index("customer_id")
     assert out["recommended_segment"].tolist() == expected
     assert out.loc["a", "recommended_segment"] == _case()[2][winner].set_index("customer_id").loc["a", "segment"]
