@@ -4,6 +4,7 @@ inputs, and what each scheme says for a customer without a purchase.
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from segkit.schemes import KMeansSegmenter, PercentileTiers, PotentialTiers, RFMSegmenter
@@ -28,3 +29,12 @@ def test_no_purchase_values_per_scheme():
     values["segment"] = "x"
     assert KMeansSegmenter.no_purchase["segment"] == NO_PURCHASE
     assert no_purchase_values(PercentileTiers) == {"segment": "INACTIVE"}  # tiers have an INACTIVE tier
+
+
+def test_isin_missing_values_as_nan_or_none_are_never_members():
+    # NaN in an object array used to raise (Arrow read it as a float); None among the members made
+    # a missing id a member
+    ids = pd.Series(["a", None, np.nan, "b"], dtype=object)
+    assert isin(ids, ["a", None, np.nan]).tolist() == [True, False, False, False]
+    assert isin(pd.Series(["a", None, "b"], dtype="string"), pd.Series(["b", None], dtype="string")).tolist() == [
+        False, False, True]
