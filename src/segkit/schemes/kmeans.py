@@ -277,7 +277,11 @@ class KMeansSegmenter(SchemeMixin):
     no_purchase = {"segment": NO_PURCHASE, "name": NO_PURCHASE}
 
     def segment_table(self) -> pd.DataFrame:
-        """``customer_id, segment, rank`` plus ``cluster`` (number) and ``name``."""
+        """``customer_id, segment, rank`` plus ``cluster`` (number) and ``name`` (built once per fit)."""
+        self._check_fitted()
+        return self._cached("kmeans_table", (self.labels_, self.clusters_, tuple(self.segments_)), self._kmeans_table)
+
+    def _kmeans_table(self) -> pd.DataFrame:
         table = super().segment_table()
         table["cluster"] = self.clusters_.reindex(table["customer_id"]).to_numpy()
         table["name"] = table["segment"]
