@@ -120,8 +120,9 @@ class Analysis:
     started: str
     finished: str
     extras: dict[str, Any] | None = None
-    #: the backtest: the earlier origins' tables (main cut-off excluded), the scored origins,
-    #: which origins were kept and why, the holdout over the longest horizon the report tries
+    #: the backtest: the earlier origins' splits (main cut-off excluded; their per-customer tables are
+    #: let go once scored), the scored origins, which origins were kept and why, the holdout over the
+    #: longest horizon the report tries
     backtest: dict[str, Any] | None = None
     #: rows of the potential model's alert rule (alerts.csv lists them after ``alerts``, the VIP dropouts)
     model_alerts: pd.DataFrame | None = None
@@ -291,9 +292,8 @@ def analyze(params: RunParams, *, tx: Transactions | None = None, n_boot: int = 
     schemes, previous_tables = _fit_schemes(inputs, tables["previous"])
     main_origin = backtest.Origin(split, inputs.features, inputs.monthly, tables["holdout_monthly"],
                                   tables["potential"])
-    origins = [main_origin, *tables["origins"]]
-    origin_tables = [{n: s.segment_table() for n, s in schemes.items()},
-                     *(backtest.fit_origin(o, params, schemes) for o in tables["origins"])]
+    segment_tables = {n: s.segment_table() for n, s in schemes.items()}
+    scoring = _backtest_scoring(params, schemes, main_origin, segment_tables, tables)
     lap("schemes")
     customers = inputs.features["customer_id"]
     lifecycle = stage_labels(inputs.monthly, split.as_of, customers)  # relationship stages
@@ -304,11 +304,11 @@ def analyze(params: RunParams, *, tx: Transactions | None = None, n_boot: int = 
     applied = apply_overrides(tiers.segment_table(), overrides)
     alerts, model_alerts = _alerts(tiers, schemes.get("potential"), inputs)
     lap("lifecycle_overrides")
-    segment_tables = origin_tables[0]
     weights = BootstrapWeights.for_customers(len(customers), n_boot, params.seed)  # the same resamples for all
     scores = {name: score_scheme(segment_tables[name], tables["outcomes"], previous_tables.get(name),
                                  n_boot=n_boot, seed=params.seed, weights=weights) for name in schemes}
-    entries = backtest.score_origins(origins, origin_tables, params, n_boot=n_boot)
+    entries = backtest.score_origins(scoring, params, n_boot=n_boot)
+    del scoring
     recommendation = _recommendation(params, entries, tables["origin_info"])
     scorecard = build_scorecard(params.name, split, scores, recommendation["scorecard"])
     scorecard["models"] = _models(schemes)
@@ -327,6 +327,25 @@ def analyze(params: RunParams, *, tx: Transactions | None = None, n_boot: int = 
         backtest={"origins": tables["origins"], "entries": entries, "info": tables["origin_info"],
                   "holdout_long": tables["holdout_long"], "data_end": tables["data_end"]},
     ), tables["returns"])
+
+
+def _backtest_scoring(params: RunParams, schemes: dict[str, Any], main: backtest.Origin,
+                      segment_tables: dict[str, pd.DataFrame], tables: dict[str, Any]) -> list[backtest.Scoring]:
+    """What the comparison needs of every origin (:func:`segkit.backtest.prepare_scoring`), main first.
+
+    Each earlier origin is fitted and reduced to its segment ranks, outcomes and baseline keys in turn,
+    and its per-customer tables are let go (``tables["origins"]`` keeps only the splits): they are
+    most of a run's memory at millions of customers, and nothing reads them afterwards.
+    """
+    scoring = [backtest.prepare_scoring(main, segment_tables, params.criterion)]
+    earlier, tables["origins"] = tables["origins"], []
+    while earlier:
+        origin = earlier.pop(0)
+        fitted = backtest.fit_origin(origin, params, schemes)
+        scoring.append(backtest.prepare_scoring(origin, fitted, params.criterion, compact=True))
+        tables["origins"].append(origin.split)
+        del origin, fitted
+    return scoring
 
 
 def _decided(analysis: Analysis, returns: pd.DataFrame) -> Analysis:

@@ -128,7 +128,9 @@ class KMeansSegmenter(SchemeMixin):
         if missing:
             raise ParameterError(f"the features lack {sorted(missing)}", where="KMeansSegmenter.fit",
                                  fix="pass segkit.features.customer_features(...)")
-        f = features.sort_values("customer_id", kind="stable").reset_index(drop=True)
+        # sorted by customer_id (a copy only when it is not: the features usually come sorted)
+        f = features if features["customer_id"].is_monotonic_increasing and features.index.equals(
+            pd.RangeIndex(len(features))) else features.sort_values("customer_id", kind="stable").reset_index(drop=True)
         n = len(f)
         if n <= lo:
             raise ParameterError(f"k-means needs more customers than clusters: {n} customer(s), k from {lo}",
@@ -173,8 +175,7 @@ class KMeansSegmenter(SchemeMixin):
         remap[order] = np.arange(self.k_)
         self.centers_ = final.cluster_centers_[order]
         self.inertia_ = float(final.inertia_)
-        self._X = X
-        self._features = f
+        self._features = f  # the scaled matrix is not kept: kmeans_matrix and scaler_ give it again
         self._set_clusters(f["customer_id"].astype(str).to_numpy(), remap[raw_labels])
         self.stability_ = self._stability(S, rng)
         return self
