@@ -76,3 +76,24 @@ def test_kmeans_table_follows_a_renumbering_and_the_cache_is_not_pickled():
     assert (renumbered["cluster"].to_numpy() == flipped["cluster"].to_numpy()).all()
     assert (renumbered["rank"] == renumbered["cluster"] + 1).all()
     assert pickle.loads(pickle.dumps(km)).segment_table().equals(renumbered)
+
+
+def test_earlier_cut_offs_keep_only_their_splits_and_compact_scoring_scores_the_same(cdnow_analysis):
+    from segkit import backtest
+    from segkit.calendar import Split
+
+    a = cdnow_analysis
+    assert len(a.backtest["origins"]) == len(a.backtest["entries"]) - 1 >= 1
+    assert all(isinstance(s, Split) for s in a.backtest["origins"])  # no per-customer tables kept
+    assert [s.as_of.isoformat() for s in a.backtest["origins"]] == [e["as_of"] for e in a.backtest["entries"][1:]]
+    main = backtest.Origin(a.split, a.features, a.monthly, a.holdout_monthly, a.potential_summary)
+    full = backtest.prepare_scoring(main, a.tables, a.params.criterion)
+    compact = backtest.prepare_scoring(main, a.tables, a.params.criterion, compact=True)
+    assert all(list(t.columns) == ["customer_id", "rank"] for t in compact.tables.values())
+    got = [backtest.score_origins([p], a.params, n_boot=50)[0]["results"] for p in (full, compact)]
+    for name in got[0]:
+        assert got[0][name]["capture_at"] == got[1][name]["capture_at"]
+        assert got[0][name]["ci95"] == got[1][name]["ci95"]
+    # the run's own main entry is this scoring's (same customers, outcomes and baselines)
+    assert a.backtest["entries"][0]["results"]["percentile_tiers"]["capture_auc"] == \
+        got[0]["percentile_tiers"]["capture_auc"]
