@@ -114,7 +114,10 @@ def criterion_outcomes(holdout_monthly: pd.DataFrame, customers: Iterable[str], 
     if criterion not in holdout_monthly.columns:
         raise ParameterError(f"the holdout table has no column for the criterion {criterion!r}",
                              where="criterion", fix="use revenue, payments, units or margin")
-    ids = pd.Index(pd.Series(list(customers), dtype=str)).unique().sort_values()
+    given = customers if isinstance(customers, (pd.Series, pd.Index)) else pd.Series(list(customers), dtype=str)
+    ids = pd.Index(given.astype(str))
+    if not (ids.is_monotonic_increasing and ids.is_unique):  # the features' ids come sorted and unique
+        ids = ids.unique().sort_values()
     hm = holdout_monthly.assign(customer_id=holdout_monthly["customer_id"].astype(str))
     sums = hm.groupby("customer_id", sort=False)[[criterion, "purchases"]].sum()
     sums = sums.reindex(ids, fill_value=0)

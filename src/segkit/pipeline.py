@@ -53,7 +53,7 @@ from .decisions.erosion import erosion_alerts
 from .decisions.run import Decisions, decide, stage_labels, with_tier_change
 from .schemes import PercentileTiers, SchemeInputs, apply_overrides, load_overrides
 from .schemes import registry
-from .schemes._base import no_purchase_values
+from .schemes._base import isin, no_purchase_values
 from .potential import outputs as potential_outputs
 from .potential.summary import holdout_purchases, summary_frame
 
@@ -549,6 +549,11 @@ def _assignments(lifecycle: pd.DataFrame, applied: pd.DataFrame, tables: dict[st
     for spec in registry.schemes():
         cols = tables[spec.name][["customer_id", *spec.columns.values()]]
         # two assignment columns may come from the same table column: select, then name
+        if cols["customer_id"].reset_index(drop=True).equals(out["customer_id"]):
+            # the same customers in the same order (every table is sorted by customer_id): no text join
+            for column, source in spec.columns.items():
+                out[column] = cols[source].to_numpy()
+            continue
         part = pd.DataFrame({"customer_id": cols["customer_id"]})
         for column, source in spec.columns.items():
             part[column] = cols[source].to_numpy()
@@ -565,8 +570,8 @@ def _assignments(lifecycle: pd.DataFrame, applied: pd.DataFrame, tables: dict[st
         mapped = backtest.map_override_tiers(out.loc[manual, "override_tier"], tables[chosen])
         out.loc[manual, "recommended_segment"] = mapped.where(mapped.notna(), out.loc[manual, "recommended_segment"])
     prospects = _prospect_rows(applied)
-    # a customer placed by hand who has only returns is listed once, with the no-purchase values
-    out = _append_rows(out, prospects[~prospects["customer_id"].isin(out["customer_id"])])
+    if len(prospects):  # a customer placed by hand who has only returns is listed once, with the no-purchase values
+        out = _append_rows(out, prospects[~isin(prospects["customer_id"], out["customer_id"])])
     columns = [c for c in assignment_columns() if c not in _DECISION_COLUMNS]  # added by _decided
     return out[columns].sort_values("customer_id", kind="stable").reset_index(drop=True)
 
