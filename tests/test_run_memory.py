@@ -97,3 +97,20 @@ def test_earlier_cut_offs_keep_only_their_splits_and_compact_scoring_scores_the_
     # the run's own main entry is this scoring's (same customers, outcomes and baselines)
     assert a.backtest["entries"][0]["results"]["percentile_tiers"]["capture_auc"] == \
         got[0]["percentile_tiers"]["capture_auc"]
+
+
+def test_customer_weights_pick_the_same_ids_as_numpy_text_sorting():
+    # distinct ids sorted in Arrow must be numpy's np.unique order (code points, accents included) and
+    # the subsample above max_customers the same draw
+    from segkit.compare import CustomerWeights
+
+    rng = np.random.default_rng(1)
+    ids = np.array([f"B{i:05d}" for i in rng.integers(0, 3_000, 5_000)] + ["é", "z", "Ä", "a", "B00001"],
+                   dtype=object)
+    distinct = np.unique(np.asarray(list(ids), dtype=str))
+    for cap in (10_000, 500):
+        w = CustomerWeights(ids, n_boot=3, seed=4, max_customers=cap)
+        want = distinct if cap >= len(distinct) else distinct[np.sort(
+            np.random.default_rng(4 + 7919).choice(len(distinct), size=cap, replace=False))]
+        assert w.n_customers == len(distinct) and w.ids.tolist() == want.tolist()
+        assert w.positions(["é", "nobody"]).tolist() == [(want.tolist().index("é") if "é" in want else -1), -1]
