@@ -114,3 +114,22 @@ def test_customer_weights_pick_the_same_ids_as_numpy_text_sorting():
             np.random.default_rng(4 + 7919).choice(len(distinct), size=cap, replace=False))]
         assert w.n_customers == len(distinct) and w.ids.tolist() == want.tolist()
         assert w.positions(["é", "nobody"]).tolist() == [(want.tolist().index("é") if "é" in want else -1), -1]
+
+
+def test_customers_without_a_purchase_are_selected_in_the_engine():
+    import datetime as dt
+
+    from segkit.data import load_transactions
+    from segkit.decisions.maintenance import customer_returns
+    from segkit.pipeline import without_purchase
+
+    tx = load_transactions(pd.DataFrame({
+        "customer_id": ["b", "a", "c", "c", "d", "e", "e"], "amount": [10.0, -4.0, 6.0, -2.0, -1.5, -3.0, -1.0],
+        "date": ["2024-01-05", "2024-01-09", "2024-02-01", "2024-01-03", "2024-01-20", "2024-01-02", "2024-01-30"]}))
+    every = customer_returns(tx, None, dt.date(2024, 1, 31))
+    assert every["customer_id"].tolist() == ["a", "b", "c", "d", "e"]  # sorted, whatever the engine's order
+    only = customer_returns(tx, None, dt.date(2024, 1, 31), returns_only=True)
+    want = every[every["purchase_lines"] == 0].reset_index(drop=True)
+    assert only.equals(want) and only["customer_id"].tolist() == ["a", "c", "d", "e"]
+    assert without_purchase(tx, dt.date(2024, 1, 31)).values.tolist() == [
+        ["a", 1, 4.0], ["c", 1, 2.0], ["d", 1, 1.5], ["e", 2, 4.0]]

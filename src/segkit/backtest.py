@@ -39,8 +39,8 @@ from .errors import ParameterError, SegkitError
 from .schemes import SchemeInputs, registry
 from .schemes._base import isin
 
-__all__ = ["ORIGIN_STEP", "COMPARE_RESAMPLES", "STABILITY_RESAMPLES", "Origin", "Scoring", "origin_splits", "fit_origin",
-           "prepare_scoring", "score_origins",
+__all__ = ["ORIGIN_STEP", "COMPARE_RESAMPLES", "STABILITY_RESAMPLES", "Origin", "Scoring", "origin_splits",
+           "fit_origin", "prepare_scoring", "score_origins",
            "decide", "stability", "settings_winners", "map_override_tiers", "OVERRIDE_RANKS"]
 
 #: months between two backtest cut-offs

@@ -523,7 +523,7 @@ def without_purchase(tx: Transactions, as_of: dt.date) -> pd.DataFrame:
     >>> without_purchase(tx, dt.date(2024, 1, 31)).values.tolist()
     [['b', 1, 4.0]]
     """
-    seen = customer_returns(tx, None, as_of)
+    seen = customer_returns(tx, None, as_of, returns_only=True)
     absent = seen[seen["purchase_lines"] == 0]
     return absent[["customer_id", "return_lines", "returns_value"]].reset_index(drop=True)
 

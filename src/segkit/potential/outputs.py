@@ -53,7 +53,8 @@ def _isin(ids: pd.Series, members: pd.Index) -> np.ndarray:
     def text(values: pd.Series | pd.Index) -> pa.Array:
         return pa.array(values.astype(str), type=pa.large_string())  # Arrow-backed text: no copy
 
-    return pc.fill_null(pc.is_in(text(ids), value_set=text(members)), False).to_numpy(zero_copy_only=False)
+    found = pc.is_in(text(ids), value_set=text(members), skip_nulls=True)  # a missing id or member matches nothing
+    return pc.fill_null(found, False).to_numpy(zero_copy_only=False)
 
 
 def seed_alert_rows(seed: pd.DataFrame, predictions: pd.DataFrame | None) -> pd.DataFrame:

@@ -101,8 +101,9 @@ class SchemeMixin:
         """
         cache = self.__dict__.get("_table_cache") or {}
         hit = cache.get(name)
+        fitted = (pd.Series, pd.DataFrame, np.ndarray)  # compared by identity
         if hit is not None and len(hit[0]) == len(key) and all(
-                a is b if isinstance(b, (pd.Series, pd.DataFrame, np.ndarray)) else a == b for a, b in zip(hit[0], key)):
+                a is b if isinstance(b, fitted) else a == b for a, b in zip(hit[0], key)):
             return hit[1].copy(deep=False)
         out = build()
         # a new dict, never changed in place: a shallow copy of the scheme (``reshared``) keeps its own

@@ -53,6 +53,13 @@ def kmeans_matrix(features: pd.DataFrame, extra: tuple[str, ...] = ()) -> np.nda
     return np.column_stack(cols)
 
 
+def _sorted_by_id(features: pd.DataFrame) -> pd.DataFrame:
+    """``features`` sorted by customer_id, copied only when it is not already (it usually comes sorted)."""
+    if features["customer_id"].is_monotonic_increasing and features.index.equals(pd.RangeIndex(len(features))):
+        return features
+    return features.sort_values("customer_id", kind="stable").reset_index(drop=True)
+
+
 @dataclass(eq=False)
 class KMeansSegmenter(SchemeMixin):
     """k-means segmentation with k chosen by silhouette on a seeded sample.
@@ -128,9 +135,7 @@ class KMeansSegmenter(SchemeMixin):
         if missing:
             raise ParameterError(f"the features lack {sorted(missing)}", where="KMeansSegmenter.fit",
                                  fix="pass segkit.features.customer_features(...)")
-        # sorted by customer_id (a copy only when it is not: the features usually come sorted)
-        f = features if features["customer_id"].is_monotonic_increasing and features.index.equals(
-            pd.RangeIndex(len(features))) else features.sort_values("customer_id", kind="stable").reset_index(drop=True)
+        f = _sorted_by_id(features)
         n = len(f)
         if n <= lo:
             raise ParameterError(f"k-means needs more customers than clusters: {n} customer(s), k from {lo}",
