@@ -39,7 +39,8 @@ from .errors import ParameterError, SegkitError
 from .schemes import SchemeInputs, registry
 from .schemes._base import isin
 
-__all__ = ["ORIGIN_STEP", "COMPARE_RESAMPLES", "STABILITY_RESAMPLES", "Origin", "origin_splits", "fit_origin", "score_origins",
+__all__ = ["ORIGIN_STEP", "COMPARE_RESAMPLES", "STABILITY_RESAMPLES", "Origin", "Scoring", "origin_splits",
+           "fit_origin", "prepare_scoring", "score_origins",
            "decide", "stability", "settings_winners", "map_override_tiers", "OVERRIDE_RANKS"]
 
 #: months between two backtest cut-offs
@@ -105,29 +106,51 @@ def fit_origin(origin: Origin, params: RunParams, reference: Mapping[str, Any] |
             .segment_table() for spec in registry.schemes()}
 
 
-def _outcomes_and_baselines(origin: Origin, criterion: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+@dataclasses.dataclass
+class Scoring:
+    """What scoring needs of one origin, and nothing else: its split, each scheme's segment table,
+    the outcomes of its holdout and the simple rankings' keys (:func:`prepare_scoring`).
+
+    The origin's feature, customer-month and summary tables are not needed any more once these are
+    computed, so a run holds them for one origin at a time.
+    """
+
+    split: Split
+    tables: dict[str, pd.DataFrame]
+    outcomes: pd.DataFrame
+    baselines: pd.DataFrame
+
+
+def prepare_scoring(origin: Origin, tables: Mapping[str, pd.DataFrame], criterion: str, *,
+                    compact: bool = False) -> Scoring:
+    """The :class:`Scoring` of ``origin`` with its fitted ``tables`` (name -> segment table).
+
+    ``compact``: keep only ``customer_id`` and ``rank`` of each table (all the comparison reads; for the
+    earlier origins, whose tables serve nothing else).
+    """
     ids = origin.features["customer_id"]
-    return (compare.criterion_outcomes(origin.holdout_monthly, ids, criterion),
-            compare.baseline_orders(origin.features, origin.monthly, criterion, origin.split.window_months))
+    kept = {n: t[["customer_id", "rank"]] if compact else t for n, t in tables.items()}
+    return Scoring(origin.split, kept, compare.criterion_outcomes(origin.holdout_monthly, ids, criterion),
+                   compare.baseline_orders(origin.features, origin.monthly, criterion, origin.split.window_months))
 
 
-def score_origins(origins: Sequence[Origin], tables: Sequence[Mapping[str, pd.DataFrame]], params: RunParams, *,
-                  n_boot: int) -> list[dict[str, Any]]:
+def score_origins(origins: Sequence[Scoring], params: RunParams, *, n_boot: int) -> list[dict[str, Any]]:
     """Capture of every scheme and baseline at every origin, with one shared set of resamples.
 
-    Returns one entry per origin (main first): ``as_of``, ``holdout`` ({start, end}) and
-    ``results`` (:func:`segkit.compare.compare_rankings`). At most :data:`COMPARE_RESAMPLES` resamples.
+    ``origins``: :func:`prepare_scoring` of each origin, main first. Returns one entry per origin (main
+    first): ``as_of``, ``holdout`` ({start, end}) and ``results`` (:func:`segkit.compare.compare_rankings`).
+    At most :data:`COMPARE_RESAMPLES` resamples.
     """
-    prepared = [_outcomes_and_baselines(o, params.criterion) for o in origins]
-    ids = np.concatenate([out["customer_id"].astype(str).to_numpy() for out, _ in prepared])
+    ids = np.concatenate([o.outcomes["customer_id"].astype(str).to_numpy() for o in origins])
     n_boot = min(n_boot, COMPARE_RESAMPLES)
     weights = compare.CustomerWeights(ids, n_boot, params.seed) if n_boot > 0 else None
+    del ids
     entries = []
-    for origin, t, (outcomes, baselines) in zip(origins, tables, prepared):
-        results = compare.compare_rankings(t, outcomes, params.vip_share, baselines=baselines, n_boot=n_boot,
-                                           seed=params.seed, weights=weights)
-        entries.append({"as_of": origin.split.as_of.isoformat(),
-                        "holdout": origin.split.to_dict()["holdout"], "results": results})
+    for o in origins:
+        results = compare.compare_rankings(o.tables, o.outcomes, params.vip_share, baselines=o.baselines,
+                                           n_boot=n_boot, seed=params.seed, weights=weights)
+        entries.append({"as_of": o.split.as_of.isoformat(), "holdout": o.split.to_dict()["holdout"],
+                        "results": results})
     return entries
 
 

@@ -50,6 +50,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from scipy.optimize import linear_sum_assignment
 from sklearn.metrics import adjusted_rand_score
 
@@ -114,7 +116,10 @@ def criterion_outcomes(holdout_monthly: pd.DataFrame, customers: Iterable[str], 
     if criterion not in holdout_monthly.columns:
         raise ParameterError(f"the holdout table has no column for the criterion {criterion!r}",
                              where="criterion", fix="use revenue, payments, units or margin")
-    ids = pd.Index(pd.Series(list(customers), dtype=str)).unique().sort_values()
+    given = customers if isinstance(customers, (pd.Series, pd.Index)) else pd.Series(list(customers), dtype=str)
+    ids = pd.Index(given.astype(str))
+    if not (ids.is_monotonic_increasing and ids.is_unique):  # the features' ids come sorted and unique
+        ids = ids.unique().sort_values()
     hm = holdout_monthly.assign(customer_id=holdout_monthly["customer_id"].astype(str))
     sums = hm.groupby("customer_id", sort=False)[[criterion, "purchases"]].sum()
     sums = sums.reindex(ids, fill_value=0)
@@ -271,12 +276,18 @@ class CustomerWeights:
 
     def __init__(self, customer_ids: Iterable[str], n_boot: int, seed: int,
                  max_customers: int = _MAX_BOOT_CUSTOMERS):
-        ids = np.unique(np.asarray(list(customer_ids), dtype=str))
-        self.n_customers, self.scale = len(ids), 1.0
-        if len(ids) > max_customers:
+        # distinct ids sorted in Arrow (code point order, as numpy sorts text): a numpy text array of
+        # every origin's ids would take 4 bytes per character per row; only the subsample becomes one
+        text = pa.array(pd.Series(customer_ids if isinstance(customer_ids, (np.ndarray, pd.Series, pd.Index))
+                                  else list(customer_ids), dtype=object).astype(str), type=pa.large_string())
+        distinct = pc.unique(text)
+        distinct = distinct.take(pc.sort_indices(distinct))
+        self.n_customers, self.scale = len(distinct), 1.0
+        if len(distinct) > max_customers:
             rng = np.random.default_rng(seed + 7919)
-            ids = ids[np.sort(rng.choice(len(ids), size=max_customers, replace=False))]
+            distinct = distinct.take(pa.array(np.sort(rng.choice(len(distinct), size=max_customers, replace=False))))
             self.scale = math.sqrt(max_customers / self.n_customers)
+        ids = np.asarray(distinct.to_numpy(zero_copy_only=False), dtype=str)
         self.ids, self.n_boot, self.seed = ids, n_boot, seed
         self.draws = BootstrapWeights(len(ids), n_boot, seed)
 

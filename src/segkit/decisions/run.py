@@ -81,7 +81,7 @@ def segments_as_tiers(table: pd.DataFrame) -> tuple[pd.DataFrame, str]:
     Named tiers are kept (``"by name"``); otherwise segments map by rank (``"by rank"``).
     """
     labels = table["segment"].astype(str)
-    if set(labels) <= set(POLICY_TIERS):
+    if set(pd.unique(labels)) <= set(POLICY_TIERS):  # the distinct labels (not a Python set of every row's)
         return pd.DataFrame({"customer_id": table["customer_id"].astype(str), "tier": labels}), "by name"
     ranks = sorted(table["rank"].unique())
     by_rank = {r: POLICY_TIERS[min(i, len(POLICY_TIERS) - 1)] for i, r in enumerate(ranks)}

@@ -30,6 +30,8 @@ from typing import Any
 import ibis
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from .alerts import dropout_alerts
 
@@ -43,6 +45,16 @@ ALERT_COLUMNS = ["customer_id", "last_vip_month", "last_payment", "value_at_risk
 RULES = ("vip_dropout", "p_alive", "margin_erosion")
 #: repeat purchases in calibration, grouped for the calibration-vs-holdout table (last: "7+")
 FREQUENCY_GROUPS = 7
+
+
+def _isin(ids: pd.Series, members: pd.Index) -> np.ndarray:
+    """Which text ``ids`` are among ``members``, decided in Arrow (pandas' ``isin`` on text and a
+    Python set of millions of ids build a Python object per id)."""
+    def text(values: pd.Series | pd.Index) -> pa.Array:
+        return pa.array(values.astype(str), type=pa.large_string())  # Arrow-backed text: no copy
+
+    found = pc.is_in(text(ids), value_set=text(members), skip_nulls=True)  # a missing id or member matches nothing
+    return pc.fill_null(found, False).to_numpy(zero_copy_only=False)
 
 
 def seed_alert_rows(seed: pd.DataFrame, predictions: pd.DataFrame | None) -> pd.DataFrame:
@@ -62,7 +74,7 @@ def model_alert_rows(predictions: pd.DataFrame, tier_labels: pd.Series, window_v
     ``monthly_tiers``: the tiers' ``customer_id, month, monthly_tier`` (for ``last_vip_month``).
     """
     covered = tier_labels[tier_labels.isin(["VIP", "GOOD"])].index.astype(str)
-    pred = predictions[predictions["customer_id"].isin(set(covered))]
+    pred = predictions[_isin(predictions["customer_id"], covered)]
     if pred.empty:
         return pd.DataFrame({c: pd.Series(dtype=float if c in ("value_at_risk", "p_alive") else object)
                              for c in ALERT_COLUMNS})

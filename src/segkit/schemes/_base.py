@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, ClassVar
 
 import numpy as np
@@ -83,12 +83,43 @@ class SchemeMixin:
             raise NotFittedError(f"{type(self).__name__} is not fitted yet", fix="call fit(...) first")
 
     def segment_table(self) -> pd.DataFrame:
-        """``customer_id, segment, rank`` (rank 1 = most valuable), one row per customer, sorted."""
+        """``customer_id, segment, rank`` (rank 1 = most valuable), one row per customer, sorted.
+
+        Built once per fit (:meth:`_cached`): a run asks for the same table several times.
+        """
         self._check_fitted()
+        return self._cached("segment_table", (self.labels_, tuple(self.segments_)), self._build_segment_table)
+
+    def _build_segment_table(self) -> pd.DataFrame:
         rank = {label: i + 1 for i, label in enumerate(self.segments_)}
         out = pd.DataFrame({"customer_id": self.labels_.index.astype(str), "segment": self.labels_.astype(str).values})
         out["rank"] = out["segment"].map(rank).astype("int64")
         return out.sort_values("customer_id", kind="stable").reset_index(drop=True)
+
+    def _cached(self, name: str, key: tuple[Any, ...], build: Callable[[], pd.DataFrame]) -> pd.DataFrame:
+        """``build()``'s frame, built once while ``key`` holds, handed out as a copy.
+
+        Building a per-customer table (text ids sorted, labels cast to text) costs seconds per million
+        customers. ``key``: the fitted objects (compared by identity: a refit or renumbering replaces
+        them) and plain values (compared by equality) the table is made from. The copy is shallow:
+        under pandas' copy-on-write a caller adding or changing a column changes only its own copy.
+        """
+        cache = self.__dict__.get("_table_cache") or {}
+        hit = cache.get(name)
+        fitted = (pd.Series, pd.DataFrame, np.ndarray)  # compared by identity
+        if hit is not None and len(hit[0]) == len(key) and all(
+                a is b if isinstance(b, fitted) else a == b for a, b in zip(hit[0], key)):
+            return hit[1].copy(deep=False)
+        out = build()
+        # a new dict, never changed in place: a shallow copy of the scheme (``reshared``) keeps its own
+        self._table_cache = {**cache, name: (key, out)}
+        return out.copy(deep=False)
+
+    def __getstate__(self) -> dict[str, Any]:
+        """The fitted state without the cached segment table (rebuilt on demand after unpickling)."""
+        state = dict(self.__dict__)
+        state.pop("_table_cache", None)
+        return state
 
     def describe(self) -> list[str]:
         """Lines for ``segkit segment``'s summary beyond the segment sizes (cut points, k, ...)."""

@@ -53,6 +53,13 @@ def kmeans_matrix(features: pd.DataFrame, extra: tuple[str, ...] = ()) -> np.nda
     return np.column_stack(cols)
 
 
+def _sorted_by_id(features: pd.DataFrame) -> pd.DataFrame:
+    """``features`` sorted by customer_id, copied only when it is not already (it usually comes sorted)."""
+    if features["customer_id"].is_monotonic_increasing and features.index.equals(pd.RangeIndex(len(features))):
+        return features
+    return features.sort_values("customer_id", kind="stable").reset_index(drop=True)
+
+
 @dataclass(eq=False)
 class KMeansSegmenter(SchemeMixin):
     """k-means segmentation with k chosen by silhouette on a seeded sample.
@@ -128,7 +135,7 @@ class KMeansSegmenter(SchemeMixin):
         if missing:
             raise ParameterError(f"the features lack {sorted(missing)}", where="KMeansSegmenter.fit",
                                  fix="pass segkit.features.customer_features(...)")
-        f = features.sort_values("customer_id", kind="stable").reset_index(drop=True)
+        f = _sorted_by_id(features)
         n = len(f)
         if n <= lo:
             raise ParameterError(f"k-means needs more customers than clusters: {n} customer(s), k from {lo}",
@@ -173,8 +180,7 @@ class KMeansSegmenter(SchemeMixin):
         remap[order] = np.arange(self.k_)
         self.centers_ = final.cluster_centers_[order]
         self.inertia_ = float(final.inertia_)
-        self._X = X
-        self._features = f
+        self._features = f  # the scaled matrix is not kept: kmeans_matrix and scaler_ give it again
         self._set_clusters(f["customer_id"].astype(str).to_numpy(), remap[raw_labels])
         self.stability_ = self._stability(S, rng)
         return self
@@ -277,7 +283,11 @@ class KMeansSegmenter(SchemeMixin):
     no_purchase = {"segment": NO_PURCHASE, "name": NO_PURCHASE}
 
     def segment_table(self) -> pd.DataFrame:
-        """``customer_id, segment, rank`` plus ``cluster`` (number) and ``name``."""
+        """``customer_id, segment, rank`` plus ``cluster`` (number) and ``name`` (built once per fit)."""
+        self._check_fitted()
+        return self._cached("kmeans_table", (self.labels_, self.clusters_, tuple(self.segments_)), self._kmeans_table)
+
+    def _kmeans_table(self) -> pd.DataFrame:
         table = super().segment_table()
         table["cluster"] = self.clusters_.reindex(table["customer_id"]).to_numpy()
         table["name"] = table["segment"]

@@ -160,9 +160,20 @@ class PotentialTiers(SchemeMixin):
     no_purchase = {"segment": "INACTIVE"}
 
     def segment_table(self) -> pd.DataFrame:
-        """``customer_id, segment, rank`` plus the prediction columns it exports."""
+        """``customer_id, segment, rank`` plus the prediction columns it exports (built once per fit)."""
+        self._check_fitted()
+        return self._cached("potential_table", (self.labels_, self.predictions_, tuple(self.segments_)),
+                            self._potential_table)
+
+    def _potential_table(self) -> pd.DataFrame:
         out = super().segment_table()
-        cols = self.predictions_.set_index("customer_id")
+        pred = self.predictions_
+        if out["customer_id"].reset_index(drop=True).equals(pred["customer_id"].astype(str).reset_index(drop=True)):
+            # the same customers in the same order (both sorted by customer_id): no lookup by text id
+            for col in PREDICTION_COLUMNS:
+                out[col] = pred[col].to_numpy()
+            return out
+        cols = pred.set_index("customer_id")
         for col in PREDICTION_COLUMNS:
             out[col] = out["customer_id"].map(cols[col]).to_numpy()
         return out

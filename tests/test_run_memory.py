@@ -1,0 +1,135 @@
+"""What keeps `segkit segment` from growing with the number of customers, checked by values.
+
+Per-fit tables are built once and handed out as copies (a caller's change stays its own; a refit or a
+renumbering builds them again); the cut-off's tables are checked against a fresh build.
+"""
+
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+import pandas as pd
+
+from segkit.schemes import KMeansSegmenter, PercentileTiers, PotentialTiers
+
+
+def _monthly(n: int = 40) -> pd.DataFrame:
+    rng = np.random.default_rng(3)
+    ids = [f"c{i:03d}" for i in range(n)]
+    months = pd.to_datetime(["2024-05-01", "2024-06-01"])
+    rows = [(c, m, float(rng.integers(1, 100))) for c in ids for m in months if rng.random() < 0.8]
+    frame = pd.DataFrame(rows, columns=["customer_id", "month", "revenue"])
+    return frame.assign(purchases=1)
+
+
+def test_segment_table_is_built_once_and_every_caller_gets_its_own_copy():
+    tiers = PercentileTiers(as_of="2024-06-30", window_months=2, dropout_months=1).fit_monthly(_monthly())
+    first = tiers.segment_table()
+    first["segment"] = "changed by a caller"
+    first["extra"] = 1
+    again = tiers.segment_table()
+    assert "extra" not in again and set(again["segment"]) <= {"VIP", "GOOD", "REGULAR", "INACTIVE"}
+    assert again.equals(tiers._build_segment_table())  # the same as a fresh build
+    # labels replaced (a refit, a renumbering): the table follows
+    tiers.labels_ = pd.Series("REGULAR", index=tiers.labels_.index, dtype=object)
+    assert set(tiers.segment_table()["segment"]) == {"REGULAR"}
+
+
+def test_reshared_potential_tiers_keep_their_own_table():
+    ids = [f"c{i:02d}" for i in range(10)]
+    pred = pd.DataFrame({"customer_id": ids, "p_alive": 0.9, "expected_purchases": 1.0,
+                         "predicted_value": np.arange(10, 0, -1, dtype=float), "peer_headroom": np.nan})
+    fit = PotentialTiers(vip_share=0.2, good_share=0.2)
+    fit.predictions_, fit.segments_ = pred, ["VIP", "GOOD", "REGULAR", "INACTIVE"]
+    fit.labels_ = fit.labels_from(pred, 0.2, 0.2)
+    before = fit.segment_table()
+    wider = fit.reshared(vip_share=0.5, good_share=0.2)
+    assert (wider.segment_table()["segment"] == "VIP").sum() == 5
+    assert fit.segment_table().equals(before) and (before["segment"] == "VIP").sum() == 2
+    # the prediction columns sit beside their own customers (aligned by position when sorted alike)
+    assert before.set_index("customer_id")["predicted_value"].to_dict() == dict(zip(ids, pred["predicted_value"]))
+
+
+def test_potential_table_looks_customers_up_when_the_orders_differ():
+    pred = pd.DataFrame({"customer_id": ["b", "a"], "p_alive": [0.9, 0.8], "expected_purchases": [1.0, 2.0],
+                         "predicted_value": [5.0, 7.0], "peer_headroom": [np.nan, 1.0]})
+    fit = PotentialTiers()
+    fit.predictions_, fit.segments_ = pred, ["VIP", "GOOD", "REGULAR", "INACTIVE"]
+    fit.labels_ = pd.Series(["GOOD", "VIP"], index=pd.Index(["a", "b"], name="customer_id"))
+    table = fit.segment_table()
+    assert table[["customer_id", "p_alive", "predicted_value", "peer_headroom"]].values.tolist()[0][:3] == \
+        ["a", 0.8, 7.0]
+
+
+def test_kmeans_table_follows_a_renumbering_and_the_cache_is_not_pickled():
+    rng = np.random.default_rng(0)
+    features = pd.DataFrame({"customer_id": [f"c{i:03d}" for i in range(300)],
+                             "recency_days": rng.integers(0, 300, 300), "frequency": rng.integers(1, 9, 300),
+                             "monetary": rng.gamma(2.0, 40.0, 300)})
+    km = KMeansSegmenter(k_range=(3, 3)).fit_features(features)
+    table = km.segment_table()
+    assert "_table_cache" in km.__dict__ and "_table_cache" not in pickle.loads(pickle.dumps(km)).__dict__
+    flipped = table.assign(cluster=(2 - table["cluster"]))  # an earlier fit that numbered the clusters backwards
+    km.match_labels(flipped)
+    renumbered = km.segment_table()
+    assert (renumbered["cluster"].to_numpy() == flipped["cluster"].to_numpy()).all()
+    assert (renumbered["rank"] == renumbered["cluster"] + 1).all()
+    assert pickle.loads(pickle.dumps(km)).segment_table().equals(renumbered)
+
+
+def test_earlier_cut_offs_keep_only_their_splits_and_compact_scoring_scores_the_same(cdnow_analysis):
+    from segkit import backtest
+    from segkit.calendar import Split
+
+    a = cdnow_analysis
+    assert len(a.backtest["origins"]) == len(a.backtest["entries"]) - 1 >= 1
+    assert all(isinstance(s, Split) for s in a.backtest["origins"])  # no per-customer tables kept
+    assert [s.as_of.isoformat() for s in a.backtest["origins"]] == [e["as_of"] for e in a.backtest["entries"][1:]]
+    main = backtest.Origin(a.split, a.features, a.monthly, a.holdout_monthly, a.potential_summary)
+    full = backtest.prepare_scoring(main, a.tables, a.params.criterion)
+    compact = backtest.prepare_scoring(main, a.tables, a.params.criterion, compact=True)
+    assert all(list(t.columns) == ["customer_id", "rank"] for t in compact.tables.values())
+    got = [backtest.score_origins([p], a.params, n_boot=50)[0]["results"] for p in (full, compact)]
+    for name in got[0]:
+        assert got[0][name]["capture_at"] == got[1][name]["capture_at"]
+        assert got[0][name]["ci95"] == got[1][name]["ci95"]
+    # the run's own main entry is this scoring's (same customers, outcomes and baselines)
+    assert a.backtest["entries"][0]["results"]["percentile_tiers"]["capture_auc"] == \
+        got[0]["percentile_tiers"]["capture_auc"]
+
+
+def test_customer_weights_pick_the_same_ids_as_numpy_text_sorting():
+    # distinct ids sorted in Arrow must be numpy's np.unique order (code points, accents included) and
+    # the subsample above max_customers the same draw
+    from segkit.compare import CustomerWeights
+
+    rng = np.random.default_rng(1)
+    ids = np.array([f"B{i:05d}" for i in rng.integers(0, 3_000, 5_000)] + ["é", "z", "Ä", "a", "B00001"],
+                   dtype=object)
+    distinct = np.unique(np.asarray(list(ids), dtype=str))
+    for cap in (10_000, 500):
+        w = CustomerWeights(ids, n_boot=3, seed=4, max_customers=cap)
+        want = distinct if cap >= len(distinct) else distinct[np.sort(
+            np.random.default_rng(4 + 7919).choice(len(distinct), size=cap, replace=False))]
+        assert w.n_customers == len(distinct) and w.ids.tolist() == want.tolist()
+        assert w.positions(["é", "nobody"]).tolist() == [(want.tolist().index("é") if "é" in want else -1), -1]
+
+
+def test_customers_without_a_purchase_are_selected_in_the_engine():
+    import datetime as dt
+
+    from segkit.data import load_transactions
+    from segkit.decisions.maintenance import customer_returns
+    from segkit.pipeline import without_purchase
+
+    tx = load_transactions(pd.DataFrame({
+        "customer_id": ["b", "a", "c", "c", "d", "e", "e"], "amount": [10.0, -4.0, 6.0, -2.0, -1.5, -3.0, -1.0],
+        "date": ["2024-01-05", "2024-01-09", "2024-02-01", "2024-01-03", "2024-01-20", "2024-01-02", "2024-01-30"]}))
+    every = customer_returns(tx, None, dt.date(2024, 1, 31))
+    assert every["customer_id"].tolist() == ["a", "b", "c", "d", "e"]  # sorted, whatever the engine's order
+    only = customer_returns(tx, None, dt.date(2024, 1, 31), returns_only=True)
+    want = every[every["purchase_lines"] == 0].reset_index(drop=True)
+    assert only.equals(want) and only["customer_id"].tolist() == ["a", "c", "d", "e"]
+    assert without_purchase(tx, dt.date(2024, 1, 31)).values.tolist() == [
+        ["a", 1, 4.0], ["c", 1, 2.0], ["d", 1, 1.5], ["e", 2, 4.0]]
