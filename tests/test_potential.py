@@ -287,6 +287,22 @@ def test_criteria_value_per_purchase_hand_checked():
     assert (row.x, row.repeat_value) == (1, 3.0)
 
 
+def test_summed_values_are_rounded_so_row_order_cannot_move_them():
+    """A customer's day sums and total are rounded to 6 decimals before the repeat value is taken.
+
+    An engine adds a customer's rows in any order (on large files, differently from run to run:
+    the value model's fit moved in the 5th digit); 0.1 + 0.2 + 0.3 is 0.6000000000000001 one way
+    and 0.6 the other. Rounded, the sums are the decimal ones whatever the order: day sums 0.6 and
+    0.6, total 6.2, repeat value (6.2 - 5) / 2 in float arithmetic.
+    """
+    rows = [("a", "2024-01-01", 5.0)] + [("a", f"2024-01-{d:02d}", v) for d in (2, 3) for v in (0.1, 0.2, 0.3)]
+    df = pd.DataFrame(rows, columns=["customer_id", "date", "amount"])
+    for order in (df, df.iloc[::-1]):
+        tx = load_transactions(order.reset_index(drop=True), today=TODAY)
+        row = purchase_summary(tx, dt.date(2024, 1, 31)).to_pandas().loc[0]
+        assert row.x == 2 and row.repeat_value == (6.2 - 5.0) / 2  # unrounded: 0.5999999999999996
+
+
 def test_unknown_or_unavailable_criterion_raises(sample):
     with pytest.raises(ParameterError, match="margin"):
         purchase_summary(sample, AS_OF, criterion="margin")

@@ -38,6 +38,9 @@ import pandas as pd
 from ..data import Transactions
 from ..features import criterion_available
 
+#: decimals of the summed purchase values (as the features' money: sums do not depend on row order)
+_ROUND = 6
+
 __all__ = ["purchase_summary", "grouped_counts", "grouped_values", "summary_frame", "holdout_purchases"]
 
 
@@ -85,8 +88,11 @@ def purchase_summary(tx: Transactions, as_of: dt.date, *, criterion: str = "reve
     t = t.mutate(_value=_row_value(t, criterion, tx.has))
     # With orders, one order is one payment whatever its rows: max of the per-row 1.0, not the sum.
     one_payment = criterion == "payments" and key == "order_id"
+    # Sums rounded to 6 decimals (as the features' money): an engine adds a customer's rows in any
+    # order, and unrounded sums differed in the last bits from run to run on large files, enough to
+    # move the value model's fit
     purchases = t.group_by(["customer_id", key]).aggregate(
-        day=t.date.min(), value=t._value.max() if one_payment else t._value.sum())
+        day=t.date.min(), value=t._value.max() if one_payment else t._value.sum().round(_ROUND))
     # The first purchase (earliest day; between orders of that day the smallest order id) is not a
     # repeat. Found with arg_min rather than a window: Ibis' Polars backend has no window functions.
     order_key = purchases.day.cast("string")
@@ -96,7 +102,7 @@ def purchase_summary(tx: Transactions, as_of: dt.date, *, criterion: str = "reve
         x=(purchases.count() - 1).cast("int64"),
         first_purchase=purchases.day.min(),
         last_purchase=purchases.day.max(),
-        _total=purchases.value.sum(),
+        _total=purchases.value.sum().round(_ROUND),
         _first_value=purchases.value.argmin(order_key),
     )
     repeat_value = ibis.cases((per_customer.x > 0, (per_customer._total - per_customer._first_value) / per_customer.x),
