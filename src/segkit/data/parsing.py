@@ -229,7 +229,8 @@ def parse(raw: ir.Table, mapping: dict[str, str], layouts: dict[str, str], attri
     cols.update({key: _text(raw[mapping[key]]) for key in attributes})
     cols.update(_row_key(raw, set(mapping.values())))
     for key in ("date", "amount", "quantity", "cost"):
-        cols[f"_raw_{key}"] = raw[mapping[key]].cast("string") if key in mapping else ibis.null("string")
+        # as read: a typed value is written as text only on the rows that keep it (the CASE below)
+        cols[f"_raw_{key}"] = raw[mapping[key]] if key in mapping else ibis.null("string")
     t = raw.select(**cols)
     t = t.mutate(date=_date_from_parts(t), **{k: _finite(t[k]) for k in ("amount", "quantity", "cost")})
     t = t.drop(*(c for c in ("_fast_date", "_y", "_m", "_d") if c in t.columns))
@@ -247,5 +248,5 @@ def parse(raw: ir.Table, mapping: dict[str, str], layouts: dict[str, str], attri
     # Raw text is kept only on rows cleaning drops (every unreadable value is on such a row): the
     # examples need it, and the staged table stays the size of the clean data.
     dropped = t._reason.notnull()
-    return t.mutate(**{c: ibis.cases((dropped, t[c]), else_=ibis.null("string"))
+    return t.mutate(**{c: ibis.cases((dropped, t[c].cast("string")), else_=ibis.null("string"))
                        for c in ("_raw_date", "_raw_amount", "_raw_quantity", "_raw_cost")})
