@@ -105,6 +105,8 @@ CLEAN = "customer_id,date,amount,quantity\n" + "".join(
     ("decimal commas", "customer_id;date;amount\n1;2024-01-05;1,5\n2;2024-01-06;2,25\n", "text"),
     ("text in the amount", CLEAN + "C1,2024-03-03,n/a,1\n", "text"),
     ("the word epoch as a date", CLEAN + "C1,epoch,5,1\n", "text"),
+    ("a short row and a long one", CLEAN + "C1,2024-03-03\nC2,2024-03-04,5,1,extra\n", "text"),
+    ("Windows line ends", CLEAN.replace("\n", "\r\n"), "typed"),
 ])
 def test_which_files_take_the_fast_path(write_csv, monkeypatch, name, text, reader):
     assert _same_both_ways(write_csv(text), monkeypatch, max_bad_share=0.5) == reader

@@ -13,9 +13,11 @@ quality report is the same on both paths:
   plain numbers, with every sampled value one the typed reader reads (no times after the date, no
   currency signs, no spaces-only values): otherwise the file goes to the text parser at once;
 - the reader gets every column's type (dates ``DATE`` with the format ``%Y-%m-%d``, amounts,
-  quantities and costs ``DOUBLE``, everything else ``VARCHAR``), so it guesses nothing; it stops
-  with a conversion error at the first value it cannot read, wherever it is in the file, and
-  loading goes back to the text parser (only that error: anything else is reported as before);
+  quantities and costs ``DOUBLE``, everything else ``VARCHAR``), so it guesses no type (it finds
+  the dialect as the text reader does); it stops with a conversion error at the first value it
+  cannot read, wherever it is in the file, and loading goes back to the text parser. So does an
+  input error (rows with more or fewer fields than the header, values spanning lines), where the
+  text parser reads the file or reports what is wrong with it; other errors are not caught;
 - no date reads as 1970-01-01 or infinity: DuckDB takes the words ``epoch`` and ``infinity`` for
   those dates, and the text parser does not;
 - rows cleaning drops (an amount of 0, a missing id or date) are parsed again from their text,
@@ -118,7 +120,7 @@ def try_typed(con: Any, opener: TypedOpener, text: ir.Table, mapping: dict[str, 
     types = plan_types(list(text.columns), mapping, layouts, {k: sample[k].dropna().tolist() for k in keys})
     if types is None:
         return None
-    return stage_typed(con, opener(types), text, mapping, layouts, attributes)
+    return stage_typed(con, lambda: opener(types), text, mapping, layouts, attributes)
 
 
 def read_csv_typed(con: Any, files: list[str], delim: str, types: dict[str, str]) -> ir.Table:
@@ -132,24 +134,26 @@ def read_csv_typed(con: Any, files: list[str], delim: str, types: dict[str, str]
                         strict_mode=False, dateformat="%Y-%m-%d")
 
 
-def stage_typed(con: Any, typed: ir.Table, text: ir.Table, mapping: dict[str, str], layouts: dict[str, str],
-                attributes: tuple[str, ...]) -> ir.Table | None:
+def stage_typed(con: Any, open_typed: Callable[[], ir.Table], text: ir.Table, mapping: dict[str, str],
+                layouts: dict[str, str], attributes: tuple[str, ...]) -> ir.Table | None:
     """The staged table from the typed read, or None where the text parser must read the file.
 
-    ``typed`` is the file opened by :func:`read_csv_typed`, ``text`` the same file as strings (the
-    dropped rows are parsed again from it with ``layouts``).
+    ``open_typed()`` opens the file with :func:`read_csv_typed` (its sniffer may already refuse the
+    file), ``text`` is the same file as strings (the dropped rows are parsed again from it with
+    ``layouts``).
     """
     import duckdb
 
     native = {key: "native" for key in layouts}
     try:
-        staged = materialize(con, parse(typed, mapping, native, attributes, con))
+        staged = materialize(con, parse(open_typed(), mapping, native, attributes, con))
     except duckdb.ConversionException:
         return None  # a value the typed reader cannot read: the text parser reads and counts it
-    except duckdb.Error as exc:
-        if "quoted new lines" not in str(exc):
-            raise
-        return None  # the text parser retries such a file with the serial reader
+    except duckdb.InvalidInputException:
+        # the file's shape as the typed reader sees it: rows with fewer or more fields than the
+        # header (its sniffer checks them against the given columns), values spanning lines; the
+        # text parser reads such a file, or reports what is wrong with it
+        return None
     checks = con.execute(staged.aggregate(
         dropped=ibis.cases((staged._reason.notnull(), 1), else_=0).sum(),
         odd_dates=ibis.cases(((staged.date == _EPOCH) | (staged.date < _FIRST) | (staged.date > _LAST), 1),
