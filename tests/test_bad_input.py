@@ -8,7 +8,8 @@ stay byte-identical. Inputs segkit accepts exit 0 and the test checks what was r
 
 ``ROWS`` is the README table "What segkit does with bad input": every case names its row, every
 row has a case (or a test elsewhere, ``ELSEWHERE``), and the README must show exactly these rows.
-``python -m tests.test_bad_input`` prints the table.
+``python -m tests.test_bad_input`` prints the table. Every case runs twice: with the loader's
+typed fast path allowed (``SEGKIT_TYPED_READER=1``) and with segkit's text parser only (``=0``).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import pytest
 
 from segkit.cli import main
 from segkit.config import PROJECT_ROOT
+from segkit.data.typed import TYPED_READER_ENV
 from segkit.publish import OutputFolder
 from tests.test_cli import small_csv, snapshot, tiny_notebooks
 
@@ -564,9 +566,13 @@ def _listing(folder: Path) -> list[str]:
     return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
 
 
-@pytest.mark.slow  # ~70 s for the whole catalog on one core
+@pytest.mark.slow  # ~70 s for the whole catalog on one core, per reader
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
-def test_bad_input(case: Case, published: Path, tmp_path: Path, capsys):
+@pytest.mark.parametrize("reader", ["typed", "text"])
+def test_bad_input(case: Case, reader: str, published: Path, tmp_path: Path, capsys, monkeypatch):
+    # every case on both paths of the loader: DuckDB's typed reader where a file is clean enough for
+    # it (the default), and segkit's text parser alone (the switch turns the fast path off)
+    monkeypatch.setenv(TYPED_READER_ENV, "1" if reader == "typed" else "0")
     data = tmp_path / "data"
     data.mkdir()
     shutil.copy(published / "small.csv", data / "small.csv")

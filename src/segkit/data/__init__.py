@@ -7,6 +7,8 @@ One module per concern, in the order a source goes through them:
 - :mod:`~segkit.data.sniffing` — encoding, delimiter and binary checks of text files, transcoding;
 - :mod:`~segkit.data.columns` — canonical and attribute names mapped to the source's columns;
 - :mod:`~segkit.data.parsing` — date and number layouts, the parse expression, drop reasons;
+- :mod:`~segkit.data.typed` — the fast path: a clean CSV read by DuckDB's typed reader, the text
+  parser where that reader would read it differently;
 - :mod:`~segkit.data.counting` — rows, customers and money per finding, duplicates, examples;
 - :mod:`~segkit.data.quality` — :class:`QualityReport` (text, frame, HTML, ``run.json``);
 - :mod:`~segkit.data.loader` — :func:`load_transactions`, the short orchestration of the above.

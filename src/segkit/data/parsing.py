@@ -14,13 +14,14 @@ Example
 from __future__ import annotations
 
 import re
+import string
 from typing import Any
 
 import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
-from ..engines import casts_text_to_date, try_number
+from ..engines import casts_text_to_date, engine_name, try_number
 
 __all__ = ["DROP_REASONS", "HELPERS", "ROW_KEY", "detect_layouts", "parse", "pick_date_layout",
            "pick_number_layout", "blank"]
@@ -192,10 +193,14 @@ def _unless_parsed(value: ir.Value, test: ir.BooleanValue) -> ir.BooleanValue:
 
 def _text(col: ir.Value) -> ir.StringValue:
     """Stripped text, NULL when empty."""
-    return col.cast("string").strip().nullif("")
+    text = col.cast("string")
+    # Trimming every id costs more than looking at its ends (0.3 against 0.16 s per million on
+    # DuckDB): only values that start or end with whitespace are trimmed; the result is the same.
+    padded = text.re_search(f"^[{string.whitespace}]|[{string.whitespace}]$")
+    return ibis.cases((padded, text.strip()), else_=text).nullif("")
 
 
-def _row_key(raw: ir.Table, mapped: set[str]) -> dict[str, ir.Value]:
+def _row_key(raw: ir.Table, mapped: set[str], con: Any) -> dict[str, ir.Value]:
     """``{ROW_KEY: hash}`` of the unmapped source columns as text (NULL kept apart from ''), or ``{}``.
 
     The mapped columns are compared by their parsed values beside it, so the hash only has to
@@ -205,6 +210,10 @@ def _row_key(raw: ir.Table, mapped: set[str]) -> dict[str, ir.Value]:
     rest = [c for c in raw.columns if c not in mapped]
     if not rest:
         return {}
+    if engine_name(con) == "duckdb":
+        # DuckDB hashes a struct field by field (NULL apart from ''), in a tenth of the time the
+        # text below takes to build and hash
+        return {ROW_KEY: ibis.struct({f"c{i}": raw[c].cast("string") for i, c in enumerate(rest)}).hash()}
     # Each value written as `<length>:<text>`, NULL as `~`: the concatenation reads back one way
     # only, with no separator or NUL marker (PostgreSQL text cannot hold a NUL character).
     parts = []
@@ -227,9 +236,10 @@ def parse(raw: ir.Table, mapping: dict[str, str], layouts: dict[str, str], attri
         cols[key] = _number(raw[mapping[key]], layouts[key], con) if key in mapping else ibis.null("float64")
     cols["order_id"] = _text(raw[mapping["order_id"]]) if "order_id" in mapping else ibis.null("string")
     cols.update({key: _text(raw[mapping[key]]) for key in attributes})
-    cols.update(_row_key(raw, set(mapping.values())))
+    cols.update(_row_key(raw, set(mapping.values()), con))
     for key in ("date", "amount", "quantity", "cost"):
-        cols[f"_raw_{key}"] = raw[mapping[key]].cast("string") if key in mapping else ibis.null("string")
+        # as read: a typed value is written as text only on the rows that keep it (the CASE below)
+        cols[f"_raw_{key}"] = raw[mapping[key]] if key in mapping else ibis.null("string")
     t = raw.select(**cols)
     t = t.mutate(date=_date_from_parts(t), **{k: _finite(t[k]) for k in ("amount", "quantity", "cost")})
     t = t.drop(*(c for c in ("_fast_date", "_y", "_m", "_d") if c in t.columns))
@@ -247,5 +257,5 @@ def parse(raw: ir.Table, mapping: dict[str, str], layouts: dict[str, str], attri
     # Raw text is kept only on rows cleaning drops (every unreadable value is on such a row): the
     # examples need it, and the staged table stays the size of the clean data.
     dropped = t._reason.notnull()
-    return t.mutate(**{c: ibis.cases((dropped, t[c]), else_=ibis.null("string"))
+    return t.mutate(**{c: ibis.cases((dropped, t[c].cast("string")), else_=ibis.null("string"))
                        for c in ("_raw_date", "_raw_amount", "_raw_quantity", "_raw_cost")})

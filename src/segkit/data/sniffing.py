@@ -22,6 +22,7 @@ import ibis.expr.types as ir
 
 from ..engines import read_csv_text
 from ..errors import DataError
+from .typed import TypedOpener, typed_opener
 
 __all__ = ["read_csv", "sniff_encoding", "sniff_delimiter", "transcode"]
 
@@ -29,8 +30,13 @@ __all__ = ["read_csv", "sniff_encoding", "sniff_delimiter", "transcode"]
 _DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
 
 
-def read_csv(con: Any, paths: list[str], label: str) -> tuple[ir.Table, dict[str, str], Callable[[], ir.Table]]:
-    """Open delimited text files as string columns; returns (table, detected, serial re-reader)."""
+def read_csv(con: Any, paths: list[str], label: str
+             ) -> tuple[ir.Table, dict[str, str], Callable[[], ir.Table], TypedOpener | None]:
+    """Open delimited text files as string columns.
+
+    Returns (table, detected, serial re-reader, typed opener): the opener, on DuckDB, opens the
+    same files (the UTF-8 copy of a transcoded one) with DuckDB's typed reader and given types.
+    """
     detected: dict[str, str] = {"format": "csv"}
     head = _head_bytes(paths[0])
     if b"\x00" in head[:8192] and not head.startswith((b"\xff\xfe", b"\xfe\xff")):
@@ -56,7 +62,7 @@ def read_csv(con: Any, paths: list[str], label: str) -> tuple[ir.Table, dict[str
     # a line break inside a quoted value (an address, a hostile id) needs the serial CSV reader,
     # which load_transactions asks for when the parallel one meets such a value
     return (read_csv_text(con, files, delim), detected,
-            lambda: read_csv_text(con, files, delim, quoted_newlines=True))
+            lambda: read_csv_text(con, files, delim, quoted_newlines=True), typed_opener(con, files, delim))
 
 
 def _head_bytes(path: str, n: int = 65536) -> bytes:

@@ -27,6 +27,7 @@ from ..config import check_connection
 from ..engines import opened, release
 from ..errors import ConfigError, DataError
 from .sniffing import read_csv
+from .typed import TypedOpener
 
 __all__ = ["RawSource", "read_raw", "open_table", "kind", "error_summary", "in_background"]
 
@@ -34,8 +35,10 @@ _COMPRESSIONS = (".gz", ".zst", ".bz2")
 _PARQUET_SUFFIXES = (".parquet", ".pq")
 _EXCEL_SUFFIXES = (".xlsx", ".xlsm", ".xls")
 
-#: (label, raw table, sha256 (waits for the hash), detected formats, serial re-reader or None)
-RawSource = tuple[str, ir.Table, Callable[[], str], dict[str, str], Callable[[], ir.Table] | None]
+#: (label, raw table, sha256 (waits for the hash), detected formats, serial re-reader or None,
+#: typed opener or None)
+RawSource = tuple[str, ir.Table, Callable[[], str], dict[str, str], Callable[[], ir.Table] | None,
+                  TypedOpener | None]
 
 
 def error_summary(exc: BaseException) -> str:
@@ -77,9 +80,10 @@ def open_table(url: str, table: str | None) -> tuple[str, ir.Table]:
 def read_raw(con: Any, source: Any) -> RawSource:
     """Open the source as an Ibis table of raw values.
 
-    Returns (label, table, sha256, detected, serial): ``sha256()`` gives the data hash (computed
-    in a background thread while the engine reads); ``serial()``, when not None, opens the same
-    CSV with the serial reader for values that span lines.
+    Returns (label, table, sha256, detected, serial, typed): ``sha256()`` gives the data hash
+    (computed in a background thread while the engine reads); ``serial()``, when not None, opens
+    the same CSV with the serial reader for values that span lines; ``typed(types)``, when not
+    None, opens it with DuckDB's typed reader (:mod:`~segkit.data.typed`).
     """
     if isinstance(source, pd.DataFrame):
         if source.empty:
@@ -87,16 +91,16 @@ def read_raw(con: Any, source: Any) -> RawSource:
         digest = hashlib.sha256(pd.util.hash_pandas_object(source, index=False).values.tobytes()).hexdigest()
         frame = source.copy()
         frame.columns = [str(c) for c in frame.columns]
-        return "DataFrame", ibis.memtable(frame), lambda: digest, {}, None
+        return "DataFrame", ibis.memtable(frame), lambda: digest, {}, None, None
     if isinstance(source, ir.Table):
-        return "Ibis table", source, lambda: "", {}, None
+        return "Ibis table", source, lambda: "", {}, None, None
     label = str(source)
     paths = _existing_files(label)
     file_kind = kind(paths[0])
     if any(kind(p) != file_kind for p in paths):
         raise DataError("the files matched by the pattern are of different kinds", where=label,
                         fix="match only CSV files or only Parquet files")
-    serial = None
+    serial = typed = None
     detected: dict[str, str] = {}
     try:
         if file_kind == "parquet":
@@ -106,7 +110,7 @@ def read_raw(con: Any, source: Any) -> RawSource:
             raw = _read_excel(paths, label)
             detected["format"] = "excel (first sheet)"
         else:
-            raw, detected, serial = read_csv(con, paths, label)
+            raw, detected, serial, typed = read_csv(con, paths, label)
     except DataError:
         raise
     except Exception as exc:  # engine errors for malformed files
@@ -114,7 +118,7 @@ def read_raw(con: Any, source: Any) -> RawSource:
                         fix="check that it is a complete, uncorrupted export with a header line") from exc
     if not raw.columns:
         raise DataError("the file has no columns", where=label, fix="export it with a header line")
-    return label, raw, in_background(sha256_of_files, paths), detected, serial
+    return label, raw, in_background(sha256_of_files, paths), detected, serial, typed
 
 
 def _existing_files(path_text: str) -> list[str]:
