@@ -1203,6 +1203,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT,
                    help=f"seconds before one process is killed and its case marked failed "
                         f"(default {DEFAULT_TIMEOUT:.0f})")
+    p.add_argument("--cases", help="comma-separated substrings: run only the B2C cases whose name holds one "
+                                   "(e.g. RFM: the two RFM-score cases without the long `segkit segment` at 10M)")
     p.add_argument("--json", default=str(DATA / "last_run.json"), help="where to save the results")
     args = p.parse_args(argv)
     parts = [x.strip() for x in (args.parts or ",".join(DEFAULT_PARTS)).split(",") if x.strip()]
@@ -1220,6 +1222,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args.repeat = 1 if args.quick else args.repeat
     args.segment_repeat = 1 if args.quick else (args.segment_repeat or args.repeat)
     args.engines = {e.strip() for e in args.engines.split(",") if e.strip()} if args.engines else None
+    args.cases = [c.strip() for c in args.cases.split(",") if c.strip()] if args.cases else None
     return args
 
 
@@ -1270,7 +1273,8 @@ def b2c_sizes(args: argparse.Namespace, limits: Limits, rows: list[Row]) -> dict
                                     "path": str(path.relative_to(ROOT))}
         with tempfile.TemporaryDirectory(prefix="segkit-bench-") as tmp:
             size_rows = [run_case(c, path, size, case_parameters(B2C_AS_OF), args.segment_repeat, limits)
-                         for c in b2c_cases(Path(tmp), args.ors_python)]
+                         for c in b2c_cases(Path(tmp), args.ors_python)
+                         if args.cases is None or any(k in c.name for k in args.cases)]
         add_segment_ratios(size_rows)
         rows += size_rows
     return size_info
