@@ -19,7 +19,8 @@ keeps only the first three):
   no potential scheme), the two modes interleaved; the ratio of the medians;
 - ``b2c``       (opt-in) the B2C shape: CDNOW's real transactions scaled up (``--b2c-sizes``, 10M rows
   = about 3.4M customers, Parquet): ``segkit segment`` and the hand-written query as above, and RFM
-  scores (segkit's loader, features and ``RFMSegmenter``) against openretailscience 0.48.1
+  scores (segkit's loader, the feature table and ``RFMSegmenter.score_table`` in the engine, fetched
+  to pandas) against openretailscience 0.48.1
   ``RFMSegmentation``, run by its own interpreter (``--ors-python``; skipped with the reason when absent);
 - ``run``       ``segkit run reports.yml --jobs 2`` into a temporary folder, against the floor of
   starting the notebook kernels: papermill executing trivial notebooks, as many per run and as many
@@ -39,6 +40,7 @@ Usage::
     python benchmarks/bench.py --large              # also 10M B2B rows and the 10M-row B2C shape
     python benchmarks/bench.py --huge               # also 100M rows
     python benchmarks/bench.py --parts b2c --repeat 1 --b2c-sizes 10M
+    python benchmarks/bench.py --parts b2c --cases RFM,openretailscience   # only the RFM-score cases
     python benchmarks/bench.py --parts verdict --verdict-runs cdnow-revenue
     python benchmarks/bench.py --engines duckdb,polars --budget 60   # leave Spark out, fewer slow repeats
     python benchmarks/bench.py --quick              # 100k rows, 1 repeat, no `segkit run` (CI smoke test)
@@ -823,12 +825,12 @@ CHECK = f"customers={_n[0]} customer-months={_n[1]}"
 SEGKIT_RFM = """
 import datetime as dt
 from segkit.data import load_transactions
-from segkit.features import customer_features
+from segkit.features import customer_features_table
 from segkit.schemes import RFMSegmenter
 ##WORK
 tx = load_transactions(PATH)
-features = customer_features(tx, dt.date.fromisoformat(A["cutoff"]))
-RESULT = RFMSegmenter(bins=5).fit_features(features).scores_.assign(frequency=features["frequency"].to_numpy())
+features = customer_features_table(tx, dt.date.fromisoformat(A["cutoff"]))
+RESULT = RFMSegmenter(bins=5).score_table(features, keep=("frequency",)).to_pandas()
 """
 # openretailscience's documented input columns; CDNOW has no order id, so a purchase is a customer-day
 # there as in segkit (frequency = distinct purchase days). Five bins like segkit's default.
@@ -865,7 +867,8 @@ def segment_cases(out: Path, extra: list[str]) -> list[Case]:
 def b2c_cases(out: Path, ors_python: str) -> list[Case]:
     """The B2C shape's cases: end to end as for B2B, then RFM scores against openretailscience."""
     cases = [dataclasses.replace(c, part="b2c") for c in segment_cases(out, [])]
-    cases.append(Case("segkit RFM scores: load_transactions + customer_features + RFMSegmenter", "b2c", "segkit",
+    cases.append(Case("segkit RFM scores: load_transactions + customer_features_table + RFMSegmenter.score_table "
+                      "(in the engine, fetched to pandas)", "b2c", "segkit",
                       code=SEGKIT_RFM, check=_RFM_CHECK))
     cases.append(Case("openretailscience 0.48.1 RFMSegmentation (Ibis on DuckDB)", "b2c", "other",
                       needs=("openretailscience",), code=ORS_RFM, check=_RFM_CHECK, python=ors_python))

@@ -215,3 +215,13 @@ def test_postgres_scores_equal_pandas(postgres_server, cdnow_tx, monkeypatch):
     finally:
         tx.close()
     pd.testing.assert_frame_equal(got, pandas_scores(customer_features(cdnow_tx, as_of)), check_exact=True)
+
+
+@pytest.mark.parametrize("bins", [2, 3, 5, 8, 20])
+def test_segment_expression_gives_every_cell_its_segment(bins):
+    from segkit.schemes.rfm import segment_cells, segment_expression
+
+    cells = segment_cells(None, bins)
+    t = ibis.memtable(cells)
+    got = t.select(s=segment_expression(cells, t.rfm_r, t.rfm_f, t.rfm_m)).to_pandas()["s"]
+    assert got.tolist() == cells["rfm_segment"].tolist()

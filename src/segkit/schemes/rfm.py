@@ -42,7 +42,8 @@ if TYPE_CHECKING:
     from ..config import RunParams
     from .registry import SchemeInputs
 
-__all__ = ["RFMSegmenter", "load_segment_map", "rfm_scores", "tie_aware_score", "score_columns", "DEFAULT_MAP"]
+__all__ = ["RFMSegmenter", "load_segment_map", "rfm_scores", "tie_aware_score", "score_columns",
+           "segment_expression", "DEFAULT_MAP"]
 
 DEFAULT_MAP = "rfm_segments.yml"
 _DIMENSIONS = {"rfm_r": ("recency_days", -1), "rfm_f": ("frequency", 1), "rfm_m": ("monetary", 1)}
@@ -68,7 +69,7 @@ def rfm_scores(values: pd.Series | np.ndarray, bins: int, higher_is_better: bool
 def tie_aware_score(low: ir.IntegerValue, ties: ir.IntegerValue, n: ir.IntegerValue, bins: int) -> ir.IntegerValue:
     """:func:`rfm_scores`' rule as an engine expression, in exact integer arithmetic.
 
-    ``low`` = how many customers hold a worse value (``rank()``, 0-based), ``ties`` = how many hold
+    ``low`` = how many customers hold a worse value (``rank()`` - 1), ``ties`` = how many hold
     this value, ``n`` = customers. The value's lowest rank is ``low + 1``, its highest ``low + ties``;
     twice the rank used (lowest, highest, or their sum for the average) keeps it whole, and
     ``floor((2r - 2) * bins / 2n) + 1`` is the score. Ibis divides in floating point on some
@@ -86,26 +87,66 @@ def tie_aware_score(low: ir.IntegerValue, ties: ir.IntegerValue, n: ir.IntegerVa
 
 
 def score_columns(table: ir.Table, bins: int, keep: Sequence[str] = ()) -> ir.Table:
-    """``customer_id``, ``keep``, ``rfm_r``, ``rfm_f``, ``rfm_m`` of a feature table, by window functions.
+    """``customer_id``, ``keep``, ``rfm_r``, ``rfm_f``, ``rfm_m`` of a feature table, computed in the engine.
 
-    Three steps, so each window is computed once: the values (a float zero made +0.0, since
-    engines may tell -0.0 from 0.0 when they partition, where pandas' ranks do not); per dimension
-    ``rank()`` over the values (worst first) and the count of equal values; then the scores.
+    Per dimension, the distinct values with their customer counts (``ties``) and, by a running sum
+    over them in order (worst first), how many customers hold a worse value (``low``, what
+    ``rank()`` - 1 gives); joined back to the customers and scored by :func:`tie_aware_score`.
+    Measured on 3.4M customers (DuckDB, 2 cores): 2-3 s, where ``rank()`` and a tie count as
+    windows over all customers took 12-15 s (two sorts of every customer per dimension; here
+    only the few distinct values are sorted). A float zero is made +0.0 first: engines may tell
+    -0.0 from 0.0 when they group, where pandas' ranks do not.
     """
     values = {}
-    for col, (source, sign) in _DIMENSIONS.items():
+    for col, (source, _) in _DIMENSIONS.items():
         v = table[source]
         values[f"_{col}"] = ibis.cases((v == 0, 0.0), else_=v) if v.type().is_floating() else v
     base = table.select(customer_id=table.customer_id.cast("string"), **{k: table[k] for k in keep}, **values)
-    ranks = {"_n": base["_rfm_r"].count().over(ibis.window())}
+    joined = base
     for col, (_, sign) in _DIMENSIONS.items():
-        v = base[f"_{col}"]
-        ranks[f"_{col}_low"] = ibis.rank().over(ibis.window(order_by=v if sign > 0 else v.desc()))
-        ranks[f"_{col}_ties"] = v.count().over(ibis.window(group_by=v))
-    ranked = base.mutate(**ranks)
-    scores = {col: tie_aware_score(ranked[f"_{col}_low"], ranked[f"_{col}_ties"], ranked["_n"], bins)
+        key = f"_{col}"
+        counts = base.group_by(key).aggregate(ties=base[key].count().cast("int64"))
+        order = counts[key] if sign > 0 else counts[key].desc()
+        running = counts.ties.sum().over(ibis.window(order_by=order, preceding=None, following=0))
+        counts = counts.select(key, **{f"{key}_ties": counts.ties, f"{key}_low": (running - counts.ties).cast("int64")},
+                               **({"_n": counts.ties.sum().over(ibis.window()).cast("int64")} if col == "rfm_r" else {}))
+        joined = joined.join(counts, key)
+    scores = {col: tie_aware_score(joined[f"_{col}_low"], joined[f"_{col}_ties"], joined["_n"], bins)
               for col in _DIMENSIONS}
-    return ranked.select("customer_id", *keep, **scores)
+    return joined.select("customer_id", *keep, **scores)
+
+
+def segment_expression(cells: pd.DataFrame, r: ir.IntegerValue, f: ir.IntegerValue,
+                       m: ir.IntegerValue) -> ir.StringValue:
+    """The segment of score columns ``r``, ``f``, ``m`` as one CASE expression over a cell table.
+
+    A segment map places a cell by R and F + M only (:meth:`SegmentMap.cells`), so each R's
+    segments cover runs of F + M: one branch per run (about a dozen for 5 bins), where a join
+    with the cell table would need a table in the engine, and PostgreSQL planned that join as a
+    nested loop over every customer and cell.
+
+    >>> cells = pd.DataFrame({"rfm_r": [1, 1, 1, 1], "rfm_f": [1, 1, 2, 2], "rfm_m": [1, 2, 1, 2],
+    ...                       "rfm_segment": ["low", "mid", "mid", "high"]})
+    >>> t = ibis.memtable({"r": [1, 1, 1], "f": [1, 2, 2], "m": [2, 2, 1]})
+    >>> t.select(s=segment_expression(cells, t.r, t.f, t.m)).to_pandas()["s"].tolist()
+    ['mid', 'high', 'mid']
+    """
+    pairs = (cells.assign(fm=cells["rfm_f"] + cells["rfm_m"])[["rfm_r", "fm", "rfm_segment"]]
+             .drop_duplicates().sort_values(["rfm_r", "fm"]))
+    if pairs.duplicated(["rfm_r", "fm"]).any():  # not a map's cells: equal R and F + M, other segments
+        raise SegkitError("the cell table gives one R and F + M several segments", where="RFM segment cells",
+                          fix="build the cells with SegmentMap.cells")
+    fm = f + m
+    branches = []
+    for (score, segment), g in pairs.groupby(["rfm_r", "rfm_segment"], sort=False):
+        runs: list[list[int]] = []
+        for value in g["fm"].astype(int):
+            if runs and value == runs[-1][1] + 1:
+                runs[-1][1] = value
+            else:
+                runs.append([value, value])
+        branches += [((r == int(score)) & fm.between(lo, hi), str(segment)) for lo, hi in runs]
+    return ibis.cases(*branches, else_=ibis.null("string"))
 
 
 class SegmentMap:
@@ -303,9 +344,9 @@ class RFMSegmenter(SchemeMixin):
         ``customer_id``, ``recency_days``, ``frequency``, ``monetary``). Returns ``customer_id``,
         ``rfm_r``, ``rfm_f``, ``rfm_m``, ``rfm_segment`` and the ``keep`` columns of ``table``, the
         same values as :meth:`fit_features` gives, in no particular order; nothing runs until the
-        caller fetches it (``.to_pandas()``, ``.to_pyarrow()``) or writes it. Window functions only,
-        so it runs on DuckDB, PySpark and SQL databases; Ibis' Polars backend has no window
-        functions, and raises :class:`~segkit.errors.ParameterError`. Sets :attr:`cells_`,
+        caller fetches it (``.to_pandas()``, ``.to_pyarrow()``) or writes it. Group-bys, joins and
+        a running sum (a window function): it runs on DuckDB, PySpark and SQL databases; Ibis'
+        Polars backend has no window functions, and raises :class:`~segkit.errors.ParameterError`. Sets :attr:`cells_`,
         :attr:`segments_` and :attr:`descriptions_`; the per-score tables stay :meth:`fit_features`'.
 
         Example
@@ -329,9 +370,9 @@ class RFMSegmenter(SchemeMixin):
                                      "fit_features")
         self._use_map()
         scores = score_columns(table, self.bins, keep)
-        cells = ibis.memtable(self.cells_.astype({c: "int64" for c in ("rfm_r", "rfm_f", "rfm_m")}))
-        joined = scores.join(cells, ["rfm_r", "rfm_f", "rfm_m"])  # every cell has a segment: inner = left
-        return joined.select("customer_id", "rfm_r", "rfm_f", "rfm_m", "rfm_segment", *keep)
+        segment = segment_expression(self.cells_, scores.rfm_r, scores.rfm_f, scores.rfm_m)
+        return scores.select("customer_id", "rfm_r", "rfm_f", "rfm_m", rfm_segment=segment,
+                             **{k: scores[k] for k in keep})
 
     def segment_table(self) -> pd.DataFrame:
         """``customer_id, segment, rank`` plus the scores ``rfm_r``, ``rfm_f``, ``rfm_m``."""
