@@ -108,9 +108,10 @@ def score_columns(table: ir.Table, bins: int, keep: Sequence[str] = ()) -> ir.Ta
         counts = base.group_by(key).aggregate(ties=base[key].count().cast("int64"))
         order = counts[key] if sign > 0 else counts[key].desc()
         running = counts.ties.sum().over(ibis.window(order_by=order, preceding=None, following=0))
-        counts = counts.select(key, **{f"{key}_ties": counts.ties, f"{key}_low": (running - counts.ties).cast("int64")},
-                               **({"_n": counts.ties.sum().over(ibis.window()).cast("int64")} if col == "rfm_r" else {}))
-        joined = joined.join(counts, key)
+        columns = {f"{key}_ties": counts.ties, f"{key}_low": (running - counts.ties).cast("int64")}
+        if col == "rfm_r":  # the number of customers, once
+            columns["_n"] = counts.ties.sum().over(ibis.window()).cast("int64")
+        joined = joined.join(counts.select(key, **columns), key)
     scores = {col: tie_aware_score(joined[f"_{col}_low"], joined[f"_{col}_ties"], joined["_n"], bins)
               for col in _DIMENSIONS}
     return joined.select("customer_id", *keep, **scores)
@@ -345,9 +346,11 @@ class RFMSegmenter(SchemeMixin):
         ``rfm_r``, ``rfm_f``, ``rfm_m``, ``rfm_segment`` and the ``keep`` columns of ``table``, the
         same values as :meth:`fit_features` gives, in no particular order; nothing runs until the
         caller fetches it (``.to_pandas()``, ``.to_pyarrow()``) or writes it. Group-bys, joins and
-        a running sum (a window function): it runs on DuckDB, PySpark and SQL databases; Ibis'
-        Polars backend has no window functions, and raises :class:`~segkit.errors.ParameterError`. Sets :attr:`cells_`,
-        :attr:`segments_` and :attr:`descriptions_`; the per-score tables stay :meth:`fit_features`'.
+        a running sum (a window function): it runs on DuckDB, PySpark and SQL databases such as
+        PostgreSQL; Ibis' Polars backend has no window functions, so there it raises
+        :class:`~segkit.errors.ParameterError`. Sets :attr:`cells_`, :attr:`segments_` and
+        :attr:`descriptions_`; the per-score tables (:attr:`cut_points_`, :attr:`bin_sizes_`) and
+        :meth:`profile` stay :meth:`fit_features`'.
 
         Example
         -------
@@ -362,8 +365,7 @@ class RFMSegmenter(SchemeMixin):
         if absent:
             raise ParameterError(f"the columns to keep {absent} are not in the feature table",
                                  where="RFMSegmenter.score_table", fix=f"keep some of {list(table.columns)}")
-        backend = table._find_backend(use_default=True)
-        if engine_name(backend) == "polars":
+        if engine_name(table.get_backend()) == "polars":
             raise ParameterError("RFM scores in the engine need window functions, which Ibis' Polars backend lacks",
                                  where="RFMSegmenter.score_table",
                                  fix="load with engine duckdb or pyspark, or score customer_features(...) with "
