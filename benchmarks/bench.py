@@ -829,7 +829,7 @@ from segkit.features import customer_features_table
 from segkit.schemes import RFMSegmenter
 ##WORK
 tx = load_transactions(PATH)
-features = customer_features_table(tx, dt.date.fromisoformat(A["cutoff"]))
+features = customer_features_table(tx, dt.date.fromisoformat(A["cutoff"]), columns=("recency_days", "frequency", "monetary"))
 RESULT = RFMSegmenter(bins=5).score_table(features, keep=("frequency",)).to_pandas()
 """
 # openretailscience's documented input columns; CDNOW has no order id, so a purchase is a customer-day

@@ -30,6 +30,7 @@ datetime.date(1997, 12, 31)
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable, Sequence
 
 import ibis
 import ibis.expr.types as ir
@@ -180,13 +181,18 @@ def customer_month(tx: Transactions, start: dt.date | None = None, end: dt.date 
     return frame.sort_values(["month", "customer_id"], kind="stable").reset_index(drop=True)
 
 
-def customer_features_table(tx: Transactions, as_of: dt.date, start: dt.date | None = None) -> ir.Table:
+def customer_features_table(tx: Transactions, as_of: dt.date, start: dt.date | None = None,
+                            columns: Sequence[str] | None = None) -> ir.Table:
     """:func:`customer_features` as one engine expression: every column, computed where the data lives.
 
     Nothing is executed: the caller fetches it (``.to_pyarrow()``, ``.to_pandas()``) or builds on it
     (e.g. :meth:`segkit.schemes.RFMSegmenter.score_table`). Column types: ``customer_id`` string,
     ``first_purchase``/``last_purchase`` date, day counts and counts int64, money and ratios float64,
     attributes as loaded. Rows come in no particular order.
+
+    ``columns``: only these (and ``customer_id``), e.g. ``("recency_days", "frequency",
+    "monetary")`` for RFM. DuckDB does not drop an unused distinct count from the aggregate by
+    itself: at 10M rows / 3.4M customers the RFM columns alone took 8.7 s, all of them 15 s.
 
     Example
     -------
@@ -198,25 +204,42 @@ def customer_features_table(tx: Transactions, as_of: dt.date, start: dt.date | N
     >>> f[["recency_days", "frequency", "tenure_days", "avg_order_value"]].iloc[0].tolist()
     [364.0, 1.0, 364.0, 11.77]
     """
-    grouped = _feature_aggregate(tx, as_of, start)
+    names = _wanted(tx, columns)
+    grouped = _feature_aggregate(tx, as_of, start, {n for c in names for n in _AGGREGATES_OF.get(c, (c,))})
     g = grouped.filter(grouped.frequency > 0)
     day = ibis.literal(as_of, type="date")
     money = ("monetary", "gross_revenue", "returns_value", "units", "margin")
     frequency = g.frequency.cast("int64")
-    columns: dict[str, ir.Value] = {
-        "customer_id": g.customer_id.cast("string"),
-        "first_purchase": g.first_purchase,
-        "last_purchase": g.last_purchase,
-        "recency_days": day.delta(g.last_purchase, unit="day").cast("int64"),
-        "frequency": frequency,
-        **{col: g[col].cast("float64") for col in money},
-        "tenure_days": day.delta(g.first_purchase, unit="day").cast("int64"),
-        "active_months": g.active_months.cast("int64"),
-        "avg_order_value": _round_half_even(g.gross_revenue.cast("float64") / frequency),
-        "purchases_per_active_month": _round_half_even(frequency / g.active_months.cast("int64")),
+    built: dict[str, Callable[[], ir.Value]] = {  # built only when wanted
+        "customer_id": lambda: g.customer_id.cast("string"),
+        "first_purchase": lambda: g.first_purchase,
+        "last_purchase": lambda: g.last_purchase,
+        "recency_days": lambda: day.delta(g.last_purchase, unit="day").cast("int64"),
+        "frequency": lambda: frequency,
+        **{col: (lambda col=col: g[col].cast("float64")) for col in money},
+        "tenure_days": lambda: day.delta(g.first_purchase, unit="day").cast("int64"),
+        "active_months": lambda: g.active_months.cast("int64"),
+        "avg_order_value": lambda: _round_half_even(g.gross_revenue.cast("float64") / frequency),
+        "purchases_per_active_month": lambda: _round_half_even(frequency / g.active_months.cast("int64")),
     }
-    ordered = {col: columns[col] for col in ("customer_id", *FEATURE_COLUMNS)}
-    return g.select(**ordered, **{attr: g[attr] for attr in tx.attributes})
+    return g.select(**{col: built[col]() if col in built else g[col] for col in names})
+
+
+#: the aggregates a derived column of :func:`customer_features_table` is computed from
+_AGGREGATES_OF = {"recency_days": ("last_purchase",), "tenure_days": ("first_purchase",),
+                  "avg_order_value": ("gross_revenue",), "purchases_per_active_month": ("active_months",)}
+
+
+def _wanted(tx: Transactions, columns: Sequence[str] | None) -> list[str]:
+    """The output columns in order: ``customer_id``, then all or the named features and attributes."""
+    every = [*FEATURE_COLUMNS, *tx.attributes]
+    if columns is None:
+        return ["customer_id", *every]
+    unknown = sorted(set(columns) - set(every) - {"customer_id"})
+    if unknown:
+        raise ParameterError(f"customer_features_table has no column(s) {unknown}", where="columns",
+                             fix=f"name some of {every}")
+    return ["customer_id", *[c for c in every if c in set(columns)]]
 
 
 def _round_half_even(x: ir.FloatingValue) -> ir.FloatingValue:
@@ -241,8 +264,9 @@ def _round_half_even(x: ir.FloatingValue) -> ir.FloatingValue:
     return (ibis.cases((up, low + 1), else_=low).cast("float64") / float(10**_ROUND)).round(_ROUND)
 
 
-def _feature_aggregate(tx: Transactions, as_of: dt.date, start: dt.date | None) -> ir.Table:
-    """The per-customer aggregate (one row per customer with any row in [start, as_of])."""
+def _feature_aggregate(tx: Transactions, as_of: dt.date, start: dt.date | None, want: set[str]) -> ir.Table:
+    """The per-customer aggregates in ``want`` (and ``frequency``), one row per customer with any row in
+    [start, as_of]."""
     t = _period(tx.table, start, as_of)
     purchase = t.amount > 0
     pdate = ibis.cases((purchase, t.date), else_=ibis.null("date"))
@@ -264,7 +288,7 @@ def _feature_aggregate(tx: Transactions, as_of: dt.date, start: dt.date | None) 
     )
     for attr in tx.attributes:
         agg[attr] = t[attr].argmax(t.date)
-    return t.group_by("customer_id").aggregate(**agg)
+    return t.group_by("customer_id").aggregate(**{k: v for k, v in agg.items() if k in want or k == "frequency"})
 
 
 def customer_features(tx: Transactions, as_of: dt.date, start: dt.date | None = None) -> pd.DataFrame:
