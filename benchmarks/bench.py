@@ -875,6 +875,11 @@ def b2c_cases(out: Path, ors_python: str) -> list[Case]:
     return cases
 
 
+def selected(cases: list[Case], patterns: list[str] | None) -> list[Case]:
+    """The cases whose name holds one of ``patterns`` (``--cases``; None: all of them)."""
+    return cases if patterns is None else [c for c in cases if any(p in c.name for p in patterns)]
+
+
 def add_segment_ratios(rows: list[Row]) -> None:
     """`segkit segment` against the query (whole processes); segkit's RFM against openretailscience's."""
     ok = [r for r in rows if r.status == "ok"]
@@ -1276,8 +1281,7 @@ def b2c_sizes(args: argparse.Namespace, limits: Limits, rows: list[Row]) -> dict
                                     "path": str(path.relative_to(ROOT))}
         with tempfile.TemporaryDirectory(prefix="segkit-bench-") as tmp:
             size_rows = [run_case(c, path, size, case_parameters(B2C_AS_OF), args.segment_repeat, limits)
-                         for c in b2c_cases(Path(tmp), args.ors_python)
-                         if args.cases is None or any(k in c.name for k in args.cases)]
+                         for c in selected(b2c_cases(Path(tmp), args.ors_python), args.cases)]
         add_segment_ratios(size_rows)
         rows += size_rows
     return size_info
