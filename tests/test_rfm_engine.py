@@ -209,12 +209,15 @@ def test_postgres_scores_equal_pandas(postgres_server, cdnow_tx, monkeypatch):
     monkeypatch.setenv("PGPASSWORD", server.password)
     columns = {"customer_id": "CustomerNo", "date": "InvoiceDate", "quantity": "Qty", "amount": "NetValue"}
     tx = load_transactions(server.url("rfm_engine"), columns, table="sales")
+    as_of = split_periods(cdnow_tx, holdout_months=6).as_of
     try:
-        as_of = split_periods(cdnow_tx, holdout_months=6).as_of
         got = engine_scores(customer_features_table(tx, as_of))
+        features = customer_features(tx, as_of)  # every column computed in PostgreSQL (integer division!)
     finally:
         tx.close()
-    pd.testing.assert_frame_equal(got, pandas_scores(customer_features(cdnow_tx, as_of)), check_exact=True)
+    expected = customer_features(cdnow_tx, as_of)
+    pd.testing.assert_frame_equal(got, pandas_scores(expected), check_exact=True)
+    pd.testing.assert_frame_equal(features, expected, check_exact=False, rtol=0, atol=1e-9)
 
 
 @pytest.mark.parametrize("bins", [2, 3, 5, 8, 20])

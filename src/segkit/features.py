@@ -3,7 +3,9 @@
 Every function takes :class:`~segkit.data.Transactions` (an Ibis table in an engine) and returns
 small pandas frames: one row per customer, or one row per customer and active month. The
 aggregation runs in the engine (DuckDB by default), so a file far larger than memory never comes
-back to Python whole.
+back to Python whole. :func:`customer_features_table` returns the per-customer table as an
+engine expression instead, for work that stays in the engine (RFM scores:
+:meth:`segkit.schemes.RFMSegmenter.score_table`).
 
 Conventions (the README's definitions)
 - a *purchase* is a row with amount > 0; a *return* (amount < 0) lowers net revenue, net units and
@@ -219,8 +221,10 @@ def customer_features_table(tx: Transactions, as_of: dt.date, start: dt.date | N
         **{col: (lambda col=col: g[col].cast("float64")) for col in money},
         "tenure_days": lambda: day.delta(g.first_purchase, unit="day").cast("int64"),
         "active_months": lambda: g.active_months.cast("int64"),
-        "avg_order_value": lambda: _round_half_even(g.gross_revenue.cast("float64") / frequency),
-        "purchases_per_active_month": lambda: _round_half_even(frequency / g.active_months.cast("int64")),
+        "avg_order_value": lambda: _round_half_even(g.gross_revenue.cast("float64") / frequency.cast("float64")),
+        # floats before dividing: PostgreSQL divides two integers as integers
+        "purchases_per_active_month": lambda: _round_half_even(frequency.cast("float64")
+                                                               / g.active_months.cast("float64")),
     }
     return g.select(**{col: built[col]() if col in built else g[col] for col in names})
 
