@@ -22,11 +22,11 @@ Example
 from __future__ import annotations
 
 import functools
-
+from collections.abc import Sequence
 from fractions import Fraction
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING
 
 import ibis
 import ibis.expr.types as ir
