@@ -19,7 +19,8 @@ keeps only the first three):
   no potential scheme), the two modes interleaved; the ratio of the medians;
 - ``b2c``       (opt-in) the B2C shape: CDNOW's real transactions scaled up (``--b2c-sizes``, 10M rows
   = about 3.4M customers, Parquet): ``segkit segment`` and the hand-written query as above, and RFM
-  scores (segkit's loader, features and ``RFMSegmenter``) against openretailscience 0.48.1
+  scores (segkit's loader, the feature table and ``RFMSegmenter.score_table`` in the engine, fetched
+  to pandas) against openretailscience 0.48.1
   ``RFMSegmentation``, run by its own interpreter (``--ors-python``; skipped with the reason when absent);
 - ``run``       ``segkit run reports.yml --jobs 2`` into a temporary folder, against the floor of
   starting the notebook kernels: papermill executing trivial notebooks, as many per run and as many
@@ -39,6 +40,7 @@ Usage::
     python benchmarks/bench.py --large              # also 10M B2B rows and the 10M-row B2C shape
     python benchmarks/bench.py --huge               # also 100M rows
     python benchmarks/bench.py --parts b2c --repeat 1 --b2c-sizes 10M
+    python benchmarks/bench.py --parts b2c --cases RFM,openretailscience   # only the RFM-score cases
     python benchmarks/bench.py --parts verdict --verdict-runs cdnow-revenue
     python benchmarks/bench.py --engines duckdb,polars --budget 60   # leave Spark out, fewer slow repeats
     python benchmarks/bench.py --quick              # 100k rows, 1 repeat, no `segkit run` (CI smoke test)
@@ -823,12 +825,12 @@ CHECK = f"customers={_n[0]} customer-months={_n[1]}"
 SEGKIT_RFM = """
 import datetime as dt
 from segkit.data import load_transactions
-from segkit.features import customer_features
+from segkit.features import customer_features_table
 from segkit.schemes import RFMSegmenter
 ##WORK
 tx = load_transactions(PATH)
-features = customer_features(tx, dt.date.fromisoformat(A["cutoff"]))
-RESULT = RFMSegmenter(bins=5).fit_features(features).scores_.assign(frequency=features["frequency"].to_numpy())
+features = customer_features_table(tx, dt.date.fromisoformat(A["cutoff"]), columns=("recency_days", "frequency", "monetary"))
+RESULT = RFMSegmenter(bins=5).score_table(features, keep=("frequency",)).to_pandas()
 """
 # openretailscience's documented input columns; CDNOW has no order id, so a purchase is a customer-day
 # there as in segkit (frequency = distinct purchase days). Five bins like segkit's default.
@@ -865,11 +867,17 @@ def segment_cases(out: Path, extra: list[str]) -> list[Case]:
 def b2c_cases(out: Path, ors_python: str) -> list[Case]:
     """The B2C shape's cases: end to end as for B2B, then RFM scores against openretailscience."""
     cases = [dataclasses.replace(c, part="b2c") for c in segment_cases(out, [])]
-    cases.append(Case("segkit RFM scores: load_transactions + customer_features + RFMSegmenter", "b2c", "segkit",
+    cases.append(Case("segkit RFM scores: load_transactions + customer_features_table + RFMSegmenter.score_table "
+                      "(in the engine, fetched to pandas)", "b2c", "segkit",
                       code=SEGKIT_RFM, check=_RFM_CHECK))
     cases.append(Case("openretailscience 0.48.1 RFMSegmentation (Ibis on DuckDB)", "b2c", "other",
                       needs=("openretailscience",), code=ORS_RFM, check=_RFM_CHECK, python=ors_python))
     return cases
+
+
+def selected(cases: list[Case], patterns: list[str] | None) -> list[Case]:
+    """The cases whose name holds one of ``patterns`` (``--cases``; None: all of them)."""
+    return cases if patterns is None else [c for c in cases if any(p in c.name for p in patterns)]
 
 
 def add_segment_ratios(rows: list[Row]) -> None:
@@ -1203,6 +1211,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT,
                    help=f"seconds before one process is killed and its case marked failed "
                         f"(default {DEFAULT_TIMEOUT:.0f})")
+    p.add_argument("--cases", help="comma-separated substrings: run only the B2C cases whose name holds one "
+                                   "(e.g. RFM: the two RFM-score cases without the long `segkit segment` at 10M)")
     p.add_argument("--json", default=str(DATA / "last_run.json"), help="where to save the results")
     args = p.parse_args(argv)
     parts = [x.strip() for x in (args.parts or ",".join(DEFAULT_PARTS)).split(",") if x.strip()]
@@ -1220,6 +1230,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args.repeat = 1 if args.quick else args.repeat
     args.segment_repeat = 1 if args.quick else (args.segment_repeat or args.repeat)
     args.engines = {e.strip() for e in args.engines.split(",") if e.strip()} if args.engines else None
+    args.cases = [c.strip() for c in args.cases.split(",") if c.strip()] if args.cases else None
     return args
 
 
@@ -1270,7 +1281,7 @@ def b2c_sizes(args: argparse.Namespace, limits: Limits, rows: list[Row]) -> dict
                                     "path": str(path.relative_to(ROOT))}
         with tempfile.TemporaryDirectory(prefix="segkit-bench-") as tmp:
             size_rows = [run_case(c, path, size, case_parameters(B2C_AS_OF), args.segment_repeat, limits)
-                         for c in b2c_cases(Path(tmp), args.ors_python)]
+                         for c in selected(b2c_cases(Path(tmp), args.ors_python), args.cases)]
         add_segment_ratios(size_rows)
         rows += size_rows
     return size_info

@@ -125,3 +125,39 @@ def test_ratios_of_the_end_to_end_and_rfm_cases():
     lines = bench.targets(rows)
     assert any("15.00x the hand-written feature-and-rank query" in ln and "misses" in ln for ln in lines)
     assert any("RFM scores 10M: 3.00x openretailscience's time, 1.50x its peak" in ln for ln in lines)
+
+
+def test_rfm_case_gives_the_scores_of_fit_features(tmp_path, monkeypatch):
+    """The B2C RFM case (engine path) on a small B2C file: every score equals the pandas path's, and its check
+    counts customers and purchases as openretailscience's does."""
+    import datetime as dt
+
+    import pandas as pd
+
+    from segkit.data import load_transactions
+    from segkit.features import customer_features
+    from segkit.schemes import RFMSegmenter
+
+    bench = _load_bench()
+    monkeypatch.setattr(bench, "DATA", tmp_path)
+    path = bench.b2c_dataset(30_000)
+    scope = {"PATH": str(path), "A": bench.case_parameters(bench.B2C_AS_OF)}
+    exec(bench.SEGKIT_RFM.replace("##WORK", ""), scope)  # noqa: S102 - the bench's own case code
+    exec(bench._RFM_CHECK, scope)  # noqa: S102
+    got = scope["RESULT"].sort_values("customer_id").reset_index(drop=True)
+    features = customer_features(load_transactions(path), bench.B2C_AS_OF)
+    expected = RFMSegmenter(bins=5).fit_features(features).scores_
+    for col in ("customer_id", "rfm_r", "rfm_f", "rfm_m", "rfm_segment"):
+        assert got[col].astype(str).tolist() == expected[col].astype(str).tolist(), col
+    assert scope["CHECK"] == f"customers={len(features)} purchases={int(features['frequency'].sum())}"
+    assert isinstance(scope["A"]["cutoff"], str) and dt.date.fromisoformat(scope["A"]["cutoff"]) == bench.B2C_AS_OF
+    assert isinstance(got, pd.DataFrame)
+
+
+def test_cases_option_keeps_only_the_named_b2c_cases(tmp_path):
+    bench = _load_bench()
+    args = bench.parse_args(["--parts", "b2c", "--cases", "RFM, openretailscience"])
+    assert args.cases == ["RFM", "openretailscience"]
+    names = [c.name for c in bench.selected(bench.b2c_cases(tmp_path, ""), args.cases)]
+    assert len(names) == 2 and not any(n.startswith("segkit segment") for n in names)
+    assert bench.parse_args([]).cases is None and len(bench.selected(bench.b2c_cases(tmp_path, ""), None)) == 4

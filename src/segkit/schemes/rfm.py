@@ -22,16 +22,19 @@ Example
 from __future__ import annotations
 
 import functools
-
+from collections.abc import Sequence
 from fractions import Fraction
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import ibis
+import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
 import yaml
 
+from ..engines import engine_name
 from ..errors import ParameterError, SegkitError
 from ._base import SchemeMixin, number_text
 
@@ -39,7 +42,8 @@ if TYPE_CHECKING:
     from ..config import RunParams
     from .registry import SchemeInputs
 
-__all__ = ["RFMSegmenter", "load_segment_map", "rfm_scores", "DEFAULT_MAP"]
+__all__ = ["RFMSegmenter", "load_segment_map", "rfm_scores", "tie_aware_score", "score_columns",
+           "segment_expression", "DEFAULT_MAP"]
 
 DEFAULT_MAP = "rfm_segments.yml"
 _DIMENSIONS = {"rfm_r": ("recency_days", -1), "rfm_f": ("frequency", 1), "rfm_m": ("monetary", 1)}
@@ -60,6 +64,90 @@ def rfm_scores(values: pd.Series | np.ndarray, bins: int, higher_is_better: bool
     rank = np.where((x == lowest) & (x != highest), x.rank(method="min"),
                     np.where((x == highest) & (x != lowest), x.rank(method="max"), x.rank(method="average")))
     return (np.floor((rank - 1) * bins / n).astype(np.int64) + 1).clip(1, bins)
+
+
+def tie_aware_score(low: ir.IntegerValue, ties: ir.IntegerValue, n: ir.IntegerValue, bins: int) -> ir.IntegerValue:
+    """:func:`rfm_scores`' rule as an engine expression, in exact integer arithmetic.
+
+    ``low`` = how many customers hold a worse value (``rank()`` - 1), ``ties`` = how many hold
+    this value, ``n`` = customers. The value's lowest rank is ``low + 1``, its highest ``low + ties``;
+    twice the rank used (lowest, highest, or their sum for the average) keeps it whole, and
+    ``floor((2r - 2) * bins / 2n) + 1`` is the score. Ibis divides in floating point on some
+    backends before the floor; the quotient's error stays far below the gap to the next integer
+    (at least 1/2n) until n passes 10^13 customers, so the floor is exact.
+
+    >>> t = ibis.memtable({"low": [0, 1, 1, 3], "ties": [1, 2, 2, 1], "n": [4, 4, 4, 4]})
+    >>> t.select(s=tie_aware_score(t.low, t.ties, t.n, 2)).to_pandas()["s"].tolist()
+    [1, 1, 1, 2]
+    """
+    lowest, highest = low == 0, low + ties == n
+    twice = ibis.cases((lowest & ~highest, 2 * (low + 1)), (highest & ~lowest, 2 * (low + ties)),
+                       else_=2 * low + 1 + ties)
+    return ((twice - 2) * bins // (2 * n) + 1).cast("int64")
+
+
+def score_columns(table: ir.Table, bins: int, keep: Sequence[str] = ()) -> ir.Table:
+    """``customer_id``, ``keep``, ``rfm_r``, ``rfm_f``, ``rfm_m`` of a feature table, computed in the engine.
+
+    Per dimension, the distinct values with their customer counts (``ties``) and, by a running sum
+    over them in order (worst first), how many customers hold a worse value (``low``, what
+    ``rank()`` - 1 gives); joined back to the customers and scored by :func:`tie_aware_score`.
+    Measured on 3.4M customers (DuckDB, 2 cores): 2-3 s, where ``rank()`` and a tie count as
+    windows over all customers took 12-15 s (two sorts of every customer per dimension; here
+    only the few distinct values are sorted). A float zero is made +0.0 first: engines may tell
+    -0.0 from 0.0 when they group, where pandas' ranks do not.
+    """
+    values = {}
+    for col, (source, _) in _DIMENSIONS.items():
+        v = table[source]
+        values[f"_{col}"] = ibis.cases((v == 0, 0.0), else_=v) if v.type().is_floating() else v
+    base = table.select(customer_id=table.customer_id.cast("string"), **{k: table[k] for k in keep}, **values)
+    joined = base
+    for col, (_, sign) in _DIMENSIONS.items():
+        key = f"_{col}"
+        counts = base.group_by(key).aggregate(ties=base[key].count().cast("int64"))
+        order = counts[key] if sign > 0 else counts[key].desc()
+        running = counts.ties.sum().over(ibis.window(order_by=order, preceding=None, following=0))
+        columns = {f"{key}_ties": counts.ties, f"{key}_low": (running - counts.ties).cast("int64")}
+        if col == "rfm_r":  # the number of customers, once
+            columns["_n"] = counts.ties.sum().over(ibis.window()).cast("int64")
+        joined = joined.join(counts.select(key, **columns), key)
+    scores = {col: tie_aware_score(joined[f"_{col}_low"], joined[f"_{col}_ties"], joined["_n"], bins)
+              for col in _DIMENSIONS}
+    return joined.select("customer_id", *keep, **scores)
+
+
+def segment_expression(cells: pd.DataFrame, r: ir.IntegerValue, f: ir.IntegerValue,
+                       m: ir.IntegerValue) -> ir.StringValue:
+    """The segment of score columns ``r``, ``f``, ``m`` as one CASE expression over a cell table.
+
+    A segment map places a cell by R and F + M only (:meth:`SegmentMap.cells`), so each R's
+    segments cover runs of F + M: one branch per run (about a dozen for 5 bins), where a join
+    with the cell table would need a table in the engine, and PostgreSQL planned that join as a
+    nested loop over every customer and cell.
+
+    >>> cells = pd.DataFrame({"rfm_r": [1, 1, 1, 1], "rfm_f": [1, 1, 2, 2], "rfm_m": [1, 2, 1, 2],
+    ...                       "rfm_segment": ["low", "mid", "mid", "high"]})
+    >>> t = ibis.memtable({"r": [1, 1, 1], "f": [1, 2, 2], "m": [2, 2, 1]})
+    >>> t.select(s=segment_expression(cells, t.r, t.f, t.m)).to_pandas()["s"].tolist()
+    ['mid', 'high', 'mid']
+    """
+    pairs = (cells.assign(fm=cells["rfm_f"] + cells["rfm_m"])[["rfm_r", "fm", "rfm_segment"]]
+             .drop_duplicates().sort_values(["rfm_r", "fm"]))
+    if pairs.duplicated(["rfm_r", "fm"]).any():  # not a map's cells: equal R and F + M, other segments
+        raise SegkitError("the cell table gives one R and F + M several segments", where="RFM segment cells",
+                          fix="build the cells with SegmentMap.cells")
+    fm = f + m
+    branches = []
+    for (score, segment), g in pairs.groupby(["rfm_r", "rfm_segment"], sort=False):
+        runs: list[list[int]] = []
+        for value in g["fm"].astype(int):
+            if runs and value == runs[-1][1] + 1:
+                runs[-1][1] = value
+            else:
+                runs.append([value, value])
+        branches += [((r == int(score)) & fm.between(lo, hi), str(segment)) for lo, hi in runs]
+    return ibis.cases(*branches, else_=ibis.null("string"))
 
 
 class SegmentMap:
@@ -201,19 +289,30 @@ class RFMSegmenter(SchemeMixin):
         """Score the customers of ``inputs.features`` (recency, frequency, monetary at the cut-off)."""
         return self.fit_features(inputs.features)
 
-    def fit_features(self, features: pd.DataFrame) -> "RFMSegmenter":
-        """Score the customers of a :func:`segkit.features.customer_features` frame."""
+    def _check(self, columns: Sequence[str], where: str) -> None:
+        """The bins and the feature columns, with the same messages for pandas and engine input."""
         if not isinstance(self.bins, (int, np.integer)) or not 2 <= self.bins <= 20:
             raise ParameterError(f"rfm_bins must be a whole number from 2 to 20, got {self.bins!r}",
                                  where="rfm_bins", fix="use e.g. 5")
-        missing = {"customer_id", "recency_days", "frequency", "monetary"} - set(features.columns)
+        missing = {"customer_id", "recency_days", "frequency", "monetary"} - set(columns)
         if missing:
-            raise ParameterError(f"the features lack {sorted(missing)}", where="RFMSegmenter.fit",
+            raise ParameterError(f"the features lack {sorted(missing)}", where=where,
                                  fix="pass segkit.features.customer_features(...)")
-        if features.empty:
-            raise ParameterError("no customers to score", where="RFMSegmenter.fit", fix="check the calibration period")
+
+    def _use_map(self) -> SegmentMap:
+        """Read the segment map: the cells, the segment names and their descriptions."""
         smap = _segment_map(*_key(self.segment_map))
         self.cells_ = segment_cells(self.segment_map, self.bins)
+        self.segments_ = smap.names
+        self.descriptions_ = {s["name"]: s.get("description", "") for s in smap.segments}
+        return smap
+
+    def fit_features(self, features: pd.DataFrame) -> "RFMSegmenter":
+        """Score the customers of a :func:`segkit.features.customer_features` frame."""
+        self._check(features.columns, "RFMSegmenter.fit")
+        if features.empty:
+            raise ParameterError("no customers to score", where="RFMSegmenter.fit", fix="check the calibration period")
+        self._use_map()
         f = features.sort_values("customer_id", kind="stable")
         scores = pd.DataFrame({"customer_id": f["customer_id"].astype(str).to_numpy()})
         cuts, sizes = [], []
@@ -235,11 +334,47 @@ class RFMSegmenter(SchemeMixin):
         self.scores_ = scores
         self.cut_points_ = pd.DataFrame(cuts)
         self.bin_sizes_ = pd.DataFrame(sizes)
-        self.segments_ = smap.names
-        self.descriptions_ = {s["name"]: s.get("description", "") for s in smap.segments}
         self.labels_ = pd.Series(scores["rfm_segment"].to_numpy(), index=scores["customer_id"].to_numpy())
         self._features = f
         return self
+
+    def score_table(self, table: ir.Table, keep: Sequence[str] = ()) -> ir.Table:
+        """The scores of :attr:`scores_` as an engine expression over a feature table.
+
+        ``table``: :func:`segkit.features.customer_features_table` (or any table with
+        ``customer_id``, ``recency_days``, ``frequency``, ``monetary``). Returns ``customer_id``,
+        ``rfm_r``, ``rfm_f``, ``rfm_m``, ``rfm_segment`` and the ``keep`` columns of ``table``, the
+        same values as :meth:`fit_features` gives, in no particular order; nothing runs until the
+        caller fetches it (``.to_pandas()``, ``.to_pyarrow()``) or writes it. Group-bys, joins and
+        a running sum (a window function): it runs on DuckDB, PySpark and SQL databases such as
+        PostgreSQL; Ibis' Polars backend has no window functions, so there it raises
+        :class:`~segkit.errors.ParameterError`. Sets :attr:`cells_`, :attr:`segments_` and
+        :attr:`descriptions_`; the per-score tables (:attr:`cut_points_`, :attr:`bin_sizes_`) and
+        :meth:`profile` stay :meth:`fit_features`'.
+
+        Example
+        -------
+        >>> t = ibis.memtable({"customer_id": list("abcd"), "recency_days": [3, 1, 2, 2],
+        ...                    "frequency": [1, 1, 2, 5], "monetary": [10.0, 30.0, 20.0, 20.0]})
+        >>> s = RFMSegmenter(bins=2).score_table(t).to_pandas().sort_values("customer_id")
+        >>> s[["rfm_r", "rfm_f", "rfm_m"]].to_numpy().tolist()
+        [[1, 1, 1], [2, 1, 2], [1, 2, 1], [1, 2, 1]]
+        """
+        self._check(table.columns, "RFMSegmenter.score_table")
+        absent = [c for c in keep if c not in table.columns]
+        if absent:
+            raise ParameterError(f"the columns to keep {absent} are not in the feature table",
+                                 where="RFMSegmenter.score_table", fix=f"keep some of {list(table.columns)}")
+        if engine_name(table.get_backend()) == "polars":
+            raise ParameterError("RFM scores in the engine need window functions, which Ibis' Polars backend lacks",
+                                 where="RFMSegmenter.score_table",
+                                 fix="load with engine duckdb or pyspark, or score customer_features(...) with "
+                                     "fit_features")
+        self._use_map()
+        scores = score_columns(table, self.bins, keep)
+        segment = segment_expression(self.cells_, scores.rfm_r, scores.rfm_f, scores.rfm_m)
+        return scores.select("customer_id", "rfm_r", "rfm_f", "rfm_m", rfm_segment=segment,
+                             **{k: scores[k] for k in keep})
 
     def segment_table(self) -> pd.DataFrame:
         """``customer_id, segment, rank`` plus the scores ``rfm_r``, ``rfm_f``, ``rfm_m``."""
