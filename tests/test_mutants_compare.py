@@ -4,10 +4,11 @@ and what the scorecard's comparison part carries. Small hand-made inputs only.
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 
-from segkit.compare import BASELINES, practicality, scorecard_fragments
+from segkit.compare import BASELINES, capture_curve, practicality, scorecard_fragments
 
 
 def test_practicality_names_the_smallest_segment_not_the_first():
@@ -71,3 +72,14 @@ def test_advantage_without_resamples_still_states_the_estimate():
     # primary = (area + capture at 20%) / 2: a 0.5 and 0.6, b 0.5 and 0.5; a's mean advantage 0.05
     assert v["best"] == "a" and v["advantage"]["b"]["ci95"] is None
     assert v["advantage"]["b"]["estimate"] == pytest.approx(0.05)
+
+
+def test_capture_curve_without_outcome_is_the_diagonal():
+    # nothing to capture (no holdout revenue, or returns cancelling it): every order is the diagonal
+    grid = [0.0, 0.25, 0.5, 0.75, 1.0]
+    for outcome in ([0.0, 0.0, 0.0], [2.0, -2.0, 0.0], [-1.0, 0.0, 0.0]):
+        curve = capture_curve(np.array([3, 1, 2]), np.array(outcome), points=5)
+        assert curve["ranking"].tolist() == grid and curve["oracle"].tolist() == grid, outcome
+    # a total below 1 is still an outcome: the best customer first captures it all at once
+    curve = capture_curve(np.array([1, 2]), np.array([0.5, 0.0]), points=3)
+    assert curve["ranking"].tolist() == [0.0, 1.0, 1.0] and curve["oracle"].tolist() == [0.0, 1.0, 1.0]
