@@ -143,3 +143,19 @@ def test_clusters_of_equal_spend_keep_kmeans_own_order():
     order = sorted(range(4), key=lambda c: (-means[c], c))
     number = {c: i for i, c in enumerate(order)}
     assert seg.clusters_.to_numpy().tolist() == [number[c] for c in raw]
+
+
+def test_describe_states_each_cluster_from_the_customers_in_it(fitted):
+    seg, _ = fitted
+    f = overlapping().set_index("customer_id")
+    line = seg.describe()
+    assert len(line) == 1 and line[0].startswith(f"kmeans k={seg.k_}: ")
+    parts = line[0][len(f"kmeans k={seg.k_}: "):].split("; ")
+    assert len(parts) == seg.k_
+    clusters = seg.clusters_.reindex(f.index)
+    names = seg.labels_.reindex(f.index)
+    for part, name in zip(parts, seg.segments_):
+        g = f[names == name]
+        c = int(clusters[names == name].iloc[0])
+        assert part == (f"{c} {name}: {len(g):,}, recency {g.recency_days.mean():.0f} d, "
+                        f"frequency {g.frequency.mean():.1f}, monetary {g.monetary.mean():.2f}")

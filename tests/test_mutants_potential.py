@@ -102,3 +102,18 @@ def test_labels_without_a_p_alive_column_are_all_regular():
     assert labels.to_dict() == {"a": "REGULAR", "b": "REGULAR"} and labels.index.name == "customer_id"
     with_alive = PotentialTiers.labels_from(pred.assign(p_alive=1.0, expected_purchases=1.0), 0.5, 0.5)
     assert with_alive.to_dict() == {"a": "VIP", "b": "GOOD"} and with_alive.index.name == "customer_id"
+
+
+def test_profile_counts_shares_and_mean_predictions_per_tier(simulated):
+    s = PotentialTiers(vip_share=0.1, good_share=0.3).fit(simulated)
+    prof = s.profile().set_index("segment")
+    assert prof.index.tolist() == s.segments_ and prof["rank"].tolist() == list(range(1, len(s.segments_) + 1))
+    pred = s.predictions_.set_index("customer_id")
+    tier = s.labels_.reindex(pred.index)
+    for name in s.segments_:
+        members = pred[tier == name]
+        assert prof.loc[name, "customers"] == len(members)
+        assert prof.loc[name, "share"] == pytest.approx(len(members) / 400)
+        for col in ("p_alive", "expected_purchases"):
+            assert prof.loc[name, col] == pytest.approx(members[col].mean(), nan_ok=True)
+    assert prof["predicted_value"].isna().all()  # the value model was not fitted

@@ -126,7 +126,11 @@ class SchemeMixin:
         return []
 
     def _profile(self, features: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
-        table = self.segment_table().merge(features, on="customer_id", how="left")
+        table = self.segment_table()
+        # columns the segment table already holds stay its own (a merge would rename both to _x/_y,
+        # and the potential scheme's profile lost its mean predictions that way)
+        extra = ["customer_id", *(c for c in features.columns if c not in table.columns)]
+        table = table.merge(features[extra], on="customer_id", how="left")
         agg = {c: (c, "mean") for c in columns if c in table}
         prof = table.groupby("segment", observed=True).agg(customers=("customer_id", "size"), **agg)
         prof = prof.reindex(self.segments_)
