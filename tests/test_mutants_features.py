@@ -14,7 +14,7 @@ import pytest
 from segkit.calendar import make_split
 from segkit.data import load_transactions
 from segkit.errors import ParameterError
-from segkit.features import criterion_available, gini, holdout_outcomes
+from segkit.features import available_criteria, criterion_available, gini, holdout_outcomes
 
 
 def test_gini_by_hand():
@@ -59,3 +59,9 @@ def test_criterion_needs_its_column(tmp_path):
     rich = _tx(tmp_path, "customer_id,date,amount,quantity,cost", "a,2024-01-10,5,2,3\n")
     criterion_available(rich, "units")
     criterion_available(rich, "margin")
+
+
+def test_available_criteria_follow_the_optional_columns():
+    assert available_criteria(set()) == ["revenue", "payments"]
+    assert available_criteria({"cost"}) == ["revenue", "payments", "margin"]
+    assert available_criteria(frozenset({"quantity", "cost", "order_id"})) == ["revenue", "payments", "units", "margin"]
