@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from segkit.schemes import KMeansSegmenter, PercentileTiers, PotentialTiers, RFMSegmenter
-from segkit.schemes._base import NO_PURCHASE, isin, no_purchase_values
+from segkit.schemes._base import NO_PURCHASE, isin, no_purchase_values, number_text
 
 
 def test_isin_with_nothing_to_find_or_nothing_to_look_in():
@@ -38,3 +38,8 @@ def test_isin_missing_values_as_nan_or_none_are_never_members():
     assert isin(ids, ["a", None, np.nan]).tolist() == [True, False, False, False]
     assert isin(pd.Series(["a", None, "b"], dtype="string"), pd.Series(["b", None], dtype="string")).tolist() == [
         False, False, True]
+
+
+def test_number_text_of_missing_and_whole_values():
+    assert number_text(None) == "-" and number_text(float("nan")) == "-" and number_text(pd.NA) == "-"
+    assert number_text(10.0) == "10" and number_text(1234.5) == "1,234.5" and number_text(0.05) == "0.05"

@@ -8,7 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from segkit.compare import BASELINES, capture_curve, practicality, scorecard_fragments
+from segkit.compare import (BASELINES, capture_curve, practicality, scorecard_fragments, sensitivity_settings,
+                            verdict_sensitivity)
 
 
 def test_practicality_names_the_smallest_segment_not_the_first():
@@ -83,3 +84,37 @@ def test_capture_curve_without_outcome_is_the_diagonal():
     # a total below 1 is still an outcome: the best customer first captures it all at once
     curve = capture_curve(np.array([1, 2]), np.array([0.5, 0.0]), points=3)
     assert curve["ranking"].tolist() == [0.0, 1.0, 1.0] and curve["oracle"].tolist() == [0.0, 1.0, 1.0]
+
+
+def test_capture_curve_columns_and_flags_as_outcome():
+    curve = capture_curve(np.array([3, 1, 2]), np.array([5.0, 0.0, 1.0]), points=5)
+    assert curve.columns.tolist() == ["share", "ranking", "oracle", "random"]
+    assert curve["random"].tolist() == curve["share"].tolist() == [0.0, 0.25, 0.5, 0.75, 1.0]
+    # bought / did not buy as True / False counts as 1 / 0
+    flags = capture_curve(np.array([3, 1, 2]), np.array([True, False, True]), points=5)
+    ones = capture_curve(np.array([3, 1, 2]), np.array([1.0, 0.0, 1.0]), points=5)
+    pd.testing.assert_frame_equal(flags, ones)
+
+
+def test_practicality_lists_small_segments_in_rank_order_and_counts_one_customer():
+    # rows not in rank order; C (rank 3) and A (rank 1) are equally small
+    t = pd.DataFrame({"customer_id": list("pqrstu"), "segment": ["C", "B", "B", "A", "B", "B"],
+                      "rank": [3, 2, 2, 1, 2, 2]})
+    got = practicality(t, min_share=0.2)
+    assert got["small_segments"] == ["A", "C"] and got["smallest_segment"] == "A"
+    one = practicality(t.iloc[:1])
+    assert one["min_segment_share"] == 1.0 and one["n_segments"] == 1
+
+
+def test_sensitivity_settings_never_repeat_a_setting():
+    base = {"vip_share": 0.2, "criterion": "revenue", "holdout_months": 6}
+    got = sensitivity_settings(base, ["units", "units"], shares=(0.1, 0.1), horizons=(3, 3))
+    assert [(s["vip_share"], s["criterion"], s["holdout_months"]) for s in got] == [
+        (0.2, "revenue", 6), (0.1, "revenue", 6), (0.2, "units", 6), (0.2, "revenue", 3)]
+
+
+def test_verdict_sensitivity_names_the_changed_key_and_leaves_notes_empty():
+    out = verdict_sensitivity(lambda s: "rfm", [{"vip_share": 0.2, "holdout_months": 6},
+                                                {"vip_share": 0.2, "holdout_months": 3}])
+    assert out["table"]["changed_key"].tolist() == ["", "holdout_months"]
+    assert out["table"]["note"].tolist() == ["", ""] and not out["changed"]
