@@ -13,7 +13,8 @@ import pandas as pd
 import pytest
 
 from segkit.calendar import make_split
-from segkit.evaluate import (build_scorecard, capture_curve, jaccard, migration_matrix, persistence, point_metrics,
+from segkit.evaluate import (agreement, build_scorecard, capture_curve, holdout_curves, jaccard, migration_matrix,
+                             persistence, point_metrics,
                              recommended_segments, score_scheme, stability_ari, union_vs_period_total,
                              vip_sensitivity)
 
@@ -204,3 +205,41 @@ def test_segment_rows_state_revenue_and_shares_and_zero_shares_without_revenue()
     assert [r["retention"] for r in rows] == [1.0, 0.5] and [r["revenue_per_customer"] for r in rows] == [6.0, 1.5]
     quiet = score_scheme(t, outcomes({"a": 0, "b": 0, "c": 0}), n_boot=0)["segments"]
     assert [r["holdout_revenue_share"] for r in quiet] == [0.0, 0.0]
+
+
+def test_capture_curve_has_101_points_by_default():
+    curve = capture_curve(seg_table({"a": "VIP", "b": "GOOD"}), outcomes({"a": 3.0, "b": 1.0}))
+    assert len(curve) == 101 and curve["share_of_customers"].iloc[1] == pytest.approx(0.01)
+
+
+def test_holdout_curves_columns_and_whole_buyer_counts():
+    table = seg_table({"a": "VIP", "b": "GOOD", "c": "GOOD"})
+    hm = pd.DataFrame({"customer_id": ["a", "b"], "month": pd.to_datetime(["2024-01-01", "2024-02-01"]),
+                       "revenue": [5.0, 2.0], "purchases": [1, 1]})
+    got = holdout_curves(table, hm)
+    assert got.columns.tolist() == ["month", "rank", "segment", "segment_customers", "revenue", "buyers",
+                                    "share_buying"]
+    assert got["buyers"].dtype == "int64" and got.index.tolist() == [0, 1, 2, 3]
+    assert got["buyers"].tolist() == [1, 0, 0, 1] and got["share_buying"].tolist() == [1.0, 0.0, 0.0, 0.5]
+
+
+def test_agreement_of_a_scheme_with_itself_is_one_and_the_pair_rows_are_named():
+    a = seg_table({"x": "VIP", "y": "GOOD", "z": "GOOD"})
+    b = seg_table({"x": "GOOD", "y": "VIP", "z": "GOOD"})
+    got = agreement({"a": a, "b": b})
+    assert got["nmi"].loc["a", "a"] == got["nmi"].loc["b", "b"] == 1.0 and got["ari"].loc["a", "a"] == 1.0
+    top = got["top_disagreement"]
+    assert top.columns.tolist()[:3] == ["top_of", "not_top_of", "customers"]
+    assert top[["top_of", "not_top_of", "customers"]].values.tolist() == [["a", "b", 1], ["b", "a", 1],
+                                                                          ["a and b", "", 0]]
+
+
+def test_vip_sensitivity_reuses_the_base_set_instead_of_fitting_it_again():
+    calls = []
+
+    def fit(criterion, share):
+        calls.append((criterion, share))
+        return {"a", "b"} if criterion == "revenue" else {"a"}
+
+    vip_sensitivity(fit, ["revenue", "units"], [0.2], base_criterion="revenue", base_share=0.2)
+    assert calls == [("revenue", 0.2), ("units", 0.2)]

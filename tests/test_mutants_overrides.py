@@ -51,3 +51,25 @@ def test_applied_table_flags_only_the_added_customers():
     assert out["prospect"].tolist() == [False, True, False]
     assert out["tier"].tolist() == ["GOOD", "VIP", "VIP"]
     assert out["computed_tier"].isna().tolist() == [False, True, False]
+
+
+def test_a_spreadsheet_csv_with_bom_and_spaces_after_commas_reads_cleanly(tmp_path):
+    path = tmp_path / "overrides.csv"
+    # Excel's "CSV UTF-8" starts with a byte order mark; people type a space after each comma
+    path.write_bytes("\ufeffcustomer_id, tier, reason\nc1, vip, \"Müller, reference customer\"\n".encode("utf-8"))
+    got = load_overrides(path)
+    assert got[["customer_id", "tier", "reason"]].values.tolist() == [["c1", "VIP", "Müller, reference customer"]]
+
+
+def test_a_missing_column_is_named_with_the_file_and_its_columns(tmp_path):
+    path = tmp_path / "overrides.csv"
+    path.write_text("customer_id,segment\nc1,VIP\n")
+    with pytest.raises(OverridesError) as err:
+        load_overrides(path)
+    assert "lacks the column(s) tier, reason" in str(err.value)
+    assert err.value.where == f"{path}; its columns are customer_id, segment"
+
+
+def test_empty_reasons_list_their_lines(tmp_path):
+    with pytest.raises(OverridesError, match=r"empty reason on line\(s\) 2, 3 \(a prospect"):
+        load_overrides(_csv(tmp_path, "c1,VIP,\nc9,GOOD,\n"), known_customers=["c1"])
