@@ -118,3 +118,86 @@ def test_verdict_sensitivity_names_the_changed_key_and_leaves_notes_empty():
                                                 {"vip_share": 0.2, "holdout_months": 3}])
     assert out["table"]["changed_key"].tolist() == ["", "holdout_months"]
     assert out["table"]["note"].tolist() == ["", ""] and not out["changed"]
+
+
+def test_plot_capture_curve_has_101_points_by_default():
+    curve = capture_curve(np.array([1, 2]), np.array([1.0, 0.0]))
+    assert len(curve) == 101 and curve["share"].iloc[1] == pytest.approx(0.01)
+
+
+def test_a_segment_exactly_at_the_minimum_share_is_not_small():
+    t = pd.DataFrame({"customer_id": list("abcd"), "segment": ["A", "B", "B", "B"], "rank": [1, 2, 2, 2]})
+    assert practicality(t, min_share=0.25)["small_segments"] == []
+    assert practicality(t, min_share=0.26)["small_segments"] == ["A"]
+
+
+def _refit_by_hand(ids, fit, reference, n_resamples, seed, col):
+    """refit_stability's resamples, re-counted: the same draws, the agreement in plain Python."""
+    ids = np.array([str(i) for i in ids])
+    ref = dict(zip(reference["customer_id"].astype(str), reference[col].astype(str)))
+    rng = np.random.default_rng(seed)
+    rows = []
+    for _ in range(n_resamples):
+        refit = fit(np.unique(ids[rng.integers(0, len(ids), len(ids))]))
+        pairs = [(ref[c], str(s)) for c, s in zip(refit["customer_id"].astype(str), refit[col]) if c in ref]
+        rows.append((len(pairs), sum(a == b for a, b in pairs) / len(pairs)))
+    return rows
+
+
+def test_refit_stability_counts_each_resample_against_the_reference():
+    from sklearn.metrics import adjusted_rand_score
+
+    from segkit.compare import refit_stability
+
+    ids = list(range(12))  # ids given as numbers are compared as text
+
+    def fit(sub):
+        # a refit that moves customers with an odd number of drawn customers: ranks 1/2 by the id's
+        # parity, flipped for id 3; "x"/"y" labels that do not say the rank; and one customer the
+        # reference does not have ("new")
+        flip = len(sub) % 2
+        rank = [1 + (int(c) % 2 ^ (flip and int(c) == 3)) for c in sub]
+        return pd.DataFrame({"customer_id": list(sub) + ["new"], "segment": [["x", "y"][r - 1] for r in rank] + ["x"],
+                             "rank": rank + [1]})
+
+    reference = pd.DataFrame({"customer_id": [str(i) for i in ids], "rank": [1 + i % 2 for i in ids],
+                              "segment": ["y" if i % 2 else "x" for i in ids]})
+    got = refit_stability(fit, ids, reference)
+    hand = _refit_by_hand(ids, fit, reference, 20, 0, "rank")
+    values = got["values"]
+    assert got["n_resamples"] == 20 and values.columns.tolist() == ["resample", "customers", "ari", "same_segment"]
+    assert values["resample"].tolist() == list(range(20))
+    assert values["customers"].tolist() == [n for n, _ in hand]           # "new" is not counted
+    assert values["same_segment"].tolist() == pytest.approx([s for _, s in hand])
+    assert 0 < got["same_segment"] < 1 and got["same_segment"] == pytest.approx(np.mean([s for _, s in hand]))
+    for m in ("ari", "same_segment"):
+        assert got[f"{m}_ci95"] == pytest.approx(np.quantile(values[m], [0.025, 0.975]).tolist())
+        assert got[f"{m}_ci95"][0] < got[f"{m}_ci95"][1]
+    # the default seed is 0, and another seed draws other customers
+    assert values.equals(refit_stability(fit, ids, reference, seed=0)["values"])
+    assert not values["customers"].equals(refit_stability(fit, ids, reference, seed=1)["values"]["customers"])
+    # the ARI is sklearn's on the common customers
+    one = refit_stability(fit, ids, reference, n_resamples=1)
+    drawn = np.unique(np.array([str(i) for i in ids])[np.random.default_rng(0).integers(0, 12, 12)])
+    refit = fit(drawn).iloc[:-1]
+    expected = adjusted_rand_score(reference.set_index("customer_id").loc[refit["customer_id"], "rank"].astype(str),
+                                   refit["rank"].astype(str))
+    assert one["ari"] == pytest.approx(expected)
+
+
+def test_refit_stability_unordered_matches_labels_and_no_common_customer_scores_zero():
+    from segkit.compare import refit_stability
+
+    ids = [f"c{i}" for i in range(6)]
+    reference = pd.DataFrame({"customer_id": ids, "segment": ["p", "p", "p", "q", "q", "q"], "rank": [1, 1, 1, 2, 2, 2]})
+    # the refit swaps the names of the clusters but keeps them apart; its ranks are all 1
+    swap = lambda sub: pd.DataFrame({"customer_id": sub, "rank": 1,  # noqa: E731
+                                     "segment": ["q" if int(c[1:]) < 3 else "p" for c in sub]})
+    got = refit_stability(swap, ids, reference, n_resamples=3, ordered=False)
+    assert got["same_segment"] == 1.0 and got["ari"] == 1.0         # matched by the Hungarian rule
+    by_rank = refit_stability(swap, ids, reference, n_resamples=3)    # ordered: compares ranks
+    assert by_rank["same_segment"] < 1.0
+    stranger = lambda sub: pd.DataFrame({"customer_id": ["zz"], "segment": ["p"], "rank": [1]})  # noqa: E731
+    none = refit_stability(stranger, ids, reference, n_resamples=2)
+    assert none["values"]["customers"].tolist() == [0, 0]
+    assert none["same_segment"] == 0.0 and none["ari"] == 0.0

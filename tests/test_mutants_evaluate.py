@@ -243,3 +243,38 @@ def test_vip_sensitivity_reuses_the_base_set_instead_of_fitting_it_again():
 
     vip_sensitivity(fit, ["revenue", "units"], [0.2], base_criterion="revenue", base_share=0.2)
     assert calls == [("revenue", 0.2), ("units", 0.2)]
+
+
+def test_agreement_revenue_at_stake_counts_customers_without_revenue_as_zero():
+    # a tops x, y; b tops y, z; w is in neither top. x has no calibration revenue on record and z no
+    # holdout row: each counts 0, not 1
+    a = seg_table({"w": "GOOD", "x": "VIP", "y": "VIP", "z": "GOOD"})
+    b = seg_table({"w": "GOOD", "x": "GOOD", "y": "VIP", "z": "VIP"})
+    monetary = pd.Series({"w": 100.0, "y": 20.0, "z": 7.0})
+    got = agreement({"a": a, "b": b}, monetary=monetary, outcomes=outcomes({"w": 50.0, "x": 3.0, "y": 4.0}))
+    rows = got["top_disagreement"].to_dict("records")
+    assert rows == [
+        {"top_of": "a", "not_top_of": "b", "customers": 1, "calibration_revenue": 0.0, "holdout_revenue": 3.0},
+        {"top_of": "b", "not_top_of": "a", "customers": 1, "calibration_revenue": 7.0, "holdout_revenue": 0.0},
+        {"top_of": "a and b", "not_top_of": "", "customers": 1, "calibration_revenue": 20.0, "holdout_revenue": 4.0},
+    ]
+    # both in neither top: the shared row is all zeros, not the number of customers
+    c = seg_table({"w": "GOOD", "x": "GOOD", "y": "GOOD", "z": "VIP"})
+    d = seg_table({"w": "GOOD", "x": "VIP", "y": "GOOD", "z": "GOOD"})
+    both = agreement({"c": c, "d": d}, monetary=pd.Series({"w": 1.0}),
+                     outcomes=outcomes({"w": 1.0}))["top_disagreement"].to_dict("records")
+    assert [(r["calibration_revenue"], r["holdout_revenue"]) for r in both] == [(0.0, 0.0)] * 3
+
+
+def test_agreement_nmi_and_crosstab_of_two_different_schemes():
+    from sklearn.metrics import normalized_mutual_info_score
+
+    a = seg_table({"p": "VIP", "q": "VIP", "r": "GOOD", "s": "GOOD", "t": "REGULAR"})
+    b = seg_table({"p": "VIP", "q": "GOOD", "r": "GOOD", "s": "REGULAR", "t": "REGULAR"})
+    got = agreement({"a": a, "b": b})
+    expected = normalized_mutual_info_score(a["segment"], b["segment"])
+    assert 0 < expected < 1
+    assert got["nmi"].loc["a", "b"] == got["nmi"].loc["b", "a"] == pytest.approx(expected)
+    table = got["crosstabs"][("a", "b")]
+    assert table.index.name == "a" and table.columns.name == "b"
+    assert table.loc["VIP", "GOOD"] == 1 and table.loc["GOOD", "REGULAR"] == 1 and int(table.to_numpy().sum()) == 5

@@ -73,3 +73,43 @@ def test_a_missing_column_is_named_with_the_file_and_its_columns(tmp_path):
 def test_empty_reasons_list_their_lines(tmp_path):
     with pytest.raises(OverridesError, match=r"empty reason on line\(s\) 2, 3 \(a prospect"):
         load_overrides(_csv(tmp_path, "c1,VIP,\nc9,GOOD,\n"), known_customers=["c1"])
+
+
+def test_every_problem_is_listed_with_at_most_ten_lines_each(tmp_path):
+    # 12 unknown tiers (lines 2-13), 12 customers listed twice (lines 14-37), 12 empty ids
+    # (lines 38-49), 12 customers without purchases (the unknown tiers' ids u00-u11): each
+    # list stops at 10, in file order (duplicates in id order)
+    rows = [f"u{i:02d},PLATINUM{i:02d},partner" for i in range(12)]
+    rows += [f"d{i:02d},VIP,partner" for i in range(12)] * 2
+    rows += [",GOOD,partner"] * 12
+    path = _csv(tmp_path, "\n".join(rows) + "\n")
+    known = [f"d{i:02d}" for i in range(12)]
+    with pytest.raises(OverridesError) as err:
+        load_overrides(path, known_customers=known, allow_prospects=False)
+    message = err.value.what
+    empty = ", ".join(str(n) for n in range(38, 48))
+    tiers = ", ".join(f"'PLATINUM{i:02d}' (line {i + 2})" for i in range(10))
+    twice = ", ".join(f"d{i:02d}" for i in range(10))
+    unknown = ", ".join(f"'u{i:02d}' (line {i + 2})" for i in range(10))
+    assert message == (
+        "the overrides file has "
+        f"empty customer_id on line(s) {empty}; "
+        f"unknown tier(s) {tiers}; allowed: VIP, GOOD, REGULAR, INACTIVE; "
+        f"customer(s) listed twice: {twice}; "
+        f"customer id(s) not among the customers with a purchase in calibration: {unknown}")
+
+
+def test_empty_reasons_of_prospects_say_so_for_ten_lines_at_most(tmp_path):
+    path = _csv(tmp_path, "".join(f"p{i:02d},VIP,\n" for i in range(12)))
+    with pytest.raises(OverridesError) as err:
+        load_overrides(path, known_customers=["a"])
+    lines = ", ".join(f"{n} (a prospect: a customer without purchases)" for n in range(2, 12))
+    assert err.value.what == f"the overrides file has empty reason on line(s) {lines}"
+
+
+def test_an_empty_tier_is_empty_not_unknown(tmp_path):
+    path = _csv(tmp_path, "a,,partner\nb,GOLD,partner\n")
+    with pytest.raises(OverridesError) as err:
+        load_overrides(path)
+    assert err.value.what == ("the overrides file has empty tier on line(s) 2; "
+                              "unknown tier(s) 'GOLD' (line 3); allowed: VIP, GOOD, REGULAR, INACTIVE")
