@@ -159,3 +159,24 @@ def test_describe_states_each_cluster_from_the_customers_in_it(fitted):
         c = int(clusters[names == name].iloc[0])
         assert part == (f"{c} {name}: {len(g):,}, recency {g.recency_days.mean():.0f} d, "
                         f"frequency {g.frequency.mean():.1f}, monetary {g.monetary.mean():.2f}")
+
+
+def test_profile_columns_hold_every_behaviour_mean_and_the_cluster_number():
+    rng = np.random.default_rng(0)
+    n = 60
+    f = pd.DataFrame({"customer_id": [f"c{i:02d}" for i in range(n)],
+                      "recency_days": np.r_[rng.integers(1, 30, n // 2), rng.integers(300, 400, n // 2)],
+                      "frequency": np.r_[rng.integers(5, 9, n // 2), np.ones(n // 2, int)],
+                      "monetary": rng.uniform(10, 500, n).round(2),
+                      "avg_order_value": rng.uniform(5, 50, n).round(2),
+                      "tenure_days": rng.integers(30, 700, n)})
+    km = KMeansSegmenter(k_range=(2, 2), random_state=0, n_stability=2).fit_features(f)
+    prof = km.profile()
+    assert prof.columns.tolist() == ["segment", "cluster", "rank", "customers", "share", "recency_days",
+                                     "frequency", "monetary", "avg_order_value", "tenure_days", "jaccard"]
+    table = km.segment_table().merge(f, on="customer_id")
+    for _, row in prof.iterrows():
+        members = table[table["segment"] == row["segment"]]
+        for col in ("avg_order_value", "tenure_days"):
+            assert row[col] == pytest.approx(members[col].mean())
+    assert prof["cluster"].tolist() == [0, 1]

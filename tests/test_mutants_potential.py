@@ -117,3 +117,24 @@ def test_profile_counts_shares_and_mean_predictions_per_tier(simulated):
         for col in ("p_alive", "expected_purchases"):
             assert prof.loc[name, col] == pytest.approx(members[col].mean(), nan_ok=True)
     assert prof["predicted_value"].isna().all()  # the value model was not fitted
+
+
+def test_describe_states_both_models_when_the_value_model_fits(simulated):
+    s = simulated.potential.copy()
+    rng = np.random.default_rng(3)
+    s["repeat_value"] = np.where(s["x"] > 0, rng.gamma(4.0, 10.0, len(s)).round(2), np.nan)
+    fitted = PotentialTiers().fit(SchemeInputs(features=simulated.features, monthly=simulated.monthly,
+                                               split=SPLIT, params=simulated.params, potential=s))
+    m = fitted.model_
+    assert m.fitted and m.value_fitted
+    p, v = m.purchases, m.value
+    assert fitted.describe() == [
+        f"potential: BG/NBD r={p.r:.3f} alpha={p.alpha:.3f} a={p.a:.3f} b={p.b:.3f} "
+        f"({m.repeat_buyers:,} repeat buyers of {m.customers:,}); horizon 92 days"
+        f"; Gamma-Gamma p={v.p:.2f} q={v.q:.2f} gamma={v.gamma:.2f}"]
+
+
+def test_from_params_takes_the_run_shares_and_criterion():
+    params = SimpleNamespace(criterion="margin", vip_share=0.15, good_share=0.35)
+    s = PotentialTiers.from_params(params)
+    assert (s.criterion, s.vip_share, s.good_share) == ("margin", 0.15, 0.35)

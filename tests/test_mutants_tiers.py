@@ -197,3 +197,44 @@ def test_the_default_window_is_six_months_and_a_cut_off_on_a_first_day_keeps_tha
     # as_of 1 March: the March rows (months are keyed by their first day) are inside calibration
     march = PercentileTiers(as_of="2024-03-01", window_months=1, dropout_months=1).fit_monthly(three_months())
     assert march.window_ == ["2024-03"] and march.labels_["j"] == "REGULAR"
+
+
+def test_profile_of_tiers_with_an_empty_tier_and_small_values():
+    # one month, two payers with 0.25 and 0.5: VIP b, GOOD a, nobody REGULAR or INACTIVE; the
+    # window total (0.75) is below 1, so the value shares divide by it, not by 1
+    monthly = pd.DataFrame({"customer_id": ["a", "b"], "month": pd.to_datetime(["2024-03-01"] * 2),
+                            "revenue": [0.25, 0.5], "purchases": [1, 1]})
+    t = PercentileTiers(as_of="2024-03-31", window_months=1, vip_share=0.5, good_share=0.5,
+                        dropout_months=1).fit_monthly(monthly)
+    prof = t.profile()
+    assert prof.columns.tolist() == ["segment", "rank", "customers", "share", "window_value", "value_share"]
+    assert prof["segment"].tolist() == ["VIP", "GOOD", "REGULAR", "INACTIVE"]
+    assert prof["rank"].tolist() == [1, 2, 3, 4]
+    assert prof["customers"].dtype == "int64" and prof["customers"].tolist() == [1, 1, 0, 0]
+    assert prof["window_value"].tolist() == [0.5, 0.25, 0.0, 0.0]
+    assert prof["value_share"].tolist() == pytest.approx([2 / 3, 1 / 3, 0.0, 0.0])
+    # a single customer is the whole book
+    one = PercentileTiers(as_of="2024-03-31", window_months=1, dropout_months=1).fit_monthly(monthly.iloc[:1])
+    assert one.profile()["share"].tolist() == [1.0, 0.0, 0.0, 0.0]
+
+
+def test_abc_breaks_ties_across_a_cut_by_customer_id():
+    # ten customers with 3 and ten with 1 (total 40), ids interleaved: the 3s hold 75%, so of the 1s
+    # the first two by id are A (75% and 77.5% above them), the next six B (80% to 92.5%), the last
+    # two C. Twenty values with ties: an unstable sort would reorder the 1s.
+    values = {f"c{i:02d}": (3.0 if i % 2 else 1.0) for i in range(20)}
+    got = abc(values, shares=(0.8, 0.15, 0.05))
+    ones = [c for c in sorted(values) if values[c] == 1.0]
+    assert [got[c] for c in ones] == ["VIP"] * 2 + ["GOOD"] * 6 + ["REGULAR"] * 2
+    assert all(got[c] == "VIP" for c in values if values[c] == 3.0)
+
+
+def test_abc_cuts_exactly_at_a_share_minus_the_tolerance():
+    # the customers above hold exactly a - 1e-9 (then a + b - 1e-9) of the value: that is not below
+    # the cut, so the next customer falls into the next class
+    a = 0.8 - 1e-9
+    got = abc({"p": a, "q": 1 - a}, shares=(0.8, 0.1, 0.1))
+    assert got == {"p": "VIP", "q": "GOOD"}
+    ab = 0.9 - 1e-9
+    got = abc({"p": ab, "q": 1 - ab}, shares=(0.8, 0.1, 0.1))
+    assert got == {"p": "VIP", "q": "REGULAR"}
