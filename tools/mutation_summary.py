@@ -7,14 +7,22 @@ as killed; one that no test reaches ("no tests") counts as surviving; mutants no
 (``make mutate MUTANTS=...`` ran a subset) are left out of M and counted separately.
 
 Equivalent mutants (they change the code but no input can tell them from the original) are listed
-in ``docs/mutation.md``, each with its reason, as a line starting with ``- `NAME` ``. They are left
-out of M, as the usual mutation score does, and counted on a line of their own.
+in ``docs/mutation.md``, each with its reason, as a line starting with ``- `NAME` (FINGERPRINT)``.
+They are left out of M, as the usual mutation score does, and counted on a line of their own.
+
+mutmut numbers a function's mutants afresh when the function changes, so a name can come to mean
+another mutant. The fingerprint (8 hex digits of the SHA-256 of the mutant function's code, as
+``ast.unparse`` prints it, under a neutral name) ties each entry to the code it was judged on: an
+entry whose fingerprint no longer matches is *stale*, counts as an ordinary mutant, and is listed
+for a new look. ``--fingerprint NAME ...`` prints the fingerprints to write down.
 
 Usage: python tools/mutation_summary.py [MUTANTS_DIR] [EQUIVALENTS_DOC]
 """
 
 from __future__ import annotations
 
+import ast
+import hashlib
 import json
 import re
 import sys
@@ -25,15 +33,35 @@ from mutmut.stats import status_by_exit_code
 
 KILLED = {"killed", "timeout", "caught by type check"}
 NOT_RUN = {"not checked", "skipped", "check was interrupted by user"}
-# "- `segkit.schemes.tiers.xǁPercentileTiersǁ_abc__mutmut_24`: reason"
-_EQUIVALENT = re.compile(r"^\s*[-*]\s+`([\w.ǁ]+__mutmut_\d+)`")
+# "- `segkit.schemes.tiers.xǁPercentileTiersǁ_abc__mutmut_24` (1a2b3c4d): reason"
+_EQUIVALENT = re.compile(r"^\s*[-*]\s+`([\w.ǁ]+__mutmut_\d+)`(?:\s+\(([0-9a-f]{8})\))?")
 
 
-def equivalent_names(doc: Path) -> set[str]:
-    """The mutant names listed as equivalent in ``doc`` (none when the file is missing)."""
+def equivalent_names(doc: Path) -> dict[str, str | None]:
+    """The mutant names listed as equivalent in ``doc`` -> their fingerprint (None when not given)."""
     if not doc.is_file():
-        return set()
-    return {m.group(1) for line in doc.read_text(encoding="utf-8").splitlines() if (m := _EQUIVALENT.match(line))}
+        return {}
+    return {m.group(1): m.group(2) for line in doc.read_text(encoding="utf-8").splitlines()
+            if (m := _EQUIVALENT.match(line))}
+
+
+def fingerprints(root: Path) -> dict[str, str]:
+    """Mutant name -> fingerprint of its code, for every mutant function in the sources under ``root``."""
+    out: dict[str, str] = {}
+    src = root / "src"
+    for path in sorted(src.rglob("*.py")) if src.is_dir() else []:
+        module = ".".join(path.relative_to(src).with_suffix("").parts)
+        try:
+            tree = ast.parse(path.read_text(encoding="utf-8"))
+        except (SyntaxError, UnicodeDecodeError):
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and "__mutmut_" in node.name \
+                    and not node.name.endswith("__mutmut_orig"):
+                name, node.name = node.name, "mutant"
+                out[f"{module}.{name}"] = hashlib.sha256(ast.unparse(node).encode()).hexdigest()[:8]
+                node.name = name
+    return out
 
 
 class Tally:
@@ -61,6 +89,12 @@ class Tally:
         return f"killed {self.killed} of {self.checked} mutants ({share:.1f}%)"
 
 
+def current_equivalents(listed: dict[str, str | None], prints: dict[str, str]) -> tuple[set[str], list[str]]:
+    """The listed equivalents whose fingerprint matches today's mutant, and the stale ones."""
+    ok = {name for name, fp in listed.items() if fp is not None and prints.get(name) == fp}
+    return ok, sorted(set(listed) - ok)
+
+
 def summarise(root: Path, equivalents: set[str]) -> dict[str, Tally]:
     """One :class:`Tally` per mutated source file (path relative to ``root``)."""
     tallies: dict[str, Tally] = defaultdict(Tally)
@@ -73,12 +107,18 @@ def summarise(root: Path, equivalents: set[str]) -> dict[str, Tally]:
 
 
 def main(argv: list[str]) -> int:
+    if argv[:1] == ["--fingerprint"]:
+        prints = fingerprints(Path("mutants"))
+        for name in argv[1:]:
+            print(f"{name} {prints.get(name, '(no such mutant)')}")
+        return 0
     root = Path(argv[0] if argv else "mutants")
     doc = Path(argv[1] if len(argv) > 1 else "docs/mutation.md")
     if not root.is_dir():
         print(f"error: no mutmut results in {root}/; run `make mutate` first", file=sys.stderr)
         return 2
-    tallies = summarise(root, equivalent_names(doc))
+    equivalents, stale = current_equivalents(equivalent_names(doc), fingerprints(root))
+    tallies = summarise(root, equivalents)
     total = Tally()
     for t in tallies.values():
         for field in ("killed", "timeouts", "checked", "unchecked", "equivalent"):
@@ -95,6 +135,10 @@ def main(argv: list[str]) -> int:
         if t.checked or t.equivalent:
             extra = f", {t.equivalent} equivalent" if t.equivalent else ""
             print(f"  {source}: {t.line()}{extra}")
+    if stale:
+        print(f"\nstale entries in {doc} (the mutant's code is not the one judged; counted as ordinary mutants):")
+        for name in stale:
+            print(f"  {name}")
     for source, t in tallies.items():
         if t.survivors:
             print(f"\nsurviving in {source}:")
