@@ -20,13 +20,21 @@ non-text values, 32-bit floats), a text with a carriage return (Python's CSV wri
 ``\\r`` unquoted, DuckDB quotes it), a single column (pandas quotes a lone empty field), or
 column names that would need quoting.
 
+DuckDB is the file writer here whatever engine the run used (the frames are pandas by then), so
+this is not an engine difference for :mod:`segkit.engines`. On first use a probe of every value kind
+is written by both; a DuckDB release that writes any of it differently (or lacks an option) leaves
+every file to pandas.
+
 Both writers write into a temporary file renamed over the target when complete
 (:mod:`segkit.atomic`): an interrupted run never leaves half a file.
 """
 
 from __future__ import annotations
 
+import functools
+import io
 import re
+import tempfile
 from pathlib import Path
 
 import pandas as pd
@@ -81,22 +89,51 @@ def write_csv(frame: pd.DataFrame, path: str | Path) -> str:
     'id,v\\n\\'=x,1.0\\n"b,c",\\n'
     """
     try:
+        if not _engine_agrees():
+            raise _Unsupported("this DuckDB writes some value differently")
         table = _engine_table(frame)
     except _Unsupported:
         with atomic_open(path, "w") as fh:
             spreadsheet_safe(frame).to_csv(fh, index=False, lineterminator="\n")
         return "pandas"
+    with atomic_path(path) as tmp:
+        _copy(table, tmp)
+    return "duckdb"
+
+
+def _copy(table: pa.Table, path: Path) -> None:
     import duckdb
 
     con = duckdb.connect()
     try:
         con.register("frame", table)
-        with atomic_path(path) as tmp:
-            con.execute(f"COPY frame TO '{_sql_text(tmp)}' (FORMAT csv, HEADER true, DELIMITER ',', QUOTE '\"', "
-                        "ESCAPE '\"', NEW_LINE '\\n', NULLSTR '', COMMENT '', COMPRESSION 'none')")
+        con.execute(f"COPY frame TO '{_sql_text(path)}' (FORMAT csv, HEADER true, DELIMITER ',', QUOTE '\"', "
+                    "ESCAPE '\"', NEW_LINE '\\n', NULLSTR '', COMMENT '', COMPRESSION 'none')")
     finally:
         con.close()
-    return "duckdb"
+
+
+#: one cell of each kind whose text the two writers could disagree on (checked once per process)
+_PROBE = {"text": ["=x", "a,b", 'q"', "l\nf", "#", "", None, "ü 日"], "int": [0, -1, 2**63 - 1, 7, 8, 9, 10, 11],
+          "float": [1.0, 0.1, 1e-05, 1e16, 123456789.123456, -0.0, float("nan"), 5e-324],
+          "bool": [True, False] * 4}
+
+
+@functools.lru_cache(maxsize=1)
+def _engine_agrees() -> bool:
+    """Whether the installed DuckDB writes the probe cells as pandas does (an older or newer
+    release may format floats or quote differently: then every file goes to pandas)."""
+    frame = pd.DataFrame(_PROBE)
+    frame["nullable"] = pd.array([1, None] * 4, dtype="Int64")
+    with tempfile.TemporaryDirectory(prefix="segkit-csv-") as tmp:
+        path = Path(tmp) / "probe.csv"
+        try:
+            _copy(_engine_table(frame), path)
+        except Exception:  # noqa: BLE001 - an option this DuckDB does not know: use pandas
+            return False
+        buf = io.StringIO()
+        spreadsheet_safe(frame).to_csv(buf, index=False, lineterminator="\n")
+        return path.read_bytes() == buf.getvalue().encode("utf-8")
 
 
 def _sql_text(path: Path) -> str:
@@ -119,7 +156,7 @@ def _engine_column(s: pd.Series) -> pa.Array:
         if not (pd.api.types.is_string_dtype(dtype.categories.dtype) and _all_text(dtype.categories)):
             raise _Unsupported("categories that are not text")
         # spreadsheet_safe treats categories of text as text (pandas calls their dtype a string dtype)
-        return _text(_arrow(s.astype(object)), formula=pd.api.types.is_string_dtype(s))
+        return _text(_arrow(s).dictionary_decode(), formula=pd.api.types.is_string_dtype(s))
     if dtype == object or pd.api.types.is_string_dtype(dtype):
         arr = _arrow(s)
         if not (pa.types.is_null(arr.type) or pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
@@ -127,11 +164,8 @@ def _engine_column(s: pd.Series) -> pa.Array:
         return _text(arr, formula=True)
     if pd.api.types.is_bool_dtype(dtype):
         return pc.if_else(_arrow(s), "True", "False")
-    if pd.api.types.is_integer_dtype(dtype):
-        return _arrow(s)
-    if dtype == "float64":
-        arr = _arrow(s)
-        return pc.if_else(pc.is_nan(arr), pa.scalar(None, pa.float64()), arr)
+    if pd.api.types.is_integer_dtype(dtype) or dtype == "float64":
+        return _arrow(s)  # NaN arrives as missing (from_pandas), as pandas writes it
     raise _Unsupported(f"dtype {dtype}")
 
 
