@@ -12,6 +12,7 @@ import io
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -51,6 +52,11 @@ ENGINE_CASES = {
     "texts": pd.DataFrame({"t": TEXTS, "n": range(len(TEXTS))}),
     "pandas str dtype": pd.DataFrame({"t": pd.Series(TEXTS, dtype="str"), "n": 1}),
     "nullable string": pd.DataFrame({"t": pd.array(TEXTS, dtype="string"), "n": 1}),
+    "text in several Arrow chunks": pd.DataFrame({"t": pd.concat([pd.Series(["=a", ""], dtype="str"),
+                                                                pd.Series(["b,c", None], dtype="str")],
+                                                               ignore_index=True), "n": 1}),
+    "Arrow-typed text": pd.DataFrame({"t": pd.arrays.ArrowExtensionArray(pa.chunked_array([["=a", ""], ["b", None]])),
+                                      "n": 1}),
     "object texts and NaN": pd.DataFrame({"t": pd.Series(["=a", np.nan, "b", None], dtype=object), "n": 1}),
     "all missing": pd.DataFrame({"a": pd.Series([np.nan, None], dtype=object), "b": [np.nan, np.nan]}),
     "floats": pd.DataFrame({"v": FLOATS, "w": FLOATS[::-1]}),

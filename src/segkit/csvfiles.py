@@ -150,13 +150,14 @@ def _engine_table(frame: pd.DataFrame) -> pa.Table:
     return pa.table(columns, names=names)
 
 
-def _engine_column(s: pd.Series) -> pa.Array:
+def _engine_column(s: pd.Series) -> pa.Array | pa.ChunkedArray:
     dtype = s.dtype
     if isinstance(dtype, pd.CategoricalDtype):
         if not (pd.api.types.is_string_dtype(dtype.categories.dtype) and _all_text(dtype.categories)):
             raise _Unsupported("categories that are not text")
         # spreadsheet_safe treats categories of text as text (pandas calls their dtype a string dtype)
-        return _text(_arrow(s).dictionary_decode(), formula=pd.api.types.is_string_dtype(s))
+        arr = _arrow(s)
+        return _text(pc.cast(arr, arr.type.value_type), formula=pd.api.types.is_string_dtype(s))
     if dtype == object or pd.api.types.is_string_dtype(dtype):
         arr = _arrow(s)
         if not (pa.types.is_null(arr.type) or pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
@@ -173,15 +174,15 @@ def _all_text(values: pd.Index) -> bool:
     return all(isinstance(v, str) for v in values)
 
 
-def _arrow(s: pd.Series) -> pa.Array:
+def _arrow(s: pd.Series) -> pa.Array | pa.ChunkedArray:
+    """The column as Arrow (chunked when its text outgrows one array), missing values as missing."""
     try:
-        arr = pa.array(s, from_pandas=True)
+        return pa.array(s, from_pandas=True)
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as exc:
         raise _Unsupported(str(exc)) from None
-    return arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
 
 
-def _text(arr: pa.Array, *, formula: bool) -> pa.Array:
+def _text(arr: pa.Array | pa.ChunkedArray, *, formula: bool) -> pa.Array | pa.ChunkedArray:
     """Text cells as DuckDB must receive them: empty as missing, formula starts prefixed."""
     if pa.types.is_null(arr.type) or len(arr) == 0:
         return arr
