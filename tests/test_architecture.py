@@ -21,7 +21,7 @@ SRC = PROJECT_ROOT / "src" / "segkit"
 LAYERS: list[set[str]] = [
     {"errors", "atomic", "__init__"},
     {"policy", "i18n"},
-    {"config", "calendar", "reproducible", "datasets", "formats", "display_names"},
+    {"config", "calendar", "reproducible", "datasets", "formats", "display_names", "csvfiles"},
     {"engines"},
     {"data"},
     {"features"},

@@ -39,6 +39,7 @@ from . import __version__
 from .atomic import atomic_open, atomic_write
 from .calendar import Split, shift_date
 from .config import RunParams, is_connection_url
+from .csvfiles import write_csv
 from .data import QualityReport, Transactions, file_sha256, load_transactions, sha256_of_files
 from .errors import DataError, ParameterError
 from .reproducible import one_thread
@@ -712,9 +713,8 @@ def write_run_files(analysis: Analysis, out_dir: str | Path, *,
                         ("alerts.csv", analysis.alert_rows()), ("actions.csv", actions)):
         path = out / name
         # floats keep every digit (values are rounded to 6 decimals upstream): the files must
-        # reproduce every figure of the reports exactly
-        with atomic_open(path, "w") as fh:
-            _safe_csv(frame).to_csv(fh, index=False, lineterminator="\n")
+        # reproduce every figure of the reports exactly. DuckDB writes them, pandas' bytes (csvfiles)
+        write_csv(frame, path)
         written.append(path)
     for name, payload in (("scorecard.json", analysis.scorecard),
                           ("run.json", analysis.run_info(notebook_seconds))):
@@ -723,16 +723,3 @@ def write_run_files(analysis: Analysis, out_dir: str | Path, *,
         written.append(path)
     return written
 
-
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _safe_csv(frame: pd.DataFrame) -> pd.DataFrame:
-    frame = frame.copy()
-    for col in frame.columns:
-        if frame[col].dtype == object or pd.api.types.is_string_dtype(frame[col]):
-            s = frame[col]
-            mask = s.notna() & s.astype(str).str.startswith(_FORMULA_START)
-            if mask.any():
-                frame[col] = s.astype(object).where(~mask, "'" + s.astype(str))
-    return frame
