@@ -43,3 +43,24 @@ def test_isin_missing_values_as_nan_or_none_are_never_members():
 def test_number_text_of_missing_and_whole_values():
     assert number_text(None) == "-" and number_text(float("nan")) == "-" and number_text(pd.NA) == "-"
     assert number_text(10.0) == "10" and number_text(1234.5) == "1,234.5" and number_text(0.05) == "0.05"
+
+
+def test_a_pickled_scheme_leaves_its_cached_table_behind_and_rebuilds_it():
+    import pickle
+
+    from segkit.schemes import PercentileTiers
+
+    monthly = pd.DataFrame({"customer_id": ["a", "b", "c"], "month": pd.to_datetime(["2024-03-01"] * 3),
+                            "revenue": [3.0, 2.0, 1.0], "purchases": [1, 1, 1]})
+    t = PercentileTiers(as_of="2024-03-31", window_months=1, dropout_months=1).fit_monthly(monthly)
+    table = t.segment_table()
+    assert t.__dict__.get("_table_cache")            # built once and kept
+    state = t.__getstate__()
+    assert "_table_cache" not in state and "_table_cache" in t.__dict__   # the live object keeps it
+    assert set(state) == set(t.__dict__) - {"_table_cache"}
+    copy = pickle.loads(pickle.dumps(t))
+    assert "_table_cache" not in copy.__dict__
+    pd.testing.assert_frame_equal(copy.segment_table(), table)
+    # a scheme that never built the table pickles too
+    fresh = PercentileTiers(window_months=1, dropout_months=1)
+    assert "_table_cache" not in fresh.__dict__ and fresh.__getstate__() == fresh.__dict__

@@ -138,3 +138,18 @@ def test_from_params_takes_the_run_shares_and_criterion():
     params = SimpleNamespace(criterion="margin", vip_share=0.15, good_share=0.35)
     s = PotentialTiers.from_params(params)
     assert (s.criterion, s.vip_share, s.good_share) == ("margin", 0.15, 0.35)
+
+
+def test_reshared_equals_a_fit_with_those_shares_and_leaves_the_fit_alone(simulated):
+    fitted = PotentialTiers(vip_share=0.2, good_share=0.2).fit(simulated)
+    before = fitted.labels_.copy()
+    reused = fitted.reshared(0.1, 0.3)
+    refit = PotentialTiers(vip_share=0.1, good_share=0.3).fit(simulated)
+    assert reused is not fitted and (reused.vip_share, reused.good_share) == (0.1, 0.3)
+    pd.testing.assert_series_equal(reused.labels_, refit.labels_)
+    pd.testing.assert_frame_equal(reused.segment_table(), refit.segment_table())
+    pd.testing.assert_series_equal(fitted.labels_, before)
+    assert (fitted.vip_share, fitted.good_share) == (0.2, 0.2)
+    assert (reused.labels_ == "VIP").sum() == 40 and (fitted.labels_ == "VIP").sum() == 80
+    with pytest.raises(Exception, match="fit"):
+        PotentialTiers().reshared(0.1, 0.3)   # nothing to re-tier before a fit
