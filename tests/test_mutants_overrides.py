@@ -113,3 +113,12 @@ def test_an_empty_tier_is_empty_not_unknown(tmp_path):
         load_overrides(path)
     assert err.value.what == ("the overrides file has empty tier on line(s) 2; "
                               "unknown tier(s) 'GOLD' (line 3); allowed: VIP, GOOD, REGULAR, INACTIVE")
+
+
+def test_applied_table_columns_and_a_fresh_index():
+    table = pd.DataFrame({"customer_id": ["c", "a"], "segment": ["GOOD", "REGULAR"], "rank": [2, 3]})
+    ov = pd.DataFrame({"customer_id": ["b"], "tier": ["VIP"], "reason": ["leader"]})
+    out = apply_overrides(table, ov)
+    assert out.columns.tolist() == ["customer_id", "computed_tier", "override_tier", "override_reason", "prospect",
+                                    "tier"]
+    assert out.index.tolist() == [0, 1, 2] and out["customer_id"].tolist() == ["a", "b", "c"]

@@ -153,3 +153,11 @@ def test_reshared_equals_a_fit_with_those_shares_and_leaves_the_fit_alone(simula
     assert (reused.labels_ == "VIP").sum() == 40 and (fitted.labels_ == "VIP").sum() == 80
     with pytest.raises(Exception, match="fit"):
         PotentialTiers().reshared(0.1, 0.3)   # nothing to re-tier before a fit
+
+
+def test_reshared_keeps_the_fit_s_own_p_alive_threshold(simulated):
+    strict = PotentialTiers(inactive_p_alive=0.9).fit(simulated)
+    reused = strict.reshared(0.1, 0.3)
+    refit = PotentialTiers(vip_share=0.1, good_share=0.3, inactive_p_alive=0.9).fit(simulated)
+    pd.testing.assert_series_equal(reused.labels_, refit.labels_)
+    assert (reused.labels_ == "INACTIVE").sum() > (PotentialTiers().fit(simulated).labels_ == "INACTIVE").sum()
