@@ -98,3 +98,9 @@ def test_live_views_follow_the_registry(clean_registry):
     assert live[-1] == "omega" and len(live) == 5 and ranks["omega"] == 5 and len(ranks) == 5
     assert list(ranks) == [*BUILTIN_NAMES, "omega"]
     assert repr(ranks) == repr({**dict(zip(BUILTIN_NAMES, [1, 2, 3, 4])), "omega": 5})
+
+
+def test_a_second_scheme_with_a_built_in_name_is_refused_and_not_kept():
+    with pytest.raises(SegkitError, match="two schemes are registered as 'rfm'"):
+        registry.register(spec("rfm", 9, column="other_segment"))
+    assert registry.names() == BUILTIN_NAMES
