@@ -278,3 +278,13 @@ def test_agreement_nmi_and_crosstab_of_two_different_schemes():
     table = got["crosstabs"][("a", "b")]
     assert table.index.name == "a" and table.columns.name == "b"
     assert table.loc["VIP", "GOOD"] == 1 and table.loc["GOOD", "REGULAR"] == 1 and int(table.to_numpy().sum()) == 5
+
+
+def test_agreement_shared_top_customer_without_revenue_on_record_counts_zero():
+    # x is the top of both schemes but has neither calibration nor holdout revenue on record
+    a = seg_table({"w": "GOOD", "x": "VIP"})
+    b = seg_table({"w": "GOOD", "x": "VIP"})
+    rows = agreement({"a": a, "b": b}, monetary=pd.Series({"w": 5.0}),
+                     outcomes=outcomes({"w": 2.0}))["top_disagreement"].to_dict("records")
+    assert rows[-1] == {"top_of": "a and b", "not_top_of": "", "customers": 1, "calibration_revenue": 0.0,
+                        "holdout_revenue": 0.0}
