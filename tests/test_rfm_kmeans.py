@@ -147,6 +147,10 @@ def test_kmeans_refit_against_a_reference_skips_only_its_own_bootstrap():
         main.segment_table())
     pd.testing.assert_frame_equal(refit.segment_table(), full.segment_table())
     assert refit.stability_["jaccard"].isna().all() and len(refit.stability_) == main.k_
+    # nor the scores of its one k; its inertia on the sample is the full fit's
+    assert refit.k_scores_[["silhouette", "calinski_harabasz", "davies_bouldin"]].isna().all().all()
+    assert refit.k_scores_["inertia"].tolist() == full.k_scores_["inertia"].tolist()
+    assert full.k_scores_["silhouette"].notna().all()
     assert full.stability_["jaccard"].notna().all()
 
 

@@ -105,9 +105,15 @@ class SchemeMixin:
         return self._cached("segment_table", (self.labels_, tuple(self.segments_)), self._build_segment_table)
 
     def _build_segment_table(self) -> pd.DataFrame:
-        rank = {label: i + 1 for i, label in enumerate(self.segments_)}
         out = pd.DataFrame({"customer_id": self.labels_.index.astype(str), "segment": self.labels_.astype(str).values})
-        out["rank"] = out["segment"].map(rank).astype("int64")
+        where = positions(out["segment"], pd.Index(self.segments_, dtype=object))  # in Arrow, not label by label
+        if (where < 0).any():  # a label outside segments_: pandas' map says which (rank missing -> error)
+            rank = {label: i + 1 for i, label in enumerate(self.segments_)}
+            out["rank"] = out["segment"].map(rank).astype("int64")
+        else:
+            out["rank"] = where + 1
+        if out["customer_id"].is_monotonic_increasing:  # usually built sorted: a stable sort changes nothing
+            return out
         return out.sort_values("customer_id", kind="stable").reset_index(drop=True)
 
     def _cached(self, name: str, key: tuple[Any, ...], build: Callable[[], pd.DataFrame]) -> pd.DataFrame:

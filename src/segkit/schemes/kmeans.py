@@ -120,9 +120,10 @@ class KMeansSegmenter(SchemeMixin):
         reference = inputs.reference
         if reference is None:
             return self.fit_features(inputs.features)
-        # A refit is read for its labels only: its own per-cluster bootstrap (stability_) is not
-        # computed. It comes last in fit_features, so the labels are those of a full fit.
-        self.k_range, self.n_stability = (reference.k_, reference.k_), 0
+        # A refit is read for its labels only: its own per-cluster bootstrap (stability_) and the
+        # scores of its one k (silhouette etc., nothing to choose between) are not computed. Neither
+        # draws from the seeded generator, so the labels are those of a full fit.
+        self.k_range, self.n_stability, self._score_k = (reference.k_, reference.k_), 0, False
         self.fit_features(inputs.features)
         return self.match_labels(reference.segment_table())
 
@@ -165,12 +166,7 @@ class KMeansSegmenter(SchemeMixin):
             if k >= distinct:
                 break
             km = KMeans(n_clusters=k, n_init=self.n_init_sweep, random_state=self._seed(rng)).fit(S)
-            labels = km.labels_
-            on_sub = len(np.unique(labels[sil])) > 1  # a tiny cluster may miss the subsample
-            silhouette = silhouette_score(S[sil], labels[sil]) if on_sub else silhouette_score(S, labels)
-            rows.append({"k": k, "silhouette": float(silhouette),
-                         "calinski_harabasz": float(calinski_harabasz_score(S, labels)),
-                         "davies_bouldin": float(davies_bouldin_score(S, labels)), "inertia": float(km.inertia_)})
+            rows.append({"k": k, **self._k_scores(S, km.labels_, sil), "inertia": float(km.inertia_)})
             models[k] = km
         if not rows:
             raise ParameterError(f"the customers have only {distinct} distinct behaviour profile(s); "
@@ -190,6 +186,16 @@ class KMeansSegmenter(SchemeMixin):
         self._set_clusters(f["customer_id"].astype(str).to_numpy(), remap[raw_labels])
         self.stability_ = self._stability(S, rng)
         return self
+
+    def _k_scores(self, S: np.ndarray, labels: np.ndarray, sil: np.ndarray) -> dict[str, float]:
+        """Silhouette (on the subsample ``sil``), Calinski-Harabasz and Davies-Bouldin of one k;
+        empty (NaN) for a refit, whose k is given (the silhouette is most of a k-means fit's cost)."""
+        if not getattr(self, "_score_k", True):
+            return {"silhouette": np.nan, "calinski_harabasz": np.nan, "davies_bouldin": np.nan}
+        on_sub = len(np.unique(labels[sil])) > 1  # a tiny cluster may miss the subsample
+        silhouette = silhouette_score(S[sil], labels[sil]) if on_sub else silhouette_score(S, labels)
+        return {"silhouette": float(silhouette), "calinski_harabasz": float(calinski_harabasz_score(S, labels)),
+                "davies_bouldin": float(davies_bouldin_score(S, labels))}
 
     def _final_fit(self, X: np.ndarray, init: np.ndarray,
                    rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, float]:

@@ -75,9 +75,24 @@ def _coded(data: pd.DataFrame, ids: pd.Index, *, drop_unknown: bool) -> tuple[pd
         return data.assign(customer_id=pd.Categorical.from_codes(codes, categories=uniques)), np.arange(len(uniques))
     pos = positions(data["customer_id"], ids)  # one Arrow lookup gives both the filter and the codes
     data, pos = data[pos >= 0], pos[pos >= 0]
-    at = np.unique(pos)
-    codes = np.searchsorted(at, pos)
+    seen = np.zeros(len(ids), dtype=bool)  # positions are small integers: mark them instead of sorting
+    seen[pos] = True
+    at = np.flatnonzero(seen)
+    codes = (np.cumsum(seen) - 1)[pos]
     return data.assign(customer_id=pd.Categorical.from_codes(codes, categories=ids[at])), at
+
+
+def _totals(rows: pd.DataFrame) -> pd.Series:
+    """Each customer's sum of ``value`` (index: the ids as text, sorted), grouped on the id codes.
+
+    The same sums as grouping the coded column itself, without pandas re-coding millions of text
+    categories to the observed ones first.
+    """
+    codes = np.asarray(rows["customer_id"].cat.codes)
+    sums = rows["value"].groupby(codes, sort=True).sum()
+    categories = rows["customer_id"].cat.categories
+    return pd.Series(sums.to_numpy(), index=pd.Index(categories[sums.index.to_numpy()].astype(str),
+                                                      name="customer_id"), name="value")
 
 
 def _marked(n: int, at: np.ndarray, members: pd.Series) -> np.ndarray:
@@ -214,8 +229,7 @@ class PercentileTiers(SchemeMixin):
         self.monthly_tiers_ = mt.assign(customer_id=mt["customer_id"].astype(str))
         self.boundary_ = self._boundaries(ranked)
         paid = in_window.loc[in_window[paid_col] > 0, "customer_id"]
-        totals = in_window.groupby("customer_id", observed=True)["value"].sum()
-        totals.index = totals.index.astype(str)
+        totals = _totals(in_window)
 
         labels = self._window_labels(ranked, data, previous, window, (ids, at), paid, totals)
         self.labels_ = labels.astype(str)
