@@ -200,22 +200,3 @@ def test_final_fit_on_all_customers_is_within_one_percent_of_ten_restarts(source
     reference = KMeans(n_clusters=km.k_, n_init=10, random_state=0).fit(X).inertia_
     assert km.inertia_ <= 1.01 * reference, (km.k_, km.inertia_, reference)
 
-
-def test_kmeans_above_fit_size_fits_a_seeded_sample_and_assigns_everyone_to_the_nearest_centre():
-    f = features_frame(4, n=3_000)
-    full = KMeansSegmenter(k_range=(3, 3), random_state=1, sample_size=500).fit_features(f)
-    at_n = KMeansSegmenter(k_range=(3, 3), random_state=1, sample_size=500, fit_size=3_000).fit_features(f)
-    pd.testing.assert_frame_equal(at_n.segment_table(), full.segment_table())  # n <= fit_size: a full fit
-    part = KMeansSegmenter(k_range=(3, 3), random_state=1, sample_size=500, fit_size=800).fit_features(f)
-    again = KMeansSegmenter(k_range=(3, 3), random_state=1, sample_size=500, fit_size=800).fit_features(
-        f.sample(frac=1, random_state=5))
-    pd.testing.assert_frame_equal(part.segment_table(), again.segment_table())  # seeded, order-free
-    X = np.nan_to_num(part.scaler_.transform(kmeans_matrix(part._features)))
-    distances = ((X[:, None, :] - part.centers_[None, :, :]) ** 2).sum(axis=2)
-    assert (part.clusters_.to_numpy() == distances.argmin(axis=1)).all()  # everyone at the nearest centre
-    assert part.inertia_ == pytest.approx(distances.min(axis=1).sum())    # inertia on all customers
-    assert part.inertia_ <= 1.01 * full.inertia_
-    # the planted groups survive: the sample's clusters are the full fit's for nearly everyone
-    assert (part.segment_table()["cluster"] == full.segment_table()["cluster"]).mean() > 0.99
-    other = KMeansSegmenter(k_range=(3, 3), random_state=2, sample_size=500, fit_size=800).fit_features(f)
-    assert not np.array_equal(other.centers_, part.centers_)  # the seed picks the sample

@@ -13,11 +13,6 @@ initialisation. Its inertia stays within 1% of ``KMeans(n_init=10)`` on all cust
 1.0000 on CDNOW and on 30k synthetic customers; ``tests/test_rfm_kmeans.py``) at a fraction of the
 cost; ``MiniBatchKMeans`` is not used because in
 scikit-learn 1.9 it is slower, not faster, on large inputs (5M rows: 135 s vs 2 s per fit).
-Above ``fit_size`` (100,000) customers that final fit runs on a seeded sample of ``fit_size``
-customers instead, and every customer is assigned to the nearest of its centres: a run fits
-k-means four times (the cut-off, one month earlier, two earlier cut-offs), and Lloyd's iterations
-on millions of customers were the largest part of that. Below the threshold (CDNOW's 23,570
-customers, the synthetic file's 1,200) nothing changes.
 
 Clusters are numbered 0..k-1 by descending mean monetary (0 = most valuable) and named from their
 profile ("recent, frequent, high spend"); :meth:`KMeansSegmenter.match_labels` renumbers a refit
@@ -83,9 +78,6 @@ class KMeansSegmenter(SchemeMixin):
         Bootstrap resamples for the per-cluster Jaccard stability.
     silhouette_size : int
         At most this many of the sampled customers for the silhouette (the same ones for every k).
-    fit_size : int
-        The final fit runs on all customers up to this many; above it on a seeded sample of this
-        many, and every customer is then assigned to the nearest centre.
 
     Attributes (after fit)
     ----------------------
@@ -104,7 +96,6 @@ class KMeansSegmenter(SchemeMixin):
     extra_features: tuple[str, ...] = ()
     n_stability: int = 5
     silhouette_size: int = 4_000
-    fit_size: int = 100_000
 
     @classmethod
     def from_params(cls, params: "RunParams") -> "KMeansSegmenter":
@@ -175,13 +166,16 @@ class KMeansSegmenter(SchemeMixin):
         self.k_scores_ = pd.DataFrame(rows)
         best = self.k_scores_.sort_values(["silhouette", "k"], ascending=[False, True]).iloc[0]
         self.k_ = int(best["k"])
-        raw_labels, centers, self.inertia_ = self._final_fit(X, models[self.k_].cluster_centers_, rng)
+        final = KMeans(n_clusters=self.k_, init=models[self.k_].cluster_centers_, n_init=1,
+                       random_state=self._seed(rng)).fit(X)
+        raw_labels = final.labels_
         # number clusters by descending mean monetary (0 = most valuable)
         means = pd.Series(f["monetary"].to_numpy(float)).groupby(raw_labels).mean()
         order = means.sort_values(ascending=False, kind="stable").index.to_numpy()
         remap = np.empty(self.k_, dtype=np.int64)
         remap[order] = np.arange(self.k_)
-        self.centers_ = centers[order]
+        self.centers_ = final.cluster_centers_[order]
+        self.inertia_ = float(final.inertia_)
         self._features = f  # the scaled matrix is not kept: kmeans_matrix and scaler_ give it again
         self._set_clusters(f["customer_id"].astype(str).to_numpy(), remap[raw_labels])
         self.stability_ = self._stability(S, rng)
@@ -196,23 +190,6 @@ class KMeansSegmenter(SchemeMixin):
         silhouette = silhouette_score(S[sil], labels[sil]) if on_sub else silhouette_score(S, labels)
         return {"silhouette": float(silhouette), "calinski_harabasz": float(calinski_harabasz_score(S, labels)),
                 "davies_bouldin": float(davies_bouldin_score(S, labels))}
-
-    def _final_fit(self, X: np.ndarray, init: np.ndarray,
-                   rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, float]:
-        """Labels, centres and inertia (on all customers) of the chosen k, started from ``init``.
-
-        Up to ``fit_size`` customers the fit runs on all of them; above it on a seeded sample of
-        ``fit_size``, and each customer takes the nearest centre (the sample's draw comes after the
-        fit's seed, so runs below the threshold draw exactly what they drew before).
-        """
-        km = KMeans(n_clusters=self.k_, init=init, n_init=1, random_state=self._seed(rng))
-        if len(X) <= self.fit_size:
-            km.fit(X)
-            return km.labels_, km.cluster_centers_, float(km.inertia_)
-        km.fit(X[np.sort(rng.choice(len(X), size=self.fit_size, replace=False))])
-        labels = km.predict(X)
-        inertia = float(((X - km.cluster_centers_[labels]) ** 2).sum())
-        return labels, km.cluster_centers_, inertia
 
     @staticmethod
     def _seed(rng: np.random.Generator) -> int:
