@@ -275,3 +275,15 @@ def test_property_listed_customers_get_the_tiers_of_their_own_rows(cells, chosen
         hand = ("VIP" if "VIP" in here else "GOOD" if "GOOD" in here or "VIP" in before.get(cid, set())
                 else "REGULAR" if here else "INACTIVE")
         assert label == hand, (cid, here, before.get(cid))
+
+
+def test_sorted_ids_takes_sorted_distinct_text_as_is_and_sorts_everything_else():
+    from segkit.schemes.tiers import _sorted_ids
+
+    cases = [(["a", "b", "c"], ["a", "b", "c"]), (["a", "a", "b"], ["a", "b"]), (["b", "a"], ["a", "b"]),
+             (["a", None, "b"], ["a", "b"]), (["B", "a", "É", "e"], ["B", "a", "e", "É"]), ([], [])]
+    for values, expected in cases:
+        for dtype in ("str", object):
+            got = _sorted_ids(pd.Series(values, dtype=dtype))
+            assert got.tolist() == expected and got.name == "customer_id", (values, dtype)
+    assert _sorted_ids(pd.Series([3, 1, 3])).tolist() == [1, 3]  # not text: sorted the pandas way

@@ -32,6 +32,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from ..calendar import add_months, month_end, window_month_starts
 from ..errors import ParameterError
@@ -59,6 +61,29 @@ def exact_ceil(share: float, n: int | np.ndarray) -> int | np.ndarray:
     n = np.asarray(n, dtype=np.int64)
     out = -((-f.numerator * n) // f.denominator)
     return int(out) if out.ndim == 0 else out
+
+
+def _sorted_ids(source: pd.Series) -> pd.Index:
+    """The distinct ids of ``source``, sorted; without hashing them when they come sorted and distinct
+    (the features' ids do): each id is then only compared with the next, in Arrow.
+
+    >>> _sorted_ids(pd.Series(["b", "a", "b", None])).tolist(), _sorted_ids(pd.Series(["a", "b"])).tolist()
+    (['a', 'b'], ['a', 'b'])
+    """
+    text = _text_ids(source)
+    if text is not None and text.null_count == 0 and (
+            len(text) < 2 or pc.all(pc.less(text[:-1], text[1:])).as_py()):
+        return pd.Index(source, name="customer_id")
+    return pd.Index(pd.unique(source.dropna()), name="customer_id").sort_values()
+
+
+def _text_ids(source: pd.Series) -> "pa.Array | None":
+    """``source`` as an Arrow text array when it holds text (else None: compared the pandas way)."""
+    try:
+        return pa.array(source.array if isinstance(source.dtype, pd.StringDtype) else
+                        np.asarray(source, dtype=object), type=pa.large_string(), from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return None
 
 
 def _coded(data: pd.DataFrame, ids: pd.Index, *, drop_unknown: bool) -> tuple[pd.DataFrame, np.ndarray]:
@@ -218,7 +243,7 @@ class PercentileTiers(SchemeMixin):
                 last_purchase = customers.set_index("customer_id")["last_purchase"]
             customers = customers["customer_id"]
         source = customers.astype(str) if customers is not None else data["customer_id"]
-        ids = pd.Index(pd.unique(source.dropna()), name="customer_id").sort_values()
+        ids = _sorted_ids(source)
         data, at = _coded(data, ids, drop_unknown=customers is not None)
         data = data.assign(month=pd.to_datetime(data["month"]), value=data[self.criterion].astype(float))
 
