@@ -157,6 +157,20 @@ def test_gamma_gamma_likelihood_matches_numerical_integration():
     assert got == pytest.approx(math.log(dens), rel=1e-7)
 
 
+def test_gamma_gamma_likelihood_per_distinct_x_is_the_per_row_formula_bit_for_bit():
+    """The fit computes the log-gamma terms once per distinct x: every row keeps the same number
+    (the fitted parameters, and with them predicted_value, must not move)."""
+    rng = np.random.default_rng(5)
+    x = rng.integers(1, 30, 5_000).astype(float)
+    m = rng.gamma(2.0, 25.0, 5_000)
+    for p, q, g in ((1.3, 2.7, 11.1), (4.19, 3.18, 19.22), (0.02, 40.0, 1e-3)):
+        px = p * x
+        row_by_row = (special.gammaln(px + q) - special.gammaln(px) - special.gammaln(q) + q * np.log(g)
+                      + (px - 1) * np.log(m) + px * np.log(x) - (px + q) * np.log(g + m * x))
+        got = gamma_gamma.log_likelihood(GammaGammaParams(p, q, g), x, m)
+        assert np.array_equal(got.view(np.int64), row_by_row.view(np.int64)), (p, q, g)
+
+
 def test_gamma_gamma_conditional_mean_is_posterior_mean():
     p, q, g, x, m = 2.5, 3.0, 12.0, 3, 7.5
     # posterior of v is gamma(q + p x, rate g + m x); E[value | v] = p / v

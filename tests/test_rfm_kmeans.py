@@ -147,6 +147,10 @@ def test_kmeans_refit_against_a_reference_skips_only_its_own_bootstrap():
         main.segment_table())
     pd.testing.assert_frame_equal(refit.segment_table(), full.segment_table())
     assert refit.stability_["jaccard"].isna().all() and len(refit.stability_) == main.k_
+    # nor the scores of its one k; its inertia on the sample is the full fit's
+    assert refit.k_scores_[["silhouette", "calinski_harabasz", "davies_bouldin"]].isna().all().all()
+    assert refit.k_scores_["inertia"].tolist() == full.k_scores_["inertia"].tolist()
+    assert full.k_scores_["silhouette"].notna().all()
     assert full.stability_["jaccard"].notna().all()
 
 
@@ -195,3 +199,4 @@ def test_final_fit_on_all_customers_is_within_one_percent_of_ten_restarts(source
     X = np.nan_to_num(km.scaler_.transform(kmeans_matrix(km._features)))  # the matrix the final fit saw
     reference = KMeans(n_clusters=km.k_, n_init=10, random_state=0).fit(X).inertia_
     assert km.inertia_ <= 1.01 * reference, (km.k_, km.inertia_, reference)
+

@@ -222,3 +222,68 @@ def test_isin_matches_python_membership_for_text_categorical_and_missing_ids():
             assert isin(left, right).tolist() == expected, (left.dtype, type(right))
     assert isin(cat, pd.Series(pd.Categorical([], categories=["a"]))).tolist() == [False] * 5
     assert isin(pd.Series([], dtype="str"), members).tolist() == []
+
+
+def test_positions_finds_each_id_once_and_marks_the_rest():
+    from segkit.schemes._base import positions
+
+    members = pd.Index(["a", "c", "b"])
+    ids = ["b", "z", None, "a", "b"]
+    for left in (pd.Series(ids, dtype="str"), pd.Index(ids, dtype=object),
+                 pd.Series(pd.Categorical(ids, categories=["a", "b", "z", "y"]))):
+        assert positions(left, members).tolist() == [2, -1, -1, 0, 2], left.dtype
+    assert positions(pd.Series([], dtype="str"), members).tolist() == []
+
+
+@settings(max_examples=40, deadline=None)
+@given(cells=st.lists(st.tuples(st.integers(0, 11), st.sampled_from(["2024-01", "2024-02", "2024-04", "2024-05",
+                                                                     "2024-06"]),
+                                st.sampled_from([-5.0, 0.0, 1.0, 2.0, 7.0])), min_size=1, max_size=50),
+       chosen=st.sets(st.integers(0, 13), min_size=1))
+def test_property_listed_customers_get_the_tiers_of_their_own_rows(cells, chosen):
+    """Fitting with a customer list (ids looked up in the list) equals fitting on those customers'
+    rows alone; listed customers without rows are INACTIVE. Values repeat: ties are broken by id."""
+    frame = monthly([(f"c{c:02d}", m, v) for c, m, v in cells]).drop_duplicates(["customer_id", "month"])
+    listed = pd.Series(sorted(f"c{c:02d}" for c in chosen))
+    kw = dict(as_of="2024-06-30", window_months=3, dropout_months=1)
+    with_list = PercentileTiers(**kw).fit_monthly(frame, customers=listed)
+    own = frame[frame["customer_id"].isin(set(listed))]
+    assert with_list.labels_.index.tolist() == listed.tolist()
+    if own.empty:
+        assert set(with_list.labels_) == {"INACTIVE"}
+        return
+    alone = PercentileTiers(**kw).fit_monthly(own)
+    expected = alone.labels_.reindex(listed).fillna("INACTIVE")
+    assert with_list.labels_.tolist() == expected.tolist()
+    pd.testing.assert_frame_equal(with_list.monthly_tiers_, alone.monthly_tiers_)
+    pd.testing.assert_frame_equal(with_list.alerts_, alone.alerts_)
+    pd.testing.assert_frame_equal(with_list.movements_, alone.movements_)
+    # the rule itself, by hand: VIP in a window month; else GOOD there or VIP in the previous window
+    def tiers_in(months):
+        out = {}
+        for month, g in own[own["month"].isin(pd.to_datetime([m + "-01" for m in months]))].groupby("month"):
+            paying = g[g["revenue"] > 0].sort_values(["revenue", "customer_id"], ascending=[False, True])
+            n = len(paying)
+            vip = exact_ceil(0.2, n)
+            good = exact_ceil(0.2, n - vip)
+            for pos, cid in enumerate(paying["customer_id"]):
+                out.setdefault(cid, set()).add("VIP" if pos < vip else "GOOD" if pos < vip + good else "REGULAR")
+        return out
+    now, before = tiers_in(["2024-04", "2024-05", "2024-06"]), tiers_in(["2024-01", "2024-02", "2024-03"])
+    for cid, label in with_list.labels_.items():
+        here = now.get(cid, set())
+        hand = ("VIP" if "VIP" in here else "GOOD" if "GOOD" in here or "VIP" in before.get(cid, set())
+                else "REGULAR" if here else "INACTIVE")
+        assert label == hand, (cid, here, before.get(cid))
+
+
+def test_sorted_ids_takes_sorted_distinct_text_as_is_and_sorts_everything_else():
+    from segkit.schemes.tiers import _sorted_ids
+
+    cases = [(["a", "b", "c"], ["a", "b", "c"]), (["a", "a", "b"], ["a", "b"]), (["b", "a"], ["a", "b"]),
+             (["a", None, "b"], ["a", "b"]), (["B", "a", "É", "e"], ["B", "a", "e", "É"]), ([], [])]
+    for values, expected in cases:
+        for dtype in ("str", object):
+            got = _sorted_ids(pd.Series(values, dtype=dtype))
+            assert got.tolist() == expected and got.name == "customer_id", (values, dtype)
+    assert _sorted_ids(pd.Series([3, 1, 3])).tolist() == [1, 3]  # not text: sorted the pandas way

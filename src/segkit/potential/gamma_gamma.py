@@ -52,12 +52,29 @@ def log_likelihood(params: GammaGammaParams, x: np.ndarray, m: np.ndarray) -> np
     >>> float(np.round(log_likelihood(p, np.array([1]), np.array([1.0]))[0], 6))  # 2 / (1 + 1)^3
     -1.386294
     """
-    p, q, g = params.p, params.q, params.gamma
-    x = np.asarray(x, dtype=float)
-    m = np.asarray(m, dtype=float)
-    px = p * x
-    return (special.gammaln(px + q) - special.gammaln(px) - special.gammaln(q) + q * np.log(g)
-            + (px - 1) * np.log(m) + px * np.log(x) - (px + q) * np.log(g + m * x))
+    return _Rows(x, m).log_likelihood(params)
+
+
+class _Rows:
+    """The rows of a fit with what does not depend on the parameters computed once.
+
+    The optimiser evaluates the likelihood about a hundred times: ``log m``, ``log x`` and ``m x``
+    are the same every time, and the two log-gamma terms depend on x only, of which there are few
+    distinct values (purchase counts), so they are computed per distinct x and looked up. Each row's
+    terms are the same numbers, added in the same order, as computing every term on every row.
+    """
+
+    def __init__(self, x: np.ndarray, m: np.ndarray):
+        self.x = np.asarray(x, dtype=float)
+        m = np.asarray(m, dtype=float)
+        self.distinct_x, self.at = np.unique(self.x, return_inverse=True)
+        self.log_m, self.log_x, self.mx = np.log(m), np.log(self.x), m * self.x
+
+    def log_likelihood(self, params: GammaGammaParams) -> np.ndarray:
+        p, q, g = params.p, params.q, params.gamma
+        px, pu = p * self.x, p * self.distinct_x
+        return (special.gammaln(pu + q)[self.at] - special.gammaln(pu)[self.at] - special.gammaln(q)
+                + q * np.log(g) + (px - 1) * self.log_m + px * self.log_x - (px + q) * np.log(g + self.mx))
 
 
 def fit_gamma_gamma(x: np.ndarray, m: np.ndarray, weights: np.ndarray | None = None,
@@ -77,9 +94,10 @@ def fit_gamma_gamma(x: np.ndarray, m: np.ndarray, weights: np.ndarray | None = N
     """
     x, m = np.asarray(x, dtype=float), np.asarray(m, dtype=float)
     w = np.ones_like(x) if weights is None else np.asarray(weights, dtype=float)
+    rows = _Rows(x, m)
 
     def objective(theta: np.ndarray) -> float:
-        value = -float(np.dot(w, log_likelihood(GammaGammaParams(*np.exp(theta)), x, m))) / w.sum()
+        value = -float(np.dot(w, rows.log_likelihood(GammaGammaParams(*np.exp(theta))))) / w.sum()
         return value if np.isfinite(value) else 1e300
 
     # Start with q = 2 and gamma chosen so that the population mean p*gamma/(q-1) is the observed mean.

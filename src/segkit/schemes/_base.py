@@ -28,15 +28,29 @@ def isin(ids: pd.Index | pd.Series, members: Iterable[str] | pd.Series | pd.Inde
         cat = ids.array if isinstance(ids, (pd.Series, pd.Index)) else ids
         codes = np.asarray(cat.codes)
         return np.append(isin(cat.categories, members), False)[codes]  # code -1 (missing) -> False
-    # from_pandas: NaN/None in object arrays are missing values, not text
-    left = pa.array(np.asarray(ids, dtype=object) if not _is_arrow(ids) else ids, type=pa.large_string(),
-                    from_pandas=True)
     if isinstance(members, (set, frozenset)):
         members = list(members)
-    right = pa.array(members if _is_arrow(members) else np.asarray(members, dtype=object), type=pa.large_string(),
-                     from_pandas=True)
     # skip_nulls: a missing member matches nothing, so a missing id stays False
-    return pc.fill_null(pc.is_in(left, value_set=right, skip_nulls=True), False).to_numpy(zero_copy_only=False)
+    return pc.fill_null(pc.is_in(_text(ids), value_set=_text(members), skip_nulls=True),
+                        False).to_numpy(zero_copy_only=False)
+
+
+def positions(ids: pd.Index | pd.Series | np.ndarray, members: pd.Index | pd.Series | np.ndarray) -> np.ndarray:
+    """Each of the string ``ids``' position in ``members`` (unique), -1 where it is not among them.
+
+    The lookup of :func:`isin`, in Arrow: one hash of ``members``, no Python object per id.
+
+    >>> positions(pd.Index(["b", "x", None]), pd.Index(["a", "b"])).tolist()
+    [1, -1, -1]
+    """
+    found = pc.index_in(_text(ids), value_set=_text(members), skip_nulls=True)
+    return np.asarray(pc.fill_null(found, -1).to_numpy(zero_copy_only=False), dtype=np.int64)
+
+
+def _text(values: Any) -> pa.Array:
+    """``values`` as Arrow text; NaN/None in object arrays become missing values, not text (from_pandas)."""
+    return pa.array(values if _is_arrow(values) else np.asarray(values, dtype=object), type=pa.large_string(),
+                    from_pandas=True)
 
 
 def _is_categorical(values: object) -> bool:
@@ -91,9 +105,15 @@ class SchemeMixin:
         return self._cached("segment_table", (self.labels_, tuple(self.segments_)), self._build_segment_table)
 
     def _build_segment_table(self) -> pd.DataFrame:
-        rank = {label: i + 1 for i, label in enumerate(self.segments_)}
         out = pd.DataFrame({"customer_id": self.labels_.index.astype(str), "segment": self.labels_.astype(str).values})
-        out["rank"] = out["segment"].map(rank).astype("int64")
+        where = positions(out["segment"], pd.Index(self.segments_, dtype=object))  # in Arrow, not label by label
+        if (where < 0).any():  # a label outside segments_: pandas' map says which (rank missing -> error)
+            rank = {label: i + 1 for i, label in enumerate(self.segments_)}
+            out["rank"] = out["segment"].map(rank).astype("int64")
+        else:
+            out["rank"] = where + 1
+        if out["customer_id"].is_monotonic_increasing:  # usually built sorted: a stable sort changes nothing
+            return out
         return out.sort_values("customer_id", kind="stable").reset_index(drop=True)
 
     def _cached(self, name: str, key: tuple[Any, ...], build: Callable[[], pd.DataFrame]) -> pd.DataFrame:

@@ -33,7 +33,7 @@ from sklearn.preprocessing import StandardScaler
 
 from ..errors import ParameterError
 from ..reproducible import single_threaded
-from ._base import NO_PURCHASE, SchemeMixin
+from ._base import NO_PURCHASE, SchemeMixin, positions
 
 if TYPE_CHECKING:
     from ..config import RunParams
@@ -111,9 +111,10 @@ class KMeansSegmenter(SchemeMixin):
         reference = inputs.reference
         if reference is None:
             return self.fit_features(inputs.features)
-        # A refit is read for its labels only: its own per-cluster bootstrap (stability_) is not
-        # computed. It comes last in fit_features, so the labels are those of a full fit.
-        self.k_range, self.n_stability = (reference.k_, reference.k_), 0
+        # A refit is read for its labels only: its own per-cluster bootstrap (stability_) and the
+        # scores of its one k (silhouette etc., nothing to choose between) are not computed. Neither
+        # draws from the seeded generator, so the labels are those of a full fit.
+        self.k_range, self.n_stability, self._score_k = (reference.k_, reference.k_), 0, False
         self.fit_features(inputs.features)
         return self.match_labels(reference.segment_table())
 
@@ -156,12 +157,7 @@ class KMeansSegmenter(SchemeMixin):
             if k >= distinct:
                 break
             km = KMeans(n_clusters=k, n_init=self.n_init_sweep, random_state=self._seed(rng)).fit(S)
-            labels = km.labels_
-            on_sub = len(np.unique(labels[sil])) > 1  # a tiny cluster may miss the subsample
-            silhouette = silhouette_score(S[sil], labels[sil]) if on_sub else silhouette_score(S, labels)
-            rows.append({"k": k, "silhouette": float(silhouette),
-                         "calinski_harabasz": float(calinski_harabasz_score(S, labels)),
-                         "davies_bouldin": float(davies_bouldin_score(S, labels)), "inertia": float(km.inertia_)})
+            rows.append({"k": k, **self._k_scores(S, km.labels_, sil), "inertia": float(km.inertia_)})
             models[k] = km
         if not rows:
             raise ParameterError(f"the customers have only {distinct} distinct behaviour profile(s); "
@@ -185,6 +181,16 @@ class KMeansSegmenter(SchemeMixin):
         self.stability_ = self._stability(S, rng)
         return self
 
+    def _k_scores(self, S: np.ndarray, labels: np.ndarray, sil: np.ndarray) -> dict[str, float]:
+        """Silhouette (on the subsample ``sil``), Calinski-Harabasz and Davies-Bouldin of one k;
+        empty (NaN) for a refit, whose k is given (the silhouette is most of a k-means fit's cost)."""
+        if not getattr(self, "_score_k", True):
+            return {"silhouette": np.nan, "calinski_harabasz": np.nan, "davies_bouldin": np.nan}
+        on_sub = len(np.unique(labels[sil])) > 1  # a tiny cluster may miss the subsample
+        silhouette = silhouette_score(S[sil], labels[sil]) if on_sub else silhouette_score(S, labels)
+        return {"silhouette": float(silhouette), "calinski_harabasz": float(calinski_harabasz_score(S, labels)),
+                "davies_bouldin": float(davies_bouldin_score(S, labels))}
+
     @staticmethod
     def _seed(rng: np.random.Generator) -> int:
         return int(rng.integers(0, 2**31 - 1))
@@ -193,7 +199,8 @@ class KMeansSegmenter(SchemeMixin):
         self.clusters_ = pd.Series(clusters, index=ids, name="cluster")
         self.names_ = self._name_clusters(clusters)
         self.segments_ = [self.names_[c] for c in range(self.k_)]
-        self.labels_ = pd.Series([self.names_[c] for c in clusters], index=ids)
+        # each cluster's name looked up by number (a Python loop over millions of customers was not)
+        self.labels_ = pd.Series(np.asarray(self.segments_, dtype=object)[clusters], index=ids)
 
     def _name_clusters(self, clusters: np.ndarray) -> dict[int, str]:
         f = self._features
@@ -252,14 +259,17 @@ class KMeansSegmenter(SchemeMixin):
         with the Hungarian method; clusters without a counterpart keep the remaining numbers.
         """
         self._check_fitted()
-        prev = previous.set_index("customer_id")["cluster"]
-        common = self.clusters_.index.intersection(prev.index)
-        if len(common) == 0:
+        # each customer's row in ``previous``, looked up in Arrow (hashing millions of text ids in a
+        # pandas index took seconds); the overlap counts do not depend on the order of the pairs
+        where = positions(self.clusters_.index.astype(str), previous["customer_id"].astype(str))
+        common = where >= 0
+        if not common.any():
             return self
+        prev = previous["cluster"].to_numpy()
         k_prev = int(prev.max()) + 1
         size = max(self.k_, k_prev)
         overlap = np.zeros((size, size))
-        np.add.at(overlap, (self.clusters_[common].to_numpy(), prev[common].to_numpy().astype(int)), 1)
+        np.add.at(overlap, (self.clusters_.to_numpy()[common], prev[where[common]].astype(int)), 1)
         rows, cols = linear_sum_assignment(-overlap)
         mapping = {int(r): int(c) for r, c in zip(rows, cols) if r < self.k_}
         compact = {t: i for i, t in enumerate(sorted(mapping.values()))}  # keep numbers 0..k-1

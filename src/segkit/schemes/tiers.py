@@ -32,10 +32,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from ..calendar import add_months, month_end, window_month_starts
 from ..errors import ParameterError
-from ._base import SchemeMixin, isin, number_text
+from ._base import SchemeMixin, isin, number_text, positions
 
 if TYPE_CHECKING:
     from ..config import RunParams
@@ -59,6 +61,77 @@ def exact_ceil(share: float, n: int | np.ndarray) -> int | np.ndarray:
     n = np.asarray(n, dtype=np.int64)
     out = -((-f.numerator * n) // f.denominator)
     return int(out) if out.ndim == 0 else out
+
+
+def _sorted_ids(source: pd.Series) -> pd.Index:
+    """The distinct ids of ``source``, sorted; without hashing them when they come sorted and distinct
+    (the features' ids do): each id is then only compared with the next, in Arrow.
+
+    >>> _sorted_ids(pd.Series(["b", "a", "b", None])).tolist(), _sorted_ids(pd.Series(["a", "b"])).tolist()
+    (['a', 'b'], ['a', 'b'])
+    """
+    text = _text_ids(source)
+    if text is not None and text.null_count == 0 and (
+            len(text) < 2 or pc.all(pc.less(text[:-1], text[1:])).as_py()):
+        return pd.Index(source, name="customer_id")
+    return pd.Index(pd.unique(source.dropna()), name="customer_id").sort_values()
+
+
+def _text_ids(source: pd.Series) -> "pa.Array | None":
+    """``source`` as an Arrow text array when it holds text (else None: compared the pandas way)."""
+    try:
+        return pa.array(source.array if isinstance(source.dtype, pd.StringDtype) else
+                        np.asarray(source, dtype=object), type=pa.large_string(), from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return None
+
+
+def _coded(data: pd.DataFrame, ids: pd.Index, *, drop_unknown: bool) -> tuple[pd.DataFrame, np.ndarray]:
+    """``data`` with its customer ids as codes of their sorted values, and each code's position in ``ids``.
+
+    Sorting, grouping and membership then work on integers instead of hashing millions of text ids
+    in every step, and code order is id order (``ids`` is sorted), so ties still break by
+    customer_id; outputs carry the ids as text again. The categories are the ids that occur, as
+    ``pd.factorize(sort=True)`` gives them. ``drop_unknown``: rows of customers outside ``ids`` (seen
+    with returns only) are left out; otherwise ``ids`` must be the distinct ids of ``data``.
+    """
+    if not drop_unknown:  # ``ids`` are the distinct ids of ``data``, sorted: the codes are their positions
+        codes, uniques = pd.factorize(data["customer_id"], sort=True)
+        return data.assign(customer_id=pd.Categorical.from_codes(codes, categories=uniques)), np.arange(len(uniques))
+    pos = positions(data["customer_id"], ids)  # one Arrow lookup gives both the filter and the codes
+    data, pos = data[pos >= 0], pos[pos >= 0]
+    seen = np.zeros(len(ids), dtype=bool)  # positions are small integers: mark them instead of sorting
+    seen[pos] = True
+    at = np.flatnonzero(seen)
+    codes = (np.cumsum(seen) - 1)[pos]
+    return data.assign(customer_id=pd.Categorical.from_codes(codes, categories=ids[at])), at
+
+
+def _totals(rows: pd.DataFrame) -> pd.Series:
+    """Each customer's sum of ``value`` (index: the ids as text, sorted), grouped on the id codes.
+
+    The same sums as grouping the coded column itself, without pandas re-coding millions of text
+    categories to the observed ones first.
+    """
+    codes = np.asarray(rows["customer_id"].cat.codes)
+    sums = rows["value"].groupby(codes, sort=True).sum()
+    categories = rows["customer_id"].cat.categories
+    return pd.Series(sums.to_numpy(), index=pd.Index(categories[sums.index.to_numpy()].astype(str),
+                                                      name="customer_id"), name="value")
+
+
+def _marked(n: int, at: np.ndarray, members: pd.Series) -> np.ndarray:
+    """Which of ``n`` ids (positions ``at[code]``, see :func:`_coded`) occur in the coded column ``members``."""
+    codes = np.asarray(members.cat.codes)
+    mask = np.zeros(n, dtype=bool)
+    mask[at[codes[codes >= 0]]] = True
+    return mask
+
+
+def _same_ids(rows: pd.Series, members: pd.Series) -> np.ndarray:
+    """:func:`isin` for two coded id columns cut from the same :func:`_coded` frame: on the codes."""
+    codes = np.asarray(rows.cat.codes)
+    return np.isin(codes, np.asarray(members.cat.codes)) & (codes >= 0)
 
 
 def _month_key(m: pd.Series) -> pd.Series:
@@ -170,15 +243,9 @@ class PercentileTiers(SchemeMixin):
                 last_purchase = customers.set_index("customer_id")["last_purchase"]
             customers = customers["customer_id"]
         source = customers.astype(str) if customers is not None else data["customer_id"]
-        ids = pd.Index(pd.unique(source.dropna()), name="customer_id").sort_values()
-        if customers is not None:  # a customer seen with returns only takes no monthly place (nor a VIP alert)
-            data = data[isin(data["customer_id"], ids)]
-        # Customer ids as codes of their sorted values: sorting, grouping and membership work on
-        # integers instead of hashing millions of text ids in every step, and code order is id
-        # order, so ties still break by customer_id. Outputs carry the ids as text again.
-        codes, uniques = pd.factorize(data["customer_id"], sort=True)
-        data = data.assign(customer_id=pd.Categorical.from_codes(codes, categories=uniques),
-                           month=pd.to_datetime(data["month"]), value=data[self.criterion].astype(float))
+        ids = _sorted_ids(source)
+        data, at = _coded(data, ids, drop_unknown=customers is not None)
+        data = data.assign(month=pd.to_datetime(data["month"]), value=data[self.criterion].astype(float))
 
         in_window = data[data["month"].isin(window)]
         ranked = self._rank_months(in_window[["customer_id", "month", "value"]])
@@ -187,10 +254,9 @@ class PercentileTiers(SchemeMixin):
         self.monthly_tiers_ = mt.assign(customer_id=mt["customer_id"].astype(str))
         self.boundary_ = self._boundaries(ranked)
         paid = in_window.loc[in_window[paid_col] > 0, "customer_id"]
-        totals = in_window.groupby("customer_id", observed=True)["value"].sum()
-        totals.index = totals.index.astype(str)
+        totals = _totals(in_window)
 
-        labels = self._window_labels(ranked, data, previous, window, ids, paid, totals)
+        labels = self._window_labels(ranked, data, previous, window, (ids, at), paid, totals)
         self.labels_ = labels.astype(str)
         self.segments_ = list(TIERS)
         self.alerts_ = self._alerts(ranked, in_window, window, last_purchase) if self.variant == "monthly_union" \
@@ -200,17 +266,19 @@ class PercentileTiers(SchemeMixin):
         return self
 
     def _window_labels(self, ranked: pd.DataFrame, data: pd.DataFrame, previous: list[pd.Timestamp],
-                       window: list[pd.Timestamp], ids: pd.Index, paid: pd.Series, totals: pd.Series) -> pd.Series:
-        """The window tier of every customer in ``ids``, by the variant's rule."""
+                       window: list[pd.Timestamp], coded: tuple[pd.Index, np.ndarray], paid: pd.Series,
+                       totals: pd.Series) -> pd.Series:
+        """The window tier of every customer in ``ids`` (``coded``: ids and the :func:`_coded` positions)."""
+        ids, at = coded
         if self.variant == "monthly_union":
             vip = ranked.loc[ranked["monthly_tier"] == "VIP", "customer_id"]
             good = ranked.loc[ranked["monthly_tier"] == "GOOD", "customer_id"]
             prev = self._rank_months(data.loc[data["month"].isin(previous), ["customer_id", "month", "value"]])
             former_vip = prev.loc[prev["monthly_tier"] == "VIP", "customer_id"]
-            labels = pd.Series("INACTIVE", index=ids, dtype=object)
-            labels[isin(ids, paid)] = "REGULAR"
-            labels[isin(ids, good) | isin(ids, former_vip)] = "GOOD"
-            labels[isin(ids, vip)] = "VIP"
+            tier = np.zeros(len(ids), dtype=np.int8)  # 0 INACTIVE, 1 REGULAR, 2 GOOD, 3 VIP: the best rule wins
+            for level, members in ((1, paid), (2, good), (2, former_vip), (3, vip)):
+                tier[_marked(len(ids), at, members)] = level
+            labels = pd.Series(np.array(["INACTIVE", "REGULAR", "GOOD", "VIP"], dtype=object)[tier], index=ids)
         elif self.variant == "period_total":
             total = totals[totals > 0].rename("value").reset_index().assign(month=pd.Timestamp(window[-1]))
             one = self._rank_months(total).set_index("customer_id")["monthly_tier"]
@@ -241,12 +309,12 @@ class PercentileTiers(SchemeMixin):
         paid_col = "purchases" if "purchases" in in_window else "value"
         paid_recent = in_window.loc[in_window["month"].isin(recent) & (in_window[paid_col] > 0), "customer_id"]
         vips = ranked[ranked["monthly_tier"] == "VIP"]
-        dropped = vips[~isin(vips["customer_id"], paid_recent)]
+        dropped = vips[~_same_ids(vips["customer_id"], paid_recent)]
         if dropped.empty:
             return pd.DataFrame({"customer_id": pd.Series(dtype=str), "last_vip_month": pd.Series(dtype=str),
                                  "last_payment": pd.Series(dtype=str), "value_at_risk": pd.Series(dtype=float)})
         # from here on only the flagged customers' rows, with their ids as text
-        in_window = in_window[isin(in_window["customer_id"], dropped["customer_id"])]
+        in_window = in_window[_same_ids(in_window["customer_id"], dropped["customer_id"])]
         in_window = in_window.assign(customer_id=in_window["customer_id"].astype(str))
         dropped = dropped.assign(customer_id=dropped["customer_id"].astype(str))
         last_vip = dropped.groupby("customer_id")["month"].max()
@@ -268,8 +336,8 @@ class PercentileTiers(SchemeMixin):
         for m in window:
             now = ranked.loc[(ranked["month"] == m) & (ranked["monthly_tier"] == "VIP"), "customer_id"]
             rows.append({"month": m.strftime("%Y-%m"), "vip": len(now),
-                         "entered": int((~isin(now, before)).sum()) if before is not None else None,
-                         "left": int((~isin(before, now)).sum()) if before is not None else None})
+                         "entered": int((~_same_ids(now, before)).sum()) if before is not None else None,
+                         "left": int((~_same_ids(before, now)).sum()) if before is not None else None})
             before = now
         return pd.DataFrame(rows)
 
