@@ -403,3 +403,43 @@ def test_scorecard_backtest_baselines_carry_no_interval_and_a_clear_winner_is_tr
     assert got["backtest"][0]["baselines"] == {"recency": {"capture_at": {"0.2": 0.2}, "capture_auc": 0.4}}
     assert got["backtest"][0]["schemes"] == {"tiers": {"capture_at": {"0.2": 0.3}, "capture_auc": 0.6}}
     assert got["clear_winner"] is True
+
+
+# ====================================================================== the capture statistics
+def test_capture_is_unchanged_by_scaling_the_weights_and_reads_flags_and_decimals():
+    from segkit.compare import capture
+
+    order, y = np.array([1, 2, 2, 3]), np.array([0.3, 0.1, 0.0, 0.05])
+    plain = capture(order, y, (0.1, 0.2, 0.4))
+    # groups (1, 0.3), (2, 0.1), (1, 0.05) of N = 4, T = 0.45: C(0.1) = 0.4 x 0.3 / 0.45
+    assert plain["capture_at"]["0.1"] == pytest.approx(0.4 * 0.3 / 0.45)
+    assert plain["capture_at"]["0.4"] == pytest.approx((0.3 + 0.6 / 2 * 0.1) / 0.45)
+    # fifths of a customer each (N = 0.8, a total outcome of 0.09): the same shares and areas
+    fifths = capture(order, y, (0.1, 0.2, 0.4), weights=np.full(4, 0.2))
+    assert fifths["capture_at"] == pytest.approx(plain["capture_at"])
+    for k in ("capture_auc", "area", "oracle_area"):
+        assert fifths[k] == pytest.approx(plain[k])
+    exact = capture(order, y, (0.1, 0.2, 0.4), weights=[Decimal("0.2")] * 4)
+    assert exact["capture_at"] == pytest.approx(plain["capture_at"])
+    # bought / did not buy as True / False counts as 1 / 0
+    assert capture(order, np.array([True, False, True, False]), (0.2,)) == capture(order, np.array([1.0, 0, 1, 0]), (0.2,))
+
+
+def test_capture_without_outcome_or_weight_is_the_diagonal_with_area_one_half():
+    from segkit.compare import capture
+
+    flat = {"capture_at": {"0.2": 0.2}, "capture_auc": 0.0, "area": 0.5, "oracle_area": 0.5}
+    assert capture(np.array([1, 2]), np.array([0.0, 0.0]), (0.2,)) == flat
+    # weights that cancel out: no customer carries weight, still defined
+    assert capture(np.array([1, 2]), np.array([1.0, 0.0]), (0.2,), weights=np.array([1.0, -1.0])) == flat
+
+
+def test_capture_at_shares_outside_the_curve_and_at_an_empty_first_segment():
+    from segkit.compare import capture
+
+    order, y = np.array([1, 2, 2, 3]), np.array([4.0, 3.0, 1.0, 2.0])
+    got = capture(order, y, (-0.5, 0.0, 1.0, 1.5))["capture_at"]
+    assert got == pytest.approx({"-0.5": 0.0, "0.0": 0.0, "1.0": 1.0, "1.5": 1.0})   # clamped to the ends
+    # the first segment carries no weight: at share 0 the curve is at 0, whatever that segment holds
+    weighted = capture(order, y, (0.0, 0.5), weights=np.array([0.0, 1.0, 1.0, 2.0]))["capture_at"]
+    assert weighted == pytest.approx({"0.0": 0.0, "0.5": 4 / 8})   # N = 4: the two middle customers, 3 + 1
