@@ -443,3 +443,31 @@ def test_capture_at_shares_outside_the_curve_and_at_an_empty_first_segment():
     # the first segment carries no weight: at share 0 the curve is at 0, whatever that segment holds
     weighted = capture(order, y, (0.0, 0.5), weights=np.array([0.0, 1.0, 1.0, 2.0]))["capture_at"]
     assert weighted == pytest.approx({"0.0": 0.0, "0.5": 4 / 8})   # N = 4: the two middle customers, 3 + 1
+
+
+def test_refit_stability_passes_text_ids_compares_ranks_and_states_the_interval():
+    from segkit.compare import refit_stability
+
+    ids = [1, 2, 10, 20]                                   # numbers as ids: the fit gets them as text
+    ref_rank = {"1": 1, "2": 2, "10": 1, "20": 2}
+    reference = pd.DataFrame({"customer_id": list(ref_rank), "segment": ["s" + c for c in ref_rank],
+                              "rank": list(ref_rank.values())})
+    # the refit keeps the segment names but swaps the ranks 1 and 2: by rank nobody stays
+    flip = lambda sub: pd.DataFrame({"customer_id": sub, "segment": ["s" + c for c in sub],  # noqa: E731
+                                     "rank": [3 - ref_rank[c] for c in sub]})
+    got = refit_stability(flip, ids, reference, n_resamples=5)
+    assert got["values"]["same_segment"].tolist() == [0.0] * 5 and got["same_segment"] == 0.0
+    # two customers in common are enough for an ARI (1 when the refit agrees)
+    same = lambda sub: reference.set_index("customer_id").loc[list(sub)].reset_index()  # noqa: E731
+    two = refit_stability(same, ["1", "2"], reference, n_resamples=8)["values"]
+    assert set(two["customers"]) == {1, 2}
+    assert two["ari"].tolist() == [1.0 if n == 2 else 0.0 for n in two["customers"]]
+    # the interval is the 2.5% and 97.5% quantiles of the per-resample values
+    many = [f"c{i:02d}" for i in range(30)]
+    ref = pd.DataFrame({"customer_id": many, "segment": "a", "rank": 1})
+    part = lambda sub: pd.DataFrame({"customer_id": sub, "segment": "a",  # noqa: E731
+                                     "rank": [1 if i < len(sub) - 15 else 2 for i in range(len(sub))]})
+    spread = refit_stability(part, many, ref, n_resamples=20)
+    v = spread["values"]["same_segment"].to_numpy()
+    assert len(set(v)) >= 3
+    assert spread["same_segment_ci95"] == pytest.approx(np.quantile(v, [0.025, 0.975]).tolist())
