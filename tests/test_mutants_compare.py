@@ -422,7 +422,8 @@ def test_capture_is_unchanged_by_scaling_the_weights_and_reads_flags_and_decimal
     exact = capture(order, y, (0.1, 0.2, 0.4), weights=[Decimal("0.2")] * 4)
     assert exact["capture_at"] == pytest.approx(plain["capture_at"])
     # bought / did not buy as True / False counts as 1 / 0
-    assert capture(order, np.array([True, False, True, False]), (0.2,)) == capture(order, np.array([1.0, 0, 1, 0]), (0.2,))
+    flags, ones = np.array([True, False, True, False]), np.array([1.0, 0, 1, 0])
+    assert capture(order, flags, (0.2,)) == capture(order, ones, (0.2,))
 
 
 def test_capture_without_outcome_or_weight_is_the_diagonal_with_area_one_half():
