@@ -4,6 +4,8 @@ and what the scorecard's comparison part carries. Small hand-made inputs only.
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -201,3 +203,272 @@ def test_refit_stability_unordered_matches_labels_and_no_common_customer_scores_
     none = refit_stability(stranger, ids, reference, n_resamples=2)
     assert none["values"]["customers"].tolist() == [0, 0]
     assert none["same_segment"] == 0.0 and none["ari"] == 0.0
+
+
+# ====================================================================== bootstrap, baselines, weights
+def _five():
+    ids = ["a", "b", "c", "d", "e"]
+    t = pd.DataFrame({"customer_id": ids, "segment": ["top", "top", "mid", "low", "low"], "rank": [1, 1, 2, 3, 3]})
+    return t, pd.DataFrame({"customer_id": ids, "outcome": [6.0, -2.0, 3.0, 1.0, 0.0]})
+
+
+def test_compare_rankings_defaults_and_the_path_without_resamples():
+    from segkit.compare import compare_rankings
+
+    t, o = _five()
+    got = compare_rankings({"s": t}, o, 0.3, n_boot=0)["s"]
+    # b's -2 counts as 0: total 10 over 5 customers; groups (2 customers, 6), (1, 3), (2, 1).
+    # C(0.1) = 0.5 of 2 top customers x 6 / 10; C(0.3) = 1.5 / 2 x 6 / 10; C(0.4) = 6 / 10.
+    # A = (2*6 + 1*9 + 2*10 - (2*6 + 1*3 + 2*1) / 2) / 50 = 0.65; sorted 6, 3, 1, 0, 0: A* = 0.8
+    assert got["capture_at"] == pytest.approx({"0.1": 0.15, "0.3": 0.45, "0.4": 0.6})
+    assert got["capture_auc"] == pytest.approx((0.65 - 0.5) / (0.8 - 0.5))
+    assert got["boot"] == {} and got["ci95"] == {}
+    # one resample still gives one value per measure, and an interval of that value
+    one = compare_rankings({"s": t}, o, 0.3, n_boot=1)["s"]
+    assert len(one["boot"]["capture_auc"]) == 1
+    assert one["ci95"]["capture_auc"] == [one["boot"]["capture_auc"][0]] * 2
+    # the defaults: 1000 resamples drawn with seed 0
+    default = compare_rankings({"s": t}, o, 0.3)["s"]
+    assert len(default["boot"]["capture_auc"]) == 1000
+    seeded = compare_rankings({"s": t}, o, 0.3, n_boot=1000, seed=0)["s"]
+    other = compare_rankings({"s": t}, o, 0.3, n_boot=1000, seed=1)["s"]
+    np.testing.assert_array_equal(default["boot"]["capture_auc"], seeded["boot"]["capture_auc"])
+    assert not np.array_equal(default["boot"]["capture_auc"], other["boot"]["capture_auc"])
+    # one evaluated customer is enough (every order is the same); none is refused
+    single = compare_rankings({"s": t.iloc[:1]}, o.iloc[:1], 0.2, n_boot=0)["s"]
+    assert single["capture_at"] == pytest.approx({"0.1": 0.1, "0.2": 0.2, "0.4": 0.4})
+    assert single["capture_auc"] == 0.0
+    from segkit.errors import DataError
+
+    with pytest.raises(DataError, match="no evaluated customers"):
+        compare_rankings({"s": t.iloc[:0]}, o.iloc[:0], 0.2, n_boot=0)
+
+
+def test_a_table_missing_customers_names_the_first_three_in_the_error():
+    from segkit.compare import compare_rankings
+    from segkit.errors import DataError
+
+    t, o = _five()
+    with pytest.raises(DataError) as err:
+        compare_rankings({"s": t.iloc[:1]}, o, 0.2, n_boot=0)
+    assert "leaves 4 evaluated customer(s) without a segment (e.g. ['b', 'c', 'd'])" in str(err.value)
+
+
+def test_outcomes_as_exact_decimals_are_resampled_like_floats():
+    from segkit.compare import compare_rankings
+
+    t, o = _five()
+    exact = o.assign(outcome=pd.Series([Decimal(str(v)) for v in o["outcome"]], dtype=object))
+    got = compare_rankings({"s": t}, exact, 0.3, n_boot=20)["s"]
+    floats = compare_rankings({"s": t}, o, 0.3, n_boot=20)["s"]
+    assert got["capture_auc"] == floats["capture_auc"]
+    np.testing.assert_array_equal(got["boot"]["capture_auc"], floats["boot"]["capture_auc"])
+
+
+def test_ranks_and_baseline_keys_given_as_text_are_ordered_as_numbers():
+    from segkit.compare import compare_rankings
+
+    # ranks 1, 2, 10 as text ("10" < "2" as text): the rank-10 customer, with all the outcome, is last
+    t = pd.DataFrame({"customer_id": ["a", "b", "c"], "segment": ["x", "y", "z"], "rank": ["1", "10", "2"]})
+    o = pd.DataFrame({"customer_id": ["a", "b", "c"], "outcome": [0.0, 5.0, 0.0]})
+    got = compare_rankings({"s": t}, o, 0.2, n_boot=0)["s"]
+    assert got["capture_at"] == {"0.1": 0.0, "0.2": 0.0, "0.4": 0.0}
+    assert got["capture_auc"] == pytest.approx(-1.0)  # A = 1/6 (last third), A* = 5/6
+    keys = pd.DataFrame({"customer_id": ["a", "b", "c"], "recency": ["1", "10", "2"], "past_value": ["1", "10", "2"]})
+    base = compare_rankings({"s": t}, o, 0.2, baselines=keys, n_boot=0)
+    assert base["recency"]["capture_auc"] == base["past_value"]["capture_auc"] == pytest.approx(-1.0)
+
+
+def test_baseline_keys_follow_the_customer_ids_and_unknown_customers_come_last():
+    from segkit.compare import compare_rankings
+
+    o = pd.DataFrame({"customer_id": ["a", "b", "c", "d"], "outcome": [0.0, 4.0, 0.0, 6.0]})
+    t = pd.DataFrame({"customer_id": ["a", "b", "c", "d"], "segment": "all", "rank": 1})
+    # rows in another order, one customer not evaluated (zz), one evaluated customer without keys (c)
+    keys = pd.DataFrame({"customer_id": ["d", "zz", "b", "a"], "recency": [np.inf, 1.0, 2.0, 5.0],
+                         "past_value": [-1.0, -9.0, -3.0, -2.0]})
+    got = compare_rankings({"s": t}, o, 0.2, baselines=keys, n_boot=0)
+    # recency: b (4), a (0), then d (infinite key) tied with c (no key): 6 over 2 customers.
+    # A = (1*4 + 1*4 + 2*10 - (4 + 0 + 2*6 / 2 * 2) / 2) / 40 = 0.5 = random; A* = 0.775
+    assert got["recency"]["capture_at"] == pytest.approx({"0.1": 0.16, "0.2": 0.32, "0.4": 0.4})
+    assert got["recency"]["capture_auc"] == pytest.approx(0.0)
+    # past_value: b (-3), a (-2), d (-1), c last: A = (4 + 4 + 10 + 10 - (4 + 6) / 2) / 40 = 0.575
+    assert got["past_value"]["capture_at"] == pytest.approx({"0.1": 0.16, "0.2": 0.32, "0.4": 0.4})
+    assert got["past_value"]["capture_auc"] == pytest.approx((0.575 - 0.5) / (0.775 - 0.5))
+    assert list(got) == ["s", "recency", "past_value"]
+
+
+def test_subsampled_resamples_are_narrowed_by_scale_around_the_estimate():
+    from segkit.compare import CustomerWeights, capture, compare_rankings
+
+    rng = np.random.default_rng(11)
+    n = 40
+    ids = np.array([f"c{i:02d}" for i in range(n)])
+    rank, y = rng.integers(1, 4, n), np.round(rng.gamma(1.0, 10.0, n) * (rng.random(n) < 0.6), 2)
+    t = pd.DataFrame({"customer_id": ids, "segment": [f"S{r}" for r in rank], "rank": rank})
+    w = CustomerWeights(ids, n_boot=40, seed=3, max_customers=20)
+    assert w.scale == pytest.approx(np.sqrt(0.5))
+    got = compare_rankings({"s": t}, pd.DataFrame({"customer_id": ids, "outcome": y}), 0.2, weights=w)["s"]
+    # each resample re-counted on the subsample by repeating rows, then moved towards the estimate
+    point = capture(rank, y, (0.2,))
+    keep = np.isin(ids, w.ids)
+    W = np.concatenate(list(w)).astype(int)
+    raw = [capture(np.repeat(rank[keep], wb), np.repeat(y[keep], wb), (0.2,)) for wb in W]
+    for boot, centre, values in (
+            (got["boot"]["capture_auc"], point["capture_auc"], [r["capture_auc"] for r in raw]),
+            (got["boot"]["capture_at"]["0.2"], point["capture_at"]["0.2"], [r["capture_at"]["0.2"] for r in raw])):
+        values = np.array(values)
+        narrowed = centre + (values - values.mean()) * np.sqrt(0.5)
+        assert boot == pytest.approx(narrowed)
+    assert got["ci95"]["capture_auc"] == pytest.approx(np.quantile(got["boot"]["capture_auc"], [0.025, 0.975]))
+    lo, hi = got["ci95"]["capture_at"]["0.2"]
+    assert [lo, hi] == pytest.approx(np.quantile(got["boot"]["capture_at"]["0.2"], [0.025, 0.975]))
+
+
+def test_baseline_orders_columns_types_and_order():
+    from segkit.compare import baseline_orders
+
+    feats = pd.DataFrame({"customer_id": ["b", "a", "d"], "recency_days": [30, 2, 7]})   # whole days
+    monthly = pd.DataFrame({"customer_id": ["a", "b", "b"], "units": [1, 2, 50],          # whole units
+                            "month": pd.to_datetime(["2024-05-01", "2024-06-01", "2023-01-01"])})
+    keys = baseline_orders(feats, monthly, "units", ["2024-05-01", "2024-06-01"])
+    assert keys.columns.tolist() == ["customer_id", "recency", "past_value"]
+    assert keys.index.tolist() == [0, 1, 2]
+    assert keys["customer_id"].tolist() == ["a", "b", "d"]
+    assert keys["recency"].dtype == np.float64 and keys["recency"].tolist() == [2.0, 30.0, 7.0]
+    # d bought nothing inside the window: 0 (not missing, not another value)
+    assert keys["past_value"].dtype == np.float64 and keys["past_value"].tolist() == [-1.0, -2.0, 0.0]
+
+
+def test_criterion_outcomes_are_floats_and_ids_keep_their_text():
+    from segkit.compare import criterion_outcomes
+
+    hm = pd.DataFrame({"customer_id": ["10", "10", "2.5"], "units": [2, 3, 4], "purchases": [1, 1, 1]})
+    got = criterion_outcomes(hm, [10, 2.5, 7], "units")
+    assert got["customer_id"].tolist() == ["10", "2.5", "7"]   # 10 stays "10" beside 2.5
+    assert got["outcome"].dtype == np.float64 and got["outcome"].tolist() == [5.0, 4.0, 0.0]
+    # amounts as Python objects (a database's exact decimals) come out as floats too
+    hm["units"] = pd.Series([Decimal("2.5"), Decimal("-3"), Decimal("4")], dtype=object)
+    got = criterion_outcomes(hm, ["10", "2.5"], "units")
+    assert got["outcome"].dtype == np.float64 and got["outcome"].tolist() == [0.0, 4.0]
+
+
+def test_customer_weights_ids_subsample_and_positions():
+    from segkit.compare import CustomerWeights, criterion_outcomes
+
+    w = CustomerWeights({"b", "a", "c"}, n_boot=2, seed=0)      # any iterable, a set too
+    assert w.ids.tolist() == ["a", "b", "c"] and w.ids.dtype.kind == "U"
+    assert w.positions(["c", "b", "zz", "0"]).tolist() == [2, 1, -1, -1]
+    # numbers as ids: the same text as the outcomes' ids, so the two line up
+    mixed = [10, 2.5]
+    ids = criterion_outcomes(pd.DataFrame({"customer_id": [], "revenue": [], "purchases": []}), mixed,
+                             "revenue")["customer_id"]
+    assert CustomerWeights(mixed, n_boot=1, seed=0).ids.tolist() == ids.tolist() == ["10", "2.5"]
+    nums = CustomerWeights([1, 2, 10], n_boot=1, seed=0)
+    assert nums.positions([10, 2, 3]).tolist() == [1, 2, -1]   # text order: "1" < "10" < "2"
+    one = CustomerWeights(["m"], n_boot=1, seed=0)
+    assert one.positions(["z", "a", "m"]).tolist() == [-1, -1, 0]
+    empty = CustomerWeights([], n_boot=1, seed=0)
+    assert empty.positions(["a", "b"]).tolist() == [-1, -1] and empty.positions(["a"]).tolist() == [-1]
+    # above max_customers: a seeded draw of distinct customers, the same one evaluate draws
+    big = CustomerWeights([f"c{i:03d}" for i in range(50)], n_boot=3, seed=4, max_customers=10)
+    pick = np.sort(np.random.default_rng(4 + 7919).choice(50, size=10, replace=False))
+    assert big.ids.tolist() == [f"c{i:03d}" for i in pick] and big.ids.dtype.kind == "U"
+    assert big.n_customers == 50 and big.scale == pytest.approx(np.sqrt(10 / 50))
+
+
+def test_retention_ratio_and_the_flag_at_their_thresholds():
+    from segkit.compare import baseline_retention
+
+    r = lambda auc, at: {"capture_auc": auc, "capture_at": {"0.2": at}}  # noqa: E731
+    # a baseline area of 1e-12 is not positive enough to divide by
+    out = baseline_retention({"s": r(0.5, 0.5), "recency": r(1e-12, 0.5), "past_value": r(0.0, 0.0)}, 0.2, ["s"])
+    assert out["best_baseline"] == "recency"
+    assert out["kept"]["s"] == {"capture_auc": None, "capture_at": 1.0}
+    # a baseline equal to the best scheme, or ahead by exactly 1e-12, does not beat it
+    even = baseline_retention({"s": r(0.5, 0.5), "recency": r(0.5, 0.5)}, 0.2, ["s"])
+    assert even["simple_beats_all"] is False
+    x = 0.5 + 1e-12
+    assert baseline_retention({"s": r(0.5, 0.5), "recency": r(x, x)}, 0.2, ["s"])["simple_beats_all"] is False
+    assert baseline_retention({"s": r(0.5, 0.5), "recency": r(x, 0.6)}, 0.2, ["s"])["simple_beats_all"] is True
+
+
+def test_scorecard_backtest_baselines_carry_no_interval_and_a_clear_winner_is_true():
+    main = {"tiers": result(0.6, [0.5, 0.7]), "recency": result(0.4, [0.3, 0.5])}
+    backtest = [{"as_of": "1997-12-31", "holdout": {"start": "1998-01-01", "end": "1998-06-30"}, "results": main}]
+    decision = {"schemes": ["tiers"], "origin_winners": ["tiers"], "clear_winner": 1, "recommended": "tiers",
+                "best": "tiers", "rule": "clear_winner", "pooled": {}, "advantage": {}, "tied_with_best": [],
+                "tolerance": 0.02}
+    got = scorecard_fragments(main, backtest, decision, measure="revenue", horizon_months=6, decision_rule="r")
+    assert got["backtest"][0]["baselines"] == {"recency": {"capture_at": {"0.2": 0.2}, "capture_auc": 0.4}}
+    assert got["backtest"][0]["schemes"] == {"tiers": {"capture_at": {"0.2": 0.3}, "capture_auc": 0.6}}
+    assert got["clear_winner"] is True
+
+
+# ====================================================================== the capture statistics
+def test_capture_is_unchanged_by_scaling_the_weights_and_reads_flags_and_decimals():
+    from segkit.compare import capture
+
+    order, y = np.array([1, 2, 2, 3]), np.array([0.3, 0.1, 0.0, 0.05])
+    plain = capture(order, y, (0.1, 0.2, 0.4))
+    # groups (1, 0.3), (2, 0.1), (1, 0.05) of N = 4, T = 0.45: C(0.1) = 0.4 x 0.3 / 0.45
+    assert plain["capture_at"]["0.1"] == pytest.approx(0.4 * 0.3 / 0.45)
+    assert plain["capture_at"]["0.4"] == pytest.approx((0.3 + 0.6 / 2 * 0.1) / 0.45)
+    # fifths of a customer each (N = 0.8, a total outcome of 0.09): the same shares and areas
+    fifths = capture(order, y, (0.1, 0.2, 0.4), weights=np.full(4, 0.2))
+    assert fifths["capture_at"] == pytest.approx(plain["capture_at"])
+    for k in ("capture_auc", "area", "oracle_area"):
+        assert fifths[k] == pytest.approx(plain[k])
+    exact = capture(order, y, (0.1, 0.2, 0.4), weights=[Decimal("0.2")] * 4)
+    assert exact["capture_at"] == pytest.approx(plain["capture_at"])
+    # bought / did not buy as True / False counts as 1 / 0
+    flags, ones = np.array([True, False, True, False]), np.array([1.0, 0, 1, 0])
+    assert capture(order, flags, (0.2,)) == capture(order, ones, (0.2,))
+
+
+def test_capture_without_outcome_or_weight_is_the_diagonal_with_area_one_half():
+    from segkit.compare import capture
+
+    flat = {"capture_at": {"0.2": 0.2}, "capture_auc": 0.0, "area": 0.5, "oracle_area": 0.5}
+    assert capture(np.array([1, 2]), np.array([0.0, 0.0]), (0.2,)) == flat
+    # weights that cancel out: no customer carries weight, still defined
+    assert capture(np.array([1, 2]), np.array([1.0, 0.0]), (0.2,), weights=np.array([1.0, -1.0])) == flat
+
+
+def test_capture_at_shares_outside_the_curve_and_at_an_empty_first_segment():
+    from segkit.compare import capture
+
+    order, y = np.array([1, 2, 2, 3]), np.array([4.0, 3.0, 1.0, 2.0])
+    got = capture(order, y, (-0.5, 0.0, 1.0, 1.5))["capture_at"]
+    assert got == pytest.approx({"-0.5": 0.0, "0.0": 0.0, "1.0": 1.0, "1.5": 1.0})   # clamped to the ends
+    # the first segment carries no weight: at share 0 the curve is at 0, whatever that segment holds
+    weighted = capture(order, y, (0.0, 0.5), weights=np.array([0.0, 1.0, 1.0, 2.0]))["capture_at"]
+    assert weighted == pytest.approx({"0.0": 0.0, "0.5": 4 / 8})   # N = 4: the two middle customers, 3 + 1
+
+
+def test_refit_stability_passes_text_ids_compares_ranks_and_states_the_interval():
+    from segkit.compare import refit_stability
+
+    ids = [1, 2, 10, 20]                                   # numbers as ids: the fit gets them as text
+    ref_rank = {"1": 1, "2": 2, "10": 1, "20": 2}
+    reference = pd.DataFrame({"customer_id": list(ref_rank), "segment": ["s" + c for c in ref_rank],
+                              "rank": list(ref_rank.values())})
+    # the refit keeps the segment names but swaps the ranks 1 and 2: by rank nobody stays
+    flip = lambda sub: pd.DataFrame({"customer_id": sub, "segment": ["s" + c for c in sub],  # noqa: E731
+                                     "rank": [3 - ref_rank[c] for c in sub]})
+    got = refit_stability(flip, ids, reference, n_resamples=5)
+    assert got["values"]["same_segment"].tolist() == [0.0] * 5 and got["same_segment"] == 0.0
+    # two customers in common are enough for an ARI (1 when the refit agrees)
+    same = lambda sub: reference.set_index("customer_id").loc[list(sub)].reset_index()  # noqa: E731
+    two = refit_stability(same, ["1", "2"], reference, n_resamples=8)["values"]
+    assert set(two["customers"]) == {1, 2}
+    assert two["ari"].tolist() == [1.0 if n == 2 else 0.0 for n in two["customers"]]
+    # the interval is the 2.5% and 97.5% quantiles of the per-resample values
+    many = [f"c{i:02d}" for i in range(30)]
+    ref = pd.DataFrame({"customer_id": many, "segment": "a", "rank": 1})
+    part = lambda sub: pd.DataFrame({"customer_id": sub, "segment": "a",  # noqa: E731
+                                     "rank": [1 if i < len(sub) - 15 else 2 for i in range(len(sub))]})
+    spread = refit_stability(part, many, ref, n_resamples=20)
+    v = spread["values"]["same_segment"].to_numpy()
+    assert len(set(v)) >= 3
+    assert spread["same_segment_ci95"] == pytest.approx(np.quantile(v, [0.025, 0.975]).tolist())
