@@ -235,3 +235,16 @@ def test_fit_without_a_reference_is_fit_features():
     seg.fit(SchemeInputs(features=two_groups(), monthly=pd.DataFrame(), split=None, params=None))
     assert seg.k_ == 2 and seg.clusters_.tolist() == [0] * 4 + [1] * 4
     np.testing.assert_array_equal(seg.centers_, two_clusters().centers_)
+
+
+def test_segment_table_numbers_names_and_ranks_by_cluster():
+    seg = two_clusters()
+    assert seg.clusters_.name == "cluster"
+    seg.match_labels(previous({f"c{i}": 1 if i < 4 else 0 for i in range(8)}))   # numbers no longer in id order
+    table = seg.segment_table()
+    assert table.columns.tolist() == ["customer_id", "segment", "rank", "cluster", "name"]
+    assert table["customer_id"].tolist() == [f"c{i}" for i in range(8)]
+    assert table["cluster"].tolist() == [1] * 4 + [0] * 4
+    assert table["rank"].tolist() == [2] * 4 + [1] * 4                 # rank = cluster + 1
+    assert table["name"].tolist() == table["segment"].tolist() == [seg.segments_[1]] * 4 + [seg.segments_[0]] * 4
+    assert seg.clusters_.name == "cluster"
