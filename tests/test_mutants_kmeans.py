@@ -248,3 +248,13 @@ def test_segment_table_numbers_names_and_ranks_by_cluster():
     assert table["rank"].tolist() == [2] * 4 + [1] * 4                 # rank = cluster + 1
     assert table["name"].tolist() == table["segment"].tolist() == [seg.segments_[1]] * 4 + [seg.segments_[0]] * 4
     assert seg.clusters_.name == "cluster"
+
+
+def test_features_in_any_row_order_give_the_same_fit():
+    f = two_groups()
+    ref = two_clusters()
+    for shuffled in (f.iloc[::-1].reset_index(drop=True), f.iloc[[4, 0, 5, 1, 6, 2, 7, 3]]):
+        seg = KMeansSegmenter(k_range=(2, 2), random_state=1, n_stability=2).fit_features(shuffled)
+        assert seg.clusters_.index.tolist() == [f"c{i}" for i in range(8)]
+        assert seg.clusters_.tolist() == [0] * 4 + [1] * 4
+        np.testing.assert_array_equal(seg.centers_, ref.centers_)
