@@ -258,3 +258,13 @@ def test_features_in_any_row_order_give_the_same_fit():
         assert seg.clusters_.index.tolist() == [f"c{i}" for i in range(8)]
         assert seg.clusters_.tolist() == [0] * 4 + [1] * 4
         np.testing.assert_array_equal(seg.centers_, ref.centers_)
+
+
+def test_clusters_with_the_same_name_are_numbered_from_the_second():
+    # every customer alike: medians equal both terciles -> recent (<=), one-time (freq 1), low spend (<=)
+    f = pd.DataFrame({"recency_days": [10] * 6, "frequency": [1] * 6, "monetary": [5.0] * 6})
+    seg = KMeansSegmenter()
+    seg._features, seg.k_ = f, 3
+    names = seg._name_clusters(np.array([0, 0, 1, 1, 2, 2]))
+    base = "recent, one-time, low spend"
+    assert names == {0: base, 1: f"{base} (2)", 2: f"{base} (3)"}
