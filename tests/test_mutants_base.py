@@ -64,3 +64,14 @@ def test_a_pickled_scheme_leaves_its_cached_table_behind_and_rebuilds_it():
     # a scheme that never built the table pickles too
     fresh = PercentileTiers(window_months=1, dropout_months=1)
     assert "_table_cache" not in fresh.__dict__ and fresh.__getstate__() == fresh.__dict__
+
+
+def test_profile_of_a_single_customer_gives_it_the_whole_share():
+    from segkit.schemes import RFMSegmenter
+
+    f = pd.DataFrame({"customer_id": ["a"], "recency_days": [3], "frequency": [2], "monetary": [10.0]})
+    prof = RFMSegmenter().fit_features(f).profile().set_index("segment")
+    assert prof.index.name == "segment" and prof.columns[:3].tolist() == ["rank", "customers", "share"]
+    assert prof["customers"].sum() == 1 and prof["share"].sum() == 1.0
+    seg = RFMSegmenter().fit_features(f).segment_table()["segment"].iloc[0]
+    assert prof.loc[seg, ["customers", "share", "recency_days", "frequency", "monetary"]].tolist() == [1, 1.0, 3.0, 2.0, 10.0]

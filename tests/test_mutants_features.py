@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from segkit.calendar import make_split
@@ -65,3 +66,39 @@ def test_available_criteria_follow_the_optional_columns():
     assert available_criteria(set()) == ["revenue", "payments"]
     assert available_criteria({"cost"}) == ["revenue", "payments", "margin"]
     assert available_criteria(frozenset({"quantity", "cost", "order_id"})) == ["revenue", "payments", "units", "margin"]
+
+
+def test_holdout_counts_small_amounts_and_stops_at_the_holdout_end(tmp_path):
+    tx = _tx(tmp_path, "customer_id,date,amount",
+             "a,2024-02-05,0.5\n"     # a purchase below one: counts
+             "a,2024-02-06,2\n"
+             "b,2024-02-07,-1\n"      # a return only
+             "b,2024-03-01,40\n"      # after the holdout end (29 Feb): left out
+             "c,2024-03-02,7\n")      # only after the holdout: nothing
+    split = make_split(dt.date(2024, 1, 1), dt.date(2024, 1, 31), holdout_months=1, window_months=1)
+    out = holdout_outcomes(tx, split)
+    assert out.columns.tolist() == ["customer_id", "holdout_revenue", "holdout_purchases", "bought"]
+    assert out["customer_id"].tolist() == ["a", "b"]
+    assert out["holdout_purchases"].tolist() == [2, 0]
+    assert out["holdout_revenue"].tolist() == [2.5, -1.0]
+    assert out["bought"].tolist() == [True, False]
+
+
+def test_a_row_of_amount_zero_is_no_purchase(tmp_path):
+    # loading drops zero amounts; a table handed over with one (0.5 - 0.5) still counts only amount > 0
+    import dataclasses
+
+    tx = _tx(tmp_path, "customer_id,date,amount", "a,2024-02-05,0.5\na,2024-02-06,3.5\n")
+    tx = dataclasses.replace(tx, table=tx.table.mutate(amount=tx.table.amount - 0.5))
+    split = make_split(dt.date(2024, 1, 1), dt.date(2024, 1, 31), holdout_months=1, window_months=1)
+    out = holdout_outcomes(tx, split)
+    assert out["holdout_revenue"].tolist() == [3.0] and out["holdout_purchases"].tolist() == [1]
+
+
+def test_holdout_customers_given_as_numbers_are_matched_as_text(tmp_path):
+    tx = _tx(tmp_path, "customer_id,date,amount", "7,2024-02-05,3\n9,2024-02-06,4\n")
+    split = make_split(dt.date(2024, 1, 1), dt.date(2024, 1, 31), holdout_months=1, window_months=1)
+    out = holdout_outcomes(tx, split, customers=pd.Series([9, 8]))
+    assert out.columns.tolist() == ["customer_id", "holdout_revenue", "holdout_purchases", "bought"]
+    assert out["customer_id"].tolist() == ["8", "9"]
+    assert out["holdout_revenue"].tolist() == [0.0, 4.0] and out["holdout_purchases"].tolist() == [0, 1]

@@ -180,3 +180,91 @@ def test_profile_columns_hold_every_behaviour_mean_and_the_cluster_number():
         for col in ("avg_order_value", "tenure_days"):
             assert row[col] == pytest.approx(members[col].mean())
     assert prof["cluster"].tolist() == [0, 1]
+
+
+def two_groups() -> pd.DataFrame:
+    """c0..c3 recent, frequent, big spenders; c4..c7 lapsed one-timers: k = 2 finds exactly these."""
+    return pd.DataFrame({"customer_id": [f"c{i}" for i in range(8)],
+                         "recency_days": [5, 6, 5, 7, 300, 310, 305, 320], "frequency": [9, 8, 10, 9, 1, 1, 1, 2],
+                         "monetary": [500.0, 450.0, 520.0, 480.0, 20.0, 25.0, 22.0, 30.0]})
+
+
+def two_clusters() -> KMeansSegmenter:
+    seg = KMeansSegmenter(k_range=(2, 2), random_state=1, n_stability=2).fit_features(two_groups())
+    assert seg.clusters_.tolist() == [0] * 4 + [1] * 4   # the starting numbering the tests below renumber
+    return seg
+
+
+def previous(clusters: dict) -> pd.DataFrame:
+    return pd.DataFrame({"customer_id": list(clusters), "cluster": list(clusters.values())})
+
+
+def test_match_labels_swaps_numbers_centres_and_stability_rows():
+    seg = two_clusters()
+    centers, names = seg.centers_.copy(), list(seg.segments_)
+    seg.match_labels(previous({f"c{i}": 1 if i < 4 else 0 for i in range(8)}))   # the old fit numbered them the other way
+    assert seg.clusters_.tolist() == [1] * 4 + [0] * 4
+    np.testing.assert_array_equal(seg.centers_, centers[::-1])     # centre rows follow their clusters
+    assert list(seg.segments_) == names[::-1]
+    assert seg.stability_.columns.tolist() == ["cluster", "name", "jaccard"]
+    assert seg.stability_["cluster"].tolist() == [0, 1] and seg.stability_["name"].tolist() == names[::-1]
+
+
+def test_match_labels_with_one_shared_customer_or_none():
+    seg = two_clusters()
+    seg.match_labels(previous({"zz": 0}))                           # nobody in common: nothing changes
+    assert seg.clusters_.tolist() == [0] * 4 + [1] * 4
+    seg.match_labels(previous({"c5": 0, "zz": 1}))                  # one customer in common decides
+    assert seg.clusters_.tolist() == [1] * 4 + [0] * 4
+
+
+def test_match_labels_against_a_fit_with_more_clusters():
+    # the old fit had clusters 0..2; new cluster 0 overlaps old 2, new 1 overlaps old 0: the matched
+    # numbers 2 and 0 are compacted to 0..k-1 in their order, so new 0 -> 1 and new 1 -> 0
+    seg = two_clusters()
+    centers = seg.centers_.copy()
+    seg.match_labels(previous({"c0": 2, "c1": 2, "c4": 0, "c5": 0, "c6": 1}))
+    assert seg.clusters_.tolist() == [1] * 4 + [0] * 4
+    np.testing.assert_array_equal(seg.centers_, centers[::-1])
+
+
+def test_fit_without_a_reference_is_fit_features():
+    from segkit.schemes.registry import SchemeInputs
+
+    seg = KMeansSegmenter(k_range=(2, 2), random_state=1, n_stability=2)
+    seg.fit(SchemeInputs(features=two_groups(), monthly=pd.DataFrame(), split=None, params=None))
+    assert seg.k_ == 2 and seg.clusters_.tolist() == [0] * 4 + [1] * 4
+    np.testing.assert_array_equal(seg.centers_, two_clusters().centers_)
+
+
+def test_segment_table_numbers_names_and_ranks_by_cluster():
+    seg = two_clusters()
+    assert seg.clusters_.name == "cluster"
+    seg.match_labels(previous({f"c{i}": 1 if i < 4 else 0 for i in range(8)}))   # numbers no longer in id order
+    table = seg.segment_table()
+    assert table.columns.tolist() == ["customer_id", "segment", "rank", "cluster", "name"]
+    assert table["customer_id"].tolist() == [f"c{i}" for i in range(8)]
+    assert table["cluster"].tolist() == [1] * 4 + [0] * 4
+    assert table["rank"].tolist() == [2] * 4 + [1] * 4                 # rank = cluster + 1
+    assert table["name"].tolist() == table["segment"].tolist() == [seg.segments_[1]] * 4 + [seg.segments_[0]] * 4
+    assert seg.clusters_.name == "cluster"
+
+
+def test_features_in_any_row_order_give_the_same_fit():
+    f = two_groups()
+    ref = two_clusters()
+    for shuffled in (f.iloc[::-1].reset_index(drop=True), f.iloc[[4, 0, 5, 1, 6, 2, 7, 3]]):
+        seg = KMeansSegmenter(k_range=(2, 2), random_state=1, n_stability=2).fit_features(shuffled)
+        assert seg.clusters_.index.tolist() == [f"c{i}" for i in range(8)]
+        assert seg.clusters_.tolist() == [0] * 4 + [1] * 4
+        np.testing.assert_array_equal(seg.centers_, ref.centers_)
+
+
+def test_clusters_with_the_same_name_are_numbered_from_the_second():
+    # every customer alike: medians equal both terciles -> recent (<=), one-time (freq 1), low spend (<=)
+    f = pd.DataFrame({"recency_days": [10] * 6, "frequency": [1] * 6, "monetary": [5.0] * 6})
+    seg = KMeansSegmenter()
+    seg._features, seg.k_ = f, 3
+    names = seg._name_clusters(np.array([0, 0, 1, 1, 2, 2]))
+    base = "recent, one-time, low spend"
+    assert names == {0: base, 1: f"{base} (2)", 2: f"{base} (3)"}
