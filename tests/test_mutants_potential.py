@@ -256,3 +256,14 @@ def test_segment_table_built_once_and_for_labels_of_some_customers_only(simulate
         expected = pred.loc[part["customer_id"], col].to_numpy()
         np.testing.assert_array_equal(part[col].to_numpy(), expected)
     assert part["p_alive"].notna().all()
+
+
+def test_labels_from_at_the_threshold_with_gaps_and_text_objects():
+    pred = pd.DataFrame({"customer_id": ["a", "b", "c", "d"], "p_alive": pd.Series([0.5, 0.9, 0.9, 0.2], dtype=object),
+                         "predicted_value": pd.Series([0.4, None, 0.3, 0.1], dtype=object)})
+    labels = PotentialTiers.labels_from(pred, 0.25, 0.3)
+    # a at exactly 0.5 stays active; b's empty value ranks as 0, below a and c; d INACTIVE
+    assert labels.to_dict() == {"a": "VIP", "b": "REGULAR", "c": "GOOD", "d": "INACTIVE"}
+    assert labels.dtype == object
+    none = PotentialTiers.labels_from(pred.drop(columns="p_alive"), 0.25, 0.3)
+    assert none.dtype == object and set(none) == {"REGULAR"}
