@@ -17,6 +17,7 @@ from segkit.calendar import make_split
 from segkit.potential.bench import simulate_summaries
 from segkit.potential.bgnbd import BGNBDParams
 from segkit.schemes import PotentialTiers
+from segkit.schemes.potential import PREDICTION_COLUMNS, window_values
 from segkit.schemes.registry import SchemeInputs
 
 # calibration up to 2024-06-30, tier window May and June, holdout July to September (92 days)
@@ -161,3 +162,108 @@ def test_reshared_keeps_the_fit_s_own_p_alive_threshold(simulated):
     refit = PotentialTiers(vip_share=0.1, good_share=0.3, inactive_p_alive=0.9).fit(simulated)
     pd.testing.assert_series_equal(reused.labels_, refit.labels_)
     assert (reused.labels_ == "INACTIVE").sum() > (PotentialTiers().fit(simulated).labels_ == "INACTIVE").sum()
+
+
+def test_defaults_and_the_p_alive_threshold_refused_outside_zero_to_one():
+    from segkit.errors import ParameterError
+    s = PotentialTiers()
+    assert (s.criterion, s.vip_share, s.good_share) == ("revenue", 0.2, 0.2)
+    assert (s.inactive_p_alive, s.time_unit_days) == (0.5, 7.0)
+    for bad in (0, 0.0, 1, 1.0, 1.5, -0.1):
+        with pytest.raises(ParameterError, match="inactive_p_alive must lie in"):
+            PotentialTiers(inactive_p_alive=bad)
+    assert PotentialTiers(inactive_p_alive=0.01).inactive_p_alive == 0.01
+    assert PotentialTiers(inactive_p_alive=0.99).inactive_p_alive == 0.99
+
+
+def test_window_values_are_named_after_the_criterion():
+    inputs = four_customers()
+    v = window_values(inputs.monthly, inputs.split.window_months, "revenue", pd.Series(["d", "a", "c", "q"]))
+    assert v.name == "revenue" and v.tolist() == [30.0, 0.0, 20.0, 0.0]
+
+
+def test_headroom_rounded_to_six_decimals_on_text_ids_of_any_type():
+    inputs = four_customers()
+    monthly = inputs.monthly.assign(revenue=[5.0, 10.0, 5.0, 15.0, 30.1234567])  # d's June: 7 decimals
+    features = inputs.features.assign(customer_id=pd.Series([1, "b", "c", "d"], dtype=object))  # a number id
+    s = PotentialTiers().fit(SchemeInputs(features=features, monthly=monthly, split=SPLIT, params=inputs.params,
+                                          potential=inputs.potential))
+    h = s.headroom_
+    assert h["customer_id"].tolist() == ["1", "b", "c", "d"] and h["customer_id"].dtype == "str"
+    assert h["window_value"].tolist() == [0.0, 10.0, 20.0, 30.1234567]
+    # upper quartile of 0, 10, 20, 30.1234567 at position 2.25: 20 + 0.25 * 10.1234567 = 22.530864175
+    q = 20 + 0.25 * 10.1234567
+    assert h["peer_headroom"].tolist() == [round(q, 6), round(q - 10, 6), round(q - 20, 6), 0.0]
+    assert h["peer_headroom"].tolist() == [22.530864, 12.530864, 2.530864, 0.0]
+    assert s.predictions_["peer_headroom"].tolist() == [22.530864, 12.530864, 2.530864, 0.0]
+
+
+def test_an_empty_headroom_still_names_its_columns():
+    main = PotentialTiers().fit(four_customers())
+    refit = PotentialTiers().fit(four_customers(reference=main))
+    assert list(refit.headroom_.columns) == ["customer_id", "peer_group", "peer_size", "peer_upper_quartile",
+                                             "window_value", "peer_headroom"]
+
+
+def test_fit_outputs_columns_rounding_threshold_and_customers_without_a_summary(simulated):
+    features = pd.concat([simulated.features, pd.DataFrame({"customer_id": ["new"]})], ignore_index=True)
+    inputs = SchemeInputs(features=features, monthly=simulated.monthly, split=SPLIT,
+                          params=SimpleNamespace(criterion="margin"), potential=simulated.potential)
+    s = PotentialTiers(criterion="margin", inactive_p_alive=0.8, time_unit_days=14.0).fit(inputs)
+    m = s.model_
+    assert (m.criterion, m.as_of, m.time_unit_days, m.fitted) == ("margin", dt.date(2024, 6, 30), 14.0, True)
+    pred = s.predictions_
+    assert list(pred.columns) == ["customer_id", "x", "span_days", "age_days", "repeat_value", "p_alive",
+                                  "expected_purchases", "expected_value", "predicted_value", "peer_headroom"]
+    assert pred.index.tolist() == list(range(401)) and pred["customer_id"].is_monotonic_increasing
+    assert pred["customer_id"].iloc[-1] == "new" and pred.iloc[-1, 1:].isna().all()  # not in the summary
+    assert pred["customer_id"].dtype == "str"
+    for col in ("p_alive", "expected_purchases"):
+        values = pred[col].dropna()
+        assert values.dtype == "float64" and (values == values.round(6)).all()
+        assert not (values == values.round(5)).all()  # the sixth decimal is kept
+    # INACTIVE below the scheme's own threshold 0.8 (the customer without a summary is REGULAR)
+    alive = pred.set_index("customer_id")["p_alive"]
+    inactive = s.labels_[s.labels_ == "INACTIVE"].index
+    assert sorted(inactive) == sorted(alive[alive < 0.8].index)
+    assert (alive < 0.8).sum() > (alive < 0.5).sum() and s.labels_["new"] == "REGULAR"
+
+
+def test_a_refit_starts_from_the_main_fit_of_the_same_criterion(simulated):
+    main = PotentialTiers().fit(simulated)
+    cold = main.model_.diagnostics["purchases"]["iterations"]
+
+    def refit(reference, criterion="revenue"):
+        inputs = SchemeInputs(features=simulated.features, monthly=simulated.monthly, split=SPLIT,
+                              params=simulated.params, reference=reference, potential=simulated.potential)
+        return PotentialTiers(criterion=criterion).fit(inputs).model_.diagnostics["purchases"]["iterations"]
+
+    assert refit(main) < cold  # started at the optimum: fewer steps
+    assert refit(main, criterion="margin") == cold  # another criterion: not a start
+    assert refit(SimpleNamespace()) == cold  # a reference of another scheme: not a start
+
+
+def test_segment_table_built_once_and_for_labels_of_some_customers_only(simulated):
+    s = PotentialTiers(vip_share=0.1, good_share=0.3).fit(simulated)
+    first, again = s.segment_table(), s.segment_table()
+    pd.testing.assert_frame_equal(first, again)
+    assert list(first.columns) == ["customer_id", "segment", "rank", *PREDICTION_COLUMNS]
+    s.labels_ = s.labels_.iloc[::-2]  # every other customer, in reverse
+    part = s.segment_table()
+    assert part["customer_id"].tolist() == sorted(s.labels_.index)
+    pred = s.predictions_.set_index("customer_id")
+    for col in PREDICTION_COLUMNS:
+        expected = pred.loc[part["customer_id"], col].to_numpy()
+        np.testing.assert_array_equal(part[col].to_numpy(), expected)
+    assert part["p_alive"].notna().all()
+
+
+def test_labels_from_at_the_threshold_with_gaps_and_text_objects():
+    pred = pd.DataFrame({"customer_id": ["a", "b", "c", "d"], "p_alive": pd.Series([0.5, 0.9, 0.9, 0.2], dtype=object),
+                         "predicted_value": pd.Series([0.4, None, 0.3, 0.1], dtype=object)})
+    labels = PotentialTiers.labels_from(pred, 0.25, 0.3)
+    # a at exactly 0.5 stays active; b's empty value ranks as 0, below a and c; d INACTIVE
+    assert labels.to_dict() == {"a": "VIP", "b": "REGULAR", "c": "GOOD", "d": "INACTIVE"}
+    assert labels.dtype == object
+    none = PotentialTiers.labels_from(pred.drop(columns="p_alive"), 0.25, 0.3)
+    assert none.dtype == object and set(none) == {"REGULAR"}
