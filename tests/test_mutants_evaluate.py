@@ -288,3 +288,32 @@ def test_agreement_shared_top_customer_without_revenue_on_record_counts_zero():
                      outcomes=outcomes({"w": 2.0}))["top_disagreement"].to_dict("records")
     assert rows[-1] == {"top_of": "a and b", "not_top_of": "", "customers": 1, "calibration_revenue": 0.0,
                         "holdout_revenue": 0.0}
+
+
+def test_a_customer_without_outcomes_counts_as_no_revenue_and_no_purchase_and_ids_match_as_text():
+    # ids given as numbers on one side and text on the other; customer 4 has no outcome row
+    table = pd.DataFrame({"customer_id": [1, 2, 3, 4], "segment": ["VIP", "VIP", "REG", "REG"], "rank": [1, 1, 2, 2]})
+    outs = pd.DataFrame({"customer_id": ["1", "2", "3"], "holdout_revenue": [10.0, 6.0, 4.0],
+                         "bought": [True, True, True]})
+    seg = score_scheme(table, outs, n_boot=0)["segments"]
+    assert [(s["customers"], s["holdout_revenue"]) for s in seg] == [(2, 16.0), (2, 4.0)]
+    assert [s["holdout_revenue_share"] for s in seg] == [0.8, 0.2]
+    assert [s["retention"] for s in seg] == [1.0, 0.5]          # 4 did not buy: not True from a gap
+    metrics = score_scheme(table, outs, n_boot=0)["metrics"]
+    assert metrics["top_segment_holdout_revenue_share"] == 0.8 and metrics["top_segment_lift"] == 1.6
+    assert all(np.isfinite(metrics[k]) for k in ("holdout_spearman", "holdout_activity_auc"))
+    # the same with numbers on the outcomes' side
+    numeric = outs.assign(customer_id=[1, 2, 3])
+    table_text = table.assign(customer_id=table["customer_id"].astype(str))
+    assert score_scheme(table_text, numeric, n_boot=0)["segments"] == seg
+
+
+def test_score_scheme_default_resamples_and_seed_and_a_single_resample():
+    t = seg_table({f"c{i}": ("VIP" if i < 4 else "GOOD") for i in range(12)})
+    o = outcomes({f"c{i}": float((i * 7) % 5) for i in range(12)})
+    default = score_scheme(t, o)
+    explicit = score_scheme(t, o, n_boot=1000, seed=0)
+    assert default["ci95"] == explicit["ci95"] and len(default["boot"]["top_segment_lift"]) == 1000
+    assert score_scheme(t, o, seed=1)["ci95"] != default["ci95"]
+    one = score_scheme(t, o, n_boot=1)
+    assert set(one["ci95"]) and len(one["boot"]["top_segment_lift"]) == 1

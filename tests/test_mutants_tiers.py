@@ -219,14 +219,20 @@ def test_profile_of_tiers_with_an_empty_tier_and_small_values():
 
 
 def test_abc_breaks_ties_across_a_cut_by_customer_id():
-    # ten customers with 3 and ten with 1 (total 40), ids interleaved: the 3s hold 75%, so of the 1s
-    # the first two by id are A (75% and 77.5% above them), the next six B (80% to 92.5%), the last
-    # two C. Twenty values with ties: an unstable sort would reorder the 1s.
-    values = {f"c{i:02d}": (3.0 if i % 2 else 1.0) for i in range(20)}
-    got = abc(values, shares=(0.8, 0.15, 0.05))
-    ones = [c for c in sorted(values) if values[c] == 1.0]
-    assert [got[c] for c in ones] == ["VIP"] * 2 + ["GOOD"] * 6 + ["REGULAR"] * 2
-    assert all(got[c] == "VIP" for c in values if values[c] == 3.0)
+    # twenty values of 1, 2 or 3 (many ties, some across a cut), re-counted in plain Python: rank by
+    # value descending, ties by id; A while the share held above is below 80%, B below 95%
+    v = [3, 2, 2, 1, 1, 1, 1, 1, 1, 3, 2, 3, 2, 2, 3, 3, 2, 2, 2, 3]
+    values = {f"c{i:02d}": float(x) for i, x in enumerate(v)}
+    order = sorted(values, key=lambda c: (-values[c], c))
+    total, above, expected = sum(v), 0.0, {}
+    for c in order:
+        share = above / total
+        expected[c] = "VIP" if share < 0.8 - 1e-9 else "GOOD" if share < 0.95 - 1e-9 else "REGULAR"
+        above += values[c]
+    assert abc(values, shares=(0.8, 0.15, 0.05)) == expected
+    # the A/B cut falls inside the 2s (c18, the last 2 by id, is B) and the B/C cut inside the 1s
+    assert [c for c in order if expected[c] == "GOOD"] == ["c18", "c03", "c04", "c05", "c06"]
+    assert [c for c in order if expected[c] == "REGULAR"] == ["c07", "c08"]
 
 
 def test_abc_cuts_exactly_at_a_share_minus_the_tolerance():
