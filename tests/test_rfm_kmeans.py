@@ -200,3 +200,18 @@ def test_final_fit_on_all_customers_is_within_one_percent_of_ten_restarts(source
     reference = KMeans(n_clusters=km.k_, n_init=10, random_state=0).fit(X).inertia_
     assert km.inertia_ <= 1.01 * reference, (km.k_, km.inertia_, reference)
 
+
+
+def test_a_profile_of_numeric_customer_ids_equals_the_profile_of_the_same_ids_as_text():
+    # the segment table holds ids as text; features with integer ids used to fail inside the merge
+    f = pd.DataFrame({"customer_id": [1, 2, 3, 4, 5, 6], "recency_days": [3, 1, 2, 2, 9, 4],
+                      "frequency": [1, 1, 2, 5, 1, 3], "monetary": [10.0, 30, 20, 20, 5, 12]})
+    text = f.assign(customer_id=f["customer_id"].astype(str))
+    for make in (lambda: RFMSegmenter(bins=2), lambda: KMeansSegmenter(k_range=(2, 2), random_state=0)):
+        numeric, textual = make().fit_features(f).profile(), make().fit_features(text).profile()
+        pd.testing.assert_frame_equal(numeric, textual)
+        assert numeric["customers"].sum() == 6
+    # RFM (bins 2): customer 4 (recency 2 <= median 2.5, 5 purchases, 20) holds R=2, F=2, M=2
+    rfm = RFMSegmenter(bins=2).fit_features(f)
+    assert rfm.scores_.set_index(rfm.scores_["customer_id"].astype(str)).loc["4", ["rfm_r", "rfm_f", "rfm_m"]].tolist() \
+        == [2, 2, 2]

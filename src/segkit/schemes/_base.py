@@ -150,7 +150,10 @@ class SchemeMixin:
         # columns the segment table already holds stay its own (a merge would rename both to _x/_y,
         # and the potential scheme's profile lost its mean predictions that way)
         extra = ["customer_id", *(c for c in features.columns if c not in table.columns)]
-        table = table.merge(features[extra], on="customer_id", how="left")
+        features = features[extra]
+        if not pd.api.types.is_string_dtype(features["customer_id"]):  # the segment table's ids are text
+            features = features.assign(customer_id=features["customer_id"].astype(str))
+        table = table.merge(features, on="customer_id", how="left")
         agg = {c: (c, "mean") for c in columns if c in table}
         prof = table.groupby("segment", observed=True).agg(customers=("customer_id", "size"), **agg)
         prof = prof.reindex(self.segments_)
