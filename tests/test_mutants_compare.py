@@ -472,3 +472,28 @@ def test_refit_stability_passes_text_ids_compares_ranks_and_states_the_interval(
     v = spread["values"]["same_segment"].to_numpy()
     assert len(set(v)) >= 3
     assert spread["same_segment_ci95"] == pytest.approx(np.quantile(v, [0.025, 0.975]).tolist())
+
+
+# ====================================================================== ids given as pandas or numpy columns
+def test_customers_given_as_the_holdouts_own_float32_column_match_its_rows():
+    from segkit.compare import criterion_outcomes
+
+    # a column is turned into text by pandas, as the holdout's ids are: 0.1 as float32 reads "0.1" on both
+    # sides (the float32 scalars of a list would read "0.10000000149011612" and match nothing)
+    ids = pd.Series(np.array([2.5, 0.1, 0.1], dtype=np.float32))
+    hm = pd.DataFrame({"customer_id": ids, "revenue": [4.0, 1.0, 2.0], "purchases": [1, 1, 0]})
+    got = criterion_outcomes(hm, ids.iloc[:2], "revenue")
+    assert got["customer_id"].tolist() == ["0.1", "2.5"]
+    assert got["outcome"].tolist() == [3.0, 4.0] and got["bought"].tolist() == [True, True]
+
+
+def test_customer_weights_key_an_array_a_series_and_an_index_of_the_same_ids_alike():
+    from segkit.compare import CustomerWeights
+
+    for values in (np.array([2.5, 0.1], dtype=np.float32),
+                   np.array(["2024-02-01", "2024-01-01"], dtype="datetime64[ns]")):
+        keyed = [CustomerWeights(c, n_boot=1, seed=0).ids.tolist()
+                 for c in (values, pd.Series(values), pd.Index(values))]
+        assert keyed[0] == keyed[1] == keyed[2] and len(keyed[0]) == 2
+    dates = CustomerWeights(np.array(["2024-02-01", "2024-01-01"], dtype="datetime64[ns]"), n_boot=1, seed=0)
+    assert dates.ids.tolist() == ["2024-01-01 00:00:00", "2024-02-01 00:00:00"]
