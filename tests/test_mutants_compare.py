@@ -497,3 +497,117 @@ def test_customer_weights_key_an_array_a_series_and_an_index_of_the_same_ids_ali
         assert keyed[0] == keyed[1] == keyed[2] and len(keyed[0]) == 2
     dates = CustomerWeights(np.array(["2024-02-01", "2024-01-01"], dtype="datetime64[ns]"), n_boot=1, seed=0)
     assert dates.ids.tolist() == ["2024-01-01 00:00:00", "2024-02-01 00:00:00"]
+
+
+# ====================================================================== the verdict on constructed scores
+def scored(auc: float, at: float, boot_auc=None, boot_at=None) -> dict:
+    """One scheme's comparison result at one origin (capture at 20% as the VIP share)."""
+    out = {"capture_auc": auc, "capture_at": {"0.2": at}}
+    if boot_auc is not None:
+        out["boot"] = {"capture_auc": np.asarray(boot_auc, float), "capture_at": {"0.2": np.asarray(boot_at, float)}}
+    return out
+
+
+def test_the_pooled_advantage_interval_is_the_quantiles_of_the_paired_resample_differences():
+    from segkit.compare import verdict
+
+    x = np.linspace(0.0, 0.8, 81)                        # resample b: b ahead of a by x[b] exactly
+    b = scored(0.7, 0.7, 0.4 + x, 0.4 + x)               # point estimates differ from the resamples,
+    a = scored(0.45, 0.45, np.full(81, 0.4), np.full(81, 0.4))   # so each side must read its resamples
+    v = verdict([{"a": a, "b": b}], 0.2, ["a", "b"])
+    assert v["best"] == "b" and v["recommended"] == "b" and v["rule"] == "clear_winner"
+    adv = v["advantage"]["a"]
+    assert adv["estimate"] == pytest.approx(0.25)
+    # 2.5% and 97.5% of 81 evenly spaced values 0, 0.01, ..., 0.8: the 3rd and the 79th
+    assert adv["ci95"] == pytest.approx([0.02, 0.78])
+    assert v["tied_with_best"] == [] and v["clear_winner"] is True
+
+
+def test_one_scheme_without_resamples_leaves_the_advantage_without_an_interval():
+    from segkit.compare import verdict
+
+    x = np.linspace(0.0, 0.8, 81)
+    with_boot = scored(0.7, 0.7, 0.4 + x, 0.4 + x)
+    for a, b in ((scored(0.45, 0.45), with_boot),
+                 (scored(0.45, 0.45, np.full(81, 0.4), np.full(81, 0.4)), scored(0.7, 0.7))):
+        v = verdict([{"a": a, "b": b}], 0.2, ["a", "b"])
+        assert v["advantage"]["a"] == {"estimate": pytest.approx(0.25), "ci95": None}
+        # nothing distinguishable: no clear winner; a is beaten on both measures, so b is recommended
+        assert v["tied_with_best"] == ["a"] and v["clear_winner"] is False
+        assert v["recommended"] == "b" and v["rule"] == "best_not_clear" and v["dominated"] == {"a": ["b"], "b": []}
+
+
+def test_an_interval_that_starts_exactly_at_zero_is_a_tie_and_one_scheme_is_no_clear_winner():
+    from segkit.compare import verdict
+
+    x = np.r_[np.zeros(5), np.linspace(0.01, 0.76, 76)]   # 81 resamples, the 5 lowest differences exactly 0
+    b = scored(0.7, 0.7, 0.4 + x, 0.4 + x)
+    a = scored(0.45, 0.45, np.full(81, 0.4), np.full(81, 0.4))
+    v = verdict([{"a": a, "b": b}], 0.2, ["a", "b"])
+    assert v["advantage"]["a"]["ci95"][0] == 0.0          # the 3rd lowest of 81
+    assert v["tied_with_best"] == ["a"] and v["clear_winner"] is False and v["rule"] == "best_not_clear"
+    # a single scheme wins every origin but has nothing to be clearly better than
+    alone = verdict([{"b": b}, {"b": b}], 0.2, ["b"])
+    assert alone["recommended"] == "b" and alone["clear_winner"] is False and alone["rule"] == "best_not_clear"
+    assert alone["advantage"] == {} and alone["origin_winners"] == ["b", "b"]
+
+
+def test_when_every_candidate_is_beaten_at_the_main_cut_off_its_winner_is_recommended():
+    from segkit.compare import verdict
+
+    x = np.linspace(0.0, 0.08, 81)
+    # main cut-off: a beats b on both measures by 0.1; the other origin: b far ahead (0.7 against 0.3)
+    origins = [{"a": scored(0.6, 0.6, np.full(81, 0.6), np.full(81, 0.6)), "b": scored(0.5, 0.5, 0.5 + x, 0.5 + x)},
+               {"a": scored(0.3, 0.3, np.full(81, 0.3), np.full(81, 0.3)), "b": scored(0.7, 0.7, 0.7 + x, 0.7 + x)}]
+    v = verdict(origins, 0.2, ["b", "a"])
+    # pooled primary: a (0.6 + 0.3) / 2 = 0.45, b 0.6: b is best, ahead beyond chance (a is not tied),
+    # but b is beaten on both measures at the main cut-off and is the only candidate
+    assert v["best"] == "b" and v["tied_with_best"] == [] and v["dominated"] == {"b": ["a"], "a": []}
+    # resample b: b ahead by ((0.5 + x - 0.6) + (0.7 + x - 0.3)) / 2 = 0.15 + x
+    assert v["advantage"]["a"]["ci95"] == pytest.approx([0.15 + 0.002, 0.15 + 0.078])
+    assert v["recommended"] == "a" and v["rule"] == "best_at_main_cutoff" and v["clear_winner"] is False
+    assert v["primary"] == {"b": [0.5, 0.7], "a": [0.6, 0.3]}
+    assert v["origin_winners"] == ["a", "b"] and v["wins"] == {"b": 1, "a": 1}
+
+
+def test_beaten_on_both_measures_means_by_more_than_the_tolerance_on_each():
+    from segkit.compare import verdict
+
+    # differences that are exact in binary: 0.25 = the tolerance, 0.375 and 0.125
+    n = scored(0.5, 0.5)
+    at_only = scored(0.5, 0.875)            # ahead on capture_at only
+    auc_equal = scored(0.75, 0.875)         # capture_at ahead, capture_auc ahead by exactly the tolerance
+    at_equal = scored(0.875, 0.75)          # capture_auc ahead, capture_at ahead by exactly the tolerance
+    both = scored(0.875, 0.875)             # ahead by 0.375 on both
+    main = {"n": n, "at_only": at_only, "auc_equal": auc_equal, "at_equal": at_equal, "both": both}
+    v = verdict([main], 0.2, list(main), tolerance=0.25)
+    assert v["dominated"] == {"n": ["both"], "at_only": [], "auc_equal": [], "at_equal": [], "both": []}
+    assert v["tolerance"] == 0.25
+
+
+def test_exact_ties_go_to_the_simpler_scheme_to_twelve_decimals():
+    from segkit.compare import verdict
+
+    for later in (0.5, 0.5 + 4e-13):        # equal, or ahead only in the 13th decimal: a tie either way
+        main = {"simple": scored(0.5, 0.5), "complex": scored(later, later)}
+        v = verdict([main, main], 0.2, ["simple", "complex"])
+        assert v["best"] == "simple" and v["origin_winners"] == ["simple", "simple"]
+        assert v["recommended"] == "simple" and v["wins"] == {"simple": 2, "complex": 0}
+    ahead = {"simple": scored(0.5, 0.5), "complex": scored(0.5 + 4e-12, 0.5 + 4e-12)}
+    assert verdict([ahead], 0.2, ["simple", "complex"])["best"] == "complex"
+
+
+def test_capture_at_reads_the_foot_of_a_group_with_outcome_but_no_net_weight():
+    from segkit.compare import capture
+
+    # weights that cancel inside a group (+1 and -1) leave it outcome (3 - 1 = 2) but no customer:
+    # the curve rises straight up there, and capture_at is read at the foot of the rise
+    first = capture(np.array([1, 1, 2]), np.array([3.0, 1.0, 1.0]), (0.0, 0.5),
+                    weights=np.array([1.0, -1.0, 1.0]))["capture_at"]
+    assert first == pytest.approx({"0.0": 0.0, "0.5": 2.5 / 3})     # N = 1, T = 3: half of the second group
+    middle = capture(np.array([1, 2, 2, 3]), np.array([1.0, 3.0, 1.0, 2.0]), (0.5,),
+                     weights=np.array([1.0, 1.0, -1.0, 1.0]))["capture_at"]
+    assert middle == pytest.approx({"0.5": 1 / 5})                   # N = 2, T = 5: after the first group
+    last = capture(np.array([1, 2, 2]), np.array([1.0, 3.0, 1.0]), (1.0, 1.5),
+                   weights=np.array([1.0, 1.0, -1.0]))["capture_at"]
+    assert last == pytest.approx({"1.0": 1 / 3, "1.5": 1 / 3})       # the rise at the end is never reached
