@@ -317,3 +317,176 @@ def test_score_scheme_default_resamples_and_seed_and_a_single_resample():
     assert score_scheme(t, o, seed=1)["ci95"] != default["ci95"]
     one = score_scheme(t, o, n_boot=1)
     assert set(one["ci95"]) and len(one["boot"]["top_segment_lift"]) == 1
+
+
+# ====================================================================== weighted metrics, recomputed plainly
+def plain_holdout_metrics(rank: np.ndarray, revenue: np.ndarray, bought: np.ndarray, top: int) -> dict[str, float]:
+    """The five metrics of customers listed once per draw, written out: shares by counting, Spearman as
+    the correlation of average ranks, AUC by comparing every buyer with every non-buyer."""
+    from scipy.stats import rankdata
+
+    n = len(rank)
+    top_share = float(np.mean(rank == top)) if n else 0.0
+    total = revenue.sum()
+    rev_share = float(revenue[rank == top].sum() / total) if total > 0 else 0.0
+    spread = n > 1 and np.ptp(rank) > 0 and np.ptp(revenue) > 0
+    rho = float(np.corrcoef(rankdata(-rank), rankdata(revenue))[0, 1]) if spread else 0.0
+    pos, neg = rank[bought], rank[~bought]
+    won = sum(1.0 if p < q else 0.5 if p == q else 0.0 for p in pos for q in neg)
+    return {"top_segment_share": top_share, "top_segment_holdout_revenue_share": rev_share,
+            "top_segment_lift": rev_share / top_share if top_share > 0 else 0.0, "holdout_spearman": rho,
+            "holdout_activity_auc": won / (len(pos) * len(neg)) if len(pos) and len(neg) else 0.5}
+
+
+def drawn_metrics(rank, revenue, bought, weights) -> dict[str, np.ndarray]:
+    """plain_holdout_metrics of each row of integer weights (customers repeated by their weight)."""
+    rows = [plain_holdout_metrics(np.repeat(rank, w), np.repeat(revenue, w), np.repeat(bought, w), rank.min())
+            for w in weights.astype(int)]
+    return {k: np.array([r[k] for r in rows]) for k in rows[0]}
+
+
+SMALL = {  # ids in sorted order; one top customer, revenues that total under 1 and a return
+    "rank": np.array([2, 1, 3, 2, 3]), "revenue": np.array([0.25, 0.5, 0.0, 0.125, -0.0625]),
+    "bought": np.array([True, True, False, False, True])}
+LARGER = {
+    "rank": np.array([3, 1, 2, 2, 1, 3, 2]), "revenue": np.array([0.0, 40.0, 12.0, 12.0, 5.0, 3.0, -2.0]),
+    "bought": np.array([False, True, True, True, False, True, False])}
+
+
+def as_frames(case: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
+    ids = [f"c{i}" for i in range(len(case["rank"]))]
+    table = pd.DataFrame({"customer_id": ids, "segment": [f"S{r}" for r in case["rank"]], "rank": case["rank"]})
+    outs = pd.DataFrame({"customer_id": ids, "holdout_revenue": case["revenue"], "bought": case["bought"]})
+    return table, outs
+
+
+@pytest.mark.parametrize("case", [SMALL, LARGER], ids=["small", "larger"])
+def test_each_resample_scores_as_its_customers_repeated_by_their_draws(case):
+    table, outs = as_frames(case)
+    res = score_scheme(table, outs, n_boot=200, seed=4)
+    point = plain_holdout_metrics(case["rank"], case["revenue"], case["bought"], 1)
+    for key, value in point.items():
+        assert res["metrics"][key] == pytest.approx(value, abs=1e-12), key
+    # the resamples: Poisson(1) draws of the seed, one row per resample; a row may draw nobody, or
+    # no one of the top segment, or a single customer
+    draws = np.random.default_rng(4).poisson(1.0, size=(200, len(case["rank"])))
+    if case is SMALL:
+        assert (draws.sum(axis=1) == 0).any() and (draws[:, 1] == 0).any() and (draws.sum(axis=1) == 1).any()
+    assert (draws[:, case["rank"] == 1].sum(axis=1) == 0).any()
+    expected = drawn_metrics(case["rank"], case["revenue"], case["bought"], draws)
+    for key in ("top_segment_holdout_revenue_share", "top_segment_lift", "holdout_spearman", "holdout_activity_auc"):
+        boot = res["boot"][key]
+        assert boot == pytest.approx(expected[key], abs=1e-12), key
+        assert np.all(np.abs(boot) <= (1.0 if key == "holdout_spearman" else np.inf))
+        lo, hi = np.quantile(expected[key], [0.025, 0.975])
+        assert res["ci95"][key] == pytest.approx([min(lo, point[key]), max(hi, point[key])], abs=1e-12), key
+
+
+def test_a_subsampled_bootstrap_is_the_seeded_subsample_narrowed_around_the_full_estimate(monkeypatch):
+    import segkit.evaluate as ev
+
+    monkeypatch.setattr(ev, "_MAX_BOOT_CUSTOMERS", 4)      # 7 customers count as "large" here
+    table, outs = as_frames(LARGER)
+    res = score_scheme(table, outs, n_boot=100, seed=2)
+    idx = np.sort(np.random.default_rng(2 + 7919).choice(7, size=4, replace=False))   # 4 distinct customers
+    draws = np.random.default_rng(2).poisson(1.0, size=(100, 4))
+    sub = {k: v[idx] for k, v in LARGER.items()}
+    plain = drawn_metrics(sub["rank"], sub["revenue"], sub["bought"], draws)
+    full = plain_holdout_metrics(LARGER["rank"], LARGER["revenue"], LARGER["bought"], 1)
+    for key in ("top_segment_holdout_revenue_share", "top_segment_lift", "holdout_spearman", "holdout_activity_auc"):
+        values = plain[key]
+        narrowed = full[key] + (values - values.mean()) * np.sqrt(4 / 7)
+        assert res["boot"][key] == pytest.approx(narrowed, abs=1e-12), key
+        assert np.std(res["boot"][key]) == pytest.approx(np.std(values) * np.sqrt(4 / 7), abs=1e-12)
+
+
+def test_a_weight_row_that_draws_nobody_or_one_customer_gives_defined_metrics():
+    from segkit.evaluate import _Stats
+
+    stats = _Stats(np.array([1, 2, 2]), np.array([0.5, 0.25, 0.0]), np.array([True, True, False]))
+    with np.errstate(all="raise"):
+        got = stats.metrics(np.array([[0.0, 0.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 2.0]]))
+    # nobody: every share 0, Spearman 0, AUC one half; the top customer alone: all of the customers
+    # and all of the revenue (0.5, under 1), lift 1; the non-buyer drawn twice: no top, no revenue
+    assert got["top_segment_share"].tolist() == [0.0, 1.0, 0.0]
+    assert got["top_segment_holdout_revenue_share"].tolist() == [0.0, 1.0, 0.0]
+    assert got["top_segment_lift"].tolist() == [0.0, 1.0, 0.0]
+    assert got["holdout_spearman"].tolist() == [0.0, 0.0, 0.0]
+    assert got["holdout_activity_auc"].tolist() == [0.5, 0.5, 0.5]
+
+
+def test_one_customer_is_the_whole_top_and_two_give_a_spearman_of_one():
+    one = score_scheme(seg_table({"a": "VIP"}), outcomes({"a": 0.5}), n_boot=0)["metrics"]
+    assert one["top_segment_share"] == 1.0 and one["top_segment_holdout_revenue_share"] == 1.0
+    assert one["top_segment_lift"] == 1.0
+    two = score_scheme(seg_table({"a": "VIP", "b": "GOOD"}), outcomes({"a": 0.5, "b": 0.25}), n_boot=0)["metrics"]
+    assert two["holdout_spearman"] == 1.0 and two["top_segment_holdout_revenue_share"] == pytest.approx(2 / 3)
+    flipped = score_scheme(seg_table({"a": "GOOD", "b": "VIP"}), outcomes({"a": 0.5, "b": 0.25}), n_boot=0)
+    assert flipped["metrics"]["holdout_spearman"] == -1.0
+
+
+def test_auc_with_a_single_buyer_or_a_single_non_buyer():
+    t = seg_table({"a": "VIP", "b": "GOOD", "c": "REGULAR"})
+    one_buyer = pd.DataFrame({"customer_id": list("abc"), "holdout_revenue": [1.0, 0, 0], "bought": [True, False, False]})
+    assert point_metrics(t, one_buyer)["holdout_activity_auc"] == 1.0
+    one_non = pd.DataFrame({"customer_id": list("abc"), "holdout_revenue": [0, 1.0, 1], "bought": [False, True, True]})
+    assert point_metrics(t, one_non)["holdout_activity_auc"] == 0.0
+
+
+# ====================================================================== outcomes and tables of other types
+def test_nullable_boolean_outcomes_and_purchase_counts_read_as_bought_or_not():
+    t = seg_table({"a": "VIP", "b": "VIP", "c": "GOOD", "d": "GOOD"})
+    # pandas' nullable booleans, d without an outcome row: d did not buy
+    nullable = pd.DataFrame({"customer_id": list("abc"), "holdout_revenue": [3.0, 0.0, 1.0],
+                             "bought": pd.array([True, False, True], dtype="boolean")})
+    seg = score_scheme(t, nullable, n_boot=0)["segments"]
+    assert [s["retention"] for s in seg] == [0.5, 0.5]
+    # purchase counts: any purchase is one buyer, not the count
+    counts = pd.DataFrame({"customer_id": list("abcd"), "holdout_revenue": [3.0, 2.0, 1.0, 0.0],
+                           "bought": [3, 2, 1, 0]})
+    seg = score_scheme(t, counts, n_boot=0)["segments"]
+    assert [s["retention"] for s in seg] == [1.0, 0.5]
+
+
+def test_ranks_read_as_text_score_as_their_numbers():
+    # a segment table read back with every column as text (as ids with leading zeros need)
+    table, outs = as_frames(LARGER)
+    text = table.astype({"rank": str})
+    assert text["rank"].tolist()[:2] == ["3", "1"]
+    got, expected = score_scheme(text, outs, n_boot=20), score_scheme(table, outs, n_boot=20)
+    assert got["metrics"] == expected["metrics"] and got["ci95"] == expected["ci95"]
+
+
+def test_segment_rows_come_in_rank_order_whatever_the_order_of_the_ids():
+    # a (first id) is REGULAR, c is VIP: rows by rank, not by the order customers come
+    t = seg_table({"a": "REGULAR", "b": "GOOD", "c": "VIP"})
+    rows = score_scheme(t, outcomes({"a": 0.125, "b": 0.25, "c": 0.5}), n_boot=0)["segments"]
+    assert [r["label"] for r in rows] == ["VIP", "GOOD", "REGULAR"] and [r["rank"] for r in rows] == [1, 2, 3]
+    # holdout revenue 0.875 in all (under 1): shares of it all the same
+    assert [r["holdout_revenue_share"] for r in rows] == pytest.approx([4 / 7, 2 / 7, 1 / 7])
+
+
+# ====================================================================== bootstrap weights
+def test_weights_come_in_chunks_of_at_most_the_cell_budget_and_add_up_to_the_resamples(monkeypatch):
+    import itertools
+
+    import segkit.evaluate as ev
+    from segkit.evaluate import BootstrapWeights
+
+    monkeypatch.setattr(ev, "_CHUNK_CELLS", 10)
+    for n, n_boot, sizes in ((4, 5, [2, 2, 1]), (1, 25, [10, 10, 5]), (12, 3, [1, 1, 1])):
+        chunks = list(itertools.islice(iter(BootstrapWeights(n, n_boot, 0)), 10))
+        assert [len(c) for c in chunks] == sizes, (n, n_boot)
+        assert all(c.shape[1] == n and c.dtype == np.float64 for c in chunks)
+        drawn = np.random.default_rng(0).poisson(1.0, size=(n_boot, n))   # the same draws, in chunks
+        assert np.array_equal(np.concatenate(chunks), drawn)
+
+
+def test_weights_are_kept_when_they_fit_in_the_byte_budget_exactly():
+    from segkit.evaluate import BootstrapWeights
+
+    fits, over = BootstrapWeights(4, 5, 0, keep_bytes=20), BootstrapWeights(4, 5, 0, keep_bytes=19)
+    first_fits, first_over = list(fits), list(over)
+    assert fits._chunks is not None and over._chunks is None
+    assert np.array_equal(np.concatenate(list(fits)), np.concatenate(first_fits))
+    assert np.array_equal(np.concatenate(list(over)), np.concatenate(first_over))
