@@ -378,3 +378,14 @@ def test_segment_table_of_integer_ids_carries_each_customers_cluster():
     assert table["customer_id"].tolist() == ["10", "11", "12", "5", "6", "7", "8", "9"]
     assert table["cluster"].tolist() == [1, 1, 1, 0, 0, 0, 0, 1]       # ids 5..8 spend most: cluster 0
     assert table["rank"].tolist() == [2, 2, 2, 1, 1, 1, 1, 2]
+
+
+def test_a_tie_in_silhouette_chooses_the_smaller_k():
+    # behaviour alike, one extra column 0, 2, 3, 5 (silhouette does not change with its scaling):
+    # k = 2 {0, 2} {3, 5}: s = 1/2, 0, 0, 1/2; k = 3 {0} {2, 3} {5}: s = 0, 1/2, 1/2, 0; both mean 1/4
+    f = pd.DataFrame({"customer_id": ["a", "b", "c", "d"], "recency_days": [5] * 4, "frequency": [2] * 4,
+                      "monetary": [10.0] * 4, "x": [0.0, 2.0, 3.0, 5.0]})
+    seg = KMeansSegmenter(k_range=(2, 3), random_state=0, n_stability=0, extra_features=("x",)).fit_features(f)
+    assert seg.k_scores_["k"].tolist() == [2, 3]
+    assert seg.k_scores_["silhouette"].tolist() == [0.25, 0.25]
+    assert seg.k_ == 2 and sorted(seg.clusters_.value_counts().tolist()) == [2, 2]
