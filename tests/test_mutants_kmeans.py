@@ -268,3 +268,124 @@ def test_clusters_with_the_same_name_are_numbered_from_the_second():
     names = seg._name_clusters(np.array([0, 0, 1, 1, 2, 2]))
     base = "recent, one-time, low spend"
     assert names == {0: base, 1: f"{base} (2)", 2: f"{base} (3)"}
+
+
+# --- survivors of the 2026-12-04 run -------------------------------------------------------------
+
+def test_matrix_of_object_columns_is_a_float_matrix():
+    # numbers held as Python objects (a frame read without dtypes) still give a float matrix
+    f = pd.DataFrame({"recency_days": [0, 9], "frequency": [1, 3], "monetary": [0, 99], "extra": [2, -1]},
+                     dtype=object)
+    X = kmeans_matrix(f, ("extra",))
+    assert X.dtype == np.float64
+    np.testing.assert_allclose(X, [[0.0, np.log(2), 0.0, 2.0], [np.log(10), np.log(4), np.log(100), -1.0]])
+
+
+def test_sorted_by_id_keeps_a_sorted_frame_and_sorts_others_stably():
+    from segkit.schemes.kmeans import _sorted_by_id
+
+    f = two_groups()
+    assert _sorted_by_id(f) is f                                       # already sorted: not copied
+    # integer ids out of order, 20 and 7 twice: rows with the same id keep their input order
+    ids = [20, 7, 3, 20, 7] * 8
+    g = pd.DataFrame({"customer_id": ids, "row": range(len(ids))}, index=range(100, 100 + len(ids)))
+    out = _sorted_by_id(g)
+    assert out.columns.tolist() == ["customer_id", "row"] and out.index.equals(pd.RangeIndex(len(ids)))
+    expected = sorted(range(len(ids)), key=lambda i: (ids[i], i))
+    assert out["row"].tolist() == expected
+    sorted_but_indexed = two_groups().set_axis(range(10, 18))       # sorted ids, another index: renumbered
+    assert _sorted_by_id(sorted_but_indexed).index.equals(pd.RangeIndex(8))
+
+
+def test_missing_feature_columns_are_a_parameter_error():
+    from segkit.errors import ParameterError
+
+    with pytest.raises(ParameterError, match=r"lack \['extra', 'frequency'\]"):
+        KMeansSegmenter(extra_features=("extra",)).fit_features(two_groups().drop(columns="frequency"))
+
+
+def test_as_many_customers_as_clusters_is_a_parameter_error():
+    from segkit.errors import ParameterError
+
+    with pytest.raises(ParameterError, match="more customers than clusters: 2 customer"):
+        KMeansSegmenter(k_range=(2, 2)).fit_features(two_groups().iloc[[0, 5]])
+
+
+def test_k_is_tried_up_to_one_below_the_customers():
+    f = two_groups().iloc[[0, 1, 4, 5, 7]].reset_index(drop=True)      # 5 distinct customers
+    seg = KMeansSegmenter(k_range=(2, 8), random_state=0, n_stability=0).fit_features(f)
+    assert seg.k_scores_["k"].tolist() == [2, 3, 4]
+
+
+def test_k_stops_below_the_distinct_profiles():
+    # 6 customers, 3 distinct profiles: k = 3 would put every profile alone, k stops at 2
+    f = two_groups().iloc[[0, 0, 4, 4, 7, 7]].reset_index(drop=True)
+    f["customer_id"] = [f"c{i}" for i in range(6)]
+    seg = KMeansSegmenter(k_range=(2, 5), random_state=0, n_stability=0)
+    assert seg.fit_features(f) is seg
+    assert seg.k_scores_["k"].tolist() == [2] and seg.k_ == 2
+
+
+def test_extra_features_are_clustered_on():
+    f = two_groups()
+    f["extra"] = np.arange(8.0)
+    seg = KMeansSegmenter(k_range=(2, 2), random_state=1, n_stability=0, extra_features=("extra",)).fit_features(f)
+    assert seg.centers_.shape == (2, 4) and seg.scaler_.n_features_in_ == 4
+
+
+def test_fits_emit_no_warnings():
+    import warnings
+
+    for n_stability in (0, 2):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            KMeansSegmenter(k_range=(2, 3), random_state=1, n_stability=n_stability).fit_features(two_groups())
+
+
+def test_silhouette_falls_back_to_the_sample_when_the_subsample_has_one_cluster():
+    f = overlapping()
+    seg = KMeansSegmenter(k_range=(2, 3), random_state=5, sample_size=60, n_init_sweep=2, n_stability=0,
+                          silhouette_size=1).fit_features(f)
+    r = replay(f, seg)
+    full = [silhouette_score(r["S"], r["sweep"][k].labels_) for k in (2, 3)]
+    np.testing.assert_allclose(seg.k_scores_["silhouette"], full, rtol=1e-9)
+
+
+def test_one_stability_resample_is_computed():
+    f = overlapping()
+    seg = KMeansSegmenter(k_range=(2, 3), random_state=5, sample_size=60, n_init_sweep=2, n_stability=1,
+                          silhouette_size=25).fit_features(f)
+    jaccard = replay(f, seg)["jaccard"]
+    assert np.isfinite(jaccard).all()
+    np.testing.assert_allclose(seg.stability_["jaccard"], jaccard, atol=1e-12)
+    assert seg.stability_.columns.tolist() == ["cluster", "name", "jaccard"]
+    assert seg.stability_["name"].tolist() == seg.segments_
+
+
+def test_stability_not_computed_is_one_empty_row_per_cluster():
+    seg = KMeansSegmenter(k_range=(2, 2), random_state=1, n_stability=0).fit_features(two_groups())
+    st = seg.stability_
+    assert st.columns.tolist() == ["cluster", "name", "jaccard"]
+    assert st["cluster"].tolist() == [0, 1] and st["name"].tolist() == seg.segments_
+    assert st["jaccard"].dtype == np.float64 and st["jaccard"].isna().all()
+
+
+def test_segment_table_of_integer_ids_carries_each_customers_cluster():
+    f = two_groups()
+    f["customer_id"] = range(5, 13)                                   # as text "10" sorts before "5"
+    seg = KMeansSegmenter(k_range=(2, 2), random_state=1, n_stability=0).fit_features(f)
+    table = seg.segment_table()
+    assert table["customer_id"].tolist() == ["10", "11", "12", "5", "6", "7", "8", "9"]
+    assert table["cluster"].tolist() == [1, 1, 1, 0, 0, 0, 0, 1]       # ids 5..8 spend most: cluster 0
+    assert table["rank"].tolist() == [2, 2, 2, 1, 1, 1, 1, 2]
+
+
+def test_a_tie_in_silhouette_chooses_the_smaller_k():
+    # behaviour alike, one extra column 0, 2, 3, 5 (silhouette does not change with its scaling):
+    # k = 2 {0, 2} {3, 5}: s = 1/2, 0, 0, 1/2; k = 3 {0} {2, 3} {5}: s = 0, 1/2, 1/2, 0; both mean 1/4
+    f = pd.DataFrame({"customer_id": ["a", "b", "c", "d"], "recency_days": [5] * 4, "frequency": [2] * 4,
+                      "monetary": [10.0] * 4, "x": [0.0, 2.0, 3.0, 5.0]})
+    seg = KMeansSegmenter(k_range=(2, 3), random_state=0, n_stability=0, extra_features=("x",)).fit_features(f)
+    assert seg.k_scores_["k"].tolist() == [2, 3]
+    assert seg.k_scores_["silhouette"].tolist() == [0.25, 0.25]
+    assert seg.k_ == 2 and sorted(seg.clusters_.value_counts().tolist()) == [2, 2]
