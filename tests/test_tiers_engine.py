@@ -168,8 +168,11 @@ def test_twenty_percent_of_fifteen_is_three():
     both(tiers, df, None, dt.date(2024, 6, 30))
 
 
-@pytest.mark.parametrize("share,n,vip", [(0.2, 16, 4), (0.1, 30, 3), (0.3, 10, 3), (0.3, 11, 4), (0.05, 1, 1)])
+@pytest.mark.parametrize("share,n,vip", [(0.2, 16, 4), (0.1, 30, 3), (0.3, 10, 3), (0.3, 11, 4), (0.05, 1, 1),
+                                         (0.1 + 0.2, 10, 3)])
 def test_shares_whose_floats_mislead(share, n, vip):
+    """The share is the decimal it was written as: 0.1 + 0.2 (0.30000000000000004) of 10 is 3, not
+    ceil(3.0000000000000004) = 4."""
     df = frame([(f"c{i:02d}", "2024-06", float(1000 - i)) for i in range(n)])
     tiers = PercentileTiers(window_months=1, dropout_months=1, vip_share=share)
     assert list(engine_monthly(tiers, df, "2024-06-30").values()).count("VIP") == vip
