@@ -123,9 +123,17 @@ def window_totals(rows: ir.Table, window: list[dt.date], recent: list[dt.date]) 
         **{f"_m{i}": rows.value.max(where=month_of(m)) for i, m in enumerate(window)})
     t = t.mutate(_s=ibis.literal(0.0, type="float64"), _c=ibis.literal(0.0, type="float64"))
     for i in range(len(window)):  # Kahan: y = v - c; t = s + y; c = (t - s) - y; s = t
-        t = t.mutate(_v=t[f"_m{i}"]).mutate(_y=lambda x: x._v - x._c).mutate(_t=lambda x: x._s + x._y)
-        t = t.mutate(_c=ibis.cases((t._v.isnull(), t._c), else_=(t._t - t._s) - t._y),
-                     _s=ibis.cases((t._v.isnull(), t._s), else_=t._t))
+        v = t[f"_m{i}"]
+        y = v - t._c
+        new_s = t._s + y
+        new_c = (new_s - t._s) - y
+        # one GROUP BY (one row per customer already) per month: a step PostgreSQL cannot merge into the
+        # next. Merged, each step's expressions repeat the previous ones (s and c are used twice): 6 months
+        # made a 121 kB plan and took 12 s for 6,421 customers.
+        t = t.group_by("customer_id").aggregate(
+            **{col: t[col].max() for col in t.columns if col not in ("customer_id", "_s", "_c")},
+            _s=ibis.cases((v.isnull(), t._s), else_=new_s).max(),
+            _c=ibis.cases((v.isnull(), t._c), else_=new_c).max())
     return t.select("customer_id", "paid", "paid_recent", "last_paid", total=t._s)
 
 
