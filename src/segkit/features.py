@@ -53,6 +53,7 @@ __all__ = [
     "shift_date",
     "gini",
     "customer_month",
+    "customer_month_table",
     "customer_features",
     "customer_features_table",
     "holdout_outcomes",
@@ -163,17 +164,43 @@ def criterion_available(tx: Transactions, criterion: str) -> None:
 
 
 # ================================================================== tables
-def customer_month(tx: Transactions, start: dt.date | None = None, end: dt.date | None = None) -> pd.DataFrame:
-    """One row per customer and calendar month with any transaction in [start, end].
+def customer_month_table(tx: Transactions, start: dt.date | None = None, end: dt.date | None = None) -> ir.Table:
+    """:func:`customer_month` as one engine expression: one row per customer and calendar month with any
+    transaction in [start, end], computed where the data lives.
 
-    Columns: ``customer_id``, ``month`` (first day, datetime64), ``revenue``, ``payments``,
-    ``units``, ``margin``, ``purchases`` (purchase rows). Sorted by month, then customer_id.
+    Nothing is executed: the caller fetches it or builds on it (e.g.
+    :meth:`segkit.schemes.PercentileTiers.tiers_table`). Columns: ``customer_id`` string, ``month``
+    (the month's first day) date, ``revenue``, ``units``, ``margin`` float64, ``payments``,
+    ``purchases`` (purchase rows) int64. Rows come in no particular order.
+
+    Example
+    -------
+    >>> from segkit.config import CDNOW_PATH
+    >>> from segkit.data import load_transactions
+    >>> tx = load_transactions(CDNOW_PATH)
+    >>> t = customer_month_table(tx, None, dt.date(1997, 12, 31))
+    >>> m = t.filter(t.customer_id == "00002").order_by("month").to_pandas()
+    >>> m[["month", "revenue", "payments", "units"]].astype(str).to_numpy().tolist()
+    [['1997-01-01', '89.0', '2', '6.0']]
     """
     t = _period(tx.table, start, end)
     t = t.mutate(month=t.date.truncate("M"))
     agg = t.group_by(["customer_id", "month"]).aggregate(
         **_measures(t, tx.has), purchases=count_true(t.amount > 0))
-    frame = tx.con.execute(agg)
+    return agg.select(customer_id=agg.customer_id.cast("string"), month=agg.month.cast("date"),
+                      revenue=agg.revenue.cast("float64"), payments=agg.payments.cast("int64"),
+                      units=agg.units.cast("float64"), margin=agg.margin.cast("float64"),
+                      purchases=agg.purchases.cast("int64"))
+
+
+def customer_month(tx: Transactions, start: dt.date | None = None, end: dt.date | None = None) -> pd.DataFrame:
+    """One row per customer and calendar month with any transaction in [start, end].
+
+    Columns: ``customer_id``, ``month`` (first day, datetime64), ``revenue``, ``payments``,
+    ``units``, ``margin``, ``purchases`` (purchase rows). Sorted by month, then customer_id.
+    :func:`customer_month_table` fetched and sorted.
+    """
+    frame = tx.con.execute(customer_month_table(tx, start, end))
     frame["month"] = pd.to_datetime(frame["month"]).astype("datetime64[ns]")
     for col in ("payments", "purchases"):
         frame[col] = frame[col].astype("int64")

@@ -35,15 +35,21 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+import ibis
+import ibis.expr.types as ir
+
 from ..calendar import add_months, month_end, window_month_starts
+from ..engines import engine_name
 from ..errors import ParameterError
+from . import tiers_engine as engine
 from ._base import SchemeMixin, isin, number_text, positions
+from .tiers_engine import TierTables
 
 if TYPE_CHECKING:
     from ..config import RunParams
     from .registry import SchemeInputs
 
-__all__ = ["PercentileTiers", "TIERS", "exact_ceil"]
+__all__ = ["PercentileTiers", "TIERS", "TierTables", "exact_ceil"]
 
 TIERS = ["VIP", "GOOD", "REGULAR", "INACTIVE"]
 _VARIANTS = ("monthly_union", "period_total", "abc")
@@ -186,15 +192,19 @@ class PercentileTiers(SchemeMixin):
                    good_share=params.good_share, dropout_months=params.dropout_months)
 
     # ------------------------------------------------------------------ fit
-    def _validate(self, monthly: pd.DataFrame, as_of: dt.date | str | None) -> dt.date:
+    def _validate_columns(self, columns: "list[str] | tuple[str, ...] | pd.Index", where: str) -> None:
+        """The variant, and the customer x month table's columns (the same messages for pandas and engines)."""
         if self.variant not in _VARIANTS:
             raise ParameterError(f"unknown variant {self.variant!r}", where="variant",
                                  fix=f"use one of {', '.join(_VARIANTS)}")
-        missing = {"customer_id", "month", self.criterion} - set(monthly.columns)
+        missing = {"customer_id", "month", self.criterion} - set(columns)
         if missing:
-            raise ParameterError(f"the customer x month table lacks {sorted(missing)}", where="PercentileTiers.fit",
+            raise ParameterError(f"the customer x month table lacks {sorted(missing)}", where=where,
                                  fix="pass segkit.features.customer_month(...) and a criterion it has "
                                      "(revenue, payments, units or margin)")
+
+    def _validate(self, monthly: pd.DataFrame, as_of: dt.date | str | None) -> dt.date:
+        self._validate_columns(monthly.columns, "PercentileTiers.fit")
         if as_of is not None:
             return pd.Timestamp(as_of).date()
         if monthly.empty:
@@ -264,6 +274,83 @@ class PercentileTiers(SchemeMixin):
         self.movements_ = self._movements(ranked, window)
         self.window_totals_ = totals
         return self
+
+    # ------------------------------------------------------------------ in the engine
+    def tiers_table(self, monthly: ir.Table, customers: ir.Table | None = None, *,
+                    as_of: dt.date | str | None = None) -> TierTables:
+        """:meth:`fit_monthly`'s window tiers, monthly tiers and alerts as engine expressions.
+
+        ``monthly``: :func:`segkit.features.customer_month_table` (or any table with ``customer_id``,
+        ``month`` and the criterion's column; ``purchases`` marks the months paid in, else value > 0).
+        ``customers``: e.g. :func:`segkit.features.customer_features_table`; only its customers are
+        ranked and labelled, and its ``last_purchase`` fills the alerts' ``last_payment``, as in
+        :meth:`fit_monthly`. ``as_of``: the cut-off (or the constructor's); it is required here, since
+        finding the last month of the data would run a query.
+
+        Returns :class:`TierTables` ``(labels, monthly, alerts)`` holding the values of :attr:`labels_`
+        (column ``percentile_tier``), :attr:`monthly_tiers_` and :attr:`alerts_`, in no particular order;
+        nothing runs until the caller fetches them (``.to_pandas()``, ``.to_pyarrow()``). Ranks are
+        window functions (``row_number()`` and ``count()`` over each month), the shares integer
+        arithmetic (:func:`~segkit.schemes.tiers_engine.share_ceil`), the window totals a month-by-month
+        compensated sum as pandas'. It runs on DuckDB, PySpark and SQL databases such as PostgreSQL;
+        Ibis' Polars backend has no window functions, so there it raises
+        :class:`~segkit.errors.ParameterError`. The fitted attributes stay :meth:`fit_monthly`'s.
+
+        Example
+        -------
+        >>> import ibis
+        >>> monthly = ibis.memtable({"customer_id": ["a", "b", "c", "d", "e", "a"],
+        ...                          "month": pd.to_datetime(["2024-06-01"] * 5 + ["2024-05-01"]),
+        ...                          "revenue": [50.0, 40, 30, 20, 10, 5], "purchases": [1] * 6})
+        >>> t = PercentileTiers(window_months=1, dropout_months=1).tiers_table(monthly, as_of="2024-06-30")
+        >>> t.labels.order_by("customer_id").to_pandas()["percentile_tier"].tolist()
+        ['VIP', 'GOOD', 'REGULAR', 'REGULAR', 'REGULAR']
+        >>> t.monthly.order_by("customer_id").to_pandas()[["month", "monthly_tier"]].to_numpy()[:2].tolist()
+        [['2024-06', 'VIP'], ['2024-06', 'GOOD']]
+        """
+        as_of = self._check_tables(monthly, customers, as_of)
+        window = window_month_starts(as_of, self.window_months)
+        previous = [add_months(m, -self.window_months) for m in window]
+        rows = engine.rows_of(monthly, self.criterion, [*previous, *window], customers)
+        ranked = engine.ranked(rows, "value", ["month"], self.vip_share, self.good_share)
+        in_window = ranked.filter(ranked.month.isin([ibis.literal(m, type="date") for m in window]))
+        totals = engine.window_totals(in_window, window, window[-self.dropout_months:])
+        if self.variant == "monthly_union":
+            levels = engine.union_levels(ranked, window)
+        elif self.variant == "period_total":
+            levels = engine.total_levels(totals, (self.vip_share, self.good_share))
+        else:
+            levels = engine.abc_levels(totals, self.abc_shares)
+        if customers is None:
+            seen = monthly.filter(monthly.month.cast("date") <= ibis.literal(as_of, type="date"))
+            ids = engine.customer_ids(seen)
+        else:
+            ids = engine.customer_ids(customers)
+        months = in_window.filter(in_window.tier.notnull())
+        months = months.select("customer_id", month=months.month.strftime("%Y-%m"), value=months.value,
+                               monthly_tier=months.tier)
+        alerts = engine.alerts_of(in_window, totals, customers)
+        if self.variant != "monthly_union":  # only the monthly ranks flag dropouts
+            alerts = alerts.filter(ibis.literal(False))
+        return TierTables(engine.labels_of(ids, levels), months, alerts)
+
+    def _check_tables(self, monthly: ir.Table, customers: ir.Table | None, as_of: dt.date | str | None) -> dt.date:
+        """The variant, the columns and the engine of :meth:`tiers_table`'s tables; returns the cut-off."""
+        where = "PercentileTiers.tiers_table"
+        self._validate_columns(monthly.columns, where)
+        if customers is not None and "customer_id" not in customers.columns:
+            raise ParameterError("the customers table lacks 'customer_id'", where=where,
+                                 fix="pass segkit.features.customer_features_table(...) or a table of ids")
+        for table in (monthly, customers):
+            if table is not None and engine_name(table.get_backend()) == "polars":
+                raise ParameterError("tiers in the engine need window functions, which Ibis' Polars backend lacks",
+                                     where=where, fix="load with engine duckdb or pyspark, or fit "
+                                                      "customer_month(...) with fit_monthly")
+        as_of = as_of if as_of is not None else self.as_of
+        if as_of is None:
+            raise ParameterError("the tiers in the engine need the cut-off", where=where,
+                                 fix="pass as_of=... (e.g. split_periods(tx).as_of) or set it on PercentileTiers")
+        return pd.Timestamp(as_of).date()
 
     def _window_labels(self, ranked: pd.DataFrame, data: pd.DataFrame, previous: list[pd.Timestamp],
                        window: list[pd.Timestamp], coded: tuple[pd.Index, np.ndarray], paid: pd.Series,
