@@ -490,3 +490,14 @@ def test_weights_are_kept_when_they_fit_in_the_byte_budget_exactly():
     assert fits._chunks is not None and over._chunks is None
     assert np.array_equal(np.concatenate(list(fits)), np.concatenate(first_fits))
     assert np.array_equal(np.concatenate(list(over)), np.concatenate(first_over))
+
+
+def test_spearman_is_clamped_to_one_where_rounding_overshoots():
+    # perfectly ordered customers under non-integer weights: the ratio cov / denom comes out one unit
+    # in the last place beyond -1 and +1 (found by a search); the metric is clamped to exactly -1 and 1
+    from segkit.evaluate import _Stats
+    low = _Stats(np.array([2, 3]), np.array([1.0, 3.0]), np.array([True, True]))
+    assert low.metrics(np.array([[4.160100211397878, 2.365378578549933]]))["holdout_spearman"][0] == -1.0
+    high = _Stats(np.array([1, 1, 2, 3]), np.array([3.0, 3.0, 2.0, 1.0]), np.array([True] * 4))
+    w = np.array([[0.01149326332809052, 0.07290151170763094, 0.092742392862456, 0.09679261899246465]])
+    assert high.metrics(w)["holdout_spearman"][0] == 1.0
