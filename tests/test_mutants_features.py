@@ -123,3 +123,22 @@ def test_customer_month_by_hand(tmp_path):
     assert cm["payments"].tolist() == [1, 1, 1] and cm["revenue"].tolist() == [4.0, 0.5, 2.0]
     assert cm["purchases"].dtype == np.int64 and cm["payments"].dtype == np.int64
     assert cm["units"].dtype == np.float64 and cm["revenue"].dtype == np.float64
+
+
+def test_split_periods_passes_window_and_holdout_requirement_on(tmp_path):
+    from segkit.features import split_periods
+
+    tx = _tx(tmp_path, "customer_id,date,amount", "a,2024-01-05,1\na,2024-06-30,2\n")
+    split = split_periods(tx, as_of="2024-03-31", holdout_months=6, window_months=2, require_holdout=False)
+    assert split.window_months == (dt.date(2024, 2, 1), dt.date(2024, 3, 1))
+    assert split.holdout_end == dt.date(2024, 9, 30)          # past the data: allowed without the requirement
+    with pytest.raises(ParameterError):
+        split_periods(tx, as_of="2024-03-31", holdout_months=6, window_months=2)
+
+
+def test_one_holdout_purchase_is_bought(tmp_path):
+    tx = _tx(tmp_path, "customer_id,date,amount", "a,2024-01-05,1\na,2024-02-10,7\nb,2024-01-06,3\nb,2024-02-11,-3\n")
+    split = make_split(dt.date(2024, 1, 1), dt.date(2024, 1, 31), holdout_months=1, window_months=1)
+    out = holdout_outcomes(tx, split, pd.Series(["a", "b"])).set_index("customer_id")
+    assert out.loc["a", "holdout_purchases"] == 1 and bool(out.loc["a", "bought"]) is True
+    assert out.loc["b", "holdout_purchases"] == 0 and bool(out.loc["b", "bought"]) is False
