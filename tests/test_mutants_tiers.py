@@ -250,6 +250,7 @@ def test_sorted_ids_of_unsorted_missing_and_repeated_ids():
     from segkit.schemes.tiers import _sorted_ids
 
     assert _sorted_ids(pd.Series(["a", None, "b"])).tolist() == ["a", "b"]     # sorted around a missing id
+    assert _sorted_ids(pd.Series(["a", "b", None])).tolist() == ["a", "b"]
     assert _sorted_ids(pd.Series(["b", "a"])).tolist() == ["a", "b"]
     assert _sorted_ids(pd.Series(["a", "a", "b"])).tolist() == ["a", "b"]
     assert _sorted_ids(pd.Series(["a", "c"])).tolist() == ["a", "c"] and _sorted_ids(pd.Series(["z"])).tolist() == ["z"]
