@@ -75,3 +75,65 @@ def test_profile_of_a_single_customer_gives_it_the_whole_share():
     assert prof["customers"].sum() == 1 and prof["share"].sum() == 1.0
     seg = RFMSegmenter().fit_features(f).segment_table()["segment"].iloc[0]
     assert prof.loc[seg, ["customers", "share", "recency_days", "frequency", "monetary"]].tolist() == [1, 1.0, 3.0, 2.0, 10.0]
+
+
+class _Plain:
+    """A plug-in scheme's fitted state, set by hand: labels (customer_id -> label) and segments."""
+
+    @staticmethod
+    def fitted(labels: pd.Series, segments: list[str]):
+        from segkit.schemes._base import SchemeMixin
+
+        class Plain(SchemeMixin):
+            pass
+
+        s = Plain()
+        s.labels_, s.segments_ = labels, segments
+        return s
+
+
+def test_segment_table_of_unsorted_ids_is_sorted_with_a_fresh_index():
+    labels = pd.Series(["low", "high", "low"], index=pd.Index(["c", "a", "b"], name="customer_id"))
+    table = _Plain.fitted(labels, ["high", "low"]).segment_table()
+    assert table.columns.tolist() == ["customer_id", "segment", "rank"]
+    assert table.index.tolist() == [0, 1, 2]
+    assert table["customer_id"].tolist() == ["a", "b", "c"]
+    assert table["segment"].tolist() == ["high", "low", "low"]
+    assert table["rank"].tolist() == [1, 2, 2] and table["rank"].dtype == np.int64
+
+
+def test_segment_table_of_a_label_outside_the_segments_raises_a_value_error():
+    import pytest
+
+    labels = pd.Series(["low", "odd"], index=pd.Index(["a", "b"]))
+    with pytest.raises(ValueError, match="non-finite"):  # no rank for "odd"
+        _Plain.fitted(labels, ["high", "low"]).segment_table()
+
+
+def test_segment_table_is_built_once_and_handed_out_without_copying_its_data():
+    labels = pd.Series(["low", "high"], index=pd.Index(["a", "b"]))
+    s = _Plain.fitted(labels, ["high", "low"])
+    built = []
+    build = s._build_segment_table
+    s._build_segment_table = lambda: built.append(1) or build()
+    first, second = s.segment_table(), s.segment_table()
+    assert len(built) == 1 and first is not second
+    pd.testing.assert_frame_equal(first, second)
+    assert np.shares_memory(first["rank"].to_numpy(), second["rank"].to_numpy())  # a shallow copy
+    s.segments_ = ["high", "low"]            # an equal list (a new object): still the same table
+    s.segment_table()
+    assert len(built) == 1
+    s.segments_ = ["low", "high"]            # other segments: built again
+    assert s.segment_table()["rank"].tolist() == [1, 2] and len(built) == 2
+    s.labels_ = labels.copy()                # a refit (a new labels object): built again
+    s.segment_table()
+    assert len(built) == 3
+
+
+def test_isin_of_a_bare_categorical():
+    ids = pd.Categorical(["b", None, "a", "b"], categories=["a", "b", "z"])
+    assert isin(ids, ["b"]).tolist() == [True, False, False, True]
+    assert isin(pd.Index(["a", "b", "z"]), pd.Categorical(["z", "a"], categories=["a", "b", "z"])).tolist() == [
+        True, False, True]
+    assert isin(pd.Series(ids), pd.Series(pd.Categorical(["a"], categories=["a", "b"]))).tolist() == [
+        False, False, True, False]

@@ -124,3 +124,11 @@ def test_split_dates_defaults_six_month_holdout_and_window():
     split = cal.split_dates(d("1997-01-01"), d("1998-06-30"))
     assert len(split.holdout_month_starts) == 6 and len(split.window_months) == 6
     assert split.window_months[0] == d("1997-07-01")
+
+
+def test_split_dates_whose_as_of_falls_on_the_first_day():
+    # data 2024-01-31 .. 2024-02-29, a 1-month holdout: February is complete, so as_of = 31 January,
+    # the first day of data: a one-day calibration, allowed
+    split = cal.split_dates(dt.date(2024, 1, 31), dt.date(2024, 2, 29), holdout_months=1, window_months=1)
+    assert split.as_of == dt.date(2024, 1, 31) and split.calibration_start == dt.date(2024, 1, 31)
+    assert split.holdout_start == dt.date(2024, 2, 1) and split.holdout_end == dt.date(2024, 2, 29)

@@ -102,3 +102,43 @@ def test_holdout_customers_given_as_numbers_are_matched_as_text(tmp_path):
     assert out.columns.tolist() == ["customer_id", "holdout_revenue", "holdout_purchases", "bought"]
     assert out["customer_id"].tolist() == ["8", "9"]
     assert out["holdout_revenue"].tolist() == [0.0, 4.0] and out["holdout_purchases"].tolist() == [0, 1]
+
+
+def test_customer_month_by_hand(tmp_path):
+    from segkit.features import customer_month
+
+    tx = _tx(tmp_path, "customer_id,date,amount,quantity",
+             "z,2023-12-20,9,1\n"     # before start: left out
+             "b,2024-01-05,0.5,2\n"   # a purchase under 1
+             "a,2024-01-20,4,1\n"
+             "b,2024-01-25,0,1\n"     # amount 0: a payment, not a purchase
+             "a,2024-02-02,3,3\n"
+             "a,2024-02-10,-1,1\n")   # a return
+    cm = customer_month(tx, dt.date(2024, 1, 1), dt.date(2024, 2, 28))
+    assert cm.columns.tolist() == ["customer_id", "month", "revenue", "payments", "units", "margin", "purchases"]
+    assert cm.index.tolist() == [0, 1, 2]
+    assert cm["customer_id"].tolist() == ["a", "b", "a"]
+    assert cm["month"].tolist() == [pd.Timestamp("2024-01-01"), pd.Timestamp("2024-01-01"), pd.Timestamp("2024-02-01")]
+    assert cm["purchases"].tolist() == [1, 1, 1]          # b: 0.5 counts, 0 does not; a in February: -1 does not
+    assert cm["payments"].tolist() == [1, 1, 1] and cm["revenue"].tolist() == [4.0, 0.5, 2.0]
+    assert cm["purchases"].dtype == np.int64 and cm["payments"].dtype == np.int64
+    assert cm["units"].dtype == np.float64 and cm["revenue"].dtype == np.float64
+
+
+def test_split_periods_passes_window_and_holdout_requirement_on(tmp_path):
+    from segkit.features import split_periods
+
+    tx = _tx(tmp_path, "customer_id,date,amount", "a,2024-01-05,1\na,2024-06-30,2\n")
+    split = split_periods(tx, as_of="2024-03-31", holdout_months=6, window_months=2, require_holdout=False)
+    assert split.window_months == (dt.date(2024, 2, 1), dt.date(2024, 3, 1))
+    assert split.holdout_end == dt.date(2024, 9, 30)          # past the data: allowed without the requirement
+    with pytest.raises(ParameterError):
+        split_periods(tx, as_of="2024-03-31", holdout_months=6, window_months=2)
+
+
+def test_one_holdout_purchase_is_bought(tmp_path):
+    tx = _tx(tmp_path, "customer_id,date,amount", "a,2024-01-05,1\na,2024-02-10,7\nb,2024-01-06,3\nb,2024-02-11,-3\n")
+    split = make_split(dt.date(2024, 1, 1), dt.date(2024, 1, 31), holdout_months=1, window_months=1)
+    out = holdout_outcomes(tx, split, pd.Series(["a", "b"])).set_index("customer_id")
+    assert out.loc["a", "holdout_purchases"] == 1 and bool(out.loc["a", "bought"]) is True
+    assert out.loc["b", "holdout_purchases"] == 0 and bool(out.loc["b", "bought"]) is False

@@ -267,3 +267,13 @@ def test_labels_from_at_the_threshold_with_gaps_and_text_objects():
     assert labels.dtype == object
     none = PotentialTiers.labels_from(pred.drop(columns="p_alive"), 0.25, 0.3)
     assert none.dtype == object and set(none) == {"REGULAR"}
+
+
+def test_labels_from_ranks_a_missing_predicted_value_as_zero():
+    import numpy as np
+
+    pred = pd.DataFrame({"customer_id": ["a", "b", "c"], "p_alive": [1.0, 1.0, 1.0],
+                         "predicted_value": [np.nan, 5.0, -1.0], "expected_purchases": [1.0, 1.0, 1.0]})
+    # 3 customers: VIP ceil(0.3 * 3) = 1 (b, 5), GOOD ceil(0.5 * 2) = 1: a (missing -> 0) before c (-1)
+    labels = PotentialTiers.labels_from(pred, 0.3, 0.5)
+    assert labels.to_dict() == {"a": "GOOD", "b": "VIP", "c": "REGULAR"}

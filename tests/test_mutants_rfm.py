@@ -277,3 +277,28 @@ def test_twenty_bins_the_most_allowed_are_accepted(tmp_path):
 def test_no_customers_give_no_scores_as_whole_numbers():
     empty = rfm_scores(pd.Series([], dtype=float), 5)
     assert empty.dtype == np.int64 and empty.tolist() == []
+
+
+def test_tie_aware_score_of_ties_at_either_end_by_hand():
+    import ibis
+
+    from segkit.schemes.rfm import tie_aware_score
+
+    # n = 5, 5 bins: score = (2r - 2) * 5 // 10 + 1, 2r = 2 x the rank used
+    t = ibis.memtable({"low": [0, 1, 2, 0], "ties": [4, 4, 1, 5], "n": [5, 5, 5, 5]})
+    got = t.select(s=tie_aware_score(t.low, t.ties, t.n, 5)).to_pandas()["s"].tolist()
+    # lowest tie: rank 1 -> 1; highest tie: rank 5 -> 5; alone: rank 3 -> 3; everyone tied: the
+    # average 3 -> 3
+    assert got == [1, 5, 3, 3]
+
+
+def test_score_columns_count_minus_zero_as_zero():
+    import ibis
+
+    from segkit.schemes.rfm import score_columns
+
+    t = ibis.memtable({"customer_id": ["a", "b", "c", "d"], "recency_days": [1, 2, 3, 4],
+                       "frequency": [1, 1, 1, 1], "monetary": [0.0, -0.0, 5.0, 6.0]})
+    s = score_columns(t, 4).to_pandas().set_index("customer_id").sort_index()
+    # a and b tie on 0: ranks 1-2 (the lowest tie: rank 1) -> 1; c rank 3 -> 3, d rank 4 -> 4
+    assert s["rfm_m"].tolist() == [1, 1, 3, 4]

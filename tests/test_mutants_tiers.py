@@ -244,3 +244,13 @@ def test_abc_cuts_exactly_at_a_share_minus_the_tolerance():
     ab = 0.9 - 1e-9
     got = abc({"p": ab, "q": 1 - ab}, shares=(0.8, 0.1, 0.1))
     assert got == {"p": "VIP", "q": "REGULAR"}
+
+
+def test_sorted_ids_of_unsorted_missing_and_repeated_ids():
+    from segkit.schemes.tiers import _sorted_ids
+
+    assert _sorted_ids(pd.Series(["a", None, "b"])).tolist() == ["a", "b"]     # sorted around a missing id
+    assert _sorted_ids(pd.Series(["a", "b", None])).tolist() == ["a", "b"]
+    assert _sorted_ids(pd.Series(["b", "a"])).tolist() == ["a", "b"]
+    assert _sorted_ids(pd.Series(["a", "a", "b"])).tolist() == ["a", "b"]
+    assert _sorted_ids(pd.Series(["a", "c"])).tolist() == ["a", "c"] and _sorted_ids(pd.Series(["z"])).tolist() == ["z"]
