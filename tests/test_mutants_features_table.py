@@ -18,7 +18,7 @@ import pytest
 
 from segkit.data import load_transactions
 from segkit.errors import ParameterError
-from segkit.features import FEATURE_COLUMNS, customer_features, customer_features_table
+from segkit.features import FEATURE_COLUMNS, customer_features, customer_features_table, customer_month
 
 START, AS_OF = dt.date(2024, 1, 1), dt.date(2024, 3, 31)
 
@@ -53,6 +53,7 @@ h,2024-03-10,-25.125,-5,-10.0625,v2,south
 i,2024-01-01,100,10,60,w1,north
 i,2024-02-14,-40,4,24,w2,north
 i,2024-03-20,0.000001,1,0,w3,north
+j,2024-02-05,8,,3,x1,north
 """
 HEADER = "customer_id,date,amount,quantity,cost,order_id,region"
 
@@ -132,7 +133,7 @@ def test_every_feature_column_equals_a_pandas_recount(tmp_path, engine):
     tx = load_transactions(_write(tmp_path, HEADER, ROWS), columns={"region": "region"}, engine=engine)
     expected = recount(_raw(), AS_OF, START, by_order=True, attributes=("region",))
     # a before start and after as_of, b (returns only in the period), g (returns only) drop out
-    assert expected["customer_id"].tolist() == ["a", "c", "d", "e", "f", "h", "i"]
+    assert expected["customer_id"].tolist() == ["a", "c", "d", "e", "f", "h", "i", "j"]
     got = customer_features(tx, AS_OF, START)
     _features_equal(got, expected)
     # a few of the re-counted values by hand, so the re-count itself is checked
@@ -150,6 +151,7 @@ def test_every_feature_column_equals_a_pandas_recount(tmp_path, engine):
     assert row.loc["e", "recency_days"] == 0 and row.loc["e", "region"] == "west"
     assert row.loc["f", "purchases_per_active_month"] == 1.5 and row.loc["f", "active_months"] == 2
     assert row.loc["h", "monetary"] == 0.0 and row.loc["h", "returns_value"] == 25.125
+    assert row.loc["j", "units"] == 0.0 and row.loc["j", "margin"] == 5.0  # no quantity on any row
     assert row.loc["i", "tenure_days"] == 90 and row.loc["i", "margin"] == round(60.000001 - 36, 6)
 
 
@@ -194,3 +196,46 @@ def test_named_columns_are_the_same_numbers_in_the_table_order(tmp_path):
             assert str(t.schema()[col]) == str(table.schema()[col]), (columns, col)
     with pytest.raises(ParameterError, match=r"\['recency', 'spend'\]"):
         customer_features_table(tx, AS_OF, START, columns=["spend", "recency", "frequency"])
+
+
+def test_as_of_given_as_a_timestamp_counts_by_its_day(tmp_path):
+    tx = load_transactions(_write(tmp_path, HEADER, ROWS), columns={"region": "region"})
+    by_date = customer_features(tx, AS_OF, START)
+    for moment in (pd.Timestamp(AS_OF), dt.datetime(2024, 3, 31, 18, 30)):
+        pd.testing.assert_frame_equal(customer_features(tx, moment, START), by_date)
+    assert by_date.set_index("customer_id").loc["e", "recency_days"] == 0
+
+
+@pytest.mark.parametrize("engine", ["duckdb", "polars"])
+def test_monthly_measures_equal_a_pandas_recount(tmp_path, engine):
+    tx = load_transactions(_write(tmp_path, HEADER, ROWS), engine=engine)
+    raw = _raw()
+    raw["month"] = raw["date"].dt.to_period("M").dt.to_timestamp()
+    sign = np.where(raw["amount"] < 0, -1.0, 1.0)
+    raw["q"] = raw["quantity"].fillna(0).abs() * sign
+    raw["c"] = raw["cost"].fillna(0).abs() * sign
+    raw["paid"] = raw["order_id"].where(raw["amount"] > 0)
+    expected = raw.groupby(["customer_id", "month"]).agg(
+        revenue=("amount", "sum"), payments=("paid", "nunique"), units=("q", "sum"), cost=("c", "sum"),
+        purchases=("amount", lambda a: int((a > 0).sum()))).reset_index()
+    got = customer_month(tx).set_index(["customer_id", "month"]).sort_index()
+    expected = expected.set_index(["customer_id", "month"]).sort_index()
+    assert got.index.tolist() == expected.index.tolist()
+    assert got["payments"].tolist() == expected["payments"].tolist()
+    assert got["purchases"].tolist() == expected["purchases"].tolist()
+    assert got["revenue"].tolist() == expected["revenue"].round(6).tolist()
+    assert got["units"].tolist() == expected["units"].round(6).tolist()
+    assert got["margin"].tolist() == (expected["revenue"] - expected["cost"]).round(6).tolist()
+    # a's February: o2 (0.5, a purchase below 1) is one payment; o3 is a return
+    assert got.loc[("a", pd.Timestamp("2024-02-01")), "payments"] == 1
+
+
+@pytest.mark.parametrize("engine", ["duckdb", "polars"])
+def test_without_quantity_a_month_of_returns_has_plus_zero_units(tmp_path, engine):
+    rows = "".join(",".join(line.split(",")[:3]) + "\n" for line in ROWS.splitlines())
+    months = customer_month(load_transactions(_write(tmp_path, "customer_id,date,amount", rows), engine=engine))
+    returns_only = months[months["purchases"] == 0]
+    assert len(returns_only) == 3  # b and i in February, g in January
+    # 0.0 like every other month, not -0.0 (which a CSV shows as "-0.0"); the same on every engine
+    assert (months["units"] == 0.0).all() and not np.signbit(months["units"]).any()
+    assert not np.signbit(months["margin"][months["revenue"] > 0]).any()
