@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import datetime as dt
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 from segkit.calendar import make_split
@@ -254,3 +256,153 @@ def test_sorted_ids_of_unsorted_missing_and_repeated_ids():
     assert _sorted_ids(pd.Series(["b", "a"])).tolist() == ["a", "b"]
     assert _sorted_ids(pd.Series(["a", "a", "b"])).tolist() == ["a", "b"]
     assert _sorted_ids(pd.Series(["a", "c"])).tolist() == ["a", "c"] and _sorted_ids(pd.Series(["z"])).tolist() == ["z"]
+
+
+# ---------------------------------------------------------------- exact_ceil, ids, window totals
+
+
+def test_exact_ceil_reads_the_share_to_nine_decimals_and_gives_python_ints():
+    from segkit.schemes.tiers import exact_ceil
+
+    assert exact_ceil(0.123, 1000) == 123          # 123/1000 exactly, not a nearby fraction such as 8/65
+    # nine decimals: 4e-10 of one customer is 0 customers; 0.5000000001 of two is 1 (0.5 x 2)
+    assert exact_ceil(4e-10, 1) == 0 and exact_ceil(0.5000000001, 2) == 1
+    got = exact_ceil(0.2, 15)
+    assert got == 3 and type(got) is int           # a count, not a 0-d array
+    # counts given as 32-bit integers are widened first: 123456789 x 2,000,000 does not fit 32 bits
+    many = exact_ceil(0.123456789, np.array([100, 2_000_000], dtype=np.int32))
+    assert many.tolist() == [13, 246914] and many.dtype == np.int64   # ceil(12.35), ceil(246913.578)
+
+
+def test_ids_held_as_arrow_integers_are_sorted_as_numbers():
+    # one row each, 10 before 9: sorted as text ("10" < "9") they would look sorted already
+    monthly = pd.DataFrame({"customer_id": pd.Series([10, 9], dtype=pd.ArrowDtype(pa.int64())),
+                            "month": pd.Timestamp("2024-06-01"), "revenue": [50.0, 5.0], "purchases": [1, 1]})
+    t = PercentileTiers(as_of="2024-06-30", window_months=1, vip_share=0.5, good_share=0.5,
+                        dropout_months=1).fit_monthly(monthly)
+    assert t.labels_.index.tolist() == [9, 10] and t.labels_.tolist() == ["GOOD", "VIP"]
+
+
+def test_ids_too_long_for_64_bit_integers_are_labelled():
+    # twenty-two-digit numbers held as Python ints (object column): Arrow cannot hold them as
+    # integers, so they are sorted the pandas way
+    big, bigger = 2**70, 2**71
+    monthly = pd.DataFrame({"customer_id": pd.Series([big, bigger], dtype=object), "month": pd.Timestamp("2024-06-01"),
+                            "revenue": [5.0, 3.0], "purchases": [1, 1]})
+    t = PercentileTiers(as_of="2024-06-30", window_months=1, vip_share=0.5, good_share=0.5,
+                        dropout_months=1).fit_monthly(monthly)
+    assert t.labels_.to_dict() == {big: "VIP", bigger: "GOOD"}
+
+
+def test_window_totals_are_by_id_in_id_order_and_named_value():
+    # b's rows come first; a has 7 in February, b 5 + 1
+    rows = [("b", "2024-01-01", 5.0, 1), ("a", "2024-02-01", 7.0, 1), ("b", "2024-02-01", 1.0, 1)]
+    monthly = pd.DataFrame(rows, columns=["customer_id", "month", "revenue", "purchases"])
+    monthly["month"] = pd.to_datetime(monthly["month"])
+    t = PercentileTiers(as_of="2024-02-29", window_months=2, dropout_months=1).fit_monthly(monthly)
+    totals = t.window_totals_
+    assert totals.index.tolist() == ["a", "b"] and totals.tolist() == [7.0, 6.0]
+    assert totals.name == "value" and totals.index.name == "customer_id"
+
+
+# ---------------------------------------------------------------- alerts, movements, boundaries
+
+
+def dropout_months() -> pd.DataFrame:
+    """x VIP in January (50.0000004, vip_share 0.5 of two payers), then in February only a return
+    (revenue -5, no purchase); y GOOD in January and the only payer (VIP) in February."""
+    rows = [("x", "2024-01-01", 50.0000004, 1), ("y", "2024-01-01", 10.0, 1), ("x", "2024-02-01", -5.0, 0),
+            ("y", "2024-02-01", 10.0, 1)]
+    monthly = pd.DataFrame(rows, columns=["customer_id", "month", "revenue", "purchases"])
+    return monthly.assign(month=pd.to_datetime(monthly["month"]))
+
+
+def dropout_tiers(**kw) -> PercentileTiers:
+    return PercentileTiers(**{"as_of": "2024-02-29", "window_months": 2, "vip_share": 0.5, "good_share": 0.5,
+                              "dropout_months": 1, **kw})
+
+
+def test_a_month_of_returns_only_is_no_payment_for_the_dropout_list():
+    t = dropout_tiers().fit_monthly(dropout_months())
+    # x's last payment is January's (the February row has no purchase); the value at risk is the
+    # window's 50.0000004 - 5 rounded to six decimals
+    assert t.alerts_.to_dict("records") == [
+        {"customer_id": "x", "last_vip_month": "2024-01", "last_payment": "2024-01", "value_at_risk": 45.0}]
+
+
+def test_alerts_last_payment_is_the_day_of_the_features_last_purchase():
+    features = pd.DataFrame({"customer_id": ["x", "y"],
+                             "last_purchase": [pd.Timestamp("2024-01-20 15:30"), pd.Timestamp("2024-02-11")]})
+    t = dropout_tiers().fit_monthly(dropout_months(), features)
+    assert t.alerts_["last_payment"].tolist() == ["2024-01-20"]          # the day, without the time
+    # only the flagged customers' dates are read: y's text in another form does not matter
+    text = features.assign(last_purchase=["2024-01-20 15:30", "2024-02-11"])
+    t = dropout_tiers().fit_monthly(dropout_months(), text)
+    assert t.alerts_["last_payment"].tolist() == ["2024-01-20"]
+
+
+def test_an_empty_alerts_table_has_the_column_types_of_a_full_one():
+    full = dropout_tiers().fit_monthly(dropout_months()).alerts_
+    empty = dropout_tiers(window_months=1).fit_monthly(dropout_months()).alerts_   # February: y paid
+    assert empty.empty and len(full) == 1
+    assert [str(d) for d in empty.dtypes] == [str(d) for d in full.dtypes] == ["str", "str", "str", "float64"]
+
+
+def test_movements_count_the_vips_entering_and_leaving():
+    # January: a, b VIP (ceil(0.4 x 5) = 2); February: c, d VIP, a and b fall to REGULAR
+    rows = [(c, "2024-01-01", v) for c, v in zip("abcde", [100.0, 90, 10, 5, 1])] + \
+           [(c, "2024-02-01", v) for c, v in zip("cdabe", [100.0, 90, 10, 5, 1])]
+    monthly = pd.DataFrame(rows, columns=["customer_id", "month", "revenue"])
+    monthly["month"] = pd.to_datetime(monthly["month"])
+    m = PercentileTiers(as_of="2024-02-29", window_months=2, vip_share=0.4, dropout_months=1).fit_monthly(monthly).movements_
+    assert m["month"].tolist() == ["2024-01", "2024-02"] and m["vip"].tolist() == [2, 2]
+    assert m["entered"].tolist()[1:] == [2] and m["left"].tolist()[1:] == [2]
+    assert m[["entered", "left"]].iloc[0].isna().all()
+
+
+def test_without_a_vip_share_the_good_cut_is_still_described():
+    # vip_share 0: no VIP; GOOD ceil(0.4 x 5) = 2 (a 50, b 40), so the only cut is GOOD/REGULAR at 40
+    t = PercentileTiers(as_of="2024-06-30", window_months=1, vip_share=0.0, good_share=0.4,
+                        dropout_months=1).fit_monthly(one_month({"a": 50, "b": 40, "c": 30, "d": 20, "e": 10}))
+    assert t.labels_.tolist() == ["GOOD", "GOOD", "REGULAR", "REGULAR", "REGULAR"]
+    assert t.boundary_.to_dict("records") == [
+        {"month": "2024-06", "cut": "GOOD/REGULAR", "customers": 5, "above_cut": 2, "threshold": 40.0,
+         "tied_at_threshold": 1, "ties_split_by_customer_id": False, "within_5pct": 1}]
+
+
+def test_within_5pct_counts_a_value_exactly_five_percent_from_the_threshold():
+    # VIP a 105, b 100 (threshold 100): 105 and 95 are 5 away, exactly 5% of 100; 50 is not near
+    t = PercentileTiers(as_of="2024-06-30", window_months=1, vip_share=0.4, good_share=0.25,
+                        dropout_months=1).fit_monthly(one_month({"a": 105, "b": 100, "c": 95, "d": 50, "e": 10}))
+    b = t.boundary_.set_index("cut")
+    assert b.loc["VIP/GOOD", "threshold"] == 100.0 and b.loc["VIP/GOOD", "within_5pct"] == 3
+    # GOOD ceil(0.25 x 3) = 1 (c): threshold 95, 5% is 4.75, and 100 is 5 away
+    assert b.loc["GOOD/REGULAR", "threshold"] == 95.0 and b.loc["GOOD/REGULAR", "within_5pct"] == 1
+
+
+# ---------------------------------------------------------------- period_total, fit_monthly
+
+
+def test_period_total_in_a_one_month_window_with_values_below_one_and_a_free_purchase():
+    # totals p 0.75, q 0.5, r 0.25 are ranked (n = 3): VIP ceil(0.4 x 3) = 2, GOOD ceil(0.25 x 1) = 1;
+    # s bought for nothing (total 0): REGULAR; z never paid: INACTIVE
+    t = PercentileTiers(as_of="2024-06-30", window_months=1, vip_share=0.4, good_share=0.25, dropout_months=1,
+                        variant="period_total")
+    t.fit_monthly(one_month({"p": 0.75, "q": 0.5, "r": 0.25, "s": 0}), pd.Series(list("pqrsz")))
+    assert t.labels_.to_dict() == {"p": "VIP", "q": "VIP", "r": "GOOD", "s": "REGULAR", "z": "INACTIVE"}
+
+
+def test_monthly_tiers_table_has_four_columns_and_a_fresh_index():
+    mt = fitted().monthly_tiers_
+    assert mt.columns.tolist() == ["customer_id", "month", "value", "monthly_tier"]
+    assert mt.index.tolist() == list(range(18))
+    assert mt[["customer_id", "month"]].iloc[[0, 5, 17]].to_numpy().tolist() == [
+        ["a", "2024-01"], ["b", "2024-02"], ["j", "2024-03"]]
+
+
+def test_months_given_as_text_rank_as_the_same_months():
+    monthly = three_months().assign(month=lambda d: d["month"].dt.strftime("%Y-%m-%d"))
+    t = PercentileTiers(as_of="2024-03-31", window_months=3, vip_share=0.4, good_share=0.25,
+                        dropout_months=1).fit_monthly(monthly)
+    # VIP in some month: a, b (January), c (February), d, e, f (March); g GOOD in March
+    assert t.labels_.to_dict() == {**dict.fromkeys("abcdef", "VIP"), "g": "GOOD", **dict.fromkeys("hij", "REGULAR")}
