@@ -1,6 +1,8 @@
 """Percentile-tier numbers that mutation testing found unchecked: the ABC variant's cut points, the
 VIP table, the thresholds line, the run parameters reaching the scheme and the customers given to
-``fit``. Every expected value is worked out by hand from the rule in ``segkit.schemes.tiers``.
+``fit``; ``exact_ceil``'s precision, ids that are not text, the window totals, the dropout alerts,
+the VIP movements and the boundary counts. Every expected value is worked out by hand from the rule
+in ``segkit.schemes.tiers``.
 """
 
 from __future__ import annotations
