@@ -356,7 +356,8 @@ def test_movements_count_the_vips_entering_and_leaving():
            [(c, "2024-02-01", v) for c, v in zip("cdabe", [100.0, 90, 10, 5, 1])]
     monthly = pd.DataFrame(rows, columns=["customer_id", "month", "revenue"])
     monthly["month"] = pd.to_datetime(monthly["month"])
-    m = PercentileTiers(as_of="2024-02-29", window_months=2, vip_share=0.4, dropout_months=1).fit_monthly(monthly).movements_
+    t = PercentileTiers(as_of="2024-02-29", window_months=2, vip_share=0.4, dropout_months=1).fit_monthly(monthly)
+    m = t.movements_
     assert m["month"].tolist() == ["2024-01", "2024-02"] and m["vip"].tolist() == [2, 2]
     assert m["entered"].tolist()[1:] == [2] and m["left"].tolist()[1:] == [2]
     assert m[["entered", "left"]].iloc[0].isna().all()
