@@ -277,3 +277,85 @@ def test_check_tables_cut_off_from_the_constructor_or_the_call():
     assert fetch(PercentileTiers(window_months=1, as_of=dt.date(2024, 5, 31)).tiers_table(t))[0] == may
     assert fetch(PercentileTiers(window_months=1, as_of="2024-06-30").tiers_table(t, as_of="2024-05-15"))[0] == may
     assert fetch(PercentileTiers(window_months=1).tiers_table(t, as_of=dt.date(2024, 6, 1)))[0] == june
+
+
+# ------------------------------------------------------------------ one frame worked out by hand
+def worked() -> pd.DataFrame:
+    """Window Apr..Jun 2024 (3 months, dropout 1: June), the previous window Jan..Mar; shares 20% / 20%.
+
+    Jan: old 100 is the only payer: VIP (ceil(0.2 x 1) = 1).
+    Apr: a 50 VIP (1 of 5), b 40 GOOD (ceil(0.2 x 4) = 1), c 30, d 20, e 10 REGULAR.
+    May: b 60, c 60 tie: b VIP, c GOOD (ceil(0.2 x 1) = 1); f -5 with a purchase holds no tier.
+    Jun: c 10 VIP, d 5 GOOD; e 0 without a purchase holds no tier. Jul (after as_of): late 9.
+    """
+    return frame([("e", "2024-04", 10.0), ("old", "2024-01", 100.0), ("a", "2024-04", 50.0),
+                  ("b", "2024-04", 40.0), ("c", "2024-04", 30.0), ("d", "2024-04", 20.0), ("c", "2024-05", 60.0),
+                  ("b", "2024-05", 60.0), ("f", "2024-05", -5.0, 1), ("d", "2024-06", 5.0), ("c", "2024-06", 10.0),
+                  ("e", "2024-06", 0.0), ("late", "2024-07", 9.0)])
+
+
+WORKED_MONTHLY = [["a", "2024-04", 50.0, "VIP"], ["b", "2024-04", 40.0, "GOOD"], ["c", "2024-04", 30.0, "REGULAR"],
+                  ["d", "2024-04", 20.0, "REGULAR"], ["e", "2024-04", 10.0, "REGULAR"],
+                  ["b", "2024-05", 60.0, "VIP"], ["c", "2024-05", 60.0, "GOOD"],
+                  ["c", "2024-06", 10.0, "VIP"], ["d", "2024-06", 5.0, "GOOD"]]
+
+
+def test_worked_frame_monthly_union():
+    """a, b, c VIP in a window month; d GOOD in June; old a former VIP: GOOD; e and f paid: REGULAR.
+    a and b were VIP and did not buy in June: alerts, b first (window total 100, a 50)."""
+    tiers = PercentileTiers(window_months=3, dropout_months=1)
+    labels, monthly, alerts = compare(tiers, worked())
+    assert labels == {"a": "VIP", "b": "VIP", "c": "VIP", "d": "GOOD", "e": "REGULAR", "f": "REGULAR",
+                      "old": "GOOD"}
+    assert monthly.to_numpy().tolist() == WORKED_MONTHLY
+    assert alerts.to_numpy().tolist() == [["b", "2024-05", "2024-05", 100.0], ["a", "2024-04", "2024-04", 50.0]]
+
+
+def test_worked_frame_two_months_of_dropout():
+    """dropout_months 2 (May and June): b bought in May, so only a is flagged."""
+    _, _, alerts = compare(PercentileTiers(window_months=3, dropout_months=2), worked())
+    assert alerts.to_numpy().tolist() == [["a", "2024-04", "2024-04", 50.0]]
+
+
+def test_worked_frame_period_total_and_abc():
+    """Totals: b 100, c 100, a 50, d 25, e 10 (> 0: ranked once), f -5 and old (no window row).
+    period_total: b VIP (1 of 5), c GOOD (ceil(0.2 x 4) = 1), a, d, e REGULAR; f paid: REGULAR.
+    abc (80 / 15 / 5 of 285): the share before b 0, c 0.35, a 0.70: VIP; d 0.877: GOOD; e 0.965."""
+    base = {"f": "REGULAR", "old": "INACTIVE"}
+    labels, monthly, alerts = compare(PercentileTiers(window_months=3, variant="period_total"), worked())
+    assert labels == {"b": "VIP", "c": "GOOD", "a": "REGULAR", "d": "REGULAR", "e": "REGULAR", **base}
+    assert monthly.to_numpy().tolist() == WORKED_MONTHLY and alerts.empty
+    labels, monthly, alerts = compare(PercentileTiers(window_months=3, variant="abc"), worked())
+    assert labels == {"b": "VIP", "c": "VIP", "a": "VIP", "d": "GOOD", "e": "REGULAR", **base}
+    assert monthly.to_numpy().tolist() == WORKED_MONTHLY and alerts.empty
+    labels, _, _ = compare(PercentileTiers(window_months=3, variant="abc", abc_shares=(0.35, 0.5, 0.15)), worked())
+    assert labels == {"b": "VIP", "c": "GOOD", "a": "GOOD", "d": "REGULAR", "e": "REGULAR", **base}
+
+
+def test_worked_frame_with_customers():
+    """Only the customers given are ranked and labelled: without a, April ranks b 40 VIP, c 30 GOOD; a's
+    rows are left out; nobody (no rows) is INACTIVE; the alerts take last_purchase as 'YYYY-MM-DD'."""
+    customers = pd.DataFrame({"customer_id": ["b", "c", "d", "e", "f", "old", "nobody"],
+                              "last_purchase": pd.to_datetime(["2024-05-31", "2024-06-02", "2024-06-20", "2024-06-11",
+                                                               "2024-05-09", "2024-01-30", "2023-02-01"])})
+    tiers = PercentileTiers(window_months=3, dropout_months=1)
+    labels, monthly, alerts = compare(tiers, worked(), customers)
+    assert labels == {"b": "VIP", "c": "VIP", "d": "GOOD", "e": "REGULAR", "f": "REGULAR", "old": "GOOD",
+                      "nobody": "INACTIVE"}
+    assert monthly[monthly["month"] == "2024-04"].to_numpy().tolist() == [
+        ["b", "2024-04", 40.0, "VIP"], ["c", "2024-04", 30.0, "GOOD"], ["d", "2024-04", 20.0, "REGULAR"],
+        ["e", "2024-04", 10.0, "REGULAR"]]
+    assert alerts.to_numpy().tolist() == [["b", "2024-05", "2024-05-31", 100.0]]
+    ids = customers[["customer_id"]]  # without last_purchase: the last month paid in
+    _, _, alerts = compare(tiers, worked(), ids)
+    assert alerts.to_numpy().tolist() == [["b", "2024-05", "2024-05", 100.0]]
+
+
+def test_value_at_risk_is_rounded_half_to_even():
+    """A dropout whose window total is 2.5e-06 is at risk of 2e-06 (numpy's rint; SQL's ROUND: 3e-06),
+    one of 3.5e-06 of 4e-06; the other months' values count in the total."""
+    df = frame([("p", "2024-05", 2.5e-06), ("q", "2024-04", 1.5e-06), ("q", "2024-05", 2e-06),
+                ("r", "2024-06", 1e-07), ("s", "2024-05", 1e-07)])
+    tiers = PercentileTiers(window_months=3, dropout_months=1, vip_share=0.5)
+    labels, _, alerts = compare(tiers, df)
+    assert alerts.to_numpy().tolist() == [["q", "2024-05", "2024-05", 4e-06], ["p", "2024-05", "2024-05", 2e-06]]
