@@ -359,3 +359,28 @@ def test_value_at_risk_is_rounded_half_to_even():
     tiers = PercentileTiers(window_months=3, dropout_months=1, vip_share=0.5)
     labels, _, alerts = compare(tiers, df)
     assert alerts.to_numpy().tolist() == [["q", "2024-05", "2024-05", 4e-06], ["p", "2024-05", "2024-05", 2e-06]]
+
+
+def test_abc_cuts_are_strict_where_the_share_lands_on_them():
+    """Four customers of 25 each: the share held before them is 0, 0.25, 0.5, 0.75 exactly. With A =
+    0.250000001 the cut A - 1e-9 is 0.25 exactly, and b (0.25 before it) is not below it: GOOD (d is
+    below A + B - 1e-9 = 0.7500000000000001: GOOD); with A + B = 0.25 + 0.500000001 the cut A + B - 1e-9
+    is 0.75 exactly: d is REGULAR."""
+    assert 0.250000001 - 1e-9 == 0.25 and (0.25 + 0.500000001) - 1e-9 == 0.75
+    df = frame([(c, "2024-06", 25.0) for c in "dcba"])
+    labels, _, _ = compare(PercentileTiers(window_months=1, variant="abc", abc_shares=(0.250000001, 0.5, 0.25)), df)
+    assert labels == {"a": "VIP", "b": "GOOD", "c": "GOOD", "d": "GOOD"}
+    labels, _, _ = compare(PercentileTiers(window_months=1, variant="abc", abc_shares=(0.25, 0.500000001, 0.25)), df)
+    assert labels == {"a": "VIP", "b": "GOOD", "c": "GOOD", "d": "REGULAR"}
+
+
+def test_abc_and_period_total_rank_a_positive_total_without_a_purchase():
+    """x has value in the window but no purchase (a margin from returns): ranked on its total as in
+    ``fit_monthly``: REGULAR in C / below the cuts, not INACTIVE; y paid but its total is < 0: REGULAR;
+    z neither: INACTIVE."""
+    df = frame([("a", "2024-06", 80.0), ("b", "2024-06", 15.0), ("x", "2024-06", 5.0, 0), ("y", "2024-06", -1.0, 1),
+                ("z", "2024-06", -2.0, 0)])
+    labels, _, _ = compare(PercentileTiers(window_months=1, variant="abc"), df)
+    assert labels == {"a": "VIP", "b": "GOOD", "x": "REGULAR", "y": "REGULAR", "z": "INACTIVE"}
+    labels, _, _ = compare(PercentileTiers(window_months=1, variant="period_total"), df)  # 1 VIP, 1 GOOD of 3
+    assert labels == {"a": "VIP", "b": "GOOD", "x": "REGULAR", "y": "REGULAR", "z": "INACTIVE"}
