@@ -384,3 +384,22 @@ def test_abc_and_period_total_rank_a_positive_total_without_a_purchase():
     assert labels == {"a": "VIP", "b": "GOOD", "x": "REGULAR", "y": "REGULAR", "z": "INACTIVE"}
     labels, _, _ = compare(PercentileTiers(window_months=1, variant="period_total"), df)  # 1 VIP, 1 GOOD of 3
     assert labels == {"a": "VIP", "b": "GOOD", "x": "REGULAR", "y": "REGULAR", "z": "INACTIVE"}
+
+
+def test_share_ceil_reads_the_share_to_nine_decimals_and_divides_in_integers():
+    """0.1428571429 (1/7 to ten decimals) is 1/7 read to nine: 1 of 7, where the ten-decimal fraction
+    gives 2; 0.011 of 1000 is 11 (a denominator below 90 would make it 1/90: 12); half of 2**55 + 2 is
+    2**54 + 1, which a floating-point division rounds to 2**54."""
+    t = ibis.memtable({"n": [7, 1000, 2**55 + 2]})
+    got = t.select(a=engine.share_ceil(0.1428571429, t.n), b=engine.share_ceil(0.011, t.n),
+                   c=engine.share_ceil(0.5, t.n)).to_pandas()
+    assert got["a"].tolist()[:2] == [1, 143] and got["b"].tolist()[:2] == [1, 11]
+    assert int(got["c"].iloc[2]) == 2**54 + 1 and exact_ceil(0.5, 2**55 + 2) == 2**54 + 1
+    assert exact_ceil(0.1428571429, 7) == 1 and exact_ceil(0.011, 1000) == 11
+
+
+def test_a_share_of_ten_decimals_ranks_as_fit_monthly_reads_it():
+    """Seven payers in June and vip_share 0.1428571429: one VIP (1/7 of 7), as ``fit_monthly`` says."""
+    df = frame([(c, "2024-06", float(10 - i)) for i, c in enumerate("abcdefg")])
+    _, monthly, _ = compare(PercentileTiers(window_months=1, vip_share=0.1428571429), df)
+    assert monthly["monthly_tier"].tolist() == ["VIP", "GOOD", "GOOD", "REGULAR", "REGULAR", "REGULAR", "REGULAR"]
