@@ -29,10 +29,9 @@ from segkit.features import (available_criteria, customer_features, customer_fea
 from segkit.schemes import PercentileTiers
 from segkit.schemes.tiers import TierTables
 
-# The whole file counts as slow: its CDNOW and B2B fixtures and the engine queries take seconds, more
-# than a mutant's time budget, so the mutation run (which leaves slow tests out) does not select it;
-# ``make test`` runs it.
-pytestmark = pytest.mark.slow
+# The tests that load CDNOW or the B2B data, the property test on generated frames and PostgreSQL are
+# marked slow (each takes seconds, more than a mutant's time budget; ``make test`` runs them); the
+# hand-made frames below take a fraction of a second each and run in the mutation run too.
 
 ALERT_COLUMNS = ["customer_id", "last_vip_month", "last_payment", "value_at_risk"]
 
@@ -84,6 +83,7 @@ def b2b_tx():
     return load_transactions(frame)
 
 
+@pytest.mark.slow
 def test_customer_month_is_the_table_fetched(cdnow_tx):
     """Same rows, values and types as the expression, which is built without running anything."""
     table = customer_month_table(cdnow_tx, None, dt.date(1997, 12, 31))
@@ -101,6 +101,7 @@ def test_customer_month_is_the_table_fetched(cdnow_tx):
 
 
 # ------------------------------------------------------------------ the bundled and generated data
+@pytest.mark.slow
 @pytest.mark.parametrize("variant", ["monthly_union", "period_total", "abc"])
 def test_cdnow_tiers_equal_fit_monthly(cdnow_tx, variant):
     split = split_periods(cdnow_tx, holdout_months=6)
@@ -118,6 +119,7 @@ def test_cdnow_tiers_equal_fit_monthly(cdnow_tx, variant):
         assert labels["VIP"] > 0 and labels["INACTIVE"] > 0 and len(fit.alerts_) > 0
 
 
+@pytest.mark.slow
 def test_cdnow_without_customers_labels_everyone_seen(cdnow_tx):
     """Without ``customers``, every customer of the monthly table up to as_of is labelled; the alerts'
     last payment is then the last month paid in."""
@@ -128,6 +130,7 @@ def test_cdnow_without_customers_labels_everyone_seen(cdnow_tx):
     assert len(tiers.fit_monthly(monthly, as_of=as_of).alerts_["last_payment"].iloc[0]) == 7  # YYYY-MM
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("criterion", ["revenue", "payments", "units", "margin"])
 def test_b2b_tiers_equal_fit_monthly_for_every_criterion(b2b_tx, criterion):
     """The generator's data has returns, order ids, quantities and cost: every criterion, two cut-offs,
@@ -287,6 +290,7 @@ def monthly_frames(draw):
     return frame(rows).drop_duplicates(["customer_id", "month"]).reset_index(drop=True)
 
 
+@pytest.mark.slow
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(df=monthly_frames(), variant=st.sampled_from(["monthly_union", "period_total", "abc"]),
        vip=st.sampled_from([0.1, 0.2, 0.3, 0.5]), good=st.sampled_from([0.2, 0.3]))
@@ -311,6 +315,7 @@ def test_mistakes_raise_parameter_errors():
         PercentileTiers().tiers_table(t, ibis.memtable({"id": ["a"]}), as_of="2024-06-30")
 
 
+@pytest.mark.slow
 def test_polars_backend_says_it_cannot():
     tx = load_transactions(CDNOW_PATH, engine="polars")
     with pytest.raises(ParameterError, match="Polars backend lacks") as err:
