@@ -160,7 +160,7 @@ def monthly_frames(draw):
 
 
 @pytest.mark.slow
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(df=monthly_frames())
 def test_engine_equals_pandas_on_generated_frames(df):
     both(df)
