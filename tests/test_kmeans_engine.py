@@ -163,14 +163,8 @@ def test_real_books_keep_the_fits_clusters(cdnow_tx, b2b_tx, k):
 
 @pytest.mark.slow
 @pytest.mark.xdist_group("postgres")
-def test_postgres_assignment_equals_the_fit(postgres_server, cdnow_tx, monkeypatch):
-    server = postgres_server
-    server.create_database("kmeans_engine")
-    server.load_csv("kmeans_engine", "sales", '"CustomerNo" text, "InvoiceDate" date, "Qty" integer, '
-                    '"NetValue" numeric', CDNOW_PATH)
-    monkeypatch.setenv("PGPASSWORD", server.password)
-    columns = {"customer_id": "CustomerNo", "date": "InvoiceDate", "quantity": "Qty", "amount": "NetValue"}
-    tx = load_transactions(server.url("kmeans_engine"), columns, table="sales")
+def test_postgres_assignment_equals_the_fit(cdnow_postgres, cdnow_tx):
+    tx = cdnow_postgres()
     as_of = split_periods(cdnow_tx, holdout_months=6).as_of
     km = KMeansSegmenter(k_range=(5, 5), n_stability=0).fit_features(customer_features(cdnow_tx, as_of))
     try:

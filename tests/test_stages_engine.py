@@ -192,15 +192,9 @@ def test_real_books_give_the_pandas_stages(cdnow_tx, b2b_tx, months_back):
 
 @pytest.mark.slow
 @pytest.mark.xdist_group("postgres")
-def test_postgres_stages_equal_pandas(postgres_server, cdnow_tx, monkeypatch):
+def test_postgres_stages_equal_pandas(cdnow_postgres, cdnow_tx):
     """CDNOW as a PostgreSQL table (numeric amounts): the stages of every customer as in pandas."""
-    server = postgres_server
-    server.create_database("stages_engine")
-    server.load_csv("stages_engine", "sales", '"CustomerNo" text, "InvoiceDate" date, "Qty" integer, '
-                    '"NetValue" numeric', CDNOW_PATH)
-    monkeypatch.setenv("PGPASSWORD", server.password)
-    columns = {"customer_id": "CustomerNo", "date": "InvoiceDate", "quantity": "Qty", "amount": "NetValue"}
-    tx = load_transactions(server.url("stages_engine"), columns, table="sales")
+    tx = cdnow_postgres()
     as_of = split_periods(cdnow_tx, holdout_months=6).as_of
     try:
         got = fetched(stages_table(customer_month_table(tx, None, as_of), as_of, customer_features_table(tx, as_of)))

@@ -297,7 +297,10 @@ class KMeansSegmenter(SchemeMixin):
             for e in diffs[1:]:  # added in numpy's order
                 d = d + e * e
             dist[f"_d{c}"] = d
-        t = t.select("customer_id", **dist)
+        # one GROUP BY over the single row per customer: the distances are computed once there. Without
+        # it PostgreSQL folds every step into one projection, repeating each distance in every WHEN below
+        # (111 s instead of 2 s for CDNOW's 23,502 customers at k = 5)
+        t = t.group_by("customer_id").aggregate(**{name: d.max() for name, d in dist.items()})
         t = t.mutate(_min=ibis.least(*(t[f"_d{c}"] for c in range(self.k_))))
         cluster = ibis.cases(*((t[f"_d{c}"] == t._min, c) for c in range(self.k_ - 1)), else_=self.k_ - 1)
         t = t.select("customer_id", cluster=cluster.cast("int64"))
