@@ -71,6 +71,27 @@ def postgres_server():
     server.stop()
 
 
+@pytest.fixture(scope="session")
+def cdnow_postgres(postgres_server):
+    """The bundled CDNOW file as a finance team's PostgreSQL table (``CustomerNo text, InvoiceDate date,
+    Qty integer, NetValue numeric``), loaded once: call it to open the table as segkit transactions
+    (close them after use)."""
+    server = postgres_server
+    server.create_database("cdnow_engine")
+    server.load_csv("cdnow_engine", "sales", '"CustomerNo" text, "InvoiceDate" date, "Qty" integer, '
+                    '"NetValue" numeric', CDNOW_PATH)
+    columns = {"customer_id": "CustomerNo", "date": "InvoiceDate", "quantity": "Qty", "amount": "NetValue"}
+
+    def open_sales():
+        from segkit.data import load_transactions
+
+        os.environ["PGPASSWORD"] = server.password  # the URL carries no password, as a user's would not
+        return load_transactions(server.url("cdnow_engine"), columns, table="sales")
+
+    yield open_sales
+    os.environ.pop("PGPASSWORD", None)
+
+
 def chromium_path() -> str | None:
     return shutil.which("chromium") or shutil.which("chromium-browser")
 

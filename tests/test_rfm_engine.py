@@ -200,15 +200,9 @@ def test_pyspark_scores_equal_pandas(cdnow_tx):
 
 @pytest.mark.slow
 @pytest.mark.xdist_group("postgres")
-def test_postgres_scores_equal_pandas(postgres_server, cdnow_tx, monkeypatch):
+def test_postgres_scores_equal_pandas(cdnow_postgres, cdnow_tx):
     """CDNOW as a finance team's PostgreSQL table (numeric amounts): the same scores as the CSV in pandas."""
-    server = postgres_server
-    server.create_database("rfm_engine")
-    server.load_csv("rfm_engine", "sales", '"CustomerNo" text, "InvoiceDate" date, "Qty" integer, '
-                    '"NetValue" numeric', CDNOW_PATH)
-    monkeypatch.setenv("PGPASSWORD", server.password)
-    columns = {"customer_id": "CustomerNo", "date": "InvoiceDate", "quantity": "Qty", "amount": "NetValue"}
-    tx = load_transactions(server.url("rfm_engine"), columns, table="sales")
+    tx = cdnow_postgres()
     as_of = split_periods(cdnow_tx, holdout_months=6).as_of
     try:
         got = engine_scores(customer_features_table(tx, as_of))

@@ -32,7 +32,7 @@ from .config import ENGINES
 from .errors import ParameterError
 
 __all__ = ["connect", "ENGINES", "read_csv_text", "materialize", "casts_text_to_date", "engine_name", "release",
-           "count_true", "try_number", "opened"]
+           "count_true", "try_number", "opened", "compensated_sum"]
 
 #: set on the in-memory DuckDB connections segkit opens itself: those it may write plain tables
 #: into and close (the connection carries it, so no module keeps a registry of connections)
@@ -171,6 +171,34 @@ def count_true(condition: ir.BooleanValue) -> ir.IntegerScalar:
     2
     """
     return ibis.cases((condition, 1), else_=0).sum()
+
+
+def compensated_sum(t: ir.Table, key: str, columns: list[str]) -> ir.Table:
+    """``t`` (one row per ``key``) with ``_sum``: its ``columns`` added left to right as pandas adds a group.
+
+    pandas sums a group with Kahan compensation (``y = v - c; s' = s + y; c = (s' - s) - y``), so
+    0.1 + 0.2 + 0.3 is 0.6 there and 0.6000000000000001 in a plain SQL ``SUM``; a tie at a cut can
+    then break the other way. NULL columns are skipped (a month without a row), not added as 0.
+    Each step is one GROUP BY over the single row per key: merged into one SELECT, each step repeats
+    the expressions of the previous ones, and PostgreSQL planned 6 steps as a 121 kB query.
+
+    Example
+    -------
+    >>> t = ibis.memtable({"k": ["a", "b"], "m0": [0.1, None], "m1": [0.2, 1.0], "m2": [0.3, None]})
+    >>> compensated_sum(t, "k", ["m0", "m1", "m2"]).order_by("k").to_pandas()["_sum"].tolist()
+    [0.6, 1.0]
+    """
+    t = t.mutate(_sum=ibis.literal(0.0, type="float64"), _c=ibis.literal(0.0, type="float64"))
+    for col in columns:
+        v = t[col].cast("float64")
+        y = v - t._c
+        new_s = t._sum + y
+        new_c = (new_s - t._sum) - y
+        t = t.group_by(key).aggregate(
+            **{c: t[c].max() for c in t.columns if c not in (key, "_sum", "_c")},
+            _sum=ibis.cases((v.isnull(), t._sum), else_=new_s).max(),
+            _c=ibis.cases((v.isnull(), t._c), else_=new_c).max())
+    return t.drop("_c")
 
 
 #: backends whose TRY_CAST raises on unreadable text: Ibis 12 compiles it to a plain CAST for PostgreSQL

@@ -40,10 +40,16 @@ from __future__ import annotations
 
 import datetime as dt
 
+import ibis
+import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
 
-__all__ = ["relationship_stages", "stage_transitions", "stage_check", "STAGES", "STAGE_ORDER",
+from ..engines import compensated_sum
+from ..errors import ParameterError
+from ..features import _round_half_even
+
+__all__ = ["relationship_stages", "stages_table", "stage_transitions", "stage_check", "STAGES", "STAGE_ORDER",
            "LIFECYCLE_TO_STAGE", "CHECK_MIN_CUSTOMERS", "EXPLORATION_MONTHS", "QUIET_MIN_MONTHS", "QUIET_FACTOR",
            "COMPARE_MONTHS",
            "DECLINE_RATIO", "GROWTH_RATIO", "COMMITMENT_TENURE_MONTHS", "COMMITMENT_MIN_ACTIVE"]
@@ -110,6 +116,74 @@ def relationship_stages(monthly: pd.DataFrame, as_of: dt.date | str,
         ["dissolution", "exploration", "dissolution", "expansion", "commitment"], default="awareness")
     out = f.assign(stage=stage, usual_gap=usual_gap.round(6)).rename_axis("customer_id").reset_index()
     return out[["customer_id", "stage", "first", "last", "active", "usual_gap", "recent", "before"]]
+
+
+def stages_table(monthly: ir.Table, as_of: dt.date | str, customers: ir.Table | None = None) -> ir.Table:
+    """:func:`relationship_stages` as an engine expression: the same rows and values, nothing fetched.
+
+    ``monthly``: :func:`segkit.features.customer_month_table` (one row per customer and month with
+    ``revenue`` and, optionally, ``purchases``). ``customers``: a table with ``customer_id`` (e.g.
+    :func:`segkit.features.customer_features_table`): exactly its customers get a row, those without
+    a purchase up to ``as_of`` in **dissolution** with NULL counts; without it, every customer with a
+    purchase month. Returns ``customer_id, stage, first, last, active, usual_gap, recent, before`` in
+    no particular order. The spans' revenue is summed month by month as pandas sums a group
+    (:func:`segkit.engines.compensated_sum`, oldest month first, as ``customer_month`` orders them) and
+    ``usual_gap`` is rounded as numpy rounds, so the stages and figures equal the pandas ones. Group-bys
+    and joins only: DuckDB, Polars, PySpark and SQL databases.
+
+    Example
+    -------
+    >>> m = ibis.memtable({"customer_id": ["a", "b", "b"], "month": pd.to_datetime(["2024-06-01", "2024-01-01",
+    ...     "2024-02-01"]), "revenue": [10.0, 5.0, 5.0], "purchases": [1, 1, 1]})
+    >>> stages_table(m, "2024-06-30").order_by("customer_id").to_pandas()["stage"].tolist()
+    ['exploration', 'dissolution']
+    """
+    if customers is not None and "customer_id" not in customers.columns:
+        raise ParameterError("the customers table lacks 'customer_id'", where="stages_table",
+                             fix="pass segkit.features.customer_features_table(...) or a table of ids")
+    cut = pd.Timestamp(as_of)
+    m = monthly.select(customer_id=monthly.customer_id.cast("string"), month=monthly.month.cast("date"),
+                       revenue=monthly.revenue.cast("float64"),
+                       paid=monthly["purchases" if "purchases" in monthly.columns else "revenue"] > 0)
+    m = m.filter(m.month <= ibis.literal(dt.date(cut.year, cut.month, 1), type="date"))
+    m = m.mutate(_age=((cut.year - m.month.year()) * 12 + (cut.month - m.month.month())).cast("int64"))
+    spans = {"recent": range(COMPARE_MONTHS - 1, -1, -1), "before": range(2 * COMPARE_MONTHS - 1, COMPARE_MONTHS - 1, -1)}
+    per = m.group_by("customer_id").aggregate(
+        first=m._age.max(where=m.paid), last=m._age.min(where=m.paid), active=m._age.nunique(where=m.paid),
+        recent_active=m._age.nunique(where=m.paid & (m._age < COMPARE_MONTHS)),
+        before_active=m._age.nunique(where=m.paid & m._age.between(COMPARE_MONTHS, 2 * COMPARE_MONTHS - 1)),
+        **{f"_a{age}": m.revenue.sum(where=m._age == age) for ages in spans.values() for age in ages})
+    for name, ages in spans.items():
+        per = compensated_sum(per, "customer_id", [f"_a{a}" for a in ages]).rename({name: "_sum"})
+    per = per.filter(per.active > 0)
+    if customers is not None:
+        ids = customers.select(customer_id=customers.customer_id.cast("string")).distinct()
+        per = ids.filter(ids.customer_id.notnull()).left_join(per, "customer_id").drop("customer_id_right")
+    return per.select("customer_id", stage=_stage(per), first=per["first"], last=per["last"], active=per.active,
+                      usual_gap=_round_half_even(_usual_gap(per)), recent=per.recent, before=per.before)
+
+
+def _usual_gap(f: ir.Table) -> ir.FloatingValue:
+    """(first - last) / (active - 1) months between purchase months; NULL for one purchase month."""
+    return ibis.cases((f.active > 1, (f["first"] - f["last"]).cast("float64") / (f.active - 1).cast("float64")),
+                      else_=ibis.null("float64"))
+
+
+def _stage(f: ir.Table) -> ir.StringValue:
+    """:func:`relationship_stages`' rules, in order, on :func:`stages_table`'s per-customer columns."""
+    def const(x: float) -> ir.FloatingScalar:
+        return ibis.literal(float(x), type="float64")
+
+    gap = _usual_gap(f)
+    one = f.active == 1
+    quiet = f["last"].cast("float64") >= ibis.greatest(const(QUIET_MIN_MONTHS), const(QUIET_FACTOR) * gap.fill_null(0.0))
+    comparable = (f.before > 0) & (gap < COMPARE_MONTHS).fill_null(False)
+    declining = comparable & (f.recent <= const(DECLINE_RATIO) * f.before)
+    growing = comparable & ((f.recent >= const(GROWTH_RATIO) * f.before) | (f.recent_active > f.before_active))
+    committed = (f["first"] + 1 >= COMMITMENT_TENURE_MONTHS) & (f.active >= COMMITMENT_MIN_ACTIVE)
+    return ibis.cases((f.active.isnull(), "dissolution"), (one & (f["first"] < EXPLORATION_MONTHS), "exploration"),
+                      (one | quiet | declining, "dissolution"), (growing, "expansion"), (committed, "commitment"),
+                      else_="awareness")
 
 
 def stage_transitions(before: pd.DataFrame, after: pd.DataFrame) -> pd.DataFrame:

@@ -24,6 +24,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+import ibis
+import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
 from scipy.optimize import linear_sum_assignment
@@ -251,6 +253,59 @@ class KMeansSegmenter(SchemeMixin):
     def _assign(self, X: np.ndarray) -> np.ndarray:
         d = ((X[:, None, :] - self.centers_[None, :, :]) ** 2).sum(axis=2)
         return d.argmin(axis=1)
+
+    def assign_table(self, features: ir.Table) -> ir.Table:
+        """Each customer of ``features`` assigned to the nearest fitted centre, as an engine expression.
+
+        ``features``: :func:`segkit.features.customer_features_table` (or any table with
+        ``customer_id`` and the fitted feature columns). Returns ``customer_id, cluster, segment``
+        (the cluster's number and name, as in :meth:`segment_table`) in no particular order; nothing
+        runs until the caller fetches it. The features are transformed as in the fit (log of 1 + the
+        value clipped at 0, then standardized with :attr:`scaler_`), the squared distances to
+        :attr:`centers_` summed feature by feature, and the nearest centre taken, the lower number on a
+        tie. So a model fitted on a sample labels every customer where the data lives. The engine's
+        ``ln(1 + x)`` stands for numpy's ``log1p`` (Ibis has none): they differ in the last digits, which
+        moves a customer only if it lies within that distance of two centres. Arithmetic and ``CASE``
+        only: DuckDB, Polars, PySpark and SQL databases.
+
+        Example
+        -------
+        >>> f = pd.DataFrame({"customer_id": [f"c{i}" for i in range(8)],
+        ...                   "recency_days": [3, 5, 4, 6, 300, 280, 310, 290], "frequency": [9, 8, 10, 9, 1, 1, 2, 1],
+        ...                   "monetary": [500.0, 450, 520, 480, 20, 25, 15, 30]})
+        >>> km = KMeansSegmenter(k_range=(2, 2), n_stability=0).fit_features(f)
+        >>> got = km.assign_table(ibis.memtable(f)).order_by("customer_id").to_pandas()
+        >>> got["cluster"].tolist() == km.clusters_.sort_index().tolist()
+        True
+        """
+        self._check_fitted()
+        missing = set(BASE_FEATURES + tuple(self.extra_features)) - set(features.columns)
+        if missing:
+            raise ParameterError(f"the features table lacks {sorted(missing)}", where="KMeansSegmenter.assign_table",
+                                 fix="pass segkit.features.customer_features_table(...) with those columns")
+        cols = [(features[c].cast("float64").clip(lower=0.0) + 1.0).ln() for c in BASE_FEATURES]
+        cols += [features[c].cast("float64") for c in self.extra_features]
+        scaled = []
+        for j, x in enumerate(cols):
+            z = (x - float(self.scaler_.mean_[j])) / float(self.scaler_.scale_[j])
+            scaled.append(ibis.cases((z.isnull() | z.isnan(), 0.0), else_=z))  # numpy's nan_to_num
+        t = features.select(customer_id=features.customer_id.cast("string"), **{f"_x{j}": z for j, z in enumerate(scaled)})
+        dist = {}
+        for c, centre in enumerate(self.centers_):
+            diffs = [t[f"_x{j}"] - float(centre[j]) for j in range(len(scaled))]
+            d = diffs[0] * diffs[0]
+            for e in diffs[1:]:  # added in numpy's order
+                d = d + e * e
+            dist[f"_d{c}"] = d
+        # one GROUP BY over the single row per customer: the distances are computed once there. Without
+        # it PostgreSQL folds every step into one projection, repeating each distance in every WHEN below
+        # (111 s instead of 2 s for CDNOW's 23,502 customers at k = 5)
+        t = t.group_by("customer_id").aggregate(**{name: d.max() for name, d in dist.items()})
+        t = t.mutate(_min=ibis.least(*(t[f"_d{c}"] for c in range(self.k_))))
+        cluster = ibis.cases(*((t[f"_d{c}"] == t._min, c) for c in range(self.k_ - 1)), else_=self.k_ - 1)
+        t = t.select("customer_id", cluster=cluster.cast("int64"))
+        return t.mutate(segment=ibis.cases(*((t.cluster == c, self.names_[c]) for c in range(self.k_)),
+                                           else_=ibis.null("string")))
 
     def match_labels(self, previous: pd.DataFrame) -> "KMeansSegmenter":
         """Renumber clusters to agree with ``previous`` (a segment table with a ``cluster`` column).
