@@ -351,3 +351,18 @@ def test_postgres_tiers_equal_fit_monthly(postgres_server, cdnow_tx, monkeypatch
         pd.testing.assert_frame_equal(monthly, mt, check_exact=True, check_dtype=False)
         assert alerts["customer_id"].tolist() == fit.alerts_["customer_id"].tolist()
         assert alerts["value_at_risk"].tolist() == fit.alerts_["value_at_risk"].tolist()
+
+
+@pytest.mark.spark
+@pytest.mark.slow
+def test_pyspark_tiers_equal_fit_monthly(cdnow_tx):
+    """CDNOW read by local PySpark: every label, monthly tier and alert of the three variants as in pandas."""
+    pytest.importorskip("pyspark", reason="PySpark is in the dev extra: pip install -e '.[dev]'")
+    as_of = split_periods(cdnow_tx, holdout_months=6).as_of
+    tx = load_transactions(CDNOW_PATH, engine="pyspark")
+    monthly_table, customer_table = customer_month_table(tx, None, as_of), customer_features_table(tx, as_of)
+    monthly, customers = customer_month(cdnow_tx, None, as_of), customer_features(cdnow_tx, as_of)
+    for variant in ("monthly_union", "period_total", "abc"):
+        tiers = PercentileTiers(variant=variant)
+        assert_same(tiers.tiers_table(monthly_table, customer_table, as_of=as_of),
+                    tiers.fit_monthly(monthly, customers=customers, as_of=as_of))
