@@ -347,7 +347,8 @@ def test_the_default_map_is_read_as_utf8_whatever_the_locale(tmp_path, monkeypat
 
     (tmp_path / rfm.DEFAULT_MAP).write_text(ACCENTED_MAP, encoding="utf-8")
     asked = []
-    monkeypatch.setattr(rfm, "resources", types.SimpleNamespace(files=lambda package: asked.append(package) or tmp_path))
+    shipped = types.SimpleNamespace(files=lambda package: asked.append(package) or tmp_path)
+    monkeypatch.setattr(rfm, "resources", shipped)
     _latin1_locale(monkeypatch)
     smap = load_segment_map()
     assert asked == ["segkit.schemes"]
