@@ -137,3 +137,44 @@ def test_isin_of_a_bare_categorical():
         True, False, True]
     assert isin(pd.Series(ids), pd.Series(pd.Categorical(["a"], categories=["a", "b"]))).tolist() == [
         False, False, True, False]
+
+
+# ------------------------------------------------------------------ session 7: the remaining survivors
+def test_positions_never_match_a_missing_id_to_a_missing_member():
+    from segkit.schemes._base import positions
+
+    members = pd.Index(["a", None, "b"], dtype=object)
+    assert positions(pd.Index(["b", None, "a", "z"], dtype=object), members).tolist() == [2, -1, 0, -1]
+    assert positions(np.array([None, None], dtype=object), members).tolist() == [-1, -1]
+
+
+def test_positions_of_ids_stored_in_several_arrow_chunks():
+    from segkit.schemes._base import positions
+
+    # pandas keeps the text of two concatenated frames as two Arrow chunks
+    ids = pd.concat([pd.Series(["b", "x"]), pd.Series(["a", None])], ignore_index=True)
+    assert positions(ids, pd.Index(["a", "b"])).tolist() == [1, -1, 0, -1]
+    assert positions(ids, pd.Index([], dtype=object)).tolist() == [-1, -1, -1, -1]
+
+
+def test_a_nan_in_a_plain_list_is_a_missing_value_not_the_text_nan():
+    from segkit.schemes._base import positions
+
+    # a list of text and NaN: numpy alone would make NaN the text "nan"
+    assert isin(["nan", "a"], ["a", np.nan]).tolist() == [False, True]
+    assert isin(["a", np.nan], ["nan", "a"]).tolist() == [True, False]
+    assert positions(["nan", "a"], ["a", np.nan]).tolist() == [-1, 0]
+
+
+def test_profile_keeps_customers_without_features_and_names_the_segment_column():
+    # a plug-in scheme whose segments_ is an Index (no name) and whose features lack customer c
+    labels = pd.Series(["high", "low", "low"], index=pd.Index(["a", "b", "c"]))
+    s = _Plain.fitted(labels, pd.Index(["high", "low", "none"]))
+    features = pd.DataFrame({"customer_id": ["b", "a"], "spend": [4.0, 10.0]})
+    prof = s._profile(features, ["spend"])
+    assert prof.columns.tolist() == ["segment", "rank", "customers", "share", "spend"]
+    assert prof["segment"].tolist() == ["high", "low", "none"]
+    assert prof["rank"].tolist() == [1, 2, 3] and prof["customers"].tolist() == [1, 2, 0]
+    # c is counted (share of 3 customers) though it has no spend: the mean of low is b's 4.0
+    assert prof["share"].tolist() == [1 / 3, 2 / 3, 0.0]
+    assert prof["spend"].tolist()[:2] == [10.0, 4.0] and pd.isna(prof["spend"].iloc[2])

@@ -277,3 +277,13 @@ def test_labels_from_ranks_a_missing_predicted_value_as_zero():
     # 3 customers: VIP ceil(0.3 * 3) = 1 (b, 5), GOOD ceil(0.5 * 2) = 1: a (missing -> 0) before c (-1)
     labels = PotentialTiers.labels_from(pred, 0.3, 0.5)
     assert labels.to_dict() == {"a": "GOOD", "b": "VIP", "c": "REGULAR"}
+
+
+def test_labels_from_ranks_unsigned_counts_as_numbers():
+    # expected purchases as an unsigned count (no predicted value): 0 is the lowest, not a number that
+    # wraps when negated. Four active customers: VIP ceil(0.25 * 4) = 1 (b, 3), GOOD ceil(0.25 * 3) = 1 (d, 2)
+    pred = pd.DataFrame({"customer_id": ["a", "b", "c", "d"], "p_alive": [0.9] * 4,
+                         "expected_purchases": np.array([0, 3, 1, 2], dtype=np.uint32),
+                         "predicted_value": [np.nan] * 4})
+    labels = PotentialTiers.labels_from(pred, 0.25, 0.25)
+    assert labels.to_dict() == {"a": "REGULAR", "b": "VIP", "c": "REGULAR", "d": "GOOD"}

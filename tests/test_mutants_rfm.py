@@ -302,3 +302,129 @@ def test_score_columns_count_minus_zero_as_zero():
     s = score_columns(t, 4).to_pandas().set_index("customer_id").sort_index()
     # a and b tie on 0: ranks 1-2 (the lowest tie: rank 1) -> 1; c rank 3 -> 3, d rank 4 -> 4
     assert s["rfm_m"].tolist() == [1, 1, 3, 4]
+
+
+# ------------------------------------------------------------------ session 7: the remaining survivors
+ACCENTED_MAP = ("segments:\n  - name: Clientes fiéis\n    description: compram há muito\n"
+                "    regions: [{r: [0, 1], fm: [0, 1]}]\n")
+
+
+def _latin1_locale(monkeypatch):
+    """open() as on a machine whose locale encoding is Latin-1: what it uses when no encoding is given."""
+    import io
+
+    monkeypatch.setattr(io, "text_encoding", lambda encoding, stacklevel=2: encoding or "latin-1")
+
+
+def test_a_segment_map_path_that_is_not_a_file_is_refused_where_it_is_used(tmp_path):
+    from segkit.schemes.rfm import segment_cells
+
+    gone = tmp_path / "gone.yml"
+    # not the default map in its place: the missing file is named
+    with pytest.raises(SegkitError) as err:
+        RFMSegmenter(bins=3, segment_map=gone).fit_features(six_customers())
+    assert err.value.where == str(gone)
+    assert err.value.what == f"the RFM segment map {str(gone)!r} does not exist"
+    with pytest.raises(SegkitError) as err:
+        segment_cells(str(tmp_path), 3)   # a folder is not a map file either
+    assert err.value.where == str(tmp_path)
+
+
+def test_a_map_with_accents_reads_the_same_whatever_the_locale(tmp_path, monkeypatch):
+    path = tmp_path / "accents.yml"
+    path.write_text(ACCENTED_MAP, encoding="utf-8")
+    _latin1_locale(monkeypatch)
+    smap = load_segment_map(path)
+    assert smap.names == ["Clientes fiéis"]          # read as Latin-1: "Clientes fiÃ©is"
+    assert smap.segments[0]["description"] == "compram há muito"
+
+
+def test_the_default_map_is_read_as_utf8_whatever_the_locale(tmp_path, monkeypatch):
+    # the shipped map is plain ASCII today; one with an accent in it must still read right
+    import types
+
+    from segkit.schemes import rfm
+
+    (tmp_path / rfm.DEFAULT_MAP).write_text(ACCENTED_MAP, encoding="utf-8")
+    asked = []
+    shipped = types.SimpleNamespace(files=lambda package: asked.append(package) or tmp_path)
+    monkeypatch.setattr(rfm, "resources", shipped)
+    _latin1_locale(monkeypatch)
+    smap = load_segment_map()
+    assert asked == ["segkit.schemes"]
+    assert smap.names == ["Clientes fiéis"] and smap.source == "segkit default (rfm_segments.yml)"
+
+
+def test_unsigned_day_counts_are_scored_as_numbers():
+    # recency in an unsigned column: 0 days is the best value, not a number that wraps when negated
+    days = np.array([0, 1, 2, 30], dtype=np.uint32)
+    assert rfm_scores(days, 4, higher_is_better=False).tolist() == [4, 3, 2, 1]
+    # two bins: ranks 4, 3, 2, 1 -> floor(3 * 2 / 4) + 1 = 2, 2, 1, 1
+    assert rfm_scores(pd.Series(days.astype(np.uint64)), 2, higher_is_better=False).tolist() == [2, 2, 1, 1]
+
+
+def test_a_missing_value_takes_the_lowest_score_within_the_bins():
+    # NaN has no rank; the score is clipped to 1..bins, so it lands on 1 (the others: ranks 1, 2, 3 of
+    # n = 4 with three bins -> floor(0), floor(0.75), floor(1.5) + 1 = 1, 1, 2)
+    with np.errstate(invalid="ignore"):
+        got = rfm_scores(np.array([np.nan, 1.0, 2.0, 3.0]), 3)
+    assert got.tolist() == [1, 1, 1, 2]
+
+
+def _cases(cells: pd.DataFrame, rows: dict) -> list:
+    import ibis
+
+    from segkit.schemes.rfm import segment_expression
+
+    t = ibis.memtable(rows)
+    return t.select(s=segment_expression(cells, t.r, t.f, t.m)).to_pandas()["s"].tolist()
+
+
+def test_segment_expression_of_a_segment_in_two_separate_runs():
+    # R 1: F + M = 2 and 4 are A, 3 is B; R 2: one segment C over 2..4. A's values 2 and 4 are two
+    # runs, not one run over 3
+    cells = pd.DataFrame({"rfm_r": [1, 1, 1, 1, 2, 2, 2, 2], "rfm_f": [1, 1, 2, 2] * 2, "rfm_m": [1, 2, 1, 2] * 2,
+                          "rfm_segment": ["A", "B", "B", "A", "C", "C", "C", "C"]})
+    rows = {"r": [1, 1, 1, 1, 2, 2, 3], "f": [1, 2, 1, 2, 1, 2, 1], "m": [1, 1, 2, 2, 1, 2, 1]}
+    got = _cases(cells, rows)
+    assert got[:6] == ["A", "B", "B", "A", "C", "C"] and pd.isna(got[6])   # R 3 is in no cell: empty
+
+
+def test_segment_expression_refuses_cells_that_give_one_r_and_fm_two_segments():
+    import ibis
+
+    from segkit.schemes.rfm import segment_expression
+
+    # (1, 1, 2) and (1, 2, 1) share R 1 and F + M 3 but not the segment: not a segment map's cells
+    cells = pd.DataFrame({"rfm_r": [1, 1, 1, 1], "rfm_f": [1, 1, 2, 2], "rfm_m": [1, 2, 1, 2],
+                          "rfm_segment": ["A", "B", "C", "C"]})
+    t = ibis.memtable({"r": [1], "f": [1], "m": [1]})
+    with pytest.raises(SegkitError) as err:
+        segment_expression(cells, t.r, t.f, t.m)
+    assert err.value.what == "the cell table gives one R and F + M several segments"
+    assert err.value.where == "RFM segment cells" and err.value.fix == "build the cells with SegmentMap.cells"
+
+
+def test_cells_come_in_r_f_m_order_and_a_gap_is_listed_in_that_order(tmp_path):
+    smap = _map(tmp_path, "segments:\n  - name: High\n    regions: [{r: [0, 1], fm: [0.5, 1]}]\n"
+                          "  - name: Low\n    regions: [{r: [0, 1], fm: [0, 0.5]}]\n")
+    cells = smap.cells(3)
+    assert cells[["rfm_r", "rfm_f", "rfm_m"]].to_numpy().tolist() == [
+        [r, f, m] for r in (1, 2, 3) for f in (1, 2, 3) for m in (1, 2, 3)]
+    # three bins: fm = (F + M - 2) / 4 < 0.5 for F + M < 4; the gap's first six cells in R, F, M order
+    gap = _map(tmp_path, "segments:\n  - name: High\n    regions: [{r: [0, 1], fm: [0.5, 1]}]\n", "gap.yml")
+    with pytest.raises(SegkitError) as err:
+        gap.cells(3)
+    assert err.value.what == ("9 score cell(s) (R, F, M) belong to no segment, e.g. "
+                              "[(1, 1, 1), (1, 1, 2), (1, 2, 1), (2, 1, 1), (2, 1, 2), (2, 2, 1)]")
+
+
+def test_an_overlap_names_four_cells_at_most(tmp_path):
+    # two bins: r = 1 for R 2; both segments claim every cell with R 2 (four of them) and R 1 ones
+    smap = _map(tmp_path, "segments:\n  - name: All\n    regions: [{r: [0, 1], fm: [0, 1]}]\n"
+                          "  - name: Some\n    regions: [{r: [0, 1], fm: [0, 0.6]}]\n")
+    with pytest.raises(SegkitError) as err:
+        smap.cells(2)
+    # fm < 0.6: F + M = 2 or 3 (fm 0, 0.5), three cells per R -> six claimed twice, four named
+    assert err.value.what == ("6 cell(s) belong to several segments, e.g. (1, 1, 1): All, Some; "
+                              "(1, 1, 2): All, Some; (1, 2, 1): All, Some; (2, 1, 1): All, Some")
