@@ -44,6 +44,25 @@ def pandas_scores(features: pd.DataFrame, bins: int = 5) -> pd.DataFrame:
     return expected.reset_index(drop=True)
 
 
+@pytest.mark.parametrize("bins", [2, 3, 5])
+def test_missing_values_score_one_and_count_among_the_customers(bins):
+    """A missing feature (NULL, or NaN inside the engine) scores 1 and counts in n, in both paths: the
+    customer keeps its row and the others' scores stay within 1..bins."""
+    f = pd.DataFrame({"customer_id": list("abcdefg"), "recency_days": [1, 2, None, 4, 4, 9, None],
+                      "frequency": [1, 3, 2, 2, 7, 1, 1], "monetary": [10.0, None, 5.0, 7.0, 7.0, 80.0, 1.0]})
+    got = engine_scores(ibis.memtable(f), bins=bins)
+    pd.testing.assert_frame_equal(got, pandas_scores(f, bins=bins), check_exact=True)
+    assert got["customer_id"].tolist() == list("abcdefg")
+    assert got.loc[got["customer_id"].isin(["c", "g"]), "rfm_r"].tolist() == [1, 1]
+    assert got[["rfm_r", "rfm_f", "rfm_m"]].isin(range(1, bins + 1)).all().all()
+    # five valued recencies of seven customers: a (1 day, the best) ranks 5th -> floor(4 * 3 / 7) + 1 = 2 at 3 bins
+    if bins == 3:
+        assert got["rfm_r"].tolist() == [2, 2, 1, 1, 1, 1, 1]
+    t = ibis.memtable(f.assign(monetary=f["monetary"].fillna(0.0)))
+    t = t.mutate(monetary=ibis.cases((t.customer_id == "b", ibis.literal(float("nan"))), else_=t.monetary))
+    pd.testing.assert_frame_equal(engine_scores(t, bins=bins), got, check_exact=True)
+
+
 @pytest.fixture(scope="module")
 def b2b_tx():
     return load_transactions(B2B_PATH)
