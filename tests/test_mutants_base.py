@@ -178,3 +178,11 @@ def test_profile_keeps_customers_without_features_and_names_the_segment_column()
     # c is counted (share of 3 customers) though it has no spend: the mean of low is b's 4.0
     assert prof["share"].tolist() == [1 / 3, 2 / 3, 0.0]
     assert prof["spend"].tolist()[:2] == [10.0, 4.0] and pd.isna(prof["spend"].iloc[2])
+
+
+def test_isin_takes_any_iterable_of_members():
+    """The signature promises any iterable: a generator, dict keys, a dict, a frozenset give the same mask."""
+    ids = pd.Index(["a", "b", "c", None])
+    want = [True, False, True, False]
+    for members in (x for x in ["c", "a"]), {"a": 1, "c": 2}.keys(), {"a": 1, "c": 2}, frozenset({"a", "c"}), ("a", "c"):
+        assert isin(ids, members).tolist() == want

@@ -28,7 +28,7 @@ def isin(ids: pd.Index | pd.Series, members: Iterable[str] | pd.Series | pd.Inde
         cat = ids.array if isinstance(ids, (pd.Series, pd.Index)) else ids
         codes = np.asarray(cat.codes)
         return np.append(isin(cat.categories, members), False)[codes]  # code -1 (missing) -> False
-    if isinstance(members, (set, frozenset)):
+    if not isinstance(members, (pd.Series, pd.Index, np.ndarray, list, tuple)):  # a set, dict keys, a generator
         members = list(members)
     # skip_nulls: a missing member matches nothing, so a missing id stays False
     return pc.fill_null(pc.is_in(_text(ids), value_set=_text(members), skip_nulls=True),
