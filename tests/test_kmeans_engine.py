@@ -110,6 +110,43 @@ def test_extra_features_and_missing_values(fitted):
         f["customer_id"].isin(["c000", "c004"]), 1e6))).tolist()  # the rows matter: a huge value moves them
 
 
+def test_values_below_one_are_transformed_as_in_the_fit():
+    """Recency 0 (bought on the cut-off day), fractions of a purchase or a currency unit, negatives:
+    log of 1 + the value clipped at 0, not at any other floor (a model of small values shows it)."""
+    rng = np.random.default_rng(5)
+    small = pd.DataFrame({"customer_id": [f"s{i:03d}" for i in range(200)], "recency_days": rng.integers(0, 3, 200),
+                          "frequency": rng.uniform(0, 2.5, 200), "monetary": rng.uniform(-1, 2.5, 200)})
+    km = KMeansSegmenter(k_range=(4, 4), n_stability=0, random_state=3).fit_features(small)
+    got = assigned(km, small)
+    assert got["cluster"].tolist() == nearest(km, small).tolist()
+    assert got["cluster"].tolist() == km.clusters_.loc[got["customer_id"]].tolist()
+
+
+def test_a_missing_extra_feature_sits_at_its_mean():
+    """Identical recency, frequency and monetary; the extra feature splits 8 to 2 (10-12 and 90: scaled
+    about -0.5 and +2). A missing value is the mean (0 scaled): nearer the 10s than the 90s."""
+    f = pd.DataFrame({"customer_id": [f"e{i}" for i in range(10)], "recency_days": 30, "frequency": 2,
+                      "monetary": 100.0, "avg_order_value": [10.0] * 7 + [12.0, 90.0, 90.0]})
+    km = KMeansSegmenter(k_range=(2, 2), n_stability=0, random_state=0,
+                         extra_features=("avg_order_value",)).fit_features(f)
+    probe = f.assign(avg_order_value=[None, np.nan] + [10.0] * 5 + [12.0, 90.0, 90.0])
+    got = assigned(km, probe)
+    tens = km.clusters_.loc["e2"]
+    assert got["cluster"].tolist()[:2] == [tens, tens] and got["cluster"].tolist() == nearest(km, probe).tolist()
+    t = ibis.memtable(f)  # NaN made in the engine
+    t = t.mutate(avg_order_value=ibis.cases((t.customer_id == "e9", ibis.literal(float("nan"))),
+                                            else_=t.avg_order_value))
+    assert km.assign_table(t).filter(t.customer_id == "e9").to_pandas()["cluster"].tolist() == [tens]
+
+
+def test_every_cluster_gets_its_name():
+    km = KMeansSegmenter(k_range=(4, 4), n_stability=0, random_state=2).fit_features(groups(40, seed=8))
+    got = assigned(km, groups(40, seed=8))
+    assert set(got["cluster"]) == {0, 1, 2, 3}
+    assert got["segment"].tolist() == [km.names_[c] for c in got["cluster"]]
+    assert got["segment"].notna().all()
+
+
 def test_equal_distances_go_to_the_lower_cluster(fitted):
     km, f = fitted
     twin = KMeansSegmenter(k_range=(3, 3), n_stability=0, random_state=1).fit_features(f)

@@ -304,8 +304,8 @@ class KMeansSegmenter(SchemeMixin):
         t = t.mutate(_min=ibis.least(*(t[f"_d{c}"] for c in range(self.k_))))
         cluster = ibis.cases(*((t[f"_d{c}"] == t._min, c) for c in range(self.k_ - 1)), else_=self.k_ - 1)
         t = t.select("customer_id", cluster=cluster.cast("int64"))
-        return t.mutate(segment=ibis.cases(*((t.cluster == c, self.names_[c]) for c in range(self.k_)),
-                                           else_=ibis.null("string")))
+        return t.mutate(segment=ibis.cases(*((t.cluster == c, self.names_[c]) for c in range(self.k_ - 1)),
+                                           else_=self.names_[self.k_ - 1]))
 
     def match_labels(self, previous: pd.DataFrame) -> "KMeansSegmenter":
         """Renumber clusters to agree with ``previous`` (a segment table with a ``cluster`` column).
