@@ -54,7 +54,7 @@ def share_ceil(share: float, n: ir.IntegerValue) -> ir.IntegerValue:
     The share is the fraction p / q it was written as; ceil(p * n / q) = (p * n + q - 1) // q. Ibis
     divides in floating point on some backends before the floor, so the numerator is first made a
     multiple of q (``x - x % q``): the quotient is then a whole number, exact while p * n stays
-    below 2**53 (n below 9 million for a share written with 9 decimals; any n for 0.2).
+    below 2**53 (n below 9 million for a share written with 9 decimals; n below 2**53 for 0.2 = 1/5).
 
     >>> t = ibis.memtable({"n": [15, 16, 0, 1, 10]})
     >>> t.select(v=share_ceil(0.2, t.n), w=share_ceil(0.1 + 0.2, t.n)).to_pandas().to_numpy().tolist()
