@@ -58,6 +58,11 @@ def test_missing_values_score_one_and_count_among_the_customers(bins):
     # five valued recencies of seven customers: a (1 day, the best) ranks 5th -> floor(4 * 3 / 7) + 1 = 2 at 3 bins
     if bins == 3:
         assert got["rfm_r"].tolist() == [2, 2, 1, 1, 1, 1, 1]
+    # ties at the best and the worst value beside missing ones: the best tie's rank is its highest
+    # among the customers with a value (5 of 7 here), not among all customers
+    tied = f.assign(frequency=[1, 7, 2, None, 7, 1, 1], recency_days=[2, 2, None, 9, 4, 9, None])
+    pd.testing.assert_frame_equal(engine_scores(ibis.memtable(tied), bins=bins), pandas_scores(tied, bins=bins),
+                                  check_exact=True)
     t = ibis.memtable(f.assign(monetary=f["monetary"].fillna(0.0)))
     t = t.mutate(monetary=ibis.cases((t.customer_id == "b", ibis.literal(float("nan"))), else_=t.monetary))
     pd.testing.assert_frame_equal(engine_scores(t, bins=bins), got, check_exact=True)
