@@ -7,8 +7,15 @@ import shutil
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 os.environ.setdefault("MPLBACKEND", "Agg")
+
+# Property tests draw the same examples on every run (a red CI is a fact about the code, not luck);
+# SEGKIT_HYPOTHESIS=explore draws fresh random examples on each run, to hunt for new failures.
+settings.register_profile("fixed", derandomize=True, database=None, print_blob=True)
+settings.register_profile("explore", derandomize=False, print_blob=True)
+settings.load_profile(os.environ.get("SEGKIT_HYPOTHESIS", "fixed"))
 
 from segkit.config import CDNOW_PATH, PROJECT_ROOT  # noqa: E402
 

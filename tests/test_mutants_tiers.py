@@ -409,3 +409,14 @@ def test_months_given_as_text_rank_as_the_same_months():
                         dropout_months=1).fit_monthly(monthly)
     # VIP in some month: a, b (January), c (February), d, e, f (March); g GOOD in March
     assert t.labels_.to_dict() == {**dict.fromkeys("abcdef", "VIP"), "g": "GOOD", **dict.fromkeys("hij", "REGULAR")}
+
+
+def test_window_totals_add_the_months_oldest_first_whatever_the_row_order():
+    """0.1 + 1.8 - 2.5 by Kahan's steps, oldest month first, is -0.5999999999999999 (the engine's
+    float) for sorted and reversed rows; pandas 3.1's group sum gave -0.6 for sorted rows only."""
+    rows = pd.DataFrame({"customer_id": ["k", "k", "k", "z"],
+                         "month": pd.to_datetime(["2024-01-01", "2024-02-01", "2024-03-01", "2024-03-01"]),
+                         "revenue": [0.1, 1.8, -2.5, 7.0], "purchases": [1, 1, 0, 1]})
+    for monthly in (rows, rows.iloc[::-1].reset_index(drop=True)):
+        tiers = PercentileTiers(as_of="2024-03-31", window_months=3, variant="period_total").fit_monthly(monthly)
+        assert tiers.window_totals_.to_dict() == {"k": -0.5999999999999999, "z": 7.0}

@@ -14,7 +14,7 @@ import datetime as dt
 import ibis
 import pandas as pd
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from segkit import engines
@@ -100,13 +100,23 @@ def test_customers_on_each_threshold(engine):
     assert (row["first"], row["last"], row["active"], row["usual_gap"]) == (12, 4, 3, 4.0)
 
 
-def test_spans_are_summed_as_pandas_sums_them():
-    """0.1 + 0.2 + 0.3 is 0.6 in pandas' compensated sum and 0.6000000000000001 in a plain sum: exactly
+def test_spans_are_summed_with_compensation():
+    """0.1 + 0.2 + 0.3 is 0.6 in the compensated sum and 0.6000000000000001 in a plain sum: exactly
     on the decline threshold (1.8 / 3 = 0.6) that decides between dissolution and expansion."""
     df = frame([("k", 3, 1.8), ("k", 2, 0.1), ("k", 1, 0.2), ("k", 0, 0.3)])
     got = both(df)
     assert got["recent"].tolist() == [0.6] and got["stage"].tolist() == ["dissolution"]
     assert 0.1 + 0.2 + 0.3 > (1 / 3) * 1.8  # a plain sum would have missed the decline
+
+
+def test_span_sums_do_not_depend_on_the_row_order():
+    """0.1 + 1.8 - 2.5 oldest month first, by Kahan's steps: -0.5999999999999999 on both sides, with
+    the rows sorted or reversed (pandas 3.1's own group sum gave -0.6 for the sorted rows only)."""
+    df = frame([("k", 5, -2.5), ("k", 2, 0.1), ("k", 1, 1.8), ("k", 0, -2.5)])
+    for rows in (df, df.iloc[::-1].reset_index(drop=True)):
+        got = both(rows)
+        assert got["recent"].tolist() == [-0.5999999999999999] and got["before"].tolist() == [-2.5]
+        assert relationship_stages(rows, AS_OF)["recent"].tolist() == [-0.5999999999999999]
 
 
 def test_usual_gap_is_rounded_as_numpy_rounds():
@@ -162,6 +172,7 @@ def monthly_frames(draw):
 @pytest.mark.slow
 @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(df=monthly_frames())
+@example(df=frame([("k5", 5, -2.5), ("k5", 2, 0.1), ("k5", 1, 1.8), ("k5", 0, -2.5), ("k6", 8, -2.5)]))
 def test_engine_equals_pandas_on_generated_frames(df):
     both(df)
     both(df, customers=["k0", "k3", "k11", "none"])

@@ -26,13 +26,15 @@ from typing import Any
 
 import ibis
 import ibis.expr.types as ir
+import numpy as np
+import pandas as pd
 from ibis.common.exceptions import UnsupportedArgumentError, UnsupportedOperationError
 
 from .config import ENGINES
 from .errors import ParameterError
 
 __all__ = ["connect", "ENGINES", "read_csv_text", "materialize", "casts_text_to_date", "engine_name", "release",
-           "count_true", "try_number", "opened", "compensated_sum"]
+           "count_true", "try_number", "opened", "compensated_sum", "ordered_sums"]
 
 #: set on the in-memory DuckDB connections segkit opens itself: those it may write plain tables
 #: into and close (the connection carries it, so no module keeps a registry of connections)
@@ -174,11 +176,12 @@ def count_true(condition: ir.BooleanValue) -> ir.IntegerScalar:
 
 
 def compensated_sum(t: ir.Table, key: str, columns: list[str]) -> ir.Table:
-    """``t`` (one row per ``key``) with ``_sum``: its ``columns`` added left to right as pandas adds a group.
+    """``t`` (one row per ``key``) with ``_sum``: its ``columns`` added left to right with Kahan steps.
 
-    pandas sums a group with Kahan compensation (``y = v - c; s' = s + y; c = (s' - s) - y``), so
-    0.1 + 0.2 + 0.3 is 0.6 there and 0.6000000000000001 in a plain SQL ``SUM``; a tie at a cut can
-    then break the other way. NULL columns are skipped (a month without a row), not added as 0.
+    The steps are ``y = v - c; s' = s + y; c = (s' - s) - y``, those of :func:`ordered_sums`, the
+    pandas side's twin, so both give the same float: 0.1 + 0.2 + 0.3 is 0.6 there and
+    0.6000000000000001 in a plain SQL ``SUM``; a tie at a cut could otherwise break the other way.
+    NULL columns are skipped (a month without a row), not added as 0.
     Each step is one GROUP BY over the single row per key: merged into one SELECT, each step repeats
     the expressions of the previous ones, and PostgreSQL planned 6 steps as a 121 kB query.
 
@@ -199,6 +202,42 @@ def compensated_sum(t: ir.Table, key: str, columns: list[str]) -> ir.Table:
             _sum=ibis.cases((v.isnull(), t._sum), else_=new_s).max(),
             _c=ibis.cases((v.isnull(), t._c), else_=new_c).max())
     return t.drop("_c")
+
+
+def ordered_sums(keys: Any, order: Any, values: Any) -> pd.Series:
+    """Each key's ``values`` added in ascending ``order`` with the Kahan steps of :func:`compensated_sum`.
+
+    The pandas twin of :func:`compensated_sum`: the same steps in the same order give the same float.
+    pandas' own group sum is not a fixed sum: pandas 3.1 adds a group with numpy's ``add.reduceat``
+    when the keys are sorted and with Kahan steps otherwise, so 0.1 + 1.8 - 2.5 is -0.6 one way and
+    -0.5999999999999999 the other, and a customer on a threshold could change sides with the row
+    order or the pandas version. NaN values are skipped; rows with equal key and order are added in
+    their row order. Returns the sums indexed by the sorted distinct keys (float64).
+
+    Example
+    -------
+    >>> ordered_sums(["b", "a", "a", "a"], [1, 3, 1, 2], [1.0, -2.5, 0.1, 1.8]).to_dict()
+    {'a': -0.5999999999999999, 'b': 1.0}
+    """
+    keys, order = np.asarray(keys), np.asarray(order)
+    values = np.asarray(values, dtype="float64")
+    if not len(keys) == len(order) == len(values):
+        raise ParameterError(f"ordered_sums: {len(keys)} keys, {len(order)} orders and {len(values)} values",
+                             where="ordered_sums", fix="pass three columns of one table")
+    sort = np.lexsort((order, keys))  # stable: by key, then order, then row
+    keys, values = keys[sort], values[sort]
+    distinct, start, size = np.unique(keys, return_index=True, return_counts=True)
+    group = np.repeat(np.arange(len(distinct)), size)
+    place = np.arange(len(keys)) - np.repeat(start, size)  # position of each row within its key
+    s, c = np.zeros(len(distinct)), np.zeros(len(distinct))
+    for j in range(int(size.max()) if len(size) else 0):
+        at = (place == j) & ~np.isnan(values)
+        g, v = group[at], values[at]
+        y = v - c[g]
+        t = s[g] + y
+        c[g] = (t - s[g]) - y
+        s[g] = t
+    return pd.Series(s, index=pd.Index(distinct))
 
 
 #: backends whose TRY_CAST raises on unreadable text: Ibis 12 compiles it to a plain CAST for PostgreSQL

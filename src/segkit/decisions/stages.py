@@ -45,7 +45,7 @@ import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
 
-from ..engines import compensated_sum
+from ..engines import compensated_sum, ordered_sums
 from ..errors import ParameterError
 from ..features import _round_half_even
 
@@ -84,8 +84,9 @@ def _per_customer(monthly: pd.DataFrame, as_of: dt.date | str) -> pd.DataFrame:
     g = paid.groupby("customer_id")["_age"]
     out = pd.DataFrame({"first": g.max(), "last": g.min(), "active": g.nunique()})
     recent_span, before_span = m["_age"] < COMPARE_MONTHS, m["_age"].between(COMPARE_MONTHS, 2 * COMPARE_MONTHS - 1)
-    out["recent"] = m[recent_span].groupby("customer_id")["revenue"].sum().reindex(out.index).fillna(0.0)
-    out["before"] = m[before_span].groupby("customer_id")["revenue"].sum().reindex(out.index).fillna(0.0)
+    for name, span in (("recent", recent_span), ("before", before_span)):  # oldest month first, as the engine
+        rows = m[span]
+        out[name] = ordered_sums(rows["customer_id"], -rows["_age"], rows["revenue"]).reindex(out.index).fillna(0.0)
     out["recent_active"] = paid[paid["_age"] < COMPARE_MONTHS].groupby("customer_id")["_age"].nunique() \
         .reindex(out.index).fillna(0)
     out["before_active"] = paid[paid["_age"].between(COMPARE_MONTHS, 2 * COMPARE_MONTHS - 1)] \
@@ -126,8 +127,8 @@ def stages_table(monthly: ir.Table, as_of: dt.date | str, customers: ir.Table | 
     :func:`segkit.features.customer_features_table`): exactly its customers get a row, those without
     a purchase up to ``as_of`` in **dissolution** with NULL counts; without it, every customer with a
     purchase month. Returns ``customer_id, stage, first, last, active, usual_gap, recent, before`` in
-    no particular order. The spans' revenue is summed month by month as pandas sums a group
-    (:func:`segkit.engines.compensated_sum`, oldest month first, as ``customer_month`` orders them) and
+    no particular order. The spans' revenue is summed month by month, oldest first, with the Kahan
+    steps :func:`relationship_stages` uses (:func:`segkit.engines.compensated_sum`) and
     ``usual_gap`` is rounded as numpy rounds, so the stages and figures equal the pandas ones. Group-bys
     and joins only: DuckDB, Polars, PySpark and SQL databases.
 

@@ -39,7 +39,7 @@ import ibis
 import ibis.expr.types as ir
 
 from ..calendar import add_months, month_end, window_month_starts
-from ..engines import engine_name
+from ..engines import engine_name, ordered_sums
 from ..errors import ParameterError
 from . import tiers_engine as engine
 from ._base import SchemeMixin, isin, number_text, positions
@@ -116,11 +116,13 @@ def _coded(data: pd.DataFrame, ids: pd.Index, *, drop_unknown: bool) -> tuple[pd
 def _totals(rows: pd.DataFrame) -> pd.Series:
     """Each customer's sum of ``value`` (index: the ids as text, sorted), grouped on the id codes.
 
-    The same sums as grouping the coded column itself, without pandas re-coding millions of text
+    The months are added oldest first with the Kahan steps of the engine's window totals
+    (:func:`segkit.engines.ordered_sums`), not with pandas' group sum, whose float depends on the
+    row order and the pandas version; grouping on the codes spares pandas re-coding millions of text
     categories to the observed ones first.
     """
     codes = np.asarray(rows["customer_id"].cat.codes)
-    sums = rows["value"].groupby(codes, sort=True).sum()
+    sums = ordered_sums(codes, rows["month"], rows["value"])
     categories = rows["customer_id"].cat.categories
     return pd.Series(sums.to_numpy(), index=pd.Index(categories[sums.index.to_numpy()].astype(str),
                                                       name="customer_id"), name="value")
@@ -413,7 +415,8 @@ class PercentileTiers(SchemeMixin):
             out["last_payment"] = lp.dt.strftime("%Y-%m-%d")
         else:  # only months are known: the last month with a payment
             out["last_payment"] = last_paid_month.reindex(out.index).dt.strftime("%Y-%m")
-        out["value_at_risk"] = in_window.groupby("customer_id")["value"].sum().reindex(out.index).round(6)
+        at_risk = ordered_sums(in_window["customer_id"], in_window["month"], in_window["value"])
+        out["value_at_risk"] = at_risk.reindex(out.index).round(6)
         out = out.reset_index().rename(columns={"index": "customer_id"})
         return out[["customer_id", "last_vip_month", "last_payment", "value_at_risk"]].sort_values(
             ["value_at_risk", "customer_id"], ascending=[False, True], kind="stable").reset_index(drop=True)

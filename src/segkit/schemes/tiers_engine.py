@@ -10,9 +10,10 @@ what the caller fetches comes back. The pieces, each the pandas step it stands f
 - **Shares in integers**: ceil(p * n / q) = (p * n + q - 1) // q with the share as the fraction p / q
   it was written as (:func:`share_ceil`), so 20% of 15 is 3 as in :func:`~segkit.schemes.tiers.exact_ceil`.
 - **Window totals** (``period_total``, ``abc``, the alerts' value at risk): the customer's window
-  months as columns, summed month by month with the compensated (Kahan) summation pandas' group sums
-  use (:func:`window_totals`), so a total such as 0.1 + 0.2 + 0.3 is the float pandas gets (0.6),
-  not SQL's plain sum (0.6000000000000001), and ties at a cut break as in pandas.
+  months as columns, summed month by month, oldest first, with Kahan steps (:func:`window_totals`),
+  the steps the pandas fit takes (:func:`segkit.engines.ordered_sums`), so a total such as
+  0.1 + 0.2 + 0.3 is the float pandas gets (0.6), not SQL's plain sum (0.6000000000000001), and ties
+  at a cut break as in pandas.
 
 Customer ids are ordered by the engine's string order: bytewise on DuckDB and Spark, the column's
 collation on a SQL database (``C`` orders as Python and pandas do; a locale collation such as
@@ -106,7 +107,7 @@ def ranked(rows: ir.Table, value: str, by: list[str], vip_share: float, good_sha
 
 def window_totals(rows: ir.Table, window: list[dt.date], recent: list[dt.date]) -> ir.Table:
     """Per customer with rows in the window: ``total`` (the values summed month by month, Kahan-compensated
-    as pandas sums a group), ``paid`` (a purchase in the window: 1 or 0), ``paid_recent`` (one in the
+    as :func:`segkit.engines.ordered_sums` sums them in the pandas fit), ``paid`` (a purchase in the window: 1 or 0), ``paid_recent`` (one in the
     ``recent`` months) and ``last_paid`` (the last month with a purchase).
 
     The months become columns (one row per customer and month, so a month's value is its maximum);
