@@ -82,3 +82,56 @@ def test_a_worker_that_dies_fails_its_run_with_exit_1(tmp_path):
     if index["other"]["status"] == "published":
         assert (tmp_path / "out" / "other" / "01_tiny.html").exists()
     assert "Traceback" not in err
+
+
+# ---------------------------------------------------------------- a kernel that does not start
+@pytest.fixture
+def fake_papermill(monkeypatch):
+    """papermill.execute_notebook replaced by a script of outcomes (an exception to raise, or None)."""
+    import papermill as pm
+
+    def install(*outcomes):
+        script, calls = list(outcomes), []
+
+        def execute_notebook(*args, **kwargs):
+            calls.append(kwargs)
+            outcome = script.pop(0)
+            if outcome is not None:
+                raise outcome
+        monkeypatch.setattr(pm, "execute_notebook", execute_notebook)
+        return calls
+    return install
+
+
+def execute(tmp_path):
+    from segkit.config import RunParams
+    from segkit.runner import _execute_notebook
+
+    params = RunParams.from_mapping({"name": "k", "data": "x.csv"})
+    return _execute_notebook(params, tmp_path / "05_compare.ipynb", tmp_path / "out.ipynb", {})
+
+
+def test_a_kernel_that_did_not_start_is_started_once_more(tmp_path, fake_papermill):
+    from segkit.runner import KERNEL_START_TIMEOUT
+
+    calls = fake_papermill(RuntimeError("Kernel didn't respond in 60 seconds"), None)
+    assert execute(tmp_path) is None
+    assert len(calls) == 2 and all(c["start_timeout"] == KERNEL_START_TIMEOUT == 120 for c in calls)
+    calls = fake_papermill(RuntimeError("Kernel died before replying to kernel_info"), None)
+    assert execute(tmp_path) is None and len(calls) == 2
+
+
+def test_a_kernel_that_fails_to_start_twice_fails_the_run(tmp_path, fake_papermill):
+    calls = fake_papermill(*[RuntimeError("Kernel didn't respond in 120 seconds")] * 2)
+    failure = execute(tmp_path)
+    assert len(calls) == 2 and failure["exit_code"] == 1 and failure["notebook"] == "05_compare"
+    assert "notebook 05_compare could not run: RuntimeError: Kernel didn't respond in 120 seconds" in failure["message"]
+
+
+def test_other_failures_are_not_retried(tmp_path, fake_papermill):
+    from nbclient.exceptions import DeadKernelError
+
+    for error in (DeadKernelError("Kernel died"), RuntimeError("something else"), ValueError("bad notebook")):
+        calls = fake_papermill(error, None)
+        failure = execute(tmp_path)
+        assert len(calls) == 1 and failure["status"] == "failed", error

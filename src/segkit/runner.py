@@ -252,15 +252,31 @@ def _run_notebooks(params: RunParams, notebooks: Sequence[str], staged: Path, ca
     return None
 
 
+#: what jupyter_client raises when a kernel never came up: nothing ran, so starting it again is safe.
+#: Seen in CI: two processes starting at once, one kernel found its port taken by the time it bound
+#: it ("Address already in use") and the notebook failed after 60 s of waiting.
+_KERNEL_NOT_STARTED = ("Kernel didn't respond", "Kernel died before replying to kernel_info")
+#: seconds a kernel may take to start (papermill's default is 60; a loaded 2-core machine needs more)
+KERNEL_START_TIMEOUT = 120
+
+
 def _execute_notebook(params: RunParams, nb: Path, target: Path, parameters: dict[str, Any]) -> dict[str, Any] | None:
+    """Execute ``nb`` into ``target``; None, or the failure entry. A kernel that did not start is started once more."""
     import papermill as pm
 
     base = {"status": "failed", "exit_code": EXIT_FAILED, "notebook": nb.stem}
     try:
-        pm.execute_notebook(str(nb), str(target), parameters=parameters, kernel_name="python3",
-                            progress_bar=False, log_output=False, cwd=str(nb.parent),
-                            # the kernel's own start-up warnings and shutdown interrupts are noise in a scheduler's log
-                            extra_arguments=["--IPKernelApp.log_level=CRITICAL"])
+        for attempt in (1, 2):
+            try:
+                pm.execute_notebook(str(nb), str(target), parameters=parameters, kernel_name="python3",
+                                    progress_bar=False, log_output=False, cwd=str(nb.parent),
+                                    start_timeout=KERNEL_START_TIMEOUT,
+                                    # the kernel's own start-up warnings and shutdown interrupts are noise in a scheduler's log
+                                    extra_arguments=["--IPKernelApp.log_level=CRITICAL"])
+                break
+            except RuntimeError as exc:
+                if attempt == 2 or not any(text in str(exc) for text in _KERNEL_NOT_STARTED):
+                    raise
     except pm.PapermillExecutionError as exc:
         first_line = _failing_cell_line(target, exc.exec_count)
         return {**base, "cell": exc.exec_count,
