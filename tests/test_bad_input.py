@@ -75,6 +75,9 @@ ROWS: dict[str, tuple[str, str]] = {
     "notebook": ("a notebook raises",
                  "that run is not published; its executed notebook goes to `<out>/_failed/<name>/`; other runs "
                  "publish; exit 1"),
+    "kernel": ("a notebook's kernel does not start (no reply within 120 s, e.g. its port taken by another process)",
+               "started once more (nothing ran yet); a second failure fails that run as above "
+               "(`tests/test_cli_outcomes.py`)"),
     "killed": ("a run is killed (even SIGKILL)", "the published report stays byte-identical; the next run cleans up"),
     "lock": ("two runs on one output folder", "the second refuses at once, naming the holder"),
     "policy": ("a `policy` that is not a mapping of tiers, an unknown tier or key, a discount outside 0–100, text "
@@ -87,7 +90,8 @@ ROWS: dict[str, tuple[str, str]] = {
                 "prefixed with `'`"),
 }
 #: rows proven by a test outside this catalog (file, test function)
-ELSEWHERE = {"killed": ("tests/test_cli.py", "test_sigkill_at_any_moment_leaves_the_published_report_intact")}
+ELSEWHERE = {"killed": ("tests/test_cli.py", "test_sigkill_at_any_moment_leaves_the_published_report_intact"),
+             "kernel": ("tests/test_cli_outcomes.py", "test_a_kernel_that_did_not_start_is_started_once_more")}
 
 
 def readme_table() -> str:
