@@ -57,6 +57,7 @@ from sklearn.metrics import adjusted_rand_score
 
 from .errors import DataError, ParameterError
 from .evaluate import _MAX_BOOT_CUSTOMERS, BootstrapWeights
+from .schemes._base import lookup, text_sorted
 
 __all__ = [
     "BASELINES",
@@ -118,14 +119,13 @@ def criterion_outcomes(holdout_monthly: pd.DataFrame, customers: Iterable[str], 
                              where="criterion", fix="use revenue, payments, units or margin")
     given = customers if isinstance(customers, (pd.Series, pd.Index)) else pd.Series(list(customers), dtype=str)
     ids = pd.Index(given.astype(str))
-    if not (ids.is_monotonic_increasing and ids.is_unique):  # the features' ids come sorted and unique
+    if not text_sorted(ids, strict=True):  # the features' ids come sorted and unique
         ids = ids.unique().sort_values()
     hm = holdout_monthly.assign(customer_id=holdout_monthly["customer_id"].astype(str))
-    sums = hm.groupby("customer_id", sort=False)[[criterion, "purchases"]].sum()
-    sums = sums.reindex(ids, fill_value=0)
+    sums = lookup(hm.groupby("customer_id", sort=False)[[criterion, "purchases"]].sum(), ids, 0)
     return pd.DataFrame({"customer_id": ids.to_numpy(),
-                         "outcome": np.clip(sums[criterion].to_numpy(float), 0.0, None),
-                         "bought": sums["purchases"].to_numpy() > 0})
+                         "outcome": np.clip(sums[criterion].astype(float), 0.0, None),
+                         "bought": sums["purchases"] > 0})
 
 
 def baseline_orders(features: pd.DataFrame, monthly: pd.DataFrame, criterion: str,
@@ -142,12 +142,14 @@ def baseline_orders(features: pd.DataFrame, monthly: pd.DataFrame, criterion: st
     >>> baseline_orders(f, m, "revenue", ["2024-06-01"])["past_value"].tolist()
     [-1.0, -5.0]
     """
-    ids = features["customer_id"].astype(str).to_numpy()
+    ids = features["customer_id"].astype(str).reset_index(drop=True)  # kept as text: no Python object per id
     months = pd.to_datetime(pd.Series(list(window))).astype("datetime64[ns]")
     inside = monthly[pd.to_datetime(monthly["month"]).isin(months)]
-    value = inside.groupby(inside["customer_id"].astype(str))[criterion].sum().reindex(ids, fill_value=0.0)
+    value = lookup(inside.groupby(inside["customer_id"].astype(str))[criterion].sum(), ids, 0.0)
     out = pd.DataFrame({"customer_id": ids, "recency": features["recency_days"].to_numpy(float),
-                        "past_value": -value.to_numpy(float)})
+                        "past_value": -value.astype(float)})
+    if text_sorted(ids):  # the features come sorted by customer_id
+        return out
     return out.sort_values("customer_id", kind="stable").reset_index(drop=True)
 
 

@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 
+from .schemes._base import lookup, positions, text_sorted
 from .schemes import registry  # names and tie-break ranks only: scoring needs nothing but segment tables
 
 __all__ = [
@@ -71,9 +72,15 @@ def _align(table: pd.DataFrame, outcomes: pd.DataFrame) -> pd.DataFrame:
     t["customer_id"] = t["customer_id"].astype(str)
     o = outcomes[["customer_id", "holdout_revenue", "bought"]].copy()
     o["customer_id"] = o["customer_id"].astype(str)
-    out = t.merge(o, on="customer_id", how="left")
+    if text_sorted(o["customer_id"], strict=True):  # one row per customer (as usual): looked up in Arrow
+        found = lookup(o.set_index("customer_id"), t["customer_id"], np.nan)
+        out = t.reset_index(drop=True).assign(holdout_revenue=found["holdout_revenue"], bought=found["bought"])
+    else:
+        out = t.merge(o, on="customer_id", how="left")
     out["holdout_revenue"] = out["holdout_revenue"].fillna(0.0).astype(float)
     out["bought"] = out["bought"].fillna(False).astype(bool)
+    if text_sorted(out["customer_id"]):  # segment tables come sorted by customer_id
+        return out
     return out.sort_values("customer_id", kind="stable").reset_index(drop=True)
 
 
@@ -270,7 +277,11 @@ def stability_ari(table: pd.DataFrame, previous: pd.DataFrame) -> float:
     """Adjusted Rand index between the segments of the same customers in two fits."""
     a = pd.DataFrame({"customer_id": table["customer_id"].astype(str), "a": table["segment"].astype(str)})
     b = pd.DataFrame({"customer_id": previous["customer_id"].astype(str), "b": previous["segment"].astype(str)})
-    both = a.merge(b, on="customer_id", how="inner")
+    if text_sorted(b["customer_id"], strict=True):  # one row per customer: paired in Arrow (ARI ignores order)
+        where = positions(a["customer_id"], b["customer_id"])
+        both = pd.DataFrame({"a": pd.factorize(a["a"])[0][where >= 0], "b": pd.factorize(b["b"])[0][where[where >= 0]]})
+    else:
+        both = a.merge(b, on="customer_id", how="inner")
     if len(both) < 2:
         return 0.0
     # integer codes: the same index, without sorting hundreds of thousands of strings

@@ -29,8 +29,11 @@ import glob
 import hashlib
 import json
 import pickle
+import shutil
+import tempfile
 import time
 from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
 import pandas as pd
@@ -285,49 +288,53 @@ def analyze(params: RunParams, *, tx: Transactions | None = None, n_boot: int = 
     split = _split(params, tx)
     lap("load")
     tables = _tables(params, tx, split, own_tx)
-    lap("features")
-    _check_enough_customers(params, tx, split, len(tables["features"]))
-    _check_holdout_has_purchases(params, tx, split, tables["holdout_monthly"])
-    inputs = SchemeInputs(features=tables["features"], monthly=tables["monthly"], split=split, params=params,
-                          potential=tables["potential"])
-    schemes, previous_tables = _fit_schemes(inputs, tables["previous"])
-    main_origin = backtest.Origin(split, inputs.features, inputs.monthly, tables["holdout_monthly"],
-                                  tables["potential"])
-    segment_tables = {n: s.segment_table() for n, s in schemes.items()}
-    scoring = _backtest_scoring(params, schemes, main_origin, segment_tables, tables)
-    lap("schemes")
-    customers = inputs.features["customer_id"]
-    lifecycle = stage_labels(inputs.monthly, split.as_of, customers)  # relationship stages
-    absent = tables["without_purchase"]
-    overrides = (load_overrides(params.overrides, known_customers=customers) if params.overrides
-                 else pd.DataFrame(columns=["customer_id", "tier", "reason"]))
-    tiers = schemes["percentile_tiers"]  # the tiers own tiers_monthly.csv, alerts.csv and the overrides
-    applied = apply_overrides(tiers.segment_table(), overrides)
-    alerts, model_alerts = _alerts(tiers, schemes.get("potential"), inputs)
-    lap("lifecycle_overrides")
-    weights = BootstrapWeights.for_customers(len(customers), n_boot, params.seed)  # the same resamples for all
-    scores = {name: score_scheme(segment_tables[name], tables["outcomes"], previous_tables.get(name),
-                                 n_boot=n_boot, seed=params.seed, weights=weights) for name in schemes}
-    entries = backtest.score_origins(scoring, params, n_boot=n_boot)
-    del scoring
-    recommendation = _recommendation(params, entries, tables["origin_info"])
-    scorecard = build_scorecard(params.name, split, scores, recommendation["scorecard"])
-    scorecard["models"] = _models(schemes)
-    lap("evaluate")
-    return _decided(Analysis(
-        params=params, data=tables["data_info"], quality=tx.quality, split=split, features=inputs.features,
-        monthly=inputs.monthly, outcomes=tables["outcomes"], holdout_monthly=tables["holdout_monthly"],
-        schemes=schemes, previous_tables=previous_tables, scores=scores, recommendation=recommendation,
-        assignments=_assignments(_with_absent_stages(lifecycle, inputs.monthly, split.as_of, absent), applied,
-                                 segment_tables, recommendation, absent),
-        tiers_monthly=tiers.monthly_tiers_.copy(), alerts=alerts, lifecycle=lifecycle,
-        overrides=applied, scorecard=scorecard, timings=timings, started=started.isoformat(timespec="seconds"),
-        finished=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        model_alerts=model_alerts, holdout_purchases=tables["holdout_purchases"],
-        potential_summary=tables["potential"], without_purchase=absent,
-        backtest={"origins": tables["origins"], "entries": entries, "info": tables["origin_info"],
-                  "holdout_long": tables["holdout_long"], "data_end": tables["data_end"]},
-    ), tables["returns"])
+    spilled = tables["origins"]  # the earlier origins' files: gone however the run ends
+    try:
+        lap("features")
+        _check_enough_customers(params, tx, split, len(tables["features"]))
+        _check_holdout_has_purchases(params, tx, split, tables["holdout_monthly"])
+        inputs = SchemeInputs(features=tables["features"], monthly=tables["monthly"], split=split, params=params,
+                              potential=tables["potential"])
+        schemes, previous_tables = _fit_schemes(inputs, tables["previous"])
+        main_origin = backtest.Origin(split, inputs.features, inputs.monthly, tables["holdout_monthly"],
+                                      tables["potential"])
+        segment_tables = {n: s.segment_table() for n, s in schemes.items()}
+        scoring = _backtest_scoring(params, schemes, main_origin, segment_tables, tables)
+        lap("schemes")
+        customers = inputs.features["customer_id"]
+        lifecycle = stage_labels(inputs.monthly, split.as_of, customers)  # relationship stages
+        absent = tables["without_purchase"]
+        overrides = (load_overrides(params.overrides, known_customers=customers) if params.overrides
+                     else pd.DataFrame(columns=["customer_id", "tier", "reason"]))
+        tiers = schemes["percentile_tiers"]  # the tiers own tiers_monthly.csv, alerts.csv and the overrides
+        applied = apply_overrides(tiers.segment_table(), overrides)
+        alerts, model_alerts = _alerts(tiers, schemes.get("potential"), inputs)
+        lap("lifecycle_overrides")
+        weights = BootstrapWeights.for_customers(len(customers), n_boot, params.seed)  # the same resamples for all
+        scores = {name: score_scheme(segment_tables[name], tables["outcomes"], previous_tables.get(name),
+                                     n_boot=n_boot, seed=params.seed, weights=weights) for name in schemes}
+        entries = backtest.score_origins(scoring, params, n_boot=n_boot)
+        del scoring
+        recommendation = _recommendation(params, entries, tables["origin_info"])
+        scorecard = build_scorecard(params.name, split, scores, recommendation["scorecard"])
+        scorecard["models"] = _models(schemes)
+        lap("evaluate")
+        return _decided(Analysis(
+            params=params, data=tables["data_info"], quality=tx.quality, split=split, features=inputs.features,
+            monthly=inputs.monthly, outcomes=tables["outcomes"], holdout_monthly=tables["holdout_monthly"],
+            schemes=schemes, previous_tables=previous_tables, scores=scores, recommendation=recommendation,
+            assignments=_assignments(_with_absent_stages(lifecycle, inputs.monthly, split.as_of, absent), applied,
+                                     segment_tables, recommendation, absent),
+            tiers_monthly=tiers.monthly_tiers_.copy(), alerts=alerts, lifecycle=lifecycle,
+            overrides=applied, scorecard=scorecard, timings=timings, started=started.isoformat(timespec="seconds"),
+            finished=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            model_alerts=model_alerts, holdout_purchases=tables["holdout_purchases"],
+            potential_summary=tables["potential"], without_purchase=absent,
+            backtest={"origins": tables["origins"], "entries": entries, "info": tables["origin_info"],
+                      "holdout_long": tables["holdout_long"], "data_end": tables["data_end"]},
+        ), tables["returns"])
+    finally:
+        spilled.discard()
 
 
 def _backtest_scoring(params: RunParams, schemes: dict[str, Any], main: backtest.Origin,
@@ -340,13 +347,59 @@ def _backtest_scoring(params: RunParams, schemes: dict[str, Any], main: backtest
     """
     scoring = [backtest.prepare_scoring(main, segment_tables, params.criterion)]
     earlier, tables["origins"] = tables["origins"], []
-    while earlier:
-        origin = earlier.pop(0)
+    for origin in earlier.take():  # read back one at a time (_SpilledOrigins)
         fitted = backtest.fit_origin(origin, params, schemes)
         scoring.append(backtest.prepare_scoring(origin, fitted, params.criterion, compact=True))
         tables["origins"].append(origin.split)
         del origin, fitted
     return scoring
+
+
+class _SpilledOrigins:
+    """The earlier backtest origins, kept on disk until they are fitted, one at a time.
+
+    Their tables must be computed while the transactions are open, and the engine is closed before
+    the schemes are fitted (at 10M rows DuckDB holds the data in about 0.9 GB); held in memory, the
+    origins' per-customer tables would all be alive at once (about 0.7 GB per origin at 3.4M
+    customers). Each is pickled to a private temporary folder as it is computed and read back when
+    its turn comes (the same frames, dtypes and all); the folder goes when the origins have been
+    taken or the run ends (:meth:`discard`).
+    """
+
+    def __init__(self) -> None:
+        self._folder: Path | None = None
+        self._paths: list[Path] = []
+
+    def __len__(self) -> int:
+        return len(self._paths)
+
+    def append(self, origin: backtest.Origin) -> None:
+        if self._folder is None:
+            self._folder = Path(tempfile.mkdtemp(prefix="segkit-origins-"))
+        path = self._folder / f"origin{len(self._paths)}.pkl"
+        with open(path, "wb") as fh:
+            pickle.dump(origin, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        self._paths.append(path)
+
+    def take(self) -> Iterator[backtest.Origin]:
+        """Each origin in turn, read back and its file removed; the folder goes after the last."""
+        try:
+            while self._paths:
+                path = self._paths.pop(0)
+                with open(path, "rb") as fh:
+                    origin = pickle.load(fh)  # written by this run, just above
+                path.unlink()
+                yield origin
+                del origin
+        finally:
+            self.discard()
+
+    def discard(self) -> None:
+        """Remove the folder and whatever it still holds (a failed run leaves nothing behind)."""
+        self._paths = []
+        if self._folder is not None:
+            shutil.rmtree(self._folder, ignore_errors=True)
+            self._folder = None
 
 
 def _decided(analysis: Analysis, returns: pd.DataFrame) -> Analysis:
@@ -430,15 +483,19 @@ def _tables(params: RunParams, tx: Transactions, split: Split, own_tx: bool) -> 
     long_monthly = customer_month(tx, min(main_start, backtest.history_start(splits)), split.as_of)
     monthly = long_monthly[long_monthly["month"] >= pd.Timestamp(main_start)].reset_index(drop=True)
     features = customer_features(tx, split.as_of)
-    origins = []
-    for s in splits[1:]:
-        f = customer_features(tx, s.as_of)
-        if len(f) <= params.k_range[0]:  # too few customers to fit every scheme: stop here and say so
-            info.update(used=len(origins) + 1, limit="customers")
-            break
-        origins.append(backtest.Origin(s, f, long_monthly[long_monthly["month"] <= pd.Timestamp(s.as_of)]
-                                       .reset_index(drop=True), customer_month(tx, s.holdout_start, s.holdout_end),
-                                       summary_frame(tx, s.as_of, criterion=params.criterion)))
+    origins = _SpilledOrigins()
+    try:
+        _spill_origins(params, tx, splits[1:], long_monthly, info, origins)
+        del long_monthly
+        return _main_tables(params, tx, split, own_tx, features, monthly, origins, info)
+    except BaseException:
+        origins.discard()
+        raise
+
+
+def _main_tables(params: RunParams, tx: Transactions, split: Split, own_tx: bool, features: pd.DataFrame,
+                 monthly: pd.DataFrame, origins: "_SpilledOrigins", info: dict[str, Any]) -> dict[str, Any]:
+    previous_split = split.shifted(-1)
     horizon = max(params.holdout_months, 6)
     out = {
         "features": features, "monthly": monthly,
@@ -464,6 +521,21 @@ def _tables(params: RunParams, tx: Transactions, split: Split, own_tx: bool) -> 
     if own_tx:
         tx.close()  # everything below works on per-customer pandas frames; DuckDB's buffers go back
     return out
+
+
+def _spill_origins(params: RunParams, tx: Transactions, splits: list[Split], long_monthly: pd.DataFrame,
+                   info: dict[str, Any], origins: "_SpilledOrigins") -> None:
+    """Compute each earlier origin's tables and spill them (:class:`_SpilledOrigins`). The first
+    origin with too few customers to fit every scheme ends the list, and ``info`` says so."""
+    for s in splits:
+        f = customer_features(tx, s.as_of)
+        if len(f) <= params.k_range[0]:  # too few customers to fit every scheme: stop here and say so
+            info.update(used=len(origins) + 1, limit="customers")
+            break
+        origins.append(backtest.Origin(s, f, long_monthly[long_monthly["month"] <= pd.Timestamp(s.as_of)]
+                                       .reset_index(drop=True), customer_month(tx, s.holdout_start, s.holdout_end),
+                                       summary_frame(tx, s.as_of, criterion=params.criterion)))
+        del f
 
 
 def _check_enough_customers(params: RunParams, tx: Transactions, split: Split, n: int) -> None:

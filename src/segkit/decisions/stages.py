@@ -48,6 +48,7 @@ import pandas as pd
 from ..engines import compensated_sum, ordered_sums
 from ..errors import ParameterError
 from ..features import _round_half_even
+from ..schemes._base import lookup, text_sorted
 
 __all__ = ["relationship_stages", "stages_table", "stage_transitions", "stage_check", "STAGES", "STAGE_ORDER",
            "LIFECYCLE_TO_STAGE", "CHECK_MIN_CUSTOMERS", "EXPLORATION_MONTHS", "QUIET_MIN_MONTHS", "QUIET_FACTOR",
@@ -86,11 +87,13 @@ def _per_customer(monthly: pd.DataFrame, as_of: dt.date | str) -> pd.DataFrame:
     recent_span, before_span = m["_age"] < COMPARE_MONTHS, m["_age"].between(COMPARE_MONTHS, 2 * COMPARE_MONTHS - 1)
     for name, span in (("recent", recent_span), ("before", before_span)):  # oldest month first, as the engine
         rows = m[span]
-        out[name] = ordered_sums(rows["customer_id"], -rows["_age"], rows["revenue"]).reindex(out.index).fillna(0.0)
-    out["recent_active"] = paid[paid["_age"] < COMPARE_MONTHS].groupby("customer_id")["_age"].nunique() \
-        .reindex(out.index).fillna(0)
-    out["before_active"] = paid[paid["_age"].between(COMPARE_MONTHS, 2 * COMPARE_MONTHS - 1)] \
-        .groupby("customer_id")["_age"].nunique().reindex(out.index).fillna(0)
+        sums = lookup(ordered_sums(rows["customer_id"], -rows["_age"], rows["revenue"]), out.index, 0.0)
+        out[name] = np.where(np.isnan(sums), 0.0, sums)
+    # months with a purchase per span (0.0 where none: float, as a reindexed count filled with 0)
+    out["recent_active"] = lookup(paid[paid["_age"] < COMPARE_MONTHS].groupby("customer_id")["_age"].nunique(),
+                                  out.index, 0.0)
+    out["before_active"] = lookup(paid[paid["_age"].between(COMPARE_MONTHS, 2 * COMPARE_MONTHS - 1)]
+                                  .groupby("customer_id")["_age"].nunique(), out.index, 0.0)
     return out
 
 
@@ -101,9 +104,10 @@ def relationship_stages(monthly: pd.DataFrame, as_of: dt.date | str,
     Returns ``customer_id, stage, first, last, active, usual_gap, recent, before`` sorted by customer_id.
     """
     f = _per_customer(monthly, as_of)
-    ids = pd.Index(pd.unique(pd.Series(customers, dtype=str)) if customers is not None else f.index,
-                   name="customer_id").sort_values()
-    f = f.reindex(ids)
+    ids = pd.Index(pd.Series(customers, dtype=str) if customers is not None else f.index, name="customer_id")
+    if not text_sorted(ids, strict=True):  # the features' ids come sorted and unique
+        ids = pd.Index(pd.unique(ids), name="customer_id").sort_values()
+    f = pd.DataFrame(lookup(f, ids, np.nan), index=ids)
     usual_gap = (f["first"] - f["last"]) / (f["active"] - 1).where(f["active"] > 1)
     one = f["active"] == 1
     quiet = f["last"] >= np.maximum(QUIET_MIN_MONTHS, QUIET_FACTOR * usual_gap.fillna(0))

@@ -35,7 +35,7 @@ from sklearn.preprocessing import StandardScaler
 
 from ..errors import ParameterError
 from ..reproducible import single_threaded
-from ._base import NO_PURCHASE, SchemeMixin, positions
+from ._base import NO_PURCHASE, SchemeMixin, positions, text_sorted
 
 if TYPE_CHECKING:
     from ..config import RunParams
@@ -57,7 +57,7 @@ def kmeans_matrix(features: pd.DataFrame, extra: tuple[str, ...] = ()) -> np.nda
 
 def _sorted_by_id(features: pd.DataFrame) -> pd.DataFrame:
     """``features`` sorted by customer_id, copied only when it is not already (it usually comes sorted)."""
-    if features["customer_id"].is_monotonic_increasing and features.index.equals(pd.RangeIndex(len(features))):
+    if text_sorted(features["customer_id"]) and features.index.equals(pd.RangeIndex(len(features))):
         return features
     return features.sort_values("customer_id", kind="stable").reset_index(drop=True)
 
@@ -179,7 +179,7 @@ class KMeansSegmenter(SchemeMixin):
         self.centers_ = final.cluster_centers_[order]
         self.inertia_ = float(final.inertia_)
         self._features = f  # the scaled matrix is not kept: kmeans_matrix and scaler_ give it again
-        self._set_clusters(f["customer_id"].astype(str).to_numpy(), remap[raw_labels])
+        self._set_clusters(pd.Index(f["customer_id"].astype(str)).rename(None), remap[raw_labels])
         self.stability_ = self._stability(S, rng)
         return self
 
@@ -197,7 +197,7 @@ class KMeansSegmenter(SchemeMixin):
     def _seed(rng: np.random.Generator) -> int:
         return int(rng.integers(0, 2**31 - 1))
 
-    def _set_clusters(self, ids: np.ndarray, clusters: np.ndarray) -> None:
+    def _set_clusters(self, ids: pd.Index, clusters: np.ndarray) -> None:
         self.clusters_ = pd.Series(clusters, index=ids, name="cluster")
         self.names_ = self._name_clusters(clusters)
         self.segments_ = [self.names_[c] for c in range(self.k_)]
@@ -334,7 +334,7 @@ class KMeansSegmenter(SchemeMixin):
         self.centers_ = centers
         jaccard = np.empty(self.k_)
         jaccard[final] = self.stability_["jaccard"].to_numpy()
-        self._set_clusters(self.clusters_.index.to_numpy(), final[self.clusters_.to_numpy()])
+        self._set_clusters(self.clusters_.index, final[self.clusters_.to_numpy()])
         self.stability_ = pd.DataFrame({"cluster": range(self.k_), "name": self.segments_, "jaccard": jaccard})
         return self
 

@@ -47,7 +47,7 @@ import pandas as pd
 from ..errors import ParameterError
 from ..features import FEATURE_COLUMNS
 from ..potential import fit_summary, peer_headroom, predict_summary
-from ._base import SchemeMixin, isin
+from ._base import SchemeMixin, isin, lookup, text_sorted
 from .tiers import TIERS, exact_ceil
 
 if TYPE_CHECKING:
@@ -105,7 +105,9 @@ class PotentialTiers(SchemeMixin):
                                   warm=warm)
         pred = predict_summary(table, self.model_, self.horizon_days).to_pandas()
         pred["customer_id"] = pred["customer_id"].astype(str)
-        pred = pd.DataFrame({"customer_id": ids.values}).merge(pred, on="customer_id", how="left")
+        # every evaluated customer, in the features' order (a customer without a summary row: empty)
+        pred = pd.DataFrame({"customer_id": ids.reset_index(drop=True),
+                             **lookup(pred.set_index("customer_id"), ids, np.nan)})
         # A refit against the main fit (earlier cut-offs, stability) is read for its tiers only, which
         # do not depend on headroom: its peer comparison is left out (peer_headroom empty).
         self.headroom_ = _headroom(inputs) if inputs.reference is None else _headroom(None)
@@ -113,7 +115,8 @@ class PotentialTiers(SchemeMixin):
                                  if len(self.headroom_) else np.nan)
         for col in PREDICTION_COLUMNS + ("expected_value",):
             pred[col] = pd.to_numeric(pred[col], errors="coerce").astype("float64").round(6)
-        self.predictions_ = pred.sort_values("customer_id", kind="stable").reset_index(drop=True)
+        self.predictions_ = pred if text_sorted(pred["customer_id"]) else \
+            pred.sort_values("customer_id", kind="stable").reset_index(drop=True)
         self.labels_ = self.labels_from(self.predictions_, self.vip_share, self.good_share, self.inactive_p_alive)
         self.segments_ = list(TIERS)
         return self
@@ -137,16 +140,18 @@ class PotentialTiers(SchemeMixin):
         ``predicted_value`` all empty: ranks by ``expected_purchases``; ``p_alive`` all empty (model
         not fitted): everyone REGULAR.
         """
-        ids = pred["customer_id"].astype(str).to_numpy()
-        labels = pd.Series("REGULAR", index=pd.Index(ids, name="customer_id"), dtype=object)
+        ids = pd.Index(pred["customer_id"].astype(str), name="customer_id")  # text, no Python object per id
+        ascending = text_sorted(ids, strict=True)  # predictions come sorted by customer_id
+        labels = pd.Series("REGULAR", index=ids, dtype=object)
         alive = pred["p_alive"].to_numpy(float) if "p_alive" in pred else np.full(len(ids), np.nan)
         if np.isnan(alive).all():
-            return labels.sort_index()
+            return labels if ascending else labels.sort_index()
         key = "predicted_value" if pred["predicted_value"].notna().any() else "expected_purchases"
         score = pred[key].fillna(0.0).to_numpy(float)
         n = len(ids)
         inactive = alive < inactive_p_alive
-        order = np.lexsort((ids, -score))  # value descending, ties by customer_id
+        # value descending, ties by customer_id (ids ascending: their positions order the ties alike)
+        order = np.argsort(-score, kind="stable") if ascending else np.lexsort((ids.to_numpy(), -score))
         order = order[~inactive[order]]
         vip = min(exact_ceil(vip_share, n), len(order))
         good = min(exact_ceil(good_share, n - exact_ceil(vip_share, n)), len(order) - vip)
@@ -154,7 +159,8 @@ class PotentialTiers(SchemeMixin):
         values[order[:vip]] = "VIP"
         values[order[vip:vip + good]] = "GOOD"
         values[inactive] = "INACTIVE"
-        return pd.Series(values, index=labels.index, dtype=object).sort_index()
+        out = pd.Series(values, index=labels.index, dtype=object)
+        return out if ascending else out.sort_index()
 
     #: a customer without a purchase up to the cut-off is not modelled: INACTIVE, predictions empty
     no_purchase = {"segment": "INACTIVE"}
