@@ -31,13 +31,14 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from . import compare
 from .calendar import Split, month_start, shift_date
 from .config import RunParams
 from .errors import ParameterError, SegkitError
 from .schemes import SchemeInputs, registry
-from .schemes._base import isin
+from .schemes._base import _text, isin
 
 __all__ = ["ORIGIN_STEP", "COMPARE_RESAMPLES", "STABILITY_RESAMPLES", "Origin", "Scoring", "origin_splits",
            "fit_origin", "prepare_scoring", "score_origins",
@@ -141,7 +142,10 @@ def score_origins(origins: Sequence[Scoring], params: RunParams, *, n_boot: int)
     first): ``as_of``, ``holdout`` ({start, end}) and ``results`` (:func:`segkit.compare.compare_rankings`).
     At most :data:`COMPARE_RESAMPLES` resamples.
     """
-    ids = np.concatenate([o.outcomes["customer_id"].astype(str).to_numpy() for o in origins])
+    # every origin's ids as one Arrow text column (no Python object per id)
+    parts = [_text(o.outcomes["customer_id"].astype(str)) for o in origins]
+    ids = pa.chunked_array([c for p in parts for c in (p.chunks if isinstance(p, pa.ChunkedArray) else [p])],
+                           type=pa.large_string())
     n_boot = min(n_boot, COMPARE_RESAMPLES)
     weights = compare.CustomerWeights(ids, n_boot, params.seed) if n_boot > 0 else None
     del ids

@@ -57,7 +57,7 @@ from sklearn.metrics import adjusted_rand_score
 
 from .errors import DataError, ParameterError
 from .evaluate import _MAX_BOOT_CUSTOMERS, BootstrapWeights
-from .schemes._base import lookup, text_sorted
+from .schemes._base import _text, lookup, text_sorted
 
 __all__ = [
     "BASELINES",
@@ -280,8 +280,11 @@ class CustomerWeights:
                  max_customers: int = _MAX_BOOT_CUSTOMERS):
         # distinct ids sorted in Arrow (code point order, as numpy sorts text): a numpy text array of
         # every origin's ids would take 4 bytes per character per row; only the subsample becomes one
-        text = pa.array(pd.Series(customer_ids if isinstance(customer_ids, (np.ndarray, pd.Series, pd.Index))
-                                  else list(customer_ids), dtype=object).astype(str), type=pa.large_string())
+        if isinstance(customer_ids, (pa.Array, pa.ChunkedArray)):  # already text in Arrow (score_origins)
+            text = customer_ids.cast(pa.large_string())
+        else:
+            text = pa.array(pd.Series(customer_ids if isinstance(customer_ids, (np.ndarray, pd.Series, pd.Index))
+                                      else list(customer_ids), dtype=object).astype(str), type=pa.large_string())
         distinct = pc.unique(text)
         distinct = distinct.take(pc.sort_indices(distinct))
         self.n_customers, self.scale = len(distinct), 1.0
@@ -291,10 +294,15 @@ class CustomerWeights:
             self.scale = math.sqrt(max_customers / self.n_customers)
         ids = np.asarray(distinct.to_numpy(zero_copy_only=False), dtype=str)
         self.ids, self.n_boot, self.seed = ids, n_boot, seed
+        self._sorted = distinct.combine_chunks() if isinstance(distinct, pa.ChunkedArray) else distinct
         self.draws = BootstrapWeights(len(ids), n_boot, seed)
 
     def positions(self, customer_ids: Iterable[str]) -> np.ndarray:
         """Column of each id in the weights; -1 for ids outside the (sub)sample."""
+        if isinstance(customer_ids, pd.Series | pd.Index) and isinstance(customer_ids.dtype, pd.StringDtype):
+            # text in Arrow: one hash of the (sub)sample, no Python object per id
+            found = pc.index_in(_text(customer_ids), value_set=self._sorted, skip_nulls=True)
+            return np.asarray(pc.fill_null(found, -1).to_numpy(zero_copy_only=False), dtype=np.int64)
         ids = np.asarray(list(customer_ids), dtype=str)
         pos = np.searchsorted(self.ids, ids).clip(0, max(len(self.ids) - 1, 0))
         found = (self.ids[pos] == ids) if len(self.ids) else np.zeros(len(ids), bool)
@@ -305,22 +313,25 @@ class CustomerWeights:
 
 
 def _orders(tables: Mapping[str, pd.DataFrame], baselines: pd.DataFrame | None,
-            ids: np.ndarray) -> dict[str, np.ndarray]:
+            ids: pd.Series | np.ndarray) -> dict[str, np.ndarray]:
     """Order keys aligned with ``ids``: each table's rank, then each baseline's key."""
     orders = {}
     for name, table in tables.items():
-        rank = pd.Series(table["rank"].to_numpy(), index=table["customer_id"].astype(str)).reindex(ids)
-        if rank.isna().any():
-            missing = rank.index[rank.isna()][:3].tolist()
-            raise DataError(f"the segment table of {name!r} leaves {int(rank.isna().sum())} evaluated customer(s) "
+        rank = lookup(pd.Series(table["rank"].to_numpy(), index=table["customer_id"].astype(str)), ids,
+                      np.nan).astype(float)
+        absent = np.isnan(rank)
+        if absent.any():
+            missing = [str(c) for c in np.asarray(ids, dtype=object)[absent][:3]]
+            raise DataError(f"the segment table of {name!r} leaves {int(absent.sum())} evaluated customer(s) "
                             f"without a segment (e.g. {missing})", where=f"scheme {name!r}",
                             fix="give every customer with a purchase in calibration a segment and a rank")
-        orders[name] = rank.to_numpy(float)
+        orders[name] = rank
     if baselines is not None:
-        b = baselines.set_index(baselines["customer_id"].astype(str)).reindex(ids)
-        for name in BASELINES:
-            if name in b:
-                orders[name] = b[name].fillna(np.inf).to_numpy(float)  # unknown: last
+        keys = [name for name in BASELINES if name in baselines]
+        b = lookup(baselines.set_index(baselines["customer_id"].astype(str))[keys], ids, np.nan)
+        for name in keys:
+            values = b[name].astype(float)
+            orders[name] = np.where(np.isnan(values), np.inf, values)  # unknown: last
     return orders
 
 
@@ -350,7 +361,7 @@ def compare_rankings(tables: Mapping[str, pd.DataFrame], outcomes: pd.DataFrame,
     >>> compare_rankings({"s": t}, o, 0.5, n_boot=0)["s"]["capture_at"]["0.5"]
     0.75
     """
-    ids = outcomes["customer_id"].astype(str).to_numpy()
+    ids = outcomes["customer_id"].astype(str).reset_index(drop=True)  # text: looked up in Arrow
     if len(ids) == 0:
         raise DataError("there are no evaluated customers to compare the schemes on", where="calibration period",
                         fix="choose an as_of with purchases before it")

@@ -36,7 +36,7 @@ import yaml
 
 from ..engines import engine_name
 from ..errors import ParameterError, SegkitError
-from ._base import SchemeMixin, number_text
+from ._base import SchemeMixin, number_text, text_sorted
 
 if TYPE_CHECKING:
     from ..config import RunParams
@@ -324,8 +324,9 @@ class RFMSegmenter(SchemeMixin):
         if features.empty:
             raise ParameterError("no customers to score", where="RFMSegmenter.fit", fix="check the calibration period")
         self._use_map()
-        f = features.sort_values("customer_id", kind="stable")
-        scores = pd.DataFrame({"customer_id": f["customer_id"].astype(str).to_numpy()})
+        # the features come sorted by customer_id (checked in Arrow: no sort, no Python object per id)
+        f = features if text_sorted(features["customer_id"]) else features.sort_values("customer_id", kind="stable")
+        scores = pd.DataFrame({"customer_id": f["customer_id"].astype(str).reset_index(drop=True)})
         cuts, sizes = [], []
         n = len(f)
         for col, (source, sign) in _DIMENSIONS.items():
@@ -345,7 +346,7 @@ class RFMSegmenter(SchemeMixin):
         self.scores_ = scores
         self.cut_points_ = pd.DataFrame(cuts)
         self.bin_sizes_ = pd.DataFrame(sizes)
-        self.labels_ = pd.Series(scores["rfm_segment"].to_numpy(), index=scores["customer_id"].to_numpy())
+        self.labels_ = pd.Series(scores["rfm_segment"].to_numpy(), index=pd.Index(scores["customer_id"]).rename(None))
         self._features = f
         return self
 

@@ -42,7 +42,7 @@ from ..calendar import add_months, month_end, window_month_starts
 from ..engines import engine_name, ordered_sums
 from ..errors import ParameterError
 from . import tiers_engine as engine
-from ._base import SchemeMixin, isin, number_text, positions
+from ._base import SchemeMixin, isin, lookup, number_text, positions
 from .tiers_engine import TierTables
 
 if TYPE_CHECKING:
@@ -411,7 +411,8 @@ class PercentileTiers(SchemeMixin):
         last_paid_month = paid_rows.groupby("customer_id")["month"].max()
         out = pd.DataFrame({"last_vip_month": last_vip.dt.strftime("%Y-%m")})
         if last_purchase is not None:
-            lp = pd.to_datetime(last_purchase.reindex(out.index))
+            # a few flagged customers looked up among all of them: one Arrow hash, not pandas' index engine
+            lp = pd.to_datetime(pd.Series(lookup(last_purchase, out.index, pd.NaT), index=out.index))
             out["last_payment"] = lp.dt.strftime("%Y-%m-%d")
         else:  # only months are known: the last month with a payment
             out["last_payment"] = last_paid_month.reindex(out.index).dt.strftime("%Y-%m")
