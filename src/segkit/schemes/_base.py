@@ -109,6 +109,8 @@ def _taken(have: np.ndarray, where: np.ndarray | None, fill: Any) -> np.ndarray:
             out = out.astype(object)
         elif out.dtype.kind in "iu" and not integer_fill:
             out = out.astype(float)
+        elif out.dtype.kind in "mM" and fill is not None and pd.isna(fill):  # numpy's own "not a time"
+            fill = np.array("NaT", dtype=out.dtype)
         out[missing] = fill
     return out
 

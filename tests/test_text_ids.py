@@ -1,0 +1,188 @@
+"""Customer ids looked up and checked in Arrow (segkit.schemes._base.text_sorted, lookup) give pandas'
+own answers; the earlier backtest origins spilled to disk come back unchanged and leave nothing behind.
+
+Each helper is compared with the pandas expression it replaces, on hand-made cases (missing ids, fills
+that widen the type, ids out of order, numbers as ids) and on drawn ones.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import glob
+import os
+import tempfile
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from segkit import compare, pipeline
+from segkit.backtest import Origin
+from segkit.calendar import make_split
+from segkit.schemes._base import lookup, text_sorted
+
+_IDS = st.lists(st.text(alphabet="abcé0Z", min_size=0, max_size=4), max_size=30)
+
+
+# ====================================================================== text_sorted
+@pytest.mark.parametrize("values, loose, strict", [
+    (["a", "b", "c"], True, True),
+    (["a", "b", "b"], True, False),
+    (["b", "a"], False, False),
+    (["a", None], False, False),
+    ([None, "a"], False, False),
+    ([], True, True),
+    (["only"], True, True),
+    (["B", "a", "é"], True, True),          # code-point order: upper case first, accents last
+    (["10", "9"], True, True),              # text, not numbers
+])
+def test_text_sorted_says_what_pandas_says(values, loose, strict):
+    for make in (lambda v: pd.Series(v, dtype="str"), lambda v: pd.Index(v, dtype="str"),
+                 lambda v: np.array(v, dtype=object)):
+        data = make(values)
+        assert text_sorted(data) is loose
+        assert text_sorted(data, strict=True) is strict
+
+
+def test_text_sorted_of_numbers_compares_numbers():
+    assert text_sorted(pd.Series([3, 10])) and not text_sorted(pd.Series([10, 3]))
+    assert not text_sorted(pd.Series([3, 3]), strict=True)
+
+
+def test_text_sorted_sees_across_arrow_chunks():
+    two = pd.concat([pd.Series(["a", "c"], dtype="str"), pd.Series(["b"], dtype="str")], ignore_index=True)
+    assert two.array._pa_array.num_chunks == 2
+    assert not text_sorted(two)
+    assert text_sorted(pd.concat([pd.Series(["a"], dtype="str"), pd.Series(["b"], dtype="str")], ignore_index=True))
+
+
+@given(_IDS)
+def test_text_sorted_equals_pandas_on_drawn_ids(values):
+    s = pd.Series(values, dtype="str")
+    assert text_sorted(s) == s.is_monotonic_increasing
+    assert text_sorted(s, strict=True) == (s.is_monotonic_increasing and s.is_unique)
+    ordered = s.sort_values()
+    assert text_sorted(ordered)
+
+
+# ====================================================================== lookup
+def test_lookup_fills_missing_ids_and_widens_like_reindex():
+    s = pd.Series([1, 2, 3], index=pd.Index(["a", "b", "c"], dtype="str"))
+    ids = pd.Index(["c", "x", "a"], dtype="str")
+    assert lookup(s, ids, 0).tolist() == [3, 0, 1] and lookup(s, ids, 0).dtype.kind == "i"
+    widened = lookup(s, ids, np.nan)
+    assert widened.dtype == float and np.isnan(widened[1]) and widened[[0, 2]].tolist() == [3.0, 1.0]
+    flags = pd.Series([True, False], index=pd.Index(["a", "b"], dtype="str"))
+    assert lookup(flags, ["b", "q"], False).tolist() == [False, False]
+    assert lookup(flags, ["a", "q"], np.nan).dtype == object
+    assert lookup(flags, ["a", "q"], np.nan)[0] is True or lookup(flags, ["a", "q"], np.nan)[0] == True  # noqa: E712
+    days = pd.Series(pd.to_datetime(["2024-01-02", "2024-03-04"]), index=pd.Index(["a", "b"], dtype="str"))
+    got = lookup(days, ["b", "z"], pd.NaT)
+    assert str(got[0])[:10] == "2024-03-04" and pd.isna(got[1])
+
+
+def test_lookup_in_the_same_order_is_a_copy():
+    s = pd.Series([1.5, 2.5], index=pd.Index(["a", "b"], dtype="str"))
+    got = lookup(s, pd.Index(["a", "b"], dtype="str"), 0.0)
+    got[0] = 99.0
+    assert s.iloc[0] == 1.5
+
+
+def test_lookup_of_a_frame_gives_each_column():
+    f = pd.DataFrame({"n": [1, 2], "v": [0.5, 1.5]}, index=pd.Index(["a", "b"], dtype="str"))
+    got = lookup(f, pd.Series(["b", "zz", "a"], dtype="str"), 0)
+    assert got["n"].tolist() == [2, 0, 1] and got["v"].tolist() == [1.5, 0.0, 0.5]
+
+
+def test_lookup_with_numbers_as_ids_is_pandas_reindex():
+    s = pd.Series([10.0, 20.0], index=[5, 6])
+    assert lookup(s, [6, 7], -1.0).tolist() == [20.0, -1.0]
+
+
+@given(st.lists(st.text(alphabet="abc", max_size=3), unique=True, max_size=12), _IDS)
+def test_lookup_equals_reindex_on_drawn_ids(index, wanted):
+    s = pd.Series(np.arange(len(index), dtype=float), index=pd.Index(index, dtype="str"))
+    ids = pd.Index(wanted, dtype="str")
+    expected = s.reindex(ids, fill_value=-1.0).to_numpy()
+    assert lookup(s, ids, -1.0).tolist() == expected.tolist()
+
+
+# ====================================================================== callers, against their pandas twins
+def test_criterion_outcomes_and_baselines_with_ids_out_of_order_and_absent():
+    hm = pd.DataFrame({"customer_id": ["b", "a", "a", "x"], "revenue": [5.0, 2.0, 1.0, 9.0],
+                       "payments": [1, 1, 1, 1], "purchases": [1, 0, 1, 1]})
+    out = compare.criterion_outcomes(hm, pd.Series(["c", "a", "b"], dtype="str"), "payments")
+    assert out["customer_id"].tolist() == ["a", "b", "c"]
+    assert out["outcome"].tolist() == [2.0, 1.0, 0.0] and out["bought"].tolist() == [True, True, False]
+    f = pd.DataFrame({"customer_id": pd.Series(["b", "a", "c"], dtype="str"), "recency_days": [3, 1, 2]})
+    m = pd.DataFrame({"customer_id": ["a", "b", "a"], "revenue": [1.0, 5.0, 2.0],
+                      "month": pd.to_datetime(["2024-06-01", "2024-06-01", "2024-05-01"])})
+    keys = compare.baseline_orders(f, m, "revenue", ["2024-05-01", "2024-06-01"])
+    assert keys.values.tolist() == [["a", 1.0, -3.0], ["b", 3.0, -5.0], ["c", 2.0, -0.0]]
+
+
+def test_customer_weights_find_arrow_text_as_they_find_python_text():
+    w = compare.CustomerWeights(pa.chunked_array([pa.array(["b", "a"]), pa.array(["c", "a"])]), n_boot=3, seed=1)
+    assert w.ids.tolist() == ["a", "b", "c"] and w.n_customers == 3
+    asked = ["c", "zz", "a"]
+    assert w.positions(pd.Series(asked, dtype="str")).tolist() == w.positions(asked).tolist() == [2, -1, 0]
+    big = compare.CustomerWeights([f"c{i:03d}" for i in range(50)], n_boot=2, seed=0, max_customers=10)
+    every = pd.Series([f"c{i:03d}" for i in range(50)], dtype="str")
+    assert big.positions(every).tolist() == big.positions(every.tolist()).tolist()
+    assert (big.positions(every) >= 0).sum() == 10
+
+
+def test_a_segment_table_missing_an_evaluated_customer_is_named():
+    t = pd.DataFrame({"customer_id": ["a"], "segment": ["top"], "rank": [1]})
+    o = pd.DataFrame({"customer_id": ["a", "b"], "outcome": [1.0, 2.0]})
+    with pytest.raises(Exception, match=r"leaves 1 evaluated customer\(s\) without a segment \(e.g. \['b'\]\)"):
+        compare.compare_rankings({"s": t}, o, 0.5, n_boot=0)
+
+
+# ====================================================================== spilled origins
+def _origin(as_of: dt.date) -> Origin:
+    split = make_split(dt.date(2023, 1, 1), as_of, holdout_months=3, window_months=3)
+    f = pd.DataFrame({"customer_id": pd.Series(["a", "b"], dtype="str"), "monetary": [1.5, 2.5],
+                      "last_purchase": pd.to_datetime(["2024-01-02", "2024-02-03"])})
+    m = pd.DataFrame({"customer_id": pd.Series(["a"], dtype="str"), "month": pd.to_datetime(["2024-01-01"]),
+                      "revenue": [1.5], "purchases": [1]})
+    return Origin(split, f, m, m.iloc[:0], None)
+
+
+def test_spilled_origins_come_back_equal_in_order_and_leave_nothing():
+    before = set(glob.glob(os.path.join(tempfile.gettempdir(), "segkit-origins-*")))
+    spilled = pipeline._SpilledOrigins()
+    origins = [_origin(dt.date(2024, 3, 31)), _origin(dt.date(2023, 12, 31))]
+    for o in origins:
+        spilled.append(o)
+    assert len(spilled) == 2
+    folder = spilled._folder
+    assert folder is not None and len(list(folder.iterdir())) == 2
+    back = list(spilled.take())
+    assert [o.split for o in back] == [o.split for o in origins]
+    for got, want in zip(back, origins):
+        pd.testing.assert_frame_equal(got.features, want.features)
+        pd.testing.assert_frame_equal(got.monthly, want.monthly)
+        assert got.features["customer_id"].dtype == want.features["customer_id"].dtype
+    assert not folder.exists()
+    assert set(glob.glob(os.path.join(tempfile.gettempdir(), "segkit-origins-*"))) == before
+
+
+def test_spilled_origins_are_removed_when_a_run_stops_between_them():
+    spilled = pipeline._SpilledOrigins()
+    spilled.append(_origin(dt.date(2024, 3, 31)))
+    spilled.append(_origin(dt.date(2023, 12, 31)))
+    folder = spilled._folder
+    taken = spilled.take()
+    next(taken)  # the first origin is being fitted when the run fails
+    taken.close()
+    assert not folder.exists() and len(spilled) == 0
+    again = pipeline._SpilledOrigins()
+    again.append(_origin(dt.date(2024, 3, 31)))
+    kept = again._folder
+    again.discard()
+    assert not kept.exists()
+    again.discard()  # twice: nothing to do
