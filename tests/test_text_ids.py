@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from segkit import compare, pipeline
 from segkit.backtest import Origin
 from segkit.calendar import make_split
-from segkit.schemes._base import lookup, text_sorted
+from segkit.engines import lookup, text_sorted
 
 _IDS = st.lists(st.text(alphabet="abcé0Z", min_size=0, max_size=4), max_size=30)
 

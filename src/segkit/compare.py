@@ -57,7 +57,8 @@ from sklearn.metrics import adjusted_rand_score
 
 from .errors import DataError, ParameterError
 from .evaluate import _MAX_BOOT_CUSTOMERS, BootstrapWeights
-from .schemes._base import _text, lookup, text_sorted
+from .engines import lookup, text_sorted
+from .schemes._base import _text
 
 __all__ = [
     "BASELINES",

@@ -31,7 +31,8 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 
-from .schemes._base import lookup, positions, text_sorted
+from .engines import lookup, text_sorted
+from .schemes._base import positions
 from .schemes import registry  # names and tie-break ranks only: scoring needs nothing but segment tables
 
 __all__ = [

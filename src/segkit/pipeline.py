@@ -291,50 +291,56 @@ def analyze(params: RunParams, *, tx: Transactions | None = None, n_boot: int = 
     spilled = tables["origins"]  # the earlier origins' files: gone however the run ends
     try:
         lap("features")
-        _check_enough_customers(params, tx, split, len(tables["features"]))
-        _check_holdout_has_purchases(params, tx, split, tables["holdout_monthly"])
-        inputs = SchemeInputs(features=tables["features"], monthly=tables["monthly"], split=split, params=params,
-                              potential=tables["potential"])
-        schemes, previous_tables = _fit_schemes(inputs, tables["previous"])
-        main_origin = backtest.Origin(split, inputs.features, inputs.monthly, tables["holdout_monthly"],
-                                      tables["potential"])
-        segment_tables = {n: s.segment_table() for n, s in schemes.items()}
-        scoring = _backtest_scoring(params, schemes, main_origin, segment_tables, tables)
-        lap("schemes")
-        customers = inputs.features["customer_id"]
-        lifecycle = stage_labels(inputs.monthly, split.as_of, customers)  # relationship stages
-        absent = tables["without_purchase"]
-        overrides = (load_overrides(params.overrides, known_customers=customers) if params.overrides
-                     else pd.DataFrame(columns=["customer_id", "tier", "reason"]))
-        tiers = schemes["percentile_tiers"]  # the tiers own tiers_monthly.csv, alerts.csv and the overrides
-        applied = apply_overrides(tiers.segment_table(), overrides)
-        alerts, model_alerts = _alerts(tiers, schemes.get("potential"), inputs)
-        lap("lifecycle_overrides")
-        weights = BootstrapWeights.for_customers(len(customers), n_boot, params.seed)  # the same resamples for all
-        scores = {name: score_scheme(segment_tables[name], tables["outcomes"], previous_tables.get(name),
-                                     n_boot=n_boot, seed=params.seed, weights=weights) for name in schemes}
-        entries = backtest.score_origins(scoring, params, n_boot=n_boot)
-        del scoring
-        recommendation = _recommendation(params, entries, tables["origin_info"])
-        scorecard = build_scorecard(params.name, split, scores, recommendation["scorecard"])
-        scorecard["models"] = _models(schemes)
-        lap("evaluate")
-        return _decided(Analysis(
-            params=params, data=tables["data_info"], quality=tx.quality, split=split, features=inputs.features,
-            monthly=inputs.monthly, outcomes=tables["outcomes"], holdout_monthly=tables["holdout_monthly"],
-            schemes=schemes, previous_tables=previous_tables, scores=scores, recommendation=recommendation,
-            assignments=_assignments(_with_absent_stages(lifecycle, inputs.monthly, split.as_of, absent), applied,
-                                     segment_tables, recommendation, absent),
-            tiers_monthly=tiers.monthly_tiers_.copy(), alerts=alerts, lifecycle=lifecycle,
-            overrides=applied, scorecard=scorecard, timings=timings, started=started.isoformat(timespec="seconds"),
-            finished=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-            model_alerts=model_alerts, holdout_purchases=tables["holdout_purchases"],
-            potential_summary=tables["potential"], without_purchase=absent,
-            backtest={"origins": tables["origins"], "entries": entries, "info": tables["origin_info"],
-                      "holdout_long": tables["holdout_long"], "data_end": tables["data_end"]},
-        ), tables["returns"])
+        return _fitted_and_scored(params, tx, split, tables, n_boot, lap, timings, started)
     finally:
         spilled.discard()
+
+
+def _fitted_and_scored(params: RunParams, tx: Transactions, split: Split, tables: dict[str, Any], n_boot: int,
+                       lap: Any, timings: dict[str, float], started: dt.datetime) -> Analysis:
+    """:func:`analyze` once the per-customer tables exist: fit, score, decide."""
+    _check_enough_customers(params, tx, split, len(tables["features"]))
+    _check_holdout_has_purchases(params, tx, split, tables["holdout_monthly"])
+    inputs = SchemeInputs(features=tables["features"], monthly=tables["monthly"], split=split, params=params,
+                          potential=tables["potential"])
+    schemes, previous_tables = _fit_schemes(inputs, tables["previous"])
+    main_origin = backtest.Origin(split, inputs.features, inputs.monthly, tables["holdout_monthly"],
+                                  tables["potential"])
+    segment_tables = {n: s.segment_table() for n, s in schemes.items()}
+    scoring = _backtest_scoring(params, schemes, main_origin, segment_tables, tables)
+    lap("schemes")
+    customers = inputs.features["customer_id"]
+    lifecycle = stage_labels(inputs.monthly, split.as_of, customers)  # relationship stages
+    absent = tables["without_purchase"]
+    overrides = (load_overrides(params.overrides, known_customers=customers) if params.overrides
+                 else pd.DataFrame(columns=["customer_id", "tier", "reason"]))
+    tiers = schemes["percentile_tiers"]  # the tiers own tiers_monthly.csv, alerts.csv and the overrides
+    applied = apply_overrides(tiers.segment_table(), overrides)
+    alerts, model_alerts = _alerts(tiers, schemes.get("potential"), inputs)
+    lap("lifecycle_overrides")
+    weights = BootstrapWeights.for_customers(len(customers), n_boot, params.seed)  # the same resamples for all
+    scores = {name: score_scheme(segment_tables[name], tables["outcomes"], previous_tables.get(name),
+                                 n_boot=n_boot, seed=params.seed, weights=weights) for name in schemes}
+    entries = backtest.score_origins(scoring, params, n_boot=n_boot)
+    del scoring
+    recommendation = _recommendation(params, entries, tables["origin_info"])
+    scorecard = build_scorecard(params.name, split, scores, recommendation["scorecard"])
+    scorecard["models"] = _models(schemes)
+    lap("evaluate")
+    return _decided(Analysis(
+        params=params, data=tables["data_info"], quality=tx.quality, split=split, features=inputs.features,
+        monthly=inputs.monthly, outcomes=tables["outcomes"], holdout_monthly=tables["holdout_monthly"],
+        schemes=schemes, previous_tables=previous_tables, scores=scores, recommendation=recommendation,
+        assignments=_assignments(_with_absent_stages(lifecycle, inputs.monthly, split.as_of, absent), applied,
+                                 segment_tables, recommendation, absent),
+        tiers_monthly=tiers.monthly_tiers_.copy(), alerts=alerts, lifecycle=lifecycle,
+        overrides=applied, scorecard=scorecard, timings=timings, started=started.isoformat(timespec="seconds"),
+        finished=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        model_alerts=model_alerts, holdout_purchases=tables["holdout_purchases"],
+        potential_summary=tables["potential"], without_purchase=absent,
+        backtest={"origins": tables["origins"], "entries": entries, "info": tables["origin_info"],
+                  "holdout_long": tables["holdout_long"], "data_end": tables["data_end"]},
+    ), tables["returns"])
 
 
 def _backtest_scoring(params: RunParams, schemes: dict[str, Any], main: backtest.Origin,

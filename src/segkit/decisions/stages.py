@@ -45,10 +45,9 @@ import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
 
-from ..engines import compensated_sum, ordered_sums
+from ..engines import compensated_sum, lookup, ordered_sums, text_sorted
 from ..errors import ParameterError
 from ..features import _round_half_even
-from ..schemes._base import lookup, text_sorted
 
 __all__ = ["relationship_stages", "stages_table", "stage_transitions", "stage_check", "STAGES", "STAGE_ORDER",
            "LIFECYCLE_TO_STAGE", "CHECK_MIN_CUSTOMERS", "EXPLORATION_MONTHS", "QUIET_MIN_MONTHS", "QUIET_FACTOR",

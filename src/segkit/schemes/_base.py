@@ -10,6 +10,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ..engines import text_sorted
 from ..errors import SegkitError
 
 
@@ -45,78 +46,6 @@ def positions(ids: pd.Index | pd.Series | np.ndarray, members: pd.Index | pd.Ser
     """
     found = pc.index_in(_text(ids), value_set=_text(members), skip_nulls=True)
     return np.asarray(pc.fill_null(found, -1).to_numpy(zero_copy_only=False), dtype=np.int64)
-
-
-def text_sorted(values: pd.Index | pd.Series | np.ndarray, *, strict: bool = False) -> bool:
-    """Whether the string ``values`` ascend (``strict``: and are unique), as pandas'
-    ``is_monotonic_increasing`` (and ``is_unique``) would say: False when any value is missing.
-
-    Compared in Arrow (code-point order, as Python compares ``str``): pandas builds its hash engine of
-    one Python object per value for the same answer, 30x slower for millions of customer ids.
-
-    >>> text_sorted(pd.Index(["a", "b", "b"])), text_sorted(pd.Index(["a", "b", "b"]), strict=True)
-    (True, False)
-    >>> text_sorted(pd.Series(["b", "a"])), text_sorted(pd.Series(["a", None])), text_sorted(pd.Index([]))
-    (False, False, True)
-    >>> text_sorted(pd.Series([3, 10])), text_sorted(np.array(["10", "3"], dtype=object))
-    (True, True)
-    """
-    if not _is_arrow(values):  # numbers, or text as Python objects: pandas' own answer
-        index = pd.Index(values)
-        return bool(index.is_monotonic_increasing and (index.is_unique or not strict))
-    arr = _text(values)
-    if arr.null_count:
-        return False
-    if len(arr) < 2:
-        return True
-    step = pc.greater if strict else pc.greater_equal
-    return bool(pc.all(step(arr[1:], arr[:-1])).as_py())
-
-
-def lookup(values: pd.Series | pd.DataFrame, ids: pd.Index | pd.Series | np.ndarray,
-           fill: Any) -> np.ndarray | dict[str, np.ndarray]:
-    """``values.reindex(ids, fill_value=fill)`` as numpy, for values indexed by unique text ids (a
-    DataFrame gives ``{column: array}``).
-
-    The same ids in the same order (the usual case: two tables of one run's customers) cost one
-    comparison; otherwise one Arrow hash of ``values``' index (:func:`positions`), not pandas' index
-    engine of Python strings. As ``reindex``: a fill that the column's type cannot hold widens it
-    (integers to float, booleans to object).
-
-    >>> lookup(pd.Series([1.0, 2.0], index=["a", "b"]), pd.Index(["b", "x", "a"]), 0.0).tolist()
-    [2.0, 0.0, 1.0]
-    >>> {k: v.tolist() for k, v in lookup(pd.DataFrame({"n": [1, 2]}, index=["a", "b"]), ["b", "x"], 0).items()}
-    {'n': [2, 0]}
-    """
-    if not _is_arrow(values.index):  # numbers, or text as Python objects: pandas' own reindex
-        again = values.reindex(pd.Index(ids), fill_value=fill)
-        return {c: again[c].to_numpy() for c in again.columns} if isinstance(again, pd.DataFrame) else again.to_numpy()
-    mine, theirs = _text(values.index), _text(ids)
-    where = None if _chunked(mine).equals(_chunked(theirs)) else positions(theirs, mine)
-    if isinstance(values, pd.DataFrame):
-        return {c: _taken(values[c].to_numpy(), where, fill) for c in values.columns}
-    return _taken(values.to_numpy(), where, fill)
-
-
-def _taken(have: np.ndarray, where: np.ndarray | None, fill: Any) -> np.ndarray:
-    if where is None:
-        return have.copy()
-    out = have[np.maximum(where, 0)] if len(have) else np.empty(len(where), dtype=have.dtype)
-    missing = where < 0
-    if missing.any():
-        integer_fill = isinstance(fill, (int, np.integer)) and not isinstance(fill, (bool, np.bool_))
-        if out.dtype.kind == "b" and not isinstance(fill, (bool, np.bool_)):
-            out = out.astype(object)
-        elif out.dtype.kind in "iu" and not integer_fill:
-            out = out.astype(float)
-        elif out.dtype.kind in "mM" and fill is not None and pd.isna(fill):  # numpy's own "not a time"
-            fill = np.array("NaT", dtype=out.dtype)
-        out[missing] = fill
-    return out
-
-
-def _chunked(arr: pa.Array | pa.ChunkedArray) -> pa.ChunkedArray:
-    return arr if isinstance(arr, pa.ChunkedArray) else pa.chunked_array([arr])
 
 
 def _text(values: Any) -> pa.Array:

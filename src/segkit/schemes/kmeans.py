@@ -35,7 +35,8 @@ from sklearn.preprocessing import StandardScaler
 
 from ..errors import ParameterError
 from ..reproducible import single_threaded
-from ._base import NO_PURCHASE, SchemeMixin, positions, text_sorted
+from ..engines import text_sorted
+from ._base import NO_PURCHASE, SchemeMixin, positions
 
 if TYPE_CHECKING:
     from ..config import RunParams

@@ -47,7 +47,8 @@ import pandas as pd
 from ..errors import ParameterError
 from ..features import FEATURE_COLUMNS
 from ..potential import fit_summary, peer_headroom, predict_summary
-from ._base import SchemeMixin, isin, lookup, text_sorted
+from ..engines import lookup, text_sorted
+from ._base import SchemeMixin, isin
 from .tiers import TIERS, exact_ceil
 
 if TYPE_CHECKING:

@@ -34,9 +34,9 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from ..engines import engine_name
+from ..engines import engine_name, text_sorted
 from ..errors import ParameterError, SegkitError
-from ._base import SchemeMixin, number_text, text_sorted
+from ._base import SchemeMixin, number_text
 
 if TYPE_CHECKING:
     from ..config import RunParams

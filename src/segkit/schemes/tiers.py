@@ -39,10 +39,10 @@ import ibis
 import ibis.expr.types as ir
 
 from ..calendar import add_months, month_end, window_month_starts
-from ..engines import engine_name, ordered_sums
+from ..engines import engine_name, lookup, ordered_sums
 from ..errors import ParameterError
 from . import tiers_engine as engine
-from ._base import SchemeMixin, isin, lookup, number_text, positions
+from ._base import SchemeMixin, isin, number_text, positions
 from .tiers_engine import TierTables
 
 if TYPE_CHECKING:
