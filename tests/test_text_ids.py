@@ -186,3 +186,27 @@ def test_spilled_origins_are_removed_when_a_run_stops_between_them():
     again.discard()
     assert not kept.exists()
     again.discard()  # twice: nothing to do
+
+
+def test_payment_counts_equal_the_pandas_alignment_they_replace():
+    from segkit.decisions.actions import _payment_counts
+
+    monthly = pd.DataFrame({"customer_id": ["b", "a", "a", "c", "c"],
+                            "month": pd.to_datetime(["2024-06-01", "2024-05-01", "2024-06-01", "2024-04-01",
+                                                     "2024-07-01"]),
+                            "payments": [2, 1, 3, 1, 5]})
+    got = _payment_counts(monthly, dt.date(2024, 6, 30))
+    m = monthly[(monthly["month"] <= "2024-06-30") & (monthly["payments"] > 0)]
+    want = pd.DataFrame({"total": m.groupby("customer_id")["payments"].sum(),
+                         "this_month": m[m["month"] == "2024-06-01"].groupby("customer_id")["payments"].sum()}).fillna(0)
+    pd.testing.assert_frame_equal(got, want, check_index_type=False)
+    assert got.loc["c", "this_month"] == 0.0 and got["this_month"].dtype == float
+
+
+def test_recommended_segments_keep_text_ids_and_labels():
+    from segkit.evaluate import recommended_segments
+
+    t = pd.DataFrame({"customer_id": pd.Series(["a", "b"], dtype="str"), "segment": ["VIP", "GOOD"], "rank": [1, 2]})
+    got = recommended_segments({"s": t}, "s")
+    assert got.to_dict() == {"a": "VIP", "b": "GOOD"} and got.index.name is None
+    assert recommended_segments({"s": t}, None).to_dict() == {"a": "", "b": ""}

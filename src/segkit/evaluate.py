@@ -444,9 +444,9 @@ def recommended_segments(tables: Mapping[str, pd.DataFrame], recommended: str | 
     """customer_id -> segment of the recommended scheme (empty strings when none)."""
     if recommended is None or recommended not in tables:
         any_table = next(iter(tables.values()))
-        return pd.Series("", index=any_table["customer_id"].astype(str).to_numpy())
-    t = tables[recommended]
-    return pd.Series(t["segment"].astype(str).to_numpy(), index=t["customer_id"].astype(str).to_numpy())
+        return pd.Series("", index=pd.Index(any_table["customer_id"].astype(str)).rename(None))
+    t = tables[recommended]  # the text stays in Arrow: no Python object per customer
+    return pd.Series(t["segment"].astype(str).array, index=pd.Index(t["customer_id"].astype(str)).rename(None))
 
 
 # ====================================================================== scorecard

@@ -35,6 +35,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ..engines import lookup
+
 __all__ = ["contact_list", "tier_change", "ACTIONS", "DUE_DAYS", "KEY_ACCOUNT_HEADROOM_SHARE", "ACTION_COLUMNS"]
 
 ACTIONS = ["win_back_call", "margin_review", "promotion_talk", "key_account_approach", "satisfaction_check",
@@ -71,8 +73,9 @@ def _payment_counts(monthly: pd.DataFrame, as_of: dt.date) -> pd.DataFrame:
     m = monthly[pd.to_datetime(monthly["month"]) <= cut]
     m = m[m["payments"] > 0].assign(customer_id=lambda d: d["customer_id"].astype(str))
     in_month = pd.to_datetime(m["month"]) == pd.Timestamp(cut.year, cut.month, 1)
-    return pd.DataFrame({"total": m.groupby("customer_id")["payments"].sum(),
-                         "this_month": m[in_month].groupby("customer_id")["payments"].sum()}).fillna(0)
+    total = m.groupby("customer_id")["payments"].sum()  # every customer of this_month is among these
+    this_month = lookup(m[in_month].groupby("customer_id")["payments"].sum(), total.index, 0.0)
+    return pd.DataFrame({"total": total, "this_month": this_month}, index=total.index)
 
 
 def _candidates(base: pd.DataFrame, monthly: pd.DataFrame, as_of: dt.date, erosion: pd.DataFrame | None,

@@ -41,6 +41,7 @@ from .erosion import ALERT_COLUMNS, erosion_alerts, margin_erosion
 from .maintenance import high_maintenance
 from .mix import tier_mix
 from .payback import payback
+from ..engines import lookup
 from ..policy import POLICY_TIERS, Policy
 from .stages import relationship_stages, stage_check, stage_transitions
 
@@ -115,7 +116,7 @@ def _first_purchase_actions_complete(actions: pd.DataFrame, features: pd.DataFra
     before it began is not on its first or second purchase.
     """
     first = features.set_index(features["customer_id"].astype(str))["first_purchase"]
-    old = actions["customer_id"].map(first) < history_start
+    old = pd.Series(lookup(first, actions["customer_id"].astype(str), pd.NaT), index=actions.index) < history_start
     return actions[~(actions["action"].isin(["thank_you", "satisfaction_check"]) & old)].reset_index(drop=True)
 
 

@@ -33,6 +33,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ..engines import lookup
 from .alerts import dropout_alerts
 
 __all__ = ["ALERT_COLUMNS", "RULES", "seed_alert_rows", "model_alert_rows", "alert_comparison",
@@ -82,10 +83,13 @@ def model_alert_rows(predictions: pd.DataFrame, tier_labels: pd.Series, window_v
     flagged = dropout_alerts(t, flagged_only=True).to_pandas()
     ids = flagged["customer_id"].astype(str)
     vip_months = monthly_tiers[monthly_tiers["monthly_tier"] == "VIP"].groupby("customer_id")["month"].max()
-    last = pd.to_datetime(ids.map(last_purchase))
-    out = pd.DataFrame({"customer_id": ids.values, "last_vip_month": ids.map(vip_months).fillna("").values,
+    # a few flagged customers looked up among all of them: Arrow hashes, not pandas' index engine
+    last = pd.to_datetime(pd.Series(lookup(last_purchase, ids, pd.NaT), index=ids.index))
+    vip = pd.Series(lookup(vip_months, ids, np.nan), index=ids.index, dtype=object)
+    value = pd.Series(lookup(window_values, ids, np.nan), index=ids.index)
+    out = pd.DataFrame({"customer_id": ids.values, "last_vip_month": vip.fillna("").values,
                         "last_payment": last.dt.strftime("%Y-%m-%d").fillna("").values,
-                        "value_at_risk": ids.map(window_values).fillna(0.0).astype(float).round(6).values,
+                        "value_at_risk": value.fillna(0.0).astype(float).round(6).values,
                         "rule": "p_alive", "p_alive": flagged["p_alive"].astype("float64").values})
     return out[ALERT_COLUMNS]
 
