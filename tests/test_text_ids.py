@@ -210,3 +210,43 @@ def test_recommended_segments_keep_text_ids_and_labels():
     got = recommended_segments({"s": t}, "s")
     assert got.to_dict() == {"a": "VIP", "b": "GOOD"} and got.index.name is None
     assert recommended_segments({"s": t}, None).to_dict() == {"a": "", "b": ""}
+
+
+# ====================================================================== private temporary folders
+def _dead_pid() -> int:
+    import subprocess
+    import sys
+
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid  # reaped: no process has this id now (reuse within the test is unlikely)
+
+
+def test_private_folder_removes_what_killed_runs_left_and_nothing_else(tmp_path, monkeypatch):
+    from segkit import engines
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    dead, old = _dead_pid(), 1_000_000_000  # mtime in 2001
+    stale = tmp_path / f"segkit-origins-{dead}-abc"
+    recent = tmp_path / f"segkit-origins-{dead}-def"      # dead, but touched within the hour
+    alive = tmp_path / f"segkit-origins-{os.getpid()}-ghi"  # this process: running
+    other = tmp_path / f"segkit-duckdb-{dead}-jkl"        # another prefix
+    odd = tmp_path / "segkit-origins-notapid"
+    for folder in (stale, recent, alive, other, odd):
+        folder.mkdir()
+        (folder / "origin0.pkl").write_bytes(b"x")
+    for folder in (stale, alive, other, odd):
+        os.utime(folder, (old, old))
+    made = engines.private_folder("segkit-origins-")
+    assert os.path.isdir(made) and os.path.basename(made).startswith(f"segkit-origins-{os.getpid()}-")
+    assert not stale.exists()
+    assert recent.exists() and alive.exists() and other.exists() and odd.exists()
+
+
+def test_spilled_origins_use_a_folder_named_after_the_process():
+    spilled = pipeline._SpilledOrigins()
+    spilled.append(_origin(dt.date(2024, 3, 31)))
+    try:
+        assert spilled._folder.name.startswith(f"segkit-origins-{os.getpid()}-")
+    finally:
+        spilled.discard()

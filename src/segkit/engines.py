@@ -20,6 +20,7 @@ import contextlib
 import os
 import shutil
 import tempfile
+import time
 import uuid
 from decimal import Decimal
 from typing import Any
@@ -36,7 +37,7 @@ from .config import ENGINES
 from .errors import ParameterError
 
 __all__ = ["connect", "ENGINES", "read_csv_text", "materialize", "casts_text_to_date", "engine_name", "release",
-           "count_true", "try_number", "opened", "compensated_sum", "ordered_sums", "text_sorted", "lookup"]
+           "count_true", "try_number", "opened", "compensated_sum", "ordered_sums", "text_sorted", "lookup", "private_folder"]
 
 #: set on the in-memory DuckDB connections segkit opens itself: those it may write plain tables
 #: into and close (the connection carries it, so no module keeps a registry of connections)
@@ -67,7 +68,7 @@ def connect(engine: str = "duckdb", **options: Any) -> Any:
         if threads:
             con.raw_sql(f"SET threads = {int(threads)}")
         if "temp_directory" not in options:
-            spill = tempfile.mkdtemp(prefix="segkit-duckdb-")
+            spill = private_folder("segkit-duckdb-")
             atexit.register(shutil.rmtree, spill, ignore_errors=True)
             con.raw_sql(f"SET temp_directory = '{spill}'")
         # Row order is never relied on (every result is sorted or aggregated); without it DuckDB
@@ -95,6 +96,47 @@ def connect(engine: str = "duckdb", **options: Any) -> Any:
         session.sparkContext.setLogLevel("ERROR")
         return ibis.pyspark.connect(session, **options)
     raise ParameterError(f"unknown engine {engine!r}", where="engine", fix=f"use one of {', '.join(ENGINES)}")
+
+
+#: how long a dead process's private folder is left alone before :func:`private_folder` removes it
+STALE_SECONDS = 3600
+
+
+def private_folder(prefix: str) -> str:
+    """A new folder in the system's temporary folder, named ``<prefix><pid>-<random>``.
+
+    Folders of the same prefix left by processes that no longer run, and untouched for
+    :data:`STALE_SECONDS`, are removed first: a run killed outright (SIGKILL, or the SIGTERM a
+    scheduler sends, which Python does not turn into an exception) cannot clean up after itself, and
+    its spill files can be gigabytes. (The hour spares a live run of another process namespace
+    sharing the folder, whose process id means nothing here.)
+
+    >>> import os, shutil
+    >>> path = private_folder("segkit-doctest-")
+    >>> os.path.basename(path).startswith(f"segkit-doctest-{os.getpid()}-")
+    True
+    >>> shutil.rmtree(path)
+    """
+    base = tempfile.gettempdir()
+    for entry in os.scandir(base):
+        if not entry.name.startswith(prefix) or not entry.is_dir(follow_symlinks=False):
+            continue
+        pid = entry.name[len(prefix):].split("-", 1)[0]
+        with contextlib.suppress(OSError):  # gone meanwhile, or not ours to read
+            if pid.isdigit() and not _running(int(pid)) and time.time() - entry.stat().st_mtime > STALE_SECONDS:
+                shutil.rmtree(entry.path, ignore_errors=True)
+    return tempfile.mkdtemp(prefix=f"{prefix}{os.getpid()}-", dir=base)
+
+
+def _running(pid: int) -> bool:
+    """Whether a process with this id exists (one of another user counts as running)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _default_memory_limit() -> str:

@@ -30,7 +30,6 @@ import hashlib
 import json
 import pickle
 import shutil
-import tempfile
 import time
 from pathlib import Path
 from collections.abc import Iterator
@@ -44,6 +43,7 @@ from .calendar import Split, shift_date
 from .config import RunParams, is_connection_url
 from .csvfiles import write_csv
 from .data import QualityReport, Transactions, file_sha256, load_transactions, sha256_of_files
+from .engines import private_folder
 from .errors import DataError, ParameterError
 from .reproducible import one_thread
 from . import backtest, compare, i18n, narrative
@@ -381,7 +381,7 @@ class _SpilledOrigins:
 
     def append(self, origin: backtest.Origin) -> None:
         if self._folder is None:
-            self._folder = Path(tempfile.mkdtemp(prefix="segkit-origins-"))
+            self._folder = Path(private_folder("segkit-origins-"))  # a killed run's folder goes next time
         path = self._folder / f"origin{len(self._paths)}.pkl"
         with open(path, "wb") as fh:
             pickle.dump(origin, fh, protocol=pickle.HIGHEST_PROTOCOL)
