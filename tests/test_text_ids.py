@@ -250,3 +250,28 @@ def test_spilled_origins_use_a_folder_named_after_the_process():
         assert spilled._folder.name.startswith(f"segkit-origins-{os.getpid()}-")
     finally:
         spilled.discard()
+
+
+def test_utf8_copy_of_a_latin1_file_is_removed_when_the_process_ends(tmp_path):
+    """A cp1252/Latin-1 export is read through a UTF-8 copy; the copy must not outlive the run."""
+    import subprocess
+    import sys
+
+    data = tmp_path / "sales.csv"
+    data.write_bytes("customer_id,date,amount\nJosé,2024-01-05,10\nMüller,2024-01-06,3\n".encode("latin-1"))
+    spool = tmp_path / "tmp"
+    spool.mkdir()
+    script = (
+        "import os, sys\n"
+        "from segkit.data.sniffing import transcode\n"
+        "copy = transcode(sys.argv[1], 'latin-1')\n"
+        "folder = os.path.basename(os.path.dirname(copy))\n"
+        "assert folder.startswith(f'segkit-text-{os.getpid()}-'), folder\n"
+        "assert open(copy, encoding='utf-8').read().splitlines()[1] == 'José,2024-01-05,10'\n"
+        "print(copy)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script, str(data)], capture_output=True, text=True,
+                          env={**os.environ, "TMPDIR": str(spool)}, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().startswith(str(spool))
+    assert list(spool.iterdir()) == []

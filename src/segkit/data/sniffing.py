@@ -13,14 +13,17 @@ Example
 
 from __future__ import annotations
 
+import atexit
 import gzip
+import os
+import shutil
 import tempfile
 from collections.abc import Callable
 from typing import Any
 
 import ibis.expr.types as ir
 
-from ..engines import read_csv_text
+from ..engines import private_folder, read_csv_text
 from ..errors import DataError
 from .typed import TypedOpener, typed_opener
 
@@ -98,14 +101,31 @@ def sniff_encoding(head: bytes) -> str:
 
 
 def transcode(path: str, encoding: str) -> str:
-    """Write a UTF-8 copy of a non-UTF-8 text file (streamed) and return its path."""
-    out = tempfile.NamedTemporaryFile(prefix="segkit-", suffix=".csv", delete=False)
+    """Write a UTF-8 copy of a non-UTF-8 text file (streamed) and return its path.
+
+    The copy is as large as the data, and the engine may read it again at every query, so it lives
+    until the process ends: in this process's private folder (``segkit-text-<pid>-*`` in the system's
+    temporary folder), removed at exit; a killed run's folder is removed by a later run
+    (:func:`segkit.engines.private_folder`).
+    """
+    fd, name = tempfile.mkstemp(prefix="segkit-", suffix=".csv", dir=_text_folder())
     opener = gzip.open if path.lower().endswith(".gz") else open
     with opener(path, "rt", encoding=encoding, errors="replace", newline="") as src, \
-            open(out.name, "w", encoding="utf-8", newline="") as dst:
+            open(fd, "w", encoding="utf-8", newline="") as dst:
         while chunk := src.read(1 << 20):
             dst.write(chunk)
-    return out.name
+    return name
+
+
+_TEXT_FOLDER: list[str] = []
+
+
+def _text_folder() -> str:
+    """This process's folder for UTF-8 copies, made on first use and removed at exit."""
+    if not _TEXT_FOLDER or not os.path.isdir(_TEXT_FOLDER[0]):
+        _TEXT_FOLDER[:] = [private_folder("segkit-text-")]
+        atexit.register(shutil.rmtree, _TEXT_FOLDER[0], ignore_errors=True)
+    return _TEXT_FOLDER[0]
 
 
 def sniff_delimiter(text: str) -> str:
