@@ -143,3 +143,48 @@ def test_union_vs_period_total_counts():
     r = union_vs_period_total(union, period, outcomes, alerts)
     assert r["missed_by_period_total"] == 1 and r["missed_holdout_revenue"] == 7.0
     assert r["dropouts_not_vip_in_period_total"] == 1 and r["only_period_total"] == 1
+
+
+def test_a_larger_set_of_the_same_draws_serves_a_smaller_one_exactly():
+    """The comparison's 500 resamples are the first 500 of the scores' 1000 (same customers, seed)."""
+    from segkit import evaluate
+    from segkit.evaluate import BootstrapWeights
+
+    evaluate._DRAWN.clear()
+    n = 30_000  # 266 resamples per chunk: 1000 and 500 resamples have chunks of the same shape
+    big = BootstrapWeights(n, 1000, 3)
+    assert sum(len(w) for w in big) == 1000
+    small = BootstrapWeights(n, 500, 3)
+    assert small._chunks is not None and [len(c) for c in small._chunks] == [266, 234]
+    fresh = np.random.default_rng(3)
+    expected = [fresh.poisson(1.0, size=(266, n)), fresh.poisson(1.0, size=(234, n))]
+    got = list(small)
+    assert all(np.array_equal(g, e) and g.dtype == np.float64 for g, e in zip(got, expected, strict=True))
+    # another seed, more resamples or chunks of another shape are drawn afresh
+    assert BootstrapWeights(n, 500, 4)._chunks is None
+    assert BootstrapWeights(n, 2000, 3)._chunks is None
+    assert BootstrapWeights(n, 100, 3)._chunks is None  # 100 rows per chunk, not 266
+    assert BootstrapWeights(n + 1, 500, 3)._chunks is None
+    evaluate._DRAWN.clear()
+
+
+def test_segment_counts_by_matrix_product_equal_bincount_bit_for_bit():
+    """Whole-number weights: the product path of _Stats and of the capture rankings changes no bit."""
+    from segkit.compare import _Ranking
+    from segkit.evaluate import _Stats
+
+    rng = np.random.default_rng(7)
+    n = 5_000
+    rank = rng.integers(1, 7, n)
+    revenue = np.round(rng.gamma(1, 30, n) * (rng.random(n) < 0.4), 2)
+    W = rng.poisson(1.0, size=(40, n)).astype(np.float64)
+    with_product = _Stats(rank, revenue, revenue > 0)
+    without = _Stats(rank, revenue, revenue > 0)
+    without.members = without.buyers = None  # the bincount path (used above 16 segments)
+    a, b = with_product.metrics(W), without.metrics(W)
+    assert a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
+    ranking = _Ranking(rank)
+    whole, plain = ranking.sums(W, W * revenue, whole=True), ranking.sums(W, W * revenue)
+    assert all(np.array_equal(x, y) for x, y in zip(whole, plain, strict=True))
+    many = _Ranking(rng.integers(0, 40, n))  # more than 16 groups: bincount either way
+    assert many.sums(W, None, whole=True)[0].shape == (40, 40) and many._members is None

@@ -165,17 +165,40 @@ class _Ranking:
     def __init__(self, order: np.ndarray):
         levels, codes = np.unique(order, return_inverse=True)
         self.codes, self.k, self.levels = codes.ravel(), len(levels), levels
+        self._members: np.ndarray | None = None
 
-    def sums(self, W: np.ndarray, Wy: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    def sums(self, W: np.ndarray, Wy: np.ndarray | None, *, whole: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """Weighted customers and outcome per group for each row of ``W`` (resamples x customers).
 
         ``Wy`` = ``W`` times the outcome; None for the oracle, whose groups *are* outcome levels
         (order = minus the outcome), so a group's outcome is its count times its level.
+        ``whole``: the weights are whole numbers (bootstrap draws), so the counts are exact integers
+        whatever the order of addition, and a few groups are counted by one matrix product
+        (:func:`_group_counts`); the outcome sums keep ``bincount``'s fixed order of addition.
         """
-        counts = np.stack([np.bincount(self.codes, weights=w, minlength=self.k) for w in W])
+        counts = _group_counts(self, W) if whole and self.k <= _PRODUCT_GROUPS else \
+            np.stack([np.bincount(self.codes, weights=w, minlength=self.k) for w in W])
         if Wy is None:
             return counts, counts * -self.levels[None, :]
         return counts, np.stack([np.bincount(self.codes, weights=w, minlength=self.k) for w in Wy])
+
+
+#: up to this many groups, whole-number weights are counted per group by a matrix product
+_PRODUCT_GROUPS = 16
+
+
+def _group_counts(ranking: _Ranking, W: np.ndarray) -> np.ndarray:
+    """``W`` summed per group by one product with the customers' 0/1 membership matrix.
+
+    Exact for whole-number weights: every partial sum is an integer far below 2**53, so BLAS's order
+    of addition (which varies with the machine and its threads) cannot change a bit of the result,
+    and it equals ``bincount``'s; about 3x faster than one ``bincount`` per resample.
+    """
+    if ranking._members is None:
+        members = np.zeros((len(ranking.codes), ranking.k))
+        members[np.arange(len(ranking.codes)), ranking.codes] = 1.0
+        ranking._members = members
+    return W @ ranking._members
 
 
 def _vertices(counts: np.ndarray, totals: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -218,8 +241,8 @@ def _auc(area: np.ndarray, oracle: np.ndarray) -> np.ndarray:
 
 
 def _score(ranking: _Ranking, W: np.ndarray, Wy: np.ndarray, oracle_area: np.ndarray,
-           shares: Sequence[float]) -> dict[str, Any]:
-    area, at = _curve_stats(*ranking.sums(W, Wy), shares)
+           shares: Sequence[float], *, whole: bool = False) -> dict[str, Any]:
+    area, at = _curve_stats(*ranking.sums(W, Wy, whole=whole), shares)
     return {"capture_at": at, "capture_auc": _auc(area, oracle_area), "area": area, "oracle_area": oracle_area}
 
 
@@ -385,7 +408,7 @@ def compare_rankings(tables: Mapping[str, pd.DataFrame], outcomes: pd.DataFrame,
         W = chunk[:, pos[keep]]
         Wy, oracle = W * yk, _oracle_area(yk, W)  # shared by every ranking of the chunk
         for name, ranking in rankings.items():
-            parts[name].append(_score(ranking, W, Wy, oracle, shares))
+            parts[name].append(_score(ranking, W, Wy, oracle, shares, whole=True))  # Poisson draws
     for name, r in out.items():
         auc, r["ci95"]["capture_auc"] = _interval(np.concatenate([p["capture_auc"] for p in parts[name]]),
                                                   r["capture_auc"], weights.scale)

@@ -107,9 +107,17 @@ class _Stats:
         self.revenue = revenue.astype(np.float64)
         self.bought = bought.astype(np.float64)
         self.top_revenue = (rank == self.top) * self.revenue
+        # 0/1 segment membership (and of the buyers): W @ members counts each segment's customers in a
+        # resample exactly (whole-number weights, integer sums far below 2**53), as bincount would
+        # (up to 16 segments; more would make the matrix large, and bincount counts them instead)
+        self.members = self.buyers = None
+        if self.kx <= 16:
+            self.members = np.zeros((self.n, self.kx))
+            self.members[np.arange(self.n), self.gx] = 1.0
+            self.buyers = self.members * self.bought[:, None]
 
     def metrics(self, W: np.ndarray) -> dict[str, np.ndarray]:
-        """Holdout metrics for each row of weights ``W`` (resamples x customers)."""
+        """Holdout metrics for each row of whole-number weights ``W`` (resamples x customers)."""
         keys = ("top_segment_holdout_revenue_share", "top_segment_lift", "holdout_spearman",
                 "holdout_activity_auc", "top_segment_share")
         out = {k: np.empty(len(W)) for k in keys}
@@ -117,11 +125,14 @@ class _Stats:
         # one matrix-vector product per chunk, not two dot products per resample: each dot of a
         # long vector wakes BLAS's threads, which on a busy machine cost 20-50x the arithmetic
         revs, top_revs = W @ self.revenue, W @ self.top_revenue
+        # customers and buyers per segment: whole numbers, so one exact product per chunk
+        product = self.members is not None
+        cnts_x, poss = (W @ self.members, W @ self.buyers) if product else (None, None)
         for b, w in enumerate(W):
             total = w.sum()
-            cnt_x = np.bincount(gx, weights=w, minlength=kx)
+            cnt_x = cnts_x[b] if product else np.bincount(gx, weights=w, minlength=kx)
             cnt_y = np.bincount(gy, weights=w, minlength=ky)
-            pos = np.bincount(gx, weights=w * self.bought, minlength=kx)   # buyers per segment
+            pos = poss[b] if product else np.bincount(gx, weights=w * self.bought, minlength=kx)  # buyers
             rev, top_rev = revs[b], top_revs[b]
             top_share = cnt_x[-1] / total if total > 0 else 0.0
             rev_share = top_rev / rev if rev > 0 else 0.0
@@ -143,6 +154,35 @@ class _Stats:
         return out
 
 
+#: the last kept set of draws of this process: (customers, seed) -> (resamples, chunks)
+_DRAWN: dict[tuple[int, int], tuple[int, list[np.ndarray]]] = {}
+
+
+def _chunk_rows(n: int, n_boot: int) -> int:
+    """Resamples per chunk of weights for ``n`` customers."""
+    return max(1, min(n_boot, _CHUNK_CELLS // max(n, 1)))
+
+
+def _drawn_before(n: int, n_boot: int, seed: int) -> list[np.ndarray] | None:
+    """Chunks of the same draws kept by an earlier :class:`BootstrapWeights` of this process, if any.
+
+    One seeded stream gives the same first ``n_boot`` x ``n`` draws however many resamples are drawn
+    from it, so a kept set of at least ``n_boot`` resamples for the same customers and seed serves
+    (its first rows), when its chunks have the same number of rows (the same chunk shapes, the same
+    arithmetic downstream).
+    """
+    kept = _DRAWN.get((n, seed))
+    if kept is None or kept[0] < n_boot or _chunk_rows(n, kept[0]) != _chunk_rows(n, n_boot):
+        return None
+    chunks, left = [], n_boot
+    for chunk in kept[1]:
+        if left <= 0:
+            break
+        chunks.append(chunk[:left])
+        left -= len(chunks[-1])
+    return chunks
+
+
 class BootstrapWeights:
     """Poisson(1) weights for ``n`` customers and ``n_boot`` resamples; identical for the same seed.
 
@@ -156,7 +196,10 @@ class BootstrapWeights:
     def __init__(self, n: int, n_boot: int, seed: int, keep_bytes: int = 256 * 2**20):
         self.n, self.n_boot, self.seed = n, n_boot, seed
         self._keep = n * n_boot <= keep_bytes
-        self._chunks: list[np.ndarray] | None = None
+        # the same draws kept by another object of this process (at millions of customers every
+        # origin's scores and the comparison use the same subsample size and seed; drawing 1e8
+        # weights takes about 1.5 s)
+        self._chunks: list[np.ndarray] | None = _drawn_before(n, n_boot, seed) if self._keep else None
 
     @classmethod
     def for_customers(cls, n_customers: int, n_boot: int, seed: int) -> "BootstrapWeights":
@@ -172,7 +215,7 @@ class BootstrapWeights:
                 yield kept.astype(np.float64)
             return
         rng = np.random.default_rng(self.seed)
-        chunk = max(1, min(self.n_boot, _CHUNK_CELLS // max(self.n, 1)))
+        chunk = _chunk_rows(self.n, self.n_boot)
         chunks, done = [], 0
         while done < self.n_boot:
             b = min(chunk, self.n_boot - done)
@@ -185,6 +228,8 @@ class BootstrapWeights:
             done += b
         if self._keep:
             self._chunks = chunks
+            _DRAWN.clear()  # one set remembered per process (at most keep_bytes)
+            _DRAWN[(self.n, self.seed)] = (self.n_boot, chunks)
 
 
 def point_metrics(table: pd.DataFrame, outcomes: pd.DataFrame, previous: pd.DataFrame | None = None) -> dict:

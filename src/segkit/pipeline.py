@@ -303,7 +303,8 @@ def _fitted_and_scored(params: RunParams, tx: Transactions, split: Split, tables
     _check_holdout_has_purchases(params, tx, split, tables["holdout_monthly"])
     inputs = SchemeInputs(features=tables["features"], monthly=tables["monthly"], split=split, params=params,
                           potential=tables["potential"])
-    schemes, previous_tables = _fit_schemes(inputs, tables["previous"])
+    # the month-earlier inputs serve the refit only: let go as soon as it is done (~0.3 KB per customer)
+    schemes, previous_tables = _fit_schemes(inputs, tables.pop("previous"))
     main_origin = backtest.Origin(split, inputs.features, inputs.monthly, tables["holdout_monthly"],
                                   tables["potential"])
     segment_tables = {n: s.segment_table() for n, s in schemes.items()}
