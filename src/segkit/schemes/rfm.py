@@ -55,15 +55,24 @@ def rfm_scores(values: pd.Series | np.ndarray, bins: int, higher_is_better: bool
     >>> rfm_scores(pd.Series([1, 2, 2, 3]), 2).tolist()
     [1, 1, 1, 2]
     """
-    v = pd.Series(np.asarray(values, dtype=float))
+    v = np.asarray(values, dtype=float)
     n = len(v)
     if n == 0:
         return np.array([], dtype=np.int64)
     x = v if higher_is_better else -v
-    lowest, highest = x.min(), x.max()
-    rank = np.where((x == lowest) & (x != highest), x.rank(method="min"),
-                    np.where((x == highest) & (x != lowest), x.rank(method="max"), x.rank(method="average")))
-    score = np.floor((rank - 1) * bins / n)  # NaN where the value is missing: it scores 1
+    rank = np.full(n, np.nan)  # NaN where the value is missing: it scores 1
+    valued = ~np.isnan(x)
+    if valued.any():
+        # one sort: a value held by c customers, with `low` customers below it, has the ranks
+        # low+1 .. low+c; the lowest value takes its lowest rank, the highest its highest, the others
+        # the average low + (c+1)/2 (exact: a whole or half number), as pandas' rank would give
+        _, codes, counts = np.unique(x[valued], return_inverse=True, return_counts=True)
+        low = np.cumsum(counts) - counts
+        level_rank = low + (counts + 1) / 2
+        if len(counts) > 1:
+            level_rank[0], level_rank[-1] = 1.0, float(low[-1] + counts[-1])
+        rank[valued] = level_rank[codes.ravel()]
+    score = np.floor((rank - 1) * bins / n)
     return (np.nan_to_num(score, nan=0.0).astype(np.int64) + 1).clip(1, bins)
 
 

@@ -142,6 +142,25 @@ def _same_ids(rows: pd.Series, members: pd.Series) -> np.ndarray:
     return np.isin(codes, np.asarray(members.cat.codes)) & (codes >= 0)
 
 
+_TIER_TEXT = pa.array(["REGULAR", "GOOD", "VIP"])
+
+
+def _rank_order(frame: pd.DataFrame) -> np.ndarray | None:
+    """Row order by month, value (highest first), customer: :meth:`PercentileTiers._rank_months`' sort
+    as one ``np.lexsort`` of numbers, when the ids are codes (:func:`_coded`: code order is id order,
+    as pandas sorts a categorical) and no key is missing; None otherwise (pandas sorts the frame).
+    ``lexsort`` is stable, as pandas' sort was asked to be."""
+    ids = frame["customer_id"]
+    if not isinstance(ids.dtype, pd.CategoricalDtype) or not len(frame):
+        return None
+    codes, month = np.asarray(ids.cat.codes), frame["month"].to_numpy()
+    value = frame["value"].to_numpy(dtype=float)
+    if (codes < 0).any() or not np.issubdtype(month.dtype, np.datetime64) or np.isnat(month).any() \
+            or np.isnan(value).any():
+        return None
+    return np.lexsort((codes, -value, month))
+
+
 def _month_key(m: pd.Series) -> pd.Series:
     """'YYYY-MM' text of month starts (formatted once per distinct month, not once per row)."""
     months = pd.to_datetime(m)
@@ -216,13 +235,20 @@ class PercentileTiers(SchemeMixin):
 
     def _rank_months(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Monthly tiers for the rows of ``frame`` (value > 0), with exact integer arithmetic for the shares."""
-        frame = frame[frame["value"] > 0].sort_values(["month", "value", "customer_id"],
-                                                      ascending=[True, False, True], kind="stable")
-        pos = frame.groupby("month", sort=False).cumcount().to_numpy()
-        n = frame.groupby("month", sort=False)["value"].transform("size").to_numpy()
+        frame = frame[frame["value"] > 0]
+        order = _rank_order(frame)
+        frame = frame.take(order) if order is not None else frame.sort_values(
+            ["month", "value", "customer_id"], ascending=[True, False, True], kind="stable")
+        # position within the month and the month's size: the months are now runs of rows
+        month = frame["month"].to_numpy()
+        starts = np.flatnonzero(np.concatenate([[True], month[1:] != month[:-1]])) if len(month) else \
+            np.zeros(0, dtype=np.int64)
+        sizes = np.diff(np.append(starts, len(month)))
+        pos, n = np.arange(len(month)) - np.repeat(starts, sizes), np.repeat(sizes, sizes)
         vip = exact_ceil(self.vip_share, n)
         good = exact_ceil(self.good_share, n - vip)
-        tier = np.where(pos < vip, "VIP", np.where(pos < vip + good, "GOOD", "REGULAR"))
+        level = (pos < vip).astype(np.int8) + (pos < vip + good)  # 0 REGULAR, 1 GOOD, 2 VIP
+        tier = pd.array(_TIER_TEXT.take(pa.array(level)), dtype="str")  # text built in Arrow, not per row
         return frame.assign(monthly_tier=tier, _pos=pos, _n=n, _vip=vip, _good=good)
 
     def fit(self, inputs: "SchemeInputs") -> "PercentileTiers":

@@ -1,0 +1,115 @@
+"""Faster forms of per-customer computations give the same numbers, bit for bit, as the pandas
+expressions they replace (written out here as the reference).
+
+- ``rfm_scores``: one sort (``np.unique``) instead of three ``Series.rank`` calls.
+- ``PercentileTiers._rank_months``: one ``np.lexsort`` of the id codes instead of pandas' sort of the
+  frame, positions and sizes from the runs of months instead of group-bys, tier text built in Arrow.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from segkit.schemes.rfm import rfm_scores
+from segkit.schemes.tiers import PercentileTiers, exact_ceil
+
+
+def _rfm_scores_by_pandas_rank(values, bins: int, higher_is_better: bool = True) -> np.ndarray:
+    """The rule with pandas' ranks: lowest value -> its lowest rank, highest -> its highest, other
+    ties -> their average; score floor((rank - 1) * bins / n) + 1; a missing value scores 1."""
+    v = pd.Series(np.asarray(values, dtype=float))
+    n = len(v)
+    if n == 0:
+        return np.array([], dtype=np.int64)
+    x = v if higher_is_better else -v
+    lowest, highest = x.min(), x.max()
+    rank = np.where((x == lowest) & (x != highest), x.rank(method="min"),
+                    np.where((x == highest) & (x != lowest), x.rank(method="max"), x.rank(method="average")))
+    score = np.floor((rank - 1) * bins / n)
+    return (np.nan_to_num(score, nan=0.0).astype(np.int64) + 1).clip(1, bins)
+
+
+@pytest.mark.parametrize("values, bins, expected", [
+    ([1, 2, 2, 3], 2, [1, 1, 1, 2]),
+    ([5, 5, 5], 5, [2, 2, 2]),                  # one value: every customer at the average rank 2
+    ([0, 0, 7], 5, [1, 1, 4]),                  # ties at the lowest value take its lowest rank
+    ([1, 9, 9], 5, [1, 4, 4]),                  # ties at the highest value take its highest rank
+    ([np.nan, 1, 2], 3, [1, 1, 2]),             # missing: scores 1, counts among the customers
+    ([np.nan, np.nan], 4, [1, 1]),
+    ([-0.0, 0.0, 1], 2, [1, 1, 2]),             # -0 and 0 are one value
+    ([1, np.inf, 3, 3, 2], 5, [1, 5, 3, 3, 2]),  # the two 3s share rank 3.5
+    ([], 5, []),
+])
+def test_rfm_scores_by_hand(values, bins, expected):
+    got = rfm_scores(np.array(values, dtype=float), bins)
+    assert got.tolist() == expected and got.dtype == np.int64
+    assert np.array_equal(got, _rfm_scores_by_pandas_rank(values, bins))
+
+
+_VALUES = st.lists(st.one_of(st.integers(-3, 3).map(float), st.floats(allow_nan=True, allow_infinity=True,
+                                                                       width=32).map(float)), max_size=40)
+
+
+@given(values=_VALUES, bins=st.integers(1, 10), higher=st.booleans())
+def test_rfm_scores_equal_pandas_ranks(values, bins, higher):
+    a = rfm_scores(np.array(values, dtype=float), bins, higher_is_better=higher)
+    b = _rfm_scores_by_pandas_rank(values, bins, higher_is_better=higher)
+    assert np.array_equal(a, b) and a.dtype == b.dtype
+
+
+def test_rfm_scores_equal_pandas_ranks_on_a_million_values():
+    rng = np.random.default_rng(4)
+    x = np.round(rng.exponential(100, 1_000_000), 1)  # many ties, as amounts and day counts have
+    x[rng.random(len(x)) < 0.01] = np.nan
+    for bins in (3, 5):
+        assert np.array_equal(rfm_scores(x, bins), _rfm_scores_by_pandas_rank(x, bins))
+        assert np.array_equal(rfm_scores(x, bins, False), _rfm_scores_by_pandas_rank(x, bins, False))
+
+
+# ====================================================================== monthly ranks of the tiers
+def _rank_months_by_pandas(tiers: PercentileTiers, frame: pd.DataFrame) -> pd.DataFrame:
+    frame = frame[frame["value"] > 0].sort_values(["month", "value", "customer_id"],
+                                                  ascending=[True, False, True], kind="stable")
+    pos = frame.groupby("month", sort=False).cumcount().to_numpy()
+    n = frame.groupby("month", sort=False)["value"].transform("size").to_numpy()
+    vip = exact_ceil(tiers.vip_share, n)
+    good = exact_ceil(tiers.good_share, n - vip)
+    tier = np.where(pos < vip, "VIP", np.where(pos < vip + good, "GOOD", "REGULAR"))
+    return frame.assign(monthly_tier=tier, _pos=pos, _n=n, _vip=vip, _good=good)
+
+
+def _month_frame(rng: np.random.Generator, rows: int, customers: int) -> pd.DataFrame:
+    ids = sorted({f"c{i:03d}" for i in rng.integers(0, customers, rows)})
+    pairs = {(str(rng.choice(ids)), int(m)) for m in rng.integers(1, 5, rows)}  # one row per customer-month
+    cid, month = zip(*sorted(pairs, key=lambda p: rng.random()), strict=True) if pairs else ((), ())
+    value = rng.choice([0.0, -1.0, 5.0, 5.0, 7.5, 100.0], len(cid)) + rng.choice([0, 0, 0.25], len(cid))
+    codes = pd.Categorical(list(cid), categories=ids)
+    return pd.DataFrame({"customer_id": codes, "month": pd.to_datetime([f"2024-{m:02d}-01" for m in month]),
+                         "value": value}, index=rng.permutation(len(cid)) * 3)
+
+
+@pytest.mark.parametrize("seed", range(12))
+@pytest.mark.parametrize("shares", [(0.2, 0.2), (0.1, 0.3), (0.5, 0.5), (1 / 3, 0.2)])
+def test_rank_months_equal_pandas_sort_and_groupby(seed, shares):
+    rng = np.random.default_rng(seed)
+    frame = _month_frame(rng, rows=int(rng.integers(0, 80)), customers=int(rng.integers(1, 40)))
+    tiers = PercentileTiers(vip_share=shares[0], good_share=shares[1])
+    got, expected = tiers._rank_months(frame), _rank_months_by_pandas(tiers, frame)
+    pd.testing.assert_frame_equal(got, expected)  # the same rows in the same order, index and dtypes
+    as_text = frame.assign(customer_id=frame["customer_id"].astype(str))  # ids as text: pandas sorts them
+    pd.testing.assert_frame_equal(tiers._rank_months(as_text), _rank_months_by_pandas(tiers, as_text))
+
+
+def test_rank_months_break_ties_by_customer_code_and_keep_each_month_apart():
+    ids = pd.Categorical(["b", "a", "c", "a", "b"], categories=["a", "b", "c"])
+    frame = pd.DataFrame({"customer_id": ids, "month": pd.to_datetime(["2024-02-01", "2024-02-01", "2024-01-01",
+                                                                       "2024-01-01", "2024-01-01"]),
+                          "value": [3.0, 3.0, 1.0, 2.0, 2.0]})
+    got = PercentileTiers(vip_share=0.2, good_share=0.2)._rank_months(frame)
+    assert got["customer_id"].astype(str).tolist() == ["a", "b", "c", "a", "b"]
+    assert got["_pos"].tolist() == [0, 1, 2, 0, 1] and got["_n"].tolist() == [3, 3, 3, 2, 2]
+    assert got["monthly_tier"].tolist() == ["VIP", "GOOD", "REGULAR", "VIP", "GOOD"]
