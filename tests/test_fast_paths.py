@@ -7,6 +7,8 @@ expressions they replace (written out here as the reference).
 - ``engines.fetch``: ``con.execute`` without a Python object per row for DuckDB's DECIMAL sums of
   counts or for floating columns holding NULLs.
 - ``features.by_customer``: no pandas sort of rows the engine already ordered.
+- ``engines.ordered_sums`` of Arrow text keys: the keys factorized once, integers sorted.
+- ``decisions.stages._per_customer``: group-bys and lookups on the codes of the ids, not their text.
 """
 
 from __future__ import annotations
@@ -198,3 +200,66 @@ def test_by_customer_leaves_ordered_rows_and_sorts_others():
     missing = pd.DataFrame({"customer_id": pd.Series(["b", None, "a"], dtype="str"), "v": [1, 2, 3]})
     pd.testing.assert_frame_equal(by_customer(missing),
                                   missing.sort_values("customer_id", kind="stable").reset_index(drop=True))
+
+
+# ====================================================================== group sums and stages on codes
+_KEYS = st.lists(st.sampled_from(["a", "b", "B", "é", "a1", ""]), max_size=25)
+
+
+@given(keys=_KEYS, data=st.data())
+def test_ordered_sums_of_arrow_text_equal_those_of_python_text(keys, data):
+    """Arrow text keys are factorized to integers first: the same sums, bit for bit, and the same index."""
+    from segkit.engines import ordered_sums
+
+    n = len(keys)
+    order = data.draw(st.lists(st.integers(0, 3), min_size=n, max_size=n))
+    values = data.draw(st.lists(st.sampled_from([0.1, 1.8, -2.5, 1e16, 3.0, float("nan")]), min_size=n, max_size=n))
+    fast = ordered_sums(pd.Series(keys, dtype="str"), order, values)
+    plain = ordered_sums(np.array(keys, dtype=object), order, values)
+    pd.testing.assert_series_equal(fast, plain, check_exact=True)
+
+
+def _per_customer_by_text(monthly: pd.DataFrame, as_of) -> pd.DataFrame:
+    """decisions.stages._per_customer grouped and looked up on the text ids (before the codes)."""
+    from segkit.decisions.stages import COMPARE_MONTHS
+    from segkit.engines import lookup, ordered_sums
+
+    cut = pd.Timestamp(as_of)
+    cut_m = pd.Timestamp(cut.year, cut.month, 1)
+    month = pd.to_datetime(monthly["month"])
+    m = monthly.loc[month <= cut_m].assign(customer_id=lambda d: d["customer_id"].astype(str))
+    month = pd.to_datetime(m["month"])
+    m = m.assign(_age=(cut_m.year - month.dt.year) * 12 + cut_m.month - month.dt.month)
+    paid = m[m["purchases" if "purchases" in m else "revenue"] > 0]
+    g = paid.groupby("customer_id")["_age"]
+    out = pd.DataFrame({"first": g.max(), "last": g.min(), "active": g.nunique()})
+    recent_span, before_span = m["_age"] < COMPARE_MONTHS, m["_age"].between(COMPARE_MONTHS, 2 * COMPARE_MONTHS - 1)
+    for name, span in (("recent", recent_span), ("before", before_span)):
+        rows = m[span]
+        sums = lookup(ordered_sums(rows["customer_id"], -rows["_age"], rows["revenue"]), out.index, 0.0)
+        out[name] = np.where(np.isnan(sums), 0.0, sums)
+    out["recent_active"] = lookup(paid[paid["_age"] < COMPARE_MONTHS].groupby("customer_id")["_age"].nunique(),
+                                  out.index, 0.0)
+    out["before_active"] = lookup(paid[paid["_age"].between(COMPARE_MONTHS, 2 * COMPARE_MONTHS - 1)]
+                                  .groupby("customer_id")["_age"].nunique(), out.index, 0.0)
+    return out
+
+
+def test_stage_inputs_on_codes_equal_those_on_text(cdnow_tx):
+    import datetime as dt
+
+    from segkit.decisions.stages import _per_customer
+    from segkit.features import customer_month
+
+    monthly = customer_month(cdnow_tx, None, dt.date(1998, 6, 30))
+    for as_of in (dt.date(1997, 3, 31), dt.date(1997, 12, 31), dt.date(1998, 6, 30)):
+        pd.testing.assert_frame_equal(_per_customer(monthly, as_of), _per_customer_by_text(monthly, as_of),
+                                      check_exact=True)
+    # a few customers, some only in one span, one with returns only, months out of order
+    small = pd.DataFrame({"customer_id": ["b", "a", "b", "c", "a", "d"],
+                          "month": pd.to_datetime(["2024-05-01", "2024-06-01", "2023-11-01", "2024-06-01",
+                                                   "2023-10-01", "2024-01-01"]),
+                          "revenue": [10.0, 0.1, 1.8, -5.0, -2.5, 4.0], "purchases": [1, 1, 2, 0, 0, 1]})
+    got = _per_customer(small, dt.date(2024, 6, 30))
+    pd.testing.assert_frame_equal(got, _per_customer_by_text(small, dt.date(2024, 6, 30)), check_exact=True)
+    assert got.index.tolist() == ["a", "b", "d"] and got["recent_active"].dtype == np.float64

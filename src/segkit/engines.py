@@ -263,6 +263,10 @@ def ordered_sums(keys: Any, order: Any, values: Any) -> pd.Series:
     >>> ordered_sums(["b", "a", "a", "a"], [1, 3, 1, 2], [1.0, -2.5, 0.1, 1.8]).to_dict()
     {'a': -0.5999999999999999, 'b': 1.0}
     """
+    text = None
+    if _is_arrow_text(keys):  # text sorted once as numpy sorts str (code points), then integers sorted
+        codes, text = pd.factorize(keys, sort=True)
+        keys, text = (codes, text) if (codes >= 0).all() else (keys, None)  # a missing key: as before
     keys, order = np.asarray(keys), np.asarray(order)
     values = np.asarray(values, dtype="float64")
     if not len(keys) == len(order) == len(values):
@@ -271,6 +275,8 @@ def ordered_sums(keys: Any, order: Any, values: Any) -> pd.Series:
     sort = np.lexsort((order, keys))  # stable: by key, then order, then row
     keys, values = keys[sort], values[sort]
     distinct, start, size = np.unique(keys, return_index=True, return_counts=True)
+    if text is not None:
+        distinct = np.asarray(text[distinct], dtype=object)
     group = np.repeat(np.arange(len(distinct)), size)
     place = np.arange(len(keys)) - np.repeat(start, size)  # position of each row within its key
     s, c = np.zeros(len(distinct)), np.zeros(len(distinct))

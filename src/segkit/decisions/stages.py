@@ -80,19 +80,26 @@ def _per_customer(monthly: pd.DataFrame, as_of: dt.date | str) -> pd.DataFrame:
     m = monthly.loc[month <= cut_m].assign(customer_id=lambda d: d["customer_id"].astype(str))
     month = pd.to_datetime(m["month"])
     m = m.assign(_age=(cut_m.year - month.dt.year) * 12 + cut_m.month - month.dt.month)
+    # the text ids hashed once: every group-by and lookup below works on their codes, whose order is
+    # the ids' order (factorize sorts), so groups, sums and the index come out as with the text
+    codes, ids = pd.factorize(m["customer_id"], sort=True)
+    if (codes < 0).any():  # a missing id: the text's own group-bys leave it out
+        m, codes = m[codes >= 0], codes[codes >= 0]
+    m = m.assign(_code=codes)
     paid = m[m["purchases" if "purchases" in m else "revenue"] > 0]
-    g = paid.groupby("customer_id")["_age"]
+    g = paid.groupby("_code")["_age"]
     out = pd.DataFrame({"first": g.max(), "last": g.min(), "active": g.nunique()})
     recent_span, before_span = m["_age"] < COMPARE_MONTHS, m["_age"].between(COMPARE_MONTHS, 2 * COMPARE_MONTHS - 1)
     for name, span in (("recent", recent_span), ("before", before_span)):  # oldest month first, as the engine
         rows = m[span]
-        sums = lookup(ordered_sums(rows["customer_id"], -rows["_age"], rows["revenue"]), out.index, 0.0)
+        sums = ordered_sums(rows["_code"], -rows["_age"], rows["revenue"]).reindex(out.index).to_numpy()
         out[name] = np.where(np.isnan(sums), 0.0, sums)
     # months with a purchase per span (0.0 where none: float, as a reindexed count filled with 0)
-    out["recent_active"] = lookup(paid[paid["_age"] < COMPARE_MONTHS].groupby("customer_id")["_age"].nunique(),
-                                  out.index, 0.0)
-    out["before_active"] = lookup(paid[paid["_age"].between(COMPARE_MONTHS, 2 * COMPARE_MONTHS - 1)]
-                                  .groupby("customer_id")["_age"].nunique(), out.index, 0.0)
+    for name, span in (("recent_active", paid["_age"] < COMPARE_MONTHS),
+                       ("before_active", paid["_age"].between(COMPARE_MONTHS, 2 * COMPARE_MONTHS - 1))):
+        counts = paid[span].groupby("_code")["_age"].nunique().reindex(out.index)  # float where one is missing
+        out[name] = counts.fillna(0.0).to_numpy()
+    out.index = pd.Index(ids[out.index.to_numpy()], name="customer_id")
     return out
 
 
