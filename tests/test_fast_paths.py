@@ -9,6 +9,7 @@ expressions they replace (written out here as the reference).
 - ``features.by_customer``: no pandas sort of rows the engine already ordered.
 - ``engines.ordered_sums`` of Arrow text keys: the keys factorized once, integers sorted.
 - ``decisions.stages._per_customer``: group-bys and lookups on the codes of the ids, not their text.
+- k-means labels: the cluster names taken in Arrow, not one Python string per customer.
 """
 
 from __future__ import annotations
@@ -263,3 +264,16 @@ def test_stage_inputs_on_codes_equal_those_on_text(cdnow_tx):
     got = _per_customer(small, dt.date(2024, 6, 30))
     pd.testing.assert_frame_equal(got, _per_customer_by_text(small, dt.date(2024, 6, 30)), check_exact=True)
     assert got.index.tolist() == ["a", "b", "d"] and got["recent_active"].dtype == np.float64
+
+
+def test_kmeans_labels_are_the_cluster_names_as_text(cdnow_tx):
+    import datetime as dt
+
+    from segkit.features import customer_features
+    from segkit.schemes import KMeansSegmenter
+
+    features = customer_features(cdnow_tx, dt.date(1997, 9, 30))
+    km = KMeansSegmenter(k_range=(2, 4), random_state=0).fit_features(features)
+    expected = pd.Series(np.asarray(km.segments_, dtype=object)[km.clusters_.to_numpy()], index=km.clusters_.index)
+    pd.testing.assert_series_equal(km.labels_, expected)
+    assert km.labels_.dtype == "str" and len(set(km.segments_)) == km.k_

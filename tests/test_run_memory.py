@@ -10,6 +10,7 @@ import pickle
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from segkit.schemes import KMeansSegmenter, PercentileTiers, PotentialTiers
 
@@ -90,6 +91,12 @@ def test_earlier_cut_offs_keep_only_their_splits_and_compact_scoring_scores_the_
     full = backtest.prepare_scoring(main, a.tables, a.params.criterion)
     compact = backtest.prepare_scoring(main, a.tables, a.params.criterion, compact=True)
     assert all(list(t.columns) == ["customer_id", "rank"] for t in compact.tables.values())
+    # aligned with the outcomes' customers (one shared column of ids), ranks as small integers
+    ids = compact.outcomes["customer_id"].astype(str).tolist()
+    for name, t in compact.tables.items():
+        assert t["customer_id"].tolist() == ids and t["rank"].dtype == np.int32
+        expected = a.tables[name].set_index(a.tables[name]["customer_id"].astype(str))["rank"].reindex(ids)
+        assert t["rank"].tolist() == expected.tolist()
     got = [backtest.score_origins([p], a.params, n_boot=50)[0]["results"] for p in (full, compact)]
     for name in got[0]:
         assert got[0][name]["capture_at"] == got[1][name]["capture_at"]
@@ -97,6 +104,20 @@ def test_earlier_cut_offs_keep_only_their_splits_and_compact_scoring_scores_the_
     # the run's own main entry is this scoring's (same customers, outcomes and baselines)
     assert a.backtest["entries"][0]["results"]["percentile_tiers"]["capture_auc"] == \
         got[0]["percentile_tiers"]["capture_auc"]
+
+
+def test_compact_scoring_still_names_a_scheme_that_leaves_customers_without_a_segment(cdnow_analysis):
+    from segkit import backtest
+    from segkit.errors import DataError
+
+    a = cdnow_analysis
+    main = backtest.Origin(a.split, a.features, a.monthly, a.holdout_monthly, a.potential_summary)
+    tables = dict(a.tables)
+    tables["rfm"] = tables["rfm"].iloc[3:]  # three evaluated customers without a segment
+    compact = backtest.prepare_scoring(main, tables, a.params.criterion, compact=True)
+    assert compact.tables["rfm"]["rank"].isna().sum() == 3
+    with pytest.raises(DataError, match=r"segment table of 'rfm' leaves 3 evaluated customer"):
+        backtest.score_origins([compact], a.params, n_boot=0)
 
 
 def test_customer_weights_pick_the_same_ids_as_numpy_text_sorting():

@@ -36,6 +36,7 @@ import pyarrow as pa
 from . import compare
 from .calendar import Split, month_start, shift_date
 from .config import RunParams
+from .engines import lookup
 from .errors import ParameterError, SegkitError
 from .schemes import SchemeInputs, registry
 from .schemes._base import _text, isin
@@ -130,9 +131,21 @@ def prepare_scoring(origin: Origin, tables: Mapping[str, pd.DataFrame], criterio
     earlier origins, whose tables serve nothing else).
     """
     ids = origin.features["customer_id"]
-    kept = {n: t[["customer_id", "rank"]] if compact else t for n, t in tables.items()}
-    return Scoring(origin.split, kept, compare.criterion_outcomes(origin.holdout_monthly, ids, criterion),
+    outcomes = compare.criterion_outcomes(origin.holdout_monthly, ids, criterion)
+    kept = {n: _aligned_ranks(t, outcomes["customer_id"]) if compact else t for n, t in tables.items()}
+    return Scoring(origin.split, kept, outcomes,
                    compare.baseline_orders(origin.features, origin.monthly, criterion, origin.split.window_months))
+
+
+def _aligned_ranks(table: pd.DataFrame, ids: pd.Series) -> pd.DataFrame:
+    """``customer_id, rank`` of ``table`` for the evaluated customers ``ids``, in their order: every
+    compact table shares the one column of ids (not a copy of the text per scheme), ranks as int32
+    (NaN where a customer has none, which the comparison reports), and the comparison's lookup of
+    the ranks is one comparison of equal columns instead of a hash of the text."""
+    text = ids.astype(str).reset_index(drop=True)
+    rank = lookup(pd.Series(table["rank"].to_numpy(), index=table["customer_id"].astype(str)), text, np.nan)
+    rank = rank.astype(float)
+    return pd.DataFrame({"customer_id": text, "rank": rank if np.isnan(rank).any() else rank.astype(np.int32)})
 
 
 def score_origins(origins: Sequence[Scoring], params: RunParams, *, n_boot: int) -> list[dict[str, Any]]:

@@ -28,6 +28,7 @@ import ibis
 import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 from scipy.optimize import linear_sum_assignment
 from sklearn.cluster import KMeans
 from sklearn.metrics import calinski_harabasz_score, davies_bouldin_score, silhouette_score
@@ -202,12 +203,12 @@ class KMeansSegmenter(SchemeMixin):
         self.clusters_ = pd.Series(clusters, index=ids, name="cluster")
         self.names_ = self._name_clusters(clusters)
         self.segments_ = [self.names_[c] for c in range(self.k_)]
-        # each cluster's name looked up by number (a Python loop over millions of customers was not)
-        self.labels_ = pd.Series(np.asarray(self.segments_, dtype=object)[clusters], index=ids)
+        # each cluster's name looked up by number, the text built in Arrow (not one Python object per customer)
+        self.labels_ = pd.Series(pd.array(pa.array(self.segments_, type=pa.large_string()).take(pa.array(clusters)),
+                                          dtype="str"), index=ids)
 
     def _name_clusters(self, clusters: np.ndarray) -> dict[int, str]:
-        f = self._features
-        overall = {c: f[c].median() for c in BASE_FEATURES}
+        f = self._features[list(BASE_FEATURES)]  # only what names read: each cluster's rows are copied below
         q = {c: (f[c].quantile(0.33), f[c].quantile(0.67)) for c in BASE_FEATURES}
         names = {}
         for c in range(self.k_):
@@ -219,7 +220,6 @@ class KMeansSegmenter(SchemeMixin):
             m = "high spend" if mon > q["monetary"][1] else ("low spend" if mon <= q["monetary"][0] else
                                                            "mid spend")
             names[c] = f"{r}, {fr}, {m}"
-        del overall
         seen: dict[str, int] = {}
         for c in range(self.k_):  # keep names unique: the more valuable cluster keeps the plain name
             base = names[c]
