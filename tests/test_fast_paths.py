@@ -10,6 +10,7 @@ expressions they replace (written out here as the reference).
 - ``engines.ordered_sums`` of Arrow text keys: the keys factorized once, integers sorted.
 - ``decisions.stages._per_customer``: group-bys and lookups on the codes of the ids, not their text.
 - k-means labels: the cluster names taken in Arrow, not one Python string per customer.
+- ``engines.left_join``: pandas' left merge on unique text ids as one Arrow lookup and a take per column.
 """
 
 from __future__ import annotations
@@ -277,3 +278,48 @@ def test_kmeans_labels_are_the_cluster_names_as_text(cdnow_tx):
     expected = pd.Series(np.asarray(km.segments_, dtype=object)[km.clusters_.to_numpy()], index=km.clusters_.index)
     pd.testing.assert_series_equal(km.labels_, expected)
     assert km.labels_.dtype == "str" and len(set(km.segments_)) == km.k_
+
+
+# ====================================================================== left joins on text ids
+_ID = st.one_of(st.none(), st.sampled_from(["a", "b", "B", "é", "c1", ""]))
+
+
+@given(left_ids=st.lists(_ID, max_size=12), right_ids=st.lists(st.sampled_from(["a", "b", "B", "é", "c1", "", "q"]),
+                                                            unique=True, max_size=7),
+       data=st.data())
+def test_left_join_equals_pandas_merge(left_ids, right_ids, data):
+    from segkit.engines import left_join
+
+    n = len(right_ids)
+    left = pd.DataFrame({"customer_id": pd.Series(left_ids, dtype="str"), "x": np.arange(len(left_ids))},
+                        index=np.arange(len(left_ids)) * 2 + 1)
+    text = data.draw(st.lists(st.one_of(st.none(), st.text("xyZ", max_size=2)), min_size=n, max_size=n))
+    right = pd.DataFrame({
+        "customer_id": pd.Series(right_ids, dtype="str"),
+        "s": pd.Series(text, dtype="str"),
+        "i": np.arange(n, dtype=np.int64) * 7,
+        "f": np.linspace(0.5, 3.0, n),
+        "b": np.arange(n) % 2 == 0,
+        "o": pd.Series(text, dtype=object),
+        "d": pd.to_datetime(["2024-01-31"] * n),
+    })
+    if data.draw(st.booleans()):
+        right = right.sort_values("customer_id")
+    pd.testing.assert_frame_equal(left_join(left, right), left.merge(right, on="customer_id", how="left"))
+
+
+def test_left_join_of_the_same_ids_takes_no_lookup_and_other_cases_go_to_merge():
+    from segkit.engines import left_join
+
+    ids = pd.Series(["a", "b", "c"], dtype="str")
+    left = pd.DataFrame({"customer_id": ids, "x": [1, 2, 3]})
+    same = pd.DataFrame({"customer_id": ids.copy(), "y": [10, 20, 30]})
+    got = left_join(left, same)
+    assert got["y"].tolist() == [10, 20, 30] and got["y"].dtype == np.int64
+    repeated = pd.DataFrame({"customer_id": pd.Series(["a", "a"], dtype="str"), "y": [1, 2]})
+    pd.testing.assert_frame_equal(left_join(left, repeated), left.merge(repeated, on="customer_id", how="left"))
+    assert len(left_join(left, repeated)) == 4  # a repeated id multiplies the row, as a merge does
+    clash = pd.DataFrame({"customer_id": ids, "x": [0, 0, 0]})
+    assert list(left_join(left, clash).columns) == ["customer_id", "x_x", "x_y"]
+    nullable = pd.DataFrame({"customer_id": ids, "n": pd.array([1, None, 3], dtype="Int64")})
+    pd.testing.assert_frame_equal(left_join(left, nullable), left.merge(nullable, on="customer_id", how="left"))

@@ -43,7 +43,7 @@ from .calendar import Split, shift_date
 from .config import RunParams, is_connection_url
 from .csvfiles import write_csv
 from .data import QualityReport, Transactions, file_sha256, load_transactions, sha256_of_files
-from .engines import private_folder
+from .engines import left_join, private_folder
 from .errors import DataError, ParameterError
 from .reproducible import one_thread
 from . import backtest, compare, i18n, narrative
@@ -637,14 +637,14 @@ def _assignments(lifecycle: pd.DataFrame, applied: pd.DataFrame, tables: dict[st
         part = pd.DataFrame({"customer_id": cols["customer_id"]})
         for column, source in spec.columns.items():
             part[column] = cols[source].to_numpy()
-        out = out.merge(part, on="customer_id", how="left")
+        out = left_join(out, part)
     rec = recommended_segments(tables, chosen)
-    out = out.merge(rec.rename("recommended_segment"), left_on="customer_id", right_index=True, how="left")
+    out = left_join(out, pd.DataFrame({"customer_id": rec.index, "recommended_segment": rec.array}))
     if without is not None and len(without):
         out = _append_rows(out, _absent_rows(without["customer_id"], chosen if chosen in tables else None))
-    out = out.merge(lifecycle[["customer_id", "lifecycle_stage"]], on="customer_id", how="left")
-    ov = applied[["customer_id", "override_tier", "override_reason"]]
-    out = out.merge(ov, on="customer_id", how="left")
+    # joins by Arrow lookups of the ids (engines.left_join): pandas' merge copied every column each time
+    out = left_join(out, lifecycle[["customer_id", "lifecycle_stage"]])
+    out = left_join(out, applied[["customer_id", "override_tier", "override_reason"]])
     if chosen in tables:  # an override places a customer in a tier: the chosen scheme's segment of that rank
         manual = out["override_tier"].notna() & (out["override_tier"] != "")
         mapped = backtest.map_override_tiers(out.loc[manual, "override_tier"], tables[chosen])
