@@ -11,6 +11,7 @@ expressions they replace (written out here as the reference).
 - ``decisions.stages._per_customer``: group-bys and lookups on the codes of the ids, not their text.
 - k-means labels: the cluster names taken in Arrow, not one Python string per customer.
 - ``engines.left_join``: pandas' left merge on unique text ids as one Arrow lookup and a take per column.
+- ``schemes._base.isin`` of two columns holding the same ids: one comparison, no hash.
 """
 
 from __future__ import annotations
@@ -323,3 +324,14 @@ def test_left_join_of_the_same_ids_takes_no_lookup_and_other_cases_go_to_merge()
     assert list(left_join(left, clash).columns) == ["customer_id", "x_x", "x_y"]
     nullable = pd.DataFrame({"customer_id": ids, "n": pd.array([1, None, 3], dtype="Int64")})
     pd.testing.assert_frame_equal(left_join(left, nullable), left.merge(nullable, on="customer_id", how="left"))
+
+
+@given(ids=st.lists(_ID, max_size=10), same=st.booleans())
+def test_isin_of_the_same_ids_equals_the_hashed_answer(ids, same):
+    """Two columns of the same ids skip the hash (isin's one-pass comparison): the answer is pandas'."""
+    from segkit.schemes._base import isin
+
+    left = pd.Series(ids, dtype="str")
+    members = left.copy() if same else pd.Series(list(reversed(ids)), dtype="str")
+    expected = left.isin(members.dropna()).to_numpy() & left.notna().to_numpy()
+    assert isin(left, members).tolist() == expected.tolist()

@@ -31,9 +31,17 @@ def isin(ids: pd.Index | pd.Series, members: Iterable[str] | pd.Series | pd.Inde
         return np.append(isin(cat.categories, members), False)[codes]  # code -1 (missing) -> False
     if not isinstance(members, (pd.Series, pd.Index, np.ndarray, list, tuple)):  # a set, dict keys, a generator
         members = list(members)
+    text, among = _text(ids), _text(members)
+    if _is_arrow(ids) and _is_arrow(members) and not text.null_count and _same_text(text, among):
+        return np.ones(len(text), dtype=bool)  # the same ids (two tables of one run's customers): no hash
     # skip_nulls: a missing member matches nothing, so a missing id stays False
-    return pc.fill_null(pc.is_in(_text(ids), value_set=_text(members), skip_nulls=True),
-                        False).to_numpy(zero_copy_only=False)
+    return pc.fill_null(pc.is_in(text, value_set=among, skip_nulls=True), False).to_numpy(zero_copy_only=False)
+
+
+def _same_text(a: pa.Array | pa.ChunkedArray, b: pa.Array | pa.ChunkedArray) -> bool:
+    """Whether two Arrow text columns hold the same values in the same order (one pass, no hash)."""
+    chunked = [x if isinstance(x, pa.ChunkedArray) else pa.chunked_array([x]) for x in (a, b)]
+    return len(a) == len(b) and chunked[0].equals(chunked[1])
 
 
 def positions(ids: pd.Index | pd.Series | np.ndarray, members: pd.Index | pd.Series | np.ndarray) -> np.ndarray:
