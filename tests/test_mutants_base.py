@@ -105,9 +105,16 @@ def test_segment_table_of_unsorted_ids_is_sorted_with_a_fresh_index():
 def test_segment_table_of_a_label_outside_the_segments_raises_a_value_error():
     import pytest
 
-    labels = pd.Series(["low", "odd"], index=pd.Index(["a", "b"]))
-    with pytest.raises(ValueError, match="non-finite"):  # no rank for "odd"
+    from segkit.errors import SegkitError
+    from segkit.schemes._base import SegmentLabelError
+
+    labels = pd.Series(["low", "odd", "odd", None], index=pd.Index(["a", "b", "c", "d"]))
+    with pytest.raises(SegmentLabelError) as caught:  # no rank for "odd" (nor for a missing label)
         _Plain.fitted(labels, ["high", "low"]).segment_table()
+    err = caught.value
+    assert isinstance(err, ValueError) and isinstance(err, SegkitError)  # the CLI prints it without a traceback
+    assert "labels 3 customer(s)" in err.what and "['high', 'low']" in err.what and "'odd'" in err.what
+    assert "segments_" in err.fix
 
 
 def test_segment_table_is_built_once_and_handed_out_without_copying_its_data():

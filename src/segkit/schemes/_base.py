@@ -92,6 +92,10 @@ class NotFittedError(SegkitError, AttributeError):
     """A scheme was used before ``fit``."""
 
 
+class SegmentLabelError(SegkitError, ValueError):
+    """A fitted scheme gives a customer a label that its ``segments_`` do not list (no rank for it)."""
+
+
 class SchemeMixin:
     """``segment_table`` built from ``labels_`` (Series customer_id -> label) and ``segments_``."""
 
@@ -116,11 +120,14 @@ class SchemeMixin:
     def _build_segment_table(self) -> pd.DataFrame:
         out = pd.DataFrame({"customer_id": self.labels_.index.astype(str), "segment": self.labels_.astype(str).values})
         where = positions(out["segment"], pd.Index(self.segments_, dtype=object))  # in Arrow, not label by label
-        if (where < 0).any():  # a label outside segments_: pandas' map says which (rank missing -> error)
-            rank = {label: i + 1 for i, label in enumerate(self.segments_)}
-            out["rank"] = out["segment"].map(rank).astype("int64")
-        else:
-            out["rank"] = where + 1
+        if (where < 0).any():  # a label outside segments_ has no rank: say which, and whose
+            odd = pd.unique(out["segment"][where < 0])
+            raise SegmentLabelError(
+                f"{type(self).__name__} labels {int((where < 0).sum())} customer(s) with segment(s) not among its "
+                f"segments_ {list(self.segments_)}: {[str(x) for x in odd[:5]]}",
+                where=f"{type(self).__name__}.labels_ / segments_",
+                fix="list every label the scheme gives in segments_ (best first), or label customers only with those")
+        out["rank"] = where + 1
         if text_sorted(out["customer_id"]):  # usually built sorted: a stable sort changes nothing
             return out
         return out.sort_values("customer_id", kind="stable").reset_index(drop=True)
