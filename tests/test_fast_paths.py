@@ -12,6 +12,7 @@ expressions they replace (written out here as the reference).
 - k-means labels: the cluster names taken in Arrow, not one Python string per customer.
 - ``engines.left_join``: pandas' left merge on unique text ids as one Arrow lookup and a take per column.
 - ``schemes._base.isin`` of two columns holding the same ids: one comparison, no hash.
+- ``apply_overrides`` without overrides: the segment table's own columns, no outer join of every id.
 """
 
 from __future__ import annotations
@@ -335,3 +336,29 @@ def test_isin_of_the_same_ids_equals_the_hashed_answer(ids, same):
     members = left.copy() if same else pd.Series(list(reversed(ids)), dtype="str")
     expected = left.isin(members.dropna()).to_numpy() & left.notna().to_numpy()
     assert isin(left, members).tolist() == expected.tolist()
+
+
+# ====================================================================== overrides
+def _apply_overrides_by_merge(table: pd.DataFrame, overrides: pd.DataFrame) -> pd.DataFrame:
+    out = table[["customer_id", "segment"]].rename(columns={"segment": "computed_tier"})
+    ov = overrides.rename(columns={"tier": "override_tier", "reason": "override_reason"})
+    out = out.merge(ov[["customer_id", "override_tier", "override_reason"]], on="customer_id", how="outer")
+    out["prospect"] = out["computed_tier"].isna()
+    out["tier"] = out["override_tier"].where(out["override_tier"].notna(), out["computed_tier"]).astype("str")
+    return out.sort_values("customer_id", kind="stable").reset_index(drop=True)
+
+
+@pytest.mark.parametrize("ids", [["a", "b", "é"], ["b", "a"], []])
+def test_no_overrides_give_the_outer_join_s_table_without_joining(ids):
+    from segkit.schemes import apply_overrides
+
+    table = pd.DataFrame({"customer_id": pd.Series(ids, dtype="str"),
+                          "segment": pd.Series(["VIP", "GOOD", "REGULAR"][:len(ids)], dtype="str"),
+                          "rank": np.arange(1, len(ids) + 1)}, index=np.arange(len(ids)) + 10)
+    none = pd.DataFrame(columns=["customer_id", "tier", "reason"])
+    got = apply_overrides(table, none)
+    # (an empty table: the join made its ids Python objects; they stay text here)
+    pd.testing.assert_frame_equal(got, _apply_overrides_by_merge(table, none), check_dtype=bool(ids))
+    assert got["tier"].dtype == "str" and got["override_tier"].dtype == object and got["customer_id"].dtype == "str"
+    some = pd.DataFrame({"customer_id": ["b", "zz"], "tier": ["VIP", "GOOD"], "reason": ["contract", "prospect"]})
+    pd.testing.assert_frame_equal(apply_overrides(table, some), _apply_overrides_by_merge(table, some))

@@ -23,8 +23,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
+from ..engines import text_sorted
 from ..errors import OverridesError
 from .tiers import TIERS
 
@@ -99,8 +101,16 @@ def apply_overrides(table: pd.DataFrame, overrides: pd.DataFrame) -> pd.DataFram
     its computed tier is empty).
     """
     out = table[["customer_id", "segment"]].rename(columns={"segment": "computed_tier"})
+    if len(overrides) == 0 and text_sorted(out["customer_id"]):
+        # nothing placed by hand (the usual run): the table's own columns, no outer join of every id
+        # (which copied the ids and the tiers, and made the tier one Python string per customer)
+        out = out.reset_index(drop=True)
+        empty = pd.Series(np.full(len(out), np.nan, dtype=object), dtype=object)
+        return out.assign(override_tier=empty, override_reason=empty.copy(), prospect=np.zeros(len(out), dtype=bool),
+                          tier=out["computed_tier"].astype(str))
     ov = overrides.rename(columns={"tier": "override_tier", "reason": "override_reason"})
     out = out.merge(ov[["customer_id", "override_tier", "override_reason"]], on="customer_id", how="outer")
     out["prospect"] = out["computed_tier"].isna()
-    out["tier"] = out["override_tier"].where(out["override_tier"].notna(), out["computed_tier"])
+    # text, as the tiers are (not one Python object per customer)
+    out["tier"] = out["override_tier"].where(out["override_tier"].notna(), out["computed_tier"]).astype("str")
     return out.sort_values("customer_id", kind="stable").reset_index(drop=True)
