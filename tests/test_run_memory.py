@@ -154,3 +154,15 @@ def test_customers_without_a_purchase_are_selected_in_the_engine():
     assert only.equals(want) and only["customer_id"].tolist() == ["a", "c", "d", "e"]
     assert without_purchase(tx, dt.date(2024, 1, 31)).values.tolist() == [
         ["a", 1, 4.0], ["c", 1, 2.0], ["d", 1, 1.5], ["e", 2, 4.0]]
+
+
+def test_month_earlier_refits_keep_only_what_stability_reads(cdnow_analysis):
+    from segkit.evaluate import migration_matrix, stability_ari
+
+    a = cdnow_analysis
+    for name, previous in a.previous_tables.items():
+        assert list(previous.columns) == ["customer_id", "segment", "rank"], name
+        table = a.schemes[name].segment_table()
+        assert -1.0 <= stability_ari(table, previous) <= 1.0
+        assert migration_matrix(previous, table).to_numpy().sum() == previous["customer_id"].isin(
+            table["customer_id"]).sum()

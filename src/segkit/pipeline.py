@@ -575,7 +575,8 @@ def _check_holdout_has_purchases(params: RunParams, tx: Transactions, split: Spl
 
 
 def _fit_schemes(inputs: SchemeInputs, previous: SchemeInputs) -> tuple[dict[str, Any], dict[str, pd.DataFrame]]:
-    """Every registered scheme fitted at the cut-off, and the segment tables of its refit one month earlier.
+    """Every registered scheme fitted at the cut-off, and the segment tables (``customer_id, segment, rank``)
+    of its refit one month earlier.
 
     The refit gets the main fit as ``reference`` (k-means keeps the k chosen now and renumbers its
     clusters to match, so "cluster 0" means the same group in both fits).
@@ -585,7 +586,10 @@ def _fit_schemes(inputs: SchemeInputs, previous: SchemeInputs) -> tuple[dict[str
         schemes[spec.name] = spec.cls.from_params(inputs.params).fit(inputs)
     for spec in registry.schemes():
         again = dataclasses.replace(previous, reference=schemes[spec.name])
-        previous_tables[spec.name] = spec.cls.from_params(inputs.params).fit(again).segment_table()
+        # stability, migration and persistence read these three columns only (a scheme's scores or
+        # predictions beside them would stay in memory for nothing)
+        previous_tables[spec.name] = spec.cls.from_params(inputs.params).fit(again).segment_table()[
+            ["customer_id", "segment", "rank"]]
     return schemes, previous_tables
 
 
