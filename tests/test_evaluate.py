@@ -165,6 +165,12 @@ def test_a_larger_set_of_the_same_draws_serves_a_smaller_one_exactly():
     assert BootstrapWeights(n, 2000, 3)._chunks is None
     assert BootstrapWeights(n, 100, 3)._chunks is None  # 100 rows per chunk, not 266
     assert BootstrapWeights(n + 1, 500, 3)._chunks is None
+    # remembered weakly: once the run's weights are gone, so are the draws
+    del big, small, got
+    import gc
+
+    gc.collect()
+    assert BootstrapWeights(n, 500, 3)._chunks is None
     evaluate._DRAWN.clear()
 
 

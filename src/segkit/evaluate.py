@@ -24,6 +24,7 @@ nobody (or everybody) bought, revenue shares 0 when total holdout revenue is not
 from __future__ import annotations
 
 import math
+import weakref
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -154,8 +155,9 @@ class _Stats:
         return out
 
 
-#: the last kept set of draws of this process: (customers, seed) -> (resamples, chunks)
-_DRAWN: dict[tuple[int, int], tuple[int, list[np.ndarray]]] = {}
+#: the last kept set of draws of this process: (customers, seed) -> (resamples, its owner, weakly: the
+#: draws go with the run that drew them, not with the process)
+_DRAWN: dict[tuple[int, int], tuple[int, "weakref.ref[BootstrapWeights]"]] = {}
 
 
 def _chunk_rows(n: int, n_boot: int) -> int:
@@ -172,10 +174,11 @@ def _drawn_before(n: int, n_boot: int, seed: int) -> list[np.ndarray] | None:
     arithmetic downstream).
     """
     kept = _DRAWN.get((n, seed))
-    if kept is None or kept[0] < n_boot or _chunk_rows(n, kept[0]) != _chunk_rows(n, n_boot):
+    owner = kept[1]() if kept is not None else None
+    if owner is None or owner._chunks is None or kept[0] < n_boot or _chunk_rows(n, kept[0]) != _chunk_rows(n, n_boot):
         return None
     chunks, left = [], n_boot
-    for chunk in kept[1]:
+    for chunk in owner._chunks:
         if left <= 0:
             break
         chunks.append(chunk[:left])
@@ -229,7 +232,7 @@ class BootstrapWeights:
         if self._keep:
             self._chunks = chunks
             _DRAWN.clear()  # one set remembered per process (at most keep_bytes)
-            _DRAWN[(self.n, self.seed)] = (self.n_boot, chunks)
+            _DRAWN[(self.n, self.seed)] = (self.n_boot, weakref.ref(self))
 
 
 def point_metrics(table: pd.DataFrame, outcomes: pd.DataFrame, previous: pd.DataFrame | None = None) -> dict:
