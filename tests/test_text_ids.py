@@ -152,8 +152,11 @@ def _origin(as_of: dt.date) -> Origin:
     return Origin(split, f, m, m.iloc[:0], None)
 
 
-def test_spilled_origins_come_back_equal_in_order_and_leave_nothing():
+def test_spilled_origins_come_back_equal_in_order_and_leave_nothing(tmp_path, monkeypatch):
+    # a temporary folder of the test's own: runs of other test workers add and remove theirs in /tmp
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     before = set(glob.glob(os.path.join(tempfile.gettempdir(), "segkit-origins-*")))
+    assert before == set()
     spilled = pipeline._SpilledOrigins()
     origins = [_origin(dt.date(2024, 3, 31)), _origin(dt.date(2023, 12, 31))]
     for o in origins:
@@ -167,7 +170,7 @@ def test_spilled_origins_come_back_equal_in_order_and_leave_nothing():
         pd.testing.assert_frame_equal(got.features, want.features)
         pd.testing.assert_frame_equal(got.monthly, want.monthly)
         assert got.features["customer_id"].dtype == want.features["customer_id"].dtype
-    assert not folder.exists()
+    assert not folder.exists() and folder.parent == tmp_path
     assert set(glob.glob(os.path.join(tempfile.gettempdir(), "segkit-origins-*"))) == before
 
 
