@@ -5,7 +5,9 @@ expressions they replace (written out here as the reference).
 - ``PercentileTiers._rank_months``: one ``np.lexsort`` of the id codes instead of pandas' sort of the
   frame, positions and sizes from the runs of months instead of group-bys, tier text built in Arrow.
 - ``engines.fetch``: ``con.execute`` without a Python object per row for DuckDB's DECIMAL sums of
-  counts or for floating columns holding NULLs.
+  counts or for floating columns holding NULLs, and without stacking columns into 2-D blocks;
+  ``engines.to_pandas``: ``expr.to_pandas()`` the same way.
+- ``engines._index_in`` of a few ids among many members: the ids hashed, not the members.
 - ``features.by_customer``: no pandas sort of rows the engine already ordered.
 - ``engines.ordered_sums`` of Arrow text keys: the keys factorized once, integers sorted.
 - ``decisions.stages._per_customer``: group-bys and lookups on the codes of the ids, not their text.
@@ -179,6 +181,51 @@ def test_fetch_of_the_per_customer_tables_equals_execute(b2c_like_tx):
         keys = [c for c in ("customer_id", "month") if c in expr.columns]  # an aggregate's rows come in any order
         got, expected = (f.sort_values(keys).reset_index(drop=True) for f in (fetch(tx.con, expr), tx.con.execute(expr)))
         pd.testing.assert_frame_equal(got, expected)
+
+
+def test_fetch_copies_no_column_into_blocks_and_to_pandas_equals_ibis():
+    import ibis
+
+    from segkit.engines import connect, fetch, to_pandas
+
+    con = connect("duckdb")
+    t = _null_heavy_table()
+    got = fetch(con, t)
+    # one block per column: nothing stacked (Ibis' own frame has its float columns in one block)
+    assert got._mgr.nblocks == len(got.columns)
+    pd.testing.assert_frame_equal(got, con.execute(t))
+    mem = ibis.memtable({"customer_id": ["b", "a", None], "x": [1, None, 3], "y": [0.5, 1.5, None]})
+    expr = mem.mutate(z=mem.x * 2 + mem.y)
+    pd.testing.assert_frame_equal(to_pandas(expr), expr.to_pandas())
+
+
+_MEMBER = st.sampled_from(["a", "b", "B", "é", "c1", "", "q", "zz"])
+
+
+@given(ids=st.lists(st.one_of(st.none(), _MEMBER), max_size=6),
+       members=st.lists(st.one_of(st.none(), _MEMBER), max_size=60))
+def test_index_in_of_few_ids_equals_the_members_hashed(ids, members):
+    import pyarrow as pa
+
+    from segkit.engines import _index_in_few, _positions_in
+
+    a, m = pa.array(ids, type=pa.large_string()), pa.chunked_array([pa.array(members, type=pa.large_string())])
+    expected = _positions_in(a, m)  # Arrow's index_in: the first position of a repeated member
+    assert np.array_equal(_index_in_few(a, m), expected)
+    by_hand = [next((j for j, x in enumerate(members) if x == i), -1) if i is not None else -1 for i in ids]
+    assert expected.tolist() == by_hand
+
+
+def test_lookup_of_a_few_flagged_customers_among_a_million():
+    from segkit.engines import lookup
+
+    n = 1_000_000
+    ids = pd.Series([f"C{i:07d}" for i in range(n)], dtype="str")
+    values = pd.Series(np.arange(n, dtype=float), index=pd.Index(ids.iloc[::-1].to_numpy(), dtype="str"))
+    few = pd.Index(["C0000003", "nobody", "C0999999", "C0000003"], dtype="str")  # 4 <= n / 8: the ids hashed
+    assert lookup(values, few, -1.0).tolist() == [n - 1 - 3.0, -1.0, 0.0, n - 1 - 3.0]
+    expected = values.reindex(few[:3]).fillna(-1.0).to_numpy()
+    assert np.array_equal(lookup(values, few[:3], -1.0), expected)
 
 
 def test_fetch_leaves_other_back_ends_to_ibis():

@@ -47,7 +47,7 @@ import pandas as pd
 from ..errors import ParameterError
 from ..features import FEATURE_COLUMNS
 from ..potential import fit_summary, peer_headroom, predict_summary
-from ..engines import lookup, text_sorted
+from ..engines import lookup, text_sorted, to_pandas
 from ._base import SchemeMixin, isin
 from .tiers import TIERS, exact_ceil
 
@@ -104,7 +104,7 @@ class PotentialTiers(SchemeMixin):
         warm = reference.model_ if reference is not None and reference.criterion == self.criterion else None
         self.model_ = fit_summary(table, split.as_of, criterion=self.criterion, time_unit_days=self.time_unit_days,
                                   warm=warm)
-        pred = predict_summary(table, self.model_, self.horizon_days).to_pandas()
+        pred = to_pandas(predict_summary(table, self.model_, self.horizon_days))
         pred["customer_id"] = pred["customer_id"].astype(str)
         # every evaluated customer, in the features' order (a customer without a summary row: empty)
         pred = pd.DataFrame({"customer_id": ids.reset_index(drop=True),
@@ -232,7 +232,7 @@ def _headroom(inputs: "SchemeInputs | None") -> pd.DataFrame:
     values = window_values(inputs.monthly, inputs.split.window_months, criterion, features["customer_id"])
     frame = features[["customer_id", *attrs]].assign(customer_id=features["customer_id"].astype(str),
                                                      window_value=values.to_numpy())
-    out = peer_headroom(ibis.memtable(frame), "window_value", attrs).to_pandas()
+    out = to_pandas(peer_headroom(ibis.memtable(frame), "window_value", attrs))
     out["customer_id"] = out["customer_id"].astype(str)
     out["peer_headroom"] = out["peer_headroom"].astype(float).round(6)
     return out[["customer_id", *attrs, "peer_group", "peer_size", "peer_upper_quartile", "window_value",
