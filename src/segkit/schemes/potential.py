@@ -99,12 +99,17 @@ class PotentialTiers(SchemeMixin):
         self.horizon_days = (split.holdout_end - split.as_of).days
         ids = inputs.features["customer_id"].astype(str)
         summary = summary[isin(summary["customer_id"], ids)]
-        table = ibis.memtable(summary[["customer_id", "x", "span_days", "age_days", "repeat_value"]])
+        # each row's position rides along: the engine's join returns rows in any order, and put back in
+        # the summary's (the features' when every customer has a summary row) the lookup below is one
+        # comparison of the ids instead of an Arrow hash of millions of them
+        table = ibis.memtable(summary[["customer_id", "x", "span_days", "age_days", "repeat_value"]]
+                              .assign(_row=np.arange(len(summary), dtype=np.int64)))
         reference = inputs.reference if isinstance(inputs.reference, PotentialTiers) else None
         warm = reference.model_ if reference is not None and reference.criterion == self.criterion else None
         self.model_ = fit_summary(table, split.as_of, criterion=self.criterion, time_unit_days=self.time_unit_days,
                                   warm=warm)
         pred = to_pandas(predict_summary(table, self.model_, self.horizon_days))
+        pred = pred.take(np.argsort(pred.pop("_row").to_numpy(), kind="stable")).reset_index(drop=True)
         pred["customer_id"] = pred["customer_id"].astype(str)
         # every evaluated customer, in the features' order (a customer without a summary row: empty)
         pred = pd.DataFrame({"customer_id": ids.reset_index(drop=True),
