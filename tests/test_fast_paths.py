@@ -5,7 +5,8 @@ expressions they replace (written out here as the reference).
 - ``PercentileTiers._rank_months``: one ``np.lexsort`` of the id codes instead of pandas' sort of the
   frame, positions and sizes from the runs of months instead of group-bys, tier text built in Arrow.
 - ``engines.fetch``: ``con.execute`` without a Python object per row for DuckDB's DECIMAL sums of
-  counts or for floating columns holding NULLs, and without stacking columns into 2-D blocks;
+  counts or for floating columns holding NULLs, dates without a Python object per row, and without
+  stacking columns into 2-D blocks;
   ``engines.to_pandas``: ``expr.to_pandas()`` the same way.
 - ``engines._index_in`` of a few ids among many members: the ids hashed, not the members.
 - ``features.by_customer``: no pandas sort of rows the engine already ordered.
@@ -141,6 +142,7 @@ def _null_heavy_table():
         "i_full": [1, 2, 3, 4],
         "s_some_null": ["x", None, "z", "é"],
         "d_some_null": [dt.date(2024, 1, 5), None, dt.date(2023, 12, 31), dt.date(2024, 2, 29)],
+        "d_full": [dt.date(1, 1, 1), dt.date(1970, 1, 1), dt.date(2262, 4, 12), dt.date(9999, 12, 31)],
         "b_some_null": pd.array([True, None, False, True], dtype="boolean"),
     })).cast({"f_all_null": "float64", "f_some_null": "float64", "f_full": "float32"})
 

@@ -491,7 +491,10 @@ def fetch(con: Any, expr: ir.Table) -> pd.DataFrame:
     table = con.to_pyarrow(expr)
     frame = _frame({name: (col.to_pandas() if pat.is_floating(col.type)
                            else col.to_pylist() if pat.is_nested(col.type) or pat.is_dictionary(col.type)
-                           or col.null_count else col.to_pandas())
+                           or col.null_count
+                           # dates as datetime64, not one Python date per row (Ibis casts either to
+                           # datetime64[s]: the same values, without parsing objects)
+                           else col.to_pandas(date_as_object=False) if pat.is_date(col.type) else col.to_pandas())
                     for name, col in zip(table.column_names, table.columns, strict=True)})
     schema = expr.as_table().schema()
     if schema.names != tuple(frame.columns):  # as Ibis' convert_table checks it
