@@ -2,8 +2,9 @@
 expressions they replace (written out here as the reference).
 
 - ``rfm_scores``: one sort (``np.unique``) instead of three ``Series.rank`` calls.
-- ``PercentileTiers._rank_months``: one ``np.lexsort`` of the id codes instead of pandas' sort of the
-  frame, positions and sizes from the runs of months instead of group-bys, tier text built in Arrow.
+- ``PercentileTiers._rank_months``: one ``np.lexsort`` of the id codes (or, for rows in month and
+  customer order, a sort of the values month by month) instead of pandas' sort of the frame,
+  positions and sizes from the runs of months instead of group-bys, tier text built in Arrow.
 - ``engines.fetch``: ``con.execute`` without a Python object per row for DuckDB's DECIMAL sums of
   counts or for floating columns holding NULLs, dates without a Python object per row, and without
   stacking columns into 2-D blocks;
@@ -114,6 +115,22 @@ def test_rank_months_equal_pandas_sort_and_groupby(seed, shares):
     pd.testing.assert_frame_equal(got, expected)  # the same rows in the same order, index and dtypes
     as_text = frame.assign(customer_id=frame["customer_id"].astype(str))  # ids as text: pandas sorts them
     pd.testing.assert_frame_equal(tiers._rank_months(as_text), _rank_months_by_pandas(tiers, as_text))
+    # in the customer-month table's own order (month, then customer): sorted by value month by month
+    ordered = frame.sort_values(["month", "customer_id"], kind="stable")
+    pd.testing.assert_frame_equal(tiers._rank_months(ordered), _rank_months_by_pandas(tiers, ordered))
+
+
+@given(rows=st.lists(st.tuples(st.integers(0, 3), st.integers(0, 6), st.sampled_from([1.0, 2.0, 2.5, 9.0, 1e300])),
+                     max_size=40), ordered=st.booleans())
+def test_value_sorted_within_months_equals_lexsort(rows, ordered):
+    from segkit.schemes.tiers import _by_value_within_months
+
+    rows = sorted(set((m, c) for m, c, _ in rows)) if ordered else [(m, c) for m, c, _ in rows]
+    values = [9.0, 2.0, 2.0, 1.0, 1e300, 2.5]
+    codes = np.array([c for _, c in rows], dtype=np.int64)
+    month = np.array([f"2024-{m + 1:02d}-01" for m, _ in rows], dtype="datetime64[ns]")
+    key = -np.array([values[(m * 7 + c) % len(values)] for m, c in rows], dtype=float)
+    assert np.array_equal(_by_value_within_months(codes, key, month), np.lexsort((codes, key, month)))
 
 
 def test_rank_months_break_ties_by_customer_code_and_keep_each_month_apart():

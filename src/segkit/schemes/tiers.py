@@ -158,7 +158,21 @@ def _rank_order(frame: pd.DataFrame) -> np.ndarray | None:
     if (codes < 0).any() or not np.issubdtype(month.dtype, np.datetime64) or np.isnat(month).any() \
             or np.isnan(value).any():
         return None
-    return np.lexsort((codes, -value, month))
+    return _by_value_within_months(codes, -value, month)
+
+
+def _by_value_within_months(codes: np.ndarray, key: np.ndarray, month: np.ndarray) -> np.ndarray:
+    """``np.lexsort((codes, key, month))``. Rows that come by month, then code (the customer-month
+    table's own order) are already in (month, code) order: a stable sort of ``key`` within each
+    month's run of rows gives the same order, with one key sorted instead of three (6.5M rows:
+    2.3 -> 1.1 s)."""
+    same = month[1:] == month[:-1]
+    if not (month[1:] >= month[:-1]).all() or not (codes[1:][same] > codes[:-1][same]).all():
+        return np.lexsort((codes, key, month))
+    starts = np.flatnonzero(np.concatenate([[True], ~same]))
+    ends = np.append(starts[1:], len(month))
+    return np.concatenate([start + np.argsort(key[start:end], kind="stable")
+                           for start, end in zip(starts, ends)]).astype(np.intp, copy=False)
 
 
 def _month_key(m: pd.Series) -> pd.Series:
