@@ -10,7 +10,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ..engines import text_sorted
+from ..engines import _index_in, text_sorted
 from ..errors import SegkitError
 
 
@@ -52,8 +52,7 @@ def positions(ids: pd.Index | pd.Series | np.ndarray, members: pd.Index | pd.Ser
     >>> positions(pd.Index(["b", "x", None]), pd.Index(["a", "b"])).tolist()
     [1, -1, -1]
     """
-    found = pc.index_in(_text(ids), value_set=_text(members), skip_nulls=True)
-    return np.asarray(pc.fill_null(found, -1).to_numpy(zero_copy_only=False), dtype=np.int64)
+    return _index_in(_text(ids), _text(members))
 
 
 def _text(values: Any) -> pa.Array:
