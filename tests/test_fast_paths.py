@@ -11,6 +11,8 @@ expressions they replace (written out here as the reference).
   ``engines.to_pandas``: ``expr.to_pandas()`` the same way.
 - ``engines._index_in`` of a few ids among many members: the ids hashed, not the members.
 - ``features.by_customer``: no pandas sort of rows the engine already ordered.
+- ``engines.month_then_text_order``: the customer-month table sorted by month and id with Arrow's
+  sort of the text and a sort of small month codes, not pandas' two-key sort (a hash of every id).
 - ``engines.ordered_sums`` of Arrow text keys: the keys factorized once, integers sorted.
 - ``decisions.stages._per_customer``: group-bys and lookups on the codes of the ids, not their text.
 - k-means labels: the cluster names taken in Arrow, not one Python string per customer.
@@ -245,6 +247,36 @@ def test_lookup_of_a_few_flagged_customers_among_a_million():
     assert lookup(values, few, -1.0).tolist() == [n - 1 - 3.0, -1.0, 0.0, n - 1 - 3.0]
     expected = values.reindex(few[:3]).fillna(-1.0).to_numpy()
     assert np.array_equal(lookup(values, few[:3], -1.0), expected)
+
+
+@given(rows=st.lists(st.tuples(st.integers(0, 4), st.sampled_from(["a", "b", "B", "é", "c1", "", "a ", "\U0001f600", "z"])),
+                     max_size=40), missing=st.sampled_from([None, "id", "month"]))
+def test_month_then_text_order_equals_pandas_sort(rows, missing):
+    from segkit.engines import month_then_text_order
+
+    frame = pd.DataFrame({"customer_id": pd.Series([c for _, c in rows], dtype="str"),
+                          "month": pd.to_datetime([f"2024-{m + 1:02d}-01" for m, _ in rows]).astype("datetime64[ns]"),
+                          "n": np.arange(len(rows))})
+    if missing and len(rows):
+        frame.loc[0, "customer_id" if missing == "id" else "month"] = None
+    order = month_then_text_order(frame["month"].to_numpy(), frame["customer_id"])
+    expected = frame.sort_values(["month", "customer_id"], kind="stable")
+    if missing and len(rows):
+        assert order is None  # pandas sorts it (missing values last)
+    else:
+        pd.testing.assert_frame_equal(frame.take(order), expected)
+
+
+def test_customer_month_comes_sorted_by_month_then_customer(cdnow_tx):
+    import datetime as dt
+
+    from segkit.features import customer_month, customer_month_table
+
+    got = customer_month(cdnow_tx, None, dt.date(1997, 12, 31))
+    raw = cdnow_tx.con.execute(customer_month_table(cdnow_tx, None, dt.date(1997, 12, 31)))
+    assert len(got) == len(raw) > 40_000
+    pairs = list(zip(got["month"], got["customer_id"], strict=True))
+    assert pairs == sorted(pairs)
 
 
 def test_fetch_leaves_other_back_ends_to_ibis():

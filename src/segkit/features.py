@@ -41,7 +41,7 @@ import pandas as pd
 
 from .calendar import Split, add_months, month_end, month_start, shift_date, split_dates
 from .data import Transactions
-from .engines import count_true, fetch, text_sorted
+from .engines import count_true, fetch, month_then_text_order, text_sorted
 from .errors import ParameterError
 
 __all__ = [
@@ -209,7 +209,10 @@ def customer_month(tx: Transactions, start: dt.date | None = None, end: dt.date 
     for col in ("revenue", "units", "margin"):
         frame[col] = frame[col].astype("float64")
     frame["customer_id"] = frame["customer_id"].astype(str)
-    return frame.sort_values(["month", "customer_id"], kind="stable").reset_index(drop=True)
+    order = month_then_text_order(frame["month"].to_numpy(), frame["customer_id"])
+    if order is None:
+        return frame.sort_values(["month", "customer_id"], kind="stable").reset_index(drop=True)
+    return frame.take(order).reset_index(drop=True)
 
 
 def customer_features_table(tx: Transactions, as_of: dt.date, start: dt.date | None = None,
