@@ -154,7 +154,9 @@ def decide(a: Any) -> Decisions:
     vip_target = policy["VIP"].target_threshold if policy is not None else None
     targets = good_targets(tiers_fit.monthly_tiers_, tiers, threshold=vip_target)
     erosion = margin_erosion(a.monthly, tiers_fit.monthly_tiers_, list(tiers_fit.window_)) if has_cost else None
-    window_value = tiers_fit.window_totals_.reindex(customers.astype(str)).fillna(0.0)
+    ids = customers.astype(str)  # each customer's window total looked up in Arrow (pandas' reindex hashes text)
+    totals = tiers_fit.window_totals_
+    window_value = pd.Series(lookup(totals, ids, np.nan), index=pd.Index(ids), name=totals.name).fillna(0.0)
     capacity = None
     if policy is not None:
         values = tiers.assign(value=tiers["customer_id"].map(window_value).fillna(0.0).to_numpy())
@@ -193,5 +195,5 @@ def with_tier_change(assignments: pd.DataFrame, decisions: Decisions | None) -> 
     if decisions is None:
         return out.assign(tier_change="")
     change = decisions.tier_change.set_index("customer_id")["tier_change"]
-    return out.assign(tier_change=out["customer_id"].astype(str).map(change).fillna("").to_numpy())
+    return out.assign(tier_change=lookup(change, out["customer_id"].astype(str), ""))
 
