@@ -4,7 +4,8 @@ expressions they replace (written out here as the reference).
 - ``rfm_scores``: one sort (``np.unique``) instead of three ``Series.rank`` calls.
 - ``PercentileTiers._rank_months``: one ``np.lexsort`` of the id codes (or, for rows in month and
   customer order, a sort of the values month by month) instead of pandas' sort of the frame,
-  positions and sizes from the runs of months instead of group-bys, tier text built in Arrow.
+  positions and sizes from the runs of months instead of group-bys, tier text built in Arrow;
+  ``tiers_monthly``' rows put in customer order month by month, the ids taken as text in Arrow.
 - ``engines.fetch``: ``con.execute`` without a Python object per row for DuckDB's DECIMAL sums of
   counts or for floating columns holding NULLs, dates without a Python object per row, and without
   stacking columns into 2-D blocks;
@@ -120,6 +121,27 @@ def test_rank_months_equal_pandas_sort_and_groupby(seed, shares):
     # in the customer-month table's own order (month, then customer): sorted by value month by month
     ordered = frame.sort_values(["month", "customer_id"], kind="stable")
     pd.testing.assert_frame_equal(tiers._rank_months(ordered), _rank_months_by_pandas(tiers, ordered))
+
+
+def _monthly_tiers_by_pandas(ranked: pd.DataFrame) -> pd.DataFrame:
+    from segkit.schemes.tiers import _month_key
+
+    mt = (ranked.assign(month=_month_key(ranked["month"]))[["customer_id", "month", "value", "monthly_tier"]]
+          .sort_values(["month", "customer_id"], kind="stable").reset_index(drop=True))
+    return mt.assign(customer_id=mt["customer_id"].astype(str))
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_monthly_tiers_table_equals_pandas_sort_and_text(seed):
+    from segkit.schemes.tiers import _monthly_tiers_table
+
+    rng = np.random.default_rng(seed)
+    frame = _month_frame(rng, rows=int(rng.integers(0, 80)), customers=int(rng.integers(1, 40)))
+    tiers = PercentileTiers(vip_share=0.2, good_share=0.2)
+    for f in (frame, frame.assign(customer_id=frame["customer_id"].astype(str)),  # coded ids, then text
+              frame.assign(month=frame["month"] - pd.DateOffset(years=1500))):  # year 524: its text sorts otherwise
+        ranked = tiers._rank_months(f)
+        pd.testing.assert_frame_equal(_monthly_tiers_table(ranked), _monthly_tiers_by_pandas(ranked))
 
 
 @given(rows=st.lists(st.tuples(st.integers(0, 3), st.integers(0, 6), st.sampled_from([1.0, 2.0, 2.5, 9.0, 1e300])),

@@ -169,7 +169,14 @@ def _by_value_within_months(codes: np.ndarray, key: np.ndarray, month: np.ndarra
     same = month[1:] == month[:-1]
     if not (month[1:] >= month[:-1]).all() or not (codes[1:][same] > codes[:-1][same]).all():
         return np.lexsort((codes, key, month))
-    starts = np.flatnonzero(np.concatenate([[True], ~same]))
+    return _sorted_within_months(month, key)
+
+
+def _sorted_within_months(month: np.ndarray, key: np.ndarray) -> np.ndarray:
+    """Row order sorting ``key`` (stable) within each run of equal months (``month`` non-decreasing)."""
+    if not len(month):
+        return np.zeros(0, dtype=np.intp)
+    starts = np.flatnonzero(np.concatenate([[True], month[1:] != month[:-1]]))
     ends = np.append(starts[1:], len(month))
     return np.concatenate([start + np.argsort(key[start:end], kind="stable")
                            for start, end in zip(starts, ends)]).astype(np.intp, copy=False)
@@ -179,6 +186,33 @@ def _month_key(m: pd.Series) -> pd.Series:
     """'YYYY-MM' text of month starts (formatted once per distinct month, not once per row)."""
     months = pd.to_datetime(m)
     return months.map({t: t.strftime("%Y-%m") for t in months.unique()}).astype(str)
+
+
+def _monthly_tiers_table(ranked: pd.DataFrame) -> pd.DataFrame:
+    """``customer_id, month ('YYYY-MM'), value, monthly_tier`` of the ranked rows, by month, then customer.
+
+    Ranked rows with coded ids (:func:`_coded`) come month by month: each month's rows are put in
+    code order (code order is id order) and the ids taken as text in Arrow, instead of pandas' sort
+    on the month text and the codes and a text copy of the categories (the same table). Months
+    outside the years 1000-9999, whose text would not sort as their dates, go pandas' way.
+    """
+    cols = ["customer_id", "month", "value", "monthly_tier"]
+    ids, month = ranked["customer_id"], ranked["month"].to_numpy()
+    order = None
+    if isinstance(ids.dtype, pd.CategoricalDtype) and np.issubdtype(month.dtype, np.datetime64) and len(ranked) \
+            and not np.isnat(month).any() and (np.diff(month) >= np.timedelta64(0)).all():
+        years = month.astype("datetime64[Y]").astype(np.int64) + 1970
+        codes = np.asarray(ids.cat.codes)
+        if years.min() >= 1000 and years.max() <= 9999 and (codes >= 0).all():
+            order = _sorted_within_months(month, codes)
+    if order is None:
+        mt = (ranked.assign(month=_month_key(ranked["month"]))[cols]
+              .sort_values(["month", "customer_id"], kind="stable").reset_index(drop=True))
+        return mt.assign(customer_id=mt["customer_id"].astype(str))
+    mt = ranked.take(order)[cols].reset_index(drop=True)
+    taken = np.asarray(mt["customer_id"].cat.codes)
+    text = pa.array(ids.cat.categories, type=pa.large_string()).take(pa.array(taken))
+    return mt.assign(customer_id=pd.array(text, dtype="str"), month=_month_key(mt["month"]))
 
 
 @dataclass(eq=False)
@@ -301,9 +335,7 @@ class PercentileTiers(SchemeMixin):
 
         in_window = data[data["month"].isin(window)]
         ranked = self._rank_months(in_window[["customer_id", "month", "value"]])
-        mt = (ranked.assign(month=_month_key(ranked["month"]))[["customer_id", "month", "value", "monthly_tier"]]
-              .sort_values(["month", "customer_id"], kind="stable").reset_index(drop=True))
-        self.monthly_tiers_ = mt.assign(customer_id=mt["customer_id"].astype(str))
+        self.monthly_tiers_ = _monthly_tiers_table(ranked)
         self.boundary_ = self._boundaries(ranked)
         paid = in_window.loc[in_window[paid_col] > 0, "customer_id"]
         totals = _totals(in_window)
