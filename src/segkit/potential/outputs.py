@@ -63,7 +63,8 @@ def seed_alert_rows(seed: pd.DataFrame, predictions: pd.DataFrame | None) -> pd.
     out = seed.assign(rule="vip_dropout")
     out["customer_id"] = out["customer_id"].astype(str)
     alive = predictions.set_index("customer_id")["p_alive"] if predictions is not None else pd.Series(dtype=float)
-    out["p_alive"] = out["customer_id"].map(alive).astype("float64")
+    # the flagged customers looked up among all of them in Arrow (pandas' map hashes every id)
+    out["p_alive"] = np.asarray(lookup(alive, out["customer_id"], np.nan), dtype="float64")
     return out[ALERT_COLUMNS].reset_index(drop=True)
 
 
