@@ -138,7 +138,11 @@ def test_monthly_tiers_table_equals_pandas_sort_and_text(seed):
     rng = np.random.default_rng(seed)
     frame = _month_frame(rng, rows=int(rng.integers(0, 80)), customers=int(rng.integers(1, 40)))
     tiers = PercentileTiers(vip_share=0.2, good_share=0.2)
+    codes = frame["customer_id"].cat.codes.to_numpy()
+    n_ids = len(frame["customer_id"].cat.categories)
+    numbers = pd.Categorical.from_codes(codes, categories=[2**70 + i for i in range(n_ids)])
     for f in (frame, frame.assign(customer_id=frame["customer_id"].astype(str)),  # coded ids, then text
+              frame.assign(customer_id=numbers),  # ids that are numbers (too long for 64 bits): pandas' text
               frame.assign(month=frame["month"] - pd.DateOffset(years=1500))):  # year 524: its text sorts otherwise
         ranked = tiers._rank_months(f)
         pd.testing.assert_frame_equal(_monthly_tiers_table(ranked), _monthly_tiers_by_pandas(ranked))

@@ -210,8 +210,11 @@ def _monthly_tiers_table(ranked: pd.DataFrame) -> pd.DataFrame:
               .sort_values(["month", "customer_id"], kind="stable").reset_index(drop=True))
         return mt.assign(customer_id=mt["customer_id"].astype(str))
     mt = ranked.take(order)[cols].reset_index(drop=True)
+    categories = ids.cat.categories
+    if not isinstance(categories.dtype, pd.StringDtype):  # ids that are not text (e.g. numbers): pandas' text
+        return mt.assign(customer_id=mt["customer_id"].astype(str), month=_month_key(mt["month"]))
     taken = np.asarray(mt["customer_id"].cat.codes)
-    text = pa.array(ids.cat.categories, type=pa.large_string()).take(pa.array(taken))
+    text = pa.array(categories, type=pa.large_string()).take(pa.array(taken))
     return mt.assign(customer_id=pd.array(text, dtype="str"), month=_month_key(mt["month"]))
 
 
