@@ -826,11 +826,12 @@ SEGKIT_RFM = """
 import datetime as dt
 from segkit.data import load_transactions
 from segkit.features import customer_features_table
+from segkit.engines import to_pandas
 from segkit.schemes import RFMSegmenter
 ##WORK
 tx = load_transactions(PATH)
 features = customer_features_table(tx, dt.date.fromisoformat(A["cutoff"]), columns=("recency_days", "frequency", "monetary"))
-RESULT = RFMSegmenter(bins=5).score_table(features, keep=("frequency",)).to_pandas()
+RESULT = to_pandas(RFMSegmenter(bins=5).score_table(features, keep=("frequency",)))
 """
 # openretailscience's documented input columns; CDNOW has no order id, so a purchase is a customer-day
 # there as in segkit (frequency = distinct purchase days). Five bins like segkit's default.

@@ -18,7 +18,7 @@ import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
-from ..engines import count_true, materialize
+from ..engines import count_true, forget, materialize
 from ..errors import DataError
 from .parsing import DROP_REASONS, ROW_KEY, blank
 from .quality import QualityReport
@@ -173,7 +173,7 @@ def count_duplicates(con: Any, clean: ir.Table, quality: QualityReport, drop_dup
     per_customer = materialize(con, cells.group_by("customer_id").aggregate(
         _rows=weight.sum(), _exact=extra.sum(), _similar=similar.sum(), net=(cells.amount * weight).sum().round(6),
         _exact_net=(cells.amount * extra).sum(), _similar_net=(cells.amount * similar).sum(),
-        _first=cells.date.min(), _last=cells.date.max()))
+        _first=cells.date.min(), _last=cells.date.max()), lasting=False)
     _summarize(con, per_customer, quality, drop_duplicates, label)
     exact_key = "duplicates_dropped" if drop_duplicates else "exact_duplicates"
     if quality.detail[exact_key]["customers"]:
@@ -187,6 +187,7 @@ def count_duplicates(con: Any, clean: ir.Table, quality: QualityReport, drop_dup
         quality.examples["same_customer_time_amount"] = [
             f"customer {r['customer_id']} on {r['date']:%Y-%m-%d} amount {r['amount']:g}: {r['_k']} different rows"
             for r in con.execute(alike).to_dict("records")]
+    forget(con, per_customer)
     if drop_duplicates and quality.dropped["duplicates_dropped"]:
         return materialize(con, rows.drop("_n", *([ROW_KEY] if ROW_KEY in rows.columns else [])))
     return clean.drop(ROW_KEY) if ROW_KEY in clean.columns else clean

@@ -52,7 +52,7 @@ import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
-from ..engines import engine_name, materialize
+from ..engines import engine_name, forget, materialize, sql_name
 from .parsing import parse
 
 __all__ = ["TYPED_READER_ENV", "TypedOpener", "plan_types", "read_csv_typed", "stage_typed", "try_typed",
@@ -177,13 +177,13 @@ def _dropped_from_text(con: Any, staged: ir.Table, text: ir.Table, mapping: dict
     raw_id = text[mapping["customer_id"]].cast("string").strip().nullif("")
     candidates = text.filter(raw_id.isin(ids.customer_id) | raw_id.isnull())
     parsed = parse(candidates, mapping, layouts, attributes, con)
-    again = materialize(con, parsed.filter(parsed._reason.notnull()))
+    again = materialize(con, parsed.filter(parsed._reason.notnull()), lasting=False)
     if _per_reason(con, again) != _per_reason(con, dropped):
         _discard(con, again)
         return _discard(con, staged)
     # in place: copying the clean rows into a new table would cost as much as staging them
-    con.raw_sql(f"DELETE FROM {_sql_name(staged)} WHERE _reason IS NOT NULL")
-    con.raw_sql(f"INSERT INTO {_sql_name(staged)} SELECT * FROM {_sql_name(again)}")
+    con.raw_sql(f"DELETE FROM {sql_name(staged)} WHERE _reason IS NOT NULL")
+    con.raw_sql(f"INSERT INTO {sql_name(staged)} SELECT * FROM {sql_name(again)}")
     _discard(con, again)
     return staged
 
@@ -197,14 +197,7 @@ def _per_reason(con: Any, t: ir.Table) -> dict[str, tuple[int, float | None]]:
 
 def _discard(con: Any, t: ir.Table) -> None:
     """Drop a table the fast path materialized and will not use (its rows would hold memory)."""
-    con.raw_sql(f"DROP TABLE IF EXISTS {_sql_name(t)}")
-
-
-def _sql_name(t: ir.Table) -> str:
-    """The quoted, qualified name of a table segkit created (the user's database may need quotes)."""
-    op = t.op()
-    parts = (op.namespace.catalog, op.namespace.database, op.name)
-    return ".".join('"' + part.replace('"', '""') + '"' for part in parts if part)
+    forget(con, t)
 
 
 def typed_opener(con: Any, files: list[str], delim: str) -> TypedOpener | None:
