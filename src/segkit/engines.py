@@ -153,7 +153,7 @@ def _compressed_memory(con: Any) -> None:
     DuckDB's default in-memory database stores tables uncompressed: the staged 10M-row table of
     the B2C bench took 620 MB, 210 MB of it columns NULL on all but the unreadable rows. Attached
     with ``COMPRESS`` and checkpointed after each table is written (:func:`materialize`), the same
-    table takes 109 MB. DuckDB before 1.3 has no such option; the plain database serves then.
+    table takes about 105 MB. DuckDB before 1.3 has no such option; the plain database serves then.
     """
     try:
         con.raw_sql(f"ATTACH ':memory:' AS {_COMPRESSED_DB} (COMPRESS)")
