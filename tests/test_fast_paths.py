@@ -486,3 +486,30 @@ def test_no_overrides_give_the_outer_join_s_table_without_joining(ids):
     assert got["tier"].dtype == "str" and got["override_tier"].dtype == object and got["customer_id"].dtype == "str"
     some = pd.DataFrame({"customer_id": ["b", "zz"], "tier": ["VIP", "GOOD"], "reason": ["contract", "prospect"]})
     pd.testing.assert_frame_equal(apply_overrides(table, some), _apply_overrides_by_merge(table, some))
+
+
+def test_margin_erosion_reads_the_window_rows_only():
+    """Selecting the window's rows by year and month numbers first flags the same VIPs as formatting
+    every row's month as text: mid-month dates, months outside the window and extra columns included."""
+    from segkit.decisions.erosion import margin_erosion
+
+    rng = np.random.default_rng(3)
+    ids = [f"C{i:03d}" for i in range(60)]
+    months = pd.date_range("2023-01-01", "2023-12-01", freq="MS")
+    rows = [(c, m + pd.Timedelta(days=int(rng.integers(0, 3))), float(rng.integers(50, 500)))
+            for c in ids for m in months if rng.random() < 0.8]
+    monthly = pd.DataFrame(rows, columns=["customer_id", "month", "revenue"])
+    monthly["margin"] = monthly["revenue"] * rng.uniform(0.05, 0.6, len(monthly))
+    monthly["purchases"] = rng.integers(0, 3, len(monthly))
+    monthly["units"] = 1.0  # a column erosion does not read
+    window = [m.strftime("%Y-%m") for m in months[-6:]]
+    tiers = pd.DataFrame([(c, w, "VIP" if int(c[1:]) % 3 else "GOOD") for c in ids for w in window],
+                         columns=["customer_id", "month", "monthly_tier"])
+    got = margin_erosion(monthly, tiers, window, threshold_pp=0.0)
+    # the former expression: every month as text, then the window's rows (their months as month starts)
+    text = pd.to_datetime(monthly["month"]).dt.strftime("%Y-%m")
+    inside = monthly[text.isin(window)].assign(month=lambda d: pd.to_datetime(text[d.index] + "-01"))
+    expected = margin_erosion(inside[["customer_id", "month", "revenue", "margin", "purchases"]], tiers, window,
+                              threshold_pp=0.0)
+    assert len(got) > 5
+    pd.testing.assert_frame_equal(got, expected)

@@ -70,8 +70,14 @@ def margin_erosion(monthly: pd.DataFrame, monthly_tiers: pd.DataFrame, window: l
                              fix="use window_months of 2 or more")
     vips = monthly_tiers[monthly_tiers["monthly_tier"] == "VIP"]
     last_vip = vips.assign(customer_id=vips["customer_id"].astype(str)).groupby("customer_id")["month"].max()
-    m = monthly.assign(customer_id=monthly["customer_id"].astype(str),
-                       _month=pd.to_datetime(monthly["month"]).dt.strftime("%Y-%m"))
+    # the window's rows first, found by year and month as numbers: the text of every month of the
+    # whole table (37M rows at 100M transactions) is not needed, only that of the rows kept
+    month = pd.to_datetime(monthly["month"])
+    in_window = (month.dt.year * 100 + month.dt.month).isin([int(y) * 100 + int(mo) for y, mo in
+                                                              (w.rsplit("-", 1) for w in window)])
+    keep = [c for c in ("customer_id", "month", "revenue", "margin", "purchases") if c in monthly.columns]
+    m = monthly.loc[in_window.to_numpy(), keep]
+    m = m.assign(customer_id=m["customer_id"].astype(str), _month=pd.to_datetime(m["month"]).dt.strftime("%Y-%m"))
     m = m[m["customer_id"].isin(last_vip.index) & m["_month"].isin(window)]
     pos = {month: i for i, month in enumerate(window)}
     half = len(window) // 2

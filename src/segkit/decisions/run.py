@@ -146,8 +146,8 @@ def decide(a: Any) -> Decisions:
     earlier = split.shifted(-1).as_of
     # the customers who had bought by then (also before the loaded months: they are not new)
     known = customers[(a.features["first_purchase"] <= pd.Timestamp(earlier)).to_numpy()]
-    before = relationship_stages(a.monthly[pd.to_datetime(a.monthly["month"]) <= pd.Timestamp(earlier)], earlier,
-                                 customers=known)
+    # relationship_stages reads the months up to `earlier` itself: no copy of the table's earlier rows here
+    before = relationship_stages(a.monthly, earlier, customers=known)
     check, ordered = stage_check(stages, a.outcomes.rename(columns={"holdout_bought": "bought"})
                                  if "bought" not in a.outcomes else a.outcomes)
     previous, _ = segments_as_tiers(a.previous_tables["percentile_tiers"])

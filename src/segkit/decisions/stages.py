@@ -77,7 +77,9 @@ def _per_customer(monthly: pd.DataFrame, as_of: dt.date | str) -> pd.DataFrame:
     cut = pd.Timestamp(as_of)
     cut_m = pd.Timestamp(cut.year, cut.month, 1)
     month = pd.to_datetime(monthly["month"])
-    m = monthly.loc[month <= cut_m].assign(customer_id=lambda d: d["customer_id"].astype(str))
+    # only the columns used: every copy below is of all the rows up to the cut-off
+    keep = [c for c in ("customer_id", "month", "revenue", "purchases") if c in monthly.columns]
+    m = monthly.loc[month <= cut_m, keep].assign(customer_id=lambda d: d["customer_id"].astype(str))
     month = pd.to_datetime(m["month"])
     m = m.assign(_age=(cut_m.year - month.dt.year) * 12 + cut_m.month - month.dt.month)
     # the text ids hashed once: every group-by and lookup below works on their codes, whose order is
