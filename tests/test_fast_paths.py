@@ -513,3 +513,26 @@ def test_margin_erosion_reads_the_window_rows_only():
                               threshold_pp=0.0)
     assert len(got) > 5
     pd.testing.assert_frame_equal(got, expected)
+
+
+def test_margin_erosion_trend_is_each_customers_own_fit():
+    """The grouped slopes equal a least-squares fit of each flagged customer's own months, found by
+    scanning the rows for that customer (the former expression), revenue-less months left out,
+    numeric ids."""
+    from segkit.decisions.erosion import margin_erosion
+
+    rng = np.random.default_rng(11)
+    months = pd.date_range("2024-01-01", "2024-06-01", freq="MS")
+    window = [m.strftime("%Y-%m") for m in months]
+    rows = [(c, m, float(rng.integers(0, 400)), float(rng.uniform(0.6, 0.9) - 0.1 * k * (c % 2)))
+            for c in range(200) for k, m in enumerate(months) if rng.random() < 0.85]
+    monthly = pd.DataFrame(rows, columns=["customer_id", "month", "revenue", "rate"])
+    monthly["margin"] = monthly["revenue"] * monthly["rate"]
+    monthly["purchases"] = (monthly["revenue"] > 0).astype(int)
+    tiers = pd.DataFrame({"customer_id": range(200), "month": window[0], "monthly_tier": "VIP"})
+    got = margin_erosion(monthly, tiers, window, threshold_pp=-1000.0)
+    assert len(got) > 150
+    for c, trend in zip(got["customer_id"], got["trend_pp_per_month"]):
+        own = monthly[(monthly["customer_id"].astype(str) == c) & (monthly["revenue"] > 0)]
+        x = np.array([window.index(m.strftime("%Y-%m")) for m in own["month"]], float)
+        assert trend == round(float(np.polyfit(x, own["margin"] / own["revenue"] * 100, 1)[0]), 6), c

@@ -46,11 +46,19 @@ _COLUMNS = ["customer_id", "last_vip_month", "last_payment", "margin_pct_first",
             "drop_pp", "trend_pp_per_month", "value_at_risk"]
 
 
-def _slope(frame: pd.DataFrame) -> float:
-    """Least-squares slope of margin % against the month's position (percentage points per month)."""
-    if len(frame) < 2:
-        return float("nan")
-    return float(np.polyfit(frame["_pos"].to_numpy(float), frame["_pct"].to_numpy(float), 1)[0])
+def _slopes(monthly_pct: pd.DataFrame, customers: pd.Index) -> list[float]:
+    """Least-squares slope of margin % against the month's position (percentage points per month) of
+    each of ``customers``, rounded to 6 decimals; NaN with fewer than 2 months.
+
+    One pass groups the rows (a scan per customer was quadratic in the flagged VIPs: 48 s of a
+    100M-row run); each customer's months keep their order, so every fit sees the same numbers.
+    """
+    rows = monthly_pct[monthly_pct["customer_id"].isin(customers)]
+    where = rows.groupby("customer_id", sort=False).indices
+    pos, pct = rows["_pos"].to_numpy(float), rows["_pct"].to_numpy(float)
+    nan = float("nan")
+    return [round(float(np.polyfit(pos[i], pct[i], 1)[0]), 6) if len(i := where.get(c, ())) >= 2 else nan
+            for c in customers]
 
 
 def margin_erosion(monthly: pd.DataFrame, monthly_tiers: pd.DataFrame, window: list[str], *,
@@ -93,7 +101,7 @@ def margin_erosion(monthly: pd.DataFrame, monthly_tiers: pd.DataFrame, window: l
     out["drop_pp"] = (out["margin_pct_first"] - out["margin_pct_second"]).round(6)
     out = out[out["drop_pp"] > threshold_pp]
     monthly_pct = m[m["revenue"] > 0].assign(_pct=lambda d: d["margin"] / d["revenue"] * 100)
-    out["trend_pp_per_month"] = [round(_slope(monthly_pct[monthly_pct["customer_id"] == c]), 6) for c in out.index]
+    out["trend_pp_per_month"] = _slopes(monthly_pct, out.index)
     out["value_at_risk"] = (out["drop_pp"] / 100 * out["_rev_second"]).round(6)
     out["last_vip_month"] = last_vip.reindex(out.index)
     paid = m[m["purchases"] > 0] if "purchases" in m else m[m["revenue"] > 0]
