@@ -204,6 +204,29 @@ def test_true_duplicates_are_counted_and_dropped_exactly(write_csv):
     assert q.net_amount_used == pytest.approx(kept.net_amount_used - repeated["amount"].astype(float).sum())
 
 
+@pytest.mark.parametrize("extra", ["", "C1,2024-01-05,INV1,1,9.99,MUG-RED,Red mug\n" * 2
+                                   + "C2,2024-01-06,INV2,1,12.00,BOWL,\nC2,2024-01-06,INV2,1,12.00,BOWL,\n"
+                                   + "C3,2024-01-07,INV3,-1,-0.5,,\nC3,2024-01-07,INV3,-1,-0.5,,\n"])
+def test_duplicate_counts_by_hash_equal_grouping_every_row(write_csv, monkeypatch, extra):
+    """DuckDB's counts group only the rows whose hash of mapped values repeats: the quality report
+    equals the one from grouping every row by its values (the path of the other engines), with no
+    duplicate at all, with exact duplicates, alike rows, empty unmapped values and returns, and
+    with a hash under which every row collides (exact whatever the hash)."""
+    import ibis
+
+    import segkit.data.counting as counting
+
+    path = write_csv(LINES + "C4,2024-02-01,INV4,3,30.00,CUP,Cup\n" + extra)
+    by_hash = load_transactions(path).quality.to_dict()
+    monkeypatch.setattr(counting, "engine_name", lambda con: "grouping")  # every row grouped
+    grouped = load_transactions(path).quality.to_dict()
+    monkeypatch.undo()
+    monkeypatch.setattr(counting, "_key_hash", lambda t: ibis.literal(7, "uint64"))  # every hash repeats
+    colliding = load_transactions(path).quality.to_dict()
+    assert by_hash == grouped == colliding
+    assert by_hash["kept"]["exact_duplicates"] == (4 if extra else 0)
+
+
 def test_duplicate_examples_are_the_first_five_rows_by_customer_date_and_amount(write_csv):
     """Seven customers with repeated rows (one with three repeated rows, ids out of order in the file):
     the examples are the first five repeated rows by customer, date and amount, recounted in pandas;

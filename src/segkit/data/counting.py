@@ -18,7 +18,7 @@ import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
-from ..engines import count_true, forget, materialize
+from ..engines import count_true, engine_name, forget, materialize
 from ..errors import DataError
 from .parsing import DROP_REASONS, ROW_KEY, blank
 from .quality import QualityReport
@@ -167,13 +167,7 @@ def count_duplicates(con: Any, clean: ir.Table, quality: QualityReport, drop_dup
     exact duplicate. One group-by per level and a per-customer table give rows used, customers,
     dates and net revenue without another pass over the data.
     """
-    rows, cells = _distinct_rows(clean)
-    weight = cells._k if drop_duplicates else cells._n  # rows a distinct mapped row stands for
-    extra, similar = cells._n - cells._k, cells._k - 1
-    per_customer = materialize(con, cells.group_by("customer_id").aggregate(
-        _rows=weight.sum(), _exact=extra.sum(), _similar=similar.sum(), net=(cells.amount * weight).sum().round(6),
-        _exact_net=(cells.amount * extra).sum(), _similar_net=(cells.amount * similar).sum(),
-        _first=cells.date.min(), _last=cells.date.max()), lasting=False)
+    rows, per_customer = _per_customer(con, clean, drop_duplicates)
     _summarize(con, per_customer, quality, drop_duplicates, label)
     exact_key = "duplicates_dropped" if drop_duplicates else "exact_duplicates"
     if quality.detail[exact_key]["customers"]:
@@ -188,9 +182,63 @@ def count_duplicates(con: Any, clean: ir.Table, quality: QualityReport, drop_dup
             f"customer {r['customer_id']} on {r['date']:%Y-%m-%d} amount {r['amount']:g}: {r['_k']} different rows"
             for r in con.execute(alike).to_dict("records")]
     forget(con, per_customer)
-    if drop_duplicates and quality.dropped["duplicates_dropped"]:
+    if rows is not None and drop_duplicates and quality.dropped["duplicates_dropped"]:
         return materialize(con, rows.drop("_n", *([ROW_KEY] if ROW_KEY in rows.columns else [])))
     return clean.drop(ROW_KEY) if ROW_KEY in clean.columns else clean
+
+
+def _per_customer(con: Any, clean: ir.Table, drop_duplicates: bool) -> tuple[ir.Table | None, ir.Table]:
+    """``(rows, per_customer)``: :func:`_distinct_rows`' rows (None when not needed) and, kept in the
+    engine, each customer's rows used, exact duplicates, same-mapped-values rows, their net amounts,
+    net revenue and first and last dates."""
+    if drop_duplicates or engine_name(con) != "duckdb":
+        rows, cells = _distinct_rows(clean)
+        weight = cells._k if drop_duplicates else cells._n  # rows a distinct mapped row stands for
+        extra, similar = cells._n - cells._k, cells._k - 1
+        return rows, materialize(con, cells.group_by("customer_id").aggregate(
+            _rows=weight.sum(), _exact=extra.sum(), _similar=similar.sum(), net=(cells.amount * weight).sum().round(6),
+            _exact_net=(cells.amount * extra).sum(), _similar_net=(cells.amount * similar).sum(),
+            _first=cells.date.min(), _last=cells.date.max()), lasting=False)
+    return None, _per_customer_by_hash(con, clean)
+
+
+def _key_hash(t: ir.Table) -> ir.IntegerValue:
+    """DuckDB's hash of a row's mapped values (every column but ``ROW_KEY``): equal values hash
+    equally (NULL as NULL, -0.0 as 0.0, every NaN alike), as GROUP BY compares them."""
+    return ibis.struct({f"c{i}": t[c] for i, c in enumerate(c for c in t.columns if c != ROW_KEY)}).hash()
+
+
+def _per_customer_by_hash(con: Any, clean: ir.Table) -> ir.Table:
+    """:func:`_per_customer` with every row kept (DuckDB): the same numbers, without grouping every row
+    by all its columns.
+
+    Rows used, net revenue and dates are plain sums over the rows (each distinct mapped row stands for
+    its ``_n`` rows). A row whose hash of mapped values no other row shares has values no other row
+    has, so it is neither a duplicate nor alike: only the rows of a repeated hash (the duplicates and
+    the rare collision, which only adds rows to group) are grouped by their values for the duplicate
+    counts. Exact whatever the hash. 10M rows without duplicates: 3.7 s grouping every row, about
+    1.7 s so.
+    """
+    repeated = materialize(con, clean.select(_h=_key_hash(clean)).group_by("_h").aggregate(_c=ibis._.count())
+                           .filter(ibis._._c > 1).select("_h"), lasting=False)
+    plain = clean.group_by("customer_id").aggregate(
+        _rows=ibis._.count(), net=clean.amount.sum().round(6), _first=clean.date.min(), _last=clean.date.max())
+    if count(con.execute(repeated.count())) == 0:
+        out = plain.mutate(_exact=ibis.literal(0, "int64"), _similar=ibis.literal(0, "int64"),
+                           _exact_net=ibis.literal(0.0, "float64"), _similar_net=ibis.literal(0.0, "float64"))
+    else:
+        _, cells = _distinct_rows(clean.filter(_key_hash(clean).isin(repeated._h)))
+        extra, similar = cells._n - cells._k, cells._k - 1
+        some = cells.group_by("customer_id").aggregate(
+            _exact=extra.sum(), _similar=similar.sum(), _exact_net=(cells.amount * extra).sum(),
+            _similar_net=(cells.amount * similar).sum())
+        joined = plain.left_join(some, "customer_id")
+        out = joined.select(*[joined[c] for c in plain.columns],
+                            **{c: joined[c].fill_null(0) for c in ("_exact", "_similar", "_exact_net", "_similar_net")})
+    per_customer = materialize(con, out.select("customer_id", "_rows", "_exact", "_similar", "net", "_exact_net",
+                                               "_similar_net", "_first", "_last"), lasting=False)
+    forget(con, repeated)
+    return per_customer
 
 
 def _distinct_rows(t: ir.Table) -> tuple[ir.Table, ir.Table]:
