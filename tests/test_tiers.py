@@ -287,3 +287,21 @@ def test_sorted_ids_takes_sorted_distinct_text_as_is_and_sorts_everything_else()
             got = _sorted_ids(pd.Series(values, dtype=dtype))
             assert got.tolist() == expected and got.name == "customer_id", (values, dtype)
     assert _sorted_ids(pd.Series([3, 1, 3])).tolist() == [1, 3]  # not text: sorted the pandas way
+
+
+@pytest.mark.parametrize("variant", ["monthly_union", "period_total", "abc"])
+def test_segments_only_refit_gives_the_same_segments_and_skips_the_report_tables(cdnow_tx, variant):
+    """A refit read for its segment table only (earlier cut-offs, stability) labels every customer
+    as the full fit does, without building the monthly tiers, alerts, movements and boundaries."""
+    import datetime as dt
+
+    from segkit.features import customer_features, customer_month
+
+    as_of = dt.date(1997, 12, 31)
+    features = customer_features(cdnow_tx, as_of)
+    monthly = customer_month(cdnow_tx, None, as_of)
+    full = PercentileTiers(variant=variant).fit_monthly(monthly, features, as_of=as_of)
+    lean = PercentileTiers(variant=variant).fit_monthly(monthly, features, as_of=as_of, segments_only=True)
+    pd.testing.assert_frame_equal(lean.segment_table(), full.segment_table())
+    assert full.monthly_tiers_ is not None and len(full.alerts_.columns) and len(full.boundary_)
+    assert lean.monthly_tiers_ is None and lean.alerts_ is None and lean.movements_ is None and lean.boundary_ is None

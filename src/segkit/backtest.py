@@ -67,9 +67,9 @@ class Origin:
     #: the predicted-value model's per-customer summary at this cut-off (:func:`segkit.potential.summary_frame`)
     potential: pd.DataFrame | None = None
 
-    def inputs(self, params: RunParams, reference: Any = None) -> SchemeInputs:
+    def inputs(self, params: RunParams, reference: Any = None, *, segments_only: bool = False) -> SchemeInputs:
         return SchemeInputs(features=self.features, monthly=self.monthly, split=self.split, params=params,
-                            reference=reference, potential=self.potential)
+                            reference=reference, potential=self.potential, segments_only=segments_only)
 
 
 def origin_splits(split: Split, first_date: dt.date, requested: int) -> tuple[list[Split], dict[str, Any]]:
@@ -104,7 +104,8 @@ def fit_origin(origin: Origin, params: RunParams, reference: Mapping[str, Any] |
     fit; the clusters themselves are learnt from that cut-off's data), the rule-based schemes ignore it.
     """
     reference = reference or {}
-    return {spec.name: spec.cls.from_params(params).fit(origin.inputs(params, reference.get(spec.name)))
+    return {spec.name: spec.cls.from_params(params).fit(origin.inputs(params, reference.get(spec.name),
+                                                                      segments_only=True))
             .segment_table() for spec in registry.schemes()}
 
 
@@ -205,7 +206,8 @@ def stability(origin: Origin, schemes: Mapping[str, Any], params: RunParams, *,
             if summary is not None:  # the predicted-value model's summary of the same customers
                 summary = summary[isin(summary["customer_id"].astype(str), sub_ids)].reset_index(drop=True)
             inputs = SchemeInputs(features=origin.features[keep].reset_index(drop=True), monthly=monthly,
-                                  split=origin.split, params=params, reference=fitted, potential=summary)
+                                  split=origin.split, params=params, reference=fitted, potential=summary,
+                                  segments_only=True)
             return spec.cls.from_params(params).fit(inputs).segment_table()
 
         out[spec.name] = compare.refit_stability(fit, ids, fitted.segment_table(), n_resamples=n_resamples,
@@ -256,7 +258,7 @@ def settings_winners(origin: Origin, holdout_long: pd.DataFrame, data_end: dt.da
             if spec.name not in names:
                 continue
             reused = _reused(spec.cls, schemes[spec.name], params, changed)
-            inputs = origin.inputs(changed)
+            inputs = origin.inputs(changed, segments_only=True)
             if changed.criterion != params.criterion:  # the model's summary holds the run's own criterion
                 inputs = dataclasses.replace(inputs, potential=None)
             try:

@@ -585,7 +585,7 @@ def _fit_schemes(inputs: SchemeInputs, previous: SchemeInputs) -> tuple[dict[str
     for spec in registry.schemes():
         schemes[spec.name] = spec.cls.from_params(inputs.params).fit(inputs)
     for spec in registry.schemes():
-        again = dataclasses.replace(previous, reference=schemes[spec.name])
+        again = dataclasses.replace(previous, reference=schemes[spec.name], segments_only=True)
         # stability, migration and persistence read these three columns only (a scheme's scores or
         # predictions beside them would stay in memory for nothing)
         previous_tables[spec.name] = spec.cls.from_params(inputs.params).fit(again).segment_table()[

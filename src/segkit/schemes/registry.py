@@ -82,6 +82,9 @@ class SchemeInputs:
         (``customer_id, x, span_days, age_days, repeat_value`` of
         :func:`segkit.potential.purchase_summary` for the run's criterion), computed while the
         transactions are open; None when not computed (the potential scheme then refuses to fit)
+    segments_only : the caller reads the fit's ``segment_table()`` and nothing else (the refits at
+        earlier cut-offs, one month earlier and on resamples): a scheme may leave out what only its
+        reports read (the percentile tiers: monthly tiers, alerts, movements, boundaries)
     """
 
     features: pd.DataFrame
@@ -90,6 +93,7 @@ class SchemeInputs:
     params: "RunParams"
     reference: Any = None
     potential: pd.DataFrame | None = None
+    segments_only: bool = False
 
 
 @runtime_checkable
