@@ -27,7 +27,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from segkit.schemes.rfm import rfm_scores
@@ -536,3 +536,30 @@ def test_margin_erosion_trend_is_each_customers_own_fit():
         own = monthly[(monthly["customer_id"].astype(str) == c) & (monthly["revenue"] > 0)]
         x = np.array([window.index(m.strftime("%Y-%m")) for m in own["month"]], float)
         assert trend == round(float(np.polyfit(x, own["margin"] / own["revenue"] * 100, 1)[0]), 6), c
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 6), st.integers(0, 6)), min_size=1, max_size=200))
+def test_adjusted_rand_equals_scikit_learn_to_the_last_bit(pairs):
+    """The pair counts from one bincount give scikit-learn's adjusted Rand index exactly (the
+    stability metric of every scheme): full agreement, one cluster, relabellings, any sizes."""
+    from sklearn.metrics import adjusted_rand_score
+
+    from segkit.evaluate import adjusted_rand
+
+    a, b = (np.array(x) for x in zip(*pairs))
+    got, expected = adjusted_rand(a, b), float(adjusted_rand_score(a, b))
+    assert got == expected or (np.isnan(got) and np.isnan(expected))
+
+
+def test_adjusted_rand_on_a_million_labels_and_many_labels():
+    from sklearn.metrics import adjusted_rand_score
+
+    from segkit.evaluate import adjusted_rand
+
+    rng = np.random.default_rng(5)
+    a = rng.integers(0, 9, 1_000_000)
+    b = np.where(rng.random(len(a)) < 0.7, (a + 1) % 9, rng.integers(0, 5, len(a)))
+    assert adjusted_rand(a, b) == float(adjusted_rand_score(a, b))
+    many = rng.integers(0, 5000, 20_000)  # 5000 x 5000 pairs: scikit-learn's own path
+    assert adjusted_rand(many, many[::-1].copy()) == float(adjusted_rand_score(many, many[::-1].copy()))

@@ -334,7 +334,33 @@ def stability_ari(table: pd.DataFrame, previous: pd.DataFrame) -> float:
     if len(both) < 2:
         return 0.0
     # integer codes: the same index, without sorting hundreds of thousands of strings
-    return float(adjusted_rand_score(pd.factorize(both["a"])[0], pd.factorize(both["b"])[0]))
+    return adjusted_rand(pd.factorize(both["a"])[0], pd.factorize(both["b"])[0])
+
+
+def adjusted_rand(a: np.ndarray, b: np.ndarray) -> float:
+    """scikit-learn's ``adjusted_rand_score`` of two labelings given as codes 0..k-1, to the last bit.
+
+    The pair counts come from one ``bincount`` of the code pairs (a few segments each) instead of
+    scikit-learn's sort of every label (0.75 s per call at 3.4M customers); the counts are the same
+    integers and the final expression the same, so the float is too. Many labels: scikit-learn.
+
+    >>> adjusted_rand(np.array([0, 0, 1, 1]), np.array([1, 1, 0, 0]))
+    1.0
+    >>> adjusted_rand(np.array([0, 0, 1]), np.array([0, 1, 1]))
+    -0.5
+    """
+    a, b = np.asarray(a, dtype=np.int64), np.asarray(b, dtype=np.int64)
+    ka, kb = int(a.max(initial=-1)) + 1, int(b.max(initial=-1)) + 1
+    if len(a) == 0 or ka * kb > 1_000_000 or a.min() < 0 or b.min() < 0:
+        return float(adjusted_rand_score(a, b))
+    table = np.bincount(a * kb + b, minlength=ka * kb).reshape(ka, kb).astype(np.int64)
+    n, squares = len(a), int((table * table).sum())
+    fp = int((table @ table.sum(axis=0)).sum()) - squares
+    fn = int((table.T @ table.sum(axis=1)).sum()) - squares
+    tp, tn = squares - n, n * n - fp - fn - squares
+    if fn == 0 and fp == 0:
+        return 1.0
+    return 2.0 * (tp * tn - fn * fp) / ((tp + fn) * (fn + tn) + (tp + fp) * (fp + tn))
 
 
 # ====================================================================== curves and movement
