@@ -305,3 +305,6 @@ def test_segments_only_refit_gives_the_same_segments_and_skips_the_report_tables
     pd.testing.assert_frame_equal(lean.segment_table(), full.segment_table())
     assert full.monthly_tiers_ is not None and len(full.alerts_.columns) and len(full.boundary_)
     assert lean.monthly_tiers_ is None and lean.alerts_ is None and lean.movements_ is None and lean.boundary_ is None
+    assert lean.describe() == [] and full.describe()
+    with pytest.raises(AttributeError, match="segments_only"):  # segkit's NotFittedError, with the fix
+        lean.vip_table()

@@ -42,7 +42,7 @@ from ..calendar import add_months, month_end, window_month_starts
 from ..engines import engine_name, lookup, ordered_sums
 from ..errors import ParameterError
 from . import tiers_engine as engine
-from ._base import SchemeMixin, isin, number_text, positions
+from ._base import NotFittedError, SchemeMixin, isin, number_text, positions
 from .tiers_engine import TierTables
 
 if TYPE_CHECKING:
@@ -537,6 +537,9 @@ class PercentileTiers(SchemeMixin):
         """The half-year VIP table: customer x window month, monthly tier ('' when not paying)."""
         self._check_fitted()
         mt = self.monthly_tiers_
+        if mt is None:
+            raise NotFittedError("these tiers were fitted for their segment table only (segments_only=True): "
+                                 "there is no monthly tier table", fix="fit again without segments_only")
         vip_ids = mt.loc[mt["monthly_tier"] == "VIP", "customer_id"].unique()
         table = mt[isin(mt["customer_id"], vip_ids)].pivot(index="customer_id", columns="month",
                                                           values="monthly_tier")
@@ -566,7 +569,7 @@ class PercentileTiers(SchemeMixin):
 
     def describe(self) -> list[str]:
         """Each window month's VIP and GOOD thresholds (the value of the last customer above the cut)."""
-        if self.boundary_.empty:
+        if self.boundary_ is None or self.boundary_.empty:  # fitted with segments_only, or no month ranked
             return []
         b = self.boundary_.pivot(index="month", columns="cut", values="threshold")
         return [f"percentile_tiers thresholds ({self.criterion}, value of the last customer above the cut): "
