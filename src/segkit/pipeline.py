@@ -539,9 +539,14 @@ def _spill_origins(params: RunParams, tx: Transactions, splits: list[Split], lon
         if len(f) <= params.k_range[0]:  # too few customers to fit every scheme: stop here and say so
             info.update(used=len(origins) + 1, limit="customers")
             break
-        origins.append(backtest.Origin(s, f, long_monthly[long_monthly["month"] <= pd.Timestamp(s.as_of)]
-                                       .reset_index(drop=True), customer_month(tx, s.holdout_start, s.holdout_end),
+        # its own months only, from the first one its tiers look at (as the main cut-off's table):
+        # the long table starts where the earliest cut-off needs it
+        month = long_monthly["month"]
+        own = long_monthly[(month >= pd.Timestamp(backtest.history_start([s]))) & (month <= pd.Timestamp(s.as_of))]
+        origins.append(backtest.Origin(s, f, own.reset_index(drop=True),
+                                       customer_month(tx, s.holdout_start, s.holdout_end),
                                        summary_frame(tx, s.as_of, criterion=params.criterion)))
+        del own
         del f
 
 
