@@ -36,7 +36,7 @@ from ibis.common.exceptions import UnsupportedArgumentError, UnsupportedOperatio
 from .config import ENGINES
 from .errors import ParameterError
 
-__all__ = ["connect", "ENGINES", "read_csv_text", "materialize", "casts_text_to_date", "engine_name", "release",
+__all__ = ["connect", "spark_session", "LOCAL_SPARK_MASTER", "ENGINES", "read_csv_text", "materialize", "casts_text_to_date", "engine_name", "release",
            "count_true", "forget", "sql_name", "try_number", "opened", "compensated_sum", "ordered_sums", "text_sorted", "lookup", "private_folder",
            "fetch", "to_pandas", "month_then_text_order"]
 
@@ -87,19 +87,48 @@ def connect(engine: str = "duckdb", **options: Any) -> Any:
     if engine == "polars":
         return ibis.polars.connect(**options)
     if engine == "pyspark":
-        try:
-            from pyspark.sql import SparkSession
-        except ImportError as exc:  # optional extra
-            raise ParameterError("the pyspark engine needs PySpark", where="engine",
-                                 fix="pip install 'segkit[spark]' (and Java 17)") from exc
-        session = (SparkSession.builder.master(options.pop("master", "local[2]"))
-                   .appName("segkit").config("spark.sql.session.timeZone", "UTC")
-                   .config("spark.ui.enabled", "false").config("spark.ui.showConsoleProgress", "false")
-                   .config("spark.sql.shuffle.partitions", options.pop("shuffle_partitions", "4"))
-                   .getOrCreate())
-        session.sparkContext.setLogLevel("ERROR")
-        return ibis.pyspark.connect(session, **options)
+        return ibis.pyspark.connect(spark_session(options.pop("master", None), options.pop("shuffle_partitions", None)),
+                                    **options)
     raise ParameterError(f"unknown engine {engine!r}", where="engine", fix=f"use one of {', '.join(ENGINES)}")
+
+
+#: the master a Spark session segkit starts itself runs on when nothing else names one
+LOCAL_SPARK_MASTER = "local[2]"
+
+
+def spark_session(master: str | None = None, shuffle_partitions: str | int | None = None) -> Any:
+    """The Spark session the ``pyspark`` engine works in.
+
+    In order: the session already active in this process (a notebook's, or a script's under
+    ``spark-submit``) as it is; else a new one on ``master``, or ``SEGKIT_SPARK_MASTER``
+    (``spark://host:7077``, ``yarn``, ``local[*]``), or the master ``spark-submit --master`` (or
+    ``PYSPARK_SUBMIT_ARGS``) gave; else :data:`LOCAL_SPARK_MASTER`. A local master named here gets
+    the small local settings (4 shuffle partitions unless given, no web UI); a cluster keeps its own. Every session gets ``spark.sql.session.timeZone = UTC``, which the
+    date arithmetic relies on (a session setting, changed for the session segkit is given too).
+    """
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError as exc:  # optional extra
+        raise ParameterError("the pyspark engine needs PySpark", where="engine",
+                             fix="pip install 'segkit[spark]' (and Java 17)") from exc
+    session = SparkSession.getActiveSession()
+    if session is None:
+        master = master or os.environ.get("SEGKIT_SPARK_MASTER") or None
+        submitted = "PYSPARK_GATEWAY_PORT" in os.environ or "--master" in os.environ.get("PYSPARK_SUBMIT_ARGS", "")
+        builder = SparkSession.builder.appName("segkit")
+        if master is None and not submitted:
+            master = LOCAL_SPARK_MASTER
+        if master is not None:
+            builder = builder.master(master)
+        if master is not None and master.startswith("local"):
+            shuffle_partitions = shuffle_partitions or "4"
+            builder = builder.config("spark.ui.enabled", "false").config("spark.ui.showConsoleProgress", "false")
+        if shuffle_partitions is not None:
+            builder = builder.config("spark.sql.shuffle.partitions", str(shuffle_partitions))
+        session = builder.getOrCreate()
+        session.sparkContext.setLogLevel("ERROR")
+    session.conf.set("spark.sql.session.timeZone", "UTC")
+    return session
 
 
 #: how long a dead process's private folder is left alone before :func:`private_folder` removes it
