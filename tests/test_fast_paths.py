@@ -20,6 +20,9 @@ expressions they replace (written out here as the reference).
 - ``engines.left_join``: pandas' left merge on unique text ids as one Arrow lookup and a take per column.
 - ``schemes._base.isin`` of two columns holding the same ids: one comparison, no hash.
 - ``apply_overrides`` without overrides: the segment table's own columns, no outer join of every id.
+- ``evaluate.levels_and_codes``: ``np.unique(..., return_inverse=True)`` of whole-number keys in a
+  short span (segment ranks, days) by counting, not sorting; the comparison's perfect-foresight
+  area computed once per cut-off, not once per ranking.
 """
 
 from __future__ import annotations
@@ -563,3 +566,56 @@ def test_adjusted_rand_on_a_million_labels_and_many_labels():
     assert adjusted_rand(a, b) == float(adjusted_rand_score(a, b))
     many = rng.integers(0, 5000, 20_000)  # 5000 x 5000 pairs: scikit-learn's own path
     assert adjusted_rand(many, many[::-1].copy()) == float(adjusted_rand_score(many, many[::-1].copy()))
+
+
+_KEYS = st.one_of(
+    st.lists(st.integers(-5, 40), max_size=60).map(lambda v: np.array(v, dtype=np.int64)),
+    st.lists(st.integers(-5, 40), max_size=60).map(lambda v: np.array(v, dtype=np.int32)),
+    st.lists(st.sampled_from([0.0, -0.0, 1.0, 2.0, 7.0, -3.0, 0.5, np.inf, -np.inf, np.nan, 1e300, 2.0**53]),
+             max_size=60).map(lambda v: np.array(v, dtype=float)),
+    st.lists(st.integers(-(2**21), 2**21), max_size=40).map(lambda v: np.array(v, dtype=float)))
+
+
+@settings(max_examples=400, deadline=None)
+@given(_KEYS)
+def test_levels_and_codes_equal_numpy_unique(keys):
+    from segkit.evaluate import levels_and_codes
+
+    expected_levels, expected_codes = np.unique(keys, return_inverse=True)
+    levels, codes = levels_and_codes(keys)
+    assert levels.dtype == expected_levels.dtype and codes.dtype == expected_codes.dtype
+    np.testing.assert_array_equal(levels, expected_levels)
+    assert np.signbit(levels).tolist() == np.signbit(expected_levels).tolist()  # -0.0 stays numpy's
+    np.testing.assert_array_equal(codes, expected_codes)
+
+
+def test_levels_and_codes_count_a_million_ranks_and_days():
+    from segkit.evaluate import levels_and_codes
+
+    rng = np.random.default_rng(3)
+    for keys in (rng.integers(1, 12, 1_000_000).astype(float), rng.integers(0, 5000, 1_000_000).astype(float)):
+        levels, codes = levels_and_codes(keys)
+        expected_levels, expected_codes = np.unique(keys, return_inverse=True)
+        np.testing.assert_array_equal(levels, expected_levels)
+        np.testing.assert_array_equal(codes, expected_codes)
+
+
+def test_the_comparison_with_one_oracle_equals_one_oracle_per_ranking():
+    """compare_rankings' point estimates (A* computed once) equal capture() of each order on its own."""
+    from segkit.compare import capture, compare_rankings
+
+    rng = np.random.default_rng(5)
+    n = 2000
+    ids = [f"c{i:05d}" for i in range(n)]
+    outcome = np.where(rng.random(n) < 0.4, 0.0, rng.lognormal(3, 1, n).round(2))
+    tables = {"a": pd.DataFrame({"customer_id": ids, "segment": "s", "rank": rng.integers(1, 5, n)}),
+              "b": pd.DataFrame({"customer_id": ids, "segment": "s", "rank": rng.integers(1, 12, n)})}
+    base = pd.DataFrame({"customer_id": ids, "recency": rng.integers(0, 400, n).astype(float),
+                         "past_value": -rng.lognormal(3, 1, n).round(2)})
+    out = compare_rankings(tables, pd.DataFrame({"customer_id": ids, "outcome": outcome}), 0.2, baselines=base,
+                           n_boot=0)
+    orders = {"a": tables["a"]["rank"].to_numpy(float), "b": tables["b"]["rank"].to_numpy(float),
+              "recency": base["recency"].to_numpy(), "past_value": base["past_value"].to_numpy()}
+    for name, order in orders.items():
+        alone = capture(order, outcome, tuple(float(k) for k in out[name]["capture_at"]))
+        assert alone["capture_at"] == out[name]["capture_at"] and alone["capture_auc"] == out[name]["capture_auc"]

@@ -56,7 +56,7 @@ from scipy.optimize import linear_sum_assignment
 from sklearn.metrics import adjusted_rand_score
 
 from .errors import DataError, ParameterError
-from .evaluate import _MAX_BOOT_CUSTOMERS, BootstrapWeights
+from .evaluate import _MAX_BOOT_CUSTOMERS, BootstrapWeights, levels_and_codes
 from .engines import lookup, text_sorted
 from .schemes._base import _text
 
@@ -163,7 +163,7 @@ class _Ranking:
     """
 
     def __init__(self, order: np.ndarray):
-        levels, codes = np.unique(order, return_inverse=True)
+        levels, codes = levels_and_codes(order)
         self.codes, self.k, self.levels = codes.ravel(), len(levels), levels
         self._members: np.ndarray | None = None
 
@@ -252,12 +252,13 @@ def _oracle_area(y: np.ndarray, W: np.ndarray) -> np.ndarray:
 
 
 def capture(order: np.ndarray, outcome: np.ndarray, shares: Sequence[float] = (0.1, 0.2, 0.4),
-            weights: np.ndarray | None = None) -> dict[str, Any]:
+            weights: np.ndarray | None = None, *, oracle_area: np.ndarray | None = None) -> dict[str, Any]:
     """``capture_at``, ``capture_auc``, ``area`` (A) and ``oracle_area`` (A*) of one ordering.
 
     ``order``: one key per customer, smaller first (a segment rank, or minus a value); equal keys
     are tied and share pro rata. ``outcome``: >= 0 per customer. ``weights``: optional customer
-    weights (a weight of 2 counts the customer twice).
+    weights (a weight of 2 counts the customer twice). ``oracle_area``: A* when the caller has it
+    (the same for every ordering of the same outcomes and weights).
 
     >>> r = capture(np.array([2, 1, 1]), np.array([0.0, 3, 1]), shares=(0.5,))
     >>> r["capture_at"]["0.5"], round(r["capture_auc"], 6)
@@ -265,7 +266,8 @@ def capture(order: np.ndarray, outcome: np.ndarray, shares: Sequence[float] = (0
     """
     order, outcome = np.asarray(order), np.asarray(outcome, dtype=float)
     W = np.ones((1, len(order))) if weights is None else np.asarray(weights, dtype=float)[None, :]
-    out = _score(_Ranking(order), W, W * outcome, _oracle_area(outcome, W), shares)
+    oracle = _oracle_area(outcome, W) if oracle_area is None else oracle_area
+    out = _score(_Ranking(order), W, W * outcome, oracle, shares)
     return {"capture_at": {k: float(v[0]) for k, v in out["capture_at"].items()},
             **{k: float(out[k][0]) for k in ("capture_auc", "area", "oracle_area")}}
 
@@ -392,7 +394,8 @@ def compare_rankings(tables: Mapping[str, pd.DataFrame], outcomes: pd.DataFrame,
     y = np.clip(outcomes["outcome"].to_numpy(float), 0.0, None)
     shares = capture_shares(vip_share)
     orders = _orders(tables, baselines, ids)
-    out = {name: capture(order, y, shares) for name, order in orders.items()}
+    oracle = _oracle_area(y, np.ones((1, len(y))))  # the same for every ranking: computed once
+    out = {name: capture(order, y, shares, oracle_area=oracle) for name, order in orders.items()}
     for r in out.values():
         r.update(ci95={}, boot={})
     if weights is None:

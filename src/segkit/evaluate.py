@@ -87,6 +87,35 @@ def _align(table: pd.DataFrame, outcomes: pd.DataFrame) -> pd.DataFrame:
 
 
 # ====================================================================== metrics on weights
+#: whole-number keys spanning fewer values than this are grouped by counting, not by sorting
+_COUNTED_SPAN = 1 << 20
+
+
+def levels_and_codes(order: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(order, return_inverse=True)``, without its sort where the keys are whole numbers
+    in a short span (segment ranks, days since the last purchase): each key's presence is counted,
+    the levels are the present keys in order and a key's code is the number of levels below it.
+    The same arrays as numpy's (checked against it in ``tests/test_fast_paths.py``); keys with a
+    fraction, a sign-carrying zero (-0.0: numpy keeps whichever zero sorts first), infinities or
+    NaN take numpy's path.
+    """
+    order = np.asarray(order)
+    if order.ndim != 1 or order.size == 0 or order.dtype.kind not in "iuf":
+        return np.unique(order, return_inverse=True)
+    lo, hi = order.min(), order.max()
+    if not (np.isfinite(lo) and np.isfinite(hi)) or max(abs(lo), abs(hi)) >= 2**52 or hi - lo >= _COUNTED_SPAN:
+        return np.unique(order, return_inverse=True)
+    start = np.floor(lo) if order.dtype.kind == "f" else lo
+    exact = order - start  # whole numbers below 2**52: exact
+    shifted = exact.astype(np.int64)
+    if order.dtype.kind == "f" and (not np.array_equal(shifted, exact) or (np.signbit(order) & (order == 0)).any()):
+        return np.unique(order, return_inverse=True)
+    present = np.bincount(shifted) > 0
+    below = np.cumsum(present) - 1
+    levels = (np.flatnonzero(present) + start).astype(order.dtype)
+    return levels, below[shifted]
+
+
 class _Stats:
     """Per-customer data arranged for weighted metrics (weights = 1 for the point estimate).
 
@@ -97,13 +126,13 @@ class _Stats:
 
     def __init__(self, rank: np.ndarray, revenue: np.ndarray, bought: np.ndarray):
         self.n = len(rank)
-        self.ranks = np.unique(rank)              # ascending: best segment first
+        self.ranks = levels_and_codes(rank)[0]    # ascending: best segment first
         self.top = self.ranks[0]
         # x = -rank ascending  <=> rank descending: group index gx (0 = worst segment, kx-1 = top)
         x_levels = -self.ranks[::-1]
         self.gx = np.searchsorted(x_levels, -rank)
         self.kx = len(x_levels)
-        y_levels, self.gy = np.unique(revenue, return_inverse=True)
+        y_levels, self.gy = levels_and_codes(revenue)
         self.ky = len(y_levels)
         self.revenue = revenue.astype(np.float64)
         self.bought = bought.astype(np.float64)
