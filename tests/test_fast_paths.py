@@ -10,7 +10,9 @@ expressions they replace (written out here as the reference).
   counts or for floating columns holding NULLs, dates without a Python object per row, and without
   stacking columns into 2-D blocks;
   ``engines.to_pandas``: ``expr.to_pandas()`` the same way.
-- ``engines._index_in`` of a few ids among many members: the ids hashed, not the members.
+- ``engines._index_in`` of a few ids among many members: the ids hashed, not the members; of many
+  ids among many members: a Polars left join (both cores), Arrow's ``index_in`` where the join cannot
+  answer alike.
 - ``features.by_customer``: no pandas sort of rows the engine already ordered.
 - ``engines.month_then_text_order``: the customer-month table sorted by month and id with Arrow's
   sort of the text and a sort of small month codes, not pandas' two-key sort (a hash of every id).
@@ -264,6 +266,41 @@ def test_index_in_of_few_ids_equals_the_members_hashed(ids, members):
     assert np.array_equal(_index_in_few(a, m), expected)
     by_hand = [next((j for j, x in enumerate(members) if x == i), -1) if i is not None else -1 for i in ids]
     assert expected.tolist() == by_hand
+
+
+@given(ids=st.lists(st.one_of(st.none(), _MEMBER), max_size=30),
+       members=st.lists(st.one_of(st.none(), _MEMBER), max_size=30))
+def test_positions_by_a_polars_join_equal_arrow_index_in(ids, members):
+    """The join path (used from 200k ids on; here for every size) gives Arrow's positions: the first of
+    a repeated member (the join hands such a case back), -1 for missing and absent ids."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from segkit.engines import _joined_positions
+
+    a, m = pa.array(ids, type=pa.large_string()), pa.chunked_array([pa.array(members, type=pa.large_string())])
+    expected = np.asarray(pc.fill_null(pc.index_in(a, value_set=m, skip_nulls=True), -1).to_numpy(zero_copy_only=False))
+    joined = _joined_positions(a, m)
+    repeated_match = any(i is not None and members.count(i) > 1 for i in ids)
+    assert (joined is None) == repeated_match
+    if joined is not None:
+        assert joined.dtype == np.int64 and joined.tolist() == expected.tolist()
+
+
+def test_positions_of_millions_take_the_join_and_equal_arrow():
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from segkit import engines
+
+    rng = np.random.default_rng(11)
+    members = pa.array([f"C{i:07d}" for i in rng.permutation(600_000)], type=pa.large_string())
+    values = pa.concat_arrays([members.take(pa.array(rng.integers(0, 600_000, 900_000))),
+                               pa.array([None, "nobody", ""], type=pa.large_string())])
+    expected = np.asarray(pc.fill_null(pc.index_in(values, value_set=members, skip_nulls=True), -1)
+                          .to_numpy(zero_copy_only=False))
+    assert engines._joined_positions(values, members) is not None  # the join answered
+    assert np.array_equal(engines._positions_in(values, members), expected)
 
 
 def test_lookup_of_a_few_flagged_customers_among_a_million():

@@ -555,9 +555,35 @@ def _index_in(ids: pa.Array | pa.ChunkedArray, members: pa.Array | pa.ChunkedArr
     return _positions_in(ids, members)
 
 
+#: from this many values on, positions come from a Polars join (both cores) instead of Arrow's ``index_in``
+_JOINED_POSITIONS = 200_000
+
+
 def _positions_in(values: pa.Array | pa.ChunkedArray, value_set: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """Each value's position in ``value_set`` (its first, if repeated), -1 where absent or missing."""
+    if min(len(values), len(value_set)) >= _JOINED_POSITIONS:
+        joined = _joined_positions(values, value_set)
+        if joined is not None:
+            return joined
     found = pc.index_in(values, value_set=value_set, skip_nulls=True)
     return np.asarray(pc.fill_null(found, -1).to_numpy(zero_copy_only=False), dtype=np.int64)
+
+
+def _joined_positions(values: pa.Array | pa.ChunkedArray, value_set: pa.Array | pa.ChunkedArray) -> np.ndarray | None:
+    """:func:`_positions_in` as a left join in Polars, which hashes on both cores (6.56M ids among
+    3.37M: 1.9 -> 1.0 s); None where it cannot answer alike (a matched id repeated in ``value_set``,
+    a Polars without ``maintain_order``): Arrow answers then. Missing ids match nothing, as in Arrow.
+    """
+    import polars as pl
+
+    members = pl.DataFrame({"id": value_set}).with_row_index("pos")
+    try:
+        joined = pl.DataFrame({"id": values}).join(members, on="id", how="left", maintain_order="left")
+    except TypeError:  # noqa: PERF203 - a Polars before maintain_order (1.20)
+        return None
+    if joined.height != len(values):  # a matched id repeated among the members: Arrow gives the first
+        return None
+    return joined["pos"].fill_null(-1).to_numpy().astype(np.int64, copy=False)
 
 
 def _index_in_few(ids: pa.Array | pa.ChunkedArray, members: pa.Array | pa.ChunkedArray) -> np.ndarray:
