@@ -62,10 +62,15 @@ class Origin:
 
     split: Split
     features: pd.DataFrame
-    monthly: pd.DataFrame
+    #: the customer-month table; None where the schemes that read it ranked in the engine (``ranks``)
+    monthly: pd.DataFrame | None
     holdout_monthly: pd.DataFrame
     #: the predicted-value model's per-customer summary at this cut-off (:func:`segkit.potential.summary_frame`)
     potential: pd.DataFrame | None = None
+    #: ``customer_id, rank`` of the schemes ranked in the engine (:mod:`segkit.backtest_engine`)
+    ranks: dict[str, pd.DataFrame] = dataclasses.field(default_factory=dict)
+    #: :func:`segkit.compare.baseline_orders`, when computed in the engine with ``ranks``
+    baselines: pd.DataFrame | None = None
 
     def inputs(self, params: RunParams, reference: Any = None, *, segments_only: bool = False) -> SchemeInputs:
         return SchemeInputs(features=self.features, monthly=self.monthly, split=self.split, params=params,
@@ -96,7 +101,8 @@ def history_start(splits: Sequence[Split]) -> dt.date:
 
 
 def fit_origin(origin: Origin, params: RunParams, reference: Mapping[str, Any] | None = None) -> dict[str, pd.DataFrame]:
-    """Every registered scheme fitted at one origin: name -> segment table.
+    """Every registered scheme fitted at one origin: name -> segment table (``customer_id, rank`` for
+    the schemes the origin ranked in the engine, :attr:`Origin.ranks`).
 
     ``reference``: the fits at the main cut-off. Each is passed as the refit's ``reference``, as for
     the stability refit one month earlier: k-means keeps the k chosen at the main cut-off and its
@@ -104,8 +110,8 @@ def fit_origin(origin: Origin, params: RunParams, reference: Mapping[str, Any] |
     fit; the clusters themselves are learnt from that cut-off's data), the rule-based schemes ignore it.
     """
     reference = reference or {}
-    return {spec.name: spec.cls.from_params(params).fit(origin.inputs(params, reference.get(spec.name),
-                                                                      segments_only=True))
+    return {spec.name: origin.ranks[spec.name] if spec.name in origin.ranks else
+            spec.cls.from_params(params).fit(origin.inputs(params, reference.get(spec.name), segments_only=True))
             .segment_table() for spec in registry.schemes()}
 
 
@@ -134,8 +140,9 @@ def prepare_scoring(origin: Origin, tables: Mapping[str, pd.DataFrame], criterio
     ids = origin.features["customer_id"]
     outcomes = compare.criterion_outcomes(origin.holdout_monthly, ids, criterion)
     kept = {n: _aligned_ranks(t, outcomes["customer_id"]) if compact else t for n, t in tables.items()}
-    return Scoring(origin.split, kept, outcomes,
-                   compare.baseline_orders(origin.features, origin.monthly, criterion, origin.split.window_months))
+    baselines = origin.baselines if origin.baselines is not None else \
+        compare.baseline_orders(origin.features, origin.monthly, criterion, origin.split.window_months)
+    return Scoring(origin.split, kept, outcomes, baselines)
 
 
 def _aligned_ranks(table: pd.DataFrame, ids: pd.Series) -> pd.DataFrame:

@@ -57,8 +57,8 @@ from sklearn.metrics import adjusted_rand_score
 
 from .errors import DataError, ParameterError
 from .evaluate import _MAX_BOOT_CUSTOMERS, BootstrapWeights, levels_and_codes
-from .engines import lookup, text_sorted
-from .schemes._base import _text
+from .engines import lookup, ordered_sums, text_sorted
+from .schemes._base import _text, positions
 
 __all__ = [
     "BASELINES",
@@ -135,7 +135,9 @@ def baseline_orders(features: pd.DataFrame, monthly: pd.DataFrame, criterion: st
 
     ``recency`` = days since the last purchase (:func:`segkit.features.customer_features`'
     ``recency_days``); ``past_value`` = minus the criterion total over the months ``window`` (the
-    last ``window_months`` of calibration) in the calibration customer-month table ``monthly``.
+    last ``window_months`` of calibration) in the calibration customer-month table ``monthly``,
+    each customer's months added oldest first (:func:`segkit.engines.ordered_sums`, as the engine's
+    window totals add them: :func:`baseline_frame` takes those).
 
     >>> f = pd.DataFrame({"customer_id": ["a", "b"], "recency_days": [3, 40]})
     >>> m = pd.DataFrame({"customer_id": ["a", "b", "b"], "revenue": [1.0, 5, 7],
@@ -146,9 +148,21 @@ def baseline_orders(features: pd.DataFrame, monthly: pd.DataFrame, criterion: st
     ids = features["customer_id"].astype(str).reset_index(drop=True)  # kept as text: no Python object per id
     months = pd.to_datetime(pd.Series(list(window))).astype("datetime64[ns]")
     inside = monthly[pd.to_datetime(monthly["month"]).isin(months)]
-    value = lookup(inside.groupby(inside["customer_id"].astype(str))[criterion].sum(), ids, 0.0)
+    # each row's customer as its position among the features' ids: the sums group on integers
+    at = positions(inside["customer_id"].astype(str), ids)
+    known = at >= 0
+    sums = ordered_sums(at[known], pd.to_datetime(inside["month"]).to_numpy()[known],
+                        inside[criterion].to_numpy(float)[known])
+    value = np.zeros(len(ids))
+    value[sums.index.to_numpy(np.int64)] = sums.to_numpy()
+    return baseline_frame(features, value)
+
+
+def baseline_frame(features: pd.DataFrame, window_value: np.ndarray) -> pd.DataFrame:
+    """:func:`baseline_orders` from each feature row's criterion total over the window (0 for none)."""
+    ids = features["customer_id"].astype(str).reset_index(drop=True)
     out = pd.DataFrame({"customer_id": ids, "recency": features["recency_days"].to_numpy(float),
-                        "past_value": -value.astype(float)})
+                        "past_value": -np.asarray(window_value, dtype=float)})
     if text_sorted(ids):  # the features come sorted by customer_id
         return out
     return out.sort_values("customer_id", kind="stable").reset_index(drop=True)

@@ -327,15 +327,17 @@ def _feature_aggregate(tx: Transactions, as_of: dt.date, start: dt.date | None, 
     return t.group_by("customer_id").aggregate(**{k: v for k, v in agg.items() if k in want or k == "frequency"})
 
 
-def customer_features(tx: Transactions, as_of: dt.date, start: dt.date | None = None) -> pd.DataFrame:
+def customer_features(tx: Transactions, as_of: dt.date, start: dt.date | None = None, *,
+                      table: ir.Table | None = None) -> pd.DataFrame:
     """RFM and behaviour features at ``as_of`` for customers with a purchase in [start, as_of].
 
     ``recency_days`` = days from the last purchase to ``as_of``; ``frequency`` = distinct orders
     (``order_id``) or distinct purchase days; ``monetary`` = net revenue in the period (returns
     included); ``tenure_days`` = days from the first purchase to ``as_of``. Attribute columns
     (region, industry, ...) carry the customer's most recent value. Sorted by customer_id.
+    ``table``: :func:`customer_features_table` of the same arguments, already computed in the engine.
     """
-    frame = fetch(tx.con, customer_features_table(tx, as_of, start))
+    frame = fetch(tx.con, table if table is not None else customer_features_table(tx, as_of, start))
     frame["customer_id"] = frame["customer_id"].astype(str)
     for col in ("first_purchase", "last_purchase"):
         frame[col] = pd.to_datetime(frame[col]).astype("datetime64[ns]")

@@ -43,13 +43,14 @@ from .calendar import Split, shift_date
 from .config import RunParams, is_connection_url
 from .csvfiles import write_csv
 from .data import QualityReport, Transactions, file_sha256, load_transactions, sha256_of_files
-from .engines import left_join, private_folder
+from .engines import forget, left_join, materialize, private_folder
 from .errors import DataError, ParameterError
 from .reproducible import one_thread
-from . import backtest, compare, i18n, narrative
+from . import backtest, backtest_engine, compare, i18n, narrative
 from .evaluate import (BootstrapWeights, agreement, build_scorecard, holdout_curves, migration_matrix, persistence,
                        recommended_segments, score_scheme, union_vs_period_total, vip_sensitivity)
-from .features import (available_criteria, criterion_available, customer_features, customer_month,
+from .features import (available_criteria, criterion_available, customer_features, customer_features_table,
+                       customer_month,
                        holdout_outcomes, split_periods)
 from .decisions.actions import ACTION_COLUMNS
 from .decisions.maintenance import customer_returns
@@ -487,12 +488,16 @@ def _tables(params: RunParams, tx: Transactions, split: Split, own_tx: bool) -> 
     previous_split = split.shifted(-1)
     splits, info = backtest.origin_splits(split, tx.first_date, params.backtest_origins)
     main_start = min(split.previous_window_months[0], previous_split.previous_window_months[0])
-    long_monthly = customer_month(tx, min(main_start, backtest.history_start(splits)), split.as_of)
+    in_engine = backtest_engine.engine_schemes(tx) if len(splits) > 1 else None
+    # the earlier cut-offs' months too, unless they rank in the engine
+    long_monthly = customer_month(tx, main_start if in_engine is not None else
+                                  min(main_start, backtest.history_start(splits)), split.as_of)
     monthly = long_monthly[long_monthly["month"] >= pd.Timestamp(main_start)].reset_index(drop=True)
     features = customer_features(tx, split.as_of)
     origins = _SpilledOrigins()
     try:
-        _spill_origins(params, tx, splits[1:], long_monthly, info, origins)
+        _spill_origins(params, tx, splits[1:], long_monthly if in_engine is None else None, info, origins,
+                       in_engine)
         del long_monthly
         return _main_tables(params, tx, split, own_tx, features, monthly, origins, info)
     except BaseException:
@@ -530,24 +535,40 @@ def _main_tables(params: RunParams, tx: Transactions, split: Split, own_tx: bool
     return out
 
 
-def _spill_origins(params: RunParams, tx: Transactions, splits: list[Split], long_monthly: pd.DataFrame,
-                   info: dict[str, Any], origins: "_SpilledOrigins") -> None:
+def _spill_origins(params: RunParams, tx: Transactions, splits: list[Split], long_monthly: pd.DataFrame | None,
+                   info: dict[str, Any], origins: "_SpilledOrigins", in_engine: list[Any] | None = None) -> None:
     """Compute each earlier origin's tables and spill them (:class:`_SpilledOrigins`). The first
-    origin with too few customers to fit every scheme ends the list, and ``info`` says so."""
+    origin with too few customers to fit every scheme ends the list, and ``info`` says so.
+
+    ``in_engine``: the schemes that rank in the engine (:func:`segkit.backtest_engine.engine_schemes`);
+    then the origin keeps their ranks and the baseline keys instead of its customer-month table.
+    """
     for s in splits:
-        f = customer_features(tx, s.as_of)
-        if len(f) <= params.k_range[0]:  # too few customers to fit every scheme: stop here and say so
-            info.update(used=len(origins) + 1, limit="customers")
-            break
-        # its own months only, from the first one its tiers look at (as the main cut-off's table):
-        # the long table starts where the earliest cut-off needs it
-        month = long_monthly["month"]
-        own = long_monthly[(month >= pd.Timestamp(backtest.history_start([s]))) & (month <= pd.Timestamp(s.as_of))]
-        origins.append(backtest.Origin(s, f, own.reset_index(drop=True),
-                                       customer_month(tx, s.holdout_start, s.holdout_end),
-                                       summary_frame(tx, s.as_of, criterion=params.criterion)))
-        del own
+        table = materialize(tx.con, customer_features_table(tx, s.as_of), lasting=False) if in_engine else None
+        try:
+            f = customer_features(tx, s.as_of, table=table)
+            if len(f) <= params.k_range[0]:  # too few customers to fit every scheme: stop here and say so
+                info.update(used=len(origins) + 1, limit="customers")
+                break
+            origins.append(_origin(params, tx, s, f, long_monthly, table, in_engine))
+        finally:
+            if table is not None:
+                forget(tx.con, table)
         del f
+
+
+def _origin(params: RunParams, tx: Transactions, s: Split, f: pd.DataFrame, long_monthly: pd.DataFrame | None,
+            table: Any, in_engine: list[Any] | None) -> backtest.Origin:
+    holdout, summary = customer_month(tx, s.holdout_start, s.holdout_end), summary_frame(tx, s.as_of,
+                                                                                         criterion=params.criterion)
+    if in_engine is not None:
+        ranks, baselines = backtest_engine.ranked_in_engine(tx, s, params, in_engine, f, table)
+        return backtest.Origin(s, f, None, holdout, summary, ranks=ranks, baselines=baselines)
+    # its own months only, from the first one its tiers look at (as the main cut-off's table):
+    # the long table starts where the earliest cut-off needs it
+    month = long_monthly["month"]
+    own = long_monthly[(month >= pd.Timestamp(backtest.history_start([s]))) & (month <= pd.Timestamp(s.as_of))]
+    return backtest.Origin(s, f, own.reset_index(drop=True), holdout, summary)
 
 
 def _check_enough_customers(params: RunParams, tx: Transactions, split: Split, n: int) -> None:

@@ -103,6 +103,10 @@ class SchemeMixin:
     #: segment-table columns -> value for a customer without a purchase up to the cut-off (not fitted
     #: on, not scored); columns left out (scores, cluster numbers, predictions) stay empty
     no_purchase: ClassVar[Mapping[str, Any]] = {"segment": NO_PURCHASE}
+    #: whether ``fit`` reads ``inputs.monthly`` when refitted against a reference (an earlier backtest
+    #: cut-off): a scheme that does not, or that ranks in the engine (``rank_table``), lets the run
+    #: keep an earlier cut-off's customer-month table in the engine (a plug-in is assumed to read it)
+    monthly_at_refit: ClassVar[bool] = True
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "labels_"):
@@ -187,3 +191,11 @@ def number_text(x: float | None) -> str:
     if x is None or pd.isna(x):
         return "-"
     return f"{x:,.2f}".rstrip("0").rstrip(".")
+
+
+def ranked_segments(segment: Any, segments: list[str]) -> Any:
+    """An engine expression's segment labels as ranks: the position in ``segments`` (best first) + 1,
+    as :meth:`SchemeMixin.segment_table` numbers them; NULL for a label outside ``segments``."""
+    import ibis
+
+    return ibis.cases(*((segment == name, i + 1) for i, name in enumerate(segments)), else_=ibis.null("int64"))

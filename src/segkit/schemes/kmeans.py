@@ -92,6 +92,8 @@ class KMeansSegmenter(SchemeMixin):
     stability_ : DataFrame cluster, name, jaccard (mean over resamples)
     """
 
+    monthly_at_refit = False  # clusters the feature table only
+
     # the constructor only stores its parameters (the estimator convention): a dataclass writes it
     k_range: tuple[int, int] = (2, 8)
     random_state: int = 0

@@ -77,6 +77,9 @@ class PotentialTiers(SchemeMixin):
     horizon_days : the forecast horizon (days from the cut-off to the end of the holdout)
     """
 
+    #: a refit reads the summary and the features; only the main fit's peer headroom reads the months
+    monthly_at_refit = False
+
     def __init__(self, criterion: str = "revenue", vip_share: float = 0.2, good_share: float = 0.2,
                  inactive_p_alive: float = INACTIVE_P_ALIVE, time_unit_days: float = 7.0):
         if not 0 < inactive_p_alive < 1:

@@ -36,7 +36,7 @@ import yaml
 
 from ..engines import engine_name, text_sorted
 from ..errors import ParameterError, SegkitError
-from ._base import SchemeMixin, number_text
+from ._base import SchemeMixin, number_text, ranked_segments
 
 if TYPE_CHECKING:
     from ..config import RunParams
@@ -358,6 +358,14 @@ class RFMSegmenter(SchemeMixin):
         self.labels_ = pd.Series(scores["rfm_segment"].to_numpy(), index=pd.Index(scores["customer_id"]).rename(None))
         self._features = f
         return self
+
+    monthly_at_refit = False  # scores the feature table only
+
+    def rank_table(self, features: ir.Table, monthly: ir.Table, as_of: object = None) -> ir.Table:
+        """``customer_id, rank`` of :meth:`segment_table` for the customers of ``features``, as an
+        engine expression (:meth:`score_table`'s segments); ``monthly`` and ``as_of`` are not read."""
+        scores = self.score_table(features)
+        return scores.select("customer_id", rank=ranked_segments(scores.rfm_segment, list(self.segments_)))
 
     def score_table(self, table: ir.Table, keep: Sequence[str] = ()) -> ir.Table:
         """The scores of :attr:`scores_` as an engine expression over a feature table.

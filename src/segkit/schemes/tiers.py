@@ -42,7 +42,7 @@ from ..calendar import add_months, month_end, window_month_starts
 from ..engines import engine_name, lookup, ordered_sums
 from ..errors import ParameterError
 from . import tiers_engine as engine
-from ._base import NotFittedError, SchemeMixin, isin, number_text, positions
+from ._base import NotFittedError, SchemeMixin, isin, number_text, positions, ranked_segments
 from .tiers_engine import TierTables
 
 if TYPE_CHECKING:
@@ -361,6 +361,13 @@ class PercentileTiers(SchemeMixin):
         return self
 
     # ------------------------------------------------------------------ in the engine
+    def rank_table(self, features: ir.Table, monthly: ir.Table, as_of: dt.date) -> ir.Table:
+        """``customer_id, rank`` of :meth:`segment_table` for the customers of ``features``, as an engine
+        expression (:meth:`tiers_table`'s labels): how a backtest refit at an earlier cut-off ranks
+        in the engine, with no customer-month table in pandas."""
+        labels = self.tiers_table(monthly, features, as_of=as_of).labels
+        return labels.select("customer_id", rank=ranked_segments(labels.percentile_tier, TIERS))
+
     def tiers_table(self, monthly: ir.Table, customers: ir.Table | None = None, *,
                     as_of: dt.date | str | None = None) -> TierTables:
         """:meth:`fit_monthly`'s window tiers, monthly tiers and alerts as engine expressions.

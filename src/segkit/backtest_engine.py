@@ -1,0 +1,61 @@
+"""An earlier backtest cut-off ranked where the data lives (DuckDB), its customer-month table never in pandas.
+
+A refit at an earlier cut-off serves the comparison only: each scheme's rank per customer, the holdout
+outcome and the simple rankings' keys (:func:`segkit.backtest.prepare_scoring`). The schemes that rank
+in the engine (``rank_table``: the percentile tiers, RFM) do so on the cut-off's feature and
+customer-month tables in the engine, and the "past value" ranking's window totals are summed there,
+month by month with the pandas fit's compensated steps; only one row per customer and scheme comes
+back. The other schemes (k-means, the predicted-value tiers) fit in pandas on the feature table and the
+model's summary, as before. The same ranks and keys as the pandas refit (``tests/test_backtest_engine.py``).
+
+Used when every registered scheme either ranks in the engine or does not read the customer-month table
+at a refit (``monthly_at_refit = False``), on segkit's DuckDB: a plug-in scheme that may read it, or
+another engine, keeps the pandas refit (:func:`engine_schemes` returns None).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from . import backtest, compare
+from .calendar import Split
+from .config import RunParams
+from .data import Transactions
+from .engines import engine_name, lookup, to_pandas
+from .features import customer_month_table
+from .schemes import registry, tiers_engine
+
+__all__ = ["engine_schemes", "ranked_in_engine"]
+
+
+def engine_schemes(tx: Transactions) -> list[registry.SchemeSpec] | None:
+    """The registered schemes that rank in the engine at an earlier cut-off, or None when the refit
+    must run in pandas (another engine than DuckDB, or a scheme that may read the customer months)."""
+    if engine_name(tx.con) != "duckdb":
+        return None
+    specs = list(registry.schemes())
+    ranked = [s for s in specs if callable(getattr(s.cls, "rank_table", None))]
+    if any(getattr(s.cls, "monthly_at_refit", True) for s in specs if s not in ranked):
+        return None
+    return ranked
+
+
+def ranked_in_engine(tx: Transactions, split: Split, params: RunParams, specs: list[registry.SchemeSpec],
+                     features: pd.DataFrame, features_table: Any) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
+    """``(ranks, baselines)`` at the cut-off ``split``: ``customer_id, rank`` of each scheme of ``specs``
+    and :func:`segkit.compare.baseline_orders` of ``features`` (``features_table``: the same, in the engine)."""
+    monthly = customer_month_table(tx, backtest.history_start([split]), split.as_of)
+    ranks = {}
+    for spec in specs:
+        table = to_pandas(spec.cls.from_params(params).rank_table(features_table, monthly, split.as_of))
+        ranks[spec.name] = pd.DataFrame({"customer_id": table["customer_id"].astype(str),
+                                         "rank": table["rank"].to_numpy()})
+    window = list(split.window_months)
+    rows = tiers_engine.rows_of(monthly, params.criterion, window, features_table)
+    totals = to_pandas(tiers_engine.window_totals(rows, window, window[-1:]).select("customer_id", "total"))
+    value = lookup(pd.Series(totals["total"].to_numpy(float), index=totals["customer_id"].astype(str)),
+                   features["customer_id"].astype(str), 0.0)
+    return ranks, compare.baseline_frame(features, np.asarray(value, dtype=float))

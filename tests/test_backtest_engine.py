@@ -1,0 +1,118 @@
+"""An earlier backtest cut-off ranked in the engine gives the pandas refit's ranks and baseline keys.
+
+``segkit.backtest_engine``: on DuckDB, with every registered scheme either ranking in the engine
+(percentile tiers, RFM) or not reading the customer months at a refit (k-means, the predicted-value
+tiers), an earlier cut-off's customer-month table stays in the engine. Checked here against the pandas
+refit it replaces, customer by customer and bit for bit, on the bundled CDNOW file and the synthetic
+B2B file under every criterion and tier setting a run can give; and a whole analysis with either path
+gives the same comparison numbers. A plug-in scheme that may read the months, or another engine, keeps
+the pandas refit.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from segkit import backtest, backtest_engine, pipeline
+from segkit.config import CDNOW_PATH, PROJECT_ROOT, RunParams
+from segkit.data import load_transactions
+from segkit.engines import forget, materialize
+from segkit.features import customer_features, customer_features_table, customer_month, split_periods
+from segkit.schemes import registry
+from segkit.schemes.registry import SchemeSpec
+
+pytestmark = pytest.mark.slow
+
+B2B_PATH = PROJECT_ROOT / "data" / "synthetic" / "b2b.csv.gz"
+B2B_COLUMNS = {k: k for k in ("customer_id", "date", "amount", "quantity", "cost", "order_id", "region")}
+
+
+@pytest.fixture(scope="module")
+def b2b_tx():
+    return load_transactions(B2B_PATH, B2B_COLUMNS)
+
+
+def both_ways(tx, params: RunParams, months_back: int):
+    """(engine ranks, engine baselines, pandas segment tables, pandas baselines) at the cut-off
+    ``months_back`` months before the run's."""
+    split = split_periods(tx, holdout_months=params.holdout_months, window_months=params.window_months)
+    split = split.shifted(-months_back)
+    specs = backtest_engine.engine_schemes(tx)
+    assert [s.name for s in specs] == ["percentile_tiers", "rfm"]
+    table = materialize(tx.con, customer_features_table(tx, split.as_of), lasting=False)
+    try:
+        features = customer_features(tx, split.as_of, table=table)
+        ranks, baselines = backtest_engine.ranked_in_engine(tx, split, params, specs, features, table)
+    finally:
+        forget(tx.con, table)
+    monthly = customer_month(tx, backtest.history_start([split]), split.as_of)
+    origin = backtest.Origin(split, features, monthly, pd.DataFrame())
+    pandas_tables = {s.name: s.cls.from_params(params).fit(origin.inputs(params, segments_only=True)).segment_table()
+                     for s in specs}
+    expected = backtest.compare.baseline_orders(features, monthly, params.criterion, split.window_months)
+    return ranks, baselines, pandas_tables, expected
+
+
+def assert_same(ranks, baselines, pandas_tables, expected):
+    for name, table in pandas_tables.items():
+        got = ranks[name].sort_values("customer_id").reset_index(drop=True)
+        assert got["customer_id"].tolist() == table["customer_id"].astype(str).tolist(), name
+        assert got["rank"].astype(int).tolist() == table["rank"].astype(int).tolist(), name
+    pd.testing.assert_frame_equal(baselines, expected, check_exact=True)
+
+
+@pytest.mark.parametrize("months_back", [3, 6])
+def test_cdnow_earlier_cut_offs_rank_in_the_engine_as_in_pandas(cdnow_tx, months_back):
+    assert_same(*both_ways(cdnow_tx, RunParams(data=str(CDNOW_PATH), name="t"), months_back))
+
+
+@pytest.mark.parametrize("settings", [
+    {"criterion": "revenue"}, {"criterion": "margin"}, {"criterion": "units"}, {"criterion": "payments"},
+    {"criterion": "revenue", "window_months": 3, "vip_share": 0.1, "good_share": 0.3, "dropout_months": 1,
+     "rfm_bins": 4},
+])
+def test_b2b_earlier_cut_off_ranks_in_the_engine_as_in_pandas(b2b_tx, settings):
+    params = RunParams(data=str(B2B_PATH), name="t", columns=B2B_COLUMNS, **settings)
+    ranks, baselines, tables, expected = both_ways(b2b_tx, params, 3)
+    assert_same(ranks, baselines, tables, expected)
+    assert baselines["past_value"].lt(0).any() and tables["percentile_tiers"]["rank"].nunique() > 2  # not vacuous
+
+
+def test_a_whole_analysis_scores_alike_either_way(monkeypatch):
+    """Every comparison number of a CDNOW run with three cut-offs, engine refits or pandas refits."""
+    params = RunParams(data=str(CDNOW_PATH), name="t", backtest_origins=3, k_range=(2, 4))
+    seen = []
+    real = backtest_engine.ranked_in_engine
+    monkeypatch.setattr(backtest_engine, "ranked_in_engine", lambda *a: seen.append(a[1].as_of) or real(*a))
+    engine = pipeline.analyze(params, n_boot=40)
+    assert len(seen) == 2  # both earlier cut-offs ranked in the engine
+    monkeypatch.setattr(backtest_engine, "engine_schemes", lambda tx: None)
+    pandas_run = pipeline.analyze(params, n_boot=40)
+    assert len(seen) == 2
+    for a, b in zip(engine.backtest["entries"], pandas_run.backtest["entries"], strict=True):
+        assert a["as_of"] == b["as_of"]
+        for name, result in a["results"].items():
+            other = b["results"][name]
+            assert result["capture_at"] == other["capture_at"] and result["capture_auc"] == other["capture_auc"]
+            assert result["ci95"] == other["ci95"], name
+            np.testing.assert_array_equal(result["boot"]["capture_auc"], other["boot"]["capture_auc"])
+    assert engine.scorecard == pandas_run.scorecard
+
+
+class _PlugIn:
+    """A plug-in scheme that says nothing about the customer months: it may read them at a refit."""
+
+
+def test_a_scheme_that_may_read_the_months_or_another_engine_keeps_pandas(cdnow_tx):
+    assert [s.name for s in backtest_engine.engine_schemes(cdnow_tx)] == ["percentile_tiers", "rfm"]
+    registry.register(SchemeSpec("plug_in", _PlugIn, "Plug-in", "#000000", 9, {"plug_in_segment": "segment"}))
+    try:
+        assert backtest_engine.engine_schemes(cdnow_tx) is None
+    finally:
+        registry.unregister("plug_in")
+    polars = dataclasses.replace(cdnow_tx, con=type("Con", (), {"name": "polars"})())
+    assert backtest_engine.engine_schemes(polars) is None
