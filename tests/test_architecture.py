@@ -30,6 +30,7 @@ LAYERS: list[set[str]] = [
     {"evaluate"},
     {"compare"},
     {"narrative", "backtest"},
+    {"backtest_engine"},
     {"pipeline"},
     {"plots"},
     {"notebook_decisions"},

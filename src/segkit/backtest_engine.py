@@ -54,7 +54,9 @@ def ranked_in_engine(tx: Transactions, split: Split, params: RunParams, specs: l
         ranks[spec.name] = pd.DataFrame({"customer_id": table["customer_id"].astype(str),
                                          "rank": table["rank"].to_numpy()})
     window = list(split.window_months)
-    rows = tiers_engine.rows_of(monthly, params.criterion, window, features_table)
+    # the window's months only: the engine reads the dates of those months, not the tiers' whole history
+    in_window = customer_month_table(tx, window[0], split.as_of)
+    rows = tiers_engine.rows_of(in_window, params.criterion, window, features_table)
     totals = to_pandas(tiers_engine.window_totals(rows, window, window[-1:]).select("customer_id", "total"))
     value = lookup(pd.Series(totals["total"].to_numpy(float), index=totals["customer_id"].astype(str)),
                    features["customer_id"].astype(str), 0.0)

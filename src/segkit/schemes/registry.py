@@ -73,7 +73,9 @@ class SchemeInputs:
     Attributes
     ----------
     features : one row per customer with a purchase in calibration (:func:`segkit.features.customer_features`)
-    monthly : customer x month table up to the cut-off (:func:`segkit.features.customer_month`)
+    monthly : customer x month table up to the cut-off (:func:`segkit.features.customer_month`);
+        None at an earlier backtest cut-off for a scheme whose class says ``monthly_at_refit = False``
+        when the customer months stayed in the engine (:mod:`segkit.backtest_engine`)
     split : the calibration / holdout periods; ``split.as_of`` is the cut-off
     params : the run's validated parameters
     reference : for the stability refit one month earlier, the same scheme fitted at the main
@@ -88,7 +90,7 @@ class SchemeInputs:
     """
 
     features: pd.DataFrame
-    monthly: pd.DataFrame
+    monthly: pd.DataFrame | None
     split: "Split"
     params: "RunParams"
     reference: Any = None
