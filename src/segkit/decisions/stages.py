@@ -87,13 +87,14 @@ def _per_customer(monthly: pd.DataFrame, as_of: dt.date | str) -> pd.DataFrame:
     codes, ids = pd.factorize(m["customer_id"], sort=True)
     if (codes < 0).any():  # a missing id: the text's own group-bys leave it out
         m, codes = m[codes >= 0], codes[codes >= 0]
-    m = m.assign(_code=codes)
-    paid = m[m["purchases" if "purchases" in m else "revenue"] > 0]
+    # the text ids are coded: no copy below carries them (nor a column it does not read)
+    m = m.assign(_code=codes)[["_code", "_age", *[c for c in ("revenue", "purchases") if c in m]]]
+    paid = m.loc[(m["purchases" if "purchases" in m else "revenue"] > 0).to_numpy(), ["_code", "_age"]]
     g = paid.groupby("_code")["_age"]
     out = pd.DataFrame({"first": g.max(), "last": g.min(), "active": g.nunique()})
     recent_span, before_span = m["_age"] < COMPARE_MONTHS, m["_age"].between(COMPARE_MONTHS, 2 * COMPARE_MONTHS - 1)
     for name, span in (("recent", recent_span), ("before", before_span)):  # oldest month first, as the engine
-        rows = m[span]
+        rows = m.loc[span.to_numpy(), ["_code", "_age", "revenue"]]
         sums = ordered_sums(rows["_code"], -rows["_age"], rows["revenue"]).reindex(out.index).to_numpy()
         out[name] = np.where(np.isnan(sums), 0.0, sums)
     # months with a purchase per span (0.0 where none: float, as a reindexed count filled with 0)
