@@ -186,9 +186,15 @@ def test_segment_counts_by_matrix_product_equal_bincount_bit_for_bit():
     W = rng.poisson(1.0, size=(40, n)).astype(np.float64)
     with_product = _Stats(rank, revenue, revenue > 0)
     without = _Stats(rank, revenue, revenue > 0)
-    without.members = without.buyers = None  # the bincount path (used above 16 segments)
+    without.product = False  # the bincount path (used above 16 segments, and for a single row)
     a, b = with_product.metrics(W), without.metrics(W)
     assert a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
+    assert with_product.members is not None and without.members is None
+    # one row of weights (the point estimate) counts by bincount: no customers x segments matrix
+    point = _Stats(rank, revenue, revenue > 0)
+    single = point.metrics(W[:1])
+    alone = without.metrics(W[:1])
+    assert point.members is None and all(np.array_equal(single[k], alone[k]) for k in a)
     ranking = _Ranking(rank)
     whole, plain = ranking.sums(W, W * revenue, whole=True), ranking.sums(W, W * revenue)
     assert all(np.array_equal(x, y) for x, y in zip(whole, plain, strict=True))
