@@ -202,8 +202,10 @@ def test_payment_counts_equal_the_pandas_alignment_they_replace():
     m = monthly[(monthly["month"] <= "2024-06-30") & (monthly["payments"] > 0)]
     want = pd.DataFrame({"total": m.groupby("customer_id")["payments"].sum(),
                          "this_month": m[m["month"] == "2024-06-01"].groupby("customer_id")["payments"].sum()}).fillna(0)
-    pd.testing.assert_frame_equal(got, want, check_index_type=False)
-    assert got.loc["c", "this_month"] == 0.0 and got["this_month"].dtype == float
+    # the customers who paid in the cut-off's month (the rules need a payment this month): a and b
+    want = want[want["this_month"] > 0]
+    pd.testing.assert_frame_equal(got, want, check_index_type=False, check_dtype=False)
+    assert got.index.tolist() == ["a", "b"] and got.loc["a"].tolist() == [4, 3]
 
 
 def test_recommended_segments_keep_text_ids_and_labels():
@@ -278,3 +280,44 @@ def test_utf8_copy_of_a_latin1_file_is_removed_when_the_process_ends(tmp_path):
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().startswith(str(spool))
     assert list(spool.iterdir()) == []
+
+
+def test_first_and_second_purchase_actions_equal_the_counts_over_every_customer():
+    """Counting only the customers who paid in the cut-off's month picks the same thank-you and
+    satisfaction-check customers as the counts over every customer did."""
+    from segkit.decisions.actions import contact_list
+
+    rng = np.random.default_rng(11)
+    ids = [f"c{i:03d}" for i in range(300)]
+    months = pd.to_datetime(["2024-03-01", "2024-04-01", "2024-05-01", "2024-06-01", "2024-07-01"])
+    rows = [(c, m, int(rng.integers(0, 3))) for c in ids for m in months if rng.random() < 0.3]
+    monthly = pd.DataFrame(rows, columns=["customer_id", "month", "payments"]).sample(frac=1, random_state=3)
+    tiers = pd.DataFrame({"customer_id": ids, "tier": rng.choice(["VIP", "GOOD", "REGULAR"], 300)})
+    stages = pd.DataFrame({"customer_id": ids, "stage": "awareness"})
+    got = contact_list("2024-06-30", tiers, stages, monthly, window_value=pd.Series(1.0, index=pd.Index(ids)))
+    m = monthly[(monthly["month"] <= "2024-06-30") & (monthly["payments"] > 0)]
+    total = m.groupby("customer_id")["payments"].sum().reindex(ids).fillna(0)
+    now = m[m["month"] == "2024-06-01"].groupby("customer_id")["payments"].sum().reindex(ids).fillna(0)
+    want = {"satisfaction_check": set(total.index[(total == 2) & (now >= 1)]),
+            "thank_you": set(total.index[(total == 1) & (now == 1)])}
+    assert want["thank_you"] and want["satisfaction_check"]
+    for action, customers in want.items():
+        assert set(got.loc[got["action"] == action, "customer_id"]) == customers
+
+
+def test_tier_change_equals_the_text_map_it_replaces():
+    from segkit.decisions.actions import tier_change
+
+    rng = np.random.default_rng(2)
+    names = np.array(["VIP", "GOOD", "REGULAR", None], dtype=object)
+    now = pd.DataFrame({"customer_id": [f"c{i:03d}" for i in rng.permutation(400)],
+                        "tier": names[rng.integers(0, 3, 400)]})
+    before = pd.DataFrame({"customer_id": [f"c{i:03d}" for i in rng.choice(500, 300, replace=False)],
+                           "tier": names[rng.integers(0, 4, 300)]})
+    got = tier_change(now, before)
+    was = now["customer_id"].map(before.set_index("customer_id")["tier"])
+    vip_now, vip_before = (now["tier"] == "VIP").to_numpy(), (was == "VIP").to_numpy()
+    want = np.select([was.isna().to_numpy(), vip_now & ~vip_before, vip_before & ~vip_now],
+                     ["new", "entered VIP", "left VIP"], default="unchanged")
+    assert got["customer_id"].tolist() == now["customer_id"].tolist() and got["tier_change"].tolist() == want.tolist()
+    assert {"new", "entered VIP", "left VIP", "unchanged"} == set(want)

@@ -115,7 +115,7 @@ def _first_purchase_actions_complete(actions: pd.DataFrame, features: pd.DataFra
     The contact rules count payments in the loaded customer x month table; a customer who bought
     before it began is not on its first or second purchase.
     """
-    first = features.set_index(features["customer_id"].astype(str))["first_purchase"]
+    first = pd.Series(features["first_purchase"].to_numpy(), index=pd.Index(features["customer_id"].astype(str)))
     old = pd.Series(lookup(first, actions["customer_id"].astype(str), pd.NaT), index=actions.index) < history_start
     return actions[~(actions["action"].isin(["thank_you", "satisfaction_check"]) & old)].reset_index(drop=True)
 
@@ -165,15 +165,18 @@ def decide(a: Any) -> Decisions:
                            targets=targets, peer_headroom=_peer_headroom(a))
     actions = _first_purchase_actions_complete(actions, a.features, pd.Timestamp(a.monthly["month"].min()))
     attributes = [c for c in p.columns if c in a.features.columns and c not in _NOT_ATTRIBUTES]
-    revenue = a.features[["customer_id", "monetary", *attributes]].rename(columns={"monetary": "revenue"})
-    mix_input = tiers.merge(revenue.assign(customer_id=revenue["customer_id"].astype(str)), on="customer_id")
+    mix = {}
+    if attributes:  # the tier mix by attribute (a join of every customer's tier and revenue: only when shown)
+        revenue = a.features[["customer_id", "monetary", *attributes]].rename(columns={"monetary": "revenue"})
+        mix_input = tiers.merge(revenue.assign(customer_id=revenue["customer_id"].astype(str)), on="customer_id")
+        mix = {c: tier_mix(mix_input, c) for c in attributes}
     pay, pay_rec, how = _payback_tables(a, policy, has_cost)
     return Decisions(
         policy=policy, stages=a.lifecycle, transitions=stage_transitions(before, stages), stage_check=check,
         stages_ordered=ordered, tier_change=tier_change(tiers, previous), payback=pay, payback_recommended=pay_rec,
         recommended_mapping=how, capacity=capacity, targets=targets, erosion=erosion,
         high_maintenance=high_maintenance(a.returns) if getattr(a, "returns", None) is not None
-        else pd.DataFrame(), actions=actions, tier_mix={c: tier_mix(mix_input, c) for c in attributes},
+        else pd.DataFrame(), actions=actions, tier_mix=mix,
         missing=_missing(policy, has_cost, attributes))
 
 
