@@ -168,43 +168,6 @@ def test_month_earlier_refits_keep_only_what_stability_reads(cdnow_analysis):
             table["customer_id"]).sum()
 
 
-def test_segment_labels_are_dictionary_encoded_and_read_as_their_text():
-    """A segment table's labels: a categorical of the labels used, in text order (one byte per
-    customer), that sorts, counts and compares as the text did."""
-    from segkit.schemes._base import SchemeMixin
-
-    class Fixed(SchemeMixin):
-        def __init__(self, labels):
-            self.labels_ = pd.Series(labels, index=[f"c{i}" for i in range(len(labels))])
-            self.segments_ = ["VIP", "GOOD", "REGULAR", "INACTIVE"]  # GOOD unused below
-
-    table = Fixed(["REGULAR", "VIP", "INACTIVE", "VIP", "REGULAR"]).segment_table()
-    seg = table["segment"]
-    assert isinstance(seg.dtype, pd.CategoricalDtype) and list(seg.cat.categories) == ["INACTIVE", "REGULAR", "VIP"]
-    assert seg.tolist() == ["REGULAR", "VIP", "INACTIVE", "VIP", "REGULAR"] and table["rank"].tolist() == [3, 1, 4, 1, 3]
-    text = seg.astype(str)
-    assert seg.value_counts().to_dict() == text.value_counts().to_dict()  # no empty GOOD counted
-    assert table.sort_values(["segment", "customer_id"])["customer_id"].tolist() == \
-        table.assign(segment=text).sort_values(["segment", "customer_id"])["customer_id"].tolist()
-    assert (seg == "VIP").tolist() == (text == "VIP").tolist()
-
-
-def test_dictionary_text_keeps_values_missing_cells_and_the_exported_file(tmp_path):
-    from segkit.csvfiles import write_csv
-    from segkit.engines import dictionary_text
-
-    frame = pd.DataFrame({"customer_id": ["b", "a", "c", "d"], "tier": ["VIP", None, "GOOD", "VIP"],
-                          "reason": pd.Series([None, "=hand", None, "x, y"], dtype=object),
-                          "mixed": pd.Series([1, "a", None, 2.5], dtype=object), "n": [1, 2, 3, 4]})
-    out = dictionary_text(frame, keep=["customer_id"])
-    assert [str(out[c].dtype) for c in out] == ["str", "category", "category", "object", "int64"]
-    assert list(out["tier"].cat.categories) == ["GOOD", "VIP"] and out["tier"].isna().tolist() == [False, True, False, False]
-    for c in frame:
-        assert out[c].astype(object).where(out[c].notna(), None).tolist() == \
-            frame[c].astype(object).where(frame[c].notna(), None).tolist()
-    write_csv(frame, tmp_path / "text.csv")
-    write_csv(out, tmp_path / "coded.csv")
-    assert (tmp_path / "coded.csv").read_bytes() == (tmp_path / "text.csv").read_bytes()
 
 
 def test_stability_of_dictionary_encoded_segments_equals_that_of_their_text():
@@ -224,10 +187,21 @@ def test_stability_of_dictionary_encoded_segments_equals_that_of_their_text():
         segment=with_missing["segment"].astype(str)), before)
 
 
-def test_the_run_keeps_its_label_columns_dictionary_encoded(cdnow_analysis):
-    a = cdnow_analysis
-    coded = {c for c in a.assignments if isinstance(a.assignments[c].dtype, pd.CategoricalDtype)}
-    assert {"percentile_tier", "rfm_segment", "kmeans_name", "lifecycle_stage", "recommended_segment",
-            "potential_tier", "tier_change"} <= coded and "customer_id" not in coded
-    assert all(isinstance(t["segment"].dtype, pd.CategoricalDtype) for t in a.tables.values())
-    assert all(isinstance(t["segment"].dtype, pd.CategoricalDtype) for t in a.previous_tables.values())
+
+def test_an_earlier_cut_offs_baselines_share_the_outcomes_ids():
+    import pickle
+
+    from segkit.backtest import _sharing_ids
+
+    ids = pd.Series([f"c{i:03d}" for i in range(50)], dtype="str")
+    base = pickle.loads(pickle.dumps(pd.DataFrame({"customer_id": ids, "recency": np.arange(50.0)})))  # a spilled copy
+
+    def buffer(s):
+        return s.array._pa_array.chunks[0].buffers()[2].address
+
+    assert buffer(base["customer_id"]) != buffer(ids)
+    shared = _sharing_ids(base, ids)
+    assert buffer(shared["customer_id"]) == buffer(ids) and shared.equals(base)
+    other = base.assign(customer_id=ids.str.upper())
+    assert _sharing_ids(other, ids) is other and _sharing_ids(base.iloc[1:], ids) is not None
+    assert _sharing_ids(base.iloc[1:], ids)["customer_id"].tolist() == ids.tolist()[1:]

@@ -142,7 +142,19 @@ def prepare_scoring(origin: Origin, tables: Mapping[str, pd.DataFrame], criterio
     kept = {n: _aligned_ranks(t, outcomes["customer_id"]) if compact else t for n, t in tables.items()}
     baselines = origin.baselines if origin.baselines is not None else \
         compare.baseline_orders(origin.features, origin.monthly, criterion, origin.split.window_months)
+    if compact:
+        baselines = _sharing_ids(baselines, outcomes["customer_id"])
     return Scoring(origin.split, kept, outcomes, baselines)
+
+
+def _sharing_ids(table: pd.DataFrame, ids: pd.Series) -> pd.DataFrame:
+    """``table`` holding ``ids`` itself where its ``customer_id`` column is the same text in the same
+    order (an earlier cut-off read back from its spill file carries a copy of them per table)."""
+    own = table["customer_id"]
+    if len(own) == len(ids) and isinstance(own.dtype, pd.StringDtype) and isinstance(ids.dtype, pd.StringDtype) \
+            and own.reset_index(drop=True).equals(ids.reset_index(drop=True)):
+        return table.reset_index(drop=True).assign(customer_id=ids.reset_index(drop=True))
+    return table
 
 
 def _aligned_ranks(table: pd.DataFrame, ids: pd.Series) -> pd.DataFrame:

@@ -124,7 +124,8 @@ def criterion_outcomes(holdout_monthly: pd.DataFrame, customers: Iterable[str], 
         ids = ids.unique().sort_values()
     hm = holdout_monthly.assign(customer_id=holdout_monthly["customer_id"].astype(str))
     sums = lookup(hm.groupby("customer_id", sort=False)[[criterion, "purchases"]].sum(), ids, 0)
-    return pd.DataFrame({"customer_id": ids.to_numpy(),
+    # the ids' own Arrow text (to_numpy would make a Python object per id, then copy them back)
+    return pd.DataFrame({"customer_id": ids.array,
                          "outcome": np.clip(sums[criterion].astype(float), 0.0, None),
                          "bought": sums["purchases"] > 0})
 

@@ -22,7 +22,6 @@ import shutil
 import tempfile
 import time
 import uuid
-from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
@@ -39,7 +38,7 @@ from .errors import ParameterError
 
 __all__ = ["connect", "spark_session", "LOCAL_SPARK_MASTER", "ENGINES", "read_csv_text", "materialize", "casts_text_to_date", "engine_name", "release",
            "count_true", "forget", "sql_name", "try_number", "opened", "compensated_sum", "ordered_sums", "text_sorted", "lookup", "private_folder",
-           "fetch", "to_pandas", "month_then_text_order", "dictionary_text"]
+           "fetch", "to_pandas", "month_then_text_order"]
 
 #: set on the in-memory DuckDB connections segkit opens itself: those it may write plain tables
 #: into and close (the connection carries it, so no module keeps a registry of connections)
@@ -648,29 +647,6 @@ def _frame(columns: dict[str, Any]) -> pd.DataFrame:
     ``pd.DataFrame(columns)``; pandas keeps each column as its own block)."""
     series = {name: col if isinstance(col, pd.Series) else pd.Series(col) for name, col in columns.items()}
     return pd.DataFrame(series, copy=False)
-
-
-def dictionary_text(frame: pd.DataFrame, keep: Iterable[str] = ()) -> pd.DataFrame:
-    """``frame`` with each column of text labels (all but ``keep``) dictionary-encoded: a pandas
-    categorical of the distinct values in text order, one to four bytes per row instead of the text
-    of each (a tier or segment name per customer: 15-35 bytes as Arrow text, 8 as a Python object).
-
-    The values, missing cells and the order a sort gives are unchanged, and only values present are
-    categories (a count lists no empty label). Columns holding anything but text and missing values
-    are left as they are.
-
-    >>> t = dictionary_text(pd.DataFrame({"id": ["a", "b", "c"], "tier": ["VIP", None, "GOOD"]}), keep=["id"])
-    >>> str(t["id"].dtype), list(t["tier"].cat.categories), t["tier"].tolist()
-    ('str', ['GOOD', 'VIP'], ['VIP', nan, 'GOOD'])
-    """
-    out = {}
-    for name in frame.columns:
-        col = frame[name]
-        text = (not isinstance(col.dtype, pd.CategoricalDtype) and name not in set(keep)
-                and (pd.api.types.is_string_dtype(col.dtype) or col.dtype == object)
-                and pd.api.types.infer_dtype(col, skipna=True) in ("string", "empty"))
-        out[name] = col.astype("category") if text else col
-    return pd.DataFrame(out, index=frame.index, copy=False)
 
 
 # ====================================================================== joins on text ids

@@ -43,7 +43,7 @@ from .calendar import Split, shift_date
 from .config import RunParams, is_connection_url
 from .csvfiles import write_csv
 from .data import QualityReport, Transactions, file_sha256, load_transactions, sha256_of_files
-from .engines import dictionary_text, forget, left_join, materialize, private_folder
+from .engines import forget, left_join, materialize, private_folder
 from .errors import DataError, ParameterError
 from .reproducible import one_thread
 from . import backtest, backtest_engine, compare, i18n, narrative
@@ -687,8 +687,7 @@ def _assignments(lifecycle: pd.DataFrame, applied: pd.DataFrame, tables: dict[st
     if len(prospects):  # a customer placed by hand who has only returns is listed once, with the no-purchase values
         out = _append_rows(out, prospects[~isin(prospects["customer_id"], out["customer_id"])])
     columns = [c for c in assignment_columns() if c not in _DECISION_COLUMNS]  # added by _decided
-    return dictionary_text(out[columns].sort_values("customer_id", kind="stable").reset_index(drop=True),
-                           keep=["customer_id"])
+    return out[columns].sort_values("customer_id", kind="stable").reset_index(drop=True)
 
 
 def _absent_rows(ids: pd.Series, chosen: str | None) -> pd.DataFrame:

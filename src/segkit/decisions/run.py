@@ -198,6 +198,5 @@ def with_tier_change(assignments: pd.DataFrame, decisions: Decisions | None) -> 
     if decisions is None:
         return out.assign(tier_change="")
     change = decisions.tier_change.set_index("customer_id")["tier_change"]
-    # a handful of labels per customer: dictionary-encoded as the other label columns
-    return out.assign(tier_change=pd.Categorical(lookup(change, out["customer_id"].astype(str), "")))
+    return out.assign(tier_change=lookup(change, out["customer_id"].astype(str), ""))
 

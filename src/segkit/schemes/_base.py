@@ -95,17 +95,6 @@ class SegmentLabelError(SegkitError, ValueError):
     """A fitted scheme gives a customer a label that its ``segments_`` do not list (no rank for it)."""
 
 
-def _dictionary_encoded(codes: np.ndarray, labels: list[str]) -> pd.Categorical:
-    """``labels[codes]`` as a categorical: one byte per customer instead of the text of each. Its
-    categories are the labels used, in text order, so sorting, grouping and counting by it see what
-    the text gave (no empty segment counted, no order by rank)."""
-    used = np.flatnonzero(np.bincount(codes, minlength=len(labels)))
-    categories = sorted((labels[i], i) for i in used)
-    recode = np.zeros(len(labels), dtype=np.int64)
-    recode[[i for _, i in categories]] = np.arange(len(categories))
-    return pd.Categorical.from_codes(recode[codes], categories=pd.Index([c for c, _ in categories], dtype="str"))
-
-
 class SchemeMixin:
     """``segment_table`` built from ``labels_`` (Series customer_id -> label) and ``segments_``."""
 
@@ -142,9 +131,6 @@ class SchemeMixin:
                 where=f"{type(self).__name__}.labels_ / segments_",
                 fix="list every label the scheme gives in segments_ (best first), or label customers only with those")
         out["rank"] = where + 1
-        # the labels dictionary-encoded (one byte per customer instead of the text of each), categories
-        # in text order, only those used: sorting, grouping and counting see what the text gave
-        out["segment"] = _dictionary_encoded(where, self.segments_)
         if text_sorted(out["customer_id"]):  # usually built sorted: a stable sort changes nothing
             return out
         return out.sort_values("customer_id", kind="stable").reset_index(drop=True)
