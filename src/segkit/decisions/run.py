@@ -148,6 +148,8 @@ def decide(a: Any) -> Decisions:
     known = customers[(a.features["first_purchase"] <= pd.Timestamp(earlier)).to_numpy()]
     # relationship_stages reads the months up to `earlier` itself: no copy of the table's earlier rows here
     before = relationship_stages(a.monthly, earlier, customers=known)
+    transitions = stage_transitions(before, stages)  # all they serve: let them go before the contact list
+    del before
     check, ordered = stage_check(stages, a.outcomes.rename(columns={"holdout_bought": "bought"})
                                  if "bought" not in a.outcomes else a.outcomes)
     previous, _ = segments_as_tiers(a.previous_tables["percentile_tiers"])
@@ -172,7 +174,7 @@ def decide(a: Any) -> Decisions:
         mix = {c: tier_mix(mix_input, c) for c in attributes}
     pay, pay_rec, how = _payback_tables(a, policy, has_cost)
     return Decisions(
-        policy=policy, stages=a.lifecycle, transitions=stage_transitions(before, stages), stage_check=check,
+        policy=policy, stages=a.lifecycle, transitions=transitions, stage_check=check,
         stages_ordered=ordered, tier_change=tier_change(tiers, previous), payback=pay, payback_recommended=pay_rec,
         recommended_mapping=how, capacity=capacity, targets=targets, erosion=erosion,
         high_maintenance=high_maintenance(a.returns) if getattr(a, "returns", None) is not None
