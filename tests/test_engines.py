@@ -255,23 +255,55 @@ def _table_bytes(con) -> int:
     return con.con.sql("SELECT memory_usage_bytes FROM duckdb_memory() WHERE tag = 'IN_MEMORY_TABLE'").fetchall()[0][0]
 
 
-def test_segkit_duckdb_keeps_its_tables_compressed():
+def _staged_like_rows():
+    import ibis
+
+    return ibis.memtable(pd.DataFrame({"customer_id": [f"C{i % 20_000:06d}" for i in range(300_000)],
+                                       "amount": np.arange(300_000, dtype="float64") / 7,
+                                       "_raw": pd.Series([None] * 300_000, dtype="string")}))
+
+
+def test_segkit_duckdb_compresses_its_tables_once_they_hold_a_share_of_the_memory_limit(monkeypatch):
     """A staged table is mostly NULL helper text: compressed it takes a fraction of the plain database's bytes."""
     import ibis
 
     from segkit import engines
 
-    rows = ibis.memtable(pd.DataFrame({"customer_id": [f"C{i % 20_000:06d}" for i in range(300_000)],
-                                       "amount": np.arange(300_000, dtype="float64") / 7,
-                                       "_raw": pd.Series([None] * 300_000, dtype="string")}))
+    monkeypatch.setenv("SEGKIT_MEMORY_LIMIT", "32MB")  # 30.5 MiB: compress past 3.8 MiB of tables
+    rows = _staged_like_rows()
     sizes, frames = {}, {}
     for label, con in (("segkit", engines.connect("duckdb")), ("plain", ibis.duckdb.connect())):
         before = _table_bytes(con)
         table = engines.materialize(con, rows)
         sizes[label] = _table_bytes(con) - before
         frames[label] = engines.fetch(con, table.order_by("amount"))
+    assert engines._threshold(engines.connect("duckdb")) == int(30.5 * 2**20 / 8)
+    assert sizes["plain"] > 4 * 2**20, sizes  # past the threshold: 8.7 MB with DuckDB 2.0
     assert sizes["segkit"] < sizes["plain"] / 2, sizes  # 3.4 vs 8.7 MB with DuckDB 2.0
     pd.testing.assert_frame_equal(frames["segkit"], frames["plain"])  # the same rows either way
+
+
+def test_segkit_duckdb_leaves_tables_far_below_its_memory_limit_as_written(monkeypatch):
+    """Compressing costs seconds per 10M rows: tables below an eighth of the limit are not worth it."""
+    import ibis
+
+    from segkit import engines
+
+    monkeypatch.setenv("SEGKIT_MEMORY_LIMIT", "1GB")  # 953.6 MiB: compress past 119 MiB
+    rows = _staged_like_rows()
+    sizes = {}
+    for label, con in (("segkit", engines.connect("duckdb")), ("plain", ibis.duckdb.connect())):
+        before = _table_bytes(con)
+        engines.materialize(con, rows)
+        sizes[label] = _table_bytes(con) - before
+    assert sizes["segkit"] == pytest.approx(sizes["plain"], rel=0.05), sizes
+    # the next table that takes them past the threshold compresses them all
+    con = engines.connect("duckdb")
+    table = engines.materialize(con, rows)
+    setattr(con, engines._COMPRESS_ABOVE_MARK, _table_bytes(con) + 1)
+    engines.materialize(con, rows.mutate(amount=rows.amount + 1))
+    assert _table_bytes(con) < sizes["plain"], _table_bytes(con)  # two tables in less than one plain one
+    assert engines.fetch(con, table.count().as_table()).iloc[0, 0] == 300_000
 
 
 def test_an_older_duckdb_without_compressed_memory_keeps_the_plain_database():
