@@ -102,3 +102,38 @@ def test_holdout_outcomes_cover_every_evaluated_customer(cdnow_tx):
     in_hold = raw[(raw["date"] >= "1998-01-01") & (raw["date"] <= "1998-06-30")]
     expected = in_hold[in_hold["customer_id"].isin(f["customer_id"])]["amount"].sum()
     assert h["holdout_revenue"].sum() == pytest.approx(expected)
+
+
+def _reference_active_months(df: pd.DataFrame, start: dt.date | None, as_of: dt.date) -> pd.Series:
+    d = df.assign(date=pd.to_datetime(df["date"]))
+    d = d[(d["date"] <= pd.Timestamp(as_of)) & (d["date"] >= pd.Timestamp(start or dt.date.min))]
+    paid = d[d["amount"] > 0]
+    return paid.groupby("customer_id")["date"].agg(lambda s: s.dt.to_period("M").nunique()).sort_index()
+
+
+@pytest.mark.parametrize("seed", [4, 5])
+def test_active_months_count_every_month_with_a_purchase_on_every_path(seed, monkeypatch):
+    """DuckDB counts them as bits of one bit string per customer; a long span and Polars count distinct months."""
+    from segkit import features
+
+    df = random_transactions(seed, n=1500)
+    df.loc[df.index[:40], "amount"] *= -1  # months with returns only do not count
+    df.loc[df.index[40], "date"] = "1998-02-28"  # one purchase 25 years before the others (300 months)
+    df.loc[df.index[40], "amount"] = 12.5
+    cases = [(None, dt.date(2024, 5, 31)), (dt.date(2023, 3, 1), dt.date(2024, 2, 29)), (dt.date(2023, 6, 1), dt.date(2023, 6, 30))]
+    for start, as_of in cases:
+        ref = _reference_active_months(df, start, as_of)
+        got = {}
+        for label, bits in (("bits", 1000), ("distinct", 1)):
+            monkeypatch.setattr(features, "_MONTH_BITS", bits)
+            got[label] = customer_features(load_transactions(df), as_of, start).set_index("customer_id")["active_months"]
+        got["polars"] = customer_features(load_transactions(df, engine="polars"), as_of, start).set_index(
+            "customer_id")["active_months"]
+        for label, series in got.items():
+            assert series.to_dict() == ref.to_dict(), (label, start, as_of)
+    # the bit string is what DuckDB counted with (not the fallback) where the span is short
+    monkeypatch.setattr(features, "_MONTH_BITS", 240)
+    tx = load_transactions(df)
+    assert "BITSTRING_AGG" in str(tx.con.compile(features.customer_features_table(tx, dt.date(2024, 5, 31),
+                                                                                   dt.date(2023, 1, 1))))
+    assert "BITSTRING_AGG" not in str(tx.con.compile(features.customer_features_table(tx, dt.date(2024, 5, 31))))

@@ -41,7 +41,7 @@ import pandas as pd
 
 from .calendar import Split, add_months, month_end, month_start, shift_date, split_dates
 from .data import Transactions
-from .engines import count_true, fetch, month_then_text_order, text_sorted
+from .engines import count_true, engine_name, fetch, month_then_text_order, text_sorted
 from .errors import ParameterError
 
 __all__ = [
@@ -168,7 +168,8 @@ def customer_month_table(tx: Transactions, start: dt.date | None = None, end: dt
     """:func:`customer_month` as one engine expression: one row per customer and calendar month with any
     transaction in [start, end], computed where the data lives.
 
-    Nothing is executed: the caller fetches it or builds on it (e.g.
+    Nothing is executed but, on DuckDB, one small query for the period's span of months
+    (``active_months``, see :func:`_active_months`): the caller fetches it or builds on it (e.g.
     :meth:`segkit.schemes.PercentileTiers.tiers_table`). Columns: ``customer_id`` string, ``month``
     (the month's first day) date, ``revenue``, ``units``, ``margin`` float64, ``payments``,
     ``purchases`` (purchase rows) int64. Rows come in no particular order.
@@ -219,8 +220,9 @@ def customer_features_table(tx: Transactions, as_of: dt.date, start: dt.date | N
                             columns: Sequence[str] | None = None) -> ir.Table:
     """:func:`customer_features` as one engine expression: every column, computed where the data lives.
 
-    Nothing is executed: the caller fetches it (``.to_pyarrow()``, ``.to_pandas()``) or builds on it
-    (e.g. :meth:`segkit.schemes.RFMSegmenter.score_table`). Column types: ``customer_id`` string,
+    Nothing is executed but, on DuckDB, one small query for the period's span of months
+    (``active_months``, see :func:`_active_months`): the caller fetches it (``.to_pyarrow()``,
+    ``.to_pandas()``) or builds on it (e.g. :meth:`segkit.schemes.RFMSegmenter.score_table`). Column types: ``customer_id`` string,
     ``first_purchase``/``last_purchase`` date, day counts and counts int64, money and ratios float64,
     attributes as loaded. Rows come in no particular order.
 
@@ -320,11 +322,50 @@ def _feature_aggregate(tx: Transactions, as_of: dt.date, start: dt.date | None, 
         returns_value=ibis.cases((purchase, 0.0), else_=-t.amount).sum().round(_ROUND),
         units=m["units"],
         margin=m["margin"],
-        active_months=_distinct(t.date.truncate("M"), purchase),
     )
+    if "active_months" in want:  # its span is read from the data: only when wanted
+        agg["active_months"] = _active_months(tx, t, purchase)
     for attr in tx.attributes:
         agg[attr] = t[attr].argmax(t.date)
     return t.group_by("customer_id").aggregate(**{k: v for k, v in agg.items() if k in want or k == "frequency"})
+
+
+#: the longest span of months :func:`_active_months` counts in a bit string (30 bytes per customer)
+_MONTH_BITS = 240
+
+
+@ibis.udf.agg.builtin(name="bitstring_agg")
+def _bitstring_agg(arg: int, low: int, high: int) -> str:  # type: ignore[empty-body]
+    """DuckDB: a bit string with bit ``arg - low`` set for every value (``high - low + 1`` bits)."""
+
+
+@ibis.udf.scalar.builtin(name="bit_count")
+def _bit_count(arg: str) -> int:  # type: ignore[empty-body]
+    """DuckDB: the number of bits set."""
+
+
+def _active_months(tx: Transactions, t: ir.Table, purchase: ir.BooleanValue) -> ir.IntegerValue:
+    """Distinct months with a purchase, per customer (``t``: the period's rows, grouped by customer).
+
+    On DuckDB the months from the period's first purchase to its last (one small query finds them)
+    are counted as the bits set in one bit string per customer: the same integers as
+    ``COUNT(DISTINCT month)``, without its hash table of customer-months (10M B2B rows: the feature
+    query 3.0-3.4 -> 2.3 s). Other engines, or a span of more than :data:`_MONTH_BITS` months,
+    count distinct months.
+    """
+    month = t.date.truncate("M")
+    if engine_name(tx.con) != "duckdb":
+        return _distinct(month, purchase)
+    paid = t.filter(purchase)
+    first, last = tx.con.execute(paid.aggregate(first=paid.date.min(), last=paid.date.max())).iloc[0]
+    if pd.isna(first) or pd.isna(last):
+        return _distinct(month, purchase)
+    first, last = pd.Timestamp(first), pd.Timestamp(last)
+    span = (last.year - first.year) * 12 + last.month - first.month + 1
+    if span > _MONTH_BITS:
+        return _distinct(month, purchase)
+    index = (t.date.year() * 12 + t.date.month() - (first.year * 12 + first.month)).cast("int32")
+    return _bit_count(_bitstring_agg(index, 0, span - 1, where=purchase)).fill_null(0)
 
 
 def customer_features(tx: Transactions, as_of: dt.date, start: dt.date | None = None, *,
