@@ -168,8 +168,7 @@ def customer_month_table(tx: Transactions, start: dt.date | None = None, end: dt
     """:func:`customer_month` as one engine expression: one row per customer and calendar month with any
     transaction in [start, end], computed where the data lives.
 
-    Nothing is executed but, on DuckDB, one small query for the period's span of months
-    (``active_months``, see :func:`_active_months`): the caller fetches it or builds on it (e.g.
+    Nothing is executed: the caller fetches it or builds on it (e.g.
     :meth:`segkit.schemes.PercentileTiers.tiers_table`). Columns: ``customer_id`` string, ``month``
     (the month's first day) date, ``revenue``, ``units``, ``margin`` float64, ``payments``,
     ``purchases`` (purchase rows) int64. Rows come in no particular order.
