@@ -95,3 +95,85 @@ def test_source_date_epoch_values(monkeypatch):
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "yesterday")
     with pytest.raises(ParameterError, match="SOURCE_DATE_EPOCH"):
         timestamp()
+
+
+# ---------------------------------------------------------------- the bootstrap's threads
+def _comparison_inputs(n: int = 4000, seed: int = 3):
+    """Two schemes' segment tables, the baselines and holdout outcomes of ``n`` generated customers."""
+    import numpy as np
+    import pandas as pd
+
+    from segkit.compare import baseline_frame
+
+    rng = np.random.default_rng(seed)
+    ids = pd.Series([f"c{i:05d}" for i in range(n)])
+    value = rng.gamma(1.5, 40.0, n).round(2)
+    tables = {"three": pd.DataFrame({"customer_id": ids, "segment": "s", "rank": np.digitize(-value, [-90, -40]) + 1}),
+              "eleven": pd.DataFrame({"customer_id": ids, "segment": "s", "rank": rng.integers(1, 12, n)})}
+    features = pd.DataFrame({"customer_id": ids, "recency_days": rng.integers(0, 400, n),
+                             "monetary": value, "frequency": rng.integers(1, 9, n)})
+    outcomes = pd.DataFrame({"customer_id": ids, "outcome": np.where(rng.random(n) < 0.4, value * rng.random(n), 0.0)})
+    return tables, outcomes, baseline_frame(features, value)
+
+
+def _assert_same_numbers(a, b, where=""):
+    import numpy as np
+
+    if isinstance(a, dict):
+        assert a.keys() == b.keys(), where
+        for key in a:
+            _assert_same_numbers(a[key], b[key], f"{where}/{key}")
+    elif isinstance(a, (list, tuple)) and a and isinstance(a[0], dict):
+        for i, (x, y) in enumerate(zip(a, b, strict=True)):
+            _assert_same_numbers(x, y, f"{where}[{i}]")
+    else:
+        np.testing.assert_array_equal(np.asarray(a, dtype=object), np.asarray(b, dtype=object), err_msg=where)
+
+
+def test_rankings_scored_side_by_side_give_the_serial_numbers_bit_for_bit(monkeypatch):
+    from segkit import compare
+
+    tables, outcomes, baselines = _comparison_inputs()
+    got = {}
+    for threads in ("1", "2", "3"):
+        monkeypatch.setenv("SEGKIT_THREADS", threads)
+        got[threads] = compare.compare_rankings(tables, outcomes, 0.2, baselines=baselines, n_boot=120, seed=5)
+    assert got["1"]["three"]["boot"]["capture_auc"].std() > 0  # resampled: a real spread to compare
+    _assert_same_numbers(got["1"], got["2"])
+    _assert_same_numbers(got["1"], got["3"])
+
+
+def test_schemes_scored_side_by_side_give_the_serial_numbers_bit_for_bit(monkeypatch):
+    import pandas as pd
+
+    from segkit import evaluate, pipeline
+
+    tables, outcomes, _ = _comparison_inputs(n=3000, seed=8)
+    holdout = pd.DataFrame({"customer_id": outcomes["customer_id"], "holdout_revenue": outcomes["outcome"],
+                            "bought": outcomes["outcome"] > 0})
+    earlier = {"three": tables["three"].assign(rank=tables["three"]["rank"].sample(frac=1, random_state=1).to_numpy())}
+    got = {}
+    for threads in ("1", "2"):
+        monkeypatch.setenv("SEGKIT_THREADS", threads)
+        got[threads] = pipeline._scores(tables, holdout, earlier, customers=3000, n_boot=80, seed=2)
+    serial = {name: evaluate.score_scheme(t, holdout, earlier.get(name), n_boot=80, seed=2) for name, t in tables.items()}
+    assert got["1"]["three"]["metrics"]["stability_ari"] is not None
+    assert got["1"]["eleven"]["metrics"]["stability_ari"] is None
+    for threads in ("1", "2"):
+        _assert_same_numbers(serial, got[threads], threads)
+        assert [list(s["metrics"]) for s in got[threads].values()] == [list(s["metrics"]) for s in serial.values()]
+
+
+def test_side_by_side_keeps_the_order_raises_what_a_task_raises_and_reads_the_thread_cap(monkeypatch):
+    from segkit.errors import ParameterError
+    from segkit.reproducible import side_by_side, side_by_side_threads
+
+    monkeypatch.setenv("SEGKIT_THREADS", "2")
+    with side_by_side(5) as run:
+        assert run(lambda x: -x, [3, 1, 2]) == [-3, -1, -2]
+        with pytest.raises(ZeroDivisionError):
+            run(lambda x: 1 / x, [1, 0])
+    assert side_by_side_threads({"SEGKIT_THREADS": "3"}) == 3
+    assert 1 <= side_by_side_threads({}) <= 4
+    with pytest.raises(ParameterError, match="SEGKIT_THREADS"):
+        side_by_side_threads({"SEGKIT_THREADS": "two"})

@@ -23,6 +23,7 @@ from typing import Any
 from . import __version__
 from .config import RunParams, load_config, parse_columns
 from .errors import ParameterError, SegkitError
+from .reproducible import share_malloc_arena
 
 __all__ = ["main", "run_param_options"]
 
@@ -288,6 +289,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return EXIT_BAD_INPUT
     commands = {"run": cmd_run, "validate": cmd_validate, "segment": cmd_segment, "init": cmd_init}
+    share_malloc_arena()  # before the engines' and the bootstrap's threads start (segkit.reproducible)
     try:
         return commands[args.command](args)
     except SegkitError as exc:

@@ -58,6 +58,7 @@ from sklearn.metrics import adjusted_rand_score
 from .errors import DataError, ParameterError
 from .evaluate import _MAX_BOOT_CUSTOMERS, BootstrapWeights, levels_and_codes
 from .engines import lookup, ordered_sums, text_sorted
+from .reproducible import side_by_side
 from .schemes._base import _text, positions
 
 __all__ = [
@@ -422,11 +423,14 @@ def compare_rankings(tables: Mapping[str, pd.DataFrame], outcomes: pd.DataFrame,
     yk = y[keep]
     rankings = {name: _Ranking(order[keep]) for name, order in orders.items()}
     parts: dict[str, list[dict[str, Any]]] = {name: [] for name in orders}
-    for chunk in weights:
-        W = chunk[:, pos[keep]]
-        Wy, oracle = W * yk, _oracle_area(yk, W)  # shared by every ranking of the chunk
-        for name, ranking in rankings.items():
-            parts[name].append(_score(ranking, W, Wy, oracle, shares, whole=True))  # Poisson draws
+    with side_by_side(len(rankings)) as run:  # the rankings of a chunk scored on threads, each as serially
+        for chunk in weights:
+            W = chunk[:, pos[keep]]
+            Wy, oracle = W * yk, _oracle_area(yk, W)  # shared by every ranking of the chunk
+            scored = run(lambda ranking: _score(ranking, W, Wy, oracle, shares, whole=True),  # Poisson draws
+                         list(rankings.values()))
+            for name, part in zip(rankings, scored, strict=True):
+                parts[name].append(part)
     for name, r in out.items():
         auc, r["ci95"]["capture_auc"] = _interval(np.concatenate([p["capture_auc"] for p in parts[name]]),
                                                   r["capture_auc"], weights.scale)

@@ -241,6 +241,13 @@ class BootstrapWeights:
         # weights takes about 1.5 s)
         self._chunks: list[np.ndarray] | None = _drawn_before(n, n_boot, seed) if self._keep else None
 
+    def prepare(self) -> "BootstrapWeights":
+        """Draw now the chunks this object keeps, so threads that share it only read them (itself)."""
+        if self._keep and self._chunks is None:
+            for _ in self:
+                pass
+        return self
+
     @classmethod
     def for_customers(cls, n_customers: int, n_boot: int, seed: int) -> "BootstrapWeights":
         """The weights :func:`score_scheme` draws for ``n_customers`` (large runs use a subsample)."""

@@ -45,10 +45,11 @@ from .csvfiles import write_csv
 from .data import QualityReport, Transactions, file_sha256, load_transactions, sha256_of_files
 from .engines import forget, left_join, materialize, private_folder
 from .errors import DataError, ParameterError
-from .reproducible import one_thread
+from .reproducible import one_thread, side_by_side
 from . import backtest, backtest_engine, compare, i18n, narrative
 from .evaluate import (BootstrapWeights, agreement, build_scorecard, holdout_curves, migration_matrix, persistence,
-                       recommended_segments, score_scheme, union_vs_period_total, vip_sensitivity)
+                       recommended_segments, score_scheme, stability_ari, union_vs_period_total,
+                       vip_sensitivity)
 from .features import (available_criteria, criterion_available, customer_features, customer_features_table,
                        customer_month,
                        holdout_outcomes, split_periods)
@@ -326,9 +327,8 @@ def _fitted_and_scored(params: RunParams, tx: Transactions, split: Split, tables
     applied = apply_overrides(tiers.segment_table(), overrides)
     alerts, model_alerts = _alerts(tiers, schemes.get("potential"), inputs)
     lap("lifecycle_overrides")
-    weights = BootstrapWeights.for_customers(len(customers), n_boot, params.seed)  # the same resamples for all
-    scores = {name: score_scheme(segment_tables[name], tables["outcomes"], previous_tables.get(name),
-                                 n_boot=n_boot, seed=params.seed, weights=weights) for name in schemes}
+    scores = _scores(segment_tables, tables["outcomes"], previous_tables, customers=len(customers), n_boot=n_boot,
+                     seed=params.seed)
     recommendation = _recommendation(params, entries, tables["origin_info"])
     scorecard = build_scorecard(params.name, split, scores, recommendation["scorecard"])
     scorecard["models"] = _models(schemes)
@@ -573,6 +573,24 @@ def _origin(params: RunParams, tx: Transactions, s: Split, f: pd.DataFrame, long
     month = long_monthly["month"]
     own = long_monthly[(month >= pd.Timestamp(backtest.history_start([s]))) & (month <= pd.Timestamp(s.as_of))]
     return backtest.Origin(s, f, own.reset_index(drop=True), holdout, summary)
+
+
+def _scores(segment_tables: dict[str, pd.DataFrame], outcomes: pd.DataFrame, previous_tables: dict[str, Any], *,
+            customers: int, n_boot: int, seed: int) -> dict[str, dict[str, Any]]:
+    """:func:`segkit.evaluate.score_scheme` of every scheme on the same resamples, the schemes side by
+    side on threads (the same numbers as one after the other). Their stability against the month-earlier
+    fit is computed one scheme at a time first: it pairs every customer's two labels (a join of all the
+    ids), which two threads would hold at once."""
+    names = list(segment_tables)
+    stable = {name: stability_ari(segment_tables[name], previous_tables[name]) if name in previous_tables else None
+              for name in names}
+    weights = BootstrapWeights.for_customers(customers, n_boot, seed).prepare()  # drawn before the threads
+    with side_by_side(len(names)) as run:
+        scored = run(lambda name: score_scheme(segment_tables[name], outcomes, None, n_boot=n_boot, seed=seed,
+                                               weights=weights), names)
+    for name, score in zip(names, scored, strict=True):
+        score["metrics"]["stability_ari"] = stable[name]
+    return dict(zip(names, scored, strict=True))
 
 
 def _check_enough_customers(params: RunParams, tx: Transactions, split: Split, n: int) -> None:
