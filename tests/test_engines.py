@@ -343,3 +343,31 @@ def test_loading_keeps_one_table_in_the_engine(tmp_path):
     tx = load_transactions(_small_csv(tmp_path), con=con)
     assert len([t for t in _tables(con) if t.startswith("segkit_tx_")]) == 1
     assert tx.quality.rows_used == 3 and len(tx.to_pandas()) == 3
+
+
+def test_duckdb_kahan_macro_gives_the_portable_steps_bit_for_bit(monkeypatch):
+    """On DuckDB compensated_sum folds a row's values in one macro; the GROUP BY steps (every other
+    engine) and pandas' ordered_sums give the same float, NULLs skipped, for awkward values."""
+    import ibis
+
+    from segkit import engines
+
+    rng = np.random.default_rng(11)
+    n, cols = 3000, [f"m{i}" for i in range(6)]
+    values = rng.choice([0.1, 0.2, 0.3, 1e16, -1e16, 2.5, -0.6, 1 / 3, 1e-9], size=(n, 6)) * rng.integers(1, 4, (n, 6))
+    values[rng.random((n, 6)) < 0.3] = np.nan  # months without a row
+    frame = pd.DataFrame(values, columns=cols).assign(k=[f"c{i:05d}" for i in range(n)])
+    table = ibis.memtable(frame)
+    fast = engines.compensated_sum(table, "k", cols).order_by("k").to_pandas()
+    assert "SEGKIT_KAHAN_SUM" in str(ibis.to_sql(engines.compensated_sum(table, "k", cols)))
+    monkeypatch.setattr(engines, "kahan_sum", lambda t, columns: None)  # the portable steps
+    steps = engines.compensated_sum(table, "k", cols).order_by("k").to_pandas()
+    assert list(fast.columns) == list(steps.columns)
+    np.testing.assert_array_equal(fast["_sum"].to_numpy(), steps["_sum"].to_numpy())
+    long = frame.melt(id_vars="k", var_name="month", value_name="v").dropna()
+    ref = engines.ordered_sums(long["k"].to_numpy(), long["month"].str[1:].astype(int).to_numpy(), long["v"].to_numpy())
+    got = fast.set_index("k")["_sum"]
+    np.testing.assert_array_equal(got.loc[ref.index].to_numpy(), ref.to_numpy())
+    assert (got.drop(ref.index) == 0.0).all()  # no value at all: 0
+    plain = frame[cols].sum(axis=1, skipna=True).to_numpy()
+    assert (fast["_sum"].to_numpy() != plain).any()  # the compensation changes some sums: a real check
