@@ -637,6 +637,21 @@ def test_levels_and_codes_count_a_million_ranks_and_days():
         np.testing.assert_array_equal(codes, expected_codes)
 
 
+def test_levels_and_codes_hash_a_million_amounts_and_a_wide_span():
+    """Amounts with cents and whole numbers too far apart to count go by hashing: numpy's arrays."""
+    from segkit.evaluate import levels_and_codes
+
+    rng = np.random.default_rng(4)
+    amounts = np.where(rng.random(1_000_000) < 0.6, 0.0, np.round(rng.gamma(1.5, 40.0, 1_000_000), 2))
+    wide = rng.integers(-(2**40), 2**40, 1_000_000)
+    for keys in (amounts, wide, wide.astype(float), np.array([2.0**60, 1.5, 2.0**60, -7.25])):
+        levels, codes = levels_and_codes(keys)
+        expected_levels, expected_codes = np.unique(keys, return_inverse=True)
+        assert levels.dtype == expected_levels.dtype and codes.dtype == expected_codes.dtype
+        np.testing.assert_array_equal(levels, expected_levels)
+        np.testing.assert_array_equal(codes, expected_codes)
+
+
 def test_the_comparison_with_one_oracle_equals_one_oracle_per_ranking():
     """compare_rankings' point estimates (A* computed once) equal capture() of each order on its own."""
     from segkit.compare import capture, compare_rankings
