@@ -205,3 +205,48 @@ def test_an_earlier_cut_offs_baselines_share_the_outcomes_ids():
     other = base.assign(customer_id=ids.str.upper())
     assert _sharing_ids(other, ids) is other and _sharing_ids(base.iloc[1:], ids) is not None
     assert _sharing_ids(base.iloc[1:], ids)["customer_id"].tolist() == ids.tolist()[1:]
+
+
+def _text_buffer(column: pd.Series) -> int:
+    """The address of a text column's character buffer (Arrow)."""
+    import pyarrow as pa
+
+    arr = pa.array(column.array)
+    return (arr.chunks[0] if isinstance(arr, pa.ChunkedArray) else arr).buffers()[2].address
+
+
+def test_assignments_share_the_segment_tables_text_instead_of_copying_it():
+    """Each scheme's label column in the assignments is the segment table's own Arrow text (no copy,
+    no Python object per customer on the way), with the same values and the text dtype."""
+    from segkit.pipeline import _assignments
+    from segkit.schemes import registry
+
+    if set(registry.names()) != {"percentile_tiers", "rfm", "kmeans", "potential"}:
+        pytest.skip("a plug-in scheme is registered: the constructed tables cover the built-in schemes only")
+    n = 5000
+    ids = pd.array([f"c{i:05d}" for i in range(n)], dtype="str")
+    rng = np.random.default_rng(2)
+
+    def labels(names: list[str]) -> pd.Series:
+        return pd.Series(pd.array(np.array(names, dtype=object)[rng.integers(0, len(names), n)], dtype="str"))
+
+    names = labels(["recent, frequent, high spend", "fading, one-time, mid spend"])
+    tables = {
+        "percentile_tiers": pd.DataFrame({"customer_id": ids, "segment": labels(["VIP", "GOOD", "REGULAR"]),
+                                          "rank": 1}),
+        "rfm": pd.DataFrame({"customer_id": ids, "segment": labels(["Champions", "Lost"]), "rank": 1,
+                             "rfm_r": 1, "rfm_f": 2, "rfm_m": 3}),
+        "kmeans": pd.DataFrame({"customer_id": ids, "segment": names, "rank": 1, "cluster": 0, "name": names}),
+        "potential": pd.DataFrame({"customer_id": ids, "segment": labels(["VIP", "INACTIVE"]), "rank": 1,
+                                   "p_alive": 0.5, "expected_purchases": 1.0, "predicted_value": 2.0,
+                                   "peer_headroom": np.nan}),
+    }
+    lifecycle = pd.DataFrame({"customer_id": ids, "lifecycle_stage": "steady"})
+    applied = pd.DataFrame({"customer_id": ids, "override_tier": None, "override_reason": None})
+    out = _assignments(lifecycle, applied, tables, {"recommended": "rfm"})
+    for column, (scheme, source) in {"percentile_tier": ("percentile_tiers", "segment"),
+                                     "rfm_segment": ("rfm", "segment"), "kmeans_name": ("kmeans", "name"),
+                                     "potential_tier": ("potential", "segment")}.items():
+        assert out[column].tolist() == tables[scheme][source].tolist() and out[column].dtype == "str", column
+        assert _text_buffer(out[column]) == _text_buffer(tables[scheme][source]), column
+    assert out["rfm_r"].tolist() == [1] * n and out["recommended_segment"].tolist() == tables["rfm"]["segment"].tolist()

@@ -125,9 +125,12 @@ def relationship_stages(monthly: pd.DataFrame, as_of: dt.date | str,
     declining = comparable & (f["recent"] <= DECLINE_RATIO * f["before"])
     growing = comparable & ((f["recent"] >= GROWTH_RATIO * f["before"]) | (f["recent_active"] > f["before_active"]))
     committed = (f["first"] + 1 >= COMMITMENT_TENURE_MONTHS) & (f["active"] >= COMMITMENT_MIN_ACTIVE)
-    stage = np.select(
+    # a code per customer, then its stage (shared text objects, not a fixed-width numpy string per customer)
+    code = np.select(
         [f["active"].isna(), one & (f["first"] < EXPLORATION_MONTHS), one | quiet | declining, growing, committed],
-        ["dissolution", "exploration", "dissolution", "expansion", "commitment"], default="awareness")
+        [0, 1, 0, 2, 3], default=4)
+    stage = pd.array(np.array(["dissolution", "exploration", "expansion", "commitment", "awareness"], dtype=object)[code],
+                     dtype="str")
     out = f.assign(stage=stage, usual_gap=usual_gap.round(6)).rename_axis("customer_id").reset_index()
     return out[["customer_id", "stage", "first", "last", "active", "usual_gap", "recent", "before"]]
 
