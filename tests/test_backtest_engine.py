@@ -116,3 +116,38 @@ def test_a_scheme_that_may_read_the_months_or_another_engine_keeps_pandas(cdnow_
         registry.unregister("plug_in")
     polars = dataclasses.replace(cdnow_tx, con=type("Con", (), {"name": "polars"})())
     assert backtest_engine.engine_schemes(polars) is None
+
+
+class _QuietPlugIn:
+    """A plug-in that reads no customer months at a refit and says nothing about its features."""
+
+    monthly_at_refit = False
+
+    @classmethod
+    def from_params(cls, params):
+        return cls()
+
+
+class _NamedPlugIn(_QuietPlugIn):
+    def features_at_refit(self):
+        return ("customer_id", "units")
+
+
+def test_an_earlier_cut_off_keeps_only_the_feature_columns_its_refits_read(cdnow_tx):
+    """k-means and the predicted-value tiers name their columns; a plug-in that does not keeps them all."""
+    split = split_periods(cdnow_tx)
+    f = customer_features(cdnow_tx, split.as_of)
+    params = RunParams(data=str(CDNOW_PATH), name="t")
+    ranked = backtest_engine.engine_schemes(cdnow_tx)
+    kept = backtest_engine.refit_features(f, params, ranked)
+    assert list(kept.columns) == ["customer_id", "recency_days", "frequency", "monetary"]
+    assert kept.equals(f[list(kept.columns)])
+    # with nothing ranked in the engine, the tiers and RFM name no columns: every column stays
+    assert list(backtest_engine.refit_features(f, params, []).columns) == list(f.columns)
+    for plug_in, expected in ((_QuietPlugIn, list(f.columns)),
+                              (_NamedPlugIn, ["customer_id", "recency_days", "frequency", "monetary", "units"])):
+        registry.register(SchemeSpec("plug_in", plug_in, "Plug-in", "#000000", 9, {"plug_in_segment": "segment"}))
+        try:
+            assert list(backtest_engine.refit_features(f, params, ranked).columns) == expected, plug_in
+        finally:
+            registry.unregister("plug_in")

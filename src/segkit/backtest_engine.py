@@ -28,7 +28,7 @@ from .engines import engine_name, lookup, to_pandas
 from .features import customer_month_table
 from .schemes import registry, tiers_engine
 
-__all__ = ["engine_schemes", "ranked_in_engine"]
+__all__ = ["engine_schemes", "ranked_in_engine", "refit_features"]
 
 
 def engine_schemes(tx: Transactions) -> list[registry.SchemeSpec] | None:
@@ -61,3 +61,21 @@ def ranked_in_engine(tx: Transactions, split: Split, params: RunParams, specs: l
     value = lookup(pd.Series(totals["total"].to_numpy(float), index=totals["customer_id"].astype(str)),
                    features["customer_id"].astype(str), 0.0)
     return ranks, compare.baseline_frame(features, np.asarray(value, dtype=float))
+
+
+def refit_features(features: pd.DataFrame, params: RunParams, ranked: list[registry.SchemeSpec]) -> pd.DataFrame:
+    """``features`` with only the columns the schemes refitted in pandas at this cut-off read (each
+    scheme's ``features_at_refit()``; the schemes in ``ranked`` have their ranks already): all of them
+    when one of those schemes does not say (a plug-in without the method, or one returning None).
+    The cut-off's table waits for its turn on disk and in memory; k-means and the predicted-value
+    tiers read 4 of its 15 columns."""
+    done = {spec.name for spec in ranked}
+    wanted = {"customer_id"}
+    for spec in registry.schemes():
+        if spec.name in done:
+            continue
+        columns = getattr(spec.cls.from_params(params), "features_at_refit", lambda: None)()
+        if columns is None:
+            return features
+        wanted.update(columns)
+    return features[[c for c in features.columns if c in wanted]]

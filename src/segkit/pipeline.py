@@ -567,7 +567,8 @@ def _origin(params: RunParams, tx: Transactions, s: Split, f: pd.DataFrame, long
                                                                                          criterion=params.criterion)
     if in_engine is not None:
         ranks, baselines = backtest_engine.ranked_in_engine(tx, s, params, in_engine, f, table)
-        return backtest.Origin(s, f, None, holdout, summary, ranks=ranks, baselines=baselines)
+        return backtest.Origin(s, backtest_engine.refit_features(f, params, in_engine), None, holdout, summary,
+                               ranks=ranks, baselines=baselines)
     # its own months only, from the first one its tiers look at (as the main cut-off's table):
     # the long table starts where the earliest cut-off needs it
     month = long_monthly["month"]

@@ -103,6 +103,10 @@ class KMeansSegmenter(SchemeMixin):
     n_stability: int = 5
     silhouette_size: int = 4_000
 
+    def features_at_refit(self) -> tuple[str, ...]:
+        """The ids and the features clustered (a refit names its clusters by the same three)."""
+        return ("customer_id", *BASE_FEATURES, *self.extra_features)
+
     @classmethod
     def from_params(cls, params: "RunParams") -> "KMeansSegmenter":
         """k-means over the run's k_range, seeded with the run's seed."""

@@ -92,6 +92,10 @@ class PotentialTiers(SchemeMixin):
     def from_params(cls, params: "RunParams") -> "PotentialTiers":
         return cls(criterion=params.criterion, vip_share=params.vip_share, good_share=params.good_share)
 
+    def features_at_refit(self) -> tuple[str, ...]:
+        """The ids only: the model learns from the purchase summary, and a refit leaves headroom out."""
+        return ("customer_id",)
+
     def fit(self, inputs: "SchemeInputs") -> "PotentialTiers":
         """Fit the models on ``inputs.potential`` (the purchase summary) and place every customer."""
         summary = inputs.potential
