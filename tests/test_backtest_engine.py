@@ -59,7 +59,7 @@ def both_ways(tx, params: RunParams, months_back: int):
 
 def assert_same(ranks, baselines, pandas_tables, expected):
     for name, table in pandas_tables.items():
-        got = ranks[name].sort_values("customer_id").reset_index(drop=True)
+        got = ranks[name].reset_index(drop=True)  # sorted by customer_id as they come (no join needed)
         assert got["customer_id"].tolist() == table["customer_id"].astype(str).tolist(), name
         assert got["rank"].astype(int).tolist() == table["rank"].astype(int).tolist(), name
     pd.testing.assert_frame_equal(baselines, expected, check_exact=True)
@@ -151,3 +151,28 @@ def test_an_earlier_cut_off_keeps_only_the_feature_columns_its_refits_read(cdnow
             assert list(backtest_engine.refit_features(f, params, ranked).columns) == expected, plug_in
         finally:
             registry.unregister("plug_in")
+
+
+def test_the_engine_ranks_and_keys_come_in_the_features_order(cdnow_tx, monkeypatch):
+    """Sorted by customer_id in the engine, as the feature table is: neither the cut-off nor the
+    comparison hashes the text ids again (no join of millions of ids, the backtest's memory peak)."""
+    from segkit import engines
+
+    def no_join(*args):
+        raise AssertionError("a text join of the ids")
+
+    split = split_periods(cdnow_tx).shifted(-3)
+    table = materialize(cdnow_tx.con, customer_features_table(cdnow_tx, split.as_of), lasting=False)
+    try:
+        features = customer_features(cdnow_tx, split.as_of, table=table)
+        monkeypatch.setattr(engines, "_index_in", no_join)
+        params = RunParams(data=str(CDNOW_PATH), name="t")
+        ranks, baselines = backtest_engine.ranked_in_engine(cdnow_tx, split, params,
+                                                            backtest_engine.engine_schemes(cdnow_tx), features, table)
+    finally:
+        forget(cdnow_tx.con, table)
+    for name, got in ranks.items():
+        assert got["customer_id"].tolist() == features["customer_id"].tolist(), name
+        backtest._aligned_ranks(got, features["customer_id"])  # the comparison's lookup: by position
+    assert baselines["customer_id"].tolist() == features["customer_id"].tolist()
+    assert baselines["past_value"].lt(0).any() and baselines["past_value"].eq(0).any()  # with and without a row

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import ibis
 import numpy as np
 import pandas as pd
 
@@ -49,15 +50,24 @@ def ranked_in_engine(tx: Transactions, split: Split, params: RunParams, specs: l
     and :func:`segkit.compare.baseline_orders` of ``features`` (``features_table``: the same, in the engine)."""
     monthly = customer_month_table(tx, backtest.history_start([split]), split.as_of)
     ranks = {}
+    # every table comes back sorted by customer_id, as ``features`` is: the comparison then finds each
+    # customer's rank and key by position (one comparison of equal id columns) instead of hashing
+    # millions of text ids once more (a join of 3.37M ids: ~1 s and the backtest's memory peak)
     for spec in specs:
-        table = to_pandas(spec.cls.from_params(params).rank_table(features_table, monthly, split.as_of))
+        table = to_pandas(spec.cls.from_params(params).rank_table(features_table, monthly, split.as_of)
+                          .order_by("customer_id"))
         ranks[spec.name] = pd.DataFrame({"customer_id": table["customer_id"].astype(str),
                                          "rank": table["rank"].to_numpy()})
     window = list(split.window_months)
     # the window's months only: the engine reads the dates of those months, not the tiers' whole history
     in_window = customer_month_table(tx, window[0], split.as_of)
     rows = tiers_engine.rows_of(in_window, params.criterion, window, features_table)
-    totals = to_pandas(tiers_engine.window_totals(rows, window, window[-1:]).select("customer_id", "total"))
+    totals = tiers_engine.window_totals(rows, window, window[-1:])
+    totals = totals.select(_id=totals.customer_id, _total=totals.total)
+    ids = features_table.select(customer_id=features_table.customer_id.cast("string"))
+    every = ids.left_join(totals, ids.customer_id == totals._id)  # 0 for a customer without a row
+    totals = to_pandas(every.select("customer_id", total=ibis.cases((every._id.isnull(), 0.0), else_=every._total))
+                       .order_by("customer_id"))
     value = lookup(pd.Series(totals["total"].to_numpy(float), index=totals["customer_id"].astype(str)),
                    features["customer_id"].astype(str), 0.0)
     return ranks, compare.baseline_frame(features, np.asarray(value, dtype=float))
