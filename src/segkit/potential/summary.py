@@ -96,9 +96,10 @@ def purchase_summary(tx: Transactions, as_of: dt.date, *, criterion: str = "reve
         day=t.date.min(), value=t._value.max() if one_payment else t._value.sum().round(_ROUND))
     # The first purchase (earliest day; between orders of that day the smallest order id) is not a
     # repeat. Found with arg_min rather than a window: Ibis' Polars backend has no window functions.
-    order_key = purchases.day.cast("string")
+    # by day (one row per day without orders: no text made of every purchase's date), else day then order id
+    order_key = purchases.day
     if key == "order_id":
-        order_key = order_key.concat(ibis.literal(" "), purchases.order_id)
+        order_key = purchases.day.cast("string").concat(ibis.literal(" "), purchases.order_id)
     per_customer = purchases.group_by("customer_id").aggregate(
         x=(purchases.count() - 1).cast("int64"),
         first_purchase=purchases.day.min(),
