@@ -303,6 +303,56 @@ def test_positions_of_millions_take_the_join_and_equal_arrow():
     assert np.array_equal(engines._positions_in(values, members), expected)
 
 
+_WIDE = st.sampled_from(["ab", "ac", "b0", "é", "Zz", "a\x00", "zz", "09"])  # 2 bytes each ("é" too)
+
+
+@settings(max_examples=300, deadline=None)
+@given(ids=st.lists(st.one_of(_WIDE, st.sampled_from([None, "abc", "a", ""])), max_size=30),
+       members=st.lists(st.one_of(_WIDE, st.sampled_from([None, "abc", "a"])), max_size=30),
+       sort_ids=st.booleans(), sort_members=st.booleans(), large=st.booleans(), cut=st.integers(0, 3))
+def test_positions_by_binary_search_equal_arrow_index_in(ids, members, sort_ids, sort_members, large, cut):
+    """The search (sorted ids of one byte length) gives Arrow's positions, and hands back every other
+    case: ids of other lengths, NULLs, NUL bytes, unsorted or repeated members, unsorted ids."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from segkit.engines import _searched_positions
+
+    if sort_ids:
+        ids = sorted(ids, key=lambda x: (x is None, (x or "").encode()))
+    if sort_members:
+        members = sorted(set(members) - {None}, key=lambda x: x.encode()) + [None] * members.count(None)
+    kind = pa.large_string() if large else pa.string()
+    a = pa.array(["xx"] * cut + ids, type=kind).slice(cut)  # an offset into Arrow's buffers too
+    m = pa.chunked_array([pa.array(members, type=kind)])
+    expected = np.asarray(pc.fill_null(pc.index_in(a, value_set=m, skip_nulls=True), -1).to_numpy(zero_copy_only=False))
+    got = _searched_positions(a, m)
+    simple = bool(ids) and bool(members) and all(x is not None and len(x.encode()) == 2 and "\x00" not in x
+                                                 for x in ids + members)
+    ordered = [x.encode() for x in members] if simple else []
+    usable = simple and all(p < q for p, q in zip(ordered, ordered[1:])) and \
+        all(p.encode() <= q.encode() for p, q in zip(ids, ids[1:]))
+    assert (got is not None) == usable
+    if got is not None:
+        assert got.dtype == np.int64 and got.tolist() == expected.tolist()
+
+
+def test_positions_of_sorted_millions_take_the_search_not_a_join(monkeypatch):
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from segkit import engines
+
+    rng = np.random.default_rng(12)
+    members = pa.array([f"C{i:07d}" for i in range(0, 1_200_000, 2)], type=pa.large_string())
+    values = pa.array([f"C{i:07d}" for i in np.sort(rng.choice(1_200_000, 500_000, replace=False))],
+                      type=pa.large_string())
+    expected = np.asarray(pc.fill_null(pc.index_in(values, value_set=members), -1).to_numpy(zero_copy_only=False))
+    monkeypatch.setattr(engines, "_joined_positions", lambda *a: pytest.fail("a join"))
+    got = engines._positions_in(values, members)
+    assert np.array_equal(got, expected) and (got >= 0).sum() == (expected >= 0).sum() > 200_000
+
+
 def test_lookup_of_a_few_flagged_customers_among_a_million():
     from segkit.engines import lookup
 

@@ -650,11 +650,46 @@ _JOINED_POSITIONS = 200_000
 def _positions_in(values: pa.Array | pa.ChunkedArray, value_set: pa.Array | pa.ChunkedArray) -> np.ndarray:
     """Each value's position in ``value_set`` (its first, if repeated), -1 where absent or missing."""
     if min(len(values), len(value_set)) >= _JOINED_POSITIONS:
+        searched = _searched_positions(values, value_set)
+        if searched is not None:
+            return searched
         joined = _joined_positions(values, value_set)
         if joined is not None:
             return joined
     found = pc.index_in(values, value_set=value_set, skip_nulls=True)
     return np.asarray(pc.fill_null(found, -1).to_numpy(zero_copy_only=False), dtype=np.int64)
+
+
+def _fixed_width(arr: pa.Array | pa.ChunkedArray) -> np.ndarray | None:
+    """Text of one byte length, no NULL and no NUL byte as a numpy bytes array over Arrow's own buffer
+    (no copy; numpy compares bytes as Arrow sorts text, and only trailing NUL bytes would confuse it),
+    else None."""
+    arr = arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
+    if arr.null_count or not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)) or len(arr) == 0:
+        return None
+    lengths = pc.min_max(pc.binary_length(arr))
+    width = lengths["min"].as_py()
+    if width != lengths["max"].as_py() or width == 0:
+        return None
+    offsets = np.frombuffer(arr.buffers()[1], dtype=np.int64 if pa.types.is_large_string(arr.type) else np.int32,
+                            count=len(arr) + 1, offset=arr.offset * (8 if pa.types.is_large_string(arr.type) else 4))
+    data = np.frombuffer(arr.buffers()[2], dtype=np.uint8)[offsets[0]:offsets[-1]]
+    if not data.all():  # a NUL byte
+        return None
+    return data.view(f"S{width}")
+
+
+def _searched_positions(values: pa.Array | pa.ChunkedArray, value_set: pa.Array | pa.ChunkedArray) -> np.ndarray | None:
+    """:func:`_positions_in` by binary search when both sides are sorted (the set strictly) and every id
+    has one byte length (zero-padded ids of tables sorted by customer_id, the common case): no hash
+    table of millions of ids (3.07M among 3.37M: 0.44 s against the join's 0.76 s); None otherwise,
+    and a join or Arrow answers (ids in another order make the search slower than a hash: 3.3 s)."""
+    members, wanted = _fixed_width(value_set), _fixed_width(values)
+    if members is None or wanted is None or members.dtype != wanted.dtype or \
+            not (members[1:] > members[:-1]).all() or not (wanted[1:] >= wanted[:-1]).all():
+        return None
+    at = np.searchsorted(members, wanted).clip(0, len(members) - 1)
+    return np.where(members[at] == wanted, at, -1).astype(np.int64)
 
 
 def _joined_positions(values: pa.Array | pa.ChunkedArray, value_set: pa.Array | pa.ChunkedArray) -> np.ndarray | None:
