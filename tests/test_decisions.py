@@ -244,6 +244,27 @@ def test_stages_one_per_customer_whatever_the_row_order(rows, rnd):
     pd.testing.assert_frame_equal(relationship_stages(shuffled, "2024-12-31", ids), st)
 
 
+@settings(max_examples=40, deadline=None)
+@given(st_.lists(st_.tuples(st_.sampled_from("abcd"), st_.integers(0, 8), st_.floats(-5, 50)), min_size=1, max_size=30),
+       st_.booleans())
+def test_stages_count_a_repeated_month_once(rows, in_order):
+    """Months are counted per (customer, month), however often a month repeats: the same counts as the
+    table with one row per customer and month, sorted as segkit's or not."""
+    frame = pd.DataFrame(rows, columns=["customer_id", "age", "revenue"])
+    frame["month"] = [pd.Timestamp("2024-12-01") - pd.DateOffset(months=int(a)) for a in frame["age"]]
+    frame["purchases"] = (frame["revenue"] > 0).astype(int)
+    if in_order:  # month by month, then customer: the order of segkit's customer-month tables
+        frame = frame.sort_values(["month", "customer_id"], kind="stable")
+    once = frame.groupby(["customer_id", "month"], as_index=False).agg(revenue=("revenue", "sum"),
+                                                                      purchases=("purchases", "max"))
+    counts = ["first", "last", "active"]
+    got = relationship_stages(frame, "2024-12-31")[["customer_id", *counts]]
+    want = relationship_stages(once, "2024-12-31")[["customer_id", *counts]]
+    pd.testing.assert_frame_equal(got, want)
+    paid = once[once["purchases"] > 0]
+    assert got.set_index("customer_id")["active"].to_dict() == paid.groupby("customer_id")["month"].nunique().to_dict()
+
+
 def test_stage_transitions_and_check():
     before = pd.DataFrame({"customer_id": ["a", "b", "c"], "stage": ["exploration", "awareness", "commitment"]})
     after = pd.DataFrame({"customer_id": ["a", "b", "c", "d"],

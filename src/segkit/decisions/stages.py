@@ -39,6 +39,7 @@ Example
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 
 import ibis
 import ibis.expr.types as ir
@@ -89,21 +90,48 @@ def _per_customer(monthly: pd.DataFrame, as_of: dt.date | str) -> pd.DataFrame:
         m, codes = m[codes >= 0], codes[codes >= 0]
     # the text ids are coded: no copy below carries them (nor a column it does not read)
     m = m.assign(_code=codes)[["_code", "_age", *[c for c in ("revenue", "purchases") if c in m]]]
-    paid = m.loc[(m["purchases" if "purchases" in m else "revenue"] > 0).to_numpy(), ["_code", "_age"]]
-    g = paid.groupby("_code")["_age"]
-    out = pd.DataFrame({"first": g.max(), "last": g.min(), "active": g.nunique()})
-    recent_span, before_span = m["_age"] < COMPARE_MONTHS, m["_age"].between(COMPARE_MONTHS, 2 * COMPARE_MONTHS - 1)
+    code, age = m["_code"].to_numpy(), m["_age"].to_numpy()
+    paid = (m["purchases" if "purchases" in m else "revenue"] > 0).to_numpy()
+    # per-customer maxima, minima and counts over the codes with numpy's unbuffered ufuncs and bincount:
+    # the same integers as pandas' group-bys, which hash the codes once more per aggregate (6.56M rows: 3.6 -> 0.2 s)
+    k, paid_code, paid_age = len(ids), code[paid], age[paid]
+    has = np.bincount(paid_code, minlength=k) > 0  # the customers with a purchase month: the rows of the result
+    first, last = np.full(k, age.min() if len(age) else 0, dtype=age.dtype), np.full(k, age.max() if len(age) else 0,
+                                                                                    dtype=age.dtype)
+    np.maximum.at(first, paid_code, paid_age)
+    np.minimum.at(last, paid_code, paid_age)
+    months = _months_per_customer(paid_code, paid_age, k)
+    out = pd.DataFrame({"first": first[has], "last": last[has], "active": months(np.ones(len(paid_code), bool))[has]})
+    recent_span, before_span = age < COMPARE_MONTHS, (age >= COMPARE_MONTHS) & (age <= 2 * COMPARE_MONTHS - 1)
+    revenue = m["revenue"].to_numpy()
     for name, span in (("recent", recent_span), ("before", before_span)):  # oldest month first, as the engine
-        rows = m.loc[span.to_numpy(), ["_code", "_age", "revenue"]]
-        sums = ordered_sums(rows["_code"], -rows["_age"], rows["revenue"]).reindex(out.index).to_numpy()
-        out[name] = np.where(np.isnan(sums), 0.0, sums)
+        sums = ordered_sums(code[span], -age[span], revenue[span])  # indexed by the codes that have rows
+        total = np.zeros(k)
+        total[sums.index.to_numpy()] = sums.to_numpy()
+        out[name] = np.where(np.isnan(total), 0.0, total)[has]
     # months with a purchase per span (0.0 where none: float, as a reindexed count filled with 0)
-    for name, span in (("recent_active", paid["_age"] < COMPARE_MONTHS),
-                       ("before_active", paid["_age"].between(COMPARE_MONTHS, 2 * COMPARE_MONTHS - 1))):
-        counts = paid[span].groupby("_code")["_age"].nunique().reindex(out.index)  # float where one is missing
-        out[name] = counts.fillna(0.0).to_numpy()
-    out.index = pd.Index(ids[out.index.to_numpy()], name="customer_id")
+    for name, span in (("recent_active", paid_age < COMPARE_MONTHS),
+                       ("before_active", (paid_age >= COMPARE_MONTHS) & (paid_age <= 2 * COMPARE_MONTHS - 1))):
+        out[name] = months(span)[has].astype(float)
+    out.index = pd.Index(ids[np.flatnonzero(has)], name="customer_id")
     return out
+
+
+def _months_per_customer(code: np.ndarray, age: np.ndarray, k: int) -> Callable[[np.ndarray], np.ndarray]:
+    """``count(rows)``: each of the ``k`` customers' distinct months among ``rows`` (a mask of the rows).
+
+    A customer-month table has one row per customer and month: a count of rows is then the count of
+    months. The tables segkit builds are sorted by month, then customer, which one comparison of
+    neighbours confirms; any other table counts each (customer, month) pair once."""
+    key = -age.astype(np.int64) * k + code  # the oldest month first, its customers in order
+    if len(key) < 2 or bool((key[1:] > key[:-1]).all()):
+        return lambda rows: np.bincount(code[rows], minlength=k)
+    width = int(age.max()) + 1  # ages are months back from the cut-off: 0 or more
+
+    def count(rows: np.ndarray) -> np.ndarray:
+        pairs = np.unique(code[rows].astype(np.int64) * width + age[rows])
+        return np.bincount(pairs // width, minlength=k)
+    return count
 
 
 def relationship_stages(monthly: pd.DataFrame, as_of: dt.date | str,
@@ -116,7 +144,8 @@ def relationship_stages(monthly: pd.DataFrame, as_of: dt.date | str,
     ids = pd.Index(pd.Series(customers, dtype=str) if customers is not None else f.index, name="customer_id")
     if not text_sorted(ids, strict=True):  # the features' ids come sorted and unique
         ids = pd.Index(pd.unique(ids), name="customer_id").sort_values()
-    f = pd.DataFrame(lookup(f, ids, np.nan), index=ids)
+    # a plain row index: numpy's calls on the columns below would otherwise hash the text ids (0.35 s at 3.37M)
+    f = pd.DataFrame(lookup(f, ids, np.nan))
     usual_gap = (f["first"] - f["last"]) / (f["active"] - 1).where(f["active"] > 1)
     one = f["active"] == 1
     quiet = f["last"] >= np.maximum(QUIET_MIN_MONTHS, QUIET_FACTOR * usual_gap.fillna(0))
@@ -131,7 +160,7 @@ def relationship_stages(monthly: pd.DataFrame, as_of: dt.date | str,
         [0, 1, 0, 2, 3], default=4)
     stage = pd.array(np.array(["dissolution", "exploration", "expansion", "commitment", "awareness"], dtype=object)[code],
                      dtype="str")
-    out = f.assign(stage=stage, usual_gap=usual_gap.round(6)).rename_axis("customer_id").reset_index()
+    out = f.assign(customer_id=ids.array, stage=stage, usual_gap=usual_gap.round(6))
     return out[["customer_id", "stage", "first", "last", "active", "usual_gap", "recent", "before"]]
 
 
