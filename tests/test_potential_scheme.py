@@ -257,3 +257,18 @@ def test_docstring_examples():
 
     for module in (outputs, potential, model):
         assert doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE).failed == 0
+
+
+@pytest.mark.parametrize("rows", [[2, 0, 3, 1], [3, 1, 0], [1, 1, 3, 0, 2], []])
+def test_predictions_return_to_the_summary_order(rows):
+    """The engine's rows, in any order, go back to their summary rows with the summary's ids: by
+    position when each summary row came back once, sorted by ``_row`` otherwise (a row missing or twice)."""
+    from segkit.schemes.potential import _in_summary_order
+
+    ids = pd.Series(["a", "b", "c", "d"], dtype="str")
+    pred = pd.DataFrame({"p_alive": [0.1 * (r + 1) for r in rows], "_row": np.array(rows, dtype=np.int64)})
+    out = _in_summary_order(pred, ids)
+    want = sorted(rows)
+    assert list(out.columns) == ["customer_id", "p_alive"] and out["customer_id"].dtype == "str"
+    assert out["customer_id"].tolist() == [ids[r] for r in want]
+    assert out["p_alive"].tolist() == [0.1 * (r + 1) for r in want]

@@ -64,6 +64,26 @@ INACTIVE_P_ALIVE = 0.5
 PREDICTION_COLUMNS = ("p_alive", "expected_purchases", "predicted_value", "peer_headroom")
 
 
+def _in_summary_order(pred: pd.DataFrame, ids: pd.Series) -> pd.DataFrame:
+    """The engine's predictions (any row order, ``_row``: the summary row each came from) in the
+    summary's order, with the summary's ``ids`` (the text stays in pandas: not sent back and forth).
+
+    One prediction per summary row (the join of every row with its own counts) is put in place by
+    ``_row`` directly; anything else is sorted by it, and the ids follow the rows."""
+    rows = pred.pop("_row").to_numpy(np.int64)
+    n = len(ids)
+    if len(rows) == n and (n == 0 or (rows.min() >= 0 and rows.max() < n and np.bincount(rows, minlength=n).max() == 1)):
+        order = np.empty(n, dtype=np.int64)
+        order[rows] = np.arange(n)  # where the prediction of summary row i is
+        text = ids.array
+    else:
+        order = np.argsort(rows, kind="stable")
+        text = ids.array.take(rows[order])
+    out = pred.take(order).reset_index(drop=True)
+    out.insert(0, "customer_id", text)
+    return out
+
+
 class PotentialTiers(SchemeMixin):
     """Tiers by predicted value over the holdout horizon (see the module docstring).
 
@@ -115,9 +135,8 @@ class PotentialTiers(SchemeMixin):
         warm = reference.model_ if reference is not None and reference.criterion == self.criterion else None
         self.model_ = fit_summary(table, split.as_of, criterion=self.criterion, time_unit_days=self.time_unit_days,
                                   warm=warm)
-        pred = to_pandas(predict_summary(table, self.model_, self.horizon_days))
-        pred = pred.take(np.argsort(pred.pop("_row").to_numpy(), kind="stable")).reset_index(drop=True)
-        pred["customer_id"] = pred["customer_id"].astype(str)
+        pred = _in_summary_order(to_pandas(predict_summary(table, self.model_, self.horizon_days).drop("customer_id")),
+                                 summary["customer_id"].astype(str))
         # every evaluated customer, in the features' order (a customer without a summary row: empty)
         pred = pd.DataFrame({"customer_id": ids.reset_index(drop=True),
                              **lookup(pred.set_index("customer_id"), ids, np.nan)})
