@@ -200,3 +200,25 @@ def test_segment_counts_by_matrix_product_equal_bincount_bit_for_bit():
     assert all(np.array_equal(x, y) for x, y in zip(whole, plain, strict=True))
     many = _Ranking(rng.integers(0, 40, n))  # more than 16 groups: bincount either way
     assert many.sums(W, None, whole=True)[0].shape == (40, 40) and many._members is None
+
+
+def test_stabilities_pair_the_customers_once_and_equal_each_scheme_alone(monkeypatch):
+    """Schemes listing the same customers share one pairing; a scheme with other customers, or a
+    month-earlier table out of order, is paired (or joined) on its own: every ARI as computed alone."""
+    from segkit import evaluate
+    from segkit.evaluate import stabilities, stability_ari
+
+    rng = np.random.default_rng(5)
+    ids = pd.Series([f"c{i:04d}" for i in range(400)], dtype="str")
+    earlier = ids[rng.random(400) < 0.8].reset_index(drop=True)
+    table = lambda who, k: pd.DataFrame({"customer_id": who, "segment": rng.integers(0, k, len(who)).astype(str)})  # noqa: E731
+    tables = {"a": table(ids, 3), "b": table(ids.copy(), 4), "c": table(ids[:300], 2), "d": table(ids, 5)}
+    previous = {"a": table(earlier, 3), "b": table(earlier.copy(), 4), "c": table(earlier, 2),
+                "d": table(earlier, 5).sample(frac=1.0, random_state=1)}
+    alone = {name: stability_ari(tables[name], previous[name]) for name in tables}
+    calls = []
+    real = evaluate.positions
+    monkeypatch.setattr(evaluate, "positions", lambda *a: calls.append(1) or real(*a))
+    got = stabilities({**tables, "e": tables["a"]}, previous)
+    assert got == {**alone, "e": None}
+    assert len(calls) == 2  # a and b share one; c is another; d's earlier table is unsorted: joined

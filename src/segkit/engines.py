@@ -38,7 +38,7 @@ from .errors import ParameterError
 
 __all__ = ["connect", "spark_session", "LOCAL_SPARK_MASTER", "ENGINES", "read_csv_text", "materialize", "casts_text_to_date", "engine_name", "release",
            "count_true", "forget", "sql_name", "try_number", "opened", "compensated_sum", "kahan_sum", "ordered_sums", "text_sorted", "lookup", "private_folder",
-           "fetch", "to_pandas", "month_then_text_order"]
+           "fetch", "to_pandas", "month_then_text_order", "same_text"]
 
 #: set on the in-memory DuckDB connections segkit opens itself: those it may write plain tables
 #: into and close (the connection carries it, so no module keeps a registry of connections)
@@ -527,6 +527,18 @@ def _owned(con: Any) -> bool:
 
 
 # ====================================================================== text ids in Arrow
+def same_text(a: pd.Index | pd.Series, b: pd.Index | pd.Series) -> bool:
+    """Whether two text columns hold the same values in the same order: one pass over Arrow's buffers,
+    no hash (two missing values count as equal).
+
+    >>> same_text(pd.Series(["a", "b"], dtype="str"), pd.Index(["a", "b"])), same_text(pd.Series(["a"]), pd.Series(["b"]))
+    (True, False)
+    """
+    if a is b:
+        return True
+    return len(a) == len(b) and _chunked(_arrow_text(a)).equals(_chunked(_arrow_text(b)))
+
+
 def text_sorted(values: pd.Index | pd.Series | np.ndarray, *, strict: bool = False) -> bool:
     """Whether the string ``values`` ascend (``strict``: and are unique), as pandas'
     ``is_monotonic_increasing`` (and ``is_unique``) would say: False when any value is missing.

@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 
-from .engines import lookup, text_sorted
+from .engines import lookup, same_text, text_sorted
 from .schemes._base import positions
 from .schemes import registry  # names and tie-break ranks only: scoring needs nothing but segment tables
 
@@ -40,6 +40,8 @@ __all__ = [
     "HOLDOUT_METRICS",
     "METRICS",
     "score_scheme",
+    "stability_ari",
+    "stabilities",
     "BootstrapWeights",
     "point_metrics",
     "capture_curve",
@@ -381,12 +383,16 @@ def _bootstrap(stats: "_Stats", rank: np.ndarray, metrics: dict[str, Any], *, n_
     return ci, boot
 
 
-def stability_ari(table: pd.DataFrame, previous: pd.DataFrame) -> float:
-    """Adjusted Rand index between the segments of the same customers in two fits."""
+def stability_ari(table: pd.DataFrame, previous: pd.DataFrame, *, where: np.ndarray | None = None) -> float:
+    """Adjusted Rand index between the segments of the same customers in two fits.
+
+    ``where``: each customer's row in ``previous`` (-1: none), as :func:`pairing` gives it, when the
+    caller has it already (every scheme's tables list the same customers).
+    """
     a = pd.DataFrame({"customer_id": table["customer_id"].astype(str), "a": _as_labels(table["segment"])})
     b = pd.DataFrame({"customer_id": previous["customer_id"].astype(str), "b": _as_labels(previous["segment"])})
-    if text_sorted(b["customer_id"], strict=True):  # one row per customer: paired in Arrow (ARI ignores order)
-        where = positions(a["customer_id"], b["customer_id"])
+    where = where if where is not None else pairing(a["customer_id"], b["customer_id"])
+    if where is not None:  # one row per customer: paired in Arrow (ARI ignores order)
         both = pd.DataFrame({"a": pd.factorize(a["a"])[0][where >= 0], "b": pd.factorize(b["b"])[0][where[where >= 0]]})
     else:
         both = a.merge(b, on="customer_id", how="inner")
@@ -394,6 +400,34 @@ def stability_ari(table: pd.DataFrame, previous: pd.DataFrame) -> float:
         return 0.0
     # integer codes: the same index, without sorting hundreds of thousands of strings
     return adjusted_rand(pd.factorize(both["a"])[0], pd.factorize(both["b"])[0])
+
+
+def pairing(ids: pd.Series, previous_ids: pd.Series) -> np.ndarray | None:
+    """Each of ``ids``' position among ``previous_ids`` (-1: absent) when those are unique and sorted
+    (a segment table's), else None (then :func:`stability_ari` joins the tables)."""
+    previous_ids = previous_ids.astype(str)
+    if not text_sorted(previous_ids, strict=True):
+        return None
+    return positions(ids.astype(str), previous_ids)
+
+
+def stabilities(tables: Mapping[str, pd.DataFrame], previous: Mapping[str, pd.DataFrame]) -> dict[str, float | None]:
+    """:func:`stability_ari` of each scheme against its table one month earlier (None without one).
+
+    The schemes' tables list the same customers in the same order (the features'), in both fits: the
+    customers are then paired once for all schemes, not once per scheme (3.37M customers: 0.7 s each).
+    """
+    out: dict[str, float | None] = {}
+    paired: tuple[pd.Series, pd.Series, np.ndarray | None] | None = None
+    for name, table in tables.items():
+        if name not in previous:
+            out[name] = None
+            continue
+        ids, earlier = table["customer_id"], previous[name]["customer_id"]
+        if paired is None or not (same_text(ids, paired[0]) and same_text(earlier, paired[1])):
+            paired = ids, earlier, pairing(ids, earlier)
+        out[name] = stability_ari(table, previous[name], where=paired[2])
+    return out
 
 
 def _as_labels(segment: pd.Series) -> pd.Series:

@@ -48,7 +48,7 @@ from .errors import DataError, ParameterError
 from .reproducible import one_thread, side_by_side
 from . import backtest, backtest_engine, compare, i18n, narrative
 from .evaluate import (BootstrapWeights, agreement, build_scorecard, holdout_curves, migration_matrix, persistence,
-                       recommended_segments, score_scheme, stability_ari, union_vs_period_total,
+                       recommended_segments, score_scheme, stabilities, union_vs_period_total,
                        vip_sensitivity)
 from .features import (available_criteria, criterion_available, customer_features, customer_features_table,
                        customer_month,
@@ -583,8 +583,7 @@ def _scores(segment_tables: dict[str, pd.DataFrame], outcomes: pd.DataFrame, pre
     fit is computed one scheme at a time first: it pairs every customer's two labels (a join of all the
     ids), which two threads would hold at once."""
     names = list(segment_tables)
-    stable = {name: stability_ari(segment_tables[name], previous_tables[name]) if name in previous_tables else None
-              for name in names}
+    stable = stabilities(segment_tables, previous_tables)
     weights = BootstrapWeights.for_customers(customers, n_boot, seed).prepare()  # drawn before the threads
     with side_by_side(len(names)) as run:
         scored = run(lambda name: score_scheme(segment_tables[name], outcomes, None, n_boot=n_boot, seed=seed,
