@@ -389,3 +389,20 @@ def test_a_tie_in_silhouette_chooses_the_smaller_k():
     assert seg.k_scores_["k"].tolist() == [2, 3]
     assert seg.k_scores_["silhouette"].tolist() == [0.25, 0.25]
     assert seg.k_ == 2 and sorted(seg.clusters_.value_counts().tolist()) == [2, 2]
+
+
+def test_names_after_renumbering_are_those_counted_afresh():
+    """match_labels moves each cluster's medians with its number: the names equal a fresh count over
+    the customers (four clusters, a cyclic renumbering)."""
+    rng = np.random.default_rng(3)
+    n = 300
+    f = pd.DataFrame({"customer_id": [f"c{i:03d}" for i in range(n)], "recency_days": rng.integers(0, 400, n),
+                      "frequency": rng.integers(1, 12, n), "monetary": rng.gamma(2.0, 50.0, n)})
+    seg = KMeansSegmenter(k_range=(4, 4), random_state=2, n_stability=0).fit_features(f)
+    before = seg.clusters_.to_numpy().copy()
+    names = dict(seg.names_)
+    perm = np.array([2, 0, 3, 1])
+    seg.match_labels(pd.DataFrame({"customer_id": f["customer_id"], "cluster": perm[before]}))
+    assert seg.clusters_.tolist() == perm[before].tolist()
+    assert {perm[c]: name for c, name in names.items()} == seg.names_
+    assert seg.names_ == seg._name_clusters(seg.clusters_.to_numpy())  # counted again from the customers

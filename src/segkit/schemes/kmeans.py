@@ -64,6 +64,15 @@ def _sorted_by_id(features: pd.DataFrame) -> pd.DataFrame:
     return features.sort_values("customer_id", kind="stable").reset_index(drop=True)
 
 
+@dataclass
+class _Medians:
+    """What cluster names are made of: each feature's terciles over all customers, and each cluster's
+    medians (recency, frequency, monetary) by cluster number."""
+
+    terciles: dict[str, tuple[float, float]]
+    of: list[tuple[float, float, float]]
+
+
 @dataclass(eq=False)
 class KMeansSegmenter(SchemeMixin):
     """k-means segmentation with k chosen by silhouette on a seeded sample.
@@ -205,21 +214,27 @@ class KMeansSegmenter(SchemeMixin):
     def _seed(rng: np.random.Generator) -> int:
         return int(rng.integers(0, 2**31 - 1))
 
-    def _set_clusters(self, ids: pd.Index, clusters: np.ndarray) -> None:
+    def _set_clusters(self, ids: pd.Index, clusters: np.ndarray, medians: "_Medians | None" = None) -> None:
         self.clusters_ = pd.Series(clusters, index=ids, name="cluster")
-        self.names_ = self._name_clusters(clusters)
+        self.names_ = self._name_clusters(clusters, medians)
         self.segments_ = [self.names_[c] for c in range(self.k_)]
         # each cluster's name looked up by number, the text built in Arrow (not one Python object per customer)
         self.labels_ = pd.Series(pd.array(pa.array(self.segments_, type=pa.large_string()).take(pa.array(clusters)),
                                           dtype="str"), index=ids)
 
-    def _name_clusters(self, clusters: np.ndarray) -> dict[int, str]:
-        f = self._features[list(BASE_FEATURES)]  # only what names read: each cluster's rows are copied below
-        q = {c: (f[c].quantile(0.33), f[c].quantile(0.67)) for c in BASE_FEATURES}
-        names = {}
-        for c in range(self.k_):
-            g = f[clusters == c]
-            rec, freq, mon = g["recency_days"].median(), g["frequency"].median(), g["monetary"].median()
+    def _name_clusters(self, clusters: np.ndarray, medians: "_Medians | None" = None) -> dict[int, str]:
+        """Each cluster's name from its medians against the customers' terciles. ``medians``: known
+        already (:meth:`match_labels` renumbers the clusters, whose medians stay the same: not computed
+        again over millions of customers)."""
+        if medians is None:
+            f = self._features[list(BASE_FEATURES)]  # only what names read: each cluster's rows are copied below
+            medians = _Medians({c: (f[c].quantile(0.33), f[c].quantile(0.67)) for c in BASE_FEATURES}, [])
+            for c in range(self.k_):
+                g = f[clusters == c]
+                medians.of.append((g["recency_days"].median(), g["frequency"].median(), g["monetary"].median()))
+        self._medians = medians
+        q, names = medians.terciles, {}
+        for c, (rec, freq, mon) in enumerate(medians.of):
             r = "recent" if rec <= q["recency_days"][0] else ("lapsed" if rec > q["recency_days"][1] else
                                                              "fading")
             fr = "frequent" if freq > q["frequency"][1] else ("one-time" if freq <= 1 else "occasional")
@@ -341,7 +356,10 @@ class KMeansSegmenter(SchemeMixin):
         self.centers_ = centers
         jaccard = np.empty(self.k_)
         jaccard[final] = self.stability_["jaccard"].to_numpy()
-        self._set_clusters(self.clusters_.index, final[self.clusters_.to_numpy()])
+        moved = [self._medians.of[0]] * self.k_
+        for old, new in enumerate(final):
+            moved[new] = self._medians.of[old]
+        self._set_clusters(self.clusters_.index, final[self.clusters_.to_numpy()], _Medians(self._medians.terciles, moved))
         self.stability_ = pd.DataFrame({"cluster": range(self.k_), "name": self.segments_, "jaccard": jaccard})
         return self
 
