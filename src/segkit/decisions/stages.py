@@ -109,10 +109,12 @@ def _per_customer(monthly: pd.DataFrame, as_of: dt.date | str) -> pd.DataFrame:
         total = np.zeros(k)
         total[sums.index.to_numpy()] = sums.to_numpy()
         out[name] = np.where(np.isnan(total), 0.0, total)[has]
-    # months with a purchase per span (0.0 where none: float, as a reindexed count filled with 0)
+    # months with a purchase per span; 0.0 where none, and then floats (as a count per customer with
+    # such months, reindexed to every customer and filled with 0)
     for name, span in (("recent_active", paid_age < COMPARE_MONTHS),
                        ("before_active", (paid_age >= COMPARE_MONTHS) & (paid_age <= 2 * COMPARE_MONTHS - 1))):
-        out[name] = months(span)[has].astype(float)
+        counts = months(span)[has]
+        out[name] = counts if (counts > 0).all() else counts.astype(float)
     out.index = pd.Index(ids[np.flatnonzero(has)], name="customer_id")
     return out
 
