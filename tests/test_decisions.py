@@ -283,6 +283,29 @@ def test_stage_transitions_and_check():
     assert ordered is True and table["checked"].tolist() == [False, True, False, True]
 
 
+@settings(max_examples=60, deadline=None)
+@given(st_.lists(st_.tuples(st_.integers(0, 30), st_.sampled_from([*STAGES, "odd", None])), max_size=30,
+                 unique_by=lambda r: r[0]),
+       st_.lists(st_.tuples(st_.integers(0, 30), st_.sampled_from([*STAGES, "odd", None])), max_size=30,
+                 unique_by=lambda r: r[0]),
+       st_.booleans())
+def test_stage_transitions_count_as_a_join_and_a_crosstab(earlier, later, text):
+    """Counted by position and codes: the same table as a left join of the ids and a crosstab, for
+    customers new now, gone now, a stage missing (earlier: counted as new; now: not counted) or unknown."""
+    before = pd.DataFrame({"customer_id": [f"c{i:02d}" for i, _ in earlier], "stage": [s for _, s in earlier]})
+    after = pd.DataFrame({"customer_id": [f"c{i:02d}" for i, _ in later], "stage": [s for _, s in later]})
+    if text:
+        before, after = before.astype({"customer_id": "str"}), after.astype({"customer_id": "str"})
+    joined = after.merge(before, on="customer_id", how="left", suffixes=("", "_before"))
+    joined["stage_before"] = joined["stage_before"].astype(object).where(joined["stage_before"].notna(), "(new)")
+    want = pd.crosstab(joined["stage_before"], joined["stage"]).reindex(
+        index=[*STAGES, "(new)"], columns=STAGES, fill_value=0)
+    got = stage_transitions(before, after)
+    assert got.index.tolist() == [*STAGES, "(new)"] and got.columns.tolist() == list(STAGES)
+    np.testing.assert_array_equal(got.to_numpy(), want.to_numpy())
+    assert got.to_numpy().dtype == np.int64 and got.index.name == "stage at the earlier cut-off"
+
+
 # ================================================================== actions and tier_change
 def test_tier_change_by_hand():
     now = pd.DataFrame({"customer_id": ["a", "b", "c", "d", "e"], "tier": ["VIP", "GOOD", "VIP", "REGULAR", "VIP"]})
