@@ -272,3 +272,21 @@ def test_predictions_return_to_the_summary_order(rows):
     assert list(out.columns) == ["customer_id", "p_alive"] and out["customer_id"].dtype == "str"
     assert out["customer_id"].tolist() == [ids[r] for r in want]
     assert out["p_alive"].tolist() == [0.1 * (r + 1) for r in want]
+
+
+def test_predictions_are_the_same_whatever_the_summary_order(cdnow_analysis):
+    """A summary listing every customer in the features' order gives its predictions without the lookup
+    (no copy); in any other order the lookup places them: the same predictions either way."""
+    import dataclasses
+
+    from segkit.backtest import Origin
+    from segkit.engines import same_text
+
+    a = cdnow_analysis
+    inputs = Origin(a.split, a.features, a.monthly, a.holdout_monthly, a.potential_summary).inputs(a.params)
+    assert same_text(inputs.potential["customer_id"], inputs.features["customer_id"])  # the path without a lookup
+    straight = PotentialTiers.from_params(a.params).fit(inputs)
+    shuffled = inputs.potential.sample(frac=1.0, random_state=3).reset_index(drop=True)
+    again = PotentialTiers.from_params(a.params).fit(dataclasses.replace(inputs, potential=shuffled))
+    pd.testing.assert_frame_equal(again.predictions_, straight.predictions_)
+    pd.testing.assert_series_equal(again.labels_, straight.labels_)
