@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from segkit import compare, pipeline
 from segkit.backtest import Origin
 from segkit.calendar import make_split
-from segkit.engines import lookup, text_sorted
+from segkit.engines import lookup, lookup_text, text_sorted
 
 _IDS = st.lists(st.text(alphabet="abcé0Z", min_size=0, max_size=4), max_size=30)
 
@@ -108,6 +108,19 @@ def test_lookup_equals_reindex_on_drawn_ids(index, wanted):
     ids = pd.Index(wanted, dtype="str")
     expected = s.reindex(ids, fill_value=-1.0).to_numpy()
     assert lookup(s, ids, -1.0).tolist() == expected.tolist()
+
+
+@given(st.lists(st.tuples(st.text(alphabet="abc", max_size=3), st.sampled_from(["VIP", "left VIP", "", None])),
+                unique_by=lambda r: r[0], max_size=12), _IDS, st.booleans())
+def test_lookup_text_equals_reindex_and_stays_arrow_text(rows, wanted, same):
+    """Text looked up in Arrow: reindex's values (a missing value stays missing, an absent id gets the
+    fill), as ``str``; the same ids in the same order take the path without positions."""
+    s = pd.Series([v for _, v in rows], index=pd.Index([k for k, _ in rows], dtype="str"), dtype="str")
+    ids = s.index.copy() if same else pd.Index(wanted, dtype="str")
+    got = pd.Series(lookup_text(s, ids, "new"))
+    expected = s.reindex(ids, fill_value="new").reset_index(drop=True)
+    assert got.dtype == "str"
+    pd.testing.assert_series_equal(got, expected.astype("str"), check_index_type=False)
 
 
 # ====================================================================== callers, against their pandas twins

@@ -38,7 +38,7 @@ from .errors import ParameterError
 
 __all__ = ["connect", "spark_session", "LOCAL_SPARK_MASTER", "ENGINES", "read_csv_text", "materialize", "casts_text_to_date", "engine_name", "release",
            "count_true", "forget", "sql_name", "try_number", "opened", "compensated_sum", "kahan_sum", "ordered_sums", "text_sorted", "lookup", "private_folder",
-           "fetch", "to_pandas", "month_then_text_order", "same_text"]
+           "fetch", "to_pandas", "month_then_text_order", "same_text", "lookup_text"]
 
 #: set on the in-memory DuckDB connections segkit opens itself: those it may write plain tables
 #: into and close (the connection carries it, so no module keeps a registry of connections)
@@ -610,6 +610,21 @@ def lookup(values: pd.Series | pd.DataFrame, ids: pd.Index | pd.Series | np.ndar
     if isinstance(values, pd.DataFrame):
         return {c: _taken(values[c].to_numpy(), where, fill) for c in values.columns}
     return _taken(values.to_numpy(), where, fill)
+
+
+def lookup_text(values: pd.Series, ids: pd.Index | pd.Series | np.ndarray, fill: str) -> Any:
+    """:func:`lookup` of a text column, kept as Arrow text (``str``): each id's value, ``fill`` where the
+    id is not in ``values``' index (a missing value stays missing). No Python object per id, where
+    :func:`lookup`'s numpy answer holds one string object per row (3.37M labels: about 0.2 GB).
+
+    >>> list(lookup_text(pd.Series(["VIP", None], index=["a", "b"], dtype="str"), pd.Index(["b", "x", "a"]), ""))
+    [nan, '', 'VIP']
+    """
+    text = values.astype("str").array
+    mine, theirs = _arrow_text(values.index), _arrow_text(ids)
+    if _chunked(mine).equals(_chunked(theirs)):
+        return text
+    return text.take(_index_in(theirs, mine), allow_fill=True, fill_value=fill)
 
 
 def _taken(have: np.ndarray, where: np.ndarray | None, fill: Any) -> np.ndarray:

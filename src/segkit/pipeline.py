@@ -339,7 +339,7 @@ def _fitted_and_scored(params: RunParams, tx: Transactions, split: Split, tables
         schemes=schemes, previous_tables=previous_tables, scores=scores, recommendation=recommendation,
         assignments=_assignments(_with_absent_stages(lifecycle, inputs.monthly, split.as_of, absent), applied,
                                  segment_tables, recommendation, absent),
-        tiers_monthly=tiers.monthly_tiers_.copy(), alerts=alerts, lifecycle=lifecycle,
+        tiers_monthly=tiers.monthly_tiers_.copy(deep=False), alerts=alerts, lifecycle=lifecycle,
         overrides=applied, scorecard=scorecard, timings=timings, started=started.isoformat(timespec="seconds"),
         finished=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         model_alerts=model_alerts, holdout_purchases=tables["holdout_purchases"],

@@ -41,7 +41,7 @@ from .erosion import ALERT_COLUMNS, erosion_alerts, margin_erosion
 from .maintenance import high_maintenance
 from .mix import tier_mix
 from .payback import payback
-from ..engines import lookup
+from ..engines import lookup, lookup_text
 from ..policy import POLICY_TIERS, Policy
 from .stages import relationship_stages, stage_check, stage_transitions
 
@@ -200,5 +200,5 @@ def with_tier_change(assignments: pd.DataFrame, decisions: Decisions | None) -> 
     if decisions is None:
         return out.assign(tier_change="")
     change = decisions.tier_change.set_index("customer_id")["tier_change"]
-    return out.assign(tier_change=lookup(change, out["customer_id"].astype(str), ""))
+    return out.assign(tier_change=lookup_text(change, out["customer_id"].astype(str), ""))
 
