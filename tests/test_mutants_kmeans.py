@@ -250,6 +250,22 @@ def test_segment_table_numbers_names_and_ranks_by_cluster():
     assert seg.clusters_.name == "cluster"
 
 
+def test_segment_table_takes_the_numbers_by_id_whatever_their_order():
+    """clusters_ in the table's order are shared as they are (and stay the scheme's own when the table
+    is changed); in another order they are looked up by id: the same table."""
+    import copy
+
+    seg = two_clusters()
+    seg.match_labels(previous({f"c{i}": 1 if i < 4 else 0 for i in range(8)}))
+    table = seg.segment_table()
+    other = copy.copy(seg)
+    other.clusters_ = seg.clusters_.iloc[::-1]  # the same numbers, reversed
+    other._table_cache = {}
+    pd.testing.assert_frame_equal(other.segment_table(), table)
+    table.loc[0, "cluster"] = 7
+    assert seg.clusters_.iloc[0] == 1 and seg.segment_table().loc[0, "cluster"] == 1
+
+
 def test_features_in_any_row_order_give_the_same_fit():
     f = two_groups()
     ref = two_clusters()

@@ -253,6 +253,22 @@ def test_segment_table_matches_scores_to_numeric_customer_ids():
     assert table["segment"].tolist() == ["Lost", "Champions"]
 
 
+def test_segment_table_shares_the_scores_only_when_they_list_the_same_customers(fitted):
+    """The scores in the table's order are taken as they are (and stay the scheme's own when the table
+    is changed: copy-on-write); in another order they are looked up by id: the same table."""
+    import copy
+
+    table = fitted.segment_table()
+    other = copy.copy(fitted)
+    other.scores_ = fitted.scores_.iloc[::-1].reset_index(drop=True)  # the same scores, reversed
+    other._table_cache = {}
+    pd.testing.assert_frame_equal(other.segment_table(), table)
+    assert table[["rfm_r", "rfm_f", "rfm_m"]].to_numpy().tolist() == \
+        fitted.scores_[["rfm_r", "rfm_f", "rfm_m"]].to_numpy().tolist()
+    table.loc[0, "rfm_r"] = 99
+    assert fitted.scores_.loc[0, "rfm_r"] == 3 and fitted.segment_table().loc[0, "rfm_r"] == 3
+
+
 def test_a_custom_segment_map_names_the_segments(tmp_path):
     path = tmp_path / "two.yml"
     path.write_text("segments:\n  - name: Recent\n    description: bought lately\n"

@@ -36,7 +36,7 @@ from sklearn.preprocessing import StandardScaler
 
 from ..errors import ParameterError
 from ..reproducible import single_threaded
-from ..engines import text_sorted
+from ..engines import same_text, text_sorted
 from ._base import NO_PURCHASE, SchemeMixin, positions
 
 if TYPE_CHECKING:
@@ -379,7 +379,11 @@ class KMeansSegmenter(SchemeMixin):
 
     def _kmeans_table(self) -> pd.DataFrame:
         table = super().segment_table()
-        table["cluster"] = self.clusters_.reindex(table["customer_id"]).to_numpy()
+        clusters = self.clusters_
+        # the same customers in the same order (both sorted by customer_id): the numbers are shared with
+        # clusters_ (copy-on-write), without pandas' hash of the text ids
+        table["cluster"] = clusters.reset_index(drop=True) if same_text(clusters.index, table["customer_id"]) \
+            else clusters.reindex(table["customer_id"]).to_numpy()
         table["name"] = table["segment"]
         table["rank"] = table["cluster"] + 1
         return table

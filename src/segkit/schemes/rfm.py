@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from ..engines import engine_name, text_sorted
+from ..engines import engine_name, same_text, text_sorted
 from ..errors import ParameterError, SegkitError
 from ._base import SchemeMixin, number_text, ranked_segments
 
@@ -408,7 +408,14 @@ class RFMSegmenter(SchemeMixin):
     def segment_table(self) -> pd.DataFrame:
         """``customer_id, segment, rank`` plus the scores ``rfm_r``, ``rfm_f``, ``rfm_m``."""
         table = super().segment_table()
-        scores = self.scores_.set_index("customer_id")[["rfm_r", "rfm_f", "rfm_m"]].reindex(table["customer_id"])
+        scores = self.scores_
+        if same_text(table["customer_id"], scores["customer_id"]) and scores.index.equals(table.index):
+            # the same customers in the same order (both come sorted): the columns are shared with scores_
+            # (copy-on-write), no lookup of the text ids nor a copy (81 MB at 3.37M customers)
+            for col in ("rfm_r", "rfm_f", "rfm_m"):
+                table[col] = scores[col]
+            return table
+        scores = scores.set_index("customer_id")[["rfm_r", "rfm_f", "rfm_m"]].reindex(table["customer_id"])
         for col in scores.columns:
             table[col] = scores[col].to_numpy()
         return table
