@@ -500,3 +500,24 @@ def test_docstring_examples(name):
     module = importlib.import_module("segkit.policy" if name == "policy" else f"segkit.decisions.{name}")
     result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.failed == 0 and result.attempted > 0
+
+
+def test_run_counts_the_stages_with_its_tables_as_pandas_does(cdnow_analysis):
+    """`segkit segment` counts each customer's months for the stages in the engine while the
+    transactions are open (now and one month earlier): the stage table equals the pandas stages of
+    the run's own customer-month table, and the decisions equal those the pandas count gives."""
+    import dataclasses
+
+    from segkit.decisions.run import decide, stage_labels
+
+    a = cdnow_analysis
+    customers = a.features["customer_id"]
+    pd.testing.assert_frame_equal(a.lifecycle, stage_labels(a.monthly, a.split.as_of, customers), check_exact=True)
+    earlier = a.split.shifted(-1).as_of
+    known = customers[(a.features["first_purchase"] <= pd.Timestamp(earlier)).to_numpy()]
+    want = relationship_stages(a.monthly, earlier, customers=known)[["customer_id", "stage"]]
+    pd.testing.assert_frame_equal(a.stages_earlier, want, check_exact=True)
+    assert a.stages_earlier["stage"].nunique() > 1
+    counted, recounted = decide(a), decide(dataclasses.replace(a, stages_earlier=None))
+    pd.testing.assert_frame_equal(counted.transitions, recounted.transitions)
+    assert counted.transitions.to_numpy().sum() == len(customers)  # every customer now, from a stage or "(new)"

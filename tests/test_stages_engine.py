@@ -1,4 +1,6 @@
-"""Relationship stages in the engine: ``stages_table`` gives what ``relationship_stages`` gives.
+"""Relationship stages in the engine: ``stages_table`` gives what ``relationship_stages`` gives, and
+so does ``stages_of(per_customer_frame(...))``, the way ``segkit segment`` counts them (each customer's
+months counted in the engine, the rules in pandas: the same frame, types included).
 
 Every row and value must equal the pandas stages: on hand-made frames whose customers sit exactly on
 each rule's threshold, on spans whose revenue floating point sums differently in SQL and in pandas,
@@ -12,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 
 import ibis
+import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import HealthCheck, example, given, settings
@@ -21,7 +24,7 @@ from segkit import engines
 from segkit.config import CDNOW_PATH
 from segkit.data import load_transactions
 from segkit.datasets import make_transactions
-from segkit.decisions.stages import relationship_stages, stages_table
+from segkit.decisions.stages import _per_customer, per_customer_frame, relationship_stages, stages_of, stages_table
 from segkit.errors import ParameterError
 from segkit.features import customer_features_table, customer_month, customer_month_table, split_periods
 
@@ -61,6 +64,11 @@ def both(df: pd.DataFrame, customers: list[str] | None = None, as_of: dt.date = 
     got = fetched(stages_table(table, as_of, ids))
     want = relationship_stages(df, as_of, customers=pd.Series(customers) if customers is not None else None)
     assert_same(got, want)
+    for one_row in (True, False):  # the frames here hold one row per customer and month
+        counted = per_customer_frame(table, as_of, one_row_per_month=one_row)
+        pd.testing.assert_frame_equal(counted, _per_customer(df, as_of), check_exact=True)
+        pd.testing.assert_frame_equal(stages_of(counted, pd.Series(customers) if customers is not None else None),
+                                      want, check_exact=True)
     return got
 
 
@@ -152,6 +160,44 @@ def test_a_cut_off_in_mid_month_counts_that_month():
     assert got["last"].tolist() == [0]
 
 
+def test_a_month_listed_twice_counts_once_unless_the_table_is_said_to_have_one_row_per_month():
+    """A hand-made table may list a customer's month twice: counted as distinct months, as in pandas.
+    The run's own customer-month table has one row per month and says so (``one_row_per_month``)."""
+    df = frame([("a", 4, 1.0), ("a", 1, 2.0), ("a", 1, 3.0), ("a", 0, 1.0)])
+    table = ibis.memtable(df)
+    counted = per_customer_frame(table, AS_OF)
+    pd.testing.assert_frame_equal(counted, _per_customer(df, AS_OF), check_exact=True)
+    assert counted[["active", "recent_active"]].to_numpy().tolist() == [[3, 2]]
+    assert counted["recent"].tolist() == [6.0]  # both rows of the month are added
+    rows = per_customer_frame(table, AS_OF, one_row_per_month=True)
+    assert rows[["active", "recent_active"]].to_numpy().tolist() == [[4, 3]]  # what the flag promises away
+
+
+def test_customers_without_a_month_in_a_span_get_zero_and_float_counts():
+    """As in pandas: 0.0 for a span without a month (not NaN), and the span's month counts as floats
+    once a customer has none there."""
+    df = frame([("a", 4, 1.0), ("b", 0, 2.0)])
+    counted = per_customer_frame(ibis.memtable(df), AS_OF, one_row_per_month=True)
+    assert counted[["recent", "before"]].to_numpy().tolist() == [[0.0, 1.0], [2.0, 0.0]]
+    assert counted["recent_active"].dtype == np.float64
+    pd.testing.assert_frame_equal(counted, _per_customer(df, AS_OF), check_exact=True)
+
+
+@settings(max_examples=60, deadline=None)
+@given(rows=st.lists(st.lists(st.one_of(st.none(), st.sampled_from([-2.5, 0.1, 0.2, 0.3, 1.8, 1e16, -1e16, 7.25])),
+                              min_size=3, max_size=3), min_size=1, max_size=8))
+def test_kahan_rows_add_as_the_ordered_sums(rows):
+    """Each row's values left to right with Kahan's steps, NaN skipped: :func:`ordered_sums` of the
+    row's values in column order, row by row (an independent implementation of the same steps)."""
+    columns = [np.array([np.nan if r[j] is None else r[j] for r in rows], dtype=float) for j in range(3)]
+    got = engines.kahan_rows(columns)
+    keys = np.repeat(np.arange(len(rows)), 3)
+    order = np.tile(np.arange(3), len(rows))
+    values = np.array([np.nan if v is None else v for r in rows for v in r], dtype=float)
+    want = engines.ordered_sums(keys, order, values)
+    assert got.tolist() == want.reindex(range(len(rows))).fillna(0.0).tolist()
+
+
 def test_customer_table_without_ids_is_refused():
     with pytest.raises(ParameterError, match="lacks 'customer_id'") as err:
         stages_table(ibis.memtable(frame([("a", 0, 1.0)])), AS_OF, ibis.memtable({"id": ["a"]}))
@@ -199,6 +245,10 @@ def test_real_books_give_the_pandas_stages(cdnow_tx, b2b_tx, months_back):
         customers = customer_features_table(tx, as_of)
         ids = customers.select("customer_id").to_pandas()["customer_id"]
         assert_same(fetched(stages_table(table, as_of, customers)), relationship_stages(monthly, as_of, ids))
+        counted = per_customer_frame(table, as_of, one_row_per_month=True)
+        pd.testing.assert_frame_equal(counted, _per_customer(monthly, as_of), check_exact=True)
+        pd.testing.assert_frame_equal(stages_of(counted, ids), relationship_stages(monthly, as_of, ids),
+                                      check_exact=True)
 
 
 @pytest.mark.slow

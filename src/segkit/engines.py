@@ -23,6 +23,7 @@ import tempfile
 import time
 import uuid
 from decimal import Decimal
+from collections.abc import Sequence
 from typing import Any
 
 import ibis
@@ -38,7 +39,7 @@ from .errors import ParameterError
 
 __all__ = ["connect", "spark_session", "LOCAL_SPARK_MASTER", "ENGINES", "read_csv_text", "materialize", "casts_text_to_date", "engine_name", "release",
            "count_true", "forget", "sql_name", "try_number", "opened", "compensated_sum", "kahan_sum", "ordered_sums", "text_sorted", "lookup", "private_folder",
-           "fetch", "to_pandas", "month_then_text_order", "same_text", "lookup_text"]
+           "fetch", "to_pandas", "month_then_text_order", "same_text", "lookup_text", "kahan_rows"]
 
 #: set on the in-memory DuckDB connections segkit opens itself: those it may write plain tables
 #: into and close (the connection carries it, so no module keeps a registry of connections)
@@ -461,6 +462,27 @@ def ordered_sums(keys: Any, order: Any, values: Any) -> pd.Series:
         c[g] = (t - s[g]) - y
         s[g] = t
     return pd.Series(s, index=pd.Index(distinct))
+
+
+def kahan_rows(columns: Sequence[Any]) -> np.ndarray:
+    """Each row's values in ``columns`` (equal-length float arrays) added left to right with the
+    Kahan steps of :func:`compensated_sum`, NaN skipped: the same float as the engine's
+    :func:`kahan_sum` of the row, for every row at once in numpy (DuckDB's list macro took 2 s for
+    3.4M rows of two 3-month spans; this, a few array operations per column).
+
+    >>> kahan_rows([np.array([0.1, np.nan]), np.array([0.2, 1.0]), np.array([0.3, np.nan])]).tolist()
+    [0.6, 1.0]
+    """
+    arrays = [np.asarray(col, dtype="float64") for col in columns]
+    n = len(arrays[0]) if arrays else 0
+    s, c = np.zeros(n), np.zeros(n)
+    for v in arrays:
+        at = ~np.isnan(v)
+        y = v - c
+        t = s + y
+        c = np.where(at, (t - s) - y, c)
+        s = np.where(at, t, s)
+    return s
 
 
 #: backends whose TRY_CAST raises on unreadable text: Ibis 12 compiles it to a plain CAST for PostgreSQL

@@ -35,6 +35,7 @@ from pathlib import Path
 from collections.abc import Iterator
 from typing import Any
 
+import ibis
 import pandas as pd
 
 from . import __version__
@@ -51,12 +52,12 @@ from .evaluate import (BootstrapWeights, agreement, build_scorecard, holdout_cur
                        recommended_segments, score_scheme, stabilities, union_vs_period_total,
                        vip_sensitivity)
 from .features import (available_criteria, criterion_available, customer_features, customer_features_table,
-                       customer_month,
-                       holdout_outcomes, split_periods)
+                       customer_month, customer_month_table, holdout_outcomes, split_periods)
 from .decisions.actions import ACTION_COLUMNS
 from .decisions.maintenance import customer_returns
 from .decisions.erosion import erosion_alerts
-from .decisions.run import Decisions, decide, stage_labels, with_tier_change
+from .decisions.run import Decisions, decide, earlier_stages, stage_labels, with_tier_change
+from .decisions.stages import per_customer_frame
 from .schemes import PercentileTiers, SchemeInputs, apply_overrides, load_overrides
 from .schemes import registry
 from .schemes._base import isin, no_purchase_values
@@ -143,6 +144,9 @@ class Analysis:
     #: customers seen up to as_of without a purchase (only returns): listed in assignments.csv, not
     #: segmented or scored; ``customer_id, return_lines, returns_value`` (see :func:`without_purchase`)
     without_purchase: pd.DataFrame | None = None
+    #: ``customer_id, stage`` one month before the cut-off (the stage transitions), counted with the
+    #: per-customer tables; None: the decisions count them from ``monthly``
+    stages_earlier: pd.DataFrame | None = None
 
     def alert_rows(self) -> pd.DataFrame:
         """The content of alerts.csv: every rule's rows (VIP dropouts, the model's rule, margin erosion)."""
@@ -290,12 +294,13 @@ def analyze(params: RunParams, *, tx: Transactions | None = None, n_boot: int = 
     split = _split(params, tx)
     lap("load")
     tables = _tables(params, tx, split, own_tx)
-    spilled = tables["origins"]  # the earlier origins' files: gone however the run ends
+    spilled = tables["origins"], tables["stages"]  # their files: gone however the run ends
     try:
         lap("features")
         return _fitted_and_scored(params, tx, split, tables, n_boot, lap, timings, started)
     finally:
-        spilled.discard()
+        for files in spilled:
+            files.discard()
 
 
 def _fitted_and_scored(params: RunParams, tx: Transactions, split: Split, tables: dict[str, Any], n_boot: int,
@@ -319,7 +324,8 @@ def _fitted_and_scored(params: RunParams, tx: Transactions, split: Split, tables
     del scoring
     lap("evaluate")
     customers = inputs.features["customer_id"]
-    lifecycle = stage_labels(inputs.monthly, split.as_of, customers)  # relationship stages
+    # the relationship stages, counted with the per-customer tables: read back from disk
+    lifecycle, absent_stages, stages_earlier = tables["stages"].pop()
     absent = tables["without_purchase"]
     overrides = (load_overrides(params.overrides, known_customers=customers) if params.overrides
                  else pd.DataFrame(columns=["customer_id", "tier", "reason"]))
@@ -337,13 +343,13 @@ def _fitted_and_scored(params: RunParams, tx: Transactions, split: Split, tables
         params=params, data=tables["data_info"], quality=tx.quality, split=split, features=inputs.features,
         monthly=inputs.monthly, outcomes=tables["outcomes"], holdout_monthly=tables["holdout_monthly"],
         schemes=schemes, previous_tables=previous_tables, scores=scores, recommendation=recommendation,
-        assignments=_assignments(_with_absent_stages(lifecycle, inputs.monthly, split.as_of, absent), applied,
+        assignments=_assignments(_with_absent_stages(lifecycle, absent_stages), applied,
                                  segment_tables, recommendation, absent),
         tiers_monthly=tiers.monthly_tiers_.copy(deep=False), alerts=alerts, lifecycle=lifecycle,
         overrides=applied, scorecard=scorecard, timings=timings, started=started.isoformat(timespec="seconds"),
         finished=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         model_alerts=model_alerts, holdout_purchases=tables["holdout_purchases"],
-        potential_summary=tables["potential"], without_purchase=absent,
+        potential_summary=tables["potential"], without_purchase=absent, stages_earlier=stages_earlier,
         backtest={"origins": tables["origins"], "entries": entries, "info": tables["origin_info"],
                   "holdout_long": tables["holdout_long"], "data_end": tables["data_end"]},
     ), tables["returns"])
@@ -392,6 +398,14 @@ class _SpilledOrigins:
         with open(path, "wb") as fh:
             pickle.dump(origin, fh, protocol=pickle.HIGHEST_PROTOCOL)
         self._paths.append(path)
+
+    def pop(self) -> Any:
+        """The first table written, read back and its file removed (:meth:`discard` removes the folder)."""
+        path = self._paths.pop(0)
+        with open(path, "rb") as fh:
+            kept = pickle.load(fh)  # written by this run, just above
+        path.unlink()
+        return kept
 
     def take(self) -> Iterator[backtest.Origin]:
         """Each origin in turn, read back and its file removed; the folder goes after the last."""
@@ -494,19 +508,41 @@ def _tables(params: RunParams, tx: Transactions, split: Split, own_tx: bool) -> 
     main_start = min(split.previous_window_months[0], previous_split.previous_window_months[0])
     in_engine = backtest_engine.engine_schemes(tx) if len(splits) > 1 else None
     # the earlier cut-offs' months too, unless they rank in the engine
-    long_monthly = customer_month(tx, main_start if in_engine is not None else
-                                  min(main_start, backtest.history_start(splits)), split.as_of)
+    long_monthly, stage_months = _months(tx, split, main_start if in_engine is not None else
+                                         min(main_start, backtest.history_start(splits)), main_start)
     monthly = long_monthly[long_monthly["month"] >= pd.Timestamp(main_start)].reset_index(drop=True)
     features = customer_features(tx, split.as_of)
+    absent = without_purchase(tx, split.as_of)  # listed in assignments.csv, not scored
+    stages = _stage_tables(split, features, absent, stage_months)
     origins = _SpilledOrigins()
     try:
         _spill_origins(params, tx, splits[1:], long_monthly if in_engine is None else None, info, origins,
                        in_engine)
         del long_monthly
-        return _main_tables(params, tx, split, own_tx, features, monthly, origins, info)
+        return {**_main_tables(params, tx, split, own_tx, features, monthly, origins, info),
+                "without_purchase": absent, "stages": stages}
     except BaseException:
         origins.discard()
+        stages.discard()
         raise
+
+
+def _months(tx: Transactions, split: Split, start: dt.date, main_start: dt.date) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """The customer-month table from ``start`` to the cut-off (pandas), and each customer's months
+    counted for the relationship stages at the cut-off and one month earlier (``now``, ``earlier``:
+    :func:`segkit.decisions.stages.per_customer_frame`, from ``main_start`` as the run's ``monthly``).
+
+    The table is computed once in the engine; the stages' counts come back one row per customer
+    instead of being counted in pandas over every customer-month later in the run."""
+    table = materialize(tx.con, customer_month_table(tx, start, split.as_of), lasting=False)
+    try:
+        long_monthly = customer_month(tx, start, split.as_of, table=table)
+        rows = table.filter(table.month >= ibis.literal(main_start, type="date")) if start < main_start else table
+        counted = {name: per_customer_frame(rows, as_of, one_row_per_month=True)
+                   for name, as_of in (("now", split.as_of), ("earlier", split.shifted(-1).as_of))}
+    finally:
+        forget(tx.con, table)
+    return long_monthly, counted
 
 
 def _main_tables(params: RunParams, tx: Transactions, split: Split, own_tx: bool, features: pd.DataFrame,
@@ -530,13 +566,27 @@ def _main_tables(params: RunParams, tx: Transactions, split: Split, own_tx: bool
         "holdout_purchases": holdout_purchases(tx, split.holdout_start, split.holdout_end),
         "data_info": {**tx.data_info(), "has": sorted(tx.has)},
         "returns": customer_returns(tx, split.window_months[0], split.as_of),  # high-maintenance customers
-        "without_purchase": without_purchase(tx, split.as_of),  # listed in assignments.csv, not scored
     }
     if out["holdout_long"] is None:
         out["holdout_long"] = out["holdout_monthly"]
     if own_tx:
         tx.close()  # everything below works on per-customer pandas frames; DuckDB's buffers go back
     return out
+
+
+def _stage_tables(split: Split, features: pd.DataFrame, absent: pd.DataFrame,
+                  counted: dict[str, pd.DataFrame]) -> "_SpilledOrigins":
+    """The relationship stages of the evaluated customers, of those without a purchase (dissolution
+    by the rules) and one month earlier (the transitions), from each customer's months counted in
+    the engine (``counted``, emptied here). They wait on disk while the earlier cut-offs are computed
+    and the schemes fitted, the run's peak (held in memory, about 0.3 GB at 3.4M customers: the
+    10M-row peak rose by that much)."""
+    tables = (stage_labels(None, split.as_of, features["customer_id"], per_customer=counted["now"]),
+              stage_labels(None, split.as_of, absent["customer_id"], per_customer=counted.pop("now")),
+              earlier_stages(features, split.shifted(-1).as_of, counted.pop("earlier")))
+    spilled = _SpilledOrigins()
+    spilled.append(tables)
+    return spilled
 
 
 def _spill_origins(params: RunParams, tx: Transactions, splits: list[Split], long_monthly: pd.DataFrame | None,
@@ -660,13 +710,12 @@ def without_purchase(tx: Transactions, as_of: dt.date) -> pd.DataFrame:
     return absent[["customer_id", "return_lines", "returns_value"]].reset_index(drop=True)
 
 
-def _with_absent_stages(lifecycle: pd.DataFrame, monthly: pd.DataFrame, as_of: dt.date,
-                        absent: pd.DataFrame | None) -> pd.DataFrame:
-    """The stages of the evaluated customers and of those without a purchase (dissolution by the
-    stage rules), for assignments.csv; the decisions' stage tables keep the evaluated customers."""
-    if absent is None or absent.empty:
+def _with_absent_stages(lifecycle: pd.DataFrame, absent: pd.DataFrame) -> pd.DataFrame:
+    """The stages of the evaluated customers and of those without a purchase (``absent``: dissolution
+    by the stage rules), for assignments.csv; the decisions' stage tables keep the evaluated customers."""
+    if absent.empty:
         return lifecycle
-    return pd.concat([lifecycle, stage_labels(monthly, as_of, absent["customer_id"])], ignore_index=True)
+    return pd.concat([lifecycle, absent], ignore_index=True)
 
 
 def _assignments(lifecycle: pd.DataFrame, applied: pd.DataFrame, tables: dict[str, pd.DataFrame],

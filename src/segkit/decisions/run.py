@@ -43,9 +43,9 @@ from .mix import tier_mix
 from .payback import payback
 from ..engines import lookup, lookup_text
 from ..policy import POLICY_TIERS, Policy
-from .stages import relationship_stages, stage_check, stage_transitions
+from .stages import relationship_stages, stage_check, stage_transitions, stages_of
 
-__all__ = ["Decisions", "decide", "stage_labels", "alerts_file", "with_tier_change", "segments_as_tiers"]
+__all__ = ["Decisions", "decide", "stage_labels", "earlier_stages", "alerts_file", "with_tier_change", "segments_as_tiers"]
 
 
 @dataclasses.dataclass
@@ -70,10 +70,27 @@ class Decisions:
     missing: list[str]
 
 
-def stage_labels(monthly: pd.DataFrame, as_of: Any, customers: pd.Series) -> pd.DataFrame:
-    """Relationship stages with the stage also in ``lifecycle_stage`` (the assignments column)."""
-    stages = relationship_stages(monthly, as_of, customers=customers)
+def stage_labels(monthly: pd.DataFrame | None, as_of: Any, customers: pd.Series, *,
+                 per_customer: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Relationship stages with the stage also in ``lifecycle_stage`` (the assignments column).
+
+    ``per_customer``: the customers' months already counted (:func:`segkit.decisions.stages.per_customer_frame`,
+    in the engine); then ``monthly`` is not read."""
+    stages = (stages_of(per_customer, customers) if per_customer is not None
+              else relationship_stages(monthly, as_of, customers=customers))
     return stages.assign(lifecycle_stage=stages["stage"])
+
+
+def earlier_stages(features: pd.DataFrame, earlier: Any, per_customer: pd.DataFrame) -> pd.DataFrame:
+    """``customer_id, stage`` one month before the cut-off (``earlier``) of the customers of ``features``
+    who had bought by then, from their months counted at that date (:func:`segkit.decisions.stages.per_customer_frame`):
+    the earlier side of the stage transitions."""
+    return stages_of(per_customer, _known_by(features, earlier))[["customer_id", "stage"]]
+
+
+def _known_by(features: pd.DataFrame, day: Any) -> pd.Series:
+    """The customers who had bought by ``day`` (also before the loaded months: they are not new)."""
+    return features["customer_id"][(features["first_purchase"] <= pd.Timestamp(day)).to_numpy()]
 
 
 def segments_as_tiers(table: pd.DataFrame) -> tuple[pd.DataFrame, str]:
@@ -144,10 +161,11 @@ def decide(a: Any) -> Decisions:
     customers = a.features["customer_id"]
     stages = a.lifecycle[["customer_id", "stage"]]
     earlier = split.shifted(-1).as_of
-    # the customers who had bought by then (also before the loaded months: they are not new)
-    known = customers[(a.features["first_purchase"] <= pd.Timestamp(earlier)).to_numpy()]
-    # relationship_stages reads the months up to `earlier` itself: no copy of the table's earlier rows here
-    before = relationship_stages(a.monthly, earlier, customers=known)
+    # computed with the per-customer tables (in the engine) when the run did; relationship_stages reads
+    # the months up to `earlier` itself otherwise: no copy of the table's earlier rows here
+    before = getattr(a, "stages_earlier", None)
+    if before is None:
+        before = relationship_stages(a.monthly, earlier, customers=_known_by(a.features, earlier))
     transitions = stage_transitions(before, stages)  # all they serve: let them go before the contact list
     del before
     check, ordered = stage_check(stages, a.outcomes.rename(columns={"holdout_bought": "bought"})

@@ -46,11 +46,11 @@ import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
 
-from ..engines import compensated_sum, lookup, ordered_sums, text_sorted
+from ..engines import compensated_sum, count_true, kahan_rows, lookup, ordered_sums, text_sorted, to_pandas
 from ..errors import ParameterError
 from ..features import _round_half_even
 
-__all__ = ["relationship_stages", "stages_table", "stage_transitions", "stage_check", "STAGES", "STAGE_ORDER",
+__all__ = ["relationship_stages", "stages_of", "per_customer_frame", "stages_table", "stage_transitions", "stage_check", "STAGES", "STAGE_ORDER",
            "LIFECYCLE_TO_STAGE", "CHECK_MIN_CUSTOMERS", "EXPLORATION_MONTHS", "QUIET_MIN_MONTHS", "QUIET_FACTOR",
            "COMPARE_MONTHS",
            "DECLINE_RATIO", "GROWTH_RATIO", "COMMITMENT_TENURE_MONTHS", "COMMITMENT_MIN_ACTIVE"]
@@ -142,7 +142,13 @@ def relationship_stages(monthly: pd.DataFrame, as_of: dt.date | str,
 
     Returns ``customer_id, stage, first, last, active, usual_gap, recent, before`` sorted by customer_id.
     """
-    f = _per_customer(monthly, as_of)
+    return stages_of(_per_customer(monthly, as_of), customers)
+
+
+def stages_of(per_customer: pd.DataFrame, customers: pd.Series | None = None) -> pd.DataFrame:
+    """:func:`relationship_stages` from each customer's months already counted: ``per_customer`` is
+    :func:`per_customer_frame` (computed in the engine) or the same columns computed in pandas."""
+    f = per_customer
     ids = pd.Index(pd.Series(customers, dtype=str) if customers is not None else f.index, name="customer_id")
     if not text_sorted(ids, strict=True):  # the features' ids come sorted and unique
         ids = pd.Index(pd.unique(ids), name="customer_id").sort_values()
@@ -164,6 +170,42 @@ def relationship_stages(monthly: pd.DataFrame, as_of: dt.date | str,
                      dtype="str")
     out = f.assign(customer_id=ids.array, stage=stage, usual_gap=usual_gap.round(6))
     return out[["customer_id", "stage", "first", "last", "active", "usual_gap", "recent", "before"]]
+
+
+def per_customer_frame(monthly: ir.Table, as_of: dt.date | str, *, one_row_per_month: bool = False) -> pd.DataFrame:
+    """Each customer's months before the stage rules, counted in the engine: the frame
+    :func:`relationship_stages` builds from a pandas customer-month table, here from
+    :func:`segkit.features.customer_month_table` (or any table with ``customer_id``, ``month``,
+    ``revenue`` and, optionally, ``purchases``), so only one row per customer comes back.
+
+    Indexed by ``customer_id`` (sorted), columns ``first, last`` (months back from ``as_of``'s
+    month to the first and the last purchase month), ``active``, ``recent``, ``before``,
+    ``recent_active``, ``before_active``: the same values and types as the pandas frame
+    (``tests/test_stages_engine.py``). :func:`stages_of` applies the rules. ``one_row_per_month``:
+    the table is known to hold one row per customer and month (a customer-month table segkit
+    built): months are counted as rows, much faster than as distinct values.
+    """
+    per = _per_customer_table(monthly, as_of, one_row_per_month=one_row_per_month, sums=False)
+    per = per.filter(per.customer_id.notnull())
+    ages = [f"_a{a}" for a in _SPAN_AGES]
+    frame = to_pandas(per.select("customer_id", "first", "last", "active", "recent_active", "before_active", *ages)
+                      .order_by("customer_id"))
+    out = pd.DataFrame({"first": frame["first"].to_numpy(_AGE_DTYPE), "last": frame["last"].to_numpy(_AGE_DTYPE),
+                        "active": frame["active"].to_numpy(np.int64)},
+                       index=pd.Index(frame["customer_id"].astype(str), name="customer_id"))
+    for name, span in _SPANS.items():  # oldest month first, the engine's Kahan steps (0.0 without a month)
+        out[name] = kahan_rows([frame[f"_a{a}"].to_numpy(float) for a in span])
+    for name in ("recent_active", "before_active"):  # integers when every customer has such a month, as in pandas
+        counts = frame[name].to_numpy(np.int64)
+        out[name] = counts if (counts > 0).all() else counts.astype(float)
+    return out
+
+
+#: the months (back from the cut-off's) of each compared span, oldest first
+_SPANS = {"recent": range(COMPARE_MONTHS - 1, -1, -1), "before": range(2 * COMPARE_MONTHS - 1, COMPARE_MONTHS - 1, -1)}
+_SPAN_AGES = [age for ages in _SPANS.values() for age in ages]
+#: months back from the cut-off, as pandas computes them from a month's calendar year (int32 in pandas 3)
+_AGE_DTYPE = pd.Series(pd.to_datetime(["2024-01-01"])).dt.year.dtype
 
 
 def stages_table(monthly: ir.Table, as_of: dt.date | str, customers: ir.Table | None = None) -> ir.Table:
@@ -189,26 +231,45 @@ def stages_table(monthly: ir.Table, as_of: dt.date | str, customers: ir.Table | 
     if customers is not None and "customer_id" not in customers.columns:
         raise ParameterError("the customers table lacks 'customer_id'", where="stages_table",
                              fix="pass segkit.features.customer_features_table(...) or a table of ids")
+    per = _per_customer_table(monthly, as_of)
+    if customers is not None:
+        ids = customers.select(customer_id=customers.customer_id.cast("string")).distinct()
+        per = ids.filter(ids.customer_id.notnull()).left_join(per, "customer_id").drop("customer_id_right")
+    return per.select("customer_id", stage=_stage(per), first=per["first"], last=per["last"], active=per.active,
+                      usual_gap=_round_half_even(_usual_gap(per)), recent=per.recent, before=per.before)
+
+
+def _per_customer_table(monthly: ir.Table, as_of: dt.date | str, *, one_row_per_month: bool = False,
+                        sums: bool = True) -> ir.Table:
+    """One row per customer with a purchase month up to ``as_of``'s month: ``first, last, active,
+    recent_active, before_active, recent, before`` (the spans' revenue Kahan-summed oldest month first).
+
+    ``one_row_per_month``: the table has one row per customer and month (as
+    :func:`segkit.features.customer_month_table` builds it), so the months with a purchase are
+    counted as rows, not as distinct months (three ``COUNT(DISTINCT)`` took 4.4 of 5.9 s over
+    6.5M customer-months). ``sums=False``: each span month's revenue as ``_a<age>`` instead of the sums.
+    """
     cut = pd.Timestamp(as_of)
     m = monthly.select(customer_id=monthly.customer_id.cast("string"), month=monthly.month.cast("date"),
                        revenue=monthly.revenue.cast("float64"),
                        paid=monthly["purchases" if "purchases" in monthly.columns else "revenue"] > 0)
     m = m.filter(m.month <= ibis.literal(dt.date(cut.year, cut.month, 1), type="date"))
     m = m.mutate(_age=((cut.year - m.month.year()) * 12 + (cut.month - m.month.month())).cast("int64"))
-    spans = {"recent": range(COMPARE_MONTHS - 1, -1, -1), "before": range(2 * COMPARE_MONTHS - 1, COMPARE_MONTHS - 1, -1)}
+
+    def months(where: ir.BooleanValue) -> ir.IntegerValue:
+        return count_true(where) if one_row_per_month else m._age.nunique(where=where)
+
     per = m.group_by("customer_id").aggregate(
-        first=m._age.max(where=m.paid), last=m._age.min(where=m.paid), active=m._age.nunique(where=m.paid),
-        recent_active=m._age.nunique(where=m.paid & (m._age < COMPARE_MONTHS)),
-        before_active=m._age.nunique(where=m.paid & m._age.between(COMPARE_MONTHS, 2 * COMPARE_MONTHS - 1)),
-        **{f"_a{age}": m.revenue.sum(where=m._age == age) for ages in spans.values() for age in ages})
-    for name, ages in spans.items():
-        per = compensated_sum(per, "customer_id", [f"_a{a}" for a in ages]).rename({name: "_sum"})
+        first=m._age.max(where=m.paid), last=m._age.min(where=m.paid), active=months(m.paid),
+        recent_active=months(m.paid & (m._age < COMPARE_MONTHS)),
+        before_active=months(m.paid & m._age.between(COMPARE_MONTHS, 2 * COMPARE_MONTHS - 1)),
+        **{f"_a{age}": m.revenue.sum(where=m._age == age) for age in _SPAN_AGES})
     per = per.filter(per.active > 0)
-    if customers is not None:
-        ids = customers.select(customer_id=customers.customer_id.cast("string")).distinct()
-        per = ids.filter(ids.customer_id.notnull()).left_join(per, "customer_id").drop("customer_id_right")
-    return per.select("customer_id", stage=_stage(per), first=per["first"], last=per["last"], active=per.active,
-                      usual_gap=_round_half_even(_usual_gap(per)), recent=per.recent, before=per.before)
+    if not sums:
+        return per
+    for name, ages in _SPANS.items():
+        per = compensated_sum(per, "customer_id", [f"_a{a}" for a in ages]).rename({name: "_sum"})
+    return per
 
 
 def _usual_gap(f: ir.Table) -> ir.FloatingValue:
