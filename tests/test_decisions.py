@@ -521,3 +521,38 @@ def test_run_counts_the_stages_with_its_tables_as_pandas_does(cdnow_analysis):
     counted, recounted = decide(a), decide(dataclasses.replace(a, stages_earlier=None))
     pd.testing.assert_frame_equal(counted.transitions, recounted.transitions)
     assert counted.transitions.to_numpy().sum() == len(customers)  # every customer now, from a stage or "(new)"
+
+
+def test_payment_counts_in_the_engine_equal_the_pandas_count(cdnow_tx):
+    """The contact list's first- and second-purchase counts: the engine's per-customer totals equal
+    the pandas count of the same customer-month table, at month ends and in mid-month, and the
+    contact list is the same either way."""
+    from segkit.data import load_transactions
+    from segkit.datasets import make_transactions
+    from segkit.decisions.actions import _payment_counts, payment_counts
+    from segkit.features import customer_month, customer_month_table, split_periods
+
+    b2b_frame, _ = make_transactions(n_customers=300, months=18, seed=5)
+    for tx in (cdnow_tx, load_transactions(b2b_frame)):
+        for as_of in (split_periods(tx, holdout_months=6).as_of, tx.last_date - dt.timedelta(days=40)):
+            start = (pd.Timestamp(as_of) - pd.DateOffset(months=8)).date()
+            monthly = customer_month(tx, start, as_of)
+            got = payment_counts(customer_month_table(tx, start, as_of), as_of)
+            want = _payment_counts(monthly, as_of)
+            assert got.index.tolist() == sorted(want.index) and len(got) > 0
+            assert got["total"].tolist() == want.loc[got.index, "total"].tolist()
+            assert got["this_month"].tolist() == want.loc[got.index, "this_month"].tolist()
+            assert (got["total"] >= got["this_month"]).all() and set(got["total"]) >= {1, 2}
+
+
+def test_run_gives_the_contact_list_of_the_pandas_count(cdnow_analysis):
+    import dataclasses
+
+    from segkit.decisions.run import decide
+
+    a = cdnow_analysis
+    assert a.payment_counts is not None and len(a.payment_counts) > 0
+    counted = decide(a).actions
+    recounted = decide(dataclasses.replace(a, payment_counts=None, stages_earlier=None)).actions
+    pd.testing.assert_frame_equal(counted, recounted)
+    assert {"thank_you", "satisfaction_check"} & set(counted["action"])

@@ -53,7 +53,7 @@ from .evaluate import (BootstrapWeights, agreement, build_scorecard, holdout_cur
                        vip_sensitivity)
 from .features import (available_criteria, criterion_available, customer_features, customer_features_table,
                        customer_month, customer_month_table, holdout_outcomes, split_periods)
-from .decisions.actions import ACTION_COLUMNS
+from .decisions.actions import ACTION_COLUMNS, payment_counts
 from .decisions.maintenance import customer_returns
 from .decisions.erosion import erosion_alerts
 from .decisions.run import Decisions, decide, earlier_stages, stage_labels, with_tier_change
@@ -147,6 +147,9 @@ class Analysis:
     #: ``customer_id, stage`` one month before the cut-off (the stage transitions), counted with the
     #: per-customer tables; None: the decisions count them from ``monthly``
     stages_earlier: pd.DataFrame | None = None
+    #: the contact list's payment counts (:func:`segkit.decisions.actions.payment_counts`), counted in
+    #: the engine; None: the contact list counts them from ``monthly``
+    payment_counts: pd.DataFrame | None = None
 
     def alert_rows(self) -> pd.DataFrame:
         """The content of alerts.csv: every rule's rows (VIP dropouts, the model's rule, margin erosion)."""
@@ -325,7 +328,7 @@ def _fitted_and_scored(params: RunParams, tx: Transactions, split: Split, tables
     lap("evaluate")
     customers = inputs.features["customer_id"]
     # the relationship stages, counted with the per-customer tables: read back from disk
-    lifecycle, absent_stages, stages_earlier = tables["stages"].pop()
+    lifecycle, absent_stages, stages_earlier, payments = tables["stages"].pop()
     absent = tables["without_purchase"]
     overrides = (load_overrides(params.overrides, known_customers=customers) if params.overrides
                  else pd.DataFrame(columns=["customer_id", "tier", "reason"]))
@@ -350,6 +353,7 @@ def _fitted_and_scored(params: RunParams, tx: Transactions, split: Split, tables
         finished=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         model_alerts=model_alerts, holdout_purchases=tables["holdout_purchases"],
         potential_summary=tables["potential"], without_purchase=absent, stages_earlier=stages_earlier,
+        payment_counts=payments,
         backtest={"origins": tables["origins"], "entries": entries, "info": tables["origin_info"],
                   "holdout_long": tables["holdout_long"], "data_end": tables["data_end"]},
     ), tables["returns"])
@@ -530,7 +534,8 @@ def _tables(params: RunParams, tx: Transactions, split: Split, own_tx: bool) -> 
 def _months(tx: Transactions, split: Split, start: dt.date, main_start: dt.date) -> tuple[pd.DataFrame, dict[str, Any]]:
     """The customer-month table from ``start`` to the cut-off (pandas), and each customer's months
     counted for the relationship stages at the cut-off and one month earlier (``now``, ``earlier``:
-    :func:`segkit.decisions.stages.per_customer_frame`, from ``main_start`` as the run's ``monthly``).
+    :func:`segkit.decisions.stages.per_customer_frame`, from ``main_start`` as the run's ``monthly``)
+    and for the contact list (``payments``: :func:`segkit.decisions.actions.payment_counts`).
 
     The table is computed once in the engine; the stages' counts come back one row per customer
     instead of being counted in pandas over every customer-month later in the run."""
@@ -540,6 +545,7 @@ def _months(tx: Transactions, split: Split, start: dt.date, main_start: dt.date)
         rows = table.filter(table.month >= ibis.literal(main_start, type="date")) if start < main_start else table
         counted = {name: per_customer_frame(rows, as_of, one_row_per_month=True)
                    for name, as_of in (("now", split.as_of), ("earlier", split.shifted(-1).as_of))}
+        counted["payments"] = payment_counts(rows, split.as_of)  # the contact list's first and second purchases
     finally:
         forget(tx.con, table)
     return long_monthly, counted
@@ -578,12 +584,12 @@ def _stage_tables(split: Split, features: pd.DataFrame, absent: pd.DataFrame,
                   counted: dict[str, pd.DataFrame]) -> "_SpilledOrigins":
     """The relationship stages of the evaluated customers, of those without a purchase (dissolution
     by the rules) and one month earlier (the transitions), from each customer's months counted in
-    the engine (``counted``, emptied here). They wait on disk while the earlier cut-offs are computed
+    the engine (``counted``, emptied here), and the contact list's payment counts. They wait on disk while the earlier cut-offs are computed
     and the schemes fitted, the run's peak (held in memory, about 0.3 GB at 3.4M customers: the
     10M-row peak rose by that much)."""
     tables = (stage_labels(None, split.as_of, features["customer_id"], per_customer=counted["now"]),
               stage_labels(None, split.as_of, absent["customer_id"], per_customer=counted.pop("now")),
-              earlier_stages(features, split.shifted(-1).as_of, counted.pop("earlier")))
+              earlier_stages(features, split.shifted(-1).as_of, counted.pop("earlier")), counted.pop("payments"))
     spilled = _SpilledOrigins()
     spilled.append(tables)
     return spilled

@@ -30,14 +30,16 @@ from __future__ import annotations
 
 import datetime as dt
 
+import ibis
+import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ..engines import lookup
+from ..engines import lookup, to_pandas
 
-__all__ = ["contact_list", "tier_change", "ACTIONS", "DUE_DAYS", "KEY_ACCOUNT_HEADROOM_SHARE", "ACTION_COLUMNS"]
+__all__ = ["contact_list", "payment_counts", "tier_change", "ACTIONS", "DUE_DAYS", "KEY_ACCOUNT_HEADROOM_SHARE", "ACTION_COLUMNS"]
 
 ACTIONS = ["win_back_call", "margin_review", "promotion_talk", "key_account_approach", "satisfaction_check",
            "thank_you"]
@@ -90,8 +92,25 @@ def _payment_counts(monthly: pd.DataFrame, as_of: dt.date) -> pd.DataFrame:
     return pd.DataFrame({"total": total, "this_month": lookup(this_month, total.index, 0.0)}, index=total.index)
 
 
+def payment_counts(monthly: ir.Table, as_of: dt.date) -> pd.DataFrame:
+    """:func:`_payment_counts` counted in the engine: ``total`` and ``this_month`` payments of the
+    customers who paid in the cut-off's month, from :func:`segkit.features.customer_month_table` (or
+    any table with ``customer_id``, ``month``, ``payments``); only those customers come back. Indexed
+    by customer_id (sorted). The same integers as the pandas count of the same months."""
+    cut = ibis.literal(dt.date(as_of.year, as_of.month, 1), type="date")
+    rows = monthly.select(customer_id=monthly.customer_id.cast("string"), month=monthly.month.cast("date"),
+                          payments=monthly.payments.cast("int64"))
+    rows = rows.filter(rows.month <= cut, rows.payments > 0, rows.customer_id.notnull())
+    per = rows.group_by("customer_id").aggregate(total=rows.payments.sum(),
+                                                 this_month=rows.payments.sum(where=rows.month == cut))
+    frame = to_pandas(per.filter(per.this_month > 0).order_by("customer_id"))
+    return pd.DataFrame({"total": frame["total"].to_numpy(np.int64), "this_month": frame["this_month"].to_numpy(np.int64)},
+                        index=pd.Index(frame["customer_id"].astype(str), name="customer_id"))
+
+
 def _candidates(base: pd.DataFrame, monthly: pd.DataFrame, as_of: dt.date, erosion: pd.DataFrame | None,
-                targets: pd.DataFrame | None, peer_headroom: pd.Series | None) -> dict[str, pd.Series]:
+                targets: pd.DataFrame | None, peer_headroom: pd.Series | None,
+                counted: pd.DataFrame | None = None) -> dict[str, pd.Series]:
     """action -> value_at_stake for the customers it applies to (index customer_id)."""
     value = base["window_value"]
     found = {"win_back_call": value[base["tier"].isin(["VIP", "GOOD"]) & (base["stage"] == "dissolution")]}
@@ -105,7 +124,8 @@ def _candidates(base: pd.DataFrame, monthly: pd.DataFrame, as_of: dt.date, erosi
         h.index = h.index.astype(str)
         h = pd.Series(lookup(h, base.index, np.nan), index=base.index, dtype=float)
         found["key_account_approach"] = h[(h > 0) & (h >= KEY_ACCOUNT_HEADROOM_SHARE * value.clip(lower=0))]
-    counts = lookup(_payment_counts(monthly, as_of), base.index, 0.0)  # by Arrow positions: no hash of text
+    counts = lookup(counted if counted is not None else _payment_counts(monthly, as_of),  # by Arrow positions
+                    base.index, 0.0)
     second = (counts["total"] == 2) & (counts["this_month"] >= 1)
     first = (counts["total"] == 1) & (counts["this_month"] == 1)
     found["satisfaction_check"], found["thank_you"] = value[second], value[first]
@@ -163,9 +183,9 @@ def _first_actions(base: pd.DataFrame, found: dict[str, pd.Series], as_of: dt.da
                          "value_at_stake": [round(float(v), 6) for v in stake]}, columns=ACTION_COLUMNS)
 
 
-def contact_list(as_of: dt.date | str, tiers: pd.DataFrame, stages: pd.DataFrame, monthly: pd.DataFrame, *,
+def contact_list(as_of: dt.date | str, tiers: pd.DataFrame, stages: pd.DataFrame, monthly: pd.DataFrame | None, *,
                  window_value: pd.Series, erosion: pd.DataFrame | None = None, targets: pd.DataFrame | None = None,
-                 peer_headroom: pd.Series | None = None) -> pd.DataFrame:
+                 peer_headroom: pd.Series | None = None, payments: pd.DataFrame | None = None) -> pd.DataFrame:
     """One row per customer needing a contact: ``customer_id, action, reason, due_by, tier, stage, value_at_stake``.
 
     Parameters
@@ -176,6 +196,7 @@ def contact_list(as_of: dt.date | str, tiers: pd.DataFrame, stages: pd.DataFrame
     window_value : customer_id -> the criterion over the window.
     erosion, targets : :func:`margin_erosion` and :func:`good_targets` results (optional).
     peer_headroom : customer_id -> peer headroom (optional; from the potential work).
+    payments : :func:`payment_counts` of ``monthly`` (counted in the engine); then ``monthly`` is not read.
 
     Sorted by the action's priority, then value_at_stake (largest first), then customer_id.
     """
@@ -187,7 +208,7 @@ def contact_list(as_of: dt.date | str, tiers: pd.DataFrame, stages: pd.DataFrame
     wv.index = wv.index.astype(str)
     base["window_value"] = np.nan_to_num(lookup(wv, base.index, np.nan).astype(float), nan=0.0, posinf=np.inf,
                                          neginf=-np.inf)
-    found = _candidates(base, monthly, as_of, erosion, targets, peer_headroom)
+    found = _candidates(base, monthly, as_of, erosion, targets, peer_headroom, payments)
     out = _first_actions(base, found, as_of)
     out["_p"] = out["action"].map({a: i for i, a in enumerate(ACTIONS)})
     out = out.sort_values(["_p", "value_at_stake", "customer_id"], ascending=[True, False, True], kind="stable")

@@ -182,7 +182,7 @@ def decide(a: Any) -> Decisions:
         values = tiers.assign(value=tiers["customer_id"].map(window_value).fillna(0.0).to_numpy())
         capacity = capacity_check(values, policy["VIP"].capacity)
     actions = contact_list(split.as_of, tiers, stages, a.monthly, window_value=window_value, erosion=erosion,
-                           targets=targets, peer_headroom=_peer_headroom(a))
+                           targets=targets, peer_headroom=_peer_headroom(a), payments=getattr(a, "payment_counts", None))
     actions = _first_purchase_actions_complete(actions, a.features, pd.Timestamp(a.monthly["month"].min()))
     attributes = [c for c in p.columns if c in a.features.columns and c not in _NOT_ATTRIBUTES]
     mix = {}
