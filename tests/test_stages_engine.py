@@ -24,7 +24,7 @@ from segkit import engines
 from segkit.config import CDNOW_PATH
 from segkit.data import load_transactions
 from segkit.datasets import make_transactions
-from segkit.decisions.stages import _per_customer, per_customer_frame, relationship_stages, stages_of, stages_table
+from segkit.decisions.stages import _per_customer, per_customer_frame, per_customer_frames, relationship_stages, stages_of, stages_table
 from segkit.errors import ParameterError
 from segkit.features import customer_features_table, customer_month, customer_month_table, split_periods
 
@@ -69,6 +69,10 @@ def both(df: pd.DataFrame, customers: list[str] | None = None, as_of: dt.date = 
         pd.testing.assert_frame_equal(counted, _per_customer(df, as_of), check_exact=True)
         pd.testing.assert_frame_equal(stages_of(counted, pd.Series(customers) if customers is not None else None),
                                       want, check_exact=True)
+    # several cut-offs in one query, as the run counts them (the later first, as the run passes them)
+    cut_offs = [as_of, (pd.Timestamp(as_of) - pd.offsets.MonthEnd(1)).date(), dt.date(2024, 2, 14)]
+    for cut, counted in zip(cut_offs, per_customer_frames(table, cut_offs, one_row_per_month=True), strict=True):
+        pd.testing.assert_frame_equal(counted, _per_customer(df, cut), check_exact=True)
     return got
 
 

@@ -57,7 +57,7 @@ from .decisions.actions import ACTION_COLUMNS, payment_counts
 from .decisions.maintenance import customer_returns
 from .decisions.erosion import erosion_alerts
 from .decisions.run import Decisions, decide, earlier_stages, stage_labels, with_tier_change
-from .decisions.stages import per_customer_frame
+from .decisions.stages import per_customer_frames
 from .schemes import PercentileTiers, SchemeInputs, apply_overrides, load_overrides
 from .schemes import registry
 from .schemes._base import isin, no_purchase_values
@@ -543,8 +543,8 @@ def _months(tx: Transactions, split: Split, start: dt.date, main_start: dt.date)
     try:
         long_monthly = customer_month(tx, start, split.as_of, table=table)
         rows = table.filter(table.month >= ibis.literal(main_start, type="date")) if start < main_start else table
-        counted = {name: per_customer_frame(rows, as_of, one_row_per_month=True)
-                   for name, as_of in (("now", split.as_of), ("earlier", split.shifted(-1).as_of))}
+        counted = dict(zip(("now", "earlier"), per_customer_frames(rows, [split.as_of, split.shifted(-1).as_of],
+                                                                    one_row_per_month=True), strict=True))
         counted["payments"] = payment_counts(rows, split.as_of)  # the contact list's first and second purchases
     finally:
         forget(tx.con, table)

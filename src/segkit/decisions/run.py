@@ -43,7 +43,7 @@ from .mix import tier_mix
 from .payback import payback
 from ..engines import lookup, lookup_text
 from ..policy import POLICY_TIERS, Policy
-from .stages import relationship_stages, stage_check, stage_transitions, stages_of
+from .stages import STAGES, relationship_stages, stage_check, stage_transitions, stages_of
 
 __all__ = ["Decisions", "decide", "stage_labels", "earlier_stages", "alerts_file", "with_tier_change", "segments_as_tiers"]
 
@@ -82,10 +82,15 @@ def stage_labels(monthly: pd.DataFrame | None, as_of: Any, customers: pd.Series,
 
 
 def earlier_stages(features: pd.DataFrame, earlier: Any, per_customer: pd.DataFrame) -> pd.DataFrame:
-    """``customer_id, stage`` one month before the cut-off (``earlier``) of the customers of ``features``
-    who had bought by then, from their months counted at that date (:func:`segkit.decisions.stages.per_customer_frame`):
-    the earlier side of the stage transitions."""
-    return stages_of(per_customer, _known_by(features, earlier))[["customer_id", "stage"]]
+    """``customer_id, stage`` one month before the cut-off (``earlier``), from the customers' months
+    counted at that date (:func:`segkit.decisions.stages.per_customer_frame`): the earlier side of
+    the stage transitions. Every customer of ``features``, in its order and sharing its ids; the stage
+    is categorical (one byte per customer) and missing for those who had not bought by then."""
+    ids = features["customer_id"].reset_index(drop=True)
+    known = (features["first_purchase"] <= pd.Timestamp(earlier)).to_numpy()
+    codes = np.full(len(ids), -1, dtype=np.int8)
+    codes[known] = pd.Categorical(stages_of(per_customer, ids[known])["stage"], categories=STAGES).codes
+    return pd.DataFrame({"customer_id": ids, "stage": pd.Categorical.from_codes(codes, categories=STAGES)})
 
 
 def _known_by(features: pd.DataFrame, day: Any) -> pd.Series:
