@@ -144,8 +144,9 @@ class Analysis:
     #: customers seen up to as_of without a purchase (only returns): listed in assignments.csv, not
     #: segmented or scored; ``customer_id, return_lines, returns_value`` (see :func:`without_purchase`)
     without_purchase: pd.DataFrame | None = None
-    #: ``customer_id, stage`` one month before the cut-off (the stage transitions), counted with the
-    #: per-customer tables; None: the decisions count them from ``monthly``
+    #: ``customer_id, stage`` one month before the cut-off (the stage transitions): every customer of
+    #: ``features``, the stage categorical and missing for those who had not bought by then
+    #: (:func:`segkit.decisions.run.earlier_stages`); None: the decisions count them from ``monthly``
     stages_earlier: pd.DataFrame | None = None
     #: the contact list's payment counts (:func:`segkit.decisions.actions.payment_counts`), counted in
     #: the engine; None: the contact list counts them from ``monthly``
@@ -378,7 +379,8 @@ def _backtest_scoring(params: RunParams, schemes: dict[str, Any], main: backtest
 
 
 class _SpilledOrigins:
-    """The earlier backtest origins, kept on disk until they are fitted, one at a time.
+    """The earlier backtest origins, kept on disk until they are fitted, one at a time (and, in
+    another instance, the relationship stage tables until the decisions: :func:`_stage_tables`).
 
     Their tables must be computed while the transactions are open, and the engine is closed before
     the schemes are fitted (at 10M rows DuckDB holds the data in about 0.9 GB); held in memory, the
@@ -534,7 +536,7 @@ def _tables(params: RunParams, tx: Transactions, split: Split, own_tx: bool) -> 
 def _months(tx: Transactions, split: Split, start: dt.date, main_start: dt.date) -> tuple[pd.DataFrame, dict[str, Any]]:
     """The customer-month table from ``start`` to the cut-off (pandas), and each customer's months
     counted for the relationship stages at the cut-off and one month earlier (``now``, ``earlier``:
-    :func:`segkit.decisions.stages.per_customer_frame`, from ``main_start`` as the run's ``monthly``)
+    :func:`segkit.decisions.stages.per_customer_frames`, from ``main_start`` as the run's ``monthly``)
     and for the contact list (``payments``: :func:`segkit.decisions.actions.payment_counts`).
 
     The table is computed once in the engine; the stages' counts come back one row per customer
