@@ -26,7 +26,7 @@ from .calendar import Split
 from .config import RunParams
 from .data import Transactions
 from .engines import engine_name, lookup, to_pandas
-from .features import customer_month_table
+from .features import CustomerMonths, customer_month_table
 from .schemes import registry, tiers_engine
 
 __all__ = ["engine_schemes", "ranked_in_engine", "refit_features"]
@@ -45,10 +45,13 @@ def engine_schemes(tx: Transactions) -> list[registry.SchemeSpec] | None:
 
 
 def ranked_in_engine(tx: Transactions, split: Split, params: RunParams, specs: list[registry.SchemeSpec],
-                     features: pd.DataFrame, features_table: Any) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
+                     features: pd.DataFrame, features_table: Any,
+                     months: CustomerMonths | None = None) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
     """``(ranks, baselines)`` at the cut-off ``split``: ``customer_id, rank`` of each scheme of ``specs``
-    and :func:`segkit.compare.baseline_orders` of ``features`` (``features_table``: the same, in the engine)."""
-    monthly = customer_month_table(tx, backtest.history_start([split]), split.as_of)
+    and :func:`segkit.compare.baseline_orders` of ``features`` (``features_table``: the same, in the engine).
+    ``months``: the run's customer months already in the engine, read where they cover a period."""
+    month_rows = months.rows if months is not None else (lambda start, end: customer_month_table(tx, start, end))
+    monthly = month_rows(backtest.history_start([split]), split.as_of)
     ranks = {}
     # every table comes back sorted by customer_id, as ``features`` is: the comparison then finds each
     # customer's rank and key by position (one comparison of equal id columns) instead of hashing
@@ -60,7 +63,7 @@ def ranked_in_engine(tx: Transactions, split: Split, params: RunParams, specs: l
                                          "rank": table["rank"].to_numpy()})
     window = list(split.window_months)
     # the window's months only: the engine reads the dates of those months, not the tiers' whole history
-    in_window = customer_month_table(tx, window[0], split.as_of)
+    in_window = month_rows(window[0], split.as_of)
     rows = tiers_engine.rows_of(in_window, params.criterion, window, features_table)
     totals = tiers_engine.window_totals(rows, window, window[-1:])
     totals = totals.select(_id=totals.customer_id, _total=totals.total)

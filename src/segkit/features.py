@@ -31,6 +31,7 @@ datetime.date(1997, 12, 31)
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Callable, Sequence
 
@@ -41,7 +42,7 @@ import pandas as pd
 
 from .calendar import Split, add_months, month_end, month_start, shift_date, split_dates
 from .data import Transactions
-from .engines import count_true, engine_name, fetch, month_then_text_order, text_sorted
+from .engines import count_true, engine_name, fetch, forget, materialize, month_then_text_order, text_sorted
 from .errors import ParameterError
 
 __all__ = [
@@ -54,6 +55,7 @@ __all__ = [
     "gini",
     "customer_month",
     "customer_month_table",
+    "CustomerMonths",
     "customer_features",
     "customer_features_table",
     "holdout_outcomes",
@@ -215,6 +217,77 @@ def customer_month(tx: Transactions, start: dt.date | None = None, end: dt.date 
     if order is None:
         return frame.sort_values(["month", "customer_id"], kind="stable").reset_index(drop=True)
     return frame.take(order).reset_index(drop=True)
+
+
+@dataclasses.dataclass
+class CustomerMonths:
+    """:func:`customer_month_table` of one period computed once in the engine, serving the periods inside it.
+
+    A run needs the customer months of several periods that overlap (the calibration months, each
+    backtest cut-off's history and holdout, the holdouts after the cut-off); each is an aggregate of
+    the transactions over its own dates. A period [start, end] inside this one's is the rows of its
+    months here when it holds whole months (``start`` a month's first day or this table's own start,
+    ``end`` a month's last day or this table's own end): every row is one customer's month, summed
+    over the same transactions, so the rows equal :func:`customer_month_table` of that period. Any
+    other period (a mid-month cut-off, or one outside) is computed from the transactions, as before.
+
+    ``tx``: the transactions; ``start`` (None: from the first transaction) and ``end``: the period
+    computed once. :meth:`drop` frees the engine's table (before the connection closes).
+
+    Example
+    -------
+    >>> from segkit.config import CDNOW_PATH
+    >>> from segkit.data import load_transactions
+    >>> tx = load_transactions(CDNOW_PATH)
+    >>> months = CustomerMonths.compute(tx, dt.date(1997, 1, 1), dt.date(1998, 6, 30))
+    >>> months.covers(dt.date(1997, 7, 1), dt.date(1997, 12, 31)), months.covers(None, dt.date(1997, 12, 31))
+    (True, False)
+    >>> a = months.frame(dt.date(1997, 7, 1), dt.date(1997, 12, 31))
+    >>> b = customer_month(tx, dt.date(1997, 7, 1), dt.date(1997, 12, 31))
+    >>> a.equals(b)
+    True
+    >>> months.drop()
+    """
+
+    tx: Transactions
+    table: ir.Table
+    start: dt.date | None
+    end: dt.date
+
+    @classmethod
+    def compute(cls, tx: Transactions, start: dt.date | None, end: dt.date) -> "CustomerMonths":
+        """The customer months of [start, end], computed now and kept in the engine (:func:`materialize`;
+        compressed with the transactions on a large file: a run keeps it while it reads every other table)."""
+        return cls(tx, materialize(tx.con, customer_month_table(tx, start, end)), start, end)
+
+    def covers(self, start: dt.date | None, end: dt.date) -> bool:
+        """Whether the period [start, end] is whole months of this table (see the class)."""
+        if end > self.end or (end != self.end and end != month_end(end)):
+            return False
+        if start is None:
+            return self.start is None
+        if self.start is None:
+            return start.day == 1
+        return start == self.start or (start > self.start and start.day == 1)
+
+    def rows(self, start: dt.date | None, end: dt.date) -> ir.Table:
+        """:func:`customer_month_table` ``(tx, start, end)``: this table's rows when it covers the period."""
+        if not self.covers(start, end):
+            return customer_month_table(self.tx, start, end)
+        t = self.table
+        if start is not None and start != self.start:
+            t = t.filter(t.month >= ibis.literal(start, type="date"))
+        if end != self.end:
+            t = t.filter(t.month <= ibis.literal(month_start(end), type="date"))
+        return t
+
+    def frame(self, start: dt.date | None, end: dt.date) -> pd.DataFrame:
+        """:func:`customer_month` ``(tx, start, end)``, from this table when it covers the period."""
+        return customer_month(self.tx, start, end, table=self.rows(start, end))
+
+    def drop(self) -> None:
+        """Free the engine's table (:func:`segkit.engines.forget`)."""
+        forget(self.tx.con, self.table)
 
 
 def customer_features_table(tx: Transactions, as_of: dt.date, start: dt.date | None = None,

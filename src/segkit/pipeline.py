@@ -40,7 +40,7 @@ import pandas as pd
 
 from . import __version__
 from .atomic import atomic_open, atomic_write
-from .calendar import Split, shift_date
+from .calendar import Split, month_end, shift_date
 from .config import RunParams, is_connection_url
 from .csvfiles import write_csv
 from .data import QualityReport, Transactions, file_sha256, load_transactions, sha256_of_files
@@ -51,8 +51,8 @@ from . import backtest, backtest_engine, compare, i18n, narrative
 from .evaluate import (BootstrapWeights, agreement, build_scorecard, holdout_curves, migration_matrix, persistence,
                        recommended_segments, score_scheme, stabilities, union_vs_period_total,
                        vip_sensitivity)
-from .features import (available_criteria, criterion_available, customer_features, customer_features_table,
-                       customer_month, customer_month_table, holdout_outcomes, split_periods)
+from .features import (CustomerMonths, available_criteria, criterion_available, customer_features,
+                       customer_features_table, holdout_outcomes, split_periods)
 from .decisions.actions import ACTION_COLUMNS, payment_counts
 from .decisions.maintenance import customer_returns
 from .decisions.erosion import erosion_alerts
@@ -513,56 +513,71 @@ def _tables(params: RunParams, tx: Transactions, split: Split, own_tx: bool) -> 
     splits, info = backtest.origin_splits(split, tx.first_date, params.backtest_origins)
     main_start = min(split.previous_window_months[0], previous_split.previous_window_months[0])
     in_engine = backtest_engine.engine_schemes(tx) if len(splits) > 1 else None
-    # the earlier cut-offs' months too, unless they rank in the engine
-    long_monthly, stage_months = _months(tx, split, main_start if in_engine is not None else
-                                         min(main_start, backtest.history_start(splits)), main_start)
-    monthly = long_monthly[long_monthly["month"] >= pd.Timestamp(main_start)].reset_index(drop=True)
-    features = customer_features(tx, split.as_of)
-    absent = without_purchase(tx, split.as_of)  # listed in assignments.csv, not scored
-    stages = _stage_tables(split, features, absent, stage_months)
-    origins = _SpilledOrigins()
+    months = _shared_months(params, tx, split, min(main_start, backtest.history_start(splits)))
     try:
-        _spill_origins(params, tx, splits[1:], long_monthly if in_engine is None else None, info, origins,
-                       in_engine)
-        del long_monthly
-        return {**_main_tables(params, tx, split, own_tx, features, monthly, origins, info),
-                "without_purchase": absent, "stages": stages}
-    except BaseException:
-        origins.discard()
-        stages.discard()
-        raise
+        # the earlier cut-offs' months too, unless they rank in the engine
+        long_monthly, stage_months = _months(months, split, main_start if in_engine is not None else months.start,
+                                             main_start)
+        monthly = long_monthly[long_monthly["month"] >= pd.Timestamp(main_start)].reset_index(drop=True)
+        features = customer_features(tx, split.as_of)
+        absent = without_purchase(tx, split.as_of)  # listed in assignments.csv, not scored
+        stages = _stage_tables(split, features, absent, stage_months)
+        origins = _SpilledOrigins()
+        try:
+            _spill_origins(params, tx, splits[1:], long_monthly if in_engine is None else None, info, origins,
+                           in_engine, months)
+            del long_monthly
+            out = {**_main_tables(params, tx, split, features, monthly, origins, info, months),
+                   "without_purchase": absent, "stages": stages}
+        except BaseException:
+            origins.discard()
+            stages.discard()
+            raise
+    finally:
+        months.drop()
+    if own_tx:
+        tx.close()  # everything below works on per-customer pandas frames; DuckDB's buffers go back
+    return out
 
 
-def _months(tx: Transactions, split: Split, start: dt.date, main_start: dt.date) -> tuple[pd.DataFrame, dict[str, Any]]:
+def _shared_months(params: RunParams, tx: Transactions, split: Split, start: dt.date) -> CustomerMonths:
+    """The customer months every part of the run reads, computed once in the engine: from ``start``
+    (the first month a cut-off's tiers look at) to the end of the longest holdout, or to the cut-off
+    when it falls inside a month (a month then mixes the two sides; the holdouts are their own queries)."""
+    horizon = max(params.holdout_months, 6)
+    end = max(split.holdout_end, shift_date(split.as_of, horizon))
+    return CustomerMonths.compute(tx, start, end if split.as_of == month_end(split.as_of) else split.as_of)
+
+
+def _months(months: CustomerMonths, split: Split, start: dt.date,
+            main_start: dt.date) -> tuple[pd.DataFrame, dict[str, Any]]:
     """The customer-month table from ``start`` to the cut-off (pandas), and each customer's months
     counted for the relationship stages at the cut-off and one month earlier (``now``, ``earlier``:
     :func:`segkit.decisions.stages.per_customer_frames`, from ``main_start`` as the run's ``monthly``)
     and for the contact list (``payments``: :func:`segkit.decisions.actions.payment_counts`).
 
-    The table is computed once in the engine; the stages' counts come back one row per customer
-    instead of being counted in pandas over every customer-month later in the run."""
-    table = materialize(tx.con, customer_month_table(tx, start, split.as_of), lasting=False)
-    try:
-        long_monthly = customer_month(tx, start, split.as_of, table=table)
-        rows = table.filter(table.month >= ibis.literal(main_start, type="date")) if start < main_start else table
-        counted = dict(zip(("now", "earlier"), per_customer_frames(rows, [split.as_of, split.shifted(-1).as_of],
-                                                                    one_row_per_month=True), strict=True))
-        counted["payments"] = payment_counts(rows, split.as_of)  # the contact list's first and second purchases
-    finally:
-        forget(tx.con, table)
+    The table is the run's shared one (:class:`segkit.features.CustomerMonths`); the stages' counts
+    come back one row per customer instead of being counted in pandas over every customer-month later
+    in the run."""
+    long_monthly = months.frame(start, split.as_of)
+    rows = months.rows(main_start, split.as_of)
+    counted = dict(zip(("now", "earlier"), per_customer_frames(rows, [split.as_of, split.shifted(-1).as_of],
+                                                                one_row_per_month=True), strict=True))
+    counted["payments"] = payment_counts(rows, split.as_of)  # the contact list's first and second purchases
     return long_monthly, counted
 
 
-def _main_tables(params: RunParams, tx: Transactions, split: Split, own_tx: bool, features: pd.DataFrame,
-                 monthly: pd.DataFrame, origins: "_SpilledOrigins", info: dict[str, Any]) -> dict[str, Any]:
+def _main_tables(params: RunParams, tx: Transactions, split: Split, features: pd.DataFrame,
+                 monthly: pd.DataFrame, origins: "_SpilledOrigins", info: dict[str, Any],
+                 months: CustomerMonths) -> dict[str, Any]:
     previous_split = split.shifted(-1)
     horizon = max(params.holdout_months, 6)
     out = {
         "features": features, "monthly": monthly,
         "outcomes": holdout_outcomes(tx, split, features["customer_id"]),
-        "holdout_monthly": customer_month(tx, split.holdout_start, split.holdout_end),
+        "holdout_monthly": months.frame(split.holdout_start, split.holdout_end),
         # a longer horizon than the run's own, for the "does the verdict move?" table
-        "holdout_long": (customer_month(tx, split.holdout_start, shift_date(split.as_of, horizon))
+        "holdout_long": (months.frame(split.holdout_start, shift_date(split.as_of, horizon))
                          if horizon > params.holdout_months else None),
         "data_end": tx.last_date, "origins": origins, "origin_info": info,
         "previous": SchemeInputs(features=customer_features(tx, previous_split.as_of),
@@ -577,8 +592,6 @@ def _main_tables(params: RunParams, tx: Transactions, split: Split, own_tx: bool
     }
     if out["holdout_long"] is None:
         out["holdout_long"] = out["holdout_monthly"]
-    if own_tx:
-        tx.close()  # everything below works on per-customer pandas frames; DuckDB's buffers go back
     return out
 
 
@@ -598,7 +611,8 @@ def _stage_tables(split: Split, features: pd.DataFrame, absent: pd.DataFrame,
 
 
 def _spill_origins(params: RunParams, tx: Transactions, splits: list[Split], long_monthly: pd.DataFrame | None,
-                   info: dict[str, Any], origins: "_SpilledOrigins", in_engine: list[Any] | None = None) -> None:
+                   info: dict[str, Any], origins: "_SpilledOrigins", in_engine: list[Any] | None,
+                   months: CustomerMonths) -> None:
     """Compute each earlier origin's tables and spill them (:class:`_SpilledOrigins`). The first
     origin with too few customers to fit every scheme ends the list, and ``info`` says so.
 
@@ -612,7 +626,7 @@ def _spill_origins(params: RunParams, tx: Transactions, splits: list[Split], lon
             if len(f) <= params.k_range[0]:  # too few customers to fit every scheme: stop here and say so
                 info.update(used=len(origins) + 1, limit="customers")
                 break
-            origins.append(_origin(params, tx, s, f, long_monthly, table, in_engine))
+            origins.append(_origin(params, tx, s, f, long_monthly, table, in_engine, months))
         finally:
             if table is not None:
                 forget(tx.con, table)
@@ -620,11 +634,11 @@ def _spill_origins(params: RunParams, tx: Transactions, splits: list[Split], lon
 
 
 def _origin(params: RunParams, tx: Transactions, s: Split, f: pd.DataFrame, long_monthly: pd.DataFrame | None,
-            table: Any, in_engine: list[Any] | None) -> backtest.Origin:
-    holdout, summary = customer_month(tx, s.holdout_start, s.holdout_end), summary_frame(tx, s.as_of,
-                                                                                         criterion=params.criterion)
+            table: Any, in_engine: list[Any] | None, months: CustomerMonths) -> backtest.Origin:
+    holdout, summary = months.frame(s.holdout_start, s.holdout_end), summary_frame(tx, s.as_of,
+                                                                                  criterion=params.criterion)
     if in_engine is not None:
-        ranks, baselines = backtest_engine.ranked_in_engine(tx, s, params, in_engine, f, table)
+        ranks, baselines = backtest_engine.ranked_in_engine(tx, s, params, in_engine, f, table, months)
         return backtest.Origin(s, backtest_engine.refit_features(f, params, in_engine), None, holdout, summary,
                                ranks=ranks, baselines=baselines)
     # its own months only, from the first one its tiers look at (as the main cut-off's table):
