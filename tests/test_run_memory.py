@@ -157,15 +157,23 @@ def test_customers_without_a_purchase_are_selected_in_the_engine():
 
 
 def test_month_earlier_refits_keep_only_what_stability_reads(cdnow_analysis):
-    from segkit.evaluate import migration_matrix, stability_ari
+    """Three columns, the segments as categories (one byte per customer): stability, migration and
+    persistence equal those of the segments' text, types included."""
+    from segkit.evaluate import migration_matrix, persistence, stability_ari
 
     a = cdnow_analysis
     for name, previous in a.previous_tables.items():
         assert list(previous.columns) == ["customer_id", "segment", "rank"], name
+        assert isinstance(previous["segment"].dtype, pd.CategoricalDtype), name
         table = a.schemes[name].segment_table()
         assert -1.0 <= stability_ari(table, previous) <= 1.0
         assert migration_matrix(previous, table).to_numpy().sum() == previous["customer_id"].isin(
             table["customer_id"]).sum()
+        text = previous.assign(segment=previous["segment"].astype(str))
+        assert stability_ari(table, previous) == stability_ari(table, text), name
+        assert a.scores[name]["metrics"]["stability_ari"] == stability_ari(table, text), name
+        for f in (migration_matrix, persistence):
+            pd.testing.assert_frame_equal(f(previous, table), f(text, table))
 
 
 

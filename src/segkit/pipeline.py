@@ -708,8 +708,10 @@ def _fit_schemes(inputs: SchemeInputs, previous: SchemeInputs) -> tuple[dict[str
         again = dataclasses.replace(previous, reference=schemes[spec.name], segments_only=True)
         # stability, migration and persistence read these three columns only (a scheme's scores or
         # predictions beside them would stay in memory for nothing)
-        previous_tables[spec.name] = spec.cls.from_params(inputs.params).fit(again).segment_table()[
-            ["customer_id", "segment", "rank"]]
+        table = spec.cls.from_params(inputs.params).fit(again).segment_table()[["customer_id", "segment", "rank"]]
+        # the segments as categories: one byte per customer instead of its text (about 0.25 GB for the
+        # four schemes at 3.4M customers, kept to the end of the run); the same groups and labels
+        previous_tables[spec.name] = table.assign(segment=table["segment"].astype("category"))
     return schemes, previous_tables
 
 

@@ -175,7 +175,6 @@ def decide(a: Any) -> Decisions:
     del before
     check, ordered = stage_check(stages, a.outcomes.rename(columns={"holdout_bought": "bought"})
                                  if "bought" not in a.outcomes else a.outcomes)
-    previous, _ = segments_as_tiers(a.previous_tables["percentile_tiers"])
     vip_target = policy["VIP"].target_threshold if policy is not None else None
     targets = good_targets(tiers_fit.monthly_tiers_, tiers, threshold=vip_target)
     erosion = margin_erosion(a.monthly, tiers_fit.monthly_tiers_, list(tiers_fit.window_)) if has_cost else None
@@ -196,6 +195,7 @@ def decide(a: Any) -> Decisions:
         mix_input = tiers.merge(revenue.assign(customer_id=revenue["customer_id"].astype(str)), on="customer_id")
         mix = {c: tier_mix(mix_input, c) for c in attributes}
     pay, pay_rec, how = _payback_tables(a, policy, has_cost)
+    previous, _ = segments_as_tiers(a.previous_tables["percentile_tiers"])  # read after the contact list's peak
     return Decisions(
         policy=policy, stages=a.lifecycle, transitions=transitions, stage_check=check,
         stages_ordered=ordered, tier_change=tier_change(tiers, previous), payback=pay, payback_recommended=pay_rec,
