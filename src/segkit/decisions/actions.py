@@ -124,11 +124,13 @@ def _candidates(base: pd.DataFrame, monthly: pd.DataFrame, as_of: dt.date, erosi
         h.index = h.index.astype(str)
         h = pd.Series(lookup(h, base.index, np.nan), index=base.index, dtype=float)
         found["key_account_approach"] = h[(h > 0) & (h >= KEY_ACCOUNT_HEADROOM_SHARE * value.clip(lower=0))]
-    counts = lookup(counted if counted is not None else _payment_counts(monthly, as_of),  # by Arrow positions
-                    base.index, 0.0)
-    second = (counts["total"] == 2) & (counts["this_month"] >= 1)
-    first = (counts["total"] == 1) & (counts["this_month"] == 1)
-    found["satisfaction_check"], found["thank_you"] = value[second], value[first]
+    counts = counted if counted is not None else _payment_counts(monthly, as_of)
+    # both rules pick among the few customers who paid in the cut-off's month: their ids are chosen
+    # there and found among every customer in Arrow, not every customer's counts looked up (two
+    # columns of 3.37M customers at the contact list's peak); a customer without counts has none
+    second = counts.index[((counts["total"] == 2) & (counts["this_month"] >= 1)).to_numpy()]
+    first = counts.index[((counts["total"] == 1) & (counts["this_month"] == 1)).to_numpy()]
+    found["satisfaction_check"], found["thank_you"] = value[_isin(base.index, second)], value[_isin(base.index, first)]
     return found
 
 
