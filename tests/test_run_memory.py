@@ -178,6 +178,35 @@ def test_month_earlier_refits_keep_only_what_stability_reads(cdnow_analysis):
 
 
 
+def test_month_earlier_tiers_read_as_categories_give_the_tier_changes_of_their_text(cdnow_analysis):
+    """The decisions read the month-earlier tiers by their categories (no text of every customer's):
+    the same tiers and tier changes as from the text, also with a missing segment or one that is
+    not a tier name (then both map by rank)."""
+    from segkit.decisions.actions import tier_change
+    from segkit.decisions.run import segments_as_tiers
+
+    a = cdnow_analysis
+    now, _ = segments_as_tiers(a.schemes["percentile_tiers"].segment_table())
+    previous = a.previous_tables["percentile_tiers"]
+    odd = previous["segment"].cat.add_categories(["SPECIAL"])
+    variants = [previous,
+                previous.assign(segment=previous["segment"].where(np.arange(len(previous)) % 9 > 0)),
+                previous.assign(segment=odd.where(np.arange(len(previous)) % 11 > 0, "SPECIAL")),
+                previous.assign(segment=previous["segment"].cat.add_categories(["UNUSED"]))]
+    hows = []
+    for table in variants:
+        coded, how = segments_as_tiers(table)
+        text, how_text = segments_as_tiers(table.assign(segment=table["segment"].astype(str)))
+        hows.append(how)
+        assert how == how_text
+        assert coded["customer_id"].equals(text["customer_id"])
+        assert coded["tier"].astype(str).tolist() == text["tier"].astype(str).tolist()
+        pd.testing.assert_frame_equal(tier_change(now, coded), tier_change(now, text))
+    assert hows == ["by name", "by rank", "by rank", "by name"]
+    for table in (variants[0], variants[3]):  # read by name without their text (an unused category too)
+        assert isinstance(segments_as_tiers(table)[0]["tier"].dtype, pd.CategoricalDtype)
+
+
 def test_stability_of_dictionary_encoded_segments_equals_that_of_their_text():
     from segkit.evaluate import stability_ari
 

@@ -103,7 +103,14 @@ def segments_as_tiers(table: pd.DataFrame) -> tuple[pd.DataFrame, str]:
 
     Named tiers are kept (``"by name"``); otherwise segments map by rank (``"by rank"``).
     """
-    labels = table["segment"].astype(str)
+    segment = table["segment"]
+    if isinstance(segment.dtype, pd.CategoricalDtype):  # (a month-earlier refit's) read by its categories
+        codes = segment.cat.codes.to_numpy()
+        used = np.bincount(codes[codes >= 0], minlength=len(segment.cat.categories)) > 0
+        present = {str(c) for c in segment.cat.categories[used]} | ({"nan"} if (codes < 0).any() else set())
+        if present <= set(POLICY_TIERS):  # the tiers stay categories: no text of every customer's
+            return pd.DataFrame({"customer_id": table["customer_id"].astype(str), "tier": segment.array}), "by name"
+    labels = segment.astype(str)
     if set(pd.unique(labels)) <= set(POLICY_TIERS):  # the distinct labels (not a Python set of every row's)
         return pd.DataFrame({"customer_id": table["customer_id"].astype(str), "tier": labels}), "by name"
     ranks = sorted(table["rank"].unique())
