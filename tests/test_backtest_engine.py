@@ -176,3 +176,45 @@ def test_the_engine_ranks_and_keys_come_in_the_features_order(cdnow_tx, monkeypa
         backtest._aligned_ranks(got, features["customer_id"])  # the comparison's lookup: by position
     assert baselines["customer_id"].tolist() == features["customer_id"].tolist()
     assert baselines["past_value"].lt(0).any() and baselines["past_value"].eq(0).any()  # with and without a row
+
+
+@pytest.mark.parametrize("in_engine", [True, False])
+def test_an_earlier_cut_off_scored_one_scheme_at_a_time_gives_the_same_scoring(cdnow_tx, in_engine):
+    """``backtest.scoring_of`` (what a run does) against ``prepare_scoring`` of ``fit_origin`` (every
+    scheme's table at once): the same ranks, outcomes and baseline keys, in the registry's order, for an
+    earlier cut-off ranked in the engine and for one refitted in pandas; the origin lets go of its
+    holdout months, engine ranks and baseline keys."""
+    from segkit.potential.summary import summary_frame
+
+    params = RunParams(data=str(CDNOW_PATH), name="t", k_range=(2, 3))
+    split = split_periods(cdnow_tx, holdout_months=params.holdout_months,
+                          window_months=params.window_months).shifted(-3)
+    holdout = customer_month(cdnow_tx, split.holdout_start, split.holdout_end)
+    summary = summary_frame(cdnow_tx, split.as_of, criterion=params.criterion)
+
+    def origin() -> backtest.Origin:
+        if not in_engine:
+            monthly = customer_month(cdnow_tx, backtest.history_start([split]), split.as_of)
+            return backtest.Origin(split, customer_features(cdnow_tx, split.as_of), monthly, holdout, summary)
+        specs = backtest_engine.engine_schemes(cdnow_tx)
+        table = materialize(cdnow_tx.con, customer_features_table(cdnow_tx, split.as_of), lasting=False)
+        try:
+            features = customer_features(cdnow_tx, split.as_of, table=table)
+            ranks, baselines = backtest_engine.ranked_in_engine(cdnow_tx, split, params, specs, features, table)
+        finally:
+            forget(cdnow_tx.con, table)
+        return backtest.Origin(split, backtest_engine.refit_features(features, params, specs), None, holdout,
+                               summary, ranks=ranks, baselines=baselines)
+
+    before = origin()
+    expected = backtest.prepare_scoring(before, backtest.fit_origin(before, params), params.criterion, compact=True)
+    streamed = origin()
+    got = backtest.scoring_of(streamed, params)
+    names = [spec.name for spec in registry.schemes()]
+    assert list(got.tables) == list(expected.tables) == names
+    for name in names:
+        pd.testing.assert_frame_equal(got.tables[name], expected.tables[name], check_exact=True)
+    pd.testing.assert_frame_equal(got.outcomes, expected.outcomes, check_exact=True)
+    pd.testing.assert_frame_equal(got.baselines, expected.baselines, check_exact=True)
+    assert got.split == expected.split and got.outcomes["outcome"].gt(0).any()
+    assert streamed.holdout_monthly is None and streamed.baselines is None and streamed.ranks == {}

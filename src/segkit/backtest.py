@@ -42,7 +42,7 @@ from .schemes import SchemeInputs, registry
 from .schemes._base import _text, isin
 
 __all__ = ["ORIGIN_STEP", "COMPARE_RESAMPLES", "STABILITY_RESAMPLES", "Origin", "Scoring", "origin_splits",
-           "fit_origin", "prepare_scoring", "score_origins",
+           "fit_origin", "prepare_scoring", "scoring_of", "score_origins",
            "decide", "stability", "settings_winners", "map_override_tiers", "OVERRIDE_RANKS"]
 
 #: months between two backtest cut-offs
@@ -144,6 +144,38 @@ def prepare_scoring(origin: Origin, tables: Mapping[str, pd.DataFrame], criterio
         compare.baseline_orders(origin.features, origin.monthly, criterion, origin.split.window_months)
     if compact:
         baselines = _sharing_ids(baselines, outcomes["customer_id"])
+    return Scoring(origin.split, kept, outcomes, baselines)
+
+
+def scoring_of(origin: Origin, params: RunParams, reference: Mapping[str, Any] | None = None) -> Scoring:
+    """``prepare_scoring(origin, fit_origin(origin, params, reference), params.criterion, compact=True)``,
+    made one table at a time: the same :class:`Scoring`.
+
+    The holdout's outcomes come first and the origin lets go of its holdout months, the ranks it
+    brought from the engine and its baseline keys as soon as they are aligned with the outcomes' ids;
+    then each scheme is fitted and at once reduced to its ranks. So the origin's fit holds one scheme's
+    segment table at a time instead of every one of them beside all of the origin's tables (the run's
+    memory peak at millions of customers). ``origin`` is left without ``holdout_monthly``, ``ranks``
+    and ``baselines``: it serves nothing afterwards.
+    """
+    reference = reference or {}
+    outcomes = compare.criterion_outcomes(origin.holdout_monthly, origin.features["customer_id"], params.criterion)
+    origin.holdout_monthly = None
+    ids = outcomes["customer_id"]
+    baselines = origin.baselines if origin.baselines is not None else \
+        compare.baseline_orders(origin.features, origin.monthly, params.criterion, origin.split.window_months)
+    baselines = _sharing_ids(baselines, ids)
+    origin.baselines = None
+    names = [spec.name for spec in registry.schemes()]
+    kept: dict[str, pd.DataFrame | None] = dict.fromkeys(names)  # the registry's order, as fit_origin's
+    for name in names:
+        if name in origin.ranks:
+            kept[name] = _aligned_ranks(origin.ranks.pop(name), ids)
+    for spec in registry.schemes():
+        if kept[spec.name] is None:
+            fitted = spec.cls.from_params(params).fit(origin.inputs(params, reference.get(spec.name), segments_only=True))
+            kept[spec.name] = _aligned_ranks(fitted.segment_table(), ids)
+            del fitted
     return Scoring(origin.split, kept, outcomes, baselines)
 
 

@@ -371,10 +371,9 @@ def _backtest_scoring(params: RunParams, schemes: dict[str, Any], main: backtest
     scoring = [backtest.prepare_scoring(main, segment_tables, params.criterion)]
     earlier, tables["origins"] = tables["origins"], []
     for origin in earlier.take():  # read back one at a time (_SpilledOrigins)
-        fitted = backtest.fit_origin(origin, params, schemes)
-        scoring.append(backtest.prepare_scoring(origin, fitted, params.criterion, compact=True))
+        scoring.append(backtest.scoring_of(origin, params, schemes))  # one scheme's table at a time
         tables["origins"].append(origin.split)
-        del origin, fitted
+        del origin
     return scoring
 
 
