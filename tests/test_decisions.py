@@ -17,6 +17,7 @@ from segkit.decisions import (ACTIONS, ALERT_COLUMNS, DEFAULT_POLICY_YAML, Polic
                               margin_erosion, payback, relationship_stages, stage_check, stage_transitions, STAGES,
                               tier_change, tier_mix)
 from segkit.decisions.actions import _REASONS, DUE_DAYS, _candidates
+from segkit.decisions.stages import STAGE_ORDER
 from segkit.errors import ConfigError
 
 B2B = DATA_DIR / "synthetic" / "b2b.csv.gz"
@@ -281,6 +282,32 @@ def test_stage_transitions_and_check():
     assert table["purchase_rate"].tolist() == [1.0, 0.5, 0.0, 0.5] and ordered is False
     table, ordered = stage_check(stages, out, min_customers=2)  # only commitment and dissolution are checked
     assert ordered is True and table["checked"].tolist() == [False, True, False, True]
+
+
+@settings(max_examples=80, deadline=None)
+@given(st_.lists(st_.tuples(st_.integers(0, 30), st_.sampled_from([*STAGES, None])), min_size=1, max_size=30,
+                 unique_by=lambda r: r[0]),
+       st_.lists(st_.tuples(st_.integers(0, 30), st_.sampled_from([True, False, None])), max_size=30),
+       st_.booleans(), st_.booleans())
+def test_stage_check_counts_as_a_left_join_of_the_outcomes(stages, outcomes, text, in_order):
+    """The purchase rates equal those of pandas' left merge it replaced, whether the outcomes come sorted
+    with each id once (looked up in Arrow) or not (repeated or unsorted ids: the merge itself), with
+    customers missing from the outcomes (not bought) and missing outcomes."""
+    s = pd.DataFrame({"customer_id": [f"c{i:02d}" for i, _ in stages], "stage": [g for _, g in stages]})
+    o = pd.DataFrame({"customer_id": [f"c{i:02d}" for i, _ in outcomes], "bought": [b for _, b in outcomes]},
+                     columns=["customer_id", "bought"])
+    if in_order:
+        o = o.drop_duplicates("customer_id").sort_values("customer_id", kind="stable")
+    if text:
+        s, o = s.astype({"customer_id": "str"}), o.astype({"customer_id": "str"})
+    joined = s.merge(o, on="customer_id", how="left")
+    joined["bought"] = joined["bought"].fillna(False).astype(bool)
+    expected = joined.groupby("stage").agg(customers=("customer_id", "size"), bought=("bought", "sum"))
+    expected = expected.reindex(STAGE_ORDER).dropna().astype({"customers": "int64", "bought": "int64"})
+    table, _ = stage_check(s, o, min_customers=1)
+    assert table["stage"].tolist() == expected.index.tolist()
+    assert table["customers"].tolist() == expected["customers"].tolist()
+    assert table["bought"].tolist() == expected["bought"].tolist()
 
 
 @settings(max_examples=60, deadline=None)

@@ -287,3 +287,28 @@ def test_assignments_share_the_segment_tables_text_instead_of_copying_it():
         assert out[column].tolist() == tables[scheme][source].tolist() and out[column].dtype == "str", column
         assert _text_buffer(out[column]) == _text_buffer(tables[scheme][source]), column
     assert out["rfm_r"].tolist() == [1] * n and out["recommended_segment"].tolist() == tables["rfm"]["segment"].tolist()
+
+
+def test_the_decisions_never_hash_every_customers_text_in_pandas(cdnow_analysis, monkeypatch):
+    """pandas hashes text by making one Python string per value first (a boolean Series used as a key,
+    ``dropna``, a merge, a ``Categorical`` of labels): at 3.37M customers each such table cost about
+    0.25 GB inside the decisions, the run's peak. The decisions look ids and labels up in Arrow
+    instead: nothing as long as the customers is hashed by pandas (the contact list's few candidates
+    may be)."""
+    from pandas.core.indexes.base import Index
+
+    from segkit.decisions.run import decide
+
+    hashed = []
+    real = Index._get_engine_target
+
+    def spy(self):
+        if self.dtype == object or isinstance(self.dtype, pd.StringDtype):  # (numbers hash without objects)
+            hashed.append(len(self))
+        return real(self)
+
+    monkeypatch.setattr(Index, "_get_engine_target", spy)
+    decisions = decide(cdnow_analysis)
+    customers = len(cdnow_analysis.features)
+    assert len(decisions.actions) > 100 and customers > 20_000  # not vacuous: a real contact list
+    assert max(hashed, default=0) < customers // 4, sorted(hashed)[-3:]

@@ -173,9 +173,10 @@ def scoring_of(origin: Origin, params: RunParams, reference: Mapping[str, Any] |
             kept[name] = _aligned_ranks(origin.ranks.pop(name), ids)
     for spec in registry.schemes():
         if kept[spec.name] is None:
-            fitted = spec.cls.from_params(params).fit(origin.inputs(params, reference.get(spec.name), segments_only=True))
+            inputs = origin.inputs(params, reference.get(spec.name), segments_only=True)
+            fitted = spec.cls.from_params(params).fit(inputs)
             kept[spec.name] = _aligned_ranks(fitted.segment_table(), ids)
-            del fitted
+            del fitted, inputs
     return Scoring(origin.split, kept, outcomes, baselines)
 
 

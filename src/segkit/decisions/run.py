@@ -221,7 +221,11 @@ def _peer_headroom(a: Any) -> pd.Series | None:
     if "peer_headroom" not in a.assignments:
         return None
     h = pd.to_numeric(a.assignments["peer_headroom"], errors="coerce")
-    return pd.Series(h.to_numpy(), index=a.assignments["customer_id"].astype(str)).dropna()
+    # the missing values dropped by a numpy mask: Series.dropna looks a name up in the index of text ids,
+    # which builds its hash table of one Python string per customer (0.27 GB at 3.37M customers)
+    keep = h.notna().to_numpy()
+    ids = a.assignments["customer_id"].astype(str).array[keep]
+    return pd.Series(h.to_numpy()[keep], index=pd.Index(ids, name="customer_id"))
 
 
 def with_tier_change(assignments: pd.DataFrame, decisions: Decisions | None) -> pd.DataFrame:
