@@ -236,6 +236,13 @@ def test_prospects_and_peer_headroom_in_a_run(tmp_path):
     assert head.loc[c, "peer_group"] == "region=north"
     assert head.loc[c, "peer_headroom"] == pytest.approx(max(q - north[c], 0.0), abs=1e-6)
     assert rows.loc[c, "peer_headroom"] == pytest.approx(head.loc[c, "peer_headroom"])
+    # the run decides before it makes its assignments, reading the potential segment table's headroom:
+    # the same contact list as deciding from the finished assignments (prospect and override rows included)
+    from segkit.decisions.run import decide
+
+    again = decide(a)
+    pd.testing.assert_frame_equal(again.actions, a.decisions.actions)
+    assert (a.decisions.actions["action"] == "key_account_approach").sum() > 10  # headroom at work
 
 
 def test_overrides_accept_prospects_but_not_without_a_reason(tmp_path):

@@ -312,3 +312,30 @@ def test_the_decisions_never_hash_every_customers_text_in_pandas(cdnow_analysis,
     customers = len(cdnow_analysis.features)
     assert len(decisions.actions) > 100 and customers > 20_000  # not vacuous: a real contact list
     assert max(hashed, default=0) < customers // 4, sorted(hashed)[-3:]
+
+
+def test_stages_read_back_from_disk_share_the_features_ids_and_one_stage_text(cdnow_analysis):
+    """The stage tables wait on disk (pickled: every text column comes back with its own buffer);
+    read back, the evaluated customers' and the month-earlier stages hold the features' own ids and
+    ``lifecycle_stage`` is ``stage``'s text, with the same values. RFM's labels are its scores' text."""
+    a = cdnow_analysis
+    ids = a.features["customer_id"]
+    assert _text_buffer(a.lifecycle["customer_id"]) == _text_buffer(ids)
+    assert _text_buffer(a.stages_earlier["customer_id"]) == _text_buffer(ids)
+    assert _text_buffer(a.lifecycle["lifecycle_stage"]) == _text_buffer(a.lifecycle["stage"])
+    assert a.lifecycle["customer_id"].tolist() == ids.tolist()
+    assert a.lifecycle["lifecycle_stage"].tolist() == a.lifecycle["stage"].tolist()
+    rfm = a.schemes["rfm"]
+    assert _text_buffer(rfm.labels_) == _text_buffer(rfm.scores_["rfm_segment"]) and rfm.labels_.dtype == "str"
+
+
+def test_a_table_of_other_ids_keeps_its_own():
+    """Ids in another order (or other ids) are not replaced: only the same ids in the same order share."""
+    from segkit.pipeline import _with_ids_of
+
+    ids = pd.Series(pd.array(["a", "b", "c"], dtype="str"))
+    frame = pd.DataFrame({"customer_id": pd.array(["a", "c", "b"], dtype="str"), "stage": ["x", "y", "z"]})
+    assert _with_ids_of(frame, ids) is frame
+    same = pd.DataFrame({"customer_id": pd.array(["a", "b", "c"], dtype="str"), "stage": ["x", "y", "z"]})
+    shared = _with_ids_of(same, ids)
+    assert _text_buffer(shared["customer_id"]) == _text_buffer(ids) and shared.equals(same)

@@ -163,8 +163,13 @@ def _missing(policy: Policy | None, has_cost: bool, attributes: list[str]) -> li
     return out
 
 
-def decide(a: Any) -> Decisions:
-    """Every decision table of the analysis ``a`` (a :class:`segkit.pipeline.Analysis`)."""
+def decide(a: Any, *, headroom: pd.DataFrame | None = None) -> Decisions:
+    """Every decision table of the analysis ``a`` (a :class:`segkit.pipeline.Analysis`).
+
+    ``headroom``: ``customer_id, peer_headroom`` rows to read the peer headroom from instead of
+    ``a.assignments`` (the run decides before it makes its assignments); no ``peer_headroom`` column:
+    none, as for assignments without it.
+    """
     p, split = a.params, a.split
     policy = Policy.from_mapping(p.policy, where="policy") if p.policy is not None else None
     has_cost = "cost" in a.data.get("has", [])
@@ -192,8 +197,9 @@ def decide(a: Any) -> Decisions:
     if policy is not None:
         values = tiers.assign(value=tiers["customer_id"].map(window_value).fillna(0.0).to_numpy())
         capacity = capacity_check(values, policy["VIP"].capacity)
+    headroom_of = _peer_headroom(a.assignments if headroom is None else headroom)
     actions = contact_list(split.as_of, tiers, stages, a.monthly, window_value=window_value, erosion=erosion,
-                           targets=targets, peer_headroom=_peer_headroom(a), payments=getattr(a, "payment_counts", None))
+                           targets=targets, peer_headroom=headroom_of, payments=getattr(a, "payment_counts", None))
     actions = _first_purchase_actions_complete(actions, a.features, pd.Timestamp(a.monthly["month"].min()))
     attributes = [c for c in p.columns if c in a.features.columns and c not in _NOT_ATTRIBUTES]
     mix = {}
@@ -216,15 +222,15 @@ def decide(a: Any) -> Decisions:
 _NOT_ATTRIBUTES = {"customer_id", "date", "amount", "quantity", "cost", "order_id"}
 
 
-def _peer_headroom(a: Any) -> pd.Series | None:
-    """customer_id -> peer headroom when the assignments carry it (the potential scheme), else None."""
-    if "peer_headroom" not in a.assignments:
+def _peer_headroom(rows: pd.DataFrame) -> pd.Series | None:
+    """customer_id -> peer headroom when the rows (the assignments) carry it (the potential scheme), else None."""
+    if "peer_headroom" not in rows:
         return None
-    h = pd.to_numeric(a.assignments["peer_headroom"], errors="coerce")
+    h = pd.to_numeric(rows["peer_headroom"], errors="coerce")
     # the missing values dropped by a numpy mask: Series.dropna looks a name up in the index of text ids,
     # which builds its hash table of one Python string per customer (0.27 GB at 3.37M customers)
     keep = h.notna().to_numpy()
-    ids = a.assignments["customer_id"].astype(str).array[keep]
+    ids = rows["customer_id"].astype(str).array[keep]
     return pd.Series(h.to_numpy()[keep], index=pd.Index(ids, name="customer_id"))
 
 

@@ -355,7 +355,8 @@ class RFMSegmenter(SchemeMixin):
         self.scores_ = scores
         self.cut_points_ = pd.DataFrame(cuts)
         self.bin_sizes_ = pd.DataFrame(sizes)
-        self.labels_ = pd.Series(scores["rfm_segment"].to_numpy(), index=pd.Index(scores["customer_id"]).rename(None))
+        # the scores' own labels (one text buffer for both, not a Python string per customer made text again)
+        self.labels_ = pd.Series(scores["rfm_segment"].array, index=pd.Index(scores["customer_id"]).rename(None))
         self._features = f
         return self
 
