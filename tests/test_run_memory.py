@@ -323,6 +323,7 @@ def test_stages_read_back_from_disk_share_the_features_ids_and_one_stage_text(cd
     assert _text_buffer(a.lifecycle["customer_id"]) == _text_buffer(ids)
     assert _text_buffer(a.stages_earlier["customer_id"]) == _text_buffer(ids)
     assert _text_buffer(a.lifecycle["lifecycle_stage"]) == _text_buffer(a.lifecycle["stage"])
+    assert _text_buffer(a.potential_summary["customer_id"]) == _text_buffer(ids)
     assert a.lifecycle["customer_id"].tolist() == ids.tolist()
     assert a.lifecycle["lifecycle_stage"].tolist() == a.lifecycle["stage"].tolist()
     rfm = a.schemes["rfm"]

@@ -603,7 +603,8 @@ def _main_tables(params: RunParams, tx: Transactions, split: Split, features: pd
                                  split=previous_split, params=params,
                                  potential=summary_frame(tx, previous_split.as_of, criterion=params.criterion)),
         # the potential scheme's inputs, computed while the transactions are open
-        "potential": summary_frame(tx, split.as_of, criterion=params.criterion),
+        # sharing the features' ids (the same customers in the same order): one buffer, not two
+        "potential": _with_ids_of(summary_frame(tx, split.as_of, criterion=params.criterion), features["customer_id"]),
         "holdout_purchases": holdout_purchases(tx, split.holdout_start, split.holdout_end),
         "data_info": {**tx.data_info(), "has": sorted(tx.has)},
         "returns": customer_returns(tx, split.window_months[0], split.as_of),  # high-maintenance customers
@@ -637,7 +638,8 @@ def _stages_read_back(spilled: "_SpilledOrigins", customers: pd.Series) -> tuple
     """
     lifecycle, absent, earlier, payments = spilled.pop()
     lifecycle = _with_ids_of(lifecycle, customers)
-    return lifecycle.assign(lifecycle_stage=lifecycle["stage"].array), absent, _with_ids_of(earlier, customers), payments
+    lifecycle = lifecycle.assign(lifecycle_stage=lifecycle["stage"].array)
+    return lifecycle, absent, _with_ids_of(earlier, customers), payments
 
 
 def _with_ids_of(frame: pd.DataFrame, ids: pd.Series) -> pd.DataFrame:
