@@ -273,12 +273,17 @@ def test_predictions_return_to_the_summary_order(rows):
     from segkit.schemes.potential import _in_summary_order
 
     ids = pd.Series(["a", "b", "c", "d"], dtype="str")
+    summary = pd.DataFrame({"customer_id": ids, "x": [0, 1, 2, 3], "span_days": [0, 10, 20, 30],
+                            "age_days": [40, 50, 60, 70], "repeat_value": [np.nan, 1.5, 2.5, 3.5]})
     pred = pd.DataFrame({"p_alive": [0.1 * (r + 1) for r in rows], "_row": np.array(rows, dtype=np.int64)})
-    out = _in_summary_order(pred, ids)
+    out = _in_summary_order(pred, summary, ids)
     want = sorted(rows)
-    assert list(out.columns) == ["customer_id", "p_alive"] and out["customer_id"].dtype == "str"
-    assert out["customer_id"].tolist() == [ids[r] for r in want]
+    assert list(out.columns) == ["customer_id", "x", "span_days", "age_days", "repeat_value", "p_alive"]
+    assert out["customer_id"].dtype == "str" and out["customer_id"].tolist() == [ids[r] for r in want]
     assert out["p_alive"].tolist() == [0.1 * (r + 1) for r in want]
+    # the summary's own columns follow their rows, with their types
+    pd.testing.assert_frame_equal(out[["x", "span_days", "age_days", "repeat_value"]],
+                                  summary.iloc[want, 1:].reset_index(drop=True))
 
 
 def test_predictions_are_the_same_whatever_the_summary_order(cdnow_analysis):

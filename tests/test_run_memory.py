@@ -340,3 +340,14 @@ def test_a_table_of_other_ids_keeps_its_own():
     same = pd.DataFrame({"customer_id": pd.array(["a", "b", "c"], dtype="str"), "stage": ["x", "y", "z"]})
     shared = _with_ids_of(same, ids)
     assert _text_buffer(shared["customer_id"]) == _text_buffer(ids) and shared.equals(same)
+
+
+def test_the_potential_predictions_hold_the_summary_columns_without_a_copy(cdnow_analysis):
+    """The predictions' ``x, span_days, age_days, repeat_value`` are the purchase summary's own arrays
+    (not a second copy sent through the engine and back), with the same values and types."""
+    a = cdnow_analysis
+    pred, summary = a.schemes["potential"].predictions_, a.potential_summary
+    assert pred["customer_id"].tolist() == summary["customer_id"].tolist()
+    for column in ("x", "span_days", "age_days", "repeat_value"):
+        assert np.shares_memory(pred[column].to_numpy(), summary[column].to_numpy()), column
+        pd.testing.assert_series_equal(pred[column], summary[column])

@@ -64,23 +64,32 @@ INACTIVE_P_ALIVE = 0.5
 PREDICTION_COLUMNS = ("p_alive", "expected_purchases", "predicted_value", "peer_headroom")
 
 
-def _in_summary_order(pred: pd.DataFrame, ids: pd.Series) -> pd.DataFrame:
+#: the purchase summary's columns the predictions carry (taken from the summary, not from the engine)
+_SUMMARY_COLUMNS = ("x", "span_days", "age_days", "repeat_value")
+
+
+def _in_summary_order(pred: pd.DataFrame, summary: pd.DataFrame, ids: pd.Series) -> pd.DataFrame:
     """The engine's predictions (any row order, ``_row``: the summary row each came from) in the
-    summary's order, with the summary's ``ids`` (the text stays in pandas: not sent back and forth).
+    summary's order, after the summary's ``ids`` and its own columns (:data:`_SUMMARY_COLUMNS`: the
+    text and the counts stay in pandas, not sent back and forth).
 
     One prediction per summary row (the join of every row with its own counts) is put in place by
-    ``_row`` directly; anything else is sorted by it, and the ids follow the rows."""
+    ``_row`` directly, beside the summary's own columns (no copy of them); anything else is sorted by
+    ``_row``, and the ids and the summary's columns follow the rows."""
     rows = pred.pop("_row").to_numpy(np.int64)
     n = len(ids)
     if len(rows) == n and (n == 0 or (rows.min() >= 0 and rows.max() < n and np.bincount(rows, minlength=n).max() == 1)):
         order = np.empty(n, dtype=np.int64)
         order[rows] = np.arange(n)  # where the prediction of summary row i is
-        text = ids.array
+        # as Series: pandas inserts a Series of the same index without a copy, an array with one
+        own = {"customer_id": ids.array, **{c: summary[c].reset_index(drop=True) for c in _SUMMARY_COLUMNS}}
     else:
         order = np.argsort(rows, kind="stable")
-        text = ids.array.take(rows[order])
+        own = {"customer_id": ids.array.take(rows[order]),
+               **{c: summary[c].array.take(rows[order]) for c in _SUMMARY_COLUMNS}}
     out = pred.take(order).reset_index(drop=True)
-    out.insert(0, "customer_id", text)
+    for i, (name, values) in enumerate(own.items()):
+        out.insert(i, name, values)
     return out
 
 
@@ -125,7 +134,8 @@ class PotentialTiers(SchemeMixin):
         split = inputs.split
         self.horizon_days = (split.holdout_end - split.as_of).days
         ids = inputs.features["customer_id"].astype(str)
-        summary = summary[isin(summary["customer_id"], ids)]
+        known = isin(summary["customer_id"], ids)
+        summary = summary if known.all() else summary[known]  # (a mask of all True copies every column)
         # each row's position rides along: the engine's join returns rows in any order, and put back in
         # the summary's (the features' when every customer has a summary row) the lookup below is one
         # comparison of the ids instead of an Arrow hash of millions of them
@@ -135,8 +145,8 @@ class PotentialTiers(SchemeMixin):
         warm = reference.model_ if reference is not None and reference.criterion == self.criterion else None
         self.model_ = fit_summary(table, split.as_of, criterion=self.criterion, time_unit_days=self.time_unit_days,
                                   warm=warm)
-        pred = _in_summary_order(to_pandas(predict_summary(table, self.model_, self.horizon_days).drop("customer_id")),
-                                 summary["customer_id"].astype(str))
+        predicted = predict_summary(table, self.model_, self.horizon_days).drop("customer_id", *_SUMMARY_COLUMNS)
+        pred = _in_summary_order(to_pandas(predicted), summary, summary["customer_id"].astype(str))
         # every evaluated customer, in the features' order (a customer without a summary row: empty);
         # when every one has a row, in that order already, no copy of the predictions (3.37M customers:
         # ~0.25 GB at the run's peak, the earlier cut-offs' refits)
