@@ -359,3 +359,30 @@ def test_project_root_never_falls_back_to_the_working_folder(tmp_path):
     out = subprocess.run([sys.executable, "-c", "import segkit.config as c; print(c.PROJECT_ROOT, c.NOTEBOOKS_DIR)"],
                          cwd=tmp_path, capture_output=True, text=True, check=True).stdout.split()
     assert Path(out[0]) == Path(__file__).resolve().parents[1] and Path(out[1]) == Path(out[0]) / "notebooks"
+
+
+@pytest.mark.parametrize("command", ["segment", "run"])
+def test_a_full_disk_is_a_clear_error_not_a_traceback(tmp_path, monkeypatch, capsys, command):
+    """A disk that fills during a run (say while the earlier cut-offs' tables are written to the
+    temporary folder) ends with exit 1 and a message naming the file and the fix; other OS errors
+    are not hidden."""
+    import errno
+
+    from segkit import cli
+
+    def full(args):
+        raise OSError(errno.ENOSPC, "No space left on device", str(tmp_path / "segkit-origins-1" / "origin0.pkl"))
+
+    argv = [command, str(tmp_path / "x.csv"), "--out", str(tmp_path / "out")] if command == "segment" else [command]
+    monkeypatch.setattr(cli, f"cmd_{command}", full)
+    assert cli.main(argv) == 1
+    err = capsys.readouterr().err
+    assert "the disk is full writing" in err and "origin0.pkl" in err and "TMPDIR" in err
+    assert "Traceback" not in err
+
+    def denied(args):
+        raise OSError(errno.EACCES, "Permission denied", "x")
+
+    monkeypatch.setattr(cli, f"cmd_{command}", denied)
+    with pytest.raises(PermissionError):
+        cli.main(argv)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import errno
 import json
 import re
 import sys
@@ -301,6 +302,24 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted: nothing was published by the interrupted run", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except OSError as exc:
+        if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        message = _disk_full(exc)
+        print(f"error: {message}", file=sys.stderr)
+        if getattr(args, "json", False):
+            out = Path(getattr(args, "out", None) or "reports")
+            print(json.dumps(run_summary(EXIT_FAILED, out, {}, error=message), indent=2))
+        return EXIT_FAILED
+
+
+def _disk_full(exc: OSError) -> str:
+    """The message for a disk that fills during a run (the engine's spill, the earlier cut-offs' tables
+    waiting on disk, the files written): where, and what to do, without a traceback."""
+    where = f" writing {exc.filename}" if exc.filename else ""
+    return (f"the disk is full{where} ({exc.strerror or 'no space left on device'}); the run stopped. "
+            "Free some space, or point TMPDIR (segkit's temporary tables) and --out at a disk with room, "
+            "then run again")
 
 
 def entry() -> None:  # pragma: no cover - console script
