@@ -353,6 +353,28 @@ def test_positions_of_sorted_millions_take_the_search_not_a_join(monkeypatch):
     assert np.array_equal(got, expected) and (got >= 0).sum() == (expected >= 0).sum() > 200_000
 
 
+def test_positions_of_ids_in_sorted_runs_take_the_search(monkeypatch):
+    """A customer-month table comes by month, then customer_id: each month a sorted run of ids. The
+    search answers it (no join, no hash of the rows) with Arrow's positions; ids in short runs do not."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from segkit import engines
+
+    rng = np.random.default_rng(5)
+    members = pa.array([f"C{i:07d}" for i in range(0, 400_000, 2)], type=pa.large_string())
+    months = [np.sort(rng.choice(400_000, 60_000, replace=False)) for _ in range(6)]
+    values = pa.array([f"C{i:07d}" for run in months for i in run], type=pa.large_string())
+    expected = np.asarray(pc.fill_null(pc.index_in(values, value_set=members), -1).to_numpy(zero_copy_only=False))
+    monkeypatch.setattr(engines, "_joined_positions", lambda *a: pytest.fail("a join"))
+    got = engines._positions_in(values, members)
+    assert got.dtype == np.int64 and np.array_equal(got, expected) and 100_000 < (got >= 0).sum() < 360_000
+    # runs of 1,000 ids on average: the search would jump about the members, a hash answers
+    chunks = [chunk for run in months for chunk in np.split(run, 60)[::-1]]  # each sorted, in descending order
+    short = pa.array([f"C{i:07d}" for chunk in chunks for i in chunk], type=pa.large_string())
+    assert engines._searched_positions(short, members) is None
+
+
 def test_lookup_of_a_few_flagged_customers_among_a_million():
     from segkit.engines import lookup
 

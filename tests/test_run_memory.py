@@ -351,3 +351,54 @@ def test_the_potential_predictions_hold_the_summary_columns_without_a_copy(cdnow
     for column in ("x", "span_days", "age_days", "repeat_value"):
         assert np.shares_memory(pred[column].to_numpy(), summary[column].to_numpy()), column
         pd.testing.assert_series_equal(pred[column], summary[column])
+
+
+def test_the_tiers_code_only_the_rows_they_read_and_label_alike(cdnow_tx):
+    """The tiers take the window's and the window-before's rows of known customers once, with the ids
+    as codes (never a text copy): the frame and positions of the mask-then-code steps, and the same
+    fit whether the table comes sorted by month (its windows then slices of it) or shuffled."""
+    import datetime as dt
+
+    from segkit.features import customer_features, customer_month
+    from segkit.schemes.tiers import _coded, _coded_rows, _rows_in, _sorted_ids
+
+    as_of = dt.date(1997, 12, 31)
+    monthly, features = customer_month(cdnow_tx, None, as_of), customer_features(cdnow_tx, dt.date(1997, 9, 30))
+    ids = _sorted_ids(features["customer_id"].astype(str))  # fewer customers: rows of unknown ids too
+    keep = ["customer_id", "month", "revenue", "purchases"]
+    rows = (monthly["month"] >= pd.Timestamp("1997-04-01")).to_numpy()
+    got, at = _coded_rows(monthly[keep], rows, ids)
+    expected, expected_at = _coded(monthly.loc[rows, keep], ids, drop_unknown=True)
+    pd.testing.assert_frame_equal(got, expected)
+    assert np.array_equal(at, expected_at) and 0 < len(got) < rows.sum()
+    window = [pd.Timestamp(f"1997-{m:02d}-01") for m in (10, 11, 12)]
+    part = _rows_in(monthly, window)
+    assert np.shares_memory(part["revenue"].to_numpy(), monthly["revenue"].to_numpy())
+    pd.testing.assert_frame_equal(part, monthly[monthly["month"].isin(window)])
+    shuffled = monthly.sample(frac=1, random_state=4)
+    pd.testing.assert_frame_equal(_rows_in(shuffled, window), shuffled[shuffled["month"].isin(window)])
+    sorted_fit = PercentileTiers(window_months=3).fit_monthly(monthly, features, as_of=as_of)
+    shuffled_fit = PercentileTiers(window_months=3).fit_monthly(shuffled, features, as_of=as_of)
+    assert len(sorted_fit.alerts_) > 0
+    for name in ("labels_", "monthly_tiers_", "alerts_", "movements_", "boundary_", "window_totals_"):
+        left, right = getattr(sorted_fit, name), getattr(shuffled_fit, name)
+        (pd.testing.assert_series_equal if isinstance(left, pd.Series) else pd.testing.assert_frame_equal)(left, right)
+
+
+def test_the_runs_month_tables_are_slices_of_one_table():
+    """The calibration months from the table's own start, and the month-earlier refit's months, share
+    the run's customer-month columns instead of copying them; the same rows as the masks."""
+    import datetime as dt
+
+    from segkit.pipeline import _from_month, _through_month
+
+    monthly = _monthly().sort_values(["month", "customer_id"]).reset_index(drop=True)
+    assert _from_month(monthly, dt.date(2024, 5, 1)) is monthly
+    later = _from_month(monthly, dt.date(2024, 6, 1))
+    pd.testing.assert_frame_equal(later, monthly[monthly["month"] >= "2024-06-01"].reset_index(drop=True))
+    earlier = _through_month(monthly, dt.date(2024, 5, 31))
+    assert np.shares_memory(earlier["revenue"].to_numpy(), monthly["revenue"].to_numpy())
+    pd.testing.assert_frame_equal(earlier, monthly[monthly["month"] <= "2024-05-31"])
+    shuffled = monthly.sample(frac=1, random_state=2)
+    pd.testing.assert_frame_equal(_through_month(shuffled, dt.date(2024, 5, 31)),
+                                  shuffled[shuffled["month"] <= "2024-05-31"])

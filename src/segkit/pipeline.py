@@ -536,7 +536,7 @@ def _tables(params: RunParams, tx: Transactions, split: Split, own_tx: bool) -> 
         # the earlier cut-offs' months too, unless they rank in the engine
         long_monthly, stage_months = _months(months, split, main_start if in_engine is not None else months.start,
                                              main_start)
-        monthly = long_monthly[long_monthly["month"] >= pd.Timestamp(main_start)].reset_index(drop=True)
+        monthly = _from_month(long_monthly, main_start)
         features = customer_features(tx, split.as_of)
         absent = without_purchase(tx, split.as_of)  # listed in assignments.csv, not scored
         stages = _stage_tables(split, features, absent, stage_months)
@@ -556,6 +556,24 @@ def _tables(params: RunParams, tx: Transactions, split: Split, own_tx: bool) -> 
     if own_tx:
         tx.close()  # everything below works on per-customer pandas frames; DuckDB's buffers go back
     return out
+
+
+def _from_month(monthly: pd.DataFrame, start: dt.date) -> pd.DataFrame:
+    """The rows of ``monthly`` from ``start``'s month on: ``monthly`` itself when they are all of them
+    (the earlier cut-offs ranked in the engine). A mask of all True copies every column (about 2.5 GB
+    of customer months at 100M B2B rows, held twice while the earlier cut-offs were computed)."""
+    keep = monthly["month"] >= pd.Timestamp(start)
+    return monthly if keep.all() else monthly[keep].reset_index(drop=True)
+
+
+def _through_month(monthly: pd.DataFrame, end: dt.date) -> pd.DataFrame:
+    """The rows of ``monthly`` up to ``end``. The run's table is sorted by month: they are its first
+    rows, a slice that shares its columns (a mask copied every column but of the last month, kept
+    until the month-earlier refit: about 0.1 KB per customer at 10M B2C rows, 0.3 KB at B2B)."""
+    month = monthly["month"]
+    if month.is_monotonic_increasing:
+        return monthly.iloc[:int(month.searchsorted(pd.Timestamp(end), side="right"))]
+    return monthly[month <= pd.Timestamp(end)]
 
 
 def _shared_months(params: RunParams, tx: Transactions, split: Split, start: dt.date) -> CustomerMonths:
@@ -599,7 +617,7 @@ def _main_tables(params: RunParams, tx: Transactions, split: Split, features: pd
                          if horizon > params.holdout_months else None),
         "data_end": tx.last_date, "origins": origins, "origin_info": info,
         "previous": SchemeInputs(features=customer_features(tx, previous_split.as_of),
-                                 monthly=monthly[monthly["month"] <= pd.Timestamp(previous_split.as_of)],
+                                 monthly=_through_month(monthly, previous_split.as_of),
                                  split=previous_split, params=params,
                                  potential=summary_frame(tx, previous_split.as_of, criterion=params.criterion)),
         # the potential scheme's inputs, computed while the transactions are open

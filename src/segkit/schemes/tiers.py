@@ -113,6 +113,32 @@ def _coded(data: pd.DataFrame, ids: pd.Index, *, drop_unknown: bool) -> tuple[pd
     return data.assign(customer_id=pd.Categorical.from_codes(codes, categories=ids[at])), at
 
 
+def _coded_rows(monthly: pd.DataFrame, rows: np.ndarray, ids: pd.Index) -> tuple[pd.DataFrame, np.ndarray]:
+    """:func:`_coded` ``(monthly[rows], ids, drop_unknown=True)`` with one copy of the rows: the other
+    columns are taken once, and the ids are never copied as text (their codes are built from the
+    positions of all of ``monthly``'s ids). The same frame, and the same positions."""
+    pos = positions(monthly["customer_id"], ids)
+    taken = np.flatnonzero(rows & (pos >= 0))
+    pos = pos[taken]
+    seen = np.zeros(len(ids), dtype=bool)
+    seen[pos] = True
+    at = np.flatnonzero(seen)
+    codes = (np.cumsum(seen) - 1)[pos]
+    data = monthly.drop(columns="customer_id").take(taken)
+    data.insert(0, "customer_id", pd.Categorical.from_codes(codes, categories=ids[at]))
+    return data[list(monthly.columns)], at
+
+
+def _rows_in(data: pd.DataFrame, months: list[pd.Timestamp]) -> pd.DataFrame:
+    """``data``'s rows whose month is one of ``months``: a slice sharing its columns when they are one
+    run of rows (a table sorted by month), a copy otherwise."""
+    keep = data["month"].isin(months).to_numpy()
+    where = np.flatnonzero(keep)
+    if len(where) and where[-1] - where[0] + 1 == len(where):
+        return data.iloc[where[0]:where[-1] + 1]
+    return data[keep]
+
+
 def _totals(rows: pd.DataFrame) -> pd.Series:
     """Each customer's sum of ``value`` (index: the ids as text, sorted), grouped on the id codes.
 
@@ -326,21 +352,29 @@ class PercentileTiers(SchemeMixin):
         previous = [pd.Timestamp(add_months(m, -self.window_months)) for m in window]
         self.window_ = [m.strftime("%Y-%m") for m in window]
         paid_col = "purchases" if "purchases" in monthly else self.criterion
-        # only the columns used: with millions of customer-months every copy below counts
+        # only the columns and months used: with millions of customer-months every copy below counts
         keep = list(dict.fromkeys(["customer_id", "month", self.criterion, paid_col]))
-        data = monthly.loc[pd.to_datetime(monthly["month"]) <= pd.Timestamp(as_of), keep]
+        month = pd.to_datetime(monthly["month"])
+        upto = month <= pd.Timestamp(as_of)
         last_purchase = None
         self._features = customers if isinstance(customers, pd.DataFrame) else None
         if isinstance(customers, pd.DataFrame):
             if "last_purchase" in customers:
                 last_purchase = customers.set_index("customer_id")["last_purchase"]
             customers = customers["customer_id"]
-        source = customers.astype(str) if customers is not None else data["customer_id"]
-        ids = _sorted_ids(source)
-        data, at = _coded(data, ids, drop_unknown=customers is not None)
+        # the window's months, and the window before it where the former VIPs are found
+        read = window + previous if self.variant == "monthly_union" else window
+        if customers is not None:
+            ids = _sorted_ids(customers.astype(str))
+            data, at = _coded_rows(monthly[keep], (upto & month.isin(read)).to_numpy(), ids)
+        else:  # every customer up to as_of is labelled, those without a month in the window too
+            data = monthly.loc[upto, keep]
+            ids = _sorted_ids(data["customer_id"])
+            data, at = _coded(data, ids, drop_unknown=False)
+            data = data[pd.to_datetime(data["month"]).isin(read)]
         data = data.assign(month=pd.to_datetime(data["month"]), value=data[self.criterion].astype(float))
 
-        in_window = data[data["month"].isin(window)]
+        in_window = _rows_in(data, window)
         ranked = self._rank_months(in_window[["customer_id", "month", "value"]])
         self.monthly_tiers_ = self.boundary_ = self.alerts_ = self.movements_ = None
         if not segments_only:
@@ -452,7 +486,7 @@ class PercentileTiers(SchemeMixin):
         if self.variant == "monthly_union":
             vip = ranked.loc[ranked["monthly_tier"] == "VIP", "customer_id"]
             good = ranked.loc[ranked["monthly_tier"] == "GOOD", "customer_id"]
-            prev = self._rank_months(data.loc[data["month"].isin(previous), ["customer_id", "month", "value"]])
+            prev = self._rank_months(_rows_in(data, previous)[["customer_id", "month", "value"]])
             former_vip = prev.loc[prev["monthly_tier"] == "VIP", "customer_id"]
             tier = np.zeros(len(ids), dtype=np.int8)  # 0 INACTIVE, 1 REGULAR, 2 GOOD, 3 VIP: the best rule wins
             for level, members in ((1, paid), (2, good), (2, former_vip), (3, vip)):
