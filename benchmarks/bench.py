@@ -1,7 +1,7 @@
 """segkit benchmark: segkit against hand-written baselines, all measured in the same run.
 
-Parts (``--parts``; by default all but ``b2c``; ``--large`` adds ``b2c`` and 10M B2B rows; ``--quick``
-keeps only the first three):
+Parts (``--parts``; by default all but ``b2c`` and ``spark``; ``--large`` adds them and 10M B2B rows;
+``--quick`` keeps only the first three):
 
 - ``features``  per-customer features (RFM and behaviour) from a CSV: segkit on its default engine
   and on every other installed engine, against a hand-written DuckDB SQL query, a hand-written
@@ -22,6 +22,11 @@ keeps only the first three):
   scores (segkit's loader, the feature table and ``RFMSegmenter.score_table`` in the engine, fetched
   to pandas) against openretailscience 0.48.1
   ``RFMSegmentation``, run by its own interpreter (``--ors-python``; skipped with the reason when absent);
+- ``spark``     (opt-in) the whole ``segkit segment`` on local Spark (``--engine pyspark``, ``local[2]``)
+  and on DuckDB, on the B2B and the B2C file of ``--spark-sizes`` rows (default 1M): each process's
+  time and the stages, and whether the published files are byte-identical (``assignments.csv``,
+  ``tiers_monthly.csv``, ``alerts.csv``, ``actions.csv``, ``scorecard.json``; ``run.json`` but for the
+  engine and the times). Not a speed case: 2 cores run Spark for checking the cluster path;
 - ``run``       ``segkit run reports.yml --jobs 2`` into a temporary folder, against the floor of
   starting the notebook kernels: papermill executing trivial notebooks, as many per run and as many
   runs as the config has, two at a time.
@@ -42,6 +47,7 @@ Usage::
     python benchmarks/bench.py --parts b2c --repeat 1 --b2c-sizes 10M
     python benchmarks/bench.py --parts b2c --cases RFM,openretailscience   # only the RFM-score cases
     python benchmarks/bench.py --parts verdict --verdict-runs cdnow-revenue
+    python benchmarks/bench.py --parts spark        # local Spark against DuckDB, 1M rows of each shape
     python benchmarks/bench.py --engines duckdb,polars --budget 60   # leave Spark out, fewer slow repeats
     python benchmarks/bench.py --quick              # 100k rows, 1 repeat, no `segkit run` (CI smoke test)
 
@@ -93,7 +99,7 @@ AS_OF = dt.date(2024, 12, 31)  # last day of the generated months (returns may s
 B2B_CUTOFF = dt.date(2024, 6, 30)  # `segkit segment`'s default cut-off on those months (6-month holdout)
 WINDOW_MONTHS = 6
 VIP_SHARE, GOOD_SHARE = 0.2, 0.2
-PARTS = ("features", "tiers", "segment", "verdict", "b2c", "run")
+PARTS = ("features", "tiers", "segment", "verdict", "b2c", "spark", "run")
 #: the parts of a plain `make bench` (the B2C shape is opt-in: --large)
 DEFAULT_PARTS = ("features", "tiers", "segment", "verdict", "run")
 
@@ -1044,6 +1050,7 @@ TITLES = {"features": "Per-customer features (RFM + behaviour) from CSV",
                      "potential scheme",
           "b2c": "B2C shape (CDNOW scaled up): `segkit segment`, the hand-written DuckDB feature-and-rank query, "
                  "and RFM scores against openretailscience",
+          "spark": "The whole `segkit segment` on local Spark (`--engine pyspark`) against DuckDB: the same files?",
           "run": "`segkit run` of the default config vs starting the notebook kernels"}
 
 
@@ -1077,7 +1084,7 @@ def print_table(info: dict, sizes: dict[str, dict], rows: list[Row], repeat: int
                 lines.append(f"| {r.size} | {_name(r)} | {_fmt(r.work)} | {_fmt(r.wall)} | {_fmt(r.peak_mb, 0)} | "
                              f"{_ratio(r, 'duckdb_sql')} | {_ratio(r, 'pandas')} | {_ratio(r, 'best_hand_written')} | "
                              f"{r.check} |")
-        elif part in ("segment", "b2c"):
+        elif part in ("segment", "b2c", "spark"):
             lines += _stage_table(part_rows)
         elif part == "verdict":
             lines += _verdict_table(part_rows)
@@ -1154,6 +1161,11 @@ def targets(rows: list[Row]) -> list[str]:
                 text += (f"; {r.ratios['feature_and_rank']:.2f}x the hand-written feature-and-rank query; target <= 3x "
                          f"and peak <= 3 GiB: {'meets' if ok else 'misses'}")
             out.append(f"- segkit segment {r.size} ({shape}): {text}")
+        if r.part == "spark" and r.case.endswith("pyspark"):
+            text = f"{r.wall:.1f} s, largest process {r.peak_mb / 1024:,.2f} GiB" if r.status == "ok" else r.status
+            ok = r.status == "ok" and r.check.startswith(SPARK_SAME)
+            out.append(f"- local Spark `segkit segment` {r.size}: {text}; {r.check or r.error}; target: finishes "
+                       f"with DuckDB's files: {'meets' if ok else 'misses'}")
         if r.part == "b2c" and "openretailscience" in r.ratios:
             ok = r.ratios["openretailscience"] < 1 and r.ratios["openretailscience_peak"] < 1
             out.append(f"- RFM scores {r.size}: {r.ratios['openretailscience']:.2f}x openretailscience's time, "
@@ -1188,9 +1200,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="the large cases: B2B at 10M rows, and the B2C part (--b2c-sizes) with openretailscience")
     p.add_argument("--huge", action="store_true", help="add 100M rows to --sizes")
     p.add_argument("--b2c-sizes", default="10M", help="row counts of the B2C shape (default 10M: about 3.4M customers)")
+    p.add_argument("--spark-sizes", default="1M", help="row counts of the spark part, each in both shapes (default 1M)")
+    p.add_argument("--spark-repeat", type=int, default=1, help="repeats of the spark part's runs (default 1)")
     p.add_argument("--repeat", type=int, default=3, help="fresh processes per case; the table shows medians")
     p.add_argument("--parts", help=f"comma-separated subset of {','.join(PARTS)} (default: {','.join(DEFAULT_PARTS)}; "
-                                   "--large adds b2c)")
+                                   "--large adds b2c and spark)")
     p.add_argument("--run-repeat", type=int, default=1,
                    help="repeats of the slow `segkit run` part (minutes each; default 1)")
     p.add_argument("--segment-repeat", type=int, help="repeats of `segkit segment` (default: --repeat)")
@@ -1218,11 +1232,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args = p.parse_args(argv)
     parts = [x.strip() for x in (args.parts or ",".join(DEFAULT_PARTS)).split(",") if x.strip()]
     if args.large and not args.parts:
-        parts.insert(parts.index("verdict"), "b2c")
+        parts[parts.index("verdict"):parts.index("verdict")] = ["b2c", "spark"]
     unknown = set(parts) - set(PARTS)
-    if unknown or args.repeat < 1 or args.run_repeat < 1 or args.verdict_repeat < 1:
+    if unknown or min(args.repeat, args.run_repeat, args.verdict_repeat, args.spark_repeat) < 1:
         p.error(f"unknown part(s) {sorted(unknown)}" if unknown else "repeats must be at least 1")
-    args.parts = [x for x in parts if not (args.quick and x in ("run", "verdict", "b2c"))]
+    args.parts = [x for x in parts if not (args.quick and x in ("run", "verdict", "b2c", "spark"))]
     sizes = ["100k"] if args.quick else [s.strip() for s in args.sizes.split(",") if s.strip()]
     for flag, size in ((args.large, "10M"), (args.huge, "100M")):
         if flag and size not in sizes and not args.quick:
@@ -1288,6 +1302,57 @@ def b2c_sizes(args: argparse.Namespace, limits: Limits, rows: list[Row]) -> dict
     return size_info
 
 
+# ------------------------------------------------------------------ the whole run on local Spark (issue 20)
+#: what `segkit segment` publishes byte for byte alike on every engine (run.json: but the engine and the times)
+SPARK_FILES = ("assignments.csv", "tiers_monthly.csv", "alerts.csv", "actions.csv", "scorecard.json")
+SPARK_SAME = "the five files and run.json identical to DuckDB's"
+
+
+def spark_cases(out: Path) -> list[Case]:
+    """`segkit segment` of one file on DuckDB, then on local Spark, each into ``out/<engine>`` (one run name)."""
+    return [Case(f"segkit segment --engine {engine}", "spark", "segkit", engine=engine,
+                 needs=(_ENGINE_MODULE[engine],),
+                 argv=[*segkit_command(), "segment", "{PATH}", "--engine", engine, "--name", "same",
+                       "--out", str(out / engine)], run_json=str(out / engine / "run.json"))
+            for engine in ("duckdb", "pyspark")]
+
+
+def same_files(duck: Path, spark: Path) -> str:
+    """Which of the published files differ between two runs of `segkit segment` (the check of the Spark row)."""
+    differ = [f for f in SPARK_FILES if not (duck / f).is_file() or not (spark / f).is_file()
+              or (duck / f).read_bytes() != (spark / f).read_bytes()]
+    infos = []
+    for folder in (duck, spark):
+        info = json.loads((folder / "run.json").read_text()) if (folder / "run.json").is_file() else {}
+        for key in ("started", "finished", "seconds", "seconds_per_notebook"):
+            info.pop(key, None)
+        info.get("parameters", {}).pop("engine", None)
+        infos.append(info)
+    if not infos[0] or infos[0] != infos[1]:
+        differ.append("run.json")
+    return SPARK_SAME if not differ else "differ from DuckDB's: " + ", ".join(differ)
+
+
+def spark_sizes(args: argparse.Namespace, limits: Limits, rows: list[Row]) -> dict[str, dict]:
+    """The spark part (opt-in: --large or --parts spark): both shapes at every size of ``--spark-sizes``."""
+    size_info: dict[str, dict] = {}
+    java = "" if shutil.which("java") else "PySpark needs Java 17 (java not on PATH)"
+    for size in [s.strip() for s in args.spark_sizes.split(",") if s.strip()] if "spark" in args.parts else []:
+        for shape, path in (("B2B", dataset(parse_size(size))), ("B2C", b2c_dataset(parse_size(size)))):
+            label = f"{size} {shape}"
+            size_info[f"{label} (spark)"] = {"shape": shape, "rows": parse_size(size), "mb": path.stat().st_size / 1e6,
+                                             "path": str(path.relative_to(ROOT))}
+            with tempfile.TemporaryDirectory(prefix="segkit-bench-") as tmp:
+                duck, spark = spark_cases(Path(tmp))
+                size_rows = [run_case(duck, path, label, {}, args.spark_repeat, limits),
+                             run_case(spark, path, label, {}, args.spark_repeat, limits,
+                                      skip=java or _skip(spark, args.engines, False))]
+                if all(r.status == "ok" for r in size_rows):
+                    size_rows[1].check = same_files(Path(tmp) / "duckdb", Path(tmp) / "pyspark")
+            rows += size_rows
+    return size_info
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     limits = Limits(budget=args.budget, timeout=args.timeout)
@@ -1296,6 +1361,7 @@ def main(argv: list[str] | None = None) -> int:
     rows: list[Row] = []
     size_info = b2b_sizes(args, limits, rows)
     size_info.update(b2c_sizes(args, limits, rows))
+    size_info.update(spark_sizes(args, limits, rows))
     if "verdict" in args.parts:
         runs = [r.strip() for r in args.verdict_runs.split(",") if r.strip()]
         rows += verdict_part(Path(args.config), runs, args.verdict_repeat, limits.timeout)
@@ -1303,7 +1369,9 @@ def main(argv: list[str] | None = None) -> int:
         rows += run_part(args.run_repeat, args.jobs, Path(args.config), limits.timeout)
     info["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
     lines = print_table(info, size_info, rows, args.repeat, args.run_repeat)
-    result = {"machine": info, "args": {"sizes": args.sizes, "b2c_sizes": args.b2c_sizes, "repeat": args.repeat,
+    result = {"machine": info, "args": {"sizes": args.sizes, "b2c_sizes": args.b2c_sizes,
+                                        "spark_sizes": args.spark_sizes, "spark_repeat": args.spark_repeat,
+                                        "repeat": args.repeat,
                                         "parts": args.parts, "run_repeat": args.run_repeat,
                                         "segment_repeat": args.segment_repeat, "verdict_repeat": args.verdict_repeat,
                                         "jobs": args.jobs, "quick": args.quick},

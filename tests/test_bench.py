@@ -82,8 +82,41 @@ def test_large_cases_are_opt_in():
     assert "b2c" not in plain.parts and plain.sizes == ["1M"] and "verdict" in plain.parts
     large = bench.parse_args(["--large"])
     assert "b2c" in large.parts and "10M" in large.sizes
+    assert "spark" not in plain.parts and large.parts.index("spark") < large.parts.index("verdict")
     quick = bench.parse_args(["--quick", "--large"])
-    assert not {"b2c", "verdict", "run"} & set(quick.parts) and quick.sizes == ["100k"]
+    assert not {"b2c", "spark", "verdict", "run"} & set(quick.parts) and quick.sizes == ["100k"]
+    assert bench.parse_args(["--parts", "spark"]).parts == ["spark"]
+
+
+def _published(folder, engine, **changes):
+    folder.mkdir()
+    for name in ("assignments.csv", "tiers_monthly.csv", "alerts.csv", "actions.csv", "scorecard.json"):
+        (folder / name).write_text(changes.get(name, f"{name}: the same\n"))
+    info = {"parameters": {"engine": engine, "name": "same"}, "seconds": {"load": len(engine)},
+            "started": engine, "finished": engine, "data": {"rows": changes.get("rows", 10)}}
+    (folder / "run.json").write_text(json.dumps(info))
+
+
+def test_spark_part_names_the_files_that_differ_from_duckdb(tmp_path):
+    """Identical but for the engine and the times: the target is met; a changed byte or count: named, missed."""
+    bench = _load_bench()
+    _published(tmp_path / "duckdb", "duckdb")
+    _published(tmp_path / "same", "pyspark")
+    _published(tmp_path / "alerts", "pyspark", **{"alerts.csv": "alerts.csv: the samE\n"})
+    _published(tmp_path / "counts", "pyspark", rows=11)
+    duck = tmp_path / "duckdb"
+    assert bench.same_files(duck, tmp_path / "same") == bench.SPARK_SAME
+    assert bench.same_files(duck, tmp_path / "alerts") == "differ from DuckDB's: alerts.csv"
+    assert bench.same_files(duck, tmp_path / "counts") == "differ from DuckDB's: run.json"
+    (tmp_path / "same" / "actions.csv").unlink()
+    assert bench.same_files(duck, tmp_path / "same") == "differ from DuckDB's: actions.csv"
+    rows = [bench.Row("spark", "1M B2B", "segkit segment --engine pyspark", "segkit", wall=118.0, peak_mb=1024.0,
+                      check=bench.SPARK_SAME),
+            bench.Row("spark", "1M B2C", "segkit segment --engine pyspark", "segkit", wall=200.0, peak_mb=2048.0,
+                      check="differ from DuckDB's: alerts.csv")]
+    lines = bench.targets(rows)
+    assert any(ln.startswith("- local Spark `segkit segment` 1M B2B: 118.0 s") and ln.endswith("meets") for ln in lines)
+    assert any("1M B2C" in ln and "alerts.csv" in ln and ln.endswith("misses") for ln in lines)
 
 
 def test_b2c_shape_scales_cdnow_exactly_and_reproducibly(tmp_path, monkeypatch):
