@@ -218,3 +218,57 @@ def test_an_earlier_cut_off_scored_one_scheme_at_a_time_gives_the_same_scoring(c
     pd.testing.assert_frame_equal(got.baselines, expected.baselines, check_exact=True)
     assert got.split == expected.split and got.outcomes["outcome"].gt(0).any()
     assert streamed.holdout_monthly is None and streamed.baselines is None and streamed.ranks == {}
+
+
+def _ids_buffer(ids: pd.Series) -> int:
+    chunks = ids.array._pa_array.chunks
+    assert len(chunks) == 1
+    return chunks[0].buffers()[2].address
+
+
+@pytest.mark.parametrize("which, settings", [
+    ("cdnow", {}), ("b2b", {"criterion": "margin"}),
+    ("b2b", {"criterion": "payments", "window_months": 3, "vip_share": 0.1, "good_share": 0.3, "dropout_months": 1}),
+])
+def test_the_month_earlier_tiers_refit_in_the_engine_as_in_pandas(cdnow_tx, b2b_tx, which, settings):
+    """The refit one month earlier (stability, tier changes) of the percentile tiers comes from the engine
+    while the transactions are open: the segment table the pandas refit gives, bit for bit and dtype for
+    dtype (sorted ids sharing the month-earlier features' text, the segments as categories)."""
+    from segkit.features import CustomerMonths
+    from segkit.schemes import PercentileTiers
+
+    tx = cdnow_tx if which == "cdnow" else b2b_tx
+    params = RunParams(data=str(CDNOW_PATH if which == "cdnow" else B2B_PATH), name="t",
+                       **({} if which == "cdnow" else {"columns": B2B_COLUMNS}), **settings)
+    split = split_periods(tx, holdout_months=params.holdout_months, window_months=params.window_months)
+    start = backtest.history_start([split])
+    months = CustomerMonths.compute(tx, start, split.as_of)
+    try:
+        inputs = pipeline._previous_inputs(params, tx, split.shifted(-1), months.frame(start, split.as_of), months)
+    finally:
+        months.drop()
+    assert list(inputs.refitted) == ["percentile_tiers"]
+    got = inputs.refitted["percentile_tiers"]
+    fit = PercentileTiers.from_params(params).fit(dataclasses.replace(inputs, segments_only=True, refitted={}))
+    expected = fit.segment_table()[["customer_id", "segment", "rank"]]
+    pd.testing.assert_frame_equal(got, expected.assign(segment=expected["segment"].astype("category")))
+    assert _ids_buffer(got["customer_id"]) == _ids_buffer(inputs.features["customer_id"])
+    assert got["segment"].nunique() == 4  # VIP, GOOD, REGULAR and INACTIVE: not vacuous
+
+
+def test_a_cut_off_inside_a_month_refits_the_tiers_in_pandas(cdnow_tx):
+    """The run's customer months then end inside a month: the month-earlier refit is not read from them."""
+    import datetime as dt
+
+    from segkit.features import CustomerMonths
+
+    params = RunParams(data=str(CDNOW_PATH), name="t")
+    split = split_periods(cdnow_tx, as_of=dt.date(1997, 12, 15), holdout_months=6)
+    start = backtest.history_start([split])
+    months = CustomerMonths.compute(cdnow_tx, start, split.as_of)
+    try:
+        inputs = pipeline._previous_inputs(params, cdnow_tx, split.shifted(-1), months.frame(start, split.as_of),
+                                           months)
+    finally:
+        months.drop()
+    assert inputs.refitted == {} and len(inputs.features) > 1000

@@ -87,6 +87,9 @@ class SchemeInputs:
     segments_only : the caller reads the fit's ``segment_table()`` and nothing else (the refits at
         earlier cut-offs, one month earlier and on resamples): a scheme may leave out what only its
         reports read (the percentile tiers: monthly tiers, alerts, movements, boundaries)
+    refitted : for the refit one month earlier, scheme name -> ``customer_id, segment, rank`` of the
+        schemes the pipeline already refitted in the engine (a scheme's ``refit_table``); those are
+        not fitted again
     """
 
     features: pd.DataFrame
@@ -96,6 +99,7 @@ class SchemeInputs:
     reference: Any = None
     potential: pd.DataFrame | None = None
     segments_only: bool = False
+    refitted: dict[str, pd.DataFrame] = dataclasses.field(default_factory=dict)
 
 
 @runtime_checkable

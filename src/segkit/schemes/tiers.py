@@ -399,8 +399,15 @@ class PercentileTiers(SchemeMixin):
         """``customer_id, rank`` of :meth:`segment_table` for the customers of ``features``, as an engine
         expression (:meth:`tiers_table`'s labels): how a backtest refit at an earlier cut-off ranks
         in the engine, with no customer-month table in pandas."""
+        return self.refit_table(features, monthly, as_of).select("customer_id", "rank")
+
+    def refit_table(self, features: ir.Table, monthly: ir.Table, as_of: dt.date) -> ir.Table:
+        """``customer_id, segment, rank``: :meth:`segment_table` of a fit with ``segments_only`` for the
+        customers of ``features``, as an engine expression (:meth:`tiers_table`'s labels). The run's
+        refit one month earlier (stability, the tier changes) reads nothing else, so it fits there."""
         labels = self.tiers_table(monthly, features, as_of=as_of).labels
-        return labels.select("customer_id", rank=ranked_segments(labels.percentile_tier, TIERS))
+        return labels.select("customer_id", segment=labels.percentile_tier,
+                             rank=ranked_segments(labels.percentile_tier, TIERS))
 
     def tiers_table(self, monthly: ir.Table, customers: ir.Table | None = None, *,
                     as_of: dt.date | str | None = None) -> TierTables:
