@@ -256,19 +256,45 @@ def test_the_month_earlier_tiers_refit_in_the_engine_as_in_pandas(cdnow_tx, b2b_
     assert got["segment"].nunique() == 4  # VIP, GOOD, REGULAR and INACTIVE: not vacuous
 
 
-def test_a_cut_off_inside_a_month_refits_the_tiers_in_pandas(cdnow_tx):
-    """The run's customer months then end inside a month: the month-earlier refit is not read from them."""
+def test_a_refit_at_a_cut_off_inside_a_month_reads_its_last_month_up_to_that_day(cdnow_tx):
+    """Cut-off 1997-12-15: the run's customer months hold November whole, but the refit one month earlier
+    (1997-11-15) counts November up to the 15th, as the run's own cut-off counts December, on both paths
+    (the engine's segment table, and the months a pandas refit reads). Reading the whole month moved the
+    month-earlier tier of 334 of 23,500 CDNOW customers."""
     import datetime as dt
 
     from segkit.features import CustomerMonths
+    from segkit.schemes import PercentileTiers
 
     params = RunParams(data=str(CDNOW_PATH), name="t")
     split = split_periods(cdnow_tx, as_of=dt.date(1997, 12, 15), holdout_months=6)
+    previous = split.shifted(-1)
     start = backtest.history_start([split])
     months = CustomerMonths.compute(cdnow_tx, start, split.as_of)
     try:
-        inputs = pipeline._previous_inputs(params, cdnow_tx, split.shifted(-1), months.frame(start, split.as_of),
-                                           months)
+        whole = months.frame(start, split.as_of)
+        inputs = pipeline._previous_inputs(params, cdnow_tx, previous, whole, months)
     finally:
         months.drop()
-    assert inputs.refitted == {} and len(inputs.features) > 1000
+    exact = customer_month(cdnow_tx, previous.previous_window_months[0], previous.as_of)
+    pd.testing.assert_frame_equal(inputs.monthly, exact)
+    tiers = PercentileTiers.from_params(params)
+    expected = tiers.fit_monthly(exact, inputs.features, as_of=previous.as_of, segments_only=True).segment_table()
+    got = inputs.refitted["percentile_tiers"]
+    assert got["customer_id"].tolist() == expected["customer_id"].tolist()
+    assert got["segment"].astype(str).tolist() == expected["segment"].tolist()
+    leaky = tiers.fit_monthly(pipeline._through_month(whole, previous.as_of), inputs.features, as_of=previous.as_of,
+                              segments_only=True).segment_table()
+    assert (leaky["segment"] != expected["segment"]).sum() == 334  # what reading all of November changed
+
+
+def test_a_cut_off_inside_a_month_scores_alike_on_duckdb_and_polars():
+    """Cut-off 1997-12-15 with three cut-offs: DuckDB ranks the earlier ones and refits the month-earlier tiers
+    in the engine, Polars in pandas; both read each cut-off's last month up to its day (the pandas path read
+    the whole month), so every comparison number and the stability agree."""
+    params = RunParams(data=str(CDNOW_PATH), name="t", as_of="1997-12-15", backtest_origins=3, k_range=(2, 4))
+    duck = pipeline.analyze(params, n_boot=40)
+    polars = pipeline.analyze(params.replace(engine="polars"), n_boot=40)
+    assert [e["as_of"] for e in duck.backtest["entries"]] == [e["as_of"] for e in polars.backtest["entries"]]
+    assert len(duck.backtest["entries"]) == 3
+    assert duck.scorecard == polars.scorecard

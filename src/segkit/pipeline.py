@@ -632,13 +632,17 @@ def _main_tables(params: RunParams, tx: Transactions, split: Split, features: pd
 def _previous_inputs(params: RunParams, tx: Transactions, split: Split, monthly: pd.DataFrame,
                      months: CustomerMonths) -> SchemeInputs:
     """The inputs of the refit one month earlier (``split``: that cut-off), with ``refitted``: the segment
-    tables of the schemes that refit in the engine (``refit_table``), computed here while the
-    transactions are open, so those schemes are not fitted again in pandas (the percentile tiers: about
-    4 s and 0.6 GB at 3.4M customers). On segkit's DuckDB, when the run's customer months hold whole
-    months up to that cut-off (a cut-off inside a month keeps the pandas refit)."""
+    tables of the schemes that refit in the engine (``refit_table``, on segkit's DuckDB), computed here
+    while the transactions are open, so those schemes are not fitted again in pandas (the percentile
+    tiers: about 4 s and 0.6 GB at 3.4M customers).
+
+    The months are the run's up to that cut-off when they are whole months; a cut-off inside a month
+    gets its last month counted up to that day from the transactions, as the run's own cut-off does
+    (the run's table holds that month whole: the refit read the days after its cut-off)."""
     start = split.previous_window_months[0]  # the first month the tiers read: the window before the window
+    whole = months.covers(start, split.as_of)
     specs = [s for s in registry.schemes() if callable(getattr(s.cls, "refit_table", None))] \
-        if backtest_engine.engine_schemes(tx) is not None and months.covers(start, split.as_of) else []
+        if backtest_engine.engine_schemes(tx) is not None else []
     table = materialize(tx.con, customer_features_table(tx, split.as_of), lasting=False) if specs else None
     try:
         features = customer_features(tx, split.as_of, table=table)
@@ -647,7 +651,8 @@ def _previous_inputs(params: RunParams, tx: Transactions, split: Split, monthly:
     finally:
         if table is not None:
             forget(tx.con, table)
-    return SchemeInputs(features=features, monthly=_through_month(monthly, split.as_of), split=split, params=params,
+    own = _through_month(monthly, split.as_of) if whole else months.frame(start, split.as_of)
+    return SchemeInputs(features=features, monthly=own, split=split, params=params,
                         potential=summary_frame(tx, split.as_of, criterion=params.criterion), refitted=refitted)
 
 
@@ -730,9 +735,13 @@ def _origin(params: RunParams, tx: Transactions, s: Split, f: pd.DataFrame, long
         return backtest.Origin(s, backtest_engine.refit_features(f, params, in_engine), None, holdout, summary,
                                ranks=ranks, baselines=baselines)
     # its own months only, from the first one its tiers look at (as the main cut-off's table):
-    # the long table starts where the earliest cut-off needs it
+    # the long table starts where the earliest cut-off needs it; a cut-off inside a month counts that
+    # month up to its day, from the transactions (the long table holds it whole)
+    start = backtest.history_start([s])
+    if not months.covers(start, s.as_of):
+        return backtest.Origin(s, f, months.frame(start, s.as_of), holdout, summary)
     month = long_monthly["month"]
-    own = long_monthly[(month >= pd.Timestamp(backtest.history_start([s]))) & (month <= pd.Timestamp(s.as_of))]
+    own = long_monthly[(month >= pd.Timestamp(start)) & (month <= pd.Timestamp(s.as_of))]
     return backtest.Origin(s, f, own.reset_index(drop=True), holdout, summary)
 
 
