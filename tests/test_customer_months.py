@@ -135,3 +135,27 @@ def test_earlier_cut_offs_rank_the_same_from_the_shared_months(cdnow_tx, b2b_tx)
                 assert shared[1].equals(own[1])
         finally:
             months.drop()
+
+
+def test_the_month_earlier_stages_at_a_cut_off_inside_a_month_count_up_to_its_day(cdnow_tx):
+    """Cut-off 1997-12-15: the stages one month earlier (1997-11-15) count November up to the 15th, as
+    a customer-month table made at that day has it, not the whole November the run's table holds."""
+    import pandas as pd
+
+    from segkit.decisions.stages import per_customer_frames
+
+    split = features.split_periods(cdnow_tx, as_of=dt.date(1997, 12, 15), holdout_months=6)
+    main_start = min(split.previous_window_months[0], split.shifted(-1).previous_window_months[0])
+    earlier = split.shifted(-1).as_of
+    months = CustomerMonths.compute(cdnow_tx, main_start, split.as_of)
+    try:
+        _, counted = pipeline._months(months, split, main_start, main_start)
+        whole = per_customer_frames(months.rows(main_start, split.as_of), [split.as_of, earlier],
+                                    one_row_per_month=True)
+    finally:
+        months.drop()
+    exact = per_customer_frames(features.customer_month_table(cdnow_tx, main_start, earlier), [earlier],
+                                one_row_per_month=True)[0]
+    pd.testing.assert_frame_equal(counted["earlier"], exact)
+    pd.testing.assert_frame_equal(counted["now"], whole[0])
+    assert not counted["earlier"].equals(whole[1])  # the whole November counted other months

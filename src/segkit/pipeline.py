@@ -597,8 +597,14 @@ def _months(months: CustomerMonths, split: Split, start: dt.date,
     in the run."""
     long_monthly = months.frame(start, split.as_of)
     rows = months.rows(main_start, split.as_of)
-    counted = dict(zip(("now", "earlier"), per_customer_frames(rows, [split.as_of, split.shifted(-1).as_of],
-                                                                one_row_per_month=True), strict=True))
+    earlier = split.shifted(-1).as_of
+    if months.covers(main_start, earlier):
+        counted = dict(zip(("now", "earlier"), per_customer_frames(rows, [split.as_of, earlier],
+                                                                    one_row_per_month=True), strict=True))
+    else:  # a cut-off inside a month: the earlier one counts its last month up to its day, not whole
+        counted = {"now": per_customer_frames(rows, [split.as_of], one_row_per_month=True)[0],
+                   "earlier": per_customer_frames(months.rows(main_start, earlier), [earlier],
+                                                  one_row_per_month=True)[0]}
     counted["payments"] = payment_counts(rows, split.as_of)  # the contact list's first and second purchases
     return long_monthly, counted
 
