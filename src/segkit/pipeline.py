@@ -649,14 +649,11 @@ def _previous_inputs(params: RunParams, tx: Transactions, split: Split, monthly:
     whole = months.covers(start, split.as_of)
     specs = [s for s in registry.schemes() if callable(getattr(s.cls, "refit_table", None))] \
         if backtest_engine.engine_schemes(tx) is not None else []
-    table = materialize(tx.con, customer_features_table(tx, split.as_of), lasting=False) if specs else None
-    try:
-        features = customer_features(tx, split.as_of, table=table)
-        refitted = {spec.name: _refit_frame(spec, params, table, months.rows(start, split.as_of), split.as_of,
-                                            features["customer_id"]) for spec in specs}
-    finally:
-        if table is not None:
-            forget(tx.con, table)
+    features = customer_features(tx, split.as_of)
+    # the refit reads the customers' ids only: handed to the engine as they are (no feature table kept there)
+    customers = ibis.memtable(features[["customer_id"]]) if specs else None
+    refitted = {spec.name: _refit_frame(spec, params, customers, months.rows(start, split.as_of), split.as_of,
+                                        features["customer_id"]) for spec in specs}
     own = _through_month(monthly, split.as_of) if whole else months.frame(start, split.as_of)
     return SchemeInputs(features=features, monthly=own, split=split, params=params,
                         potential=summary_frame(tx, split.as_of, criterion=params.criterion), refitted=refitted)
