@@ -371,3 +371,62 @@ def test_duckdb_kahan_macro_gives_the_portable_steps_bit_for_bit(monkeypatch):
     assert (got.drop(ref.index) == 0.0).all()  # no value at all: 0
     plain = frame[cols].sum(axis=1, skipna=True).to_numpy()
     assert (fast["_sum"].to_numpy() != plain).any()  # the compensation changes some sums: a real check
+
+
+def test_compress_tables_keeps_a_run_s_tables_compressed_past_the_bytes_it_is_given(monkeypatch):
+    """`segkit segment` holds its DuckDB tables beside the per-customer frames: past a few MB they are
+    compressed (the rows they hold unchanged), and so is every lasting table written after."""
+    import ibis
+
+    from segkit import engines
+
+    monkeypatch.setenv("SEGKIT_MEMORY_LIMIT", "1GB")  # on its own: compress past 119 MiB
+    rows = _staged_like_rows()
+    con = engines.connect("duckdb")
+    table = engines.materialize(con, rows)
+    written = _table_bytes(con)
+    before = engines.fetch(con, table.order_by("amount"))
+    engines.compress_tables(con, above=written + 1)  # not past it: left as written
+    assert _table_bytes(con) == written
+    engines.compress_tables(con, above=1 << 20)
+    assert engines._threshold(con) == 1 << 20
+    assert _table_bytes(con) < written / 2, (_table_bytes(con), written)
+    pd.testing.assert_frame_equal(engines.fetch(con, table.order_by("amount")), before)
+    compressed = _table_bytes(con)
+    engines.materialize(con, rows.mutate(amount=rows.amount + 1))  # the next lasting table: compressed too
+    assert _table_bytes(con) - compressed < written / 2, (_table_bytes(con), compressed, written)
+    engines.compress_tables(con, above=1 << 40)  # never raises the connection's threshold
+    assert engines._threshold(con) == 1 << 20
+    # a DuckDB segkit did not open (the user's) and other engines: left alone
+    plain = ibis.duckdb.connect()
+    engines.materialize(plain, rows)
+    plain_bytes = _table_bytes(plain)
+    engines.compress_tables(plain, above=0)
+    assert _table_bytes(plain) == plain_bytes
+    engines.compress_tables(engines.connect("polars"), above=0)
+
+
+def test_a_run_publishes_the_same_tables_with_its_duckdb_tables_compressed(monkeypatch):
+    """The storage of the transactions in DuckDB is not a number of the run: compressed or as written,
+    the same assignments, monthly tiers, alerts and scorecard (the bundled B2B file with overrides)."""
+    from segkit import engines
+    from segkit.config import PROJECT_ROOT, RunParams
+    from segkit.pipeline import analyze
+
+    path = PROJECT_ROOT / "data" / "synthetic" / "b2b.csv.gz"
+    columns = {k: k for k in ("customer_id", "date", "amount", "quantity", "cost", "order_id", "region")}
+    params = RunParams(data=str(path), name="t", columns=columns, strategy="dividends",
+                       overrides=str(PROJECT_ROOT / "data" / "synthetic" / "overrides.csv"))
+    runs, stored = {}, {}
+    for label, above in (("as written", 1 << 40), ("compressed", 0)):
+        monkeypatch.setattr(engines, "RUN_COMPRESS_ABOVE", above)
+        tx = load_transactions(path, columns)
+        written = _table_bytes(tx.con)
+        runs[label] = analyze(params, tx=tx, n_boot=50)
+        stored[label] = _table_bytes(tx.con) / written
+    assert stored["as written"] == pytest.approx(1.0, abs=0.01), stored
+    assert stored["compressed"] < 0.7, stored
+    a, b = runs["as written"], runs["compressed"]
+    for name in ("assignments", "tiers_monthly", "alerts", "features", "monthly"):
+        pd.testing.assert_frame_equal(getattr(a, name), getattr(b, name), obj=name)
+    assert a.scorecard == b.scorecard

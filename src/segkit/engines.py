@@ -235,6 +235,29 @@ def _threshold(con: Any) -> int:
     return int(getattr(con, _COMPRESS_ABOVE_MARK, 0))
 
 
+#: the bytes of tables past which a whole ``segkit segment`` run keeps segkit's DuckDB tables compressed
+RUN_COMPRESS_ABOVE = 64 << 20
+
+
+def compress_tables(con: Any, above: int | None = None) -> None:
+    """Keep segkit's own DuckDB tables compressed once they hold more than ``above`` bytes (default
+    :data:`RUN_COMPRESS_ABOVE`; the connection's own threshold if lower), those written already
+    included. Other connections: nothing.
+
+    A ``segkit segment`` run holds the transactions (and later the customer months) in DuckDB while it
+    builds the per-customer frames beside them, the run's highest point: at 10M B2C rows its tables
+    held 1.2 GB as written, under the eighth of the memory limit (:data:`COMPRESS_SHARE`) that a single
+    query's caller waits for, and compressing them took that stage's peak from 5.35 to 4.50 GB for
+    about 2.3 s (the checkpoint). Small data (CDNOW: 7 MB of tables) stays as written.
+    """
+    if engine_name(con) != "duckdb" or not getattr(con, _COMPRESSED_MARK, False):
+        return
+    threshold = min(_threshold(con), max(0, int(RUN_COMPRESS_ABOVE if above is None else above)))
+    setattr(con, _COMPRESS_ABOVE_MARK, threshold)
+    if _table_bytes(con) > threshold:
+        con.raw_sql(f"CHECKPOINT {_COMPRESSED_DB}")
+
+
 def _table_bytes(con: Any) -> int:
     """The bytes DuckDB's in-memory tables hold now (compressed blocks count as they are stored)."""
     rows = con.raw_sql("SELECT memory_usage_bytes FROM duckdb_memory() WHERE tag = 'IN_MEMORY_TABLE'").fetchall()

@@ -44,7 +44,7 @@ from .calendar import Split, month_end, shift_date
 from .config import RunParams, is_connection_url
 from .csvfiles import write_csv
 from .data import QualityReport, Transactions, file_sha256, load_transactions, sha256_of_files
-from .engines import forget, left_join, materialize, private_folder, same_text, to_pandas
+from .engines import compress_tables, forget, left_join, materialize, private_folder, same_text, to_pandas
 from .errors import DataError, ParameterError
 from .reproducible import one_thread, side_by_side
 from . import backtest, backtest_engine, compare, i18n, narrative
@@ -295,6 +295,7 @@ def analyze(params: RunParams, *, tx: Transactions | None = None, n_boot: int = 
     tx = tx if tx is not None else load_transactions(
         params.data, params.columns, drop_duplicates=params.drop_duplicates, max_bad_share=params.max_bad_share,
         filter=params.filter, engine=params.engine, table=params.table)
+    compress_tables(tx.con)  # held beside the per-customer frames of the whole features stage
     split = _split(params, tx)
     lap("load")
     tables = _tables(params, tx, split, own_tx)
