@@ -75,7 +75,9 @@ def model_alert_rows(predictions: pd.DataFrame, tier_labels: pd.Series, window_v
     ``tier_labels`` / ``window_values`` / ``last_purchase``: Series indexed by customer_id;
     ``monthly_tiers``: the tiers' ``customer_id, month, monthly_tier`` (for ``last_vip_month``).
     """
-    covered = tier_labels[tier_labels.isin(["VIP", "GOOD"])].index.astype(str)
+    # a numpy mask: a boolean Series as the key builds the labels' index engine, a hash table of one
+    # Python string per customer kept with the tiers to the end of the run (0.27 GB at 3.4M customers)
+    covered = tier_labels.index[tier_labels.isin(["VIP", "GOOD"]).to_numpy()].astype(str)
     pred = predictions[_isin(predictions["customer_id"], covered)]
     if pred.empty:
         return pd.DataFrame({c: pd.Series(dtype=float if c in ("value_at_risk", "p_alive") else object)
