@@ -89,7 +89,9 @@ def earlier_stages(features: pd.DataFrame, earlier: Any, per_customer: pd.DataFr
     ids = features["customer_id"].reset_index(drop=True)
     known = (features["first_purchase"] <= pd.Timestamp(earlier)).to_numpy()
     codes = np.full(len(ids), -1, dtype=np.int8)
-    codes[known] = pd.Categorical(stages_of(per_customer, ids[known])["stage"], categories=STAGES).codes
+    # each stage's position in STAGES looked up in Arrow (a Categorical of the text hashed every customer's)
+    codes[known] = lookup(pd.Series(np.arange(len(STAGES)), index=pd.Index(STAGES, dtype="str")),
+                          stages_of(per_customer, ids[known])["stage"], -1)
     return pd.DataFrame({"customer_id": ids, "stage": pd.Categorical.from_codes(codes, categories=STAGES)})
 
 

@@ -10,7 +10,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ..engines import _index_in, text_sorted
+from ..engines import _index_in, left_join, text_sorted
 from ..errors import SegkitError
 
 
@@ -175,11 +175,11 @@ class SchemeMixin:
         table = self.segment_table()
         # columns the segment table already holds stay its own (a merge would rename both to _x/_y,
         # and the potential scheme's profile lost its mean predictions that way)
-        extra = ["customer_id", *(c for c in features.columns if c not in table.columns)]
+        extra = ["customer_id", *(c for c in columns if c in features.columns and c not in table.columns)]
         features = features[extra]
         if not pd.api.types.is_string_dtype(features["customer_id"]):  # the segment table's ids are text
             features = features.assign(customer_id=features["customer_id"].astype(str))
-        table = table.merge(features, on="customer_id", how="left")
+        table = left_join(table, features)  # Arrow lookups, not pandas' hash of every customer's text
         agg = {c: (c, "mean") for c in columns if c in table}
         prof = table.groupby("segment", observed=True).agg(customers=("customer_id", "size"), **agg)
         prof = prof.reindex(self.segments_)

@@ -600,7 +600,9 @@ class PercentileTiers(SchemeMixin):
         self._check_fitted()
         features = self._features
         table = self.segment_table()
-        table["window_value"] = table["customer_id"].map(self.window_totals_).fillna(0.0).values
+        # looked up in Arrow (a map of the text ids hashed every customer's)
+        value = np.asarray(lookup(self.window_totals_, table["customer_id"], np.nan), dtype="float64")
+        table["window_value"] = np.where(np.isnan(value), 0.0, value)
         prof = table.groupby("segment").agg(customers=("customer_id", "size"),
                                             window_value=("window_value", "sum"))
         prof = prof.reindex(self.segments_).fillna(0)
