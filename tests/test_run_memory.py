@@ -289,25 +289,31 @@ def test_assignments_share_the_segment_tables_text_instead_of_copying_it():
     assert out["rfm_r"].tolist() == [1] * n and out["recommended_segment"].tolist() == tables["rfm"]["segment"].tolist()
 
 
+def _text_hashes(monkeypatch) -> list[int]:
+    """The lengths of the text (or object) indexes pandas hashes from now on (numbers hash without objects)."""
+    from pandas.core.indexes.base import Index
+
+    hashed: list[int] = []
+    real = Index._get_engine_target
+
+    def spy(self):
+        if self.dtype == object or isinstance(self.dtype, pd.StringDtype):
+            hashed.append(len(self))
+        return real(self)
+
+    monkeypatch.setattr(Index, "_get_engine_target", spy)
+    return hashed
+
+
 def test_the_decisions_never_hash_every_customers_text_in_pandas(cdnow_analysis, monkeypatch):
     """pandas hashes text by making one Python string per value first (a boolean Series used as a key,
     ``dropna``, a merge, a ``Categorical`` of labels): at 3.37M customers each such table cost about
     0.25 GB inside the decisions, the run's peak. The decisions look ids and labels up in Arrow
     instead: nothing as long as the customers is hashed by pandas (the contact list's few candidates
     may be)."""
-    from pandas.core.indexes.base import Index
-
     from segkit.decisions.run import decide
 
-    hashed = []
-    real = Index._get_engine_target
-
-    def spy(self):
-        if self.dtype == object or isinstance(self.dtype, pd.StringDtype):  # (numbers hash without objects)
-            hashed.append(len(self))
-        return real(self)
-
-    monkeypatch.setattr(Index, "_get_engine_target", spy)
+    hashed = _text_hashes(monkeypatch)
     decisions = decide(cdnow_analysis)
     customers = len(cdnow_analysis.features)
     assert len(decisions.actions) > 100 and customers > 20_000  # not vacuous: a real contact list
@@ -318,23 +324,13 @@ def test_the_model_alerts_never_hash_every_customers_text_in_pandas(cdnow_analys
     """The model's alert rows pick the tiers' VIP and GOOD customers: a boolean Series as the key made
     pandas build the labels' index engine (one Python string per customer in a hash table), kept with
     the tiers to the end of the run: 0.27 GB at 3.37M customers."""
-    from pandas.core.indexes.base import Index
-
     from segkit.potential.outputs import model_alert_rows
 
     tiers, potential = cdnow_analysis.schemes["percentile_tiers"], cdnow_analysis.schemes["potential"]
     # a fresh index: an engine another test built on the shared analysis would hide a new one
     labels = pd.Series(tiers.labels_.array, index=pd.Index(tiers.labels_.index.array, name="customer_id"))
     last = cdnow_analysis.features.set_index("customer_id")["last_purchase"]
-    hashed = []
-    real = Index._get_engine_target
-
-    def spy(self):
-        if self.dtype == object or isinstance(self.dtype, pd.StringDtype):
-            hashed.append(len(self))
-        return real(self)
-
-    monkeypatch.setattr(Index, "_get_engine_target", spy)
+    hashed = _text_hashes(monkeypatch)
     rows = model_alert_rows(potential.predictions_, labels, tiers.window_totals_, tiers.monthly_tiers_, last)
     customers = len(cdnow_analysis.features)
     assert len(rows) > 10 and customers > 20_000  # not vacuous: the rule flags customers
@@ -348,8 +344,6 @@ def test_the_holdout_the_earlier_stages_and_the_profiles_never_hash_every_custom
     holdout outcomes (features stage), the month-earlier stages and each scheme's profile (the summary
     ``segkit segment`` prints last, the run's highest point at 3.37M customers: 5.17 GB) look the
     customers up in Arrow instead, with the same tables."""
-    from pandas.core.indexes.base import Index
-
     from segkit.decisions.run import earlier_stages
     from segkit.decisions.stages import per_customer_frames
     from segkit.features import CustomerMonths, holdout_outcomes
@@ -363,15 +357,7 @@ def test_the_holdout_the_earlier_stages_and_the_profiles_never_hash_every_custom
                                       one_row_per_month=True)[0]
     finally:
         months.drop()
-    hashed = []
-    real = Index._get_engine_target
-
-    def spy(self):
-        if self.dtype == object or isinstance(self.dtype, pd.StringDtype):
-            hashed.append(len(self))
-        return real(self)
-
-    monkeypatch.setattr(Index, "_get_engine_target", spy)
+    hashed = _text_hashes(monkeypatch)
     outcomes = holdout_outcomes(cdnow_tx, a.split, a.features["customer_id"])
     stages = earlier_stages(a.features, earlier, counted)
     profiles = {name: scheme.profile() for name, scheme in a.schemes.items()}
