@@ -463,3 +463,72 @@ def test_the_runs_month_tables_are_slices_of_one_table():
     shuffled = monthly.sample(frac=1, random_state=2)
     pd.testing.assert_frame_equal(_through_month(shuffled, dt.date(2024, 5, 31)),
                                   shuffled[shuffled["month"] <= "2024-05-31"])
+
+
+def test_repeated_columns_share_one_buffer_and_zero_columns_hold_no_written_memory():
+    from segkit.engines import _frame, shared_repeats
+
+    n = 1000
+    base = np.arange(n, dtype=float)
+    middle = base.copy()
+    middle[500] = -1.0  # equal in its first and last values: compared whole
+    signed = np.zeros(n)
+    signed[7] = -0.0  # equal to 0.0 as a number, not bit for bit: neither zeros nor shared
+    cols = {"a": base, "b": base.copy(), "c": middle, "zero": np.zeros(n), "signed": signed,
+            "ints": np.zeros(n, dtype=np.int64), "nan": np.full(n, np.nan), "nan2": np.full(n, np.nan),
+            "flag": np.zeros(n, dtype=bool), "days": base.astype("datetime64[D]").astype("datetime64[ns]"),
+            "text": pd.Series([f"c{i}" for i in range(n)], dtype="str")}
+    before = _frame({k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in cols.items()})
+    out = shared_repeats(_frame(cols))
+    pd.testing.assert_frame_equal(out, before)  # the same values and dtypes
+    assert np.flatnonzero(np.signbit(out["signed"].to_numpy())).tolist() == [7]  # the -0.0 kept
+    values = {c: out[c].to_numpy() for c in out.columns if c != "text"}
+    assert np.shares_memory(values["a"], values["b"]) and np.shares_memory(values["nan"], values["nan2"])
+    assert not np.shares_memory(values["a"], values["c"]) and not np.shares_memory(values["zero"], values["signed"])
+    # zeros of different types stay apart; each column of zero bits is a fresh zeroed array
+    assert not any(np.shares_memory(values[x], values[y]) for x, y in [("zero", "ints"), ("ints", "flag")])
+    assert values["zero"].base is None or not np.shares_memory(values["zero"], cols["zero"])
+    # copy-on-write: a change to one column of a shared buffer leaves the other as it was
+    out.loc[0, "b"] = 99.0
+    assert out.loc[0, "a"] == 0.0 and out.loc[0, "b"] == 99.0
+
+
+def test_features_and_customer_months_keep_repeated_columns_once(cdnow_tx):
+    """CDNOW has no costs, returns or order ids: margin repeats revenue, purchases repeats payments,
+    returns are zero; each is kept once, the values those of the engine's own table."""
+    import datetime as dt
+
+    from segkit.engines import to_pandas
+    from segkit.features import customer_features, customer_features_table, customer_month, customer_month_table
+
+    as_of = dt.date(1997, 9, 30)
+    features = customer_features(cdnow_tx, as_of)
+    shared = lambda f, a, b: np.shares_memory(f[a].to_numpy(), f[b].to_numpy())  # noqa: E731
+    assert shared(features, "margin", "monetary") and shared(features, "gross_revenue", "monetary")
+    assert not features["returns_value"].to_numpy().any()
+    engine = to_pandas(customer_features_table(cdnow_tx, as_of)).sort_values("customer_id").reset_index(drop=True)
+    for col in ("monetary", "margin", "gross_revenue", "returns_value", "frequency", "units"):
+        assert np.array_equal(features[col].to_numpy(), engine[col].to_numpy(float if col != "frequency" else None))
+    months = customer_month(cdnow_tx, dt.date(1997, 1, 1), as_of)
+    assert shared(months, "margin", "revenue") and shared(months, "purchases", "payments")
+    assert not shared(months, "units", "revenue")
+    rows = to_pandas(customer_month_table(cdnow_tx, dt.date(1997, 1, 1), as_of))
+    assert len(rows) == len(months)
+    assert np.array_equal(np.sort(rows["margin"].to_numpy()), np.sort(months["margin"].to_numpy()))
+    assert np.array_equal(np.sort(rows["purchases"].to_numpy()), np.sort(months["purchases"].to_numpy()))
+
+
+def test_data_with_costs_and_order_ids_keep_their_own_columns():
+    import datetime as dt
+
+    from segkit.config import PROJECT_ROOT
+    from segkit.data import load_transactions
+    from segkit.features import customer_features, customer_month
+
+    columns = {k: k for k in ("customer_id", "date", "amount", "quantity", "cost", "order_id")}
+    tx = load_transactions(PROJECT_ROOT / "data" / "synthetic" / "b2b.csv.gz", columns)
+    features = customer_features(tx, tx.last_date)
+    months = customer_month(tx, None, tx.last_date)
+    for frame, a, b in ((features, "margin", "monetary"), (months, "margin", "revenue")):
+        assert not np.shares_memory(frame[a].to_numpy(), frame[b].to_numpy())
+        assert not np.array_equal(frame[a].to_numpy(), frame[b].to_numpy())

@@ -43,7 +43,7 @@ import pandas as pd
 from .calendar import Split, add_months, month_end, month_start, shift_date, split_dates
 from .data import Transactions
 from .engines import (count_true, engine_name, fetch, forget, left_join, materialize, month_then_text_order,
-                      text_sorted)
+                      shared_repeats, text_sorted)
 from .errors import ParameterError
 
 __all__ = [
@@ -216,8 +216,8 @@ def customer_month(tx: Transactions, start: dt.date | None = None, end: dt.date 
     frame["customer_id"] = frame["customer_id"].astype(str)
     order = month_then_text_order(frame["month"].to_numpy(), frame["customer_id"])
     if order is None:
-        return frame.sort_values(["month", "customer_id"], kind="stable").reset_index(drop=True)
-    return frame.take(order).reset_index(drop=True)
+        return shared_repeats(frame.sort_values(["month", "customer_id"], kind="stable").reset_index(drop=True))
+    return shared_repeats(frame.take(order).reset_index(drop=True))
 
 
 @dataclasses.dataclass
@@ -467,10 +467,11 @@ def customer_features(tx: Transactions, as_of: dt.date, start: dt.date | None = 
 
 def by_customer(frame: pd.DataFrame) -> pd.DataFrame:
     """``frame`` sorted by its text ``customer_id`` (stable), renumbered from 0: left as it is when the
-    engine already ordered it (checked in Arrow), instead of a pandas sort of millions of text ids."""
+    engine already ordered it (checked in Arrow), instead of a pandas sort of millions of text ids.
+    Columns that repeat another bit for bit share its memory (:func:`segkit.engines.shared_repeats`)."""
     if text_sorted(frame["customer_id"]):
-        return frame.reset_index(drop=True)
-    return frame.sort_values("customer_id", kind="stable").reset_index(drop=True)
+        return shared_repeats(frame.reset_index(drop=True))
+    return shared_repeats(frame.sort_values("customer_id", kind="stable").reset_index(drop=True))
 
 
 def holdout_outcomes(tx: Transactions, split: Split, customers: pd.Series | None = None) -> pd.DataFrame:
