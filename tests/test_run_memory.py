@@ -541,3 +541,50 @@ def test_data_with_costs_and_order_ids_keep_their_own_columns():
     for frame, a, b in ((features, "margin", "monetary"), (months, "margin", "revenue")):
         assert not np.shares_memory(frame[a].to_numpy(), frame[b].to_numpy())
         assert not np.array_equal(frame[a].to_numpy(), frame[b].to_numpy())
+
+
+@pytest.mark.parametrize("order", ["month_then_id", "shuffled", "with_strangers"])
+def test_holdout_outcomes_spread_by_position_equal_the_lookup(order):
+    """The holdout sums placed at the evaluated ids' positions equal ``lookup``'s reindex (0 without
+    holdout rows, other customers' rows ignored), in any row order."""
+    from segkit.compare import criterion_outcomes
+    from segkit.engines import lookup
+
+    rng = np.random.default_rng(len(order))
+    ids = pd.Index(pd.array([f"c{i:05d}" for i in range(0, 4000, 2)], dtype="str"))
+    rows = []
+    for month in pd.date_range("2024-01-01", periods=4, freq="MS"):
+        who = np.sort(rng.choice(4000 if order == "with_strangers" else 2000, 700, replace=False))
+        names = [f"c{i:05d}" if order == "with_strangers" else f"c{2 * i:05d}" for i in who]
+        rows += [(c, month, float(rng.normal(20, 30)), int(rng.integers(0, 3))) for c in names]
+    hm = pd.DataFrame(rows, columns=["customer_id", "month", "revenue", "purchases"])
+    hm["customer_id"] = hm["customer_id"].astype("str")
+    if order == "shuffled":
+        hm = hm.sample(frac=1, random_state=3).reset_index(drop=True)
+    got = criterion_outcomes(hm, ids, "revenue")
+    sums = lookup(hm.groupby("customer_id", sort=False)[["revenue", "purchases"]].sum(), ids, 0)
+    assert got["customer_id"].tolist() == list(ids)
+    assert np.array_equal(got["outcome"].to_numpy(), np.clip(sums["revenue"].astype(float), 0.0, None))
+    assert np.array_equal(got["bought"].to_numpy(), sums["purchases"] > 0)
+    assert 0 < got["bought"].sum() < len(ids) and (got["outcome"] == 0).sum() > 0
+
+
+def test_holdout_outcomes_of_many_customers_take_no_join(monkeypatch):
+    """300k evaluated customers, holdout months by month then id: the groups are searched among the
+    sorted ids (no Polars join of every evaluated id, whose memory stayed in Polars' allocator)."""
+    from segkit import engines
+    from segkit.compare import criterion_outcomes
+
+    rng = np.random.default_rng(8)
+    ids = pd.Index(pd.array([f"C{i:07d}" for i in range(300_000)], dtype="str"))
+    parts = []
+    for m, month in enumerate(pd.date_range("2024-01-01", periods=3, freq="MS")):
+        who = np.sort(rng.choice(300_000, 120_000, replace=False))
+        parts.append(pd.DataFrame({"customer_id": pd.array([f"C{i:07d}" for i in who], dtype="str"),
+                                   "month": month, "revenue": rng.normal(10, 5, len(who)), "purchases": 1}))
+    hm = pd.concat(parts, ignore_index=True)
+    monkeypatch.setattr(engines, "_joined_positions", lambda *a: pytest.fail("a join"))
+    got = criterion_outcomes(hm, ids, "revenue")
+    expected = hm.groupby("customer_id")["revenue"].sum().reindex(list(ids), fill_value=0.0).clip(lower=0.0)
+    assert np.allclose(got["outcome"].to_numpy(), expected.to_numpy(), rtol=0, atol=1e-9)
+    assert got["bought"].sum() == hm["customer_id"].nunique()

@@ -124,11 +124,28 @@ def criterion_outcomes(holdout_monthly: pd.DataFrame, customers: Iterable[str], 
     if not text_sorted(ids, strict=True):  # the features' ids come sorted and unique
         ids = ids.unique().sort_values()
     hm = holdout_monthly.assign(customer_id=holdout_monthly["customer_id"].astype(str))
-    sums = lookup(hm.groupby("customer_id", sort=False)[[criterion, "purchases"]].sum(), ids, 0)
+    sums = _spread(hm.groupby("customer_id", sort=False)[[criterion, "purchases"]].sum(), ids)
     # the ids' own Arrow text (to_numpy would make a Python object per id, then copy them back)
     return pd.DataFrame({"customer_id": ids.array,
                          "outcome": np.clip(sums[criterion].astype(float), 0.0, None),
                          "bought": sums["purchases"] > 0})
+
+
+def _spread(groups: pd.DataFrame, ids: pd.Index) -> dict[str, np.ndarray]:
+    """``lookup(groups, ids, 0)`` for ``ids`` sorted and unique: each group's row placed at its id's
+    position (0 where an id has no group; groups of other ids dropped). The groups' ids are looked up
+    among the sorted ``ids`` (a binary search when they come in sorted runs, as the groups of a
+    customer-month table sorted by month do), not the ids among the groups': that took a hash join of
+    every evaluated id, whose memory Polars' allocator kept (0.33 GB at 3.37M customers)."""
+    at = positions(groups.index, ids)
+    keep = at >= 0
+    out = {}
+    for column in groups.columns:
+        values = groups[column].to_numpy()
+        spread = np.zeros(len(ids), dtype=values.dtype)
+        spread[at[keep]] = values[keep]
+        out[column] = spread
+    return out
 
 
 def baseline_orders(features: pd.DataFrame, monthly: pd.DataFrame, criterion: str,
