@@ -532,7 +532,7 @@ def test_stage_inputs_on_codes_equal_those_on_text(cdnow_tx):
     assert got.index.tolist() == ["a", "b", "d"] and got["recent_active"].dtype == np.float64
 
 
-def test_kmeans_labels_are_the_cluster_names_as_text(cdnow_tx):
+def test_kmeans_labels_are_the_cluster_names_as_categories(cdnow_tx):
     import datetime as dt
 
     from segkit.features import customer_features
@@ -541,8 +541,10 @@ def test_kmeans_labels_are_the_cluster_names_as_text(cdnow_tx):
     features = customer_features(cdnow_tx, dt.date(1997, 9, 30))
     km = KMeansSegmenter(k_range=(2, 4), random_state=0).fit_features(features)
     expected = pd.Series(np.asarray(km.segments_, dtype=object)[km.clusters_.to_numpy()], index=km.clusters_.index)
-    pd.testing.assert_series_equal(km.labels_, expected)
-    assert km.labels_.dtype == "str" and len(set(km.segments_)) == km.k_
+    assert km.labels_.tolist() == expected.tolist() and km.labels_.index.equals(expected.index)
+    # categories of the names that occur, sorted as text (one byte per customer, not each one's text)
+    assert km.labels_.dtype == "category" and len(set(km.segments_)) == km.k_
+    assert km.labels_.cat.categories.tolist() == sorted(set(expected))
 
 
 # ====================================================================== left joins on text ids
@@ -567,6 +569,7 @@ def test_left_join_equals_pandas_merge(left_ids, right_ids, data):
         "b": np.arange(n) % 2 == 0,
         "o": pd.Series(text, dtype=object),
         "d": pd.to_datetime(["2024-01-31"] * n),
+        "c": pd.Series(text, dtype="str").astype("category"),  # a scheme's labels: their codes taken
     })
     if data.draw(st.booleans()):
         right = right.sort_values("customer_id")
@@ -770,3 +773,24 @@ def test_the_comparison_with_one_oracle_equals_one_oracle_per_ranking():
     for name, order in orders.items():
         alone = capture(order, outcome, tuple(float(k) for k in out[name]["capture_at"]))
         assert alone["capture_at"] == out[name]["capture_at"] and alone["capture_auc"] == out[name]["capture_auc"]
+
+
+# ====================================================================== labels as categories
+@given(values=st.lists(st.one_of(st.none(), st.text("abéZ", max_size=3)), max_size=30), parts=st.integers(1, 3))
+def test_text_categories_equal_pandas_categorical(values, parts):
+    """The labels' categories and codes are pandas' own Categorical of the text (categories sorted as
+    text, missing as -1), from one Arrow array or several chunks, and from categories in any order."""
+    import pyarrow as pa
+
+    from segkit.schemes._base import text_categories
+
+    cut = np.array_split(np.arange(len(values)), parts)
+    chunked = pa.chunked_array([pa.array([values[i] for i in c], type=pa.large_string()) for c in cut],
+                               type=pa.large_string())
+    expected = pd.Categorical(pd.Series(values, dtype="str"))
+    for given_values in (pd.Series(values, dtype="str"), pd.Series(pd.array(chunked, dtype="str")), values,
+                         pd.Series(pd.Categorical(values, categories=sorted({v for v in values if v is not None}, reverse=True)
+                                                  + ["unused"]))):
+        got = text_categories(given_values)
+        assert got.categories.tolist() == expected.categories.tolist()
+        assert got.codes.tolist() == expected.codes.tolist()

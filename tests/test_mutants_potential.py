@@ -264,9 +264,11 @@ def test_labels_from_at_the_threshold_with_gaps_and_text_objects():
     labels = PotentialTiers.labels_from(pred, 0.25, 0.3)
     # a at exactly 0.5 stays active; b's empty value ranks as 0, below a and c; d INACTIVE
     assert labels.to_dict() == {"a": "VIP", "b": "REGULAR", "c": "GOOD", "d": "INACTIVE"}
-    assert labels.dtype == object
+    # text labels kept as categories of text (one byte per customer), the labels that occur
+    assert isinstance(labels.dtype, pd.CategoricalDtype) and labels.cat.categories.tolist() == sorted(labels)
     none = PotentialTiers.labels_from(pred.drop(columns="p_alive"), 0.25, 0.3)
-    assert none.dtype == object and set(none) == {"REGULAR"}
+    assert isinstance(none.dtype, pd.CategoricalDtype) and none.cat.categories.tolist() == ["REGULAR"]
+    assert set(none) == {"REGULAR"}
 
 
 def test_labels_from_ranks_a_missing_predicted_value_as_zero():

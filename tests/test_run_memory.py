@@ -253,9 +253,9 @@ def _text_buffer(column: pd.Series) -> int:
 
 
 def test_assignments_share_the_segment_tables_columns_instead_of_copying_them():
-    """Each scheme's label column in the assignments is the segment table's own Arrow text (no copy,
-    no Python object per customer on the way), with the same values and the text dtype; its number
-    columns are the table's own arrays."""
+    """Each scheme's label column in the assignments is categories of the segment table's labels (one byte,
+    no Python object per customer on the way), with the same values; a table of text labels (a plug-in's
+    own table) gives categories of the same values; its number columns are the table's own arrays."""
     from segkit.pipeline import _assignments
     from segkit.schemes import registry
 
@@ -266,7 +266,8 @@ def test_assignments_share_the_segment_tables_columns_instead_of_copying_them():
     rng = np.random.default_rng(2)
 
     def labels(names: list[str]) -> pd.Series:
-        return pd.Series(pd.array(np.array(names, dtype=object)[rng.integers(0, len(names), n)], dtype="str"))
+        text = pd.Series(pd.array(np.array(names, dtype=object)[rng.integers(0, len(names), n)], dtype="str"))
+        return text.astype("category") if names[0] != "VIP" else text  # the tiers' as text, the others' categories
 
     names = labels(["recent, frequent, high spend", "fading, one-time, mid spend"])
     tables = {
@@ -287,9 +288,11 @@ def test_assignments_share_the_segment_tables_columns_instead_of_copying_them():
     for column, (scheme, source) in {"percentile_tier": ("percentile_tiers", "segment"),
                                      "rfm_segment": ("rfm", "segment"), "kmeans_name": ("kmeans", "name"),
                                      "potential_tier": ("potential", "segment")}.items():
-        assert out[column].tolist() == tables[scheme][source].tolist() and out[column].dtype == "str", column
-        assert _text_buffer(out[column]) == _text_buffer(tables[scheme][source]), column
+        assert out[column].tolist() == tables[scheme][source].tolist() and out[column].dtype == "category", column
+        assert out[column].cat.categories.tolist() == sorted(set(tables[scheme][source].dropna())), column
+        assert out[column].array.codes.nbytes == n, column  # one byte per customer
     assert out["recommended_segment"].tolist() == tables["rfm"]["segment"].tolist()
+    assert out["recommended_segment"].dtype == "category"
     # the number columns too: the segment table's own array (a copy was 27 MB per column at 3.4M customers)
     for column, (scheme, source) in {"rfm_r": ("rfm", "rfm_r"), "kmeans_cluster": ("kmeans", "cluster"),
                                      "p_alive": ("potential", "p_alive"),
@@ -378,7 +381,7 @@ def test_the_holdout_the_earlier_stages_and_the_profiles_never_hash_every_custom
     # the profile is each segment's mean of the features: recounted here with pandas' own join
     kmeans = a.schemes["kmeans"]
     joined = kmeans.segment_table().merge(a.features, on="customer_id", how="left", suffixes=("", "_f"))
-    means = joined.groupby("segment")["monetary"].mean()
+    means = joined.groupby(joined["segment"].astype(str))["monetary"].mean()
     got = profiles["kmeans"].set_index("segment")["monetary"]
     pd.testing.assert_series_equal(got.sort_index(), means.sort_index(), check_names=False)
     assert profiles["kmeans"]["customers"].sum() == customers
@@ -387,7 +390,7 @@ def test_the_holdout_the_earlier_stages_and_the_profiles_never_hash_every_custom
 def test_stages_read_back_from_disk_share_the_features_ids_and_one_stage_text(cdnow_analysis):
     """The stage tables wait on disk (pickled: every text column comes back with its own buffer);
     read back, the evaluated customers' and the month-earlier stages hold the features' own ids and
-    ``lifecycle_stage`` is ``stage``'s text, with the same values. RFM's labels are its scores' text."""
+    ``lifecycle_stage`` is ``stage``'s text, with the same values. RFM's labels are its scores' categories."""
     a = cdnow_analysis
     ids = a.features["customer_id"]
     assert _text_buffer(a.lifecycle["customer_id"]) == _text_buffer(ids)
@@ -397,7 +400,10 @@ def test_stages_read_back_from_disk_share_the_features_ids_and_one_stage_text(cd
     assert a.lifecycle["customer_id"].tolist() == ids.tolist()
     assert a.lifecycle["lifecycle_stage"].tolist() == a.lifecycle["stage"].tolist()
     rfm = a.schemes["rfm"]
-    assert _text_buffer(rfm.labels_) == _text_buffer(rfm.scores_["rfm_segment"]) and rfm.labels_.dtype == "str"
+    # RFM's labels are categories (one byte per customer), as its scores' column
+    assert rfm.labels_.dtype == "category" and rfm.scores_["rfm_segment"].dtype == "category"
+    assert rfm.labels_.array.codes.nbytes == len(rfm.labels_)
+    assert rfm.labels_.tolist() == rfm.scores_["rfm_segment"].tolist()
 
 
 def test_a_table_of_other_ids_keeps_its_own():

@@ -253,7 +253,7 @@ def test_property_listed_customers_get_the_tiers_of_their_own_rows(cells, chosen
         assert set(with_list.labels_) == {"INACTIVE"}
         return
     alone = PercentileTiers(**kw).fit_monthly(own)
-    expected = alone.labels_.reindex(listed).fillna("INACTIVE")
+    expected = alone.labels_.astype(str).reindex(listed).fillna("INACTIVE")  # labels_ are categories
     assert with_list.labels_.tolist() == expected.tolist()
     pd.testing.assert_frame_equal(with_list.monthly_tiers_, alone.monthly_tiers_)
     pd.testing.assert_frame_equal(with_list.alerts_, alone.alerts_)

@@ -923,7 +923,8 @@ def left_join(left: pd.DataFrame, right: pd.DataFrame, on: str = "customer_id") 
     both sides, extension types other than text) goes to pandas' merge.
     """
     overlap = (set(left.columns) & set(right.columns)) - {on}
-    simple = all(isinstance(right[c].dtype, (np.dtype, pd.StringDtype)) for c in right.columns if c != on)
+    simple = all(isinstance(right[c].dtype, (np.dtype, pd.StringDtype, pd.CategoricalDtype))
+                 for c in right.columns if c != on)
     if overlap or not simple or not (_is_arrow_text(left[on]) and _is_arrow_text(right[on])):
         return left.merge(right, on=on, how="left")
     keys, ids = _arrow_text(right[on]), _arrow_text(left[on])
@@ -940,6 +941,10 @@ def _taken_column(column: pd.Series, where: np.ndarray | None) -> Any:
         if where is not None:
             arr = pc.take(arr, pa.array(where, mask=where < 0))
         return pd.array(arr, dtype=column.dtype)
+    if isinstance(column.dtype, pd.CategoricalDtype):  # the codes taken (-1: missing), the categories kept
+        if where is None:
+            return column.array
+        return pd.Categorical.from_codes(_taken(np.asarray(column.cat.codes), where, -1), dtype=column.dtype)
     values = _taken(column.to_numpy(), where, np.nan)
     # an object array stays one (pandas would read text in it as its string type, a merge does not)
     return pd.Series(values, dtype=object) if values.dtype == object else values

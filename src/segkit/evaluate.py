@@ -621,8 +621,9 @@ def recommended_segments(tables: Mapping[str, pd.DataFrame], recommended: str | 
     if recommended is None or recommended not in tables:
         any_table = next(iter(tables.values()))
         return pd.Series("", index=pd.Index(any_table["customer_id"].astype(str)).rename(None))
-    t = tables[recommended]  # the text stays in Arrow: no Python object per customer
-    return pd.Series(t["segment"].astype(str).array, index=pd.Index(t["customer_id"].astype(str)).rename(None))
+    t = tables[recommended]  # categories or Arrow text as they are: no Python object per customer
+    segment = t["segment"] if isinstance(t["segment"].dtype, pd.CategoricalDtype) else t["segment"].astype(str)
+    return pd.Series(segment.array, index=pd.Index(t["customer_id"].astype(str)).rename(None))
 
 
 # ====================================================================== scorecard

@@ -581,7 +581,8 @@ def overrides_table(a: Analysis) -> pd.DataFrame:
     ov = a.overrides
     ov = ov[ov["override_tier"].notna()]
     if "prospect" in ov:  # placed before their first purchase: no computed tier
-        ov = ov.assign(computed_tier=ov["computed_tier"].where(~ov["prospect"].astype(bool), PROSPECT_NOTE))
+        # (as text: the tiers may be categories, which take no other value)
+        ov = ov.assign(computed_tier=ov["computed_tier"].astype(object).where(~ov["prospect"].astype(bool), PROSPECT_NOTE))
     ov = ov.assign(computed_tier=ov["computed_tier"].map(lambda v: segment_label(v) if isinstance(v, str) else v),
                    override_tier=ov["override_tier"].map(segment_label))
     return ov.rename(columns={"customer_id": _("Customer"), "computed_tier": _("Computed tier"),

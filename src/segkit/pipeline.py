@@ -37,6 +37,7 @@ from typing import Any
 
 import ibis
 import pandas as pd
+from pandas.api.types import union_categoricals
 
 from . import __version__
 from .atomic import atomic_open, atomic_write
@@ -60,7 +61,7 @@ from .decisions.run import Decisions, decide, earlier_stages, stage_labels, with
 from .decisions.stages import per_customer_frames
 from .schemes import PercentileTiers, SchemeInputs, apply_overrides, load_overrides
 from .schemes import registry
-from .schemes._base import isin, no_purchase_values
+from .schemes._base import isin, no_purchase_values, text_categories
 from .potential import outputs as potential_outputs
 from .potential.summary import holdout_purchases, summary_frame
 
@@ -880,12 +881,31 @@ def _assignments(lifecycle: pd.DataFrame, applied: pd.DataFrame, tables: dict[st
     if chosen in tables:  # an override places a customer in a tier: the chosen scheme's segment of that rank
         manual = out["override_tier"].notna() & (out["override_tier"] != "")
         mapped = backtest.map_override_tiers(out.loc[manual, "override_tier"], tables[chosen])
-        out.loc[manual, "recommended_segment"] = mapped.where(mapped.notna(), out.loc[manual, "recommended_segment"])
+        mapped = mapped.where(mapped.notna(), out.loc[manual, "recommended_segment"])
+        out["recommended_segment"] = _with_categories(out["recommended_segment"], mapped)
+        out.loc[manual, "recommended_segment"] = mapped
     prospects = _prospect_rows(applied)
     if len(prospects):  # a customer placed by hand who has only returns is listed once, with the no-purchase values
         out = _append_rows(out, prospects[~isin(prospects["customer_id"], out["customer_id"])])
     columns = [c for c in assignment_columns() if c not in _DECISION_COLUMNS]  # added by _decided
-    return out[columns].sort_values("customer_id", kind="stable").reset_index(drop=True)
+    out = out[columns].sort_values("customer_id", kind="stable").reset_index(drop=True)
+    return out.assign(**{c: text_categories(out[c]) for c in _label_columns() if c in out})
+
+
+def _label_columns() -> list[str]:
+    """The assignments' label columns, held as categories (:func:`segkit.schemes._base.text_categories`:
+    one byte per customer, not its text; the same text in assignments.csv): every scheme's columns
+    filled from its ``segment``, ``recommended_segment`` and ``lifecycle_stage``."""
+    return [*(c for s in registry.schemes() for c, source in s.columns.items() if source == "segment"),
+            "recommended_segment", "lifecycle_stage"]
+
+
+def _with_categories(column: pd.Series, values: pd.Series) -> pd.Series:
+    """``column`` able to hold ``values``: a categorical column gains the categories it lacks."""
+    if not isinstance(column.dtype, pd.CategoricalDtype):
+        return column
+    new = pd.Index(pd.unique(values.dropna().astype(str))).difference(column.cat.categories)
+    return column.cat.add_categories(new) if len(new) else column
 
 
 def _absent_rows(ids: pd.Series, chosen: str | None) -> pd.DataFrame:
@@ -910,9 +930,16 @@ def _append_rows(out: pd.DataFrame, rows: pd.DataFrame) -> pd.DataFrame:
         return out
     ints = [c for c in out.columns if pd.api.types.is_integer_dtype(out[c])]
     floats = {c: "float64" for c in rows.columns if c in out and pd.api.types.is_float_dtype(out[c])}
-    out = pd.concat([out, rows.astype(floats)], ignore_index=True)
+    # categories stay categories (pandas makes text of two different ones): their union, sorted as text
+    labels = {c: union_categoricals([out[c].array, text_categories(rows[c] if c in rows else
+                                                                   pd.Series([None] * len(rows), dtype="str"))],
+                                    sort_categories=True)
+              for c in out.columns if isinstance(out[c].dtype, pd.CategoricalDtype)}
+    order = [*out.columns, *(c for c in rows.columns if c not in out)]
+    out = pd.concat([out.drop(columns=list(labels)), rows.drop(columns=[c for c in labels if c in rows]).astype(floats)],
+                    ignore_index=True)
     out[ints] = out[ints].astype("Int64")
-    return out
+    return out.assign(**labels)[order]
 
 
 def _prospect_rows(applied: pd.DataFrame) -> pd.DataFrame:

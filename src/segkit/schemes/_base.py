@@ -61,6 +61,39 @@ def _text(values: Any) -> pa.Array:
                     from_pandas=True)
 
 
+def text_categories(values: Any) -> pd.Categorical:
+    """Text labels (one per customer) as a categorical: one byte per customer and each label's text
+    once, instead of every customer's text (about 50-120 MB per label column at 3.4M customers).
+
+    The categories are the labels that occur, sorted as text (what ``pd.Categorical`` infers), so
+    sorting, grouping and counting see the same values in the same order as the text; missing
+    values stay missing (code -1). Encoded in Arrow (a hash of the text, no Python object per value).
+
+    >>> c = text_categories(pd.Series(["b", "a", None, "b"], dtype="str"))
+    >>> c.categories.tolist(), c.codes.tolist()
+    (['a', 'b'], [1, 0, -1, 1])
+    """
+    if _is_categorical(values):
+        cat = values.array if isinstance(values, (pd.Series, pd.Index)) else values
+        used = np.unique(np.asarray(cat.codes)[np.asarray(cat.codes) >= 0])
+        cat = cat.remove_unused_categories() if len(used) < len(cat.categories) else cat
+        return cat if cat.categories.is_monotonic_increasing else cat.reorder_categories(cat.categories.sort_values())
+    encoded = pc.dictionary_encode(_text(values))
+    if isinstance(encoded, pa.ChunkedArray):  # one dictionary for every chunk, their indices one after another
+        encoded = encoded.unify_dictionaries()
+        dictionary = encoded.chunk(0).dictionary if encoded.num_chunks else pa.array([], type=pa.large_string())
+        encoded = pa.DictionaryArray.from_arrays(
+            pa.concat_arrays([c.indices for c in encoded.chunks]) if encoded.num_chunks else pa.array([], pa.int32()),
+            dictionary)
+    order = pc.sort_indices(encoded.dictionary).to_numpy()
+    new_code = np.empty(len(order) + 1, dtype=np.int64)
+    new_code[order] = np.arange(len(order))
+    new_code[-1] = -1  # a missing value's code (indices filled with -1 below)
+    codes = new_code[pc.fill_null(encoded.indices, -1).to_numpy()]
+    categories = pd.Index(pd.array(encoded.dictionary.take(order), dtype="str"))
+    return pd.Categorical.from_codes(codes, categories=categories)
+
+
 def _is_categorical(values: object) -> bool:
     return isinstance(getattr(values, "dtype", None), pd.CategoricalDtype)
 
@@ -128,8 +161,11 @@ class SchemeMixin:
         return self._cached("segment_table", (self.labels_, tuple(self.segments_)), self._build_segment_table)
 
     def _build_segment_table(self) -> pd.DataFrame:
-        out = pd.DataFrame({"customer_id": self.labels_.index.astype(str), "segment": self.labels_.astype(str).values})
-        where = positions(out["segment"], pd.Index(self.segments_, dtype=object))  # in Arrow, not label by label
+        # the labels as categories (one byte per customer; a scheme's own labels_ usually are already)
+        segment = text_categories(self.labels_)
+        out = pd.DataFrame({"customer_id": self.labels_.index.astype(str), "segment": segment})
+        # each label's rank looked up once per category, not per customer
+        where = np.append(positions(segment.categories, pd.Index(self.segments_, dtype=object)), -1)[segment.codes]
         if (where < 0).any():  # a label outside segments_ has no rank: say which, and whose
             odd = pd.unique(out["segment"][where < 0])
             raise SegmentLabelError(

@@ -37,7 +37,7 @@ from sklearn.preprocessing import StandardScaler
 from ..errors import ParameterError
 from ..reproducible import single_threaded
 from ..engines import same_text, text_sorted
-from ._base import NO_PURCHASE, SchemeMixin, positions
+from ._base import NO_PURCHASE, SchemeMixin, positions, text_categories
 
 if TYPE_CHECKING:
     from ..config import RunParams
@@ -218,9 +218,9 @@ class KMeansSegmenter(SchemeMixin):
         self.clusters_ = pd.Series(clusters, index=ids, name="cluster")
         self.names_ = self._name_clusters(clusters, medians)
         self.segments_ = [self.names_[c] for c in range(self.k_)]
-        # each cluster's name looked up by number, the text built in Arrow (not one Python object per customer)
-        self.labels_ = pd.Series(pd.array(pa.array(self.segments_, type=pa.large_string()).take(pa.array(clusters)),
-                                          dtype="str"), index=ids)
+        # each cluster's name looked up by number: categories (one byte per customer, not its text)
+        self.labels_ = pd.Series(text_categories(pd.Categorical.from_codes(
+            np.asarray(clusters), categories=pd.Index(self.segments_, dtype="str"))), index=ids)
 
     def _name_clusters(self, clusters: np.ndarray, medians: "_Medians | None" = None) -> dict[int, str]:
         """Each cluster's name from its medians against the customers' terciles. ``medians``: known

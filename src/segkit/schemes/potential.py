@@ -48,7 +48,7 @@ from ..errors import ParameterError
 from ..features import FEATURE_COLUMNS
 from ..potential import fit_summary, peer_headroom, predict_summary
 from ..engines import lookup, same_text, text_sorted, to_pandas
-from ._base import SchemeMixin, isin
+from ._base import SchemeMixin, isin, text_categories
 from .tiers import TIERS, exact_ceil
 
 if TYPE_CHECKING:
@@ -192,6 +192,7 @@ class PotentialTiers(SchemeMixin):
         labels = pd.Series("REGULAR", index=ids, dtype=object)
         alive = pred["p_alive"].to_numpy(float) if "p_alive" in pred else np.full(len(ids), np.nan)
         if np.isnan(alive).all():
+            labels = pd.Series(text_categories(labels), index=ids)
             return labels if ascending else labels.sort_index()
         key = "predicted_value" if pred["predicted_value"].notna().any() else "expected_purchases"
         score = pred[key].fillna(0.0).to_numpy(float)
@@ -206,7 +207,7 @@ class PotentialTiers(SchemeMixin):
         values[order[:vip]] = "VIP"
         values[order[vip:vip + good]] = "GOOD"
         values[inactive] = "INACTIVE"
-        out = pd.Series(values, index=labels.index, dtype=object)
+        out = pd.Series(text_categories(values), index=labels.index)  # one byte per customer
         return out if ascending else out.sort_index()
 
     #: a customer without a purchase up to the cut-off is not modelled: INACTIVE, predictions empty

@@ -36,7 +36,7 @@ import yaml
 
 from ..engines import engine_name, same_text, text_sorted
 from ..errors import ParameterError, SegkitError
-from ._base import SchemeMixin, number_text, ranked_segments
+from ._base import SchemeMixin, number_text, ranked_segments, text_categories
 
 if TYPE_CHECKING:
     from ..config import RunParams
@@ -355,7 +355,8 @@ class RFMSegmenter(SchemeMixin):
         self.scores_ = scores
         self.cut_points_ = pd.DataFrame(cuts)
         self.bin_sizes_ = pd.DataFrame(sizes)
-        # the scores' own labels (one text buffer for both, not a Python string per customer made text again)
+        # the labels as categories, shared by the scores and labels_ (one byte per customer, not its text)
+        scores["rfm_segment"] = text_categories(scores["rfm_segment"])
         self.labels_ = pd.Series(scores["rfm_segment"].array, index=pd.Index(scores["customer_id"]).rename(None))
         self._features = f
         return self

@@ -42,7 +42,7 @@ from ..calendar import add_months, month_end, window_month_starts
 from ..engines import engine_name, lookup, ordered_sums
 from ..errors import ParameterError
 from . import tiers_engine as engine
-from ._base import NotFittedError, SchemeMixin, isin, number_text, positions, ranked_segments
+from ._base import NotFittedError, SchemeMixin, isin, number_text, positions, ranked_segments, text_categories
 from .tiers_engine import TierTables
 
 if TYPE_CHECKING:
@@ -384,7 +384,7 @@ class PercentileTiers(SchemeMixin):
         totals = _totals(in_window)
 
         labels = self._window_labels(ranked, data, previous, window, (ids, at), paid, totals)
-        self.labels_ = labels.astype(str)
+        self.labels_ = pd.Series(text_categories(labels), index=labels.index)  # one byte per customer
         self.segments_ = list(TIERS)
         if not segments_only:
             self.alerts_ = self._alerts(ranked, in_window, window, last_purchase) \
