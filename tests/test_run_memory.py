@@ -594,3 +594,47 @@ def test_holdout_outcomes_of_many_customers_take_no_join(monkeypatch):
     expected = hm.groupby("customer_id")["revenue"].sum().reindex(list(ids), fill_value=0.0).clip(lower=0.0)
     assert np.allclose(got["outcome"].to_numpy(), expected.to_numpy(), rtol=0, atol=1e-9)
     assert got["bought"].sum() == hm["customer_id"].nunique()
+
+
+def test_scores_with_outcomes_aligned_once_equal_the_per_scheme_alignment():
+    """Every scheme of a run is scored on outcomes aligned once (evaluate.AlignedOutcomes): the same
+    segments, metrics, intervals and resamples as aligning them per scheme; a table of other customers
+    or another order is aligned on its own; and each scheme's own arrays shrink (no revenue levels of
+    its own: the holdout side is the shared one)."""
+    import tracemalloc
+
+    from segkit.evaluate import AlignedOutcomes, BootstrapWeights, score_scheme
+
+    n = 60_000
+    rng = np.random.default_rng(5)
+    ids = pd.Series(pd.array([f"c{i:06d}" for i in range(n)], dtype="str"))
+    seg = pd.Categorical.from_codes(rng.integers(0, 5, n), categories=list("abcde"))
+    table = pd.DataFrame({"customer_id": ids, "segment": seg, "rank": np.asarray(seg.codes, np.int64) + 1})
+    revenue = np.where(rng.random(n) < 0.4, np.round(rng.gamma(1.0, 40.0, n), 2), 0.0)
+    # outcomes in another order, some customers without any (zeros), as a run's holdout gives them
+    outcomes = pd.DataFrame({"customer_id": ids, "holdout_revenue": revenue, "bought": revenue > 0}).sample(
+        frac=0.9, random_state=1).sort_values("customer_id")
+    weights = BootstrapWeights.for_customers(n, 200, 3).prepare()
+    aligned = AlignedOutcomes.of(table, outcomes)
+
+    def strip(result):
+        return {k: v for k, v in result.items() if k != "boot"}
+
+    tracemalloc.start()
+    alone = score_scheme(table, outcomes, None, n_boot=200, seed=3, weights=weights)
+    own = tracemalloc.get_traced_memory()[1]
+    tracemalloc.reset_peak()
+    shared = score_scheme(table, outcomes, None, n_boot=200, seed=3, weights=weights, aligned=aligned)
+    once = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert strip(alone) == strip(shared)
+    assert all(np.array_equal(alone["boot"][k], shared["boot"][k]) for k in alone["boot"])
+    assert once < own - 3 * 8 * n, (own, once)  # at least the revenue, its levels and buying, per scheme
+    other = table.iloc[::-1]  # the same customers in another order: not served, aligned on its own
+    assert not aligned.serves(other)
+    assert strip(score_scheme(other, outcomes, None, n_boot=0, aligned=aligned)) == \
+        strip(score_scheme(other, outcomes, None, n_boot=0))
+    fewer = table.iloc[: n // 2]
+    assert not aligned.serves(fewer)
+    assert strip(score_scheme(fewer, outcomes, None, n_boot=0, aligned=aligned)) == \
+        strip(score_scheme(fewer, outcomes, None, n_boot=0))

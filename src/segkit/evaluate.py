@@ -23,6 +23,7 @@ nobody (or everybody) bought, revenue shares 0 when total holdout revenue is not
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import weakref
 from collections.abc import Callable, Mapping
@@ -133,6 +134,47 @@ def _hashed_levels(order: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return distinct[sort], place[codes]
 
 
+@dataclasses.dataclass(frozen=True)
+class _Outcome:
+    """The holdout side of :class:`_Stats`: revenue and buying (float64) and the revenue's levels
+    (``gy``: each customer's level, ``ky`` levels). The same for every scheme scored on the same
+    customers, so :class:`AlignedOutcomes` makes it once (about 0.1 GB and a hash of every customer's
+    revenue per scheme at 3.4M customers). Read-only: threads share it."""
+
+    ky: int
+    gy: np.ndarray
+    revenue: np.ndarray
+    bought: np.ndarray
+
+    @classmethod
+    def of(cls, revenue: np.ndarray, bought: np.ndarray) -> "_Outcome":
+        y_levels, gy = levels_and_codes(revenue)
+        return cls(len(y_levels), gy, revenue.astype(np.float64), bought.astype(np.float64))
+
+
+@dataclasses.dataclass(frozen=True)
+class AlignedOutcomes:
+    """The holdout outcomes aligned to a segment table's customers once, for every scheme of a run
+    whose table lists the same customers in the same order (:func:`score_scheme`'s ``aligned``): the
+    same numbers as aligning them per scheme, held once instead of once per scheme and thread."""
+
+    ids: pd.Series
+    holdout_revenue: np.ndarray
+    bought: np.ndarray
+    outcome: _Outcome
+
+    @classmethod
+    def of(cls, table: pd.DataFrame, outcomes: pd.DataFrame) -> "AlignedOutcomes":
+        data = _align(table, outcomes)
+        revenue, bought = data["holdout_revenue"].to_numpy(float), data["bought"].to_numpy(bool)
+        return cls(data["customer_id"], revenue, bought, _Outcome.of(revenue, bought))
+
+    def serves(self, table: pd.DataFrame) -> bool:
+        """Whether ``table`` lists these customers in this order (then its rows need no alignment)."""
+        ids = table["customer_id"]
+        return len(ids) == len(self.ids) and pd.api.types.is_string_dtype(ids) and same_text(ids, self.ids)
+
+
 class _Stats:
     """Per-customer data arranged for weighted metrics (weights = 1 for the point estimate).
 
@@ -141,7 +183,8 @@ class _Stats:
     gathering whole resamples x customers matrices, and memory stays one row of weights.
     """
 
-    def __init__(self, rank: np.ndarray, revenue: np.ndarray, bought: np.ndarray):
+    def __init__(self, rank: np.ndarray, revenue: np.ndarray, bought: np.ndarray,
+                 outcome: "_Outcome | None" = None):
         self.n = len(rank)
         self.ranks = levels_and_codes(rank)[0]    # ascending: best segment first
         self.top = self.ranks[0]
@@ -149,10 +192,9 @@ class _Stats:
         x_levels = -self.ranks[::-1]
         self.gx = np.searchsorted(x_levels, -rank)
         self.kx = len(x_levels)
-        y_levels, self.gy = levels_and_codes(revenue)
-        self.ky = len(y_levels)
-        self.revenue = revenue.astype(np.float64)
-        self.bought = bought.astype(np.float64)
+        # the outcome side is the same for every scheme of a run: computed once when given
+        outcome = outcome if outcome is not None else _Outcome.of(revenue, bought)
+        self.ky, self.gy, self.revenue, self.bought = outcome.ky, outcome.gy, outcome.revenue, outcome.bought
         self.top_revenue = (rank == self.top) * self.revenue
         # 0/1 segment membership (and of the buyers): W @ members counts each segment's customers in a
         # resample exactly (whole-number weights, integer sums far below 2**53), as bincount would
@@ -302,12 +344,15 @@ def point_metrics(table: pd.DataFrame, outcomes: pd.DataFrame, previous: pd.Data
 
 
 def score_scheme(table: pd.DataFrame, outcomes: pd.DataFrame, previous: pd.DataFrame | None = None, *,
-                 n_boot: int = 1000, seed: int = 0, weights: BootstrapWeights | None = None) -> dict[str, Any]:
+                 n_boot: int = 1000, seed: int = 0, weights: BootstrapWeights | None = None,
+                 aligned: AlignedOutcomes | None = None) -> dict[str, Any]:
     """Segments, metrics and bootstrap 95% intervals of one scheme on the holdout.
 
     Returns ``{"segments": [...], "metrics": {...}, "ci95": {...}, "boot": {metric: array}}``;
     ``boot`` holds the per-resample values (used for paired comparisons, not exported).
-    ``weights``: a :class:`BootstrapWeights` shared by the schemes of a run (drawn here when absent).
+    ``weights``: a :class:`BootstrapWeights` shared by the schemes of a run (drawn here when absent);
+    ``aligned``: the outcomes aligned once for the run's schemes (:class:`AlignedOutcomes`), used when
+    it lists the table's customers in the table's order.
 
     Example
     -------
@@ -318,10 +363,17 @@ def score_scheme(table: pd.DataFrame, outcomes: pd.DataFrame, previous: pd.DataF
     >>> score_scheme(t, o, n_boot=0)["metrics"]["top_segment_holdout_revenue_share"]
     0.75
     """
-    data = _align(table, outcomes)
+    if aligned is not None and aligned.serves(table):
+        data = table[["customer_id", "segment", "rank"]].reset_index(drop=True)
+        # as Series on the same index: the aligned arrays themselves (an array assigned is copied)
+        data = data.assign(holdout_revenue=pd.Series(aligned.holdout_revenue, index=data.index, copy=False),
+                           bought=pd.Series(aligned.bought, index=data.index, copy=False))
+    else:
+        data, aligned = _align(table, outcomes), None
     n = len(data)
     rank = data["rank"].to_numpy(np.int64)
-    stats = _Stats(rank, data["holdout_revenue"].to_numpy(float), data["bought"].to_numpy(bool))
+    stats = _Stats(rank, data["holdout_revenue"].to_numpy(float), data["bought"].to_numpy(bool),
+                   aligned.outcome if aligned is not None else None)
     point = {k: float(v[0]) for k, v in stats.metrics(np.ones((1, n))).items()}
 
     segments = _segment_rows(data)

@@ -49,7 +49,7 @@ from .engines import compress_tables, forget, left_join, materialize, private_fo
 from .errors import DataError, ParameterError
 from .reproducible import one_thread, side_by_side
 from . import backtest, backtest_engine, compare, i18n, narrative
-from .evaluate import (BootstrapWeights, agreement, build_scorecard, holdout_curves, migration_matrix, persistence,
+from .evaluate import (AlignedOutcomes, BootstrapWeights, agreement, build_scorecard, holdout_curves, migration_matrix, persistence,
                        recommended_segments, score_scheme, stabilities, union_vs_period_total,
                        vip_sensitivity)
 from .features import (CustomerMonths, available_criteria, criterion_available, customer_features,
@@ -759,9 +759,12 @@ def _scores(segment_tables: dict[str, pd.DataFrame], outcomes: pd.DataFrame, pre
     names = list(segment_tables)
     stable = stabilities(segment_tables, previous_tables)
     weights = BootstrapWeights.for_customers(customers, n_boot, seed).prepare()  # drawn before the threads
+    # the outcomes aligned to the customers once (every table lists the same ones, sorted): not once
+    # per scheme and thread (about 0.35 GB per thread at 3.4M customers)
+    aligned = AlignedOutcomes.of(segment_tables[names[0]], outcomes) if names else None
     with side_by_side(len(names)) as run:
         scored = run(lambda name: score_scheme(segment_tables[name], outcomes, None, n_boot=n_boot, seed=seed,
-                                               weights=weights), names)
+                                               weights=weights, aligned=aligned), names)
     for name, score in zip(names, scored, strict=True):
         score["metrics"]["stability_ari"] = stable[name]
     return dict(zip(names, scored, strict=True))
