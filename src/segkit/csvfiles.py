@@ -154,7 +154,8 @@ def _engine_table(frame: pd.DataFrame) -> pa.Table:
 def _engine_column(s: pd.Series) -> pa.Array | pa.ChunkedArray:
     dtype = s.dtype
     if isinstance(dtype, pd.CategoricalDtype):
-        if not (pd.api.types.is_string_dtype(dtype.categories.dtype) and _all_text(dtype.categories)):
+        if len(dtype.categories) and not (pd.api.types.is_string_dtype(dtype.categories.dtype)
+                                          and _all_text(dtype.categories)):  # (none: every cell missing)
             raise _Unsupported("categories that are not text")
         # spreadsheet_safe treats categories of text as text (pandas calls their dtype a string dtype);
         # the rewrites go to the categories and DuckDB gets the codes (text per row: ~0.1 GB a column at 3.4M)
