@@ -81,6 +81,27 @@ def test_segment_cells_are_read_again_when_the_map_changes(tmp_path):
     pd.testing.assert_frame_equal(segment_cells(None, 4), load_segment_map().cells(4))
 
 
+@settings(max_examples=40, deadline=None)
+@given(st.integers(2, 7), st.integers(0, 2**32 - 1), st.integers(1, 300))
+def test_cell_segments_equal_a_merge_on_the_scores_and_keep_the_ids(bins, seed, n):
+    from segkit.schemes.rfm import cell_segments, segment_cells
+
+    rng = np.random.default_rng(seed)
+    cells = segment_cells(None, bins)
+    scores = pd.DataFrame({"rfm_r": rng.integers(1, bins + 1, n), "rfm_f": rng.integers(1, bins + 1, n),
+                           "rfm_m": rng.integers(1, bins + 1, n)})
+    merged = scores.merge(cells, on=["rfm_r", "rfm_f", "rfm_m"], how="left")["rfm_segment"]
+    got = cell_segments(cells, bins, scores["rfm_r"], scores["rfm_f"], scores["rfm_m"])
+    assert list(got.categories) == sorted(set(merged))  # the segments that occur, sorted as text
+    assert got.astype(object).tolist() == merged.tolist()
+    # a cell the table lacks: missing, as the merge gives
+    partial = cells[cells["rfm_r"] > 1]
+    gaps = cell_segments(partial, bins, scores["rfm_r"], scores["rfm_f"], scores["rfm_m"])
+    expected = scores.merge(partial, on=["rfm_r", "rfm_f", "rfm_m"], how="left")["rfm_segment"]
+    assert pd.Series(gaps).isna().tolist() == expected.isna().tolist()
+    assert gaps.astype(object)[~expected.isna().to_numpy()].tolist() == expected.dropna().tolist()
+
+
 def test_rfm_on_cdnow_matches_an_independent_computation(cdnow_analysis):
     f = cdnow_analysis.features
     r = cdnow_analysis.schemes["rfm"]

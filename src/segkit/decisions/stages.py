@@ -48,9 +48,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ..engines import compensated_sum, count_true, kahan_rows, lookup, ordered_sums, text_sorted, to_pandas
+from ..engines import compensated_sum, count_true, kahan_rows, lookup, ordered_sums, text_categories, text_sorted, to_pandas
 from ..errors import ParameterError
 from ..features import _round_half_even
+
 
 __all__ = ["relationship_stages", "stages_of", "per_customer_frame", "per_customer_frames", "stages_table", "stage_transitions", "stage_check", "STAGES", "STAGE_ORDER",
            "LIFECYCLE_TO_STAGE", "CHECK_MIN_CUSTOMERS", "EXPLORATION_MONTHS", "QUIET_MIN_MONTHS", "QUIET_FACTOR",
@@ -164,12 +165,13 @@ def stages_of(per_customer: pd.DataFrame, customers: pd.Series | None = None) ->
     declining = comparable & (f["recent"] <= DECLINE_RATIO * f["before"])
     growing = comparable & ((f["recent"] >= GROWTH_RATIO * f["before"]) | (f["recent_active"] > f["before_active"]))
     committed = (f["first"] + 1 >= COMMITMENT_TENURE_MONTHS) & (f["active"] >= COMMITMENT_MIN_ACTIVE)
-    # a code per customer, then its stage (shared text objects, not a fixed-width numpy string per customer)
+    # a code per customer, then its stage as categories of the stages that occur, sorted as text (one
+    # byte per customer, not its text: about 60 MB at 3.4M customers)
     code = np.select(
         [f["active"].isna(), one & (f["first"] < EXPLORATION_MONTHS), one | quiet | declining, growing, committed],
         [0, 1, 0, 2, 3], default=4)
-    stage = pd.array(np.array(["dissolution", "exploration", "expansion", "commitment", "awareness"], dtype=object)[code],
-                     dtype="str")
+    stage = text_categories(pd.Categorical.from_codes(
+        code, categories=pd.Index(["dissolution", "exploration", "expansion", "commitment", "awareness"], dtype="str")))
     out = f.assign(customer_id=ids.array, stage=stage, usual_gap=usual_gap.round(6))
     return out[["customer_id", "stage", "first", "last", "active", "usual_gap", "recent", "before"]]
 

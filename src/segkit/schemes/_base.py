@@ -10,7 +10,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ..engines import _index_in, left_join, text_sorted
+from ..engines import _index_in, _is_arrow, _is_categorical, _text, left_join, text_categories, text_sorted
 from ..errors import SegkitError
 
 
@@ -53,53 +53,6 @@ def positions(ids: pd.Index | pd.Series | np.ndarray, members: pd.Index | pd.Ser
     [1, -1, -1]
     """
     return _index_in(_text(ids), _text(members))
-
-
-def _text(values: Any) -> pa.Array:
-    """``values`` as Arrow text; NaN/None in object arrays become missing values, not text (from_pandas)."""
-    return pa.array(values if _is_arrow(values) else np.asarray(values, dtype=object), type=pa.large_string(),
-                    from_pandas=True)
-
-
-def text_categories(values: Any) -> pd.Categorical:
-    """Text labels (one per customer) as a categorical: one byte per customer and each label's text
-    once, instead of every customer's text (about 50-120 MB per label column at 3.4M customers).
-
-    The categories are the labels that occur, sorted as text (what ``pd.Categorical`` infers), so
-    sorting, grouping and counting see the same values in the same order as the text; missing
-    values stay missing (code -1). Encoded in Arrow (a hash of the text, no Python object per value).
-
-    >>> c = text_categories(pd.Series(["b", "a", None, "b"], dtype="str"))
-    >>> c.categories.tolist(), c.codes.tolist()
-    (['a', 'b'], [1, 0, -1, 1])
-    """
-    if _is_categorical(values):
-        cat = values.array if isinstance(values, (pd.Series, pd.Index)) else values
-        used = np.unique(np.asarray(cat.codes)[np.asarray(cat.codes) >= 0])
-        cat = cat.remove_unused_categories() if len(used) < len(cat.categories) else cat
-        return cat if cat.categories.is_monotonic_increasing else cat.reorder_categories(cat.categories.sort_values())
-    encoded = pc.dictionary_encode(_text(values))
-    if isinstance(encoded, pa.ChunkedArray):  # one dictionary for every chunk, their indices one after another
-        encoded = encoded.unify_dictionaries()
-        dictionary = encoded.chunk(0).dictionary if encoded.num_chunks else pa.array([], type=pa.large_string())
-        encoded = pa.DictionaryArray.from_arrays(
-            pa.concat_arrays([c.indices for c in encoded.chunks]) if encoded.num_chunks else pa.array([], pa.int32()),
-            dictionary)
-    order = pc.sort_indices(encoded.dictionary).to_numpy()
-    new_code = np.empty(len(order) + 1, dtype=np.int64)
-    new_code[order] = np.arange(len(order))
-    new_code[-1] = -1  # a missing value's code (indices filled with -1 below)
-    codes = new_code[pc.fill_null(encoded.indices, -1).to_numpy()]
-    categories = pd.Index(pd.array(encoded.dictionary.take(order), dtype="str"))
-    return pd.Categorical.from_codes(codes, categories=categories)
-
-
-def _is_categorical(values: object) -> bool:
-    return isinstance(getattr(values, "dtype", None), pd.CategoricalDtype)
-
-
-def _is_arrow(values: object) -> bool:
-    return isinstance(values, (pd.Series, pd.Index)) and isinstance(values.dtype, pd.StringDtype)
 
 
 #: the segment of a customer seen up to the cut-off without a purchase (only returns) in a scheme

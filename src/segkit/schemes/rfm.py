@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from fractions import Fraction
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import ibis
 import ibis.expr.types as ir
@@ -42,7 +42,7 @@ if TYPE_CHECKING:
     from ..config import RunParams
     from .registry import SchemeInputs
 
-__all__ = ["RFMSegmenter", "load_segment_map", "rfm_scores", "tie_aware_score", "score_columns",
+__all__ = ["RFMSegmenter", "cell_segments", "load_segment_map", "rfm_scores", "tie_aware_score", "score_columns",
            "segment_expression", "DEFAULT_MAP"]
 
 DEFAULT_MAP = "rfm_segments.yml"
@@ -278,6 +278,31 @@ def segment_cells(path: str | Path | None, bins: int) -> pd.DataFrame:
     return _cells(*_key(path), int(bins)).copy()
 
 
+def cell_segments(cells: pd.DataFrame, bins: int, r: Any, f: Any, m: Any) -> pd.Categorical:
+    """Each customer's segment from its three scores (1..``bins``) by the cell table ``cells``
+    (:func:`segment_cells`): the ``rfm_segment`` a left merge on the scores gives, as categories of the
+    segments that occur, sorted as text (:func:`~segkit.schemes._base.text_categories`); a cell the
+    table lacks gives a missing segment.
+
+    >>> cells = pd.DataFrame({"rfm_r": [1, 1, 2, 2], "rfm_f": [1, 2, 1, 2], "rfm_m": [1, 1, 1, 1],
+    ...                       "rfm_segment": ["Lost", "Lost", "New", "Champions"]})
+    >>> c = cell_segments(cells, 2, [2, 1, 2], [1, 1, 1], [1, 1, 2])
+    >>> c.categories.tolist(), c.tolist()
+    (['Lost', 'New'], ['New', 'Lost', nan])
+    """
+    names = text_categories(cells["rfm_segment"])
+    lookup = np.full(bins ** 3, -1, dtype=np.int64)
+    lookup[_cell_index(cells["rfm_r"], cells["rfm_f"], cells["rfm_m"], bins)] = names.codes
+    codes = lookup[_cell_index(r, f, m, bins)]
+    return text_categories(pd.Categorical.from_codes(codes, categories=names.categories))
+
+
+def _cell_index(r: Any, f: Any, m: Any, bins: int) -> np.ndarray:
+    """Each (r, f, m) cell's position among the bins³ cells."""
+    r, f, m = (np.asarray(v, dtype=np.int64) - 1 for v in (r, f, m))
+    return (r * bins + f) * bins + m
+
+
 class RFMSegmenter(SchemeMixin):
     """RFM scores at as_of and named segments.
 
@@ -351,12 +376,12 @@ class RFMSegmenter(SchemeMixin):
                 size = int(0 if pd.isna(row["size"]) else row["size"])
                 sizes.append({"dimension": col[-1].upper(), "score": s, "customers": size,
                               "ideal": round(n / self.bins, 1), "difference": round(size - n / self.bins, 1)})
-        scores = scores.merge(self.cells_, on=["rfm_r", "rfm_f", "rfm_m"], how="left")
+        # the labels as categories, shared by the scores and labels_ (one byte per customer, not its text),
+        # looked up by cell: a merge with the cells would copy every customer's id
+        scores["rfm_segment"] = cell_segments(self.cells_, self.bins, scores["rfm_r"], scores["rfm_f"], scores["rfm_m"])
         self.scores_ = scores
         self.cut_points_ = pd.DataFrame(cuts)
         self.bin_sizes_ = pd.DataFrame(sizes)
-        # the labels as categories, shared by the scores and labels_ (one byte per customer, not its text)
-        scores["rfm_segment"] = text_categories(scores["rfm_segment"])
         self.labels_ = pd.Series(scores["rfm_segment"].array, index=pd.Index(scores["customer_id"]).rename(None))
         self._features = f
         return self
