@@ -178,6 +178,17 @@ def test_month_earlier_refits_keep_only_what_stability_reads(cdnow_analysis):
 
 
 
+def test_month_earlier_refits_hold_the_features_ids_when_the_customers_are_the_same(cdnow_analysis):
+    """CDNOW's customers all bought in its first quarter: one month earlier the same customers, whose
+    ids the refits hold as the features' own buffer (not a copy of every id); the same values."""
+    a = cdnow_analysis
+    ids = a.features["customer_id"]
+    for name, previous in a.previous_tables.items():
+        assert previous["customer_id"].tolist() == ids.tolist(), name
+        assert np.shares_memory(np.asarray(previous["customer_id"].array._pa_array.chunks[0].buffers()[-1]),
+                                np.asarray(ids.array._pa_array.chunks[0].buffers()[-1])), name
+
+
 def test_month_earlier_tiers_read_as_categories_give_the_tier_changes_of_their_text(cdnow_analysis):
     """The decisions read the month-earlier tiers by their categories (no text of every customer's):
     the same tiers and tier changes as from the text, also with a missing segment or one that is

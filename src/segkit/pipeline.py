@@ -820,7 +820,10 @@ def _fit_schemes(inputs: SchemeInputs, previous: SchemeInputs) -> tuple[dict[str
         # the segments as categories: one byte per customer instead of its text (about 0.25 GB for the
         # four schemes at 3.4M customers, kept to the end of the run); the same groups and labels
         previous_tables[spec.name] = table.assign(segment=table["segment"].astype("category"))
-    return schemes, previous_tables
+    # the month-earlier customers are often the same as now (a book without new customers in its last
+    # month): then the refits hold the features' ids, not a copy of every id (65 MB at 3.4M customers)
+    ids = inputs.features["customer_id"]
+    return schemes, {name: _with_ids_of(t, ids) for name, t in previous_tables.items()}
 
 
 def without_purchase(tx: Transactions, as_of: dt.date) -> pd.DataFrame:
