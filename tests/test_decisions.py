@@ -315,14 +315,18 @@ def test_stage_check_counts_as_a_left_join_of_the_outcomes(stages, outcomes, tex
                  unique_by=lambda r: r[0]),
        st_.lists(st_.tuples(st_.integers(0, 30), st_.sampled_from([*STAGES, "odd", None])), max_size=30,
                  unique_by=lambda r: r[0]),
-       st_.booleans())
-def test_stage_transitions_count_as_a_join_and_a_crosstab(earlier, later, text):
+       st_.booleans(), st_.booleans())
+def test_stage_transitions_count_as_a_join_and_a_crosstab(earlier, later, text, coded):
     """Counted by position and codes: the same table as a left join of the ids and a crosstab, for
-    customers new now, gone now, a stage missing (earlier: counted as new; now: not counted) or unknown."""
+    customers new now, gone now, a stage missing (earlier: counted as new; now: not counted) or unknown;
+    the stages as text or as categories (with one that no customer has)."""
     before = pd.DataFrame({"customer_id": [f"c{i:02d}" for i, _ in earlier], "stage": [s for _, s in earlier]})
     after = pd.DataFrame({"customer_id": [f"c{i:02d}" for i, _ in later], "stage": [s for _, s in later]})
     if text:
         before, after = before.astype({"customer_id": "str"}), after.astype({"customer_id": "str"})
+    if coded:
+        before, after = (t.assign(stage=t["stage"].astype("category").cat.add_categories(["unused"]))
+                         for t in (before, after))
     joined = after.merge(before, on="customer_id", how="left", suffixes=("", "_before"))
     joined["stage_before"] = joined["stage_before"].astype(object).where(joined["stage_before"].notna(), "(new)")
     want = pd.crosstab(joined["stage_before"], joined["stage"]).reindex(
