@@ -611,6 +611,8 @@ def _apply_overrides_by_merge(table: pd.DataFrame, overrides: pd.DataFrame) -> p
     out = out.merge(ov[["customer_id", "override_tier", "override_reason"]], on="customer_id", how="outer")
     out["prospect"] = out["computed_tier"].isna()
     out["tier"] = out["override_tier"].where(out["override_tier"].notna(), out["computed_tier"]).astype("str")
+    # categories of that text: the tiers that occur, sorted as text (pandas' own Categorical of the text)
+    out["tier"] = pd.Categorical(out["tier"].to_numpy(object))
     return out.sort_values("customer_id", kind="stable").reset_index(drop=True)
 
 
@@ -624,8 +626,10 @@ def test_no_overrides_give_the_outer_join_s_table_without_joining(ids):
     none = pd.DataFrame(columns=["customer_id", "tier", "reason"])
     got = apply_overrides(table, none)
     # (an empty table: the join made its ids Python objects; they stay text here)
-    pd.testing.assert_frame_equal(got, _apply_overrides_by_merge(table, none), check_dtype=bool(ids))
-    assert got["tier"].dtype == "str" and got["override_tier"].dtype == object and got["customer_id"].dtype == "str"
+    pd.testing.assert_frame_equal(got, _apply_overrides_by_merge(table, none), check_dtype=bool(ids),
+                                  check_categorical=bool(ids))
+    assert got["tier"].dtype == "category" and got["override_tier"].dtype == object and got["customer_id"].dtype == "str"
+    assert got["tier"].array.codes.nbytes == len(got)  # one byte per customer
     some = pd.DataFrame({"customer_id": ["b", "zz"], "tier": ["VIP", "GOOD"], "reason": ["contract", "prospect"]})
     pd.testing.assert_frame_equal(apply_overrides(table, some), _apply_overrides_by_merge(table, some))
 

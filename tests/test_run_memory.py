@@ -401,12 +401,15 @@ def test_the_holdout_the_earlier_stages_and_the_profiles_never_hash_every_custom
 def test_stages_read_back_from_disk_share_the_features_ids_and_one_stage_text(cdnow_analysis):
     """The stage tables wait on disk (pickled: every text column comes back with its own buffer);
     read back, the evaluated customers' and the month-earlier stages hold the features' own ids and
-    ``lifecycle_stage`` is ``stage``'s text, with the same values. RFM's labels are its scores' categories."""
+    ``lifecycle_stage`` is ``stage``'s categories (one byte per customer), with the same values. RFM's
+    labels are its scores' categories."""
     a = cdnow_analysis
     ids = a.features["customer_id"]
     assert _text_buffer(a.lifecycle["customer_id"]) == _text_buffer(ids)
     assert _text_buffer(a.stages_earlier["customer_id"]) == _text_buffer(ids)
-    assert _text_buffer(a.lifecycle["lifecycle_stage"]) == _text_buffer(a.lifecycle["stage"])
+    stage = a.lifecycle["stage"].array
+    assert isinstance(stage, pd.Categorical) and stage.codes.nbytes == len(stage)
+    assert a.lifecycle["lifecycle_stage"].dtype == stage.dtype
     assert _text_buffer(a.potential_summary["customer_id"]) == _text_buffer(ids)
     assert a.lifecycle["customer_id"].tolist() == ids.tolist()
     assert a.lifecycle["lifecycle_stage"].tolist() == a.lifecycle["stage"].tolist()

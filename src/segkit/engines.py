@@ -695,7 +695,18 @@ def _chunked(arr: pa.Array | pa.ChunkedArray) -> pa.ChunkedArray:
 
 
 def _arrow_text(values: Any) -> pa.Array | pa.ChunkedArray:
-    """``values`` as Arrow large text; NaN/None in object arrays become missing values, not text."""
+    """``values`` as Arrow large text; NaN/None in object arrays become missing values, not text.
+    Categories of text are decoded from their codes (not one Python string per value).
+
+    >>> _arrow_text(pd.Categorical(["b", None, "a", "b"])).to_pylist()
+    ['b', None, 'a', 'b']
+    """
+    if _is_categorical(values):
+        cat = values.array if isinstance(values, (pd.Series, pd.Index)) else values
+        if len(cat.categories) and cat.categories.inferred_type == "string":
+            codes = np.asarray(cat.codes)
+            indices = pa.array(codes.astype(np.int32, copy=False), mask=codes < 0)
+            return pa.DictionaryArray.from_arrays(indices, _arrow_text(pd.Index(cat.categories))).dictionary_decode()
     return pa.array(values if _is_arrow_text(values) else np.asarray(values, dtype=object), type=pa.large_string(),
                     from_pandas=True)
 

@@ -143,7 +143,8 @@ def relationship_stages(monthly: pd.DataFrame, as_of: dt.date | str,
                         customers: pd.Series | None = None) -> pd.DataFrame:
     """Stage of every customer at ``as_of``; ``customers`` limits the rows (default: all buyers so far).
 
-    Returns ``customer_id, stage, first, last, active, usual_gap, recent, before`` sorted by customer_id.
+    Returns ``customer_id, stage, first, last, active, usual_gap, recent, before`` sorted by customer_id;
+    ``stage`` is pandas categories of the stages that occur, sorted as text (``.astype(str)``: the text).
     """
     return stages_of(_per_customer(monthly, as_of), customers)
 

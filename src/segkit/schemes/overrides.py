@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..engines import text_sorted
+from ..engines import text_categories, text_sorted
 from ..errors import OverridesError
 from .tiers import TIERS
 
@@ -98,7 +98,8 @@ def apply_overrides(table: pd.DataFrame, overrides: pd.DataFrame) -> pd.DataFram
 
     Columns ``customer_id, computed_tier, override_tier, override_reason, tier, prospect``: one row
     per customer of ``table``, plus one per prospect (an override for a customer not in ``table``;
-    its computed tier is empty).
+    its computed tier is empty). ``tier`` (the override, else the computed tier) is pandas categories
+    of the tiers' text (``.astype(str)``: the text).
     """
     out = table[["customer_id", "segment"]].rename(columns={"segment": "computed_tier"})
     if len(overrides) == 0 and text_sorted(out["customer_id"]):
@@ -107,10 +108,16 @@ def apply_overrides(table: pd.DataFrame, overrides: pd.DataFrame) -> pd.DataFram
         out = out.reset_index(drop=True)
         empty = pd.Series(np.full(len(out), np.nan, dtype=object), dtype=object)
         return out.assign(override_tier=empty, override_reason=empty.copy(), prospect=np.zeros(len(out), dtype=bool),
-                          tier=out["computed_tier"].astype(str))
+                          tier=text_categories(out["computed_tier"]))
     ov = overrides.rename(columns={"tier": "override_tier", "reason": "override_reason"})
     out = out.merge(ov[["customer_id", "override_tier", "override_reason"]], on="customer_id", how="outer")
     out["prospect"] = out["computed_tier"].isna()
-    # text, as the tiers are (not one Python object per customer)
-    out["tier"] = out["override_tier"].where(out["override_tier"].notna(), out["computed_tier"]).astype("str")
+    # categories of the tiers' text, as the computed tiers are (one byte per customer, not its text):
+    # the computed tiers' codes, the overrides set over them
+    tier = text_categories(out["computed_tier"])
+    placed = out["override_tier"].notna().to_numpy()
+    values = out.loc[placed, "override_tier"].astype(str).to_numpy(object)
+    tier = tier.add_categories(sorted(set(values) - set(tier.categories)))
+    tier[placed] = values
+    out["tier"] = text_categories(tier)
     return out.sort_values("customer_id", kind="stable").reset_index(drop=True)
