@@ -962,9 +962,20 @@ def _taken_column(column: pd.Series, where: np.ndarray | None) -> Any:
 
 
 def _text(values: Any) -> pa.Array:
-    """``values`` as Arrow text; NaN/None in object arrays become missing values, not text (from_pandas)."""
-    return pa.array(values if _is_arrow(values) else np.asarray(values, dtype=object), type=pa.large_string(),
+    """``values`` as Arrow text; NaN/None in object arrays become missing values, not text (from_pandas).
+
+    A Series is read through its array: numpy and Arrow ask a Series for attributes it lacks
+    (``__array_interface__``, ``__arrow_array__``), and pandas answers those by looking the name up in
+    a text index, which builds and keeps that index's hash table (one Python string per customer).
+    """
+    if isinstance(values, (pd.Series, pd.Index)):
+        values = values.array
+    return pa.array(values if _is_arrow_array(values) else np.asarray(values, dtype=object), type=pa.large_string(),
                     from_pandas=True)
+
+
+def _is_arrow_array(values: object) -> bool:
+    return isinstance(values, pd.api.extensions.ExtensionArray) and isinstance(values.dtype, pd.StringDtype)
 
 
 def text_categories(values: Any) -> pd.Categorical:
