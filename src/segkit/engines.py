@@ -37,7 +37,7 @@ from ibis.common.exceptions import UnsupportedArgumentError, UnsupportedOperatio
 from .config import ENGINES
 from .errors import ParameterError
 
-__all__ = ["connect", "spark_session", "LOCAL_SPARK_MASTER", "ENGINES", "read_csv_text", "materialize", "casts_text_to_date", "engine_name", "release",
+__all__ = ["connect", "spark_session", "LOCAL_SPARK_MASTER", "ENGINES", "read_csv_text", "materialize", "casts_text_to_date", "engine_name", "release", "drop_memtables",
            "count_true", "forget", "sql_name", "try_number", "opened", "compensated_sum", "kahan_sum", "ordered_sums", "text_sorted", "lookup", "private_folder",
            "fetch", "to_pandas", "month_then_text_order", "same_text", "lookup_text", "kahan_rows",
            "shared_repeats", "text_categories"]
@@ -355,6 +355,48 @@ def forget(con: Any, table: ir.Table) -> None:
         con.drop_table(name, force=True)
     else:  # SQL; not Ibis' drop_table: with sqlglot 30 it renders `DROP TABLE IF EXISTS` without the name
         con.raw_sql(f"DROP TABLE IF EXISTS {sql_name(table)}")
+
+
+def drop_memtables(*exprs: ir.Expr, con: Any = None) -> None:
+    """Let the engine go of the in-memory tables (``ibis.memtable``) in ``exprs``, once they are read
+    on ``con`` (default: the expressions' own back-end, Ibis' default one for memtables alone).
+
+    Ibis registers a memtable with the back-end that first runs it and keeps it registered until
+    Python exits; the engine keeps the pandas frame behind it alive (DuckDB's view reads its arrays
+    in place), so each predicted-value fit's summary stayed in memory to the end of the run (at
+    3.37M customers about 0.15 GB per fit: the run's own, the month earlier and each earlier
+    cut-off). DuckDB, Polars and Spark drop them here; a database's temporary tables go with its
+    connection. A memtable run again later is registered again. Memtables never run, or an Ibis
+    without this bookkeeping, are left alone.
+
+    >>> t = ibis.memtable({"a": [1, 2]})
+    >>> int(t.a.sum().execute()), drop_memtables(t), int(t.a.sum().execute())
+    (3, None, 3)
+    """
+    from ibis.expr import operations as ops
+
+    for expr in exprs:
+        try:
+            backend = con if con is not None else ibis.get_backend(expr)
+        except Exception:  # noqa: BLE001 - no single back-end: nothing was registered by one
+            continue
+        registered = getattr(backend, "_memtables", None)
+        if registered is None:
+            continue
+        for op in expr.op().find(ops.InMemoryTable):
+            if op not in registered:
+                continue
+            engine = engine_name(backend)
+            with contextlib.suppress(Exception):  # already gone
+                if engine == "duckdb":
+                    backend.con.unregister(op.name)
+                elif engine == "polars":
+                    backend.drop_table(op.name, force=True)
+                elif engine == "pyspark":
+                    backend._session.catalog.dropTempView(op.name)
+                else:
+                    continue
+            registered.discard(op)
 
 
 def sql_name(table: ir.Table) -> str:

@@ -33,7 +33,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ..engines import lookup, to_pandas
+from ..engines import drop_memtables, lookup, to_pandas
 from .alerts import dropout_alerts
 
 __all__ = ["ALERT_COLUMNS", "RULES", "seed_alert_rows", "model_alert_rows", "alert_comparison",
@@ -83,7 +83,9 @@ def model_alert_rows(predictions: pd.DataFrame, tier_labels: pd.Series, window_v
         return pd.DataFrame({c: pd.Series(dtype=float if c in ("value_at_risk", "p_alive") else object)
                              for c in ALERT_COLUMNS})
     t = ibis.memtable(pred[["customer_id", "x", "span_days", "age_days", "p_alive"]].astype({"p_alive": "float64"}))
-    flagged = to_pandas(dropout_alerts(t, flagged_only=True))
+    expr = dropout_alerts(t, flagged_only=True)
+    flagged = to_pandas(expr)
+    drop_memtables(expr)
     ids = flagged["customer_id"].astype(str)
     vip_months = monthly_tiers[monthly_tiers["monthly_tier"] == "VIP"].groupby("customer_id")["month"].max()
     # a few flagged customers looked up among all of them: Arrow hashes, not pandas' index engine

@@ -47,7 +47,7 @@ import pandas as pd
 from ..errors import ParameterError
 from ..features import FEATURE_COLUMNS
 from ..potential import fit_summary, peer_headroom, predict_summary
-from ..engines import lookup, same_text, text_sorted, to_pandas
+from ..engines import drop_memtables, lookup, same_text, text_sorted, to_pandas
 from ._base import SchemeMixin, isin, text_categories
 from .tiers import TIERS, exact_ceil
 
@@ -146,7 +146,10 @@ class PotentialTiers(SchemeMixin):
         self.model_ = fit_summary(table, split.as_of, criterion=self.criterion, time_unit_days=self.time_unit_days,
                                   warm=warm)
         predicted = predict_summary(table, self.model_, self.horizon_days).drop("customer_id", *_SUMMARY_COLUMNS)
-        pred = _in_summary_order(to_pandas(predicted), summary, summary["customer_id"].astype(str))
+        fetched = to_pandas(predicted)
+        drop_memtables(predicted)  # the engine would keep the summary's columns to the end of the run
+        pred = _in_summary_order(fetched, summary, summary["customer_id"].astype(str))
+        del fetched
         # every evaluated customer, in the features' order (a customer without a summary row: empty);
         # when every one has a row, in that order already, no copy of the predictions (3.37M customers:
         # ~0.25 GB at the run's peak, the earlier cut-offs' refits)
@@ -281,7 +284,9 @@ def _headroom(inputs: "SchemeInputs | None") -> pd.DataFrame:
     values = window_values(inputs.monthly, inputs.split.window_months, criterion, features["customer_id"])
     frame = features[["customer_id", *attrs]].assign(customer_id=features["customer_id"].astype(str),
                                                      window_value=values.to_numpy())
-    out = to_pandas(peer_headroom(ibis.memtable(frame), "window_value", attrs))
+    expr = peer_headroom(ibis.memtable(frame), "window_value", attrs)
+    out = to_pandas(expr)
+    drop_memtables(expr)
     out["customer_id"] = out["customer_id"].astype(str)
     out["peer_headroom"] = out["peer_headroom"].astype(float).round(6)
     return out[["customer_id", *attrs, "peer_group", "peer_size", "peer_upper_quartile", "window_value",
