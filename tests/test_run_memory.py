@@ -178,6 +178,41 @@ def test_month_earlier_refits_keep_only_what_stability_reads(cdnow_analysis):
 
 
 
+def test_month_earlier_inputs_keep_only_the_feature_columns_the_pandas_refits_read(cdnow_analysis, cdnow_tx):
+    """The tiers refit one month earlier in the engine; RFM, k-means and the predicted-value tiers
+    read the columns they name (``features_at_refit``), the rest of the month-earlier feature table
+    is let go at once. Those refits give the same segment tables as on the whole table."""
+    import dataclasses
+
+    from segkit.features import CustomerMonths, customer_features
+    from segkit.pipeline import _previous_inputs
+    from segkit.schemes import registry
+
+    a = cdnow_analysis
+    earlier = a.split.shifted(-1)
+    months = CustomerMonths.compute(cdnow_tx, earlier.previous_window_months[0], a.split.as_of)
+    try:
+        monthly = months.frame(earlier.previous_window_months[0], a.split.as_of)
+        inputs = _previous_inputs(a.params, cdnow_tx, earlier, monthly, months)
+    finally:
+        months.drop()
+    assert sorted(inputs.refitted) == ["percentile_tiers"]
+    wanted = {"customer_id", "recency_days", "frequency", "monetary",
+              *KMeansSegmenter.from_params(a.params).features_at_refit()}
+    assert set(inputs.features.columns) == wanted
+    whole = customer_features(cdnow_tx, earlier.as_of)
+    assert len(whole.columns) > len(wanted) + 5
+    pd.testing.assert_frame_equal(inputs.features, whole[list(inputs.features.columns)])
+    for spec in registry.schemes():
+        if spec.name in inputs.refitted:
+            continue
+        fits = [spec.cls.from_params(a.params).fit(dataclasses.replace(
+            inputs, features=f, reference=a.schemes[spec.name], segments_only=True)).segment_table()
+            for f in (inputs.features, whole)]
+        assert len(fits[0]) == len(whole) > 20_000, spec.name
+        pd.testing.assert_frame_equal(*fits, obj=spec.name)
+
+
 def test_month_earlier_refits_hold_the_features_ids_when_the_customers_are_the_same(cdnow_analysis):
     """CDNOW's customers all bought in its first quarter: one month earlier the same customers, whose
     ids the refits hold as the features' own buffer (not a copy of every id); the same values."""

@@ -95,10 +95,10 @@ class SchemeMixin:
     monthly_at_refit: ClassVar[bool] = True
 
     def features_at_refit(self) -> tuple[str, ...] | None:
-        """The feature columns ``fit`` reads when refitted against a reference at an earlier backtest
-        cut-off (``customer_id`` among them), or None for all of them (the default: a plug-in may read
-        any). The run keeps only the columns its schemes name for those cut-offs (~0.1 KB per customer
-        and column while they wait for their turn)."""
+        """The feature columns ``fit`` reads when refitted against a reference (an earlier backtest
+        cut-off, the refit one month earlier; ``customer_id`` among them), or None for all of them (the
+        default: a plug-in may read any). The run keeps only the columns its schemes name for those
+        refits (~0.1 KB per customer and column while they wait for their turn)."""
         return None
 
     def _check_fitted(self) -> None:

@@ -330,6 +330,10 @@ class RFMSegmenter(SchemeMixin):
         """RFM with the run's number of score bins and segkit's segment map."""
         return cls(bins=params.rfm_bins)
 
+    def features_at_refit(self) -> tuple[str, ...]:
+        """The ids and the three features scored."""
+        return ("customer_id", "recency_days", "frequency", "monetary")
+
     def fit(self, inputs: "SchemeInputs") -> "RFMSegmenter":
         """Score the customers of ``inputs.features`` (recency, frequency, monetary at the cut-off)."""
         return self.fit_features(inputs.features)
