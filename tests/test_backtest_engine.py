@@ -220,6 +220,42 @@ def test_an_earlier_cut_off_scored_one_scheme_at_a_time_gives_the_same_scoring(c
     assert streamed.holdout_monthly is None and streamed.baselines is None and streamed.ranks == {}
 
 
+def test_an_earlier_cut_off_fetches_only_the_columns_its_refits_and_baselines_read(cdnow_tx):
+    """Ranked in the engine, an earlier cut-off brings back the columns its pandas refits name and the
+    recency its baselines read (the run's ``_spill_origins``), not the whole feature table: the same
+    values as the whole table's columns, and the same scoring."""
+    from segkit.potential.summary import summary_frame
+
+    params = RunParams(data=str(CDNOW_PATH), name="t", k_range=(2, 3))
+    split = split_periods(cdnow_tx, holdout_months=params.holdout_months,
+                          window_months=params.window_months).shifted(-3)
+    holdout = customer_month(cdnow_tx, split.holdout_start, split.holdout_end)
+    summary = summary_frame(cdnow_tx, split.as_of, criterion=params.criterion)
+    specs = backtest_engine.engine_schemes(cdnow_tx)
+    wanted = sorted(backtest_engine.refit_columns(params, specs) | {"recency_days"})
+    table = materialize(cdnow_tx.con, customer_features_table(cdnow_tx, split.as_of), lasting=False)
+    scored = []
+    try:
+        whole = customer_features(cdnow_tx, split.as_of, table=table)
+        narrow = customer_features(cdnow_tx, split.as_of, table=table, columns=wanted)
+        assert list(narrow.columns) == [c for c in whole.columns if c in wanted] and len(whole.columns) > 10
+        pd.testing.assert_frame_equal(narrow, whole[list(narrow.columns)], check_exact=True)
+        # computed without the table: the aggregate of those columns alone, the same values
+        pd.testing.assert_frame_equal(customer_features(cdnow_tx, split.as_of, columns=wanted), narrow,
+                                      check_exact=True)
+        for features in (whole, narrow):
+            ranks, baselines = backtest_engine.ranked_in_engine(cdnow_tx, split, params, specs, features, table)
+            origin = backtest.Origin(split, backtest_engine.refit_features(features, params, specs), None, holdout,
+                                     summary, ranks=ranks, baselines=baselines)
+            scored.append(backtest.scoring_of(origin, params))
+    finally:
+        forget(cdnow_tx.con, table)
+    for name in scored[0].tables:
+        pd.testing.assert_frame_equal(scored[1].tables[name], scored[0].tables[name], check_exact=True)
+    pd.testing.assert_frame_equal(scored[1].baselines, scored[0].baselines, check_exact=True)
+    pd.testing.assert_frame_equal(scored[1].outcomes, scored[0].outcomes, check_exact=True)
+
+
 def _ids_buffer(ids: pd.Series) -> int:
     chunks = ids.array._pa_array.chunks
     assert len(chunks) == 1

@@ -29,7 +29,7 @@ from .engines import engine_name, lookup, to_pandas
 from .features import CustomerMonths, customer_month_table
 from .schemes import registry, tiers_engine
 
-__all__ = ["engine_schemes", "ranked_in_engine", "refit_features"]
+__all__ = ["engine_schemes", "ranked_in_engine", "refit_columns", "refit_features"]
 
 
 def engine_schemes(tx: Transactions) -> list[registry.SchemeSpec] | None:
@@ -82,6 +82,12 @@ def refit_features(features: pd.DataFrame, params: RunParams, ranked: list[regis
     when one of those schemes does not say (a plug-in without the method, or one returning None).
     The cut-off's table waits for its turn on disk and in memory; k-means and the predicted-value
     tiers read 4 of its 15 columns."""
+    wanted = refit_columns(params, ranked)
+    return features if wanted is None else features[[c for c in features.columns if c in wanted]]
+
+
+def refit_columns(params: RunParams, ranked: list[registry.SchemeSpec]) -> set[str] | None:
+    """The feature columns :func:`refit_features` keeps (``customer_id`` among them), None for all."""
     done = {spec.name for spec in ranked}
     wanted = {"customer_id"}
     for spec in registry.schemes():
@@ -89,6 +95,6 @@ def refit_features(features: pd.DataFrame, params: RunParams, ranked: list[regis
             continue
         columns = getattr(spec.cls.from_params(params), "features_at_refit", lambda: None)()
         if columns is None:
-            return features
+            return None
         wanted.update(columns)
-    return features[[c for c in features.columns if c in wanted]]
+    return wanted

@@ -444,7 +444,7 @@ def _active_months(tx: Transactions, t: ir.Table, purchase: ir.BooleanValue) -> 
 
 
 def customer_features(tx: Transactions, as_of: dt.date, start: dt.date | None = None, *,
-                      table: ir.Table | None = None) -> pd.DataFrame:
+                      table: ir.Table | None = None, columns: Sequence[str] | None = None) -> pd.DataFrame:
     """RFM and behaviour features at ``as_of`` for customers with a purchase in [start, as_of].
 
     ``recency_days`` = days from the last purchase to ``as_of``; ``frequency`` = distinct orders
@@ -452,16 +452,26 @@ def customer_features(tx: Transactions, as_of: dt.date, start: dt.date | None = 
     included); ``tenure_days`` = days from the first purchase to ``as_of``. Attribute columns
     (region, industry, ...) carry the customer's most recent value. Sorted by customer_id.
     ``table``: :func:`customer_features_table` of the same arguments, already computed in the engine.
+    ``columns``: only these (and ``customer_id``), as :func:`customer_features_table` names them; the
+    same values as the whole table's columns (an earlier cut-off's refits read 5 of its 15).
     """
-    frame = fetch(tx.con, table if table is not None else customer_features_table(tx, as_of, start))
+    if table is None:
+        expr = customer_features_table(tx, as_of, start, columns)
+    else:
+        names = _wanted(tx, columns)
+        expr = table if columns is None else table.select(*[c for c in table.columns if c in names])
+    frame = fetch(tx.con, expr)
     frame["customer_id"] = frame["customer_id"].astype(str)
     for col in ("first_purchase", "last_purchase"):
-        frame[col] = pd.to_datetime(frame[col]).astype("datetime64[ns]")
+        if col in frame:
+            frame[col] = pd.to_datetime(frame[col]).astype("datetime64[ns]")
     for col in ("recency_days", "tenure_days", "frequency", "active_months"):
-        frame[col] = frame[col].astype("int64")
+        if col in frame:
+            frame[col] = frame[col].astype("int64")
     for col in ("monetary", "gross_revenue", "returns_value", "units", "margin", "avg_order_value",
                 "purchases_per_active_month"):
-        frame[col] = frame[col].astype("float64")
+        if col in frame:
+            frame[col] = frame[col].astype("float64")
     return by_customer(frame)
 
 

@@ -651,15 +651,15 @@ def _previous_inputs(params: RunParams, tx: Transactions, split: Split, monthly:
     whole = months.covers(start, split.as_of)
     specs = [s for s in registry.schemes() if callable(getattr(s.cls, "refit_table", None))] \
         if backtest_engine.engine_schemes(tx) is not None else []
-    features = customer_features(tx, split.as_of)
+    # the schemes refitted in pandas read a few of the feature columns (``features_at_refit``; RFM and
+    # k-means 4 of 15): only those are fetched (the others waited to the fits for nothing, about
+    # 0.27 GB at 3.4M customers in the features stage, the run's highest point)
+    wanted = backtest_engine.refit_columns(params, specs) if specs else None
+    features = customer_features(tx, split.as_of, columns=None if wanted is None else sorted(wanted))
     # the refit reads the customers' ids only: handed to the engine as they are (no feature table kept there)
     customers = ibis.memtable(features[["customer_id"]]) if specs else None
     refitted = {spec.name: _refit_frame(spec, params, customers, months.rows(start, split.as_of), split.as_of,
                                         features["customer_id"]) for spec in specs}
-    # the schemes refitted in pandas read a few of its columns (``features_at_refit``; k-means 4 of 15):
-    # the others would wait to the fits for nothing (about 0.27 GB at 3.4M customers, the features
-    # stage's highest point)
-    features = backtest_engine.refit_features(features, params, specs)
     own = _through_month(monthly, split.as_of) if whole else months.frame(start, split.as_of)
     return SchemeInputs(features=features, monthly=own, split=split, params=params,
                         potential=summary_frame(tx, split.as_of, criterion=params.criterion), refitted=refitted)
@@ -721,10 +721,15 @@ def _spill_origins(params: RunParams, tx: Transactions, splits: list[Split], lon
     ``in_engine``: the schemes that rank in the engine (:func:`segkit.backtest_engine.engine_schemes`);
     then the origin keeps their ranks and the baseline keys instead of its customer-month table.
     """
+    # ranked in the engine, a cut-off's pandas refits read the columns their schemes name, and its
+    # baselines the recency: only those come back (an earlier cut-off's whole feature table beside
+    # the run's own was the features stage's highest point, 0.25 GB more at 3.4M customers)
+    wanted = backtest_engine.refit_columns(params, in_engine) if in_engine else None
     for s in splits:
         table = materialize(tx.con, customer_features_table(tx, s.as_of), lasting=False) if in_engine else None
         try:
-            f = customer_features(tx, s.as_of, table=table)
+            f = customer_features(tx, s.as_of, table=table, columns=None if wanted is None else
+                                  sorted(wanted | {"recency_days"}))
             if len(f) <= params.k_range[0]:  # too few customers to fit every scheme: stop here and say so
                 info.update(used=len(origins) + 1, limit="customers")
                 break
