@@ -460,7 +460,9 @@ def customer_features(tx: Transactions, as_of: dt.date, start: dt.date | None = 
     else:
         names = _wanted(tx, columns)
         expr = table if columns is None else table.select(*[c for c in table.columns if c in names])
-    frame = fetch(tx.con, expr)
+    # sorted by the engine: by_customer then finds the rows in order (a pandas sort of the text ids took
+    # every column again: at 3.4M customers 1.3 s more and about 0.3 GB more at the features' peak)
+    frame = fetch(tx.con, expr.order_by("customer_id"))
     frame["customer_id"] = frame["customer_id"].astype(str)
     for col in ("first_purchase", "last_purchase"):
         if col in frame:
