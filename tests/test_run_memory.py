@@ -704,3 +704,62 @@ def test_the_fitted_schemes_keep_no_hash_table_of_every_customers_text(cdnow_ana
         index = scheme.labels_.index
         assert len(index) == len(a.features) > 20_000, spec.name  # not vacuous: every customer labelled
         assert "_engine" not in index._cache, spec.name
+
+
+def test_customer_features_come_sorted_from_the_engine_and_pandas_sorts_nothing(cdnow_tx, monkeypatch):
+    """A pandas sort of the text ids took every feature column again (at 3.37M customers 1.3 s and
+    about 0.3 GB at the features stage's peak): the engine returns the rows in customer order, whole,
+    narrowed or read from a table already computed, and ``by_customer`` finds them sorted."""
+    import datetime as dt
+
+    from segkit import features
+    from segkit.engines import forget, materialize, text_sorted
+
+    seen = []
+    by_customer = features.by_customer
+    monkeypatch.setattr(features, "by_customer",
+                        lambda f: seen.append(text_sorted(f["customer_id"])) or by_customer(f))
+    as_of = dt.date(1997, 9, 30)
+    table = materialize(cdnow_tx.con, features.customer_features_table(cdnow_tx, as_of), lasting=False)
+    try:
+        frames = [features.customer_features(cdnow_tx, as_of),
+                  features.customer_features(cdnow_tx, as_of, columns=["recency_days", "monetary"]),
+                  features.customer_features(cdnow_tx, as_of, table=table),
+                  features.customer_features(cdnow_tx, as_of, table=table, columns=["frequency"])]
+    finally:
+        forget(cdnow_tx.con, table)
+    assert len(frames[0]) > 20_000 and all(len(f) == len(frames[0]) for f in frames)
+    assert seen == [True] * 4
+    assert frames[2].equals(frames[0]) and frames[3]["frequency"].equals(frames[0]["frequency"])
+
+
+def test_earlier_cut_offs_ranked_in_the_engine_are_computed_before_the_runs_own_tables(monkeypatch):
+    """Ranked in the engine, an earlier cut-off reads no per-customer table of the run's: computed first,
+    its aggregates do not stack on the run's own features and months (10M B2C rows: the features
+    stage's peak 4.03-4.17 -> 3.78 GB sampled). The pandas path reads the run's months, so it follows."""
+    from segkit import pipeline
+    from segkit.config import CDNOW_PATH, RunParams
+
+    calls = []
+    for name in ("_spill_origins", "_months"):
+        real = getattr(pipeline, name)
+        monkeypatch.setattr(pipeline, name,
+                            lambda *a, _real=real, _name=name, **k: calls.append(_name) or _real(*a, **k))
+    params = RunParams.from_mapping({"name": "order", "data": str(CDNOW_PATH)})
+    tx = pipeline.load_transactions(params.data)
+    split = pipeline._split(params, tx)
+    tables = pipeline._tables(params, tx, split, own_tx=True)
+    try:
+        assert calls == ["_spill_origins", "_months"] and len(tables["origins"]) >= 1
+    finally:
+        tables["origins"].discard()
+        tables["stages"].discard()
+    calls.clear()
+    monkeypatch.setattr(pipeline.backtest_engine, "engine_schemes", lambda tx: None)
+    tx = pipeline.load_transactions(params.data)
+    tables = pipeline._tables(params, tx, split, own_tx=True)
+    try:
+        assert calls == ["_months", "_spill_origins"] and len(tables["origins"]) >= 1
+    finally:
+        tables["origins"].discard()
+        tables["stages"].discard()

@@ -534,25 +534,29 @@ def _tables(params: RunParams, tx: Transactions, split: Split, own_tx: bool) -> 
     main_start = min(split.previous_window_months[0], previous_split.previous_window_months[0])
     in_engine = backtest_engine.engine_schemes(tx) if len(splits) > 1 else None
     months = _shared_months(params, tx, split, min(main_start, backtest.history_start(splits)))
+    origins, stages = _SpilledOrigins(), None
     try:
-        # the earlier cut-offs' months too, unless they rank in the engine
+        if in_engine is not None:
+            # ranked in the engine, the earlier cut-offs read no table of the run's: they go first, while
+            # no per-customer table is in memory (beside the run's own, they were the run's peak)
+            _spill_origins(params, tx, splits[1:], None, info, origins, in_engine, months)
+        # the earlier cut-offs' months too, unless they ranked in the engine
         long_monthly, stage_months = _months(months, split, main_start if in_engine is not None else months.start,
                                              main_start)
         monthly = _from_month(long_monthly, main_start)
         features = customer_features(tx, split.as_of)
         absent = without_purchase(tx, split.as_of)  # listed in assignments.csv, not scored
         stages = _stage_tables(split, features, absent, stage_months)
-        origins = _SpilledOrigins()
-        try:
-            _spill_origins(params, tx, splits[1:], long_monthly if in_engine is None else None, info, origins,
-                           in_engine, months)
-            del long_monthly
-            out = {**_main_tables(params, tx, split, features, monthly, origins, info, months),
-                   "without_purchase": absent, "stages": stages}
-        except BaseException:
-            origins.discard()
+        if in_engine is None:
+            _spill_origins(params, tx, splits[1:], long_monthly, info, origins, None, months)
+        del long_monthly
+        out = {**_main_tables(params, tx, split, features, monthly, origins, info, months),
+               "without_purchase": absent, "stages": stages}
+    except BaseException:
+        origins.discard()
+        if stages is not None:
             stages.discard()
-            raise
+        raise
     finally:
         months.drop()
     if own_tx:
