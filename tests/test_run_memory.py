@@ -738,28 +738,27 @@ def test_earlier_cut_offs_ranked_in_the_engine_are_computed_before_the_runs_own_
     its aggregates do not stack on the run's own features and months (10M B2C rows: the features
     stage's peak 4.03-4.17 -> 3.78 GB sampled). The pandas path reads the run's months, so it follows."""
     from segkit import pipeline
-    from segkit.config import CDNOW_PATH, RunParams
 
     calls = []
     for name in ("_spill_origins", "_months"):
         real = getattr(pipeline, name)
         monkeypatch.setattr(pipeline, name,
                             lambda *a, _real=real, _name=name, **k: calls.append(_name) or _real(*a, **k))
-    params = RunParams.from_mapping({"name": "order", "data": str(CDNOW_PATH)})
-    tx = pipeline.load_transactions(params.data)
-    split = pipeline._split(params, tx)
-    tables = pipeline._tables(params, tx, split, own_tx=True)
-    try:
-        assert calls == ["_spill_origins", "_months"] and len(tables["origins"]) >= 1
-    finally:
-        tables["origins"].discard()
-        tables["stages"].discard()
+    assert _tables_spilling_origins(pipeline) and calls == ["_spill_origins", "_months"]
     calls.clear()
     monkeypatch.setattr(pipeline.backtest_engine, "engine_schemes", lambda tx: None)
+    assert _tables_spilling_origins(pipeline) and calls == ["_months", "_spill_origins"]
+
+
+def _tables_spilling_origins(pipeline) -> bool:
+    """Whether the run's tables of CDNOW hold at least one earlier cut-off (their files then removed)."""
+    from segkit.config import CDNOW_PATH, RunParams
+
+    params = RunParams.from_mapping({"name": "order", "data": str(CDNOW_PATH)})
     tx = pipeline.load_transactions(params.data)
-    tables = pipeline._tables(params, tx, split, own_tx=True)
+    tables = pipeline._tables(params, tx, pipeline._split(params, tx), own_tx=True)
     try:
-        assert calls == ["_months", "_spill_origins"] and len(tables["origins"]) >= 1
+        return len(tables["origins"]) >= 1
     finally:
         tables["origins"].discard()
         tables["stages"].discard()
