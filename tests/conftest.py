@@ -13,8 +13,10 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 
 # Property tests draw the same examples on every run (a red CI is a fact about the code, not luck);
 # SEGKIT_HYPOTHESIS=explore draws fresh random examples on each run, to hunt for new failures.
-settings.register_profile("fixed", derandomize=True, database=None, print_blob=True)
-settings.register_profile("explore", derandomize=False, print_blob=True)
+# No deadline: a property test checks values, not speed (benchmarks measure that); the default 0.2 s
+# per example failed two of them on a busy machine (0.25 and 0.35 s, then 4 and 15 ms on the retry).
+settings.register_profile("fixed", derandomize=True, database=None, print_blob=True, deadline=None)
+settings.register_profile("explore", derandomize=False, print_blob=True, deadline=None)
 settings.load_profile(os.environ.get("SEGKIT_HYPOTHESIS", "fixed"))
 
 from segkit.config import CDNOW_PATH, PROJECT_ROOT  # noqa: E402
