@@ -145,6 +145,22 @@ def test_union_vs_period_total_counts():
     assert r["dropouts_not_vip_in_period_total"] == 1 and r["only_period_total"] == 1
 
 
+def test_chosen_columns_of_the_weights_equal_the_chunks_columns_bit_for_bit():
+    """``columns(index)`` (the comparison's customers) takes the columns before the floats are made:
+    the same weights, kept or drawn afresh, first pass or later."""
+    from segkit.evaluate import BootstrapWeights
+
+    index = np.random.default_rng(0).permutation(700)[:450]
+    for keep_bytes in (0, 2**20):  # drawn again at every pass / kept as bytes after the first
+        weights = BootstrapWeights(700, 30, 9, keep_bytes=keep_bytes)
+        for _ in range(2):
+            whole, chosen = list(weights), list(weights.columns(index))
+            assert len(chosen) == len(whole) > 0
+            for w, c in zip(whole, chosen, strict=True):
+                assert c.dtype == np.float64 and c.shape == (len(w), 450) and np.array_equal(c, w[:, index])
+        assert (weights._chunks is None) == (keep_bytes == 0)
+
+
 def test_a_larger_set_of_the_same_draws_serves_a_smaller_one_exactly():
     """The comparison's 500 resamples are the first 500 of the scores' 1000 (same customers, seed)."""
     from segkit import evaluate

