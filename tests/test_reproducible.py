@@ -155,7 +155,8 @@ def test_schemes_scored_side_by_side_give_the_serial_numbers_bit_for_bit(monkeyp
     got = {}
     for threads in ("1", "2"):
         monkeypatch.setenv("SEGKIT_THREADS", threads)
-        got[threads] = pipeline._scores(tables, holdout, earlier, customers=3000, n_boot=80, seed=2)
+        weights = evaluate.BootstrapWeights.for_customers(3000, 80, 2).prepare()
+        got[threads] = pipeline._scores(tables, holdout, earlier, weights, n_boot=80, seed=2)
     serial = {name: evaluate.score_scheme(t, holdout, earlier.get(name), n_boot=80, seed=2) for name, t in tables.items()}
     assert got["1"]["three"]["metrics"]["stability_ari"] is not None
     assert got["1"]["eleven"]["metrics"]["stability_ari"] is None

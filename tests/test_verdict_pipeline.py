@@ -166,3 +166,34 @@ def test_backtest_origins_are_dropped_when_the_data_are_short_and_the_reason_is_
     assert info == {"requested": 3, "used": 2, "limit": "history", "first_month": "2024-01-01"}
     assert "uses 2 of the 3 cut-offs" in backtest_note(info) and "January 2024" in backtest_note(info)
     assert origin_splits(main, dt.date(2024, 1, 1), 1)[1]["used"] == 1
+
+
+def test_a_run_draws_its_resamples_once_and_the_comparison_takes_their_first_rows(monkeypatch):
+    """Above the subsample's size (100,000 customers; 20,000 here, where 1000 and 500 resamples come in chunks of 400 rows) the run's scores and the backtest's
+    comparison resample the same number of customers: the comparison's 500 resamples are the first
+    rows of the scores' 1000, drawn once, not a second draw before them."""
+    from segkit import backtest, compare, evaluate
+    from segkit.config import RunParams
+    from segkit.pipeline import analyze
+
+    monkeypatch.setattr(evaluate, "_MAX_BOOT_CUSTOMERS", 20_000)
+    monkeypatch.setattr(compare.CustomerWeights.__init__, "__defaults__", (20_000,))
+    fresh = []
+    columns = evaluate.BootstrapWeights.columns
+
+    def counted(self, index):
+        if self._chunks is None:  # drawn now, not read from kept draws
+            fresh.append((self.n, self.n_boot))
+        return columns(self, index)
+
+    monkeypatch.setattr(evaluate.BootstrapWeights, "columns", counted)
+    compared = []
+    score_origins = backtest.score_origins
+    monkeypatch.setattr(backtest, "score_origins", lambda *a, **k: compared.append(score_origins(*a, **k))
+                        or compared[-1])
+    evaluate._DRAWN.clear()
+    run = analyze(RunParams.from_mapping({"name": "draws", "data": str(CDNOW_PATH)}), n_boot=1000)
+    evaluate._DRAWN.clear()
+    assert fresh == [(20_000, 1000)]
+    assert len(run.scores["percentile_tiers"]["boot"]["holdout_spearman"]) == 1000
+    assert {len(e["results"]["rfm"]["boot"]["capture_auc"]) for e in compared[0]} == {500}

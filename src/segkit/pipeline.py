@@ -326,6 +326,9 @@ def _fitted_and_scored(params: RunParams, tx: Transactions, split: Split, tables
     timings["lifecycle_overrides"] = 0.0  # (stage order in run.json)
     # the comparison first: every cut-off's ranks and outcomes go before the next per-customer
     # tables are made (about 0.3 KB per customer and cut-off at the peak otherwise)
+    # the run's resamples drawn first: above 100,000 customers the comparison's (at most 500) are
+    # their first rows, not a draw of their own (1.5 s)
+    weights = BootstrapWeights.for_customers(len(inputs.features), n_boot, params.seed).prepare()
     entries = backtest.score_origins(scoring, params, n_boot=n_boot)
     del scoring
     lap("evaluate")
@@ -339,8 +342,7 @@ def _fitted_and_scored(params: RunParams, tx: Transactions, split: Split, tables
     applied = apply_overrides(tiers.segment_table(), overrides)
     alerts, model_alerts = _alerts(tiers, schemes.get("potential"), inputs)
     lap("lifecycle_overrides")
-    scores = _scores(segment_tables, tables["outcomes"], previous_tables, customers=len(customers), n_boot=n_boot,
-                     seed=params.seed)
+    scores = _scores(segment_tables, tables["outcomes"], previous_tables, weights, n_boot=n_boot, seed=params.seed)
     recommendation = _recommendation(params, entries, tables["origin_info"])
     scorecard = build_scorecard(params.name, split, scores, recommendation["scorecard"])
     scorecard["models"] = _models(schemes)
@@ -763,15 +765,15 @@ def _origin(params: RunParams, tx: Transactions, s: Split, f: pd.DataFrame, long
     return backtest.Origin(s, f, own.reset_index(drop=True), holdout, summary)
 
 
-def _scores(segment_tables: dict[str, pd.DataFrame], outcomes: pd.DataFrame, previous_tables: dict[str, Any], *,
-            customers: int, n_boot: int, seed: int) -> dict[str, dict[str, Any]]:
+def _scores(segment_tables: dict[str, pd.DataFrame], outcomes: pd.DataFrame, previous_tables: dict[str, Any],
+            weights: BootstrapWeights, *, n_boot: int, seed: int) -> dict[str, dict[str, Any]]:
     """:func:`segkit.evaluate.score_scheme` of every scheme on the same resamples, the schemes side by
     side on threads (the same numbers as one after the other). Their stability against the month-earlier
     fit is computed one scheme at a time first: it pairs every customer's two labels (a join of all the
-    ids), which two threads would hold at once."""
+    ids), which two threads would hold at once. ``weights``: :meth:`BootstrapWeights.for_customers` of the
+    run's customers, drawn (``prepare()``) before the threads."""
     names = list(segment_tables)
     stable = stabilities(segment_tables, previous_tables)
-    weights = BootstrapWeights.for_customers(customers, n_boot, seed).prepare()  # drawn before the threads
     # the outcomes aligned to the customers once (every table lists the same ones, sorted): not once
     # per scheme and thread (about 0.35 GB per thread at 3.4M customers)
     aligned = AlignedOutcomes.of(segment_tables[names[0]], outcomes) if names else None
