@@ -36,6 +36,10 @@ def map_columns(raw: ir.Table, columns: dict[str, str], filter: dict[str, Any], 
     for key, col in columns.items():
         if col not in available:
             alt = by_lower.get(col.strip().lower())
+            if alt is None and _joined_pairs(col):
+                raise DataError(f"column {col!r} (mapped to {key!r}) is not in the file: it reads as several "
+                                "KEY=COLUMN pairs joined by commas", where=label,
+                                fix=f"separate the pairs with spaces: --columns {key}={' '.join(col.split(','))}")
             if alt is None:
                 raise missing(f"column {col!r} (mapped to {key!r}) is not in the file", col, key)
             col = alt
@@ -61,6 +65,12 @@ def map_columns(raw: ir.Table, columns: dict[str, str], filter: dict[str, Any], 
                 raise missing(f"the filter uses the column {key!r}, which is not in the file", key, key)
             mapping[key] = found
     return mapping
+
+
+def _joined_pairs(col: str) -> bool:
+    """Whether a mapped column name is really ``COLUMN,KEY=COLUMN,...`` (pairs given with commas)."""
+    rest = col.split(",")[1:]
+    return bool(rest) and all("=" in part and part.split("=", 1)[0].strip() for part in rest)
 
 
 def suggest(col: str, available: list[str], key: str) -> str:
