@@ -99,7 +99,7 @@ def test_segment_table_of_unsorted_ids_is_sorted_with_a_fresh_index():
     assert table.index.tolist() == [0, 1, 2]
     assert table["customer_id"].tolist() == ["a", "b", "c"]
     assert table["segment"].tolist() == ["high", "low", "low"]
-    assert table["rank"].tolist() == [1, 2, 2] and table["rank"].dtype == np.int64
+    assert table["rank"].tolist() == [1, 2, 2] and table["rank"].dtype == np.int32  # 4 bytes per customer
 
 
 def test_segment_table_of_a_label_outside_the_segments_raises_a_value_error():

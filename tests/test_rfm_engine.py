@@ -34,7 +34,7 @@ def engine_scores(table: ibis.Table, bins: int = 5, keep: tuple[str, ...] = ()) 
     got["customer_id"] = got["customer_id"].astype(str)
     got["rfm_segment"] = got["rfm_segment"].astype(str)
     for col in ("rfm_r", "rfm_f", "rfm_m"):
-        got[col] = got[col].astype("int64")
+        got[col] = got[col].astype("int8")  # scores_ keeps 1..bins (at most 20) in one byte
     return got.sort_values("customer_id", kind="stable").reset_index(drop=True)
 
 

@@ -178,6 +178,21 @@ def test_month_earlier_refits_keep_only_what_stability_reads(cdnow_analysis):
 
 
 
+def test_a_runs_ranks_and_rfm_scores_are_narrow_integers(cdnow_analysis):
+    """Ranks in 4 bytes, RFM's scores (1..bins, at most 20) in one: each segment table, month-earlier
+    refit and the RFM scores kept to the end of a run (10M B2C rows: 0.16 GB less at the peak)."""
+    a = cdnow_analysis
+    for name, table in [*a.tables.items(), *(("previous " + k, v) for k, v in a.previous_tables.items())]:
+        assert table["rank"].dtype == np.int32, name
+        assert table["rank"].min() == 1, name
+    scores = a.schemes["rfm"].scores_
+    assert all(scores[c].dtype == np.int8 for c in ("rfm_r", "rfm_f", "rfm_m"))
+    assert scores["rfm_r"].between(1, a.params.rfm_bins).all()
+    # the export reads the same numbers
+    rfm = a.assignments.set_index(a.assignments["customer_id"].astype(str))
+    assert (rfm.loc[scores["customer_id"], "rfm_r"].to_numpy() == scores["rfm_r"].to_numpy()).all()
+
+
 def test_month_earlier_inputs_keep_only_the_feature_columns_the_pandas_refits_read(cdnow_analysis, cdnow_tx):
     """The tiers refit one month earlier in the engine; RFM, k-means and the predicted-value tiers
     read the columns they name (``features_at_refit``), the rest of the month-earlier feature table

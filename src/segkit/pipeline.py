@@ -678,7 +678,7 @@ def _refit_frame(spec: registry.SchemeSpec, params: RunParams, features_table: A
     segments as categories."""
     table = to_pandas(spec.cls.from_params(params).refit_table(features_table, monthly, as_of).order_by("customer_id"))
     table = _with_ids_of(pd.DataFrame({"customer_id": table["customer_id"].astype(str),
-                                       "segment": table["segment"].astype(str), "rank": table["rank"].to_numpy()}),
+                                       "segment": table["segment"].astype(str), "rank": table["rank"].to_numpy("int32")}),
                          ids)
     return table.assign(segment=table["segment"].astype("category"))
 

@@ -385,7 +385,7 @@ class KMeansSegmenter(SchemeMixin):
         table["cluster"] = clusters.reset_index(drop=True) if same_text(clusters.index, table["customer_id"]) \
             else clusters.reindex(table["customer_id"]).to_numpy()
         table["name"] = table["segment"]
-        table["rank"] = table["cluster"] + 1
+        table["rank"] = (table["cluster"] + 1).astype(np.int32)
         return table
 
     def profile(self) -> pd.DataFrame:

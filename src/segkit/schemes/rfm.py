@@ -315,7 +315,7 @@ class RFMSegmenter(SchemeMixin):
 
     Attributes (after fit)
     ----------------------
-    scores_ : DataFrame customer_id, rfm_r, rfm_f, rfm_m, rfm_segment
+    scores_ : DataFrame customer_id, rfm_r, rfm_f, rfm_m (int8: 1..bins), rfm_segment
     cut_points_ : DataFrame dimension, score, customers, min, max (the value range of each score)
     bin_sizes_ : DataFrame dimension, score, customers, ideal, difference (how ties moved sizes)
     cells_ : DataFrame of every score cell and its segment
@@ -369,7 +369,7 @@ class RFMSegmenter(SchemeMixin):
         n = len(f)
         for col, (source, sign) in _DIMENSIONS.items():
             values = f[source].to_numpy(dtype=float)
-            scores[col] = rfm_scores(values, self.bins, higher_is_better=sign > 0)
+            scores[col] = rfm_scores(values, self.bins, higher_is_better=sign > 0).astype(np.int8)  # bins <= 20
             g = pd.DataFrame({"score": scores[col], "v": values}).groupby("score")["v"].agg(["size", "min", "max"])
             g = g.reindex(range(1, self.bins + 1))
             for s, row in g.iterrows():
