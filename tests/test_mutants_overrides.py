@@ -4,6 +4,7 @@ numbers, an empty line that is not a prospect, and the prospect flag of the appl
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -122,3 +123,14 @@ def test_applied_table_columns_and_a_fresh_index():
     assert out.columns.tolist() == ["customer_id", "computed_tier", "override_tier", "override_reason", "prospect",
                                     "tier"]
     assert out.index.tolist() == [0, 1, 2] and out["customer_id"].tolist() == ["a", "b", "c"]
+
+
+def test_without_overrides_the_two_empty_columns_share_one_buffer_and_stay_independent():
+    table = pd.DataFrame({"customer_id": pd.Series(["a", "b", "c"], dtype="str"), "segment": ["VIP", "GOOD", "VIP"],
+                          "rank": [1, 2, 1]})
+    out = apply_overrides(table, pd.DataFrame(columns=["customer_id", "tier", "reason"]))
+    tier, reason = out["override_tier"], out["override_reason"]
+    assert tier.isna().all() and reason.isna().all() and tier.dtype == object and reason.dtype == object
+    assert np.shares_memory(tier.to_numpy(), reason.to_numpy())  # 8 bytes per customer, not 16
+    out.loc[0, "override_reason"] = "written"  # copy-on-write: the other column is untouched
+    assert out["override_tier"].isna().all() and out["override_reason"].tolist()[0] == "written"

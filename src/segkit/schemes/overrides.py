@@ -106,8 +106,9 @@ def apply_overrides(table: pd.DataFrame, overrides: pd.DataFrame) -> pd.DataFram
         # nothing placed by hand (the usual run): the table's own columns, no outer join of every id
         # (which copied the ids and the tiers, and made the tier one Python string per customer)
         out = out.reset_index(drop=True)
+        # both empty columns share one buffer (copy-on-write: a write to one copies it), 8 bytes per customer
         empty = pd.Series(np.full(len(out), np.nan, dtype=object), dtype=object)
-        return out.assign(override_tier=empty, override_reason=empty.copy(), prospect=np.zeros(len(out), dtype=bool),
+        return out.assign(override_tier=empty, override_reason=empty, prospect=np.zeros(len(out), dtype=bool),
                           tier=text_categories(out["computed_tier"]))
     ov = overrides.rename(columns={"tier": "override_tier", "reason": "override_reason"})
     out = out.merge(ov[["customer_id", "override_tier", "override_reason"]], on="customer_id", how="outer")
