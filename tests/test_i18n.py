@@ -172,3 +172,26 @@ def test_segment_summary_and_exports_by_language(tmp_path, capsys):
     en, cs = (pd.read_csv(tmp_path / d / "assignments.csv", dtype=str) for d in ("en", "cs"))
     pd.testing.assert_frame_equal(en, cs)  # the same identifiers and values, whatever the language
     assert set(cs["percentile_tier"].dropna()) <= {"VIP", "GOOD", "REGULAR", "INACTIVE"}
+
+
+@pytest.mark.parametrize("language", ["en", "cs"])
+def test_a_crosstab_of_two_schemes_names_its_axes_by_the_schemes_labels(language):
+    """The report's "customers by segment in each pair of schemes" tables: the axes were the schemes'
+    keys (``percentile_tiers``, ``rfm``), words a manager does not read."""
+    import pandas as pd
+
+    from segkit import notebook
+    from segkit.i18n import _, segment_label
+    from segkit.schemes import registry
+
+    la = pd.Series(["VIP", "GOOD", "VIP"], name="percentile_tiers")
+    lb = pd.Series(["Champions", "Lost", "Lost"], name="rfm")
+    with using(language):
+        out = notebook.crosstab_table(pd.crosstab(la, lb))
+        assert out.index.name == _(registry.get("percentile_tiers").label)
+        assert out.columns.name == _(registry.get("rfm").label)
+        assert list(out.index) == [segment_label("GOOD"), segment_label("VIP")]
+        assert list(out.columns) == [segment_label("Champions"), segment_label("Lost")]
+    assert out.to_numpy().tolist() == [[0, 1], [1, 1]]
+    with using("en"):
+        assert notebook.crosstab_table(pd.crosstab(la, lb)).index.name == "Percentile tiers"

@@ -615,8 +615,12 @@ def disagreement_table(a: Analysis, agree: dict[str, Any]) -> pd.DataFrame:
 
 
 def crosstab_table(table: pd.DataFrame) -> pd.DataFrame:
-    """A crosstab of two schemes' segments with the names in the reader's language."""
-    return _segments(table)
+    """A crosstab of two schemes' segments with the names in the reader's language: the segments, and the
+    axes (the schemes, named by their keys in the crosstab) by the schemes' labels."""
+    labels = {s.name: _(s.label) for s in registry.schemes()}
+    out = _segments(table)
+    return out.rename_axis(index=labels.get(str(table.index.name), table.index.name),
+                           columns=labels.get(str(table.columns.name), table.columns.name))
 
 
 def provenance_markdown(a: Analysis) -> str:
