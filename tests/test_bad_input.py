@@ -48,6 +48,9 @@ ROWS: dict[str, tuple[str, str]] = {
     "bad_many": ("unreadable dates or amounts above `max_bad_share`",
                  "stops, exit 2, names the column and example values"),
     "dropped": ("amount 0, missing customer id or date", "dropped and counted"),
+    "totals": ("a spreadsheet's totals row or subtotal rows (no date or no customer id, their amounts adding up to "
+               "all the other rows)", "dropped and counted as above; `segkit validate` warns that they look like "
+               "totals, with both sums, so nothing is counted twice"),
     "kept": ("returns (negative amounts), exact duplicate rows (equal in every column), future dates",
              "kept and counted (exact duplicates dropped with `drop_duplicates: true`, one copy of each kept)"),
     "lines": ("rows equal in customer, time and amount that differ in another column (two products at one price "
@@ -408,6 +411,11 @@ CASES: list[Case] = [
          lambda c: c.segment(c.frame(c.rows([("00001", "2023-05-03", "0", "1"), ("", "2023-05-03", "5", "1"),
                                               ("00002", "", "5", "1")]), "drop.csv")), 0,
          check=_issues(0, dropped={"zero_amount": 1, "missing_customer_id": 1, "missing_date": 1})),
+    Case("totals-row-validate", "totals",
+         lambda c: c.validate(c.frame(c.rows([("Total", "", f"{pd.to_numeric(c.ref['amount']).sum():.2f}", "")]),
+                                      "totals.csv")), 0,
+         check=_validate_shows("Missing date", "customer Total", "dropped row without a date holds",
+                               "it looks like a spreadsheet's totals row")),
     Case("returns-and-duplicates", "kept",
          lambda c: c.segment(c.frame(c.rows([("00001", "2023-05-03", "-5", "1"), tuple(c.ref.astype(str).iloc[0]),
                                               tuple(c.ref.astype(str).iloc[1])]), "kept2.csv")), 0,

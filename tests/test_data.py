@@ -308,3 +308,43 @@ def test_money_outside_the_filter(write_csv):
     assert q.detail["filtered_out"] == {"customers": 2, "net_amount": 15.0}
     assert q.coverage() == pytest.approx(0.25)
     assert "15.0%" not in q.coverage_sentence() and "75.0% was outside the run's filter" in q.coverage_sentence()
+
+
+def _sales(n: int = 40) -> pd.DataFrame:
+    rng = np.random.default_rng(3)
+    return pd.DataFrame({"customer_id": [f"c{i % 7}" for i in range(n)],
+                         "date": [f"2024-{1 + i % 12:02d}-{1 + i % 27:02d}" for i in range(n)],
+                         "amount": [f"{v:.2f}" for v in rng.uniform(-20, 300, n).round(2)]})
+
+
+def test_a_spreadsheets_totals_row_is_dropped_and_named_in_a_warning():
+    sales = _sales()
+    total = f"{pd.to_numeric(sales['amount']).sum():.2f}"
+    q = load_transactions(pd.concat([sales, pd.DataFrame([{"customer_id": "Total", "date": "", "amount": total}])],
+                                    ignore_index=True)).quality
+    assert q.dropped["missing_date"] == 1 and q.rows_used == 40
+    [warning] = [w for w in q.warnings if "totals" in w]
+    assert warning.startswith("the 1 dropped row without a date holds ") and f"{float(total):,.2f}" in warning
+    assert "it looks like a spreadsheet's totals row" in warning and warning in str(q)
+    # the same row without a customer id (a date on it): named for that reason
+    q = load_transactions(pd.concat([sales, pd.DataFrame([{"customer_id": "", "date": "2024-12-31",
+                                                            "amount": total}])], ignore_index=True)).quality
+    assert [w for w in q.warnings if "totals" in w][0].startswith("the 1 dropped row without a customer id holds ")
+
+
+def test_subtotal_rows_are_named_and_dropped_rows_holding_other_money_are_not():
+    sales = _sales()
+    amounts = pd.to_numeric(sales["amount"])
+    subtotals = pd.DataFrame({"customer_id": sorted(sales["customer_id"].unique()), "date": "",
+                              "amount": [f"{amounts[sales['customer_id'] == c].sum():.2f}"
+                                         for c in sorted(sales["customer_id"].unique())]})
+    q = load_transactions(pd.concat([sales, subtotals], ignore_index=True)).quality
+    assert q.dropped["missing_date"] == 7
+    assert any(w.startswith("the 7 dropped rows without a date hold ") and "subtotal rows" in w for w in q.warnings)
+    # undated rows that do not add up to the rest (a cent off beyond the allowance) are only counted
+    off = f"{amounts.sum() + 0.05:.2f}"
+    q = load_transactions(pd.concat([sales, pd.DataFrame([{"customer_id": "x", "date": "", "amount": off}])],
+                                    ignore_index=True)).quality
+    assert q.dropped["missing_date"] == 1 and not [w for w in q.warnings if "totals" in w]
+    q = load_transactions(sales).quality
+    assert not [w for w in q.warnings if "totals" in w]

@@ -125,6 +125,32 @@ def add_examples(con: Any, t: ir.Table, quality: QualityReport, today: dt.date) 
                                 "check the date format or the export")
 
 
+#: the dropped rows that may be a spreadsheet's totals (or subtotals): they lack the id or the date a total has none of
+_TOTALS_REASONS = {"missing_customer_id": "without a customer id", "missing_date": "without a date"}
+
+
+def warn_totals_rows(quality: QualityReport) -> None:
+    """Warn when the rows dropped for a missing id or date hold as much net amount as all the other rows
+    together: a spreadsheet's totals row (or subtotal rows), which would count the money twice. They
+    are dropped already; the warning says what they likely are, so nobody goes looking for lost sales.
+    Equal to within a cent plus a twentieth of a cent per row read (a CSV export writes the cells as
+    shown, rounded, and the total of the unrounded values: the difference grows with the rows)."""
+    read = quality.net_amount_read
+    for reason, where in _TOTALS_REASONS.items():
+        rows, net = quality.dropped.get(reason, 0), quality.detail.get(reason, {}).get("net_amount")
+        if not rows or not net or read is None:
+            continue
+        rest = read - net
+        if abs(net) >= 0.01 and abs(net - rest) <= 0.01 + 0.0005 * quality.rows_read:
+            what = ("row {where} holds", "it looks like a spreadsheet's totals row", "it is a real sale") \
+                if rows == 1 else ("rows {where} hold", "they look like a spreadsheet's totals or subtotal rows",
+                                   "they are real sales")
+            quality.warnings.append(
+                f"the {rows:,} dropped {what[0].format(where=where)} {net:,.2f} net, as much as all the other rows "
+                f"together ({rest:,.2f}): {what[1]}. Dropped, so nothing is counted twice: nothing to fix unless "
+                f"{what[2]}")
+
+
 def _shown(raw: Any) -> str:
     """A raw cell as the examples show it: quoted text, or (empty) for a missing value."""
     return repr(raw) if isinstance(raw, str) else "(empty)"

@@ -21,7 +21,7 @@ from ..config import CANONICAL_COLUMNS, is_connection_url
 from ..engines import connect, engine_name, materialize, release
 from ..errors import DataError
 from .columns import map_columns
-from .counting import add_examples, apply_filter, check_unparseable, count_duplicates, count_rows
+from .counting import add_examples, apply_filter, check_unparseable, count_duplicates, count_rows, warn_totals_rows
 from .parsing import HELPERS, detect_layouts, parse
 from .quality import QualityReport
 from .sources import error_summary, open_table, read_raw
@@ -133,6 +133,7 @@ def load_transactions(source: str | Path | pd.DataFrame | ir.Table, columns: Map
     count_rows(con, stage, quality, mapping, today, label)
     check_unparseable(con, stage, quality, mapping, max_bad_share, label)
     add_examples(con, stage, quality, today)
+    warn_totals_rows(quality)
     clean = stage.filter(stage._reason.isnull()).drop(*HELPERS)
     if filter:
         clean = apply_filter(con, clean, filter, quality, label)
